@@ -1,0 +1,11 @@
+//! Element types, typed storage on `ndarray`, MATLAB type promotion and display.
+
+mod data;
+mod display;
+mod dtype;
+mod scalar;
+
+pub(crate) use data::standard;
+pub use data::{Data, Element};
+pub use dtype::{promote, DType};
+pub use scalar::{Num, RealNum};

@@ -1,0 +1,232 @@
+//! `dlgradient`: the reverse sweep over the innermost trace.
+
+use super::tree::Differentiable;
+use super::vjp::vjp;
+use crate::array::{DType, Data};
+use crate::error::{Error, Result};
+use crate::ir::{Node, NodeId, Region};
+use crate::trace::context::{tracing, with_top, NodeRef};
+use crate::trace::DlArray;
+use num_complex::Complex64;
+use std::sync::Arc;
+
+/// Options of [`dlgradient_with`], MATLAB's name-value arguments.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GradOptions {
+    /// Keep the trace after this call so a later `dlgradient` in the same `dlfeval` can use it.
+    /// Without it, the part of the trace this call consumed is released. No effect when higher
+    /// derivatives are on.
+    pub retain_data: bool,
+    /// `Some(true)`: the gradients are traced, so they can be differentiated again (Hessian
+    /// rows, gradient penalties). `None` means false under `dlfeval` and true inside an
+    /// accelerated function (where gradients are always traced).
+    pub enable_higher_derivatives: Option<bool>,
+    /// When false, a complex variable is an error and every gradient is real.
+    pub allow_complex: bool,
+}
+
+impl Default for GradOptions {
+    fn default() -> Self {
+        GradOptions { retain_data: false, enable_higher_derivatives: None, allow_complex: true }
+    }
+}
+
+/// The gradient of the real scalar `y` with respect to `xs`: `&x` for one array or any tree
+/// (`Vec`, maps, [`ParamTable`](crate::ParamTable), nested), or a tuple of those. Each gradient
+/// has its variable's shape and dtype; a variable `y` does not depend on gets zeros. Must be
+/// called inside [`dlfeval`](crate::dlfeval) or an accelerated function.
+///
+/// For complex `x = a + ib` the gradient is `dy/da + i dy/db`.
+///
+/// ```
+/// use cranegrad::prelude::*;
+/// use ndarray::array;
+/// let (g1, g2) = dlfeval(
+///     |(a, b): (DlArray, DlArray)| dlgradient(&(&a * &b).sum_all(), (&a, &b)),
+///     (DlArray::from(array![2.0]), DlArray::from(array![5.0])),
+/// ).unwrap();
+/// assert_eq!(g1.to_scalar::<f64>().unwrap(), 5.0);
+/// assert_eq!(g2.to_scalar::<f64>().unwrap(), 2.0);
+/// ```
+pub fn dlgradient<X: Differentiable>(y: &DlArray, xs: X) -> Result<X::Grad> {
+    dlgradient_with(y, xs, GradOptions::default())
+}
+
+/// [`dlgradient`] with options.
+pub fn dlgradient_with<X: Differentiable>(y: &DlArray, xs: X, options: GradOptions) -> Result<X::Grad> {
+    let mut vars = Vec::new();
+    xs.variables(&mut vars);
+    let grads = gradients(y, &vars, &options)?;
+    xs.assemble(&mut grads.into_iter())
+}
+
+/// What the sweep needs from the trace, copied out so ops can record while it runs.
+struct Snapshot {
+    trace: u64,
+    y: NodeId,
+    nodes: Vec<(NodeId, Node)>,
+    values: Vec<Option<Arc<Data>>>,
+    vars: Vec<Option<NodeId>>,
+    on_path: Vec<bool>,
+    accelerating: bool,
+}
+
+fn snapshot(y: &DlArray, vars: &[&DlArray]) -> Result<Snapshot> {
+    with_top(|t| -> Result<Snapshot> {
+        if let Some(e) = &t.error {
+            return Err(e.clone());
+        }
+        let y_id = t.own(y.node).ok_or_else(|| {
+            Error::Gradient(
+                "y is not traced: compute it from the arrays passed to dlfeval (or the accelerated function), \
+                 inside that call"
+                    .into(),
+            )
+        })?;
+        let var_ids: Vec<Option<NodeId>> = vars.iter().map(|v| t.own(v.node)).collect();
+        let n = y_id + 1;
+        let mut from_vars = vec![false; n];
+        for id in var_ids.iter().flatten() {
+            if *id < n {
+                from_vars[*id] = true;
+            }
+        }
+        for id in 0..n {
+            if !from_vars[id] && t.graph.nodes[id].inputs.iter().any(|&i| from_vars[i]) {
+                from_vars[id] = true;
+            }
+        }
+        let mut on_path = vec![false; n];
+        on_path[y_id] = from_vars[y_id];
+        for id in (0..n).rev() {
+            if on_path[id] {
+                for &i in &t.graph.nodes[id].inputs {
+                    on_path[i] |= from_vars[i];
+                }
+            }
+        }
+        let mut values = vec![None; n];
+        let mut nodes = Vec::new();
+        for id in (0..n).filter(|&id| on_path[id]) {
+            let node = &t.graph.nodes[id];
+            for &i in node.inputs.iter().chain(std::iter::once(&id)) {
+                values[i] = Some(t.values[i].clone().ok_or(Error::Released)?);
+            }
+            nodes.push((id, node.clone()));
+        }
+        Ok(Snapshot { trace: t.id, y: y_id, nodes, values, vars: var_ids, on_path, accelerating: t.accelerating })
+    })
+    .unwrap_or_else(|| {
+        Err(Error::Gradient(
+            "called outside dlfeval or an accelerated function: wrap the computation in dlfeval(|x| ..., x0)".into(),
+        ))
+    })
+}
+
+/// The gradient of `y` with respect to each of `vars`.
+pub(crate) fn gradients(y: &DlArray, vars: &[&DlArray], options: &GradOptions) -> Result<Vec<DlArray>> {
+    if !tracing() {
+        return Err(Error::Gradient(
+            "called outside dlfeval or an accelerated function: wrap the computation in dlfeval(|x| ..., x0)".into(),
+        ));
+    }
+    let y_data = y.data()?;
+    if y_data.numel() != 1 {
+        return Err(Error::Gradient(format!(
+            "y must be a scalar, but it has shape {:?}; reduce it first (sum_all or mean_all)",
+            y_data.shape()
+        )));
+    }
+    if y_data.dtype().is_complex() || y_data.dtype() == DType::Bool {
+        return Err(Error::Gradient(format!(
+            "y must be real, but it is {}; take real() or abs() of it first",
+            y_data.dtype()
+        )));
+    }
+    for v in vars {
+        let d = v.data()?;
+        if d.dtype().is_complex() && !options.allow_complex {
+            return Err(Error::Gradient(
+                "a variable is complex but allow_complex is false; pass GradOptions { allow_complex: true, .. }".into(),
+            ));
+        }
+    }
+    let snap = snapshot(y, vars)?;
+    let higher = snap.accelerating || options.enable_higher_derivatives.unwrap_or(false);
+    let previous_region = with_top(|t| {
+        let previous = t.region;
+        if higher {
+            t.graph.regions.push(Region { of: Some(snap.y), wrt: snap.vars.iter().flatten().copied().collect() });
+            t.region = (t.graph.regions.len() - 1) as u32;
+        }
+        previous
+    })
+    .unwrap_or(0);
+    let result = sweep(&snap, higher);
+    with_top(|t| {
+        t.region = previous_region;
+        if !higher && !options.retain_data {
+            for (id, v) in snap.values.iter().enumerate() {
+                if v.is_some() {
+                    t.values[id] = None;
+                }
+            }
+        }
+    });
+    let mut cts = result?;
+    let mut out = Vec::with_capacity(vars.len());
+    for (v, id) in vars.iter().zip(&snap.vars) {
+        let d = v.data()?;
+        let g = id.and_then(|id| cts.get_mut(id).and_then(Option::take).inspect(|g| cts[id] = Some(g.clone())));
+        let g = match g {
+            Some(g) => g.cast(d.dtype()),
+            None => DlArray::from_data(Arc::new(Data::zeros(d.dtype(), d.shape()))),
+        };
+        if let Ok(gd) = g.data() {
+            if gd.shape() != d.shape() {
+                return Err(Error::Gradient(format!(
+                    "internal: gradient shape {:?} differs from its variable's {:?}",
+                    gd.shape(),
+                    d.shape()
+                )));
+            }
+        }
+        out.push(if higher { g } else { g.untraced()? });
+    }
+    Ok(out)
+}
+
+/// The reverse sweep: cotangents of every node on a path from the variables to `y`.
+fn sweep(snap: &Snapshot, higher: bool) -> Result<Vec<Option<DlArray>>> {
+    let handle = |id: NodeId| -> DlArray {
+        let value = snap.values[id].clone().expect("snapshot holds every value the sweep reads");
+        DlArray { value: Ok(value), node: higher.then_some(NodeRef { trace: snap.trace, id }) }
+    };
+    let mut cts: Vec<Option<DlArray>> = vec![None; snap.y + 1];
+    if !snap.on_path[snap.y] {
+        return Ok(cts);
+    }
+    let y_dtype = snap.nodes.last().map(|(_, n)| n.dtype).unwrap_or(DType::F64);
+    cts[snap.y] = Some(
+        DlArray::from_data(Arc::new(Data::full(y_dtype, &[], Complex64::new(1.0, 0.0))))
+            .reshape(&snap.nodes.last().map(|(_, n)| n.shape.clone()).unwrap_or_default()),
+    );
+    for (id, node) in snap.nodes.iter().rev() {
+        let Some(ct) = cts[*id].clone() else { continue };
+        let wants: Vec<bool> = node.inputs.iter().map(|&i| snap.on_path[i]).collect();
+        if !wants.iter().any(|&w| w) {
+            continue;
+        }
+        let xs: Vec<DlArray> = node.inputs.iter().map(|&i| handle(i)).collect();
+        let contributions = vjp(&node.op, &xs, &handle(*id), &ct, &wants)?;
+        for ((&i, g), &want) in node.inputs.iter().zip(contributions).zip(&wants) {
+            let Some(g) = g.filter(|_| want) else { continue };
+            g.data()?;
+            cts[i] = Some(match cts[i].take() {
+                Some(acc) => acc + g,
+                None => g,
+            });
+        }
+    }
+    Ok(cts)
+}

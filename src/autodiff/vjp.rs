@@ -1,0 +1,162 @@
+//! The VJP table: one rule per primitive, written with the same ops, so a gradient is new nodes
+//! in the same trace (and can be differentiated again).
+//!
+//! Complex convention (the seed's): for real `y` and `x = a + ib` the cotangent of `x` is
+//! `dy/da + i dy/db`. For a holomorphic primitive `f`, the cotangent flowing to `x` is the
+//! outgoing one times `conj(f'(x))`.
+
+use crate::array::DType;
+use crate::error::Result;
+use crate::ir::{AxisSlice, BinaryOp, Op, UnaryOp};
+use crate::ops::{constant_f64, select};
+use crate::trace::{emit, DlArray};
+
+/// `conj(x)` for complex `x`, `x` itself for real.
+fn conj(x: &DlArray) -> DlArray {
+    if x.dtype().is_complex() {
+        x.conj()
+    } else {
+        x.clone()
+    }
+}
+
+/// A zero of `like`'s dtype that broadcasts against it.
+fn zero(like: &DlArray) -> DlArray {
+    constant_f64(0.0).cast(like.dtype())
+}
+
+/// The matrix transpose of the last two axes.
+fn swap_last(x: &DlArray) -> DlArray {
+    let n = x.ndim();
+    let mut axes: Vec<usize> = (0..n).collect();
+    axes.swap(n - 2, n - 1);
+    x.permute(&axes)
+}
+
+/// `ct` of a reduction's output, reshaped to keep the reduced axes as 1 and broadcast back to
+/// the operand's shape.
+fn unreduce(ct: &DlArray, axes: &[usize], shape: &[usize]) -> DlArray {
+    let kept: Vec<usize> = (0..shape.len()).map(|i| if axes.contains(&i) { 1 } else { shape[i] }).collect();
+    ct.reshape(&kept).broadcast_to(shape)
+}
+
+/// The cotangents of a node's operands, given its operands `x`, its value `y` and its
+/// cotangent `ct`. `wants[i]` says whether operand `i` needs one; `None` means zero.
+pub(crate) fn vjp(op: &Op, x: &[DlArray], y: &DlArray, ct: &DlArray, wants: &[bool]) -> Result<Vec<Option<DlArray>>> {
+    let one = |g: DlArray| Ok(vec![Some(g)]);
+    let fit = |g: DlArray, i: usize| -> Option<DlArray> {
+        if wants[i] {
+            Some(g.sum_to_shape(x[i].shape()))
+        } else {
+            None
+        }
+    };
+    match op {
+        Op::Input(_) | Op::Constant(_) | Op::Compare(_) => Ok(vec![None; x.len()]),
+        Op::Unary(u) => {
+            let a = &x[0];
+            match u {
+                UnaryOp::Neg => one(-ct),
+                UnaryOp::Exp => one(ct * conj(y)),
+                UnaryOp::Log => one(ct / conj(a)),
+                UnaryOp::Sin => one(ct * conj(&a.cos())),
+                UnaryOp::Cos => one(-(ct * conj(&a.sin()))),
+                UnaryOp::Tanh => one(ct * conj(&(1.0 - y.square()))),
+                UnaryOp::Sqrt => one(ct * 0.5 / conj(y)),
+                UnaryOp::Abs => one(ct * a.sign()),
+                UnaryOp::Sign => Ok(vec![None]),
+                UnaryOp::Recip => one(-(ct * conj(&y.square()))),
+                UnaryOp::Real => one(ct.cast(a.dtype())),
+                UnaryOp::Imag if a.dtype().is_complex() => one(DlArray::complex(&zero(ct), ct)),
+                UnaryOp::Imag => Ok(vec![None]),
+                UnaryOp::Conj => one(conj(ct)),
+                UnaryOp::Erf => one(ct * (2.0 / std::f64::consts::PI.sqrt()) * (-a.square()).exp()),
+                UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round => Ok(vec![None]),
+                UnaryOp::Log1p => one(ct / conj(&(a + 1.0))),
+                UnaryOp::Expm1 => one(ct * conj(&(y + 1.0))),
+                UnaryOp::Asin => one(ct / conj(&(1.0 - a.square()).sqrt())),
+                UnaryOp::Acos => one(-(ct / conj(&(1.0 - a.square()).sqrt()))),
+                UnaryOp::Atan => one(ct / conj(&(1.0 + a.square()))),
+                UnaryOp::Asinh => one(ct / conj(&(a.square() + 1.0).sqrt())),
+                UnaryOp::Acosh => one(ct / conj(&((a - 1.0).sqrt() * (a + 1.0).sqrt()))),
+                UnaryOp::Atanh => one(ct / conj(&(1.0 - a.square()))),
+            }
+        }
+        Op::Binary(b) => {
+            let (a, c) = (&x[0], &x[1]);
+            let (ga, gc) = match b {
+                BinaryOp::Add => (wants[0].then(|| ct.clone()), wants[1].then(|| ct.clone())),
+                BinaryOp::Sub => (wants[0].then(|| ct.clone()), wants[1].then(|| -ct)),
+                BinaryOp::Mul => (wants[0].then(|| ct * conj(c)), wants[1].then(|| ct * conj(a))),
+                BinaryOp::Div => (wants[0].then(|| ct / conj(c)), wants[1].then(|| -(ct * conj(&(y / c))))),
+                BinaryOp::Pow => {
+                    (wants[0].then(|| ct * conj(&(c * a.pow(&(c - 1.0))))), wants[1].then(|| ct * conj(&(a.log() * y))))
+                }
+                BinaryOp::Max | BinaryOp::Min => {
+                    let first = if *b == BinaryOp::Max { a.ge(c) } else { a.le(c) };
+                    (wants[0].then(|| select(&first, ct, &zero(ct))), wants[1].then(|| select(&first, &zero(ct), ct)))
+                }
+                BinaryOp::Complex => (wants[0].then(|| ct.real()), wants[1].then(|| ct.imag())),
+                BinaryOp::Atan2 => {
+                    let r2 = a.square() + c.square();
+                    (wants[0].then(|| ct * c / &r2), wants[1].then(|| -(ct * a / &r2)))
+                }
+            };
+            Ok(vec![ga.and_then(|g| fit(g, 0)), gc.and_then(|g| fit(g, 1))])
+        }
+        Op::Select => {
+            let c = &x[0];
+            let ga = wants[1].then(|| select(c, ct, &zero(ct)));
+            let gb = wants[2].then(|| select(c, &zero(ct), ct));
+            Ok(vec![None, ga.and_then(|g| fit(g, 1)), gb.and_then(|g| fit(g, 2))])
+        }
+        Op::Cast(_) => {
+            if x[0].dtype() == DType::Bool {
+                Ok(vec![None])
+            } else {
+                one(ct.cast(x[0].dtype()))
+            }
+        }
+        Op::Broadcast(_) => one(ct.sum_to_shape(x[0].shape())),
+        Op::Reshape(_) => one(ct.reshape(x[0].shape())),
+        Op::Permute(axes) => {
+            let mut inverse = vec![0; axes.len()];
+            for (i, &a) in axes.iter().enumerate() {
+                inverse[a] = i;
+            }
+            one(ct.permute(&inverse))
+        }
+        Op::Slice(slices) => one(emit(Op::Pad { shape: x[0].shape().to_vec(), slices: slices.clone() }, &[ct])),
+        Op::Pad { slices, .. } => one(emit(Op::Slice(slices.clone()), &[ct])),
+        Op::Concat(axis) => {
+            let mut offset = 0;
+            let mut out = Vec::with_capacity(x.len());
+            for (i, part) in x.iter().enumerate() {
+                let n = part.shape()[*axis];
+                if wants[i] {
+                    let mut slices: Vec<AxisSlice> = ct.shape().iter().map(|&d| AxisSlice::full(d)).collect();
+                    slices[*axis] = AxisSlice { start: offset, len: n, step: 1 };
+                    out.push(Some(emit(Op::Slice(slices), &[ct])));
+                } else {
+                    out.push(None);
+                }
+                offset += n;
+            }
+            Ok(out)
+        }
+        Op::ReduceSum(axes) => one(unreduce(ct, axes, x[0].shape())),
+        Op::ReduceMax(axes) | Op::ReduceMin(axes) => {
+            let a = &x[0];
+            let hit = a.eq_elem(&unreduce(y, axes, a.shape())).cast(a.dtype());
+            let count = unreduce(&hit.sum_axes(axes, false), axes, a.shape());
+            one(unreduce(ct, axes, a.shape()) * hit / count)
+        }
+        Op::MatMul => {
+            let (a, b) = (&x[0], &x[1]);
+            Ok(vec![
+                wants[0].then(|| ct.matmul(&conj(&swap_last(b)))),
+                wants[1].then(|| conj(&swap_last(a)).matmul(ct)),
+            ])
+        }
+    }
+}

@@ -1,0 +1,87 @@
+//! Kernels of the layout primitives: broadcast, reshape, permute, slice, pad, concat.
+
+use crate::array::{standard, Data, Element};
+use crate::error::{Error, Result};
+use crate::ir::AxisSlice;
+use crate::with_data;
+use ndarray::{ArrayD, ArrayViewD, IxDyn, Slice};
+
+/// The ndarray slice that takes `s` along one axis.
+fn nd_slice(s: &AxisSlice) -> Slice {
+    if s.len == 0 {
+        return Slice::new(0, Some(0), 1);
+    }
+    if s.step > 0 {
+        let end = s.start as isize + (s.len as isize - 1) * s.step + 1;
+        Slice::new(s.start as isize, Some(end), s.step)
+    } else {
+        let low = s.start as isize + (s.len as isize - 1) * s.step;
+        Slice::new(low, Some(s.start as isize + 1), s.step)
+    }
+}
+
+fn sliced<'a, T>(a: &'a ArrayD<T>, slices: &[AxisSlice]) -> ArrayViewD<'a, T> {
+    let mut v = a.view();
+    for (axis, s) in slices.iter().enumerate() {
+        v.slice_axis_inplace(ndarray::Axis(axis), nd_slice(s));
+    }
+    v
+}
+
+/// numpy broadcast of `a` to `shape`.
+pub(crate) fn broadcast(a: &Data, shape: &[usize]) -> Result<Data> {
+    with_data!(a, x => {
+        let b = x
+            .broadcast(IxDyn(shape))
+            .ok_or_else(|| Error::shape("broadcast", &[x.shape(), shape], "the first does not broadcast to the second"))?;
+        Ok(Element::into_data(b.to_owned()))
+    })
+}
+
+/// The axes of `a` reordered: result axis `i` is input axis `axes[i]`.
+pub(crate) fn permute(a: &Data, axes: &[usize]) -> Data {
+    with_data!(a, x => Element::into_data(standard(x.view().permuted_axes(IxDyn(axes)).to_owned())))
+}
+
+/// The strided slice of `a`.
+pub(crate) fn slice(a: &Data, slices: &[AxisSlice]) -> Data {
+    with_data!(a, x => Element::into_data(standard(sliced(x, slices).to_owned())))
+}
+
+/// Zeros of `shape` with `a` written where `slices` would read.
+pub(crate) fn pad(a: &Data, shape: &[usize], slices: &[AxisSlice]) -> Data {
+    fn place<T: Element>(x: &ArrayD<T>, shape: &[usize], slices: &[AxisSlice]) -> Data {
+        let mut out = ArrayD::from_elem(IxDyn(shape), T::default());
+        {
+            let mut v = out.view_mut();
+            for (axis, s) in slices.iter().enumerate() {
+                v.slice_axis_inplace(ndarray::Axis(axis), nd_slice(s));
+            }
+            v.assign(x);
+        }
+        T::into_data(out)
+    }
+    with_data!(a, x => place(x, shape, slices))
+}
+
+/// The inputs joined along `axis` (all of one dtype).
+pub(crate) fn concat(inputs: &[&Data], axis: usize) -> Result<Data> {
+    fn join<T: Element>(inputs: &[&Data], axis: usize) -> Result<Data> {
+        let views: Vec<ArrayViewD<T>> =
+            inputs.iter().map(|d| T::view(d).map(|a| a.view())).collect::<Option<_>>().ok_or_else(|| {
+                let dtypes: Vec<_> = inputs.iter().map(|d| d.dtype()).collect();
+                Error::dtype("concat", &dtypes, "operands must have one dtype")
+            })?;
+        let out =
+            ndarray::concatenate(ndarray::Axis(axis), &views).map_err(|e| Error::argument("concat", e.to_string()))?;
+        Ok(T::into_data(standard(out)))
+    }
+    let first = inputs.first().ok_or_else(|| Error::argument("concat", "needs at least one operand"))?;
+    match first {
+        Data::Bool(_) => join::<bool>(inputs, axis),
+        Data::F32(_) => join::<f32>(inputs, axis),
+        Data::F64(_) => join::<f64>(inputs, axis),
+        Data::C64(_) => join::<num_complex::Complex32>(inputs, axis),
+        Data::C128(_) => join::<num_complex::Complex64>(inputs, axis),
+    }
+}

@@ -1,0 +1,72 @@
+//! The interpreter: one kernel per primitive on `ndarray`. It is the reference semantics every
+//! other backend is checked against, and the engine of eager evaluation.
+
+mod elementwise;
+mod layout;
+mod linalg;
+mod reduce;
+
+use crate::array::Data;
+use crate::error::{Error, Result};
+use crate::ir::{Graph, Op};
+use std::sync::Arc;
+
+/// Applies one primitive to operand values. The operands must satisfy the op's type rule.
+pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
+    let arg = |i: usize| -> Result<&Data> {
+        inputs.get(i).copied().ok_or_else(|| Error::argument(op.name(), "missing operand"))
+    };
+    match op {
+        Op::Input(k) => Err(Error::argument("input", format!("input {k} has no value outside a graph run"))),
+        Op::Constant(d) => Ok((**d).clone()),
+        Op::Unary(u) => elementwise::unary(*u, arg(0)?),
+        Op::Binary(b) => elementwise::binary(*b, arg(0)?, arg(1)?),
+        Op::Compare(c) => elementwise::compare(*c, arg(0)?, arg(1)?),
+        Op::Select => elementwise::select(arg(0)?, arg(1)?, arg(2)?),
+        Op::Cast(d) => Ok(arg(0)?.cast(*d)),
+        Op::Broadcast(shape) => layout::broadcast(arg(0)?, shape),
+        Op::Reshape(shape) => Ok(arg(0)?.reshaped(shape)),
+        Op::Permute(axes) => Ok(layout::permute(arg(0)?, axes)),
+        Op::Slice(slices) => Ok(layout::slice(arg(0)?, slices)),
+        Op::Pad { shape, slices } => Ok(layout::pad(arg(0)?, shape, slices)),
+        Op::Concat(axis) => layout::concat(inputs, *axis),
+        Op::ReduceSum(axes) => reduce::reduce_sum(arg(0)?, axes),
+        Op::ReduceMax(axes) => reduce::reduce_extreme(arg(0)?, axes, true),
+        Op::ReduceMin(axes) => reduce::reduce_extreme(arg(0)?, axes, false),
+        Op::MatMul => linalg::matmul(arg(0)?, arg(1)?),
+    }
+}
+
+/// Runs a whole graph on input values and returns its outputs. Each input must have the dtype
+/// and shape its `Input` node records.
+pub fn run(g: &Graph, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
+    let mut values: Vec<Option<Arc<Data>>> = vec![None; g.nodes.len()];
+    let live = g.live();
+    for (id, n) in g.nodes.iter().enumerate() {
+        if !live[id] {
+            continue;
+        }
+        let v = match &n.op {
+            Op::Input(k) => {
+                let v = inputs.get(*k).ok_or_else(|| {
+                    Error::argument("run", format!("the graph needs input {k}, got {} inputs", inputs.len()))
+                })?;
+                if v.dtype() != n.dtype || v.shape() != n.shape.as_slice() {
+                    return Err(Error::argument(
+                        "run",
+                        format!("input {k} must be {}{:?}, got {}{:?}", n.dtype, n.shape, v.dtype(), v.shape()),
+                    ));
+                }
+                v.clone()
+            }
+            Op::Constant(d) => d.clone(),
+            op => {
+                let args: Vec<&Data> =
+                    n.inputs.iter().map(|&i| values[i].as_deref().expect("operand computed")).collect();
+                Arc::new(eval(op, &args)?)
+            }
+        };
+        values[id] = Some(v);
+    }
+    g.outputs.iter().map(|&o| values[o].clone().ok_or_else(|| Error::argument("run", "output not computed"))).collect()
+}

@@ -1,0 +1,142 @@
+//! Nodes and graphs: a graph is a list of nodes in topological order (operands before users).
+
+use super::{infer, Op};
+use crate::array::DType;
+use crate::error::Result;
+
+/// Index of a node in its graph.
+pub type NodeId = usize;
+
+/// One primitive application, with its inferred dtype and shape.
+#[derive(Clone, Debug)]
+pub struct Node {
+    /// The primitive.
+    pub op: Op,
+    /// Operand nodes, all earlier in the graph.
+    pub inputs: Vec<NodeId>,
+    /// Element type of the result.
+    pub dtype: DType,
+    /// Shape of the result.
+    pub shape: Vec<usize>,
+    /// Which part of the trace recorded it: 0 is the forward pass, `k > 0` is the `k`-th
+    /// `dlgradient` call (its label is `Graph::regions[k]`).
+    pub region: u32,
+}
+
+/// A traced computation.
+#[derive(Clone, Debug, Default)]
+pub struct Graph {
+    /// Nodes in topological order.
+    pub nodes: Vec<Node>,
+    /// The graph's results.
+    pub outputs: Vec<NodeId>,
+    /// The regions, indexed by `Node::region`; index 0 is the forward pass.
+    pub regions: Vec<Region>,
+}
+
+/// A part of the graph: the forward pass, or the backward pass one `dlgradient` call recorded.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Region {
+    /// The differentiated scalar (`None` for the forward pass).
+    pub of: Option<NodeId>,
+    /// The variables.
+    pub wrt: Vec<NodeId>,
+}
+
+impl Graph {
+    /// An empty graph.
+    pub fn new() -> Self {
+        Graph { nodes: Vec::new(), outputs: Vec::new(), regions: vec![Region::default()] }
+    }
+
+    /// Appends an input node of the given type.
+    pub fn input(&mut self, k: usize, dtype: DType, shape: &[usize]) -> NodeId {
+        self.nodes.push(Node { op: Op::Input(k), inputs: vec![], dtype, shape: shape.to_vec(), region: 0 });
+        self.nodes.len() - 1
+    }
+
+    /// Appends `op` applied to `inputs`, checking its type rule.
+    pub fn push(&mut self, op: Op, inputs: Vec<NodeId>, region: u32) -> Result<NodeId> {
+        let types: Vec<(DType, &[usize])> =
+            inputs.iter().map(|&i| (self.nodes[i].dtype, self.nodes[i].shape.as_slice())).collect();
+        let (dtype, shape) = infer(&op, &types)?;
+        self.nodes.push(Node { op, inputs, dtype, shape, region });
+        Ok(self.nodes.len() - 1)
+    }
+
+    /// The input nodes, ordered by input index.
+    pub fn inputs(&self) -> Vec<NodeId> {
+        let mut v: Vec<(usize, NodeId)> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(id, n)| match n.op {
+                Op::Input(k) => Some((k, id)),
+                _ => None,
+            })
+            .collect();
+        v.sort();
+        v.into_iter().map(|(_, id)| id).collect()
+    }
+
+    /// Number of inputs (one more than the largest input index).
+    pub fn num_inputs(&self) -> usize {
+        self.nodes
+            .iter()
+            .filter_map(|n| match n.op {
+                Op::Input(k) => Some(k + 1),
+                _ => None,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
+    /// For each node, whether the outputs depend on it.
+    pub fn live(&self) -> Vec<bool> {
+        let mut live = vec![false; self.nodes.len()];
+        for &o in &self.outputs {
+            live[o] = true;
+        }
+        for id in (0..self.nodes.len()).rev() {
+            if live[id] {
+                for &i in &self.nodes[id].inputs {
+                    live[i] = true;
+                }
+            }
+        }
+        live
+    }
+
+    /// The graph restricted to what the outputs need (and every input, so the signature stays),
+    /// renumbered in the same order.
+    pub fn pruned(&self) -> Graph {
+        let mut live = self.live();
+        for (id, n) in self.nodes.iter().enumerate() {
+            if matches!(n.op, Op::Input(_)) {
+                live[id] = true;
+            }
+        }
+        let mut map = vec![usize::MAX; self.nodes.len()];
+        let mut out = Graph { nodes: Vec::new(), outputs: Vec::new(), regions: self.regions.clone() };
+        for (id, n) in self.nodes.iter().enumerate() {
+            if live[id] {
+                let mut n = n.clone();
+                n.inputs = n.inputs.iter().map(|&i| map[i]).collect();
+                map[id] = out.nodes.len();
+                out.nodes.push(n);
+            }
+        }
+        out.outputs = self.outputs.iter().map(|&o| map[o]).collect();
+        out.regions = out.regions.into_iter().map(|r| r.remapped(&map)).collect();
+        out
+    }
+}
+
+impl Region {
+    /// The region with its node ids renamed by `map` (`usize::MAX` for removed nodes, which
+    /// are dropped).
+    pub fn remapped(&self, map: &[usize]) -> Region {
+        let keep = |&i: &NodeId| map.get(i).copied().filter(|&j| j != usize::MAX);
+        Region { of: self.of.as_ref().and_then(keep), wrt: self.wrt.iter().filter_map(keep).collect() }
+    }
+}

@@ -1,0 +1,227 @@
+//! One type-and-shape rule per primitive.
+
+use super::{AxisSlice, Op};
+use crate::array::DType;
+use crate::error::{Error, Result};
+
+/// numpy's broadcast of two shapes, or `None` when they do not fit.
+pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
+    let n = a.len().max(b.len());
+    let mut out = vec![0; n];
+    for i in 0..n {
+        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
+        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        out[i] = match (da, db) {
+            _ if da == db => da,
+            (1, d) | (d, 1) => d,
+            _ => return None,
+        };
+    }
+    Some(out)
+}
+
+/// True when `from` broadcasts to exactly `to` (numpy rules).
+pub fn broadcasts_to(from: &[usize], to: &[usize]) -> bool {
+    from.len() <= to.len() && broadcast_shapes(from, to).as_deref() == Some(to)
+}
+
+fn check_axes(op: &Op, axes: &[usize], shape: &[usize]) -> Result<()> {
+    let mut seen = vec![false; shape.len()];
+    for &a in axes {
+        if a >= shape.len() || seen[a] {
+            return Err(Error::shape(
+                op.name(),
+                &[shape],
+                format!("axes {axes:?} must be distinct and below the rank {}", shape.len()),
+            ));
+        }
+        seen[a] = true;
+    }
+    Ok(())
+}
+
+fn check_slices(op: &Op, slices: &[AxisSlice], shape: &[usize]) -> Result<()> {
+    let fits = slices.len() == shape.len()
+        && slices.iter().zip(shape).all(|(s, &n)| {
+            s.step != 0
+                && (s.len == 0
+                    || (s.start < n && {
+                        let last = s.start as isize + (s.len as isize - 1) * s.step;
+                        last >= 0 && (last as usize) < n
+                    }))
+        });
+    if fits {
+        Ok(())
+    } else {
+        Err(Error::shape(op.name(), &[shape], format!("slice {slices:?} does not fit the shape")))
+    }
+}
+
+/// The dtype and shape of `op` applied to inputs of the given dtypes and shapes.
+pub fn infer(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<usize>)> {
+    let arity = match op {
+        Op::Input(_) | Op::Constant(_) => 0,
+        Op::Unary(_)
+        | Op::Cast(_)
+        | Op::Broadcast(_)
+        | Op::Reshape(_)
+        | Op::Permute(_)
+        | Op::Slice(_)
+        | Op::Pad { .. }
+        | Op::ReduceSum(_)
+        | Op::ReduceMax(_)
+        | Op::ReduceMin(_) => 1,
+        Op::Binary(_) | Op::Compare(_) | Op::MatMul => 2,
+        Op::Select => 3,
+        Op::Concat(_) => usize::MAX,
+    };
+    if arity != usize::MAX && inputs.len() != arity {
+        return Err(Error::argument(op.name(), format!("takes {arity} operands, got {}", inputs.len())));
+    }
+    let dtypes: Vec<DType> = inputs.iter().map(|i| i.0).collect();
+    let shapes: Vec<&[usize]> = inputs.iter().map(|i| i.1).collect();
+    let same_dtypes = || -> Result<DType> {
+        if dtypes.windows(2).all(|w| w[0] == w[1]) {
+            Ok(dtypes[0])
+        } else {
+            Err(Error::dtype(op.name(), &dtypes, "operands must have one dtype"))
+        }
+    };
+    let broadcast_all = |shapes: &[&[usize]]| -> Result<Vec<usize>> {
+        let mut out: Vec<usize> = Vec::new();
+        for s in shapes {
+            out = broadcast_shapes(&out, s)
+                .ok_or_else(|| Error::shape(op.name(), shapes, "they do not broadcast (numpy rules)"))?;
+        }
+        Ok(out)
+    };
+    let numeric = |d: DType, real_only: bool| -> Result<()> {
+        if d == DType::Bool {
+            Err(Error::dtype(op.name(), &dtypes, "logical operands must be cast to a numeric type"))
+        } else if real_only && d.is_complex() {
+            Err(Error::dtype(op.name(), &dtypes, "defined for real operands only"))
+        } else {
+            Ok(())
+        }
+    };
+    match op {
+        Op::Input(_) => Err(Error::argument("input", "an input's type comes from the graph's signature")),
+        Op::Constant(data) => Ok((data.dtype(), data.shape().to_vec())),
+        Op::Unary(u) => {
+            numeric(dtypes[0], u.real_only())?;
+            let d = if u.to_real() { dtypes[0].real() } else { dtypes[0] };
+            Ok((d, shapes[0].to_vec()))
+        }
+        Op::Binary(b) => {
+            let d = same_dtypes()?;
+            numeric(d, b.real_only())?;
+            let d = if *b == super::BinaryOp::Complex { d.complex() } else { d };
+            Ok((d, broadcast_all(&shapes)?))
+        }
+        Op::Compare(c) => {
+            let d = same_dtypes()?;
+            if c.ordering() && d.is_complex() {
+                return Err(Error::dtype(op.name(), &dtypes, "ordering is defined for real operands only"));
+            }
+            Ok((DType::Bool, broadcast_all(&shapes)?))
+        }
+        Op::Select => {
+            if dtypes[0] != DType::Bool || dtypes[1] != dtypes[2] {
+                return Err(Error::dtype(
+                    op.name(),
+                    &dtypes,
+                    "needs a logical condition and two operands of one dtype",
+                ));
+            }
+            Ok((dtypes[1], broadcast_all(&shapes)?))
+        }
+        Op::Cast(d) => Ok((*d, shapes[0].to_vec())),
+        Op::Broadcast(to) => {
+            if broadcasts_to(shapes[0], to) {
+                Ok((dtypes[0], to.clone()))
+            } else {
+                Err(Error::shape(op.name(), &[shapes[0], to], "the first does not broadcast to the second"))
+            }
+        }
+        Op::Reshape(to) => {
+            if to.iter().product::<usize>() == shapes[0].iter().product::<usize>() {
+                Ok((dtypes[0], to.clone()))
+            } else {
+                Err(Error::shape(op.name(), &[shapes[0], to], "element counts differ"))
+            }
+        }
+        Op::Permute(axes) => {
+            check_axes(op, axes, shapes[0])?;
+            if axes.len() != shapes[0].len() {
+                return Err(Error::shape(
+                    op.name(),
+                    &[shapes[0]],
+                    format!("permutation {axes:?} must name every axis"),
+                ));
+            }
+            Ok((dtypes[0], axes.iter().map(|&a| shapes[0][a]).collect()))
+        }
+        Op::Slice(slices) => {
+            check_slices(op, slices, shapes[0])?;
+            Ok((dtypes[0], slices.iter().map(|s| s.len).collect()))
+        }
+        Op::Pad { shape, slices } => {
+            check_slices(op, slices, shape)?;
+            let lens: Vec<usize> = slices.iter().map(|s| s.len).collect();
+            if lens != shapes[0] {
+                return Err(Error::shape(op.name(), &[shapes[0], &lens], "operand must have the slice's shape"));
+            }
+            Ok((dtypes[0], shape.clone()))
+        }
+        Op::Concat(axis) => {
+            if inputs.is_empty() {
+                return Err(Error::argument("concat", "needs at least one operand"));
+            }
+            let d = same_dtypes()?;
+            let first = shapes[0];
+            if *axis >= first.len() {
+                return Err(Error::shape(
+                    op.name(),
+                    &shapes,
+                    format!("axis {axis} is not below the rank {}", first.len()),
+                ));
+            }
+            let mut out = first.to_vec();
+            out[*axis] = 0;
+            for s in &shapes {
+                let fits =
+                    s.len() == first.len() && s.iter().zip(first).enumerate().all(|(i, (a, b))| i == *axis || a == b);
+                if !fits {
+                    return Err(Error::shape(op.name(), &shapes, format!("all axes but {axis} must agree")));
+                }
+                out[*axis] += s[*axis];
+            }
+            Ok((d, out))
+        }
+        Op::ReduceSum(axes) | Op::ReduceMax(axes) | Op::ReduceMin(axes) => {
+            numeric(dtypes[0], !matches!(op, Op::ReduceSum(_)))?;
+            check_axes(op, axes, shapes[0])?;
+            let out = shapes[0].iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
+            Ok((dtypes[0], out))
+        }
+        Op::MatMul => {
+            let d = same_dtypes()?;
+            numeric(d, false)?;
+            let (a, b) = (shapes[0], shapes[1]);
+            let fits = a.len() >= 2
+                && a.len() == b.len()
+                && a[..a.len() - 2] == b[..b.len() - 2]
+                && a[a.len() - 1] == b[b.len() - 2];
+            if !fits {
+                return Err(Error::shape(
+                    op.name(),
+                    &shapes,
+                    "needs [.., m, k] and [.., k, n] with equal leading axes",
+                ));
+            }
+            let mut out = a.to_vec();
+            *out.last_mut().unwrap_or(&mut 0) = b[b.len() - 1];
+            Ok((d, out))
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! The IR as text (one node per line, dtype and shape on each) and as Graphviz DOT.
+
+use super::{Graph, Node, Op};
+use crate::array::Data;
+use std::fmt::Write;
+
+/// `f64[2, 3]`.
+pub fn type_text(n: &Node) -> String {
+    let dims: Vec<String> = n.shape.iter().map(|d| d.to_string()).collect();
+    format!("{}[{}]", n.dtype, dims.join(", "))
+}
+
+/// The literal of a one-element constant (`200`, `0.5`, `2+3i`, `true`), or `None`.
+fn scalar_literal(n: &Node) -> Option<String> {
+    let Op::Constant(data) = &n.op else { return None };
+    if data.numel() != 1 || !n.shape.is_empty() {
+        return None;
+    }
+    let c = data.get_c128(0)?;
+    Some(match &**data {
+        Data::Bool(_) => format!("{}", c.re != 0.0),
+        Data::C64(_) | Data::C128(_) => format!("{}{:+}i", c.re, c.im),
+        _ => format!("{:?}", c.re),
+    })
+}
+
+/// Numbers for the printed nodes: scalar constants print inline as literals and get none.
+fn numbering(g: &Graph) -> Vec<Option<usize>> {
+    let mut next = 0;
+    g.nodes
+        .iter()
+        .map(|n| {
+            if scalar_literal(n).is_some() {
+                None
+            } else {
+                next += 1;
+                Some(next - 1)
+            }
+        })
+        .collect()
+}
+
+fn operand(g: &Graph, numbers: &[Option<usize>], id: usize) -> String {
+    match numbers[id] {
+        Some(k) => format!("%{k}"),
+        None => scalar_literal(&g.nodes[id]).unwrap_or_default(),
+    }
+}
+
+/// `backward: d %9 / d %0, %1` for a gradient region, `forward` for region 0.
+fn region_label(g: &Graph, numbers: &[Option<usize>], region: u32) -> String {
+    let Some(r) = g.regions.get(region as usize) else { return format!("region {region}") };
+    match r.of {
+        None if region == 0 => "forward".into(),
+        of => {
+            let name = |id: usize| operand(g, numbers, id);
+            let wrt: Vec<String> = r.wrt.iter().map(|&i| name(i)).collect();
+            format!("backward: d {} / d {}", of.map(name).unwrap_or_else(|| "?".into()), wrt.join(", "))
+        }
+    }
+}
+
+/// The graph as text: one node per line (`%3 = mul %1, 2.0 : f64[2]`), deterministic numbering,
+/// a `-- label --` line where a `dlgradient` region starts, then `outputs ...`.
+pub fn to_text(g: &Graph) -> String {
+    let numbers = numbering(g);
+    let mut out = String::new();
+    let mut region = 0;
+    for (id, n) in g.nodes.iter().enumerate() {
+        let Some(k) = numbers[id] else { continue };
+        if n.region != region {
+            region = n.region;
+            let _ = writeln!(out, "  -- {} --", region_label(g, &numbers, region));
+        }
+        let mut text = format!("%{k} = {}", n.op);
+        let operands: Vec<String> = n.inputs.iter().map(|&i| operand(g, &numbers, i)).collect();
+        if !operands.is_empty() {
+            text.push(' ');
+            text.push_str(&operands.join(", "));
+        }
+        let attrs = n.op.attributes();
+        if !attrs.is_empty() {
+            text.push(' ');
+            text.push_str(&attrs);
+        }
+        let _ = writeln!(out, "  {text:<34} : {}", type_text(n));
+    }
+    let outs: Vec<String> = g.outputs.iter().map(|&o| operand(g, &numbers, o)).collect();
+    let _ = writeln!(out, "  outputs {}", outs.join(", "));
+    out
+}
+
+/// The graph as Graphviz DOT: one box per printed node, labelled as in [`to_text`]; backward
+/// regions are filled grey.
+pub fn to_dot(g: &Graph, name: &str) -> String {
+    let numbers = numbering(g);
+    let mut out = format!("digraph \"{}\" {{\n  node [shape=box, fontname=monospace];\n", name.replace('"', "'"));
+    for (id, n) in g.nodes.iter().enumerate() {
+        let Some(k) = numbers[id] else { continue };
+        let operands: Vec<String> =
+            n.inputs.iter().filter(|&&i| numbers[i].is_none()).map(|&i| operand(g, &numbers, i)).collect();
+        let mut label = format!("%{k} = {} {}", n.op, n.op.attributes());
+        if !operands.is_empty() {
+            label.push_str(&format!(" ({})", operands.join(", ")));
+        }
+        label.push_str(&format!("\\n{}", type_text(n)));
+        let fill = if n.region > 0 { ", style=filled, fillcolor=lightgrey" } else { "" };
+        let _ = writeln!(out, "  n{k} [label=\"{}\"{fill}];", label.replace('"', "'"));
+        for &i in &n.inputs {
+            if let Some(j) = numbers[i] {
+                let _ = writeln!(out, "  n{j} -> n{k};");
+            }
+        }
+    }
+    for (i, &o) in g.outputs.iter().enumerate() {
+        let _ = writeln!(out, "  out{i} [shape=ellipse, label=\"output {i}\"];");
+        if let Some(k) = numbers[o] {
+            let _ = writeln!(out, "  n{k} -> out{i};");
+        }
+    }
+    out.push_str("}\n");
+    out
+}

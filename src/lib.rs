@@ -1,0 +1,44 @@
+//! # cranegrad
+//!
+//! What MATLAB's `dlarray` / `dlfeval` / `dlgradient` / `dlaccelerate` give MATLAB users, in
+//! Rust: arrays that record the operations applied to them, symbolic reverse-mode
+//! differentiation to any order, and (with [`accelerate`]) traced functions compiled to native
+//! code with Cranelift.
+//!
+//! ```
+//! use cranegrad::prelude::*;
+//! use ndarray::array;
+//!
+//! fn rosenbrock(x: &DlArray) -> Result<(DlArray, DlArray)> {
+//!     let y = 100.0 * (x.at(1) - x.at(0).square()).square() + (1.0 - x.at(0)).square();
+//!     let dydx = dlgradient(&y, x)?;
+//!     Ok((y, dydx))
+//! }
+//! let x0 = DlArray::from(array![-1.0, 2.0]);
+//! let (fval, gradval) = dlfeval(|x: DlArray| rosenbrock(&x), x0).unwrap();
+//! assert_eq!(fval.to_scalar::<f64>().unwrap(), 104.0);
+//! assert_eq!(gradval.extractdata::<f64>().unwrap().into_raw_vec_and_offset().0, vec![396.0, 200.0]);
+//! ```
+#![warn(missing_docs)]
+
+pub mod array;
+mod autodiff;
+mod error;
+pub mod interp;
+pub mod ir;
+mod ops;
+mod trace;
+
+pub use array::{DType, Element};
+pub use autodiff::{dlgradient, dlgradient_with, Differentiable, GradOptions, Leaf, ParamRow, ParamTable, Tree};
+pub use error::{Error, Result};
+pub use ops::{concat, select, Operand};
+pub use trace::{dlfeval, make_ir, DlArray};
+
+/// Every name the public API uses: `use cranegrad::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        concat, dlfeval, dlgradient, dlgradient_with, make_ir, select, DType, Differentiable, DlArray, Element, Error,
+        GradOptions, Leaf, ParamRow, ParamTable, Result, Tree,
+    };
+}

@@ -1,0 +1,61 @@
+//! Matrix products.
+
+use crate::array::promote;
+use crate::error::Error;
+use crate::ir::{broadcast_shapes, Op};
+use crate::trace::{emit, DlArray};
+
+impl DlArray {
+    /// The matrix product: 2-D `[m, k] x [k, n] -> [m, n]`; for higher ranks, batched over the
+    /// leading axes, which broadcast (numpy's `matmul`). A 1-D operand is a row (left) or a
+    /// column (right) vector whose axis is dropped from the result.
+    pub fn matmul(&self, other: &DlArray) -> DlArray {
+        if self.data().is_err() {
+            return self.clone();
+        }
+        if other.data().is_err() {
+            return other.clone();
+        }
+        let t = promote(self.dtype(), other.dtype());
+        let (mut a, mut b) = (self.cast(t), other.cast(t));
+        let (va, vb) = (a.ndim() == 1, b.ndim() == 1);
+        if a.ndim() == 0 || b.ndim() == 0 {
+            return DlArray::failed(Error::shape(
+                "matmul",
+                &[a.shape(), b.shape()],
+                "operands must have at least one axis",
+            ));
+        }
+        if va {
+            a = a.reshape(&[1, a.numel()]);
+        }
+        if vb {
+            b = b.reshape(&[b.numel(), 1]);
+        }
+        let (ra, rb) = (a.ndim(), b.ndim());
+        let Some(batch) = broadcast_shapes(&a.shape()[..ra - 2], &b.shape()[..rb - 2]) else {
+            return DlArray::failed(Error::shape(
+                "matmul",
+                &[self.shape(), other.shape()],
+                "the batch axes do not broadcast",
+            ));
+        };
+        let mut sa = batch.clone();
+        sa.extend_from_slice(&a.shape()[ra - 2..]);
+        let mut sb = batch;
+        sb.extend_from_slice(&b.shape()[rb - 2..]);
+        let out = emit(Op::MatMul, &[&a.broadcast_to(&sa), &b.broadcast_to(&sb)]);
+        if out.data().is_err() || (!va && !vb) {
+            return out;
+        }
+        let mut shape = out.shape().to_vec();
+        let n = shape.len();
+        if vb {
+            shape.remove(n - 1);
+        }
+        if va {
+            shape.remove(n - 2);
+        }
+        out.reshape(&shape)
+    }
+}

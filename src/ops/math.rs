@@ -1,0 +1,182 @@
+//! Elementwise methods: the unary functions, powers, complex parts, comparisons, selection,
+//! elementwise extremes and casts. Logical inputs compute in double, as MATLAB does.
+
+use super::arith::{binary, constant_f64};
+use crate::array::{promote, DType};
+use crate::ir::{BinaryOp, CmpOp, Op, UnaryOp};
+use crate::trace::{emit, DlArray};
+
+/// `op` on `x` cast to its arithmetic type (logical becomes double).
+pub(crate) fn unary(op: UnaryOp, x: &DlArray) -> DlArray {
+    emit(Op::Unary(op), &[&x.cast(x.dtype().arithmetic())])
+}
+
+fn compare(op: CmpOp, a: &DlArray, b: &DlArray) -> DlArray {
+    let t = if a.dtype() == b.dtype() { a.dtype() } else { promote(a.dtype(), b.dtype()) };
+    emit(Op::Compare(op), &[&a.cast(t), &b.cast(t)])
+}
+
+/// `a` where `cond` is true, else `b`; all three broadcast together and `a`, `b` are promoted
+/// to one type.
+pub fn select(cond: &DlArray, a: &DlArray, b: &DlArray) -> DlArray {
+    let t = if a.dtype() == b.dtype() { a.dtype() } else { promote(a.dtype(), b.dtype()) };
+    emit(Op::Select, &[&cond.cast(DType::Bool), &a.cast(t), &b.cast(t)])
+}
+
+macro_rules! unary_methods {
+    ($($(#[$doc:meta])* $name:ident => $op:ident;)*) => {
+        impl DlArray {
+            $($(#[$doc])* pub fn $name(&self) -> DlArray {
+                unary(UnaryOp::$op, self)
+            })*
+        }
+    };
+}
+
+unary_methods! {
+    /// `e^x`.
+    exp => Exp;
+    /// Natural logarithm (principal branch for complex; NaN for negative reals, as a real
+    /// type cannot hold MATLAB's complex result).
+    log => Log;
+    /// Sine.
+    sin => Sin;
+    /// Cosine.
+    cos => Cos;
+    /// Hyperbolic tangent.
+    tanh => Tanh;
+    /// Square root (principal branch for complex; NaN for negative reals).
+    sqrt => Sqrt;
+    /// Magnitude (a real array for complex input).
+    abs => Abs;
+    /// `x / |x|`, 0 at 0 (zero gradient for reals).
+    sign => Sign;
+    /// `1 / x`.
+    recip => Recip;
+    /// Error function (real input).
+    erf => Erf;
+    /// Real part (a real array).
+    real => Real;
+    /// Imaginary part (a real array; zeros for real input).
+    imag => Imag;
+    /// Complex conjugate.
+    conj => Conj;
+    /// Round toward -inf (real input; zero gradient).
+    floor => Floor;
+    /// Round toward +inf (real input; zero gradient).
+    ceil => Ceil;
+    /// Round half away from zero, as MATLAB (real input; zero gradient).
+    round => Round;
+    /// `ln(1 + x)`, accurate near 0.
+    log1p => Log1p;
+    /// `e^x - 1`, accurate near 0.
+    expm1 => Expm1;
+    /// Inverse sine.
+    asin => Asin;
+    /// Inverse cosine.
+    acos => Acos;
+    /// Inverse tangent.
+    atan => Atan;
+    /// Inverse hyperbolic sine.
+    asinh => Asinh;
+    /// Inverse hyperbolic cosine.
+    acosh => Acosh;
+    /// Inverse hyperbolic tangent.
+    atanh => Atanh;
+}
+
+impl DlArray {
+    /// Tangent, `sin x / cos x`.
+    pub fn tan(&self) -> DlArray {
+        self.sin() / self.cos()
+    }
+
+    /// `x * x`.
+    pub fn square(&self) -> DlArray {
+        let x = self.cast(self.dtype().arithmetic());
+        emit(Op::Binary(BinaryOp::Mul), &[&x, &x])
+    }
+
+    /// The logistic function `1 / (1 + e^-x)`, computed as `0.5 tanh(x / 2) + 0.5` so that
+    /// neither it nor its derivatives overflow.
+    pub fn sigmoid(&self) -> DlArray {
+        0.5 * (self * 0.5).tanh() + 0.5
+    }
+
+    /// `max(x, 0)`, with gradient 0 at 0 (as MATLAB's `relu`).
+    pub fn relu(&self) -> DlArray {
+        let x = self.cast(self.dtype().arithmetic());
+        select(&x.gt(&constant_f64(0.0)), &x, &constant_f64(0.0))
+    }
+
+    /// `x ^ p` for a constant exponent.
+    pub fn powf(&self, p: f64) -> DlArray {
+        binary(BinaryOp::Pow, self, &constant_f64(p))
+    }
+
+    /// `x ^ p` elementwise, with broadcasting.
+    pub fn pow(&self, p: &DlArray) -> DlArray {
+        binary(BinaryOp::Pow, self, p)
+    }
+
+    /// The larger of `self` and `other` elementwise, ignoring NaN (MATLAB's `max(A, B)`); real
+    /// types only. At ties the gradient goes to `self`.
+    pub fn maximum(&self, other: &DlArray) -> DlArray {
+        binary(BinaryOp::Max, self, other)
+    }
+
+    /// The smaller of `self` and `other` elementwise, ignoring NaN; real types only.
+    pub fn minimum(&self, other: &DlArray) -> DlArray {
+        binary(BinaryOp::Min, self, other)
+    }
+
+    /// Four-quadrant inverse tangent of `self / x` elementwise (MATLAB's `atan2(Y, X)`).
+    pub fn atan2(&self, x: &DlArray) -> DlArray {
+        binary(BinaryOp::Atan2, self, x)
+    }
+
+    /// `re + i im` from two real arrays (broadcast).
+    pub fn complex(re: &DlArray, im: &DlArray) -> DlArray {
+        binary(BinaryOp::Complex, re, im)
+    }
+
+    /// Elementwise `self < other` (logical).
+    pub fn lt(&self, other: &DlArray) -> DlArray {
+        compare(CmpOp::Lt, self, other)
+    }
+
+    /// Elementwise `self <= other` (logical).
+    pub fn le(&self, other: &DlArray) -> DlArray {
+        compare(CmpOp::Le, self, other)
+    }
+
+    /// Elementwise `self > other` (logical).
+    pub fn gt(&self, other: &DlArray) -> DlArray {
+        compare(CmpOp::Gt, self, other)
+    }
+
+    /// Elementwise `self >= other` (logical).
+    pub fn ge(&self, other: &DlArray) -> DlArray {
+        compare(CmpOp::Ge, self, other)
+    }
+
+    /// Elementwise `self == other` (logical).
+    pub fn eq_elem(&self, other: &DlArray) -> DlArray {
+        compare(CmpOp::Eq, self, other)
+    }
+
+    /// Elementwise `self != other` (logical).
+    pub fn ne_elem(&self, other: &DlArray) -> DlArray {
+        compare(CmpOp::Ne, self, other)
+    }
+
+    /// Conversion to `dtype`; differentiable between numeric types (a complex-to-real cast
+    /// keeps the real part).
+    pub fn cast(&self, dtype: DType) -> DlArray {
+        if self.dtype() == dtype || self.data().is_err() {
+            self.clone()
+        } else {
+            emit(Op::Cast(dtype), &[self])
+        }
+    }
+}

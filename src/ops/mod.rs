@@ -1,0 +1,14 @@
+//! User-facing operations by family. Each applies primitives through `emit`; composite ops
+//! (sigmoid, relu, tan, mean, ...) are compositions and need no rule of their own.
+
+mod arith;
+mod index;
+mod linalg;
+mod math;
+mod reduce;
+mod shape;
+
+pub(crate) use arith::constant_f64;
+pub use arith::Operand;
+pub use math::select;
+pub use shape::concat;

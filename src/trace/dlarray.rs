@@ -1,0 +1,157 @@
+//! `DlArray`: a cheap handle to a value and, inside a trace, the node that computed it.
+
+use super::context::{with_top, NodeRef};
+use crate::array::{DType, Data, Element};
+use crate::error::{Error, Result};
+use crate::ir::Op;
+use ndarray::{Array, ArrayD, Dimension};
+use std::fmt;
+use std::sync::Arc;
+
+/// An n-dimensional array of `bool`, `f32`, `f64`, `Complex32` or `Complex64` that records the
+/// operations applied to it while a trace is active (inside [`dlfeval`](crate::dlfeval) or an
+/// accelerated function), so [`dlgradient`](crate::dlgradient) can differentiate them.
+///
+/// Cloning is cheap (the data is shared). An operation that fails (for example, shapes that do
+/// not broadcast) returns an array carrying the error; reading it (`extractdata`, `to_scalar`)
+/// or finishing the trace (`dlfeval`, `dlgradient`, `call`) returns that error. A failed array
+/// reports shape `[]` and dtype `F64`.
+///
+/// ```
+/// use cranegrad::prelude::*;
+/// use ndarray::array;
+/// let x = DlArray::from(array![[1.0, 2.0], [3.0, 4.0]]);
+/// assert_eq!(x.shape(), &[2, 2]);
+/// assert_eq!((&x * 2.0).sum_all().to_scalar::<f64>().unwrap(), 20.0);
+/// ```
+#[derive(Clone)]
+pub struct DlArray {
+    pub(crate) value: std::result::Result<Arc<Data>, Arc<Error>>,
+    pub(crate) node: Option<NodeRef>,
+}
+
+impl DlArray {
+    /// An untraced array holding `data`.
+    pub(crate) fn from_data(data: Arc<Data>) -> Self {
+        DlArray { value: Ok(data), node: None }
+    }
+
+    /// An array holding `data` that, inside a trace, is a constant node of it (so it can be a
+    /// `dlgradient` variable).
+    pub fn from_data_traced(data: Data) -> Self {
+        let data = Arc::new(data);
+        let node = with_top(|t| t.record(Op::Constant(data.clone()), vec![], data.clone()));
+        DlArray { value: Ok(data), node }
+    }
+
+    /// An array that carries `e`; inside a trace the trace records it too.
+    pub(crate) fn failed(e: Error) -> Self {
+        with_top(|t| t.fail(&e));
+        DlArray { value: Err(Arc::new(e)), node: None }
+    }
+
+    /// A double-precision scalar (shape `[]`).
+    pub fn scalar(v: f64) -> Self {
+        DlArray::from_data_traced(Data::F64(ndarray::arr0(v).into_dyn()))
+    }
+
+    /// The data, or the error this array carries.
+    pub fn data(&self) -> Result<&Arc<Data>> {
+        self.value.as_ref().map_err(|e| (**e).clone())
+    }
+
+    /// The same value with no trace.
+    pub fn untraced(&self) -> Result<DlArray> {
+        Ok(DlArray::from_data(self.data()?.clone()))
+    }
+
+    /// True when this array is a node of the innermost active trace on this thread.
+    pub fn is_traced(&self) -> bool {
+        with_top(|t| t.own(self.node).is_some()).unwrap_or(false)
+    }
+
+    /// The shape, row-major; `[]` for a scalar.
+    pub fn shape(&self) -> &[usize] {
+        match &self.value {
+            Ok(d) => d.shape(),
+            Err(_) => &[],
+        }
+    }
+
+    /// The number of axes.
+    pub fn ndim(&self) -> usize {
+        self.shape().len()
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        self.shape().iter().product()
+    }
+
+    /// The element type.
+    pub fn dtype(&self) -> DType {
+        match &self.value {
+            Ok(d) => d.dtype(),
+            Err(_) => DType::F64,
+        }
+    }
+
+    /// The data as an `ArrayD<T>`, with no trace. `Err` when `T` is not the dtype, or when this
+    /// array carries an error.
+    ///
+    /// ```
+    /// use cranegrad::prelude::*;
+    /// let x = DlArray::scalar(2.5);
+    /// assert_eq!(x.extractdata::<f64>().unwrap()[[]], 2.5);
+    /// assert!(x.extractdata::<f32>().is_err());
+    /// ```
+    pub fn extractdata<T: Element>(&self) -> Result<ArrayD<T>> {
+        let d = self.data()?;
+        T::view(d).cloned().ok_or(Error::WrongType { op: "extractdata".into(), requested: T::DTYPE, actual: d.dtype() })
+    }
+
+    /// The single element. `Err` when `numel() != 1`, when `T` is not the dtype, or when this
+    /// array carries an error.
+    pub fn to_scalar<T: Element>(&self) -> Result<T> {
+        let d = self.data()?;
+        let a =
+            T::view(d).ok_or(Error::WrongType { op: "to_scalar".into(), requested: T::DTYPE, actual: d.dtype() })?;
+        if a.len() != 1 {
+            return Err(Error::argument(
+                "to_scalar",
+                format!("the array has {} elements (shape {:?}); index it with at(i) first", a.len(), a.shape()),
+            ));
+        }
+        a.iter().next().copied().ok_or_else(|| Error::argument("to_scalar", "empty array"))
+    }
+}
+
+impl<T: Element, D: Dimension> From<Array<T, D>> for DlArray {
+    fn from(a: Array<T, D>) -> Self {
+        DlArray::from_data_traced(Data::new(a.into_dyn()))
+    }
+}
+
+impl From<Data> for DlArray {
+    fn from(d: Data) -> Self {
+        DlArray::from_data_traced(d)
+    }
+}
+
+impl fmt::Display for DlArray {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            Ok(d) => write!(f, "{d}"),
+            Err(e) => write!(f, "  dlarray carrying an error: {e}"),
+        }
+    }
+}
+
+impl fmt::Debug for DlArray {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.value {
+            Ok(d) => write!(f, "DlArray({} {:?}, traced: {})", d.dtype(), d.shape(), self.node.is_some()),
+            Err(e) => write!(f, "DlArray(error: {e})"),
+        }
+    }
+}

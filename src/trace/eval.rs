@@ -1,0 +1,117 @@
+//! `dlfeval` and `make_ir`: run a function with tracing on.
+
+use super::context::{Trace, TraceGuard};
+use super::DlArray;
+use crate::autodiff::Tree;
+use crate::error::{Error, Result};
+use crate::ir::{to_text, type_text, Graph, Op};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// The message of a caught panic.
+pub(crate) fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
+    if let Some(s) = p.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = p.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "a panic with a non-string payload".into()
+    }
+}
+
+/// Runs `f(args)` on a new trace whose inputs are the arrays of `args`, in visiting order.
+/// Returns the result still traced, and the trace. A panic in `f`, an `Err` from `f`, or an
+/// error an operation recorded is an `Err`; the trace is popped in every case.
+pub(crate) fn capture<A: Tree, R: Tree>(
+    f: impl FnOnce(A) -> Result<R>,
+    args: &A,
+    accelerating: bool,
+) -> Result<(R, Trace)> {
+    let guard = TraceGuard::push(accelerating);
+    let mut k = 0;
+    let traced = args.map_arrays(&mut |a| {
+        let data = a.data()?.clone();
+        let node = super::context::with_top(|t| t.input(k, data.clone()));
+        k += 1;
+        Ok(DlArray { value: Ok(data), node })
+    });
+    let result = match traced {
+        Ok(traced) => catch_unwind(AssertUnwindSafe(|| f(traced))),
+        Err(e) => Ok(Err(e)),
+    };
+    let trace = guard.pop();
+    let result = match result {
+        Ok(r) => r,
+        Err(p) => return Err(Error::Panicked(panic_message(p))),
+    };
+    if let Some(e) = &trace.error {
+        return Err(e.clone());
+    }
+    Ok((result?, trace))
+}
+
+/// Evaluates `f(args)` with tracing on, so [`dlgradient`](crate::dlgradient) can be called
+/// inside `f`. `args` and the result are any [`Tree`] (a `DlArray`, tuples, `Vec`, maps,
+/// [`ParamTable`](crate::ParamTable), nested); the results come back with no trace.
+///
+/// Returns the first error an operation inside `f` recorded (shapes that do not fit, say), or
+/// `f`'s own `Err`, or `Err` if `f` panics.
+///
+/// ```
+/// use cranegrad::prelude::*;
+/// use ndarray::array;
+/// let x0 = DlArray::from(array![3.0]);
+/// let g = dlfeval(|x: DlArray| dlgradient(&x.square().sum_all(), &x), x0).unwrap();
+/// assert_eq!(g.extractdata::<f64>().unwrap()[[0]], 6.0);
+/// ```
+pub fn dlfeval<A: Tree, R: Tree, F: FnOnce(A) -> Result<R>>(f: F, args: A) -> Result<R> {
+    let (result, _trace) = capture(f, &args, false)?;
+    result.map_arrays(&mut |a| a.untraced())
+}
+
+/// The graph of a captured trace with the given results as its outputs; results that are not
+/// nodes of the trace become constants.
+pub(crate) fn graph_with_outputs<R: Tree>(result: &R, trace: &mut Trace) -> Result<Graph> {
+    let mut outputs = Vec::new();
+    let mut failure = None;
+    result.visit(&mut |leaf| {
+        if let crate::autodiff::Leaf::Array(a) = leaf {
+            match a.data() {
+                Ok(d) => {
+                    let id = trace
+                        .own(a.node)
+                        .unwrap_or_else(|| trace.record(Op::Constant(d.clone()), vec![], d.clone()).id);
+                    outputs.push(id);
+                }
+                Err(e) => failure = failure.take().or(Some(e)),
+            }
+        }
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let mut g = trace.graph.clone();
+    g.outputs = outputs;
+    Ok(g)
+}
+
+/// `(in0: f64[2], in1: f32[])`: the input signature of a graph.
+pub(crate) fn signature_text(g: &Graph) -> String {
+    let parts: Vec<String> =
+        g.inputs().iter().enumerate().map(|(k, &id)| format!("in{k}: {}", type_text(&g.nodes[id]))).collect();
+    format!("({})", parts.join(", "))
+}
+
+/// The IR of one traced call of `f(args)`, as JAX's `make_jaxpr`: a header with the input
+/// signature, then one node per line with its dtype and shape, `dlgradient` parts marked, and
+/// the outputs. Gradients are traced as inside an accelerated function, so their nodes show.
+///
+/// ```
+/// use cranegrad::prelude::*;
+/// let ir = make_ir(|x: DlArray| Ok(x.exp() * 2.0), DlArray::scalar(1.0)).unwrap();
+/// assert!(ir.contains("exp"));
+/// ```
+pub fn make_ir<A: Tree, R: Tree, F: FnOnce(A) -> Result<R>>(f: F, args: A) -> Result<String> {
+    let (result, mut trace) = capture(f, &args, true)?;
+    let g = graph_with_outputs(&result, &mut trace)?;
+    Ok(format!("make_ir {}\n{}", signature_text(&g), to_text(&g)))
+}

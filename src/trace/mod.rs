@@ -1,0 +1,10 @@
+//! Tracing: the recording context, the `DlArray` handle, `emit`, `dlfeval` and `make_ir`.
+
+pub(crate) mod context;
+mod dlarray;
+mod emit;
+mod eval;
+
+pub use dlarray::DlArray;
+pub(crate) use emit::emit;
+pub use eval::{dlfeval, make_ir};
