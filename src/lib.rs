@@ -21,6 +21,7 @@
 //! ```
 #![warn(missing_docs)]
 
+mod accel;
 pub mod array;
 mod autodiff;
 mod error;
@@ -29,6 +30,7 @@ pub mod ir;
 mod ops;
 mod trace;
 
+pub use accel::{accelerate, AcceleratedFunction, CheckMode, DumpStage};
 pub use array::{DType, Element};
 pub use autodiff::{dlgradient, dlgradient_with, Differentiable, GradOptions, Leaf, ParamRow, ParamTable, Tree};
 pub use error::{Error, Result};
@@ -38,7 +40,8 @@ pub use trace::{dlfeval, make_ir, DlArray};
 /// Every name the public API uses: `use cranegrad::prelude::*;`.
 pub mod prelude {
     pub use crate::{
-        concat, dlfeval, dlgradient, dlgradient_with, make_ir, select, DType, Differentiable, DlArray, Element, Error,
-        GradOptions, Leaf, ParamRow, ParamTable, Result, Tree,
+        accelerate, concat, dlfeval, dlgradient, dlgradient_with, make_ir, select, AcceleratedFunction, CheckMode,
+        DType, Differentiable, DlArray, DumpStage, Element, Error, GradOptions, Leaf, ParamRow, ParamTable, Result,
+        Tree,
     };
 }

@@ -7,4 +7,5 @@ mod eval;
 
 pub use dlarray::DlArray;
 pub(crate) use emit::emit;
+pub(crate) use eval::{capture, graph_with_outputs, panic_message};
 pub use eval::{dlfeval, make_ir};

@@ -1,0 +1,300 @@
+//! `accelerate` and `AcceleratedFunction`: trace once per signature, run compiled code after.
+
+use super::cache::{lock, Cache, Entry, Lookup, SlotState};
+use super::check::{compare, CheckMode};
+use super::dump::{self, DumpStage};
+use super::key::{KeyItem, Signature};
+use super::program::Program;
+use crate::array::Data;
+use crate::autodiff::Tree;
+use crate::error::{Error, Result};
+use crate::trace::context::{tracing, with_top};
+use crate::trace::{capture, graph_with_outputs, panic_message, DlArray};
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+type UserFn<A, R> = dyn Fn(A) -> Result<R> + Send + Sync;
+
+struct Shared<A, R> {
+    f: Box<UserFn<A, R>>,
+    name: String,
+    cache: Mutex<Cache<R>>,
+    enabled: AtomicBool,
+    check: Mutex<CheckMode>,
+    hits: AtomicU64,
+    misses: AtomicU64,
+    check_failures: AtomicUsize,
+}
+
+/// A function wrapped by [`accelerate`]: each input signature (tree structure, array shapes
+/// and dtypes, plain values) is traced once, its gradient recorded symbolically, the graph
+/// optimized and compiled; later calls with that signature run the compiled code only.
+///
+/// Cloning shares the cache. `Send + Sync`: one instance serves many threads.
+pub struct AcceleratedFunction<A, R> {
+    shared: Arc<Shared<A, R>>,
+}
+
+impl<A, R> Clone for AcceleratedFunction<A, R> {
+    fn clone(&self) -> Self {
+        AcceleratedFunction { shared: self.shared.clone() }
+    }
+}
+
+/// Wraps `f` for acceleration (MATLAB's `dlaccelerate`). Inside `f`, `dlgradient` traces its
+/// gradients (higher derivatives on by default), so they are compiled too.
+///
+/// ```
+/// use cranegrad::prelude::*;
+/// use ndarray::array;
+/// let af = accelerate(|x: DlArray| {
+///     let y = x.square().sum_all();
+///     let g = dlgradient(&y, &x)?;
+///     Ok((y, g))
+/// });
+/// let (y, g) = af.call(DlArray::from(array![1.0, 2.0])).unwrap();   // traces and compiles
+/// let (y2, g2) = af.call(DlArray::from(array![3.0, 4.0])).unwrap(); // compiled code only
+/// assert_eq!(y2.to_scalar::<f64>().unwrap(), 25.0);
+/// assert_eq!(af.hit_rate(), 50.0);
+/// # let _ = (y, g, g2);
+/// ```
+pub fn accelerate<A, R, F>(f: F) -> AcceleratedFunction<A, R>
+where
+    A: Tree,
+    R: Tree + Send + Sync + 'static,
+    F: Fn(A) -> Result<R> + Send + Sync + 'static,
+{
+    let name = std::any::type_name::<F>().replace("::{{closure}}", "").rsplit("::").next().unwrap_or("f").to_string();
+    AcceleratedFunction {
+        shared: Arc::new(Shared {
+            f: Box::new(f),
+            name,
+            cache: Mutex::new(Cache::new(50)),
+            enabled: AtomicBool::new(true),
+            check: Mutex::new(CheckMode::None),
+            hits: AtomicU64::new(0),
+            misses: AtomicU64::new(0),
+            check_failures: AtomicUsize::new(0),
+        }),
+    }
+}
+
+/// A placeholder array for result templates.
+fn placeholder() -> DlArray {
+    DlArray::from_data(Arc::new(Data::F64(ndarray::arr0(0.0).into_dyn())))
+}
+
+impl<A: Tree, R: Tree + Send + Sync + 'static> AcceleratedFunction<A, R> {
+    /// Calls the function: from the cache when this signature was seen, else by tracing and
+    /// compiling it (and returning the traced call's results).
+    pub fn call(&self, args: A) -> Result<R> {
+        if !self.enabled() {
+            return self.run_unaccelerated(&args);
+        }
+        if tracing() && args.arrays().iter().any(|a| a.is_traced()) {
+            return self.run_inline(args);
+        }
+        let sig = Signature::of(&args);
+        if sig.0.contains(&KeyItem::Failed) {
+            for a in args.arrays() {
+                a.data()?;
+            }
+        }
+        loop {
+            let lookup = lock(&self.shared.cache).lookup(&sig);
+            match lookup {
+                Lookup::Found(slot) => {
+                    if let Some(entry) = slot.wait() {
+                        self.shared.hits.fetch_add(1, Ordering::Relaxed);
+                        entry.hits.fetch_add(1, Ordering::Relaxed);
+                        return self.run_entry(&entry, &args);
+                    }
+                }
+                Lookup::Build(slot) => {
+                    self.shared.misses.fetch_add(1, Ordering::Relaxed);
+                    self.explain_miss(&sig);
+                    let built = catch_unwind(AssertUnwindSafe(|| self.trace_and_build(&args, &sig)))
+                        .unwrap_or_else(|p| Err(Error::Panicked(panic_message(p))));
+                    return match built {
+                        Ok((result, entry)) => {
+                            slot.finish(SlotState::Ready(entry));
+                            Ok(result)
+                        }
+                        Err(e) => {
+                            lock(&self.shared.cache).remove_slot(&sig, &slot);
+                            slot.finish(SlotState::Failed);
+                            Err(e)
+                        }
+                    };
+                }
+            }
+        }
+    }
+
+    /// Runs `f` with tracing on but nothing cached (what `set_enabled(false)` and check mode
+    /// use).
+    fn run_unaccelerated(&self, args: &A) -> Result<R> {
+        if tracing() && args.arrays().iter().any(|a| a.is_traced()) {
+            return self.run_inline(args.clone());
+        }
+        let (result, _) = capture(|a| (self.shared.f)(a), args, true)?;
+        result.map_arrays(&mut |a| a.untraced())
+    }
+
+    /// Runs `f` inside the caller's trace (its arguments are traced there), with gradients
+    /// traced as in an accelerated function, so the caller can differentiate through it.
+    fn run_inline(&self, args: A) -> Result<R> {
+        struct Restore(bool);
+        impl Drop for Restore {
+            fn drop(&mut self) {
+                with_top(|t| t.accelerating = self.0);
+            }
+        }
+        let previous = with_top(|t| std::mem::replace(&mut t.accelerating, true)).unwrap_or(false);
+        let _restore = Restore(previous);
+        (self.shared.f)(args)
+    }
+
+    fn trace_and_build(&self, args: &A, sig: &Signature) -> Result<(R, Arc<Entry<R>>)> {
+        let (result, mut trace) = capture(|a| (self.shared.f)(a), args, true)?;
+        let graph = graph_with_outputs(&result, &mut trace)?;
+        let program = Program::build(graph)?;
+        let template = result.map_arrays(&mut |_| Ok(placeholder()))?;
+        let serial = {
+            let mut cache = lock(&self.shared.cache);
+            cache.serial += 1;
+            cache.serial
+        };
+        let entry = Arc::new(Entry { signature: sig.clone(), program, template, hits: AtomicU64::new(0), serial });
+        Ok((result.map_arrays(&mut |a| a.untraced())?, entry))
+    }
+
+    fn run_entry(&self, entry: &Entry<R>, args: &A) -> Result<R> {
+        let inputs: Vec<Arc<Data>> = args.arrays().iter().map(|a| a.data().cloned()).collect::<Result<_>>()?;
+        let outputs = entry.program.run(&inputs)?;
+        let mut next = outputs.into_iter();
+        let result = entry.template.map_arrays(&mut |_| {
+            next.next()
+                .map(DlArray::from_data)
+                .ok_or_else(|| Error::Jit("the compiled program returned fewer outputs than the trace".into()))
+        })?;
+        if let CheckMode::Tolerance(tol) = self.check_mode() {
+            let reference = self.run_unaccelerated(args)?;
+            for (output, diff) in compare(&result, &reference, tol)? {
+                log::warn!(
+                    "accelerated {}: output {output} differs from the un-accelerated function by {diff:e} (tolerance \
+                     {tol:e}) for signature {}; does control flow depend on input values?",
+                    self.shared.name,
+                    entry.signature.describe()
+                );
+                self.shared.check_failures.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        Ok(result)
+    }
+
+    fn explain_miss(&self, sig: &Signature) {
+        if !log::log_enabled!(log::Level::Debug) {
+            return;
+        }
+        let cached = lock(&self.shared.cache).signatures();
+        if let Some(why) = sig.explain_miss(cached.iter().filter(|c| *c != sig)) {
+            log::debug!("accelerated {}: retracing for {}: {why}", self.shared.name, sig.describe());
+        }
+    }
+
+    /// Percent (0 to 100) of calls served from the cache; a call that waited for another
+    /// thread's trace of its signature counts as a hit.
+    pub fn hit_rate(&self) -> f64 {
+        let hits = self.shared.hits.load(Ordering::Relaxed) as f64;
+        let total = hits + self.shared.misses.load(Ordering::Relaxed) as f64;
+        if total == 0.0 {
+            0.0
+        } else {
+            100.0 * hits / total
+        }
+    }
+
+    /// Percent of `cache_size()` in use.
+    pub fn occupancy(&self) -> f64 {
+        let cache = lock(&self.shared.cache);
+        if cache.capacity == 0 {
+            0.0
+        } else {
+            100.0 * cache.len() as f64 / cache.capacity as f64
+        }
+    }
+
+    /// The number of signatures the cache holds at most (default 50).
+    pub fn cache_size(&self) -> usize {
+        lock(&self.shared.cache).capacity
+    }
+
+    /// Sets the cache size; when it shrinks, least recently used entries go. 0 caches nothing.
+    pub fn set_cache_size(&self, n: usize) {
+        let mut cache = lock(&self.shared.cache);
+        cache.capacity = n;
+        cache.make_room(n);
+    }
+
+    /// Whether calls are accelerated (default true).
+    pub fn enabled(&self) -> bool {
+        self.shared.enabled.load(Ordering::Relaxed)
+    }
+
+    /// When false, calls run `f` un-accelerated (same results).
+    pub fn set_enabled(&self, on: bool) {
+        self.shared.enabled.store(on, Ordering::Relaxed)
+    }
+
+    /// The check mode (default `CheckMode::None`).
+    pub fn check_mode(&self) -> CheckMode {
+        *lock(&self.shared.check)
+    }
+
+    /// Sets the check mode.
+    pub fn set_check_mode(&self, mode: CheckMode) {
+        *lock(&self.shared.check) = mode
+    }
+
+    /// How many outputs of cached calls differed from the un-accelerated function by more than
+    /// the check tolerance.
+    pub fn check_failures(&self) -> usize {
+        self.shared.check_failures.load(Ordering::Relaxed)
+    }
+
+    /// Drops every entry and its compiled code; statistics are kept.
+    pub fn clear_cache(&self) {
+        lock(&self.shared.cache).clear()
+    }
+
+    /// Every cached trace: its signature and hit count, then its optimized IR, one node per
+    /// line with dtype and shape, forward and backward parts marked.
+    pub fn ir_dump(&self) -> String {
+        self.ir_dump_stage(DumpStage::Optimized)
+    }
+
+    /// [`ir_dump`](Self::ir_dump) of the chosen stage (unoptimized or optimized).
+    pub fn ir_dump_stage(&self, stage: DumpStage) -> String {
+        let entries = lock(&self.shared.cache).entries();
+        dump::text(&self.shared.name, &entries, stage)
+    }
+
+    /// Every cached trace's optimized graph as Graphviz DOT.
+    pub fn ir_dump_dot(&self) -> String {
+        let entries = lock(&self.shared.cache).entries();
+        dump::dot(&self.shared.name, &entries)
+    }
+
+    /// Every cached trace's native code as Cranelift IR text.
+    pub fn native_dump(&self) -> String {
+        let entries = lock(&self.shared.cache).entries();
+        dump::native(&self.shared.name, &entries)
+    }
+
+    /// The number of ready cache entries.
+    pub fn num_entries(&self) -> usize {
+        lock(&self.shared.cache).entries().len()
+    }
+}

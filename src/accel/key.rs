@@ -1,0 +1,107 @@
+//! Signature keys: a tree's structure, each array's shape and dtype, and the values of plain
+//! inputs. Array values are never part of a key.
+
+use crate::array::DType;
+use crate::autodiff::{Leaf, Tree};
+
+/// One visited piece of an argument tree, as far as the cache is concerned.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum KeyItem {
+    Array(DType, Vec<usize>),
+    /// An array carrying an error: never cached, but keyed so the call can report it.
+    Failed,
+    F64(u64),
+    F32(u32),
+    I64(i64),
+    Usize(usize),
+    Bool(bool),
+    Str(String),
+    Open(&'static str, usize),
+    Close,
+}
+
+/// The cache key of a call.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub(crate) struct Signature(pub Vec<KeyItem>);
+
+impl Signature {
+    /// The key of `args`.
+    pub fn of<A: Tree>(args: &A) -> Signature {
+        let mut items = Vec::new();
+        args.visit(&mut |leaf| {
+            items.push(match leaf {
+                Leaf::Array(a) => match a.data() {
+                    Ok(d) => KeyItem::Array(d.dtype(), d.shape().to_vec()),
+                    Err(_) => KeyItem::Failed,
+                },
+                Leaf::F64(v) => KeyItem::F64(v.to_bits()),
+                Leaf::F32(v) => KeyItem::F32(v.to_bits()),
+                Leaf::I64(v) => KeyItem::I64(v),
+                Leaf::Usize(v) => KeyItem::Usize(v),
+                Leaf::Bool(v) => KeyItem::Bool(v),
+                Leaf::Str(s) => KeyItem::Str(s.to_string()),
+                Leaf::Open(kind, n) => KeyItem::Open(kind, n),
+                Leaf::Close => KeyItem::Close,
+            })
+        });
+        Signature(items)
+    }
+
+    /// `(in0: f64[2], flag: true)`: the signature for humans.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        let mut k = 0;
+        for item in &self.0 {
+            match item {
+                KeyItem::Array(d, s) => {
+                    let dims: Vec<String> = s.iter().map(|d| d.to_string()).collect();
+                    parts.push(format!("in{k}: {d}[{}]", dims.join(", ")));
+                    k += 1;
+                }
+                KeyItem::F64(b) => parts.push(format!("{}", f64::from_bits(*b))),
+                KeyItem::F32(b) => parts.push(format!("{}f32", f32::from_bits(*b))),
+                KeyItem::I64(v) => parts.push(format!("{v}i64")),
+                KeyItem::Usize(v) => parts.push(format!("{v}usize")),
+                KeyItem::Bool(v) => parts.push(format!("{v}")),
+                KeyItem::Str(s) => parts.push(format!("{s:?}")),
+                KeyItem::Failed | KeyItem::Open(..) | KeyItem::Close => {}
+            }
+        }
+        format!("({})", parts.join(", "))
+    }
+
+    /// How many items two keys share, position by position (a cheap nearness measure).
+    fn shared(&self, other: &Signature) -> usize {
+        self.0.iter().zip(&other.0).filter(|(a, b)| a == b).count()
+    }
+
+    /// Why `self` missed: what differs from the nearest of `cached`, in words.
+    pub fn explain_miss<'a>(&self, cached: impl Iterator<Item = &'a Signature>) -> Option<String> {
+        let nearest = cached.max_by_key(|c| self.shared(c))?;
+        if nearest.0.len() != self.0.len() {
+            return Some(format!(
+                "the argument structure differs from the nearest cached signature {}",
+                nearest.describe()
+            ));
+        }
+        let mut array_index = 0;
+        let mut reasons = Vec::new();
+        for (mine, theirs) in self.0.iter().zip(&nearest.0) {
+            if mine != theirs {
+                reasons.push(match (mine, theirs) {
+                    (KeyItem::Array(d1, s1), KeyItem::Array(d2, s2)) if d1 != d2 => {
+                        format!("input array {array_index} has dtype {d1}, the cached one {d2}")
+                    }
+                    (KeyItem::Array(_, s1), KeyItem::Array(_, s2)) => {
+                        format!("input array {array_index} has shape {s1:?}, the cached one {s2:?}")
+                    }
+                    _ => format!("a plain input is {mine:?}, the cached one {theirs:?}"),
+                });
+            }
+            if matches!(mine, KeyItem::Array(..)) {
+                array_index += 1;
+            }
+        }
+        Some(reasons.join("; "))
+    }
+}

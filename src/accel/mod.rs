@@ -1,0 +1,13 @@
+//! Acceleration: `AcceleratedFunction`, signature keys, the LRU cache and its statistics,
+//! check mode, the IR dump.
+
+mod cache;
+mod check;
+mod dump;
+mod function;
+mod key;
+mod program;
+
+pub use check::CheckMode;
+pub use dump::DumpStage;
+pub use function::{accelerate, AcceleratedFunction};
