@@ -239,3 +239,35 @@ fn ir_dump_shows_signature_hits_and_marked_backward_part() {
     assert!(af.ir_dump_dot().starts_with("digraph"));
     assert!(af.ir_dump_stage(DumpStage::Unoptimized).contains("input 0"));
 }
+
+#[test]
+fn inside_dlfeval_an_accelerated_call_is_one_node_per_output_with_a_compiled_vjp() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let af = accelerate(move |x: DlArray| {
+        counter.fetch_add(1, Ordering::SeqCst);
+        Ok((x.sin() * &x).sum_all())
+    });
+    let ir = make_ir(|x: DlArray| Ok(af.call(x)?.exp()), DlArray::from(array![1.0, 2.0])).unwrap();
+    assert!(ir.contains("sin"), "inside an accelerated trace (make_ir traces like one) calls are inlined: {ir}");
+    for k in 0..3 {
+        let x0 = DlArray::from(array![0.5 + k as f64, 1.5]);
+        let g = dlfeval(
+            |x: DlArray| {
+                let y = af.call(x.clone())?;
+                dlgradient(&(y.square()), &x)
+            },
+            x0.clone(),
+        )
+        .unwrap();
+        let xs = vec_of(&x0);
+        let y: f64 = xs.iter().map(|v| v.sin() * v).sum();
+        let expect: Vec<f64> = xs.iter().map(|v| 2.0 * y * (v.cos() * v + v.sin())).collect();
+        for (a, b) in vec_of(&g).iter().zip(&expect) {
+            assert!((a - b).abs() < 1e-12, "{a} vs {b}");
+        }
+    }
+    // make_ir ran it inline once; the forward entry traced it once, the backward function once:
+    // the three dlfeval calls ran no user code beyond those traces.
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+}

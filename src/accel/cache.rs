@@ -3,19 +3,22 @@
 
 use super::key::Signature;
 use super::program::Program;
+use crate::ir::CallTarget;
 use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
 /// One cached trace: its signature, executable, the shape of its result tree, its hit count.
 pub(crate) struct Entry<R> {
     pub signature: Signature,
-    pub program: Program,
+    pub program: Arc<Program>,
     /// The result tree of the first call, with placeholder arrays: later calls fill in outputs.
     pub template: R,
     pub hits: AtomicU64,
     /// Order of creation, for a stable dump.
     pub serial: u64,
+    /// This entry as the target of `call` nodes in eager traces (made on first such use).
+    pub callee: OnceLock<Arc<dyn CallTarget>>,
 }
 
 /// The state of one signature's slot.

@@ -1,6 +1,7 @@
 //! `accelerate` and `AcceleratedFunction`: trace once per signature, run compiled code after.
 
 use super::cache::{lock, Cache, Entry, Lookup, SlotState};
+use super::callee::EntryCallee;
 use super::check::{compare, CheckMode};
 use super::dump::{self, DumpStage};
 use super::key::{KeyItem, Signature};
@@ -8,16 +9,17 @@ use super::program::Program;
 use crate::array::Data;
 use crate::autodiff::Tree;
 use crate::error::{Error, Result};
+use crate::ir::{Call, CallTarget, Op};
 use crate::trace::context::{tracing, with_top};
 use crate::trace::{capture, graph_with_outputs, panic_message, DlArray};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 type UserFn<A, R> = dyn Fn(A) -> Result<R> + Send + Sync;
 
 struct Shared<A, R> {
-    f: Box<UserFn<A, R>>,
+    f: Arc<UserFn<A, R>>,
     name: String,
     cache: Mutex<Cache<R>>,
     enabled: AtomicBool,
@@ -61,14 +63,14 @@ impl<A, R> Clone for AcceleratedFunction<A, R> {
 /// ```
 pub fn accelerate<A, R, F>(f: F) -> AcceleratedFunction<A, R>
 where
-    A: Tree,
+    A: Tree + Send + Sync + 'static,
     R: Tree + Send + Sync + 'static,
     F: Fn(A) -> Result<R> + Send + Sync + 'static,
 {
     let name = std::any::type_name::<F>().replace("::{{closure}}", "").rsplit("::").next().unwrap_or("f").to_string();
     AcceleratedFunction {
         shared: Arc::new(Shared {
-            f: Box::new(f),
+            f: Arc::new(f),
             name,
             cache: Mutex::new(Cache::new(50)),
             enabled: AtomicBool::new(true),
@@ -85,17 +87,32 @@ fn placeholder() -> DlArray {
     DlArray::from_data(Arc::new(Data::F64(ndarray::arr0(0.0).into_dyn())))
 }
 
-impl<A: Tree, R: Tree + Send + Sync + 'static> AcceleratedFunction<A, R> {
+impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> AcceleratedFunction<A, R> {
     /// Calls the function: from the cache when this signature was seen, else by tracing and
-    /// compiling it (and returning the traced call's results).
+    /// compiling it (and returning the traced call's results). Inside `dlfeval` with traced
+    /// arguments, the call is recorded as one node per output whose gradient is the cached,
+    /// compiled backward function; inside another accelerated function, it is inlined.
     pub fn call(&self, args: A) -> Result<R> {
         if !self.enabled() {
             return self.run_unaccelerated(&args);
         }
         if tracing() && args.arrays().iter().any(|a| a.is_traced()) {
-            return self.run_inline(args);
+            if with_top(|t| t.accelerating).unwrap_or(false) {
+                return self.run_inline(args);
+            }
+            return self.call_as_node(&args);
         }
-        let sig = Signature::of(&args);
+        let (entry, built) = self.entry_for(&args)?;
+        match built {
+            Some(result) => Ok(result),
+            None => self.run_entry(&entry, &args),
+        }
+    }
+
+    /// The cache entry for `args`' signature, building it on a miss (then with the traced
+    /// call's result).
+    fn entry_for(&self, args: &A) -> Result<(Arc<Entry<R>>, Option<R>)> {
+        let sig = Signature::of(args);
         if sig.0.contains(&KeyItem::Failed) {
             for a in args.arrays() {
                 a.data()?;
@@ -108,18 +125,18 @@ impl<A: Tree, R: Tree + Send + Sync + 'static> AcceleratedFunction<A, R> {
                     if let Some(entry) = slot.wait() {
                         self.shared.hits.fetch_add(1, Ordering::Relaxed);
                         entry.hits.fetch_add(1, Ordering::Relaxed);
-                        return self.run_entry(&entry, &args);
+                        return Ok((entry, None));
                     }
                 }
                 Lookup::Build(slot) => {
                     self.shared.misses.fetch_add(1, Ordering::Relaxed);
                     self.explain_miss(&sig);
-                    let built = catch_unwind(AssertUnwindSafe(|| self.trace_and_build(&args, &sig)))
+                    let built = catch_unwind(AssertUnwindSafe(|| self.trace_and_build(args, &sig)))
                         .unwrap_or_else(|p| Err(Error::Panicked(panic_message(p))));
                     return match built {
                         Ok((result, entry)) => {
-                            slot.finish(SlotState::Ready(entry));
-                            Ok(result)
+                            slot.finish(SlotState::Ready(entry.clone()));
+                            Ok((entry, Some(result)))
                         }
                         Err(e) => {
                             lock(&self.shared.cache).remove_slot(&sig, &slot);
@@ -130,6 +147,43 @@ impl<A: Tree, R: Tree + Send + Sync + 'static> AcceleratedFunction<A, R> {
                 }
             }
         }
+    }
+
+    /// Runs the cached program on untraced copies of `args` and records one `call` node per
+    /// output in the caller's trace.
+    fn call_as_node(&self, args: &A) -> Result<R> {
+        let plain = args.map_arrays(&mut |a| a.untraced())?;
+        let (entry, _) = self.entry_for(&plain)?;
+        let inputs: Vec<Arc<Data>> = plain.arrays().iter().map(|a| a.data().cloned()).collect::<Result<_>>()?;
+        let outputs = entry.program.run(&inputs)?;
+        let target = entry
+            .callee
+            .get_or_init(|| {
+                Arc::new(EntryCallee::new(&self.shared.name, self.shared.f.clone(), &entry, &plain))
+                    as Arc<dyn CallTarget>
+            })
+            .clone();
+        let arrays = args.arrays();
+        let nodes = with_top(|t| {
+            let ids: Vec<usize> = arrays
+                .iter()
+                .zip(&inputs)
+                .map(|(a, d)| t.own(a.node).unwrap_or_else(|| t.record(Op::Constant(d.clone()), vec![], d.clone()).id))
+                .collect();
+            (0..outputs.len())
+                .map(|i| {
+                    let call = Call { target: target.clone(), output: i };
+                    t.record(Op::Call(call), ids.clone(), outputs[i].clone())
+                })
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+        let mut next = outputs.into_iter().zip(nodes);
+        entry.template.map_arrays(&mut |_| {
+            let (value, node) =
+                next.next().ok_or_else(|| Error::Jit("the compiled program returned fewer outputs".into()))?;
+            Ok(DlArray { value: Ok(value), node: Some(node) })
+        })
     }
 
     /// Runs `f` with tracing on but nothing cached (what `set_enabled(false)` and check mode
@@ -166,7 +220,14 @@ impl<A: Tree, R: Tree + Send + Sync + 'static> AcceleratedFunction<A, R> {
             cache.serial += 1;
             cache.serial
         };
-        let entry = Arc::new(Entry { signature: sig.clone(), program, template, hits: AtomicU64::new(0), serial });
+        let entry = Arc::new(Entry {
+            signature: sig.clone(),
+            program: Arc::new(program),
+            template,
+            hits: AtomicU64::new(0),
+            serial,
+            callee: OnceLock::new(),
+        });
         Ok((result.map_arrays(&mut |a| a.untraced())?, entry))
     }
 

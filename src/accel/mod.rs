@@ -2,6 +2,7 @@
 //! check mode, the IR dump.
 
 mod cache;
+mod callee;
 mod check;
 mod dump;
 mod function;

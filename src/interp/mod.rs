@@ -34,6 +34,12 @@ pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
         Op::ReduceMax(axes) => reduce::reduce_extreme(arg(0)?, axes, true),
         Op::ReduceMin(axes) => reduce::reduce_extreme(arg(0)?, axes, false),
         Op::MatMul => linalg::matmul(arg(0)?, arg(1)?),
+        Op::Call(c) => {
+            let owned: Vec<Arc<Data>> = inputs.iter().map(|d| Arc::new((*d).clone())).collect();
+            let outputs = c.target.run(&owned)?;
+            let out = outputs.get(c.output).ok_or_else(|| Error::argument("call", "missing output"))?;
+            Ok((**out).clone())
+        }
     }
 }
 

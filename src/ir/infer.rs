@@ -74,6 +74,7 @@ pub fn infer(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<usize>
         Op::Binary(_) | Op::Compare(_) | Op::MatMul => 2,
         Op::Select => 3,
         Op::Concat(_) => usize::MAX,
+        Op::Call(c) => c.target.input_types().len(),
     };
     if arity != usize::MAX && inputs.len() != arity {
         return Err(Error::argument(op.name(), format!("takes {arity} operands, got {}", inputs.len())));
@@ -203,6 +204,20 @@ pub fn infer(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<usize>
             check_axes(op, axes, shapes[0])?;
             let out = shapes[0].iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
             Ok((dtypes[0], out))
+        }
+        Op::Call(c) => {
+            let expected = c.target.input_types();
+            if expected.iter().zip(inputs).any(|((d, s), (d2, s2))| d != d2 || s.as_slice() != *s2) {
+                return Err(Error::argument(
+                    format!("call {}", c.target.name()),
+                    format!("operands {inputs:?} do not match the signature {expected:?}"),
+                ));
+            }
+            c.target
+                .output_types()
+                .get(c.output)
+                .cloned()
+                .ok_or_else(|| Error::argument("call", format!("output {} does not exist", c.output)))
         }
         Op::MatMul => {
             let d = same_dtypes()?;

@@ -1,12 +1,14 @@
 //! The IR: the primitive set (`Op`), nodes and graphs, one type-and-shape rule per op, a
 //! verifier, and text and DOT printers.
 
+mod call;
 mod graph;
 mod infer;
 mod op;
 mod print;
 mod verify;
 
+pub use call::{Call, CallTarget};
 pub use graph::{Graph, Node, NodeId, Region};
 pub use infer::{broadcast_shapes, broadcasts_to, infer};
 pub use op::{AxisSlice, BinaryOp, CmpOp, Op, UnaryOp};

@@ -305,6 +305,8 @@ pub enum Op {
     ReduceMin(Vec<usize>),
     /// Matrix product of the last two axes, batched over equal leading axes.
     MatMul,
+    /// One output of a call to an accelerated function (eager traces only; see `call.rs`).
+    Call(super::Call),
 }
 
 impl Op {
@@ -328,6 +330,7 @@ impl Op {
             Op::ReduceMax(_) => "reduce_max",
             Op::ReduceMin(_) => "reduce_min",
             Op::MatMul => "matmul",
+            Op::Call(_) => "call",
         }
     }
 
@@ -360,6 +363,7 @@ impl Op {
             Op::Concat(axis) => format!("axis={axis}"),
             Op::Slice(s) => slices(s),
             Op::Pad { shape, slices: s } => format!("{} into {shape:?}", slices(s)),
+            Op::Call(c) => format!("{}#{}", c.target.name(), c.output),
             Op::Constant(_) | Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select | Op::MatMul => String::new(),
         }
     }

@@ -1,0 +1,118 @@
+//! The functions the workloads differentiate, and their hand-written counterparts.
+
+use cranegrad::prelude::*;
+use ndarray::{s, Array1, Array2};
+use num_complex::Complex64;
+
+/// The seed's Rosenbrock function with its gradient.
+pub fn rosenbrock(x: &DlArray) -> Result<(DlArray, DlArray)> {
+    let y = 100.0 * (x.at(1) - x.at(0).square()).square() + (1.0 - x.at(0)).square();
+    let g = dlgradient(&y, x)?;
+    Ok((y, g))
+}
+
+/// Value and gradient of the seed's Rosenbrock function, by hand.
+pub fn rosenbrock_by_hand(x: &[f64; 2]) -> (f64, [f64; 2]) {
+    let (a, b) = (x[0], x[1]);
+    let r = b - a * a;
+    (100.0 * r * r + (1.0 - a) * (1.0 - a), [-400.0 * a * r - 2.0 * (1.0 - a), 200.0 * r])
+}
+
+/// `sum(100 (x[1:] - x[:-1]^2)^2 + (1 - x[:-1])^2)` with its gradient.
+pub fn extended_rosenbrock(x: &DlArray) -> Result<(DlArray, DlArray)> {
+    let (head, tail) = (x.slice(s![..-1]), x.slice(s![1..]));
+    let y = (100.0 * (&tail - head.square()).square() + (1.0 - &head).square()).sum_all();
+    let g = dlgradient(&y, x)?;
+    Ok((y, g))
+}
+
+/// The same, fused by hand: one pass for the value and gradient.
+pub fn extended_rosenbrock_by_hand(x: &[f64], g: &mut [f64]) -> f64 {
+    let n = x.len();
+    let mut y = 0.0;
+    g.fill(0.0);
+    for i in 0..n - 1 {
+        let (a, b) = (x[i], x[i + 1]);
+        let r = b - a * a;
+        y += 100.0 * r * r + (1.0 - a) * (1.0 - a);
+        g[i] += -400.0 * a * r - 2.0 * (1.0 - a);
+        g[i + 1] += 200.0 * r;
+    }
+    y
+}
+
+/// The gradient of `sum(grad(x)^2)` for the extended Rosenbrock function (second order).
+pub fn gradient_norm_gradient(x: &DlArray) -> Result<DlArray> {
+    let options = GradOptions { enable_higher_derivatives: Some(true), ..Default::default() };
+    let (head, tail) = (x.slice(s![..-1]), x.slice(s![1..]));
+    let y = (100.0 * (&tail - head.square()).square() + (1.0 - &head).square()).sum_all();
+    let g = dlgradient_with(&y, x, options)?;
+    dlgradient_with(&g.square().sum_all(), x, options)
+}
+
+/// The seed's complex example: gradient of `sum(real((2+3i) z))`.
+pub fn complex_gradient(z: &DlArray) -> Result<(DlArray, DlArray)> {
+    let y = (Complex64::new(2.0, 3.0) * z).real();
+    let g = dlgradient(&y.sum_all(), z)?;
+    Ok((y, g))
+}
+
+/// `z = x + iy` on an `n x n` grid over [-2, 2]^2.
+pub fn complex_grid(n: usize) -> DlArray {
+    let t = Array1::linspace(-2.0, 2.0, n);
+    DlArray::from(Array2::from_shape_fn((n, n), |(i, j)| Complex64::new(t[j], t[i])))
+}
+
+/// Deterministic pseudo-random numbers in [-1, 1).
+pub fn data(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        })
+        .collect()
+}
+
+/// Parameters `(W1, b1, W2, b2)`, inputs `X` and one-hot targets `T`.
+pub type MlpArgs = ((DlArray, DlArray, DlArray, DlArray), DlArray, DlArray);
+
+fn matrix(rows: usize, cols: usize, seed: u64, scale: f64) -> DlArray {
+    let v: Vec<f64> = data(rows * cols, seed).into_iter().map(|x| x * scale).collect();
+    DlArray::from(Array2::from_shape_vec((rows, cols), v).expect("sizes agree"))
+}
+
+/// Random MLP parameters and a batch for `(B, D, H, C)`.
+pub fn mlp_args(b: usize, d: usize, h: usize, c: usize) -> MlpArgs {
+    let targets = Array2::from_shape_fn((b, c), |(i, j)| if (i * 7 + 3) % c == j { 1.0 } else { 0.0 });
+    (
+        (
+            matrix(d, h, 1, 1.0 / (d as f64).sqrt()),
+            DlArray::from(Array1::from_vec(data(h, 2))),
+            matrix(h, c, 3, 1.0 / (h as f64).sqrt()),
+            DlArray::from(Array1::from_vec(data(c, 4))),
+        ),
+        matrix(b, d, 5, 1.0),
+        DlArray::from(targets),
+    )
+}
+
+/// `tanh(X W1 + b1) W2 + b2`, log-softmax cross-entropy, its value and the gradients of the
+/// parameters.
+#[allow(clippy::type_complexity)]
+pub fn mlp_loss_and_grads(
+    p: &(DlArray, DlArray, DlArray, DlArray),
+    x: &DlArray,
+    t: &DlArray,
+) -> Result<(DlArray, (DlArray, DlArray, DlArray, DlArray))> {
+    let (w1, b1, w2, b2) = p;
+    let hidden = (x.matmul(w1) + b1).tanh();
+    let logits = hidden.matmul(w2) + b2;
+    let shifted = &logits - logits.max_axes(&[1], true);
+    let log_probs = &shifted - shifted.exp().sum_axes(&[1], true).log();
+    let loss = -(t * log_probs).sum_all() / x.shape()[0] as f64;
+    let grads = dlgradient(&loss, (w1, b1, w2, b2))?;
+    Ok((loss, grads))
+}

@@ -1,0 +1,42 @@
+//! `Op::Call`: one output of a call to an accelerated function, recorded as one node in an
+//! eager (`dlfeval`) trace. Its kernel runs the callee's compiled program, and its VJP is the
+//! callee's own backward function, itself accelerated (so it is compiled, cached, and
+//! differentiable again). Accelerated traces inline nested calls instead, so compiled graphs
+//! never contain calls.
+//!
+//! This is the one place where the IR refers to a later layer (`DlArray`, for the VJP).
+
+use crate::array::{DType, Data};
+use crate::error::Result;
+use crate::trace::DlArray;
+use std::fmt;
+use std::sync::Arc;
+
+/// Something a call node can call: an accelerated function's cache entry.
+pub trait CallTarget: Send + Sync {
+    /// The callee's name, for the IR text.
+    fn name(&self) -> &str;
+    /// The dtype and shape of each input.
+    fn input_types(&self) -> &[(DType, Vec<usize>)];
+    /// The dtype and shape of each output.
+    fn output_types(&self) -> &[(DType, Vec<usize>)];
+    /// Every output for the given inputs.
+    fn run(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>>;
+    /// The cotangents of the inputs, given the cotangent `ct` of output `output`.
+    fn vjp(&self, output: usize, inputs: &[DlArray], ct: &DlArray) -> Result<Vec<DlArray>>;
+}
+
+/// Output `output` of a call to `target`.
+#[derive(Clone)]
+pub struct Call {
+    /// The callee.
+    pub target: Arc<dyn CallTarget>,
+    /// Which of its outputs this node is.
+    pub output: usize,
+}
+
+impl fmt::Debug for Call {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Call({}, output {})", self.target.name(), self.output)
+    }
+}
