@@ -64,6 +64,12 @@ pub(crate) fn vjp(op: &Op, x: &[DlArray], y: &DlArray, ct: &DlArray, wants: &[bo
                 UnaryOp::Tanh => one(ct * conj(&(1.0 - y.square()))),
                 UnaryOp::Sqrt => one(ct * 0.5 / conj(y)),
                 UnaryOp::Abs => one(ct * a.sign()),
+                // sign(z) = z / |z| moves with the angle of a complex z: for the cotangent
+                // convention, the rule is i sign(z) imag(ct conj(sign(z))) / |z|.
+                UnaryOp::Sign if a.dtype().is_complex() => {
+                    let turn = (ct * conj(y)).imag();
+                    one(DlArray::complex(&zero(&turn), &turn) * y / a.abs())
+                }
                 UnaryOp::Sign => Ok(vec![None]),
                 UnaryOp::Recip => one(-(ct * conj(&y.square()))),
                 UnaryOp::Real => one(ct.cast(a.dtype())),
