@@ -393,3 +393,58 @@ fn make_ir_marks_the_backward_part() {
     let once = make_ir(|x: DlArray| Ok(x.exp() * 2.0), DlArray::from(array![1.0, 2.0])).unwrap();
     assert_eq!(again, once);
 }
+
+#[test]
+fn edge_cases_of_variables_and_y() {
+    // An empty variable gets an empty gradient.
+    let g = dlfeval(
+        |(x, e): (DlArray, DlArray)| dlgradient(&(x.sum_all() + e.sum_all()), (&x, &e)),
+        (DlArray::from(array![1.0]), DlArray::from(ArrayD::<f64>::zeros(ndarray::IxDyn(&[0, 3])))),
+    )
+    .unwrap();
+    assert_eq!(g.1.shape(), &[0, 3]);
+    assert_eq!(data(&g.0), array![1.0].into_dyn());
+    // The same variable twice gets the same gradient twice.
+    let (a, b) = dlfeval(|x: DlArray| dlgradient(&x.square().sum_all(), (&x, &x)), DlArray::from(array![3.0])).unwrap();
+    assert_eq!((data(&a), data(&b)), (array![6.0].into_dyn(), array![6.0].into_dyn()));
+    // An intermediate array is a valid variable: d sum(h^2) / dh = 2h.
+    let (h, g) = dlfeval(
+        |x: DlArray| {
+            let h = x.sin();
+            let g = dlgradient(&h.square().sum_all(), &h)?;
+            Ok((h, g))
+        },
+        DlArray::from(array![0.3, 0.7]),
+    )
+    .unwrap();
+    assert_eq!(data(&g), data(&h) * 2.0);
+    // y may have any shape with one element.
+    let g =
+        dlfeval(|x: DlArray| dlgradient(&x.sum_all().reshape(&[1, 1]), &x), DlArray::from(array![1.0, 2.0])).unwrap();
+    assert_eq!(data(&g), array![1.0, 1.0].into_dyn());
+    // A single-precision y gives gradients of each variable's own type.
+    let g = dlfeval(
+        |(s, d): (DlArray, DlArray)| dlgradient(&(&s * &d).sum_all(), (&s, &d)),
+        (DlArray::from(array![2.0f32]), DlArray::from(array![3.0])),
+    )
+    .unwrap();
+    assert_eq!(g.0.extractdata::<f32>().unwrap(), array![3.0f32].into_dyn());
+    assert_eq!(data(&g.1), array![2.0].into_dyn());
+}
+
+#[test]
+fn nested_dlfeval_differentiates_the_inner_trace() {
+    let outer = dlfeval(
+        |x: DlArray| {
+            let inner = dlfeval(|y: DlArray| dlgradient(&y.powf(3.0).sum_all(), &y), x.clone())?;
+            // The inner result comes back untraced; the outer trace still works.
+            assert!(!inner.is_traced());
+            let g = dlgradient(&(x.square().sum_all() + inner.sum_all()), &x)?;
+            Ok((inner, g))
+        },
+        DlArray::from(array![2.0]),
+    )
+    .unwrap();
+    assert_eq!(data(&outer.0), array![12.0].into_dyn());
+    assert_eq!(data(&outer.1), array![4.0].into_dyn());
+}
