@@ -515,3 +515,51 @@ fn inverse_functions_on_complex_inputs() {
     failures.record("acosh second order", try_check_hvp_args(&f, &[Arg::c128(&z)], Tol::F64, 5));
     failures.assert_none();
 }
+
+/// Gradients at points finite differences cannot check: kinks, ties and NaN, where the rule is
+/// a documented choice.
+#[test]
+fn gradients_at_kinks_ties_and_nan_follow_the_documented_choice() {
+    let grads = |f: fn(&DlArray, &DlArray) -> DlArray, a: f64, b: f64| -> (f64, f64) {
+        let (ga, gb) = dlfeval(
+            |(a, b): (DlArray, DlArray)| dlgradient(&f(&a, &b).sum_all(), (&a, &b)),
+            (DlArray::scalar(a), DlArray::scalar(b)),
+        )
+        .unwrap();
+        (ga.to_scalar::<f64>().unwrap(), gb.to_scalar::<f64>().unwrap())
+    };
+    let max: fn(&DlArray, &DlArray) -> DlArray = |a, b| a.maximum(b);
+    let min: fn(&DlArray, &DlArray) -> DlArray = |a, b| a.minimum(b);
+    // At ties the gradient goes to self.
+    assert_eq!(grads(max, 2.0, 2.0), (1.0, 0.0));
+    assert_eq!(grads(min, 2.0, 2.0), (1.0, 0.0));
+    // NaN is ignored, so the gradient goes to the operand that was chosen.
+    assert_eq!(grads(max, f64::NAN, 1.0), (0.0, 1.0));
+    assert_eq!(grads(max, 1.0, f64::NAN), (1.0, 0.0));
+    assert_eq!(grads(min, f64::NAN, 1.0), (0.0, 1.0));
+    assert_eq!(grads(min, 1.0, f64::NAN), (1.0, 0.0));
+    // relu, abs and sign have gradient 0 at 0 (MATLAB's choice for relu).
+    let at_zero = |f: fn(&DlArray) -> DlArray| -> f64 {
+        dlfeval(|x: DlArray| dlgradient(&f(&x), &x), DlArray::scalar(0.0)).unwrap().to_scalar::<f64>().unwrap()
+    };
+    assert_eq!(at_zero(|x| x.relu()), 0.0);
+    assert_eq!(at_zero(|x| x.abs()), 0.0);
+    assert_eq!(at_zero(|x| x.sign()), 0.0);
+    // A tie in a max reduction splits the gradient evenly.
+    let g = dlfeval(
+        |x: DlArray| dlgradient(&x.max_axes(&[0], false).sum_all(), &x),
+        DlArray::from(ndarray::array![3.0, 1.0, 3.0]),
+    )
+    .unwrap();
+    assert_eq!(g.extractdata::<f64>().unwrap(), ndarray::array![0.5, 0.0, 0.5].into_dyn());
+    // y = x itself.
+    let g = dlfeval(|x: DlArray| dlgradient(&x, &x), DlArray::scalar(4.0)).unwrap();
+    assert_eq!(g.to_scalar::<f64>().unwrap(), 1.0);
+    // An empty slice contributes nothing.
+    let g = dlfeval(
+        |x: DlArray| dlgradient(&(x.slice(s![2..1]).sum_all() + x.sum_all()), &x),
+        DlArray::from(ndarray::array![1.0, 2.0, 3.0]),
+    )
+    .unwrap();
+    assert_eq!(g.extractdata::<f64>().unwrap(), ndarray::array![1.0, 1.0, 1.0].into_dyn());
+}

@@ -99,7 +99,8 @@ pub(crate) fn vjp(op: &Op, x: &[DlArray], y: &DlArray, ct: &DlArray, wants: &[bo
                     (wants[0].then(|| ct * conj(&(c * a.pow(&(c - 1.0))))), wants[1].then(|| ct * conj(&(a.log() * y))))
                 }
                 BinaryOp::Max | BinaryOp::Min => {
-                    let first = if *b == BinaryOp::Max { a.ge(c) } else { a.le(c) };
+                    // To `a` where it was chosen: at ties, and where `c` is an ignored NaN.
+                    let first = a.eq_elem(y);
                     (wants[0].then(|| select(&first, ct, &zero(ct))), wants[1].then(|| select(&first, &zero(ct), ct)))
                 }
                 BinaryOp::Complex => (wants[0].then(|| ct.real()), wants[1].then(|| ct.imag())),
