@@ -382,6 +382,10 @@ fn holomorphic_binary_ops_on_complex_inputs() {
         ("sub", |a, b| a - b),
         ("pow", |a, b| a.pow(b)),
         ("matmul", |a, b| a.matmul(&b.transpose())),
+        ("select", |a, b| select(&a.real().gt(&b.real()), &a.exp(), &b.square())),
+        ("concat", |a, b| concat(&[a, &b.sin()], 1).square()),
+        ("broadcast", |a, b| a.sum_axes(&[0], true).broadcast_to(&[3, 2, 3]) * b),
+        ("mean and permute", |a, b| a.mean_axes(&[1], true) * b.permute(&[0, 1]).log()),
     ];
     let mut failures = Failures::default();
     for (name, op) in cases {

@@ -448,3 +448,35 @@ fn nested_dlfeval_differentiates_the_inner_trace() {
     assert_eq!(data(&outer.0), array![12.0].into_dyn());
     assert_eq!(data(&outer.1), array![4.0].into_dyn());
 }
+
+#[test]
+fn releasing_one_gradient_leaves_an_independent_part_usable() {
+    let (g1, g2) = dlfeval(
+        |x: DlArray| {
+            let y1 = x.sin().sum_all();
+            let y2 = x.cos().square().sum_all();
+            Ok((dlgradient(&y1, &x)?, dlgradient(&y2, &x)?))
+        },
+        DlArray::from(array![0.5]),
+    )
+    .unwrap();
+    assert_eq!(data(&g1), array![0.5f64.cos()].into_dyn());
+    assert!((data(&g2)[[0]] + 2.0 * 0.5f64.cos() * 0.5f64.sin()).abs() < 1e-15);
+}
+
+#[test]
+fn traces_are_per_thread() {
+    let handles: Vec<_> = (0..4)
+        .map(|k| {
+            std::thread::spawn(move || {
+                let x0 = DlArray::from(array![k as f64, 1.0]);
+                let g = dlfeval(|x: DlArray| dlgradient(&x.powf(3.0).sum_all(), &x), x0)?;
+                g.extractdata::<f64>()
+            })
+        })
+        .collect();
+    for (k, h) in handles.into_iter().enumerate() {
+        let g = h.join().unwrap().unwrap();
+        assert_eq!(g, array![3.0 * (k * k) as f64, 3.0].into_dyn());
+    }
+}
