@@ -237,6 +237,8 @@ fn bad_inputs_give_errors_and_never_panic() {
         ("matmul of vectors of different lengths", Box::new(|| v(&[1.0, 2.0]).matmul(&v(&[1.0])))),
         ("cast of a failed array", Box::new(|| x.reshape(&[5]).cast(DType::F32))),
         ("operator on a failed array", Box::new(|| 1.0 + x.reshape(&[5]))),
+        ("reshape to a count that overflows", Box::new(|| x.reshape(&[usize::MAX, 2, 3]))),
+        ("reshape of an empty array to a huge shape", Box::new(|| empty.reshape(&[usize::MAX, 0, 2]).reshape(&[1]))),
         ("method on a failed array", Box::new(|| x.reshape(&[5]).slice(s![..;-1]).at(0).matmul(&x))),
     ];
     for (label, case) in cases {
