@@ -567,3 +567,103 @@ fn gradients_at_kinks_ties_and_nan_follow_the_documented_choice() {
     .unwrap();
     assert_eq!(g.extractdata::<f64>().unwrap(), ndarray::array![1.0, 1.0, 1.0].into_dyn());
 }
+
+/// A random expression over two inputs `a: [2, 3]` and `b: [3]`, built from smooth ops so that
+/// finite differences apply everywhere; every intermediate has shape `[2, 3]`.
+fn random_program(rng: &mut Rng, depth: usize, xs: &[DlArray]) -> DlArray {
+    if depth == 0 {
+        return match rng.next_u64() % 3 {
+            0 => xs[0].clone(),
+            1 => &xs[0] * &xs[1],
+            _ => xs[1].broadcast_to(&[2, 3]) - &xs[0],
+        };
+    }
+    let choice = rng.next_u64() % 14;
+    let x = random_program(rng, depth - 1, xs);
+    match choice {
+        0 => x.sin(),
+        1 => x.cos(),
+        2 => x.tanh(),
+        3 => x.sigmoid(),
+        4 => x.atan(),
+        5 => x.asinh(),
+        6 => x.tanh().exp(),
+        7 => 0.5 * x.square(),
+        8 => x.slice(s![..;-1, ..]).erf(),
+        9 => x.transpose().slice(s![.., ..;-1]).transpose(),
+        10 => &x - x.mean_axes(&[1], true),
+        11 => {
+            let y = random_program(rng, depth - 1, xs);
+            &x * y.cos()
+        }
+        12 => {
+            let y = random_program(rng, depth - 1, xs);
+            x.tanh().matmul(&y.transpose()).matmul(&y.sin()) * 0.3
+        }
+        _ => {
+            let y = random_program(rng, depth - 1, xs);
+            &x / (1.0 + y.square())
+        }
+    }
+}
+
+#[test]
+fn random_compositions_first_and_second_order() {
+    let mut failures = Failures::default();
+    for seed in 1..=40u64 {
+        let mut data_rng = Rng::new(1000 + seed);
+        let a = data_rng.array(&[2, 3], -1.0, 1.0);
+        let b = data_rng.array(&[3], -1.0, 1.0);
+        let f = move |xs: &[DlArray]| random_program(&mut Rng::new(seed), 4, xs);
+        let args = [Arg::f64(&a), Arg::f64(&b)];
+        failures.record(&format!("program {seed} first order"), try_check_grad_args(&f, &args, Tol::F64, seed));
+        failures.record(&format!("program {seed} second order"), try_check_hvp_args(&f, &args, Tol::F64, seed));
+    }
+    failures.assert_none();
+}
+
+/// Like [`random_program`] for complex inputs, with holomorphic ops and the non-holomorphic
+/// `conj`, `real`, `abs` mixed in.
+fn random_complex_program(rng: &mut Rng, depth: usize, xs: &[DlArray]) -> DlArray {
+    if depth == 0 {
+        return match rng.next_u64() % 2 {
+            0 => xs[0].clone(),
+            _ => &xs[0] * &xs[1],
+        };
+    }
+    let x = random_complex_program(rng, depth - 1, xs);
+    match rng.next_u64() % 11 {
+        0 => x.sin(),
+        1 => x.cos(),
+        2 => (0.5 * &x).tanh(),
+        3 => (0.5 * &x).exp(),
+        4 => 0.5 * x.square(),
+        5 => x.slice(s![..;-1, ..]).conj(),
+        6 => &x - x.mean_axes(&[0], true),
+        7 => x.real() * &x,
+        8 => (x.abs() + 1.0).log() * &x,
+        9 => {
+            let y = random_complex_program(rng, depth - 1, xs);
+            x.matmul(&y.transpose()).matmul(&y) * 0.3
+        }
+        _ => {
+            let y = random_complex_program(rng, depth - 1, xs);
+            &x * y.sin()
+        }
+    }
+}
+
+#[test]
+fn random_complex_compositions_first_and_second_order() {
+    let mut failures = Failures::default();
+    for seed in 1..=30u64 {
+        let mut data_rng = Rng::new(2000 + seed);
+        let a = data_rng.complex(&[2, 3], -0.8, 0.8);
+        let b = data_rng.complex(&[3], -0.8, 0.8);
+        let f = move |xs: &[DlArray]| random_complex_program(&mut Rng::new(seed), 4, xs);
+        let args = [Arg::c128(&a), Arg::c128(&b)];
+        failures.record(&format!("program {seed} first order"), try_check_grad_args(&f, &args, Tol::F64, seed));
+        failures.record(&format!("program {seed} second order"), try_check_hvp_args(&f, &args, Tol::F64, seed));
+    }
+    failures.assert_none();
+}
