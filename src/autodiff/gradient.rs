@@ -4,7 +4,7 @@ use super::tree::Differentiable;
 use super::vjp::vjp;
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
-use crate::ir::{Node, NodeId, Region};
+use crate::ir::{Node, NodeId, Op, Region};
 use crate::trace::context::{tracing, with_top, NodeRef};
 use crate::trace::DlArray;
 use num_complex::Complex64;
@@ -166,8 +166,12 @@ pub(crate) fn gradients(y: &DlArray, vars: &[&DlArray], options: &GradOptions) -
     with_top(|t| {
         t.region = previous_region;
         if !higher && !options.retain_data {
+            // Only intermediate values are released: the inputs and constants are the caller's
+            // own arrays (releasing them frees nothing), and later computations from them are a
+            // fresh part of the trace that a later dlgradient may differentiate.
             for (id, v) in snap.values.iter().enumerate() {
-                if v.is_some() {
+                let leaf = matches!(t.graph.nodes[id].op, Op::Input(_) | Op::Constant(_));
+                if v.is_some() && !leaf {
                     t.values[id] = None;
                 }
             }

@@ -64,6 +64,12 @@ pub(crate) fn vjp(op: &Op, x: &[DlArray], y: &DlArray, ct: &DlArray, wants: &[bo
                 UnaryOp::Tanh => one(ct * conj(&(1.0 - y.square()))),
                 UnaryOp::Sqrt => one(ct * 0.5 / conj(y)),
                 UnaryOp::Abs => one(ct * a.sign()),
+                // sign(z) = z / |z| moves with the angle of a complex z: for the cotangent
+                // convention, the rule is i sign(z) imag(ct conj(sign(z))) / |z|.
+                UnaryOp::Sign if a.dtype().is_complex() => {
+                    let turn = (ct * conj(y)).imag();
+                    one(DlArray::complex(&zero(&turn), &turn) * y / a.abs())
+                }
                 UnaryOp::Sign => Ok(vec![None]),
                 UnaryOp::Recip => one(-(ct * conj(&y.square()))),
                 UnaryOp::Real => one(ct.cast(a.dtype())),
@@ -93,7 +99,8 @@ pub(crate) fn vjp(op: &Op, x: &[DlArray], y: &DlArray, ct: &DlArray, wants: &[bo
                     (wants[0].then(|| ct * conj(&(c * a.pow(&(c - 1.0))))), wants[1].then(|| ct * conj(&(a.log() * y))))
                 }
                 BinaryOp::Max | BinaryOp::Min => {
-                    let first = if *b == BinaryOp::Max { a.ge(c) } else { a.le(c) };
+                    // To `a` where it was chosen: at ties, and where `c` is an ignored NaN.
+                    let first = a.eq_elem(y);
                     (wants[0].then(|| select(&first, ct, &zero(ct))), wants[1].then(|| select(&first, &zero(ct), ct)))
                 }
                 BinaryOp::Complex => (wants[0].then(|| ct.real()), wants[1].then(|| ct.imag())),

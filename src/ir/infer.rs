@@ -144,13 +144,11 @@ pub fn infer(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<usize>
                 Err(Error::shape(op.name(), &[shapes[0], to], "the first does not broadcast to the second"))
             }
         }
-        Op::Reshape(to) => {
-            if to.iter().product::<usize>() == shapes[0].iter().product::<usize>() {
-                Ok((dtypes[0], to.clone()))
-            } else {
-                Err(Error::shape(op.name(), &[shapes[0], to], "element counts differ"))
-            }
-        }
+        Op::Reshape(to) => match (element_count(to), element_count(shapes[0])) {
+            (Some(a), Some(b)) if a == b => Ok((dtypes[0], to.clone())),
+            (None, _) => Err(Error::shape(op.name(), &[shapes[0], to], "the new shape is too large")),
+            _ => Err(Error::shape(op.name(), &[shapes[0], to], "element counts differ")),
+        },
         Op::Permute(axes) => {
             check_axes(op, axes, shapes[0])?;
             if axes.len() != shapes[0].len() {
@@ -239,4 +237,14 @@ pub fn infer(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<usize>
             Ok((d, out))
         }
     }
+}
+
+/// The number of elements of `shape`, or `None` when the shape is too large for an array (the
+/// product of its nonzero lengths must fit in `isize`, as ndarray requires).
+fn element_count(shape: &[usize]) -> Option<usize> {
+    let nonzero = shape.iter().filter(|&&d| d != 0).try_fold(1usize, |acc, &d| acc.checked_mul(d))?;
+    if nonzero > isize::MAX as usize {
+        return None;
+    }
+    Some(if shape.contains(&0) { 0 } else { nonzero })
 }
