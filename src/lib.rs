@@ -26,6 +26,7 @@ mod autodiff;
 mod error;
 pub mod interp;
 pub mod ir;
+pub mod nn;
 mod ops;
 mod trace;
 
@@ -37,6 +38,7 @@ pub use trace::{dlfeval, make_ir, DlArray};
 
 /// Every name the public API uses: `use cranegrad::prelude::*;`.
 pub mod prelude {
+    pub use crate::nn::*;
     pub use crate::{
         concat, dlfeval, dlgradient, dlgradient_with, make_ir, select, DType, Differentiable, DlArray, Element, Error,
         GradOptions, Leaf, ParamRow, ParamTable, Result, Tree,
