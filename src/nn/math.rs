@@ -89,7 +89,7 @@ pub fn norm(x: &DlArray, p: f64, axes: &[usize]) -> DlArray {
     if let Some(e) = first_error(&[x]).or_else(|| check_axes("norm", x, axes)) {
         return e;
     }
-    if !(p > 0.0) {
+    if p.is_nan() || p <= 0.0 {
         return argument_error("norm", format!("p must be positive (1, 2, Inf, ...), got {p}"));
     }
     let all: Vec<usize> = (0..x.ndim()).collect();
@@ -129,7 +129,7 @@ pub fn interp1(x: &DlArray, y: &DlArray, xq: &DlArray) -> DlArray {
     }
     if let Ok(knots) = x.cast(DType::F64).extractdata::<f64>() {
         let v: Vec<f64> = knots.iter().copied().collect();
-        if v.windows(2).any(|w| !(w[1] > w[0])) {
+        if v.windows(2).any(|w| w[1].partial_cmp(&w[0]) != Some(std::cmp::Ordering::Greater)) {
             return argument_error("interp1", "the sample points x must be strictly increasing (and not NaN)");
         }
     }
