@@ -247,3 +247,11 @@ fn interp1_with_respect_to_values_queries_and_knots() {
     check("interp1 xq", queries.clone(), |q| interp1(&a(&knots), &a(&values), q).square());
     check("interp1 x", knots.clone(), |x| interp1(x, &a(&values), &a(&queries)).square());
 }
+
+/// The harness itself: at 0, `sign` has a zero gradient while its finite difference is huge,
+/// so the check must fail.
+#[test]
+#[should_panic(expected = "finite differences give")]
+fn the_harness_detects_a_wrong_gradient() {
+    check("sign at 0", ArrayD::zeros(IxDyn(&[3])), |x| x.sign());
+}

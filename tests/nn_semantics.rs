@@ -471,3 +471,41 @@ fn bad_shapes_give_errors_not_panics() {
     let e = dlfeval(|x: DlArray| Ok(fullyconnect(&x, &b, &bias).sum_all()), a.clone());
     assert!(e.is_err());
 }
+
+#[test]
+fn single_precision_stays_single() {
+    let x32 = DlArray::from(rand(&[2, 3, 5, 5], 51).mapv(|v| v as f32));
+    let w32 = DlArray::from(rand(&[4, 3, 3, 3], 52).mapv(|v| v as f32));
+    let y = dlconv(&x32, &w32, &DlArray::from(ndarray::Array1::<f32>::zeros(4)), &ConvOptions::default().padding(&[1]));
+    assert_eq!(y.dtype(), DType::F32);
+    // Same values as double precision, to single precision.
+    let y64 = dlconv(
+        &x32.cast(DType::F64),
+        &w32.cast(DType::F64),
+        &DlArray::scalar(0.0),
+        &ConvOptions::default().padding(&[1]),
+    );
+    let (a, e) = (y.cast(DType::F64), y64);
+    close(&data(&a), &data(&e), 1e-5);
+    let logits = DlArray::from(array![[1000.0f32, 1001.0, 1002.0]]);
+    let s = softmax(&logits, 1);
+    assert_eq!(s.dtype(), DType::F32);
+    assert!(s.extractdata::<f32>().unwrap().iter().all(|v| v.is_finite()));
+    for out in [
+        gelu(&x32),
+        leakyrelu(&x32, 0.2),
+        maxpool(&x32, &PoolOptions::new(&[2])),
+        avgpool(&x32, &PoolOptions::new(&[2])),
+        batchnorm(
+            &x32,
+            &DlArray::from(ndarray::Array1::<f32>::zeros(3)),
+            &DlArray::from(ndarray::Array1::<f32>::ones(3)),
+        )
+        .0,
+        dropout(&x32, 0.5, &DlArray::scalar(3.0)),
+        cumsum(&x32, 3),
+        prod(&x32, &[3], false),
+    ] {
+        assert_eq!(out.dtype(), DType::F32, "{out:?}");
+    }
+}
