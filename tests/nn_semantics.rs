@@ -509,3 +509,20 @@ fn single_precision_stays_single() {
         assert_eq!(out.dtype(), DType::F32, "{out:?}");
     }
 }
+
+#[test]
+fn one_d_asymmetric_padding_and_degenerate_sizes() {
+    // Padding [2, 0] on a 1-D signal: [0 0 1 2 3] with kernel [1 1] -> 0 1 3 5.
+    let x = DlArray::from(array![[[1.0, 2.0, 3.0]]]);
+    let w = DlArray::from(array![[[1.0, 1.0]]]);
+    let y = dlconv(&x, &w, &DlArray::scalar(0.0), &ConvOptions::default().padding(&[2, 0]));
+    close(&data(&y), &array![[[0.0, 1.0, 3.0, 5.0]]].into_dyn(), 0.0);
+    let p = maxpool(&x, &PoolOptions::new(&[2]).padding(&[0, 1]));
+    close(&data(&p), &array![[[2.0, 3.0, 3.0]]].into_dyn(), 0.0);
+    // A zero hidden size is an error, not a division by zero.
+    let seq = DlArray::from(rand(&[1, 2, 3], 1));
+    let empty = DlArray::from(ArrayD::<f64>::zeros(IxDyn(&[0, 3])));
+    let r = DlArray::from(ArrayD::<f64>::zeros(IxDyn(&[0, 0])));
+    let b = DlArray::from(ArrayD::<f64>::zeros(IxDyn(&[0])));
+    assert!(gru(&seq, &b, &empty, &r, &b).0.data().is_err());
+}

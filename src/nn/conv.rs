@@ -6,7 +6,8 @@ use crate::trace::DlArray;
 
 /// Options of [`dlconv`]. Every per-axis field may be empty (the default for every axis), hold
 /// one value (used for every spatial axis) or one value per spatial axis; `padding` may also
-/// hold `2 d` values: the padding before each of the `d` spatial axes, then after each.
+/// hold `2 d` values: the padding before each of the `d` spatial axes, then after each (for a
+/// 1-D signal, `[before, after]`).
 ///
 /// ```
 /// use cranegrad::prelude::*;
@@ -70,7 +71,7 @@ pub(crate) fn per_axis(op: &str, name: &str, v: &[usize], d: usize, default: usi
 
 /// The padding before and after each spatial axis.
 pub(crate) fn padding_of(op: &str, v: &[usize], d: usize) -> Result<(Vec<usize>, Vec<usize>), DlArray> {
-    if v.len() == 2 * d && d > 1 {
+    if v.len() == 2 * d {
         return Ok((v[..d].to_vec(), v[d..].to_vec()));
     }
     let p = per_axis(op, "padding", v, d, 0)?;

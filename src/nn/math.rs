@@ -144,7 +144,8 @@ pub fn interp1(x: &DlArray, y: &DlArray, xq: &DlArray) -> DlArray {
     )
     .gt(&scalar_of(0.5, DType::F64));
     let below_end = select(&last, &q.le(&x1), &q.lt(&x1));
-    let inside = select(&q.ge(&x0), &below_end, &scalar_of(0.0, DType::F64).gt(&scalar_of(1.0, DType::F64)));
+    let never = scalar_of(0.0, DType::F64).gt(&scalar_of(1.0, DType::F64));
+    let inside = select(&q.ge(&x0), &below_end, &never);
     let t = (&q - &x0) / (&x1 - &x0);
     let line = &y0 + t * (&y1 - &y0);
     let zero = scalar_of(0.0, dtype);

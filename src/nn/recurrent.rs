@@ -30,6 +30,9 @@ fn prepare(
     }
     let (n, t, c) = (x.shape()[0], x.shape()[1], x.shape()[2]);
     let h = recurrent.shape()[1];
+    if h == 0 {
+        return bad("the hidden size H (columns of the recurrent weights) must be at least 1".into());
+    }
     if weights.shape() != [gates * h, c] || recurrent.shape() != [gates * h, h] || bias.numel() != gates * h {
         return bad(format!(
             "with C = {c} and H = {h}: input weights must be [{gh}, {c}], recurrent weights [{gh}, {h}], bias {gh} elements",
