@@ -47,3 +47,25 @@ fn conv_im2col_versus_shifted_slices() {
         time("shifted slices", dlconv_shifted, &x, &w, &b, &opts, 5);
     }
 }
+
+#[test]
+#[ignore]
+fn trace_sizes_and_times_of_the_recurrent_layers() {
+    let (n, t, c, h) = (8, 20, 16, 32);
+    let x = DlArray::from(rand(&[n, t, c], 1));
+    let h0 = DlArray::from(rand(&[n, h], 2));
+    let (w, r, b) =
+        (DlArray::from(rand(&[4 * h, c], 3)), DlArray::from(rand(&[4 * h, h], 4)), DlArray::from(rand(&[4 * h], 5)));
+    let f = |w: DlArray| -> Result<DlArray> {
+        let (y, _, _) = lstm(&x, &h0, &h0, &w, &r, &b);
+        dlgradient(&y.square().sum_all(), &w)
+    };
+    let ir = make_ir(f, w.clone()).unwrap();
+    let start = Instant::now();
+    dlfeval(f, w.clone()).unwrap();
+    println!(
+        "lstm x [{n}, {t}, {c}], H = {h}: {} IR lines (forward + gradient), dlfeval {:.2} ms",
+        ir.lines().count(),
+        start.elapsed().as_secs_f64() * 1e3
+    );
+}
