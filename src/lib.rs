@@ -27,6 +27,7 @@ mod autodiff;
 mod error;
 pub mod interp;
 pub mod ir;
+pub mod nn;
 mod ops;
 mod trace;
 
@@ -39,6 +40,7 @@ pub use trace::{dlfeval, make_ir, DlArray};
 
 /// Every name the public API uses: `use cranegrad::prelude::*;`.
 pub mod prelude {
+    pub use crate::nn::*;
     pub use crate::{
         accelerate, concat, dlfeval, dlgradient, dlgradient_with, make_ir, select, AcceleratedFunction, CheckMode,
         DType, Differentiable, DlArray, DumpStage, Element, Error, GradOptions, Leaf, ParamRow, ParamTable, Result,
