@@ -351,6 +351,52 @@ fn simplify_cancels_slice_of_pad_and_picks_the_branch_of_a_constant_select() {
     }
 }
 
+#[test]
+fn simplify_drops_explicit_broadcasts_and_shrinks_splat_constants_of_elementwise_ops() {
+    let (_, o) = simplified(|g, x| {
+        let r = g.push(Op::Reshape(vec![1, 8]), vec![x], 0).unwrap();
+        let y = g.push(Op::Reshape(vec![4, 2]), vec![x], 0).unwrap();
+        let y =
+            g.push(Op::Slice(vec![AxisSlice::full(4), AxisSlice { start: 0, len: 1, step: 1 }]), vec![y], 0).unwrap();
+        let b = g.push(Op::Broadcast(vec![4, 8]), vec![y], 0).unwrap();
+        let m = bin(g, BinaryOp::Mul, r, b); // [1, 8] * [4, 8]: the broadcast of [4, 1] is implicit
+        let threes = g.push(Op::Constant(Arc::new(Data::F64(ArrayD::from_elem(IxDyn(&[4, 8]), 3.0)))), vec![], 0);
+        let a = bin(g, BinaryOp::Add, m, threes.unwrap());
+        let s = g.push(Op::ReduceSum(vec![0]), vec![a], 0).unwrap();
+        g.push(Op::Reshape(vec![8]), vec![s], 0).unwrap()
+    });
+    assert_eq!(count(&o, |op| matches!(op, Op::Broadcast(_))), 0, "{}", ir::to_text(&o));
+    assert!(o.nodes.iter().all(|n| !matches!(n.op, Op::Constant(_)) || n.shape.is_empty()), "{}", ir::to_text(&o));
+}
+
+#[test]
+fn simplify_keeps_a_broadcast_that_sets_the_result_shape() {
+    let (g, o) = simplified(|g, x| {
+        let b = g.push(Op::Broadcast(vec![3, 8]), vec![x], 0).unwrap();
+        let c = g.push(Op::Constant(Arc::new(Data::F64(ArrayD::from_elem(IxDyn(&[3, 8]), 2.0)))), vec![], 0);
+        bin(g, BinaryOp::Mul, b, c.unwrap())
+    });
+    assert_eq!(count(&o, |op| matches!(op, Op::Broadcast(_))), 1);
+    assert_eq!(o.nodes[o.outputs[0]].shape, g.nodes[g.outputs[0]].shape);
+}
+
+#[test]
+fn simplify_folds_negation_into_addition_and_subtraction() {
+    for (b, left) in [(BinaryOp::Add, false), (BinaryOp::Add, true), (BinaryOp::Sub, false)] {
+        let mut g = Graph::new();
+        let x = g.input(0, DType::F64, &[8]);
+        let y = g.input(1, DType::F64, &[8]);
+        let ny = un(&mut g, UnaryOp::Neg, y);
+        let r = if left { bin(&mut g, b, ny, x) } else { bin(&mut g, b, x, ny) };
+        g.outputs = vec![r];
+        let o = simplify(&g).unwrap();
+        assert_eq!(count(&o, |op| matches!(op, Op::Unary(UnaryOp::Neg))), 0, "{b:?} {left}");
+        assert_eq!(o.nodes.len(), 3);
+        assert_same_outputs(&g, &o, &[f64_data(&[8], 0), f64_data(&[8], 3)]);
+        assert_same_outputs(&g, &o, &[f64_data(&[8], 5), f64_data(&[8], 1)]);
+    }
+}
+
 fn extended_rosenbrock(x: &DlArray) -> Result<(DlArray, DlArray)> {
     let head = x.slice(s![..-1]);
     let tail = x.slice(s![1..]);

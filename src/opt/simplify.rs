@@ -26,6 +26,15 @@
 //! - `select` with a constant condition (all true or all false) -> that branch; `select(c, a, a)`
 //!   -> `a`, broadcast to the result's shape when it is smaller (broadcast copies exactly).
 //!
+//! - `a + neg b` -> `a - b`, `neg a + b` -> `b - a`, `a - neg b` -> `a + b`: IEEE subtraction
+//!   is addition of the negation, and addition commutes exactly (real and complex alike).
+//! - An explicit `broadcast` operand of an elementwise op (`add`, `select`, `lt`, ...) is
+//!   dropped when the op's own broadcasting still gives the result's shape: the elements are
+//!   the same, and one node and one materialized array fewer.
+//! - A constant operand of an elementwise op whose elements all have the same bits becomes a
+//!   scalar constant with those bits, when the other operands still give the result's shape
+//!   (the backend then sees an immediate instead of an array).
+//!
 //! A constant operand counts when every element has the same bits, seen through `broadcast`
 //! and `reshape` of a constant. Rules on `x` fire only when `x` has the node's exact dtype and
 //! shape: `x + (-0)` where the constant broadcasts `x` to a larger shape stays.
@@ -39,15 +48,18 @@
 //! - `reduce_sum` over axes of length 1 -> `reshape`: the kernel adds to a `+0` start, so a
 //!   `-0` element sums to `+0`.
 //! - `x - x` -> `0`, `x / x` -> `1`, `x + x` -> `2 * x` (NaN, infinities; the last is exact but
-//!   gains nothing), `cast(cast x)` (rounding), reassociation of any kind.
+//!   gains nothing), `cast(cast x)` (rounding), `neg(a - b)` -> `b - a` (`a = b` gives `-0`
+//!   against `+0`), reassociation of any kind.
 
 use super::dce::dce;
 use super::key::element_bits;
 use super::rewrite::Rewriter;
-use crate::array::DType;
+use crate::array::{DType, Data, Element};
 use crate::error::Result;
-use crate::ir::{broadcasts_to, AxisSlice, BinaryOp, Graph, Node, NodeId, Op, UnaryOp};
+use crate::ir::{broadcast_shapes, broadcasts_to, AxisSlice, BinaryOp, Graph, Node, NodeId, Op, UnaryOp};
+use ndarray::ArrayD;
 use num_complex::Complex64;
+use std::sync::Arc;
 
 /// The graph with the rules of this module applied in one forward sweep (rules see the
 /// already-simplified operands, so chains collapse). The result is pruned ([`dce`]).
@@ -164,12 +176,95 @@ fn binary_rule(rw: &mut Rewriter, b: BinaryOp, n: &Node, x: &[NodeId]) -> Result
         BinaryOp::Sub if pos_zero(sc) => same(rw, a, n),
         BinaryOp::Sub if neg_zero(sa) => neg(rw, c, n)?,
         BinaryOp::Pow if one(sc) => same(rw, a, n),
+        BinaryOp::Add | BinaryOp::Sub => {
+            let negated = |rw: &Rewriter, i: NodeId| match rw.node(i).op {
+                Op::Unary(UnaryOp::Neg) => Some(rw.node(i).inputs[0]),
+                _ => None,
+            };
+            let flipped = if b == BinaryOp::Add { BinaryOp::Sub } else { BinaryOp::Add };
+            if let Some(c) = negated(rw, c) {
+                Some(rw.push(Op::Binary(flipped), vec![a, c], n.region)?)
+            } else if let (BinaryOp::Add, Some(a)) = (b, negated(rw, a)) {
+                Some(rw.push(Op::Binary(BinaryOp::Sub), vec![c, a], n.region)?)
+            } else {
+                None
+            }
+        }
         _ => None,
     })
 }
 
+/// The broadcast shape of the given new nodes, or `None` when they do not broadcast.
+fn broadcast_of(rw: &Rewriter, x: &[NodeId]) -> Option<Vec<usize>> {
+    x.iter().try_fold(Vec::new(), |acc, &i| broadcast_shapes(&acc, &rw.node(i).shape))
+}
+
+/// A scalar holding the first element of `d`, bits unchanged.
+fn first_element(d: &Data) -> Option<Data> {
+    fn first<T: Element>(a: &ArrayD<T>) -> Option<Data> {
+        a.iter().next().map(|&v| T::into_data(ndarray::arr0(v).into_dyn()))
+    }
+    crate::with_data!(d, a => first(a))
+}
+
+/// The splat constant behind new node `id` (a constant of one repeated value, maybe under
+/// `broadcast` and `reshape`), when it has more than one element.
+fn splat_source(g: &Graph, id: NodeId) -> Option<Arc<Data>> {
+    match &g.nodes[id].op {
+        Op::Constant(d) if d.numel() > 1 && splat(g, id).is_some() => Some(d.clone()),
+        Op::Broadcast(_) | Op::Reshape(_) if splat(g, id).is_some() => match &g.nodes[g.nodes[id].inputs[0]].op {
+            Op::Constant(d) => Some(d.clone()),
+            _ => splat_source(g, g.nodes[id].inputs[0]),
+        },
+        _ => None,
+    }
+}
+
+/// The operands of elementwise node `n` with explicit broadcasts dropped and splat constants
+/// shrunk to scalars, where the result's shape stays the same.
+fn shrink_operands(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Vec<NodeId>> {
+    let mut x = x.to_vec();
+    if !matches!(n.op, Op::Binary(_) | Op::Compare(_) | Op::Select) {
+        return Ok(x);
+    }
+    // Splat constants first: a scalar immediate beats dropping a broadcast of a variable.
+    for splats in [true, false] {
+        for i in 0..x.len() {
+            let m = rw.node(x[i]).clone();
+            if m.shape.is_empty() {
+                continue;
+            }
+            let mut candidate = x.clone();
+            match (splats, splat_source(&rw.new, x[i])) {
+                (true, Some(d)) => {
+                    let Some(scalar) = first_element(&d) else { continue };
+                    candidate[i] = rw.push(Op::Constant(Arc::new(scalar)), vec![], n.region)?;
+                }
+                (false, None) if matches!(m.op, Op::Broadcast(_)) => candidate[i] = m.inputs[0],
+                _ => continue,
+            }
+            if broadcast_of(rw, &candidate).as_deref() == Some(n.shape.as_slice()) {
+                x = candidate;
+            }
+        }
+    }
+    Ok(x)
+}
+
 /// The replacement of node `n` (whose operands are the new nodes `x`), or `None` to copy it.
 fn rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
+    let shrunk = shrink_operands(rw, n, x)?;
+    if let Some(r) = operand_rule(rw, n, &shrunk)? {
+        return Ok(Some(r));
+    }
+    if shrunk != x {
+        return rw.push(n.op.clone(), shrunk, n.region).map(Some);
+    }
+    Ok(None)
+}
+
+/// The rules that look at the operands of `n`.
+fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
     let operand = |rw: &Rewriter, i: usize| rw.node(x[i]).clone();
     match &n.op {
         Op::Binary(b) => binary_rule(rw, *b, n, x),
