@@ -159,6 +159,31 @@ fn fold_does_not_expand_a_scalar_into_a_large_constant() {
     assert_same_outputs(&g, &o, &[f64_data(&[1000], 0)]);
 }
 
+#[test]
+fn fold_turns_large_splats_into_broadcast_scalars_and_folds_ops_on_them() {
+    let mut g = Graph::new();
+    let x = g.input(0, DType::F64, &[100]);
+    let splat = |g: &mut Graph, v: f64| {
+        g.push(Op::Constant(Arc::new(Data::F64(ArrayD::from_elem(IxDyn(&[100]), v)))), vec![], 0).unwrap()
+    };
+    let nz = splat(&mut g, -0.0);
+    let nan = splat(&mut g, f64::NAN);
+    let inf = splat(&mut g, f64::NEG_INFINITY);
+    let a = bin(&mut g, BinaryOp::Mul, nz, inf); // NaN
+    let b = bin(&mut g, BinaryOp::Sub, nz, nan);
+    let c = un(&mut g, UnaryOp::Neg, nz); // +0
+    let d = bin(&mut g, BinaryOp::Add, x, c);
+    let e = bin(&mut g, BinaryOp::Max, d, b);
+    let f = bin(&mut g, BinaryOp::Add, e, a);
+    g.outputs = vec![f, c, d];
+    let o = fold_constants(&g).unwrap();
+    assert!(o.nodes.iter().all(|n| !matches!(n.op, Op::Constant(_)) || n.shape.is_empty()), "{}", ir::to_text(&o));
+    assert_same_outputs(&g, &o, &[f64_data(&[100], 0)]);
+    let o = optimize(&g).unwrap();
+    assert!(o.nodes.iter().all(|n| !matches!(n.op, Op::Constant(_)) || n.shape.is_empty()), "{}", ir::to_text(&o));
+    assert_same_outputs(&g, &o, &[f64_data(&[100], 0)]);
+}
+
 /// Builds `f(x)` on an input `x: f64[8]`, simplifies, checks the result and returns it.
 fn simplified(f: impl FnOnce(&mut Graph, NodeId) -> NodeId) -> (Graph, Graph) {
     let mut g = Graph::new();
@@ -423,6 +448,20 @@ fn optimized_rosenbrock_gradient_is_smaller_and_computes_the_same() {
     let special = f64_data(&[7], 0);
     assert_same_outputs(&g, &o, &[special]);
     assert_eq!(optimize(&o).unwrap().nodes.len(), o.nodes.len(), "optimize reaches a fixed point");
+}
+
+#[test]
+fn optimized_rosenbrock_gradient_has_the_same_shape_for_large_inputs_and_no_large_constants() {
+    let small =
+        cranegrad::trace_graph(|x: DlArray| extended_rosenbrock(&x), DlArray::from(Array1::linspace(-1.0, 1.0, 7)));
+    let x0 = DlArray::from(Array1::linspace(-1.0, 1.0, 5000));
+    let g = cranegrad::trace_graph(|x: DlArray| extended_rosenbrock(&x), x0.clone()).unwrap();
+    let o = optimize(&g).unwrap();
+    let small = optimize(&small.unwrap()).unwrap();
+    println!("rosenbrock n=5000: {} nodes before, {} after", g.nodes.len(), o.nodes.len());
+    assert_eq!(o.nodes.len(), small.nodes.len(), "{}", ir::to_text(&o));
+    assert!(o.nodes.iter().all(|n| !matches!(n.op, Op::Constant(_)) || n.shape.is_empty()), "{}", ir::to_text(&o));
+    assert_same_outputs(&g, &o, &[x0.data().unwrap().clone()]);
 }
 
 fn mlp_loss(p: &(DlArray, DlArray, DlArray, DlArray), x: &DlArray, t: &DlArray) -> DlArray {

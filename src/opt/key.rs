@@ -2,8 +2,9 @@
 //! must compare by bits, not by `==`, so that `-0.0` and `0.0` or two NaNs stay apart or
 //! together exactly as their bits say).
 
-use crate::array::{DType, Data};
+use crate::array::{DType, Data, Element};
 use crate::ir::{AxisSlice, BinaryOp, CmpOp, Op, UnaryOp};
+use ndarray::ArrayD;
 use std::sync::Arc;
 
 /// Constants with at most this many elements are compared by value; larger ones by identity.
@@ -113,4 +114,25 @@ pub(crate) fn op_key(op: &Op) -> OpKey {
 /// (`max(-0, +0)` may return either zero) nor anything else.
 pub(crate) fn commutes(op: &Op) -> bool {
     matches!(op, Op::Binary(BinaryOp::Add | BinaryOp::Mul) | Op::Compare(CmpOp::Eq | CmpOp::Ne))
+}
+
+/// A scalar holding the first element of `d`, bits unchanged (`None` when `d` is empty).
+pub(crate) fn first_element(d: &Data) -> Option<Data> {
+    fn first<T: Element>(a: &ArrayD<T>) -> Option<Data> {
+        a.iter().next().map(|&v| T::into_data(ndarray::arr0(v).into_dyn()))
+    }
+    crate::with_data!(d, a => first(a))
+}
+
+/// The one element of `d` as a scalar, when every element has the same bits (and there is at
+/// least one).
+pub(crate) fn splat_scalar(d: &Data) -> Option<Data> {
+    let words = if d.dtype().is_complex() { 2 } else { 1 };
+    let bits = element_bits(d);
+    let first = bits.get(..words)?;
+    if bits.chunks(words).all(|c| c == first) {
+        first_element(d)
+    } else {
+        None
+    }
 }

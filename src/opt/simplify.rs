@@ -52,12 +52,11 @@
 //!   against `+0`), reassociation of any kind.
 
 use super::dce::dce;
-use super::key::element_bits;
+use super::key::{element_bits, first_element};
 use super::rewrite::Rewriter;
-use crate::array::{DType, Data, Element};
+use crate::array::{DType, Data};
 use crate::error::Result;
 use crate::ir::{broadcast_shapes, broadcasts_to, AxisSlice, BinaryOp, Graph, Node, NodeId, Op, UnaryOp};
-use ndarray::ArrayD;
 use num_complex::Complex64;
 use std::sync::Arc;
 
@@ -197,14 +196,6 @@ fn binary_rule(rw: &mut Rewriter, b: BinaryOp, n: &Node, x: &[NodeId]) -> Result
 /// The broadcast shape of the given new nodes, or `None` when they do not broadcast.
 fn broadcast_of(rw: &Rewriter, x: &[NodeId]) -> Option<Vec<usize>> {
     x.iter().try_fold(Vec::new(), |acc, &i| broadcast_shapes(&acc, &rw.node(i).shape))
-}
-
-/// A scalar holding the first element of `d`, bits unchanged.
-fn first_element(d: &Data) -> Option<Data> {
-    fn first<T: Element>(a: &ArrayD<T>) -> Option<Data> {
-        a.iter().next().map(|&v| T::into_data(ndarray::arr0(v).into_dyn()))
-    }
-    crate::with_data!(d, a => first(a))
 }
 
 /// The splat constant behind new node `id` (a constant of one repeated value, maybe under
