@@ -464,6 +464,27 @@ fn optimized_rosenbrock_gradient_has_the_same_shape_for_large_inputs_and_no_larg
     assert_same_outputs(&g, &o, &[x0.data().unwrap().clone()]);
 }
 
+#[test]
+fn optimized_second_order_rosenbrock_computes_the_same() {
+    let x0 = DlArray::from(Array1::linspace(-1.0, 1.5, 9));
+    let g = cranegrad::trace_graph(
+        |x: DlArray| {
+            let (y, grad) = extended_rosenbrock(&x)?;
+            let s = grad.square().sum_all();
+            let h = dlgradient(&s, &x)?;
+            Ok((y, grad, h))
+        },
+        x0.clone(),
+    )
+    .unwrap();
+    let o = optimize(&g).unwrap();
+    println!("rosenbrock second order: {} nodes before, {} after", g.nodes.len(), o.nodes.len());
+    println!("after:\n{}", ir::to_text(&o));
+    assert!(o.nodes.len() < g.nodes.len());
+    assert_same_outputs(&g, &o, &[x0.data().unwrap().clone()]);
+    assert_same_outputs(&g, &o, &[f64_data(&[9], 2)]);
+}
+
 fn mlp_loss(p: &(DlArray, DlArray, DlArray, DlArray), x: &DlArray, t: &DlArray) -> DlArray {
     let (w1, b1, w2, b2) = p;
     let h = (x.matmul(w1) + b1).tanh();
