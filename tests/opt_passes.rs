@@ -539,4 +539,16 @@ fn optimize_rejects_a_malformed_graph() {
     let x = g.input(0, DType::F64, &[2]);
     g.outputs = vec![x + 5];
     assert!(optimize(&g).is_err());
+    assert!(fold_constants(&g).is_err());
+    assert!(simplify(&g).is_err());
+    assert_eq!(dce(&g).outputs, g.outputs, "dce gives a malformed graph back unchanged");
+    assert_eq!(cse(&g).outputs, g.outputs, "cse gives a malformed graph back unchanged");
+    // an operand that does not precede its user
+    let mut g = Graph::new();
+    let x = g.input(0, DType::F64, &[2]);
+    let e = un(&mut g, UnaryOp::Exp, x);
+    g.nodes[e].inputs = vec![e + 1];
+    g.outputs = vec![e];
+    assert!(optimize(&g).is_err());
+    assert_eq!(cse(&g).nodes.len(), 2);
 }

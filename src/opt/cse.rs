@@ -3,7 +3,7 @@
 use super::dce::dce;
 use super::key::{commutes, op_key, OpKey};
 use super::rewrite::Rewriter;
-use crate::ir::{Graph, NodeId};
+use crate::ir::{verify, Graph, NodeId};
 use std::collections::HashMap;
 
 /// The graph with structurally identical nodes merged: two nodes with the same op, the same
@@ -11,8 +11,11 @@ use std::collections::HashMap;
 /// Constants are identical when their dtype, shape and element bits agree (for constants of at
 /// most 64 elements) or when they share storage (larger ones). The operands of `add`, `mul`,
 /// `eq` and `ne` are taken in either order (they commute exactly). The result is pruned
-/// ([`dce`]).
+/// ([`dce`]). A graph that does not [`verify`] comes back unchanged.
 pub fn cse(g: &Graph) -> Graph {
+    if verify(g).is_err() {
+        return g.clone();
+    }
     let mut rw = Rewriter::new(g);
     let mut seen: HashMap<(OpKey, Vec<NodeId>), NodeId> = HashMap::new();
     for (id, n) in g.nodes.iter().enumerate() {

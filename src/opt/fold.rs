@@ -6,7 +6,7 @@ use super::rewrite::Rewriter;
 use crate::array::Data;
 use crate::error::Result;
 use crate::interp;
-use crate::ir::{Graph, Node, NodeId, Op};
+use crate::ir::{verify, Graph, Node, NodeId, Op};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -29,8 +29,11 @@ const SMALL: usize = 64;
 /// Splats (arrays of one repeated value) are folded at any size without being stored: a
 /// constant of more than 64 elements that repeats one value becomes `broadcast` of a scalar
 /// constant, and an elementwise op whose operands are all splats becomes `broadcast` of the op
-/// applied to their scalars (exact: every element is that same computation). The result is pruned ([`dce`]).
+/// applied to their scalars (exact: every element is that same computation).
+///
+/// `Err` when `g` does not [`verify`]. The result is pruned ([`dce`]).
 pub fn fold_constants(g: &Graph) -> Result<Graph> {
+    verify(g)?;
     let mut rw = Rewriter::new(g);
     // The value of every new node known to be constant (folded or not), by new id.
     let mut known: HashMap<NodeId, Arc<Data>> = HashMap::new();

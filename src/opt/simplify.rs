@@ -56,13 +56,15 @@ use super::key::{element_bits, first_element};
 use super::rewrite::Rewriter;
 use crate::array::{DType, Data};
 use crate::error::Result;
-use crate::ir::{broadcast_shapes, broadcasts_to, AxisSlice, BinaryOp, Graph, Node, NodeId, Op, UnaryOp};
+use crate::ir::{broadcast_shapes, broadcasts_to, verify, AxisSlice, BinaryOp, Graph, Node, NodeId, Op, UnaryOp};
 use num_complex::Complex64;
 use std::sync::Arc;
 
 /// The graph with the rules of this module applied in one forward sweep (rules see the
-/// already-simplified operands, so chains collapse). The result is pruned ([`dce`]).
+/// already-simplified operands, so chains collapse). The result is pruned ([`dce`]). `Err`
+/// when `g` does not [`verify`].
 pub fn simplify(g: &Graph) -> Result<Graph> {
+    verify(g)?;
     let mut rw = Rewriter::new(g);
     for (id, n) in g.nodes.iter().enumerate() {
         let inputs = rw.mapped_inputs(id);
