@@ -497,40 +497,40 @@ fn mlp_loss(p: &(DlArray, DlArray, DlArray, DlArray), x: &DlArray, t: &DlArray) 
 
 #[test]
 fn optimized_mlp_gradient_is_smaller_and_computes_the_same() {
-    let (b, d, h, c) = (4, 5, 6, 3);
-    let arr = |r: usize, k: usize, seed: f64| {
-        DlArray::from(Array2::from_shape_fn((r, k), |(i, j)| ((i * 7 + j * 3) as f64 * seed).sin()))
-    };
-    let vec1 = |k: usize, seed: f64| DlArray::from(Array1::from_shape_fn(k, |i| (i as f64 * seed).cos() * 0.1));
-    let args = (arr(d, h, 0.37), vec1(h, 0.5), arr(h, c, 0.91), vec1(c, 0.23), arr(b, d, 1.3), {
+    for (b, d, h, c) in [(4, 5, 6, 3), (128, 64, 128, 10)] {
+        let arr = |r: usize, k: usize, seed: f64| {
+            DlArray::from(Array2::from_shape_fn((r, k), |(i, j)| ((i * 7 + j * 3) as f64 * seed).sin()))
+        };
+        let vec1 = |k: usize, seed: f64| DlArray::from(Array1::from_shape_fn(k, |i| (i as f64 * seed).cos() * 0.1));
         let mut t = Array2::zeros((b, c));
         for i in 0..b {
             t[[i, i % c]] = 1.0;
         }
-        DlArray::from(t)
-    });
-    let g = cranegrad::trace_graph(
-        |(w1, b1, w2, b2, x, t): (DlArray, DlArray, DlArray, DlArray, DlArray, DlArray)| {
-            let p = (w1, b1, w2, b2);
-            let loss = mlp_loss(&p, &x, &t);
-            let grads = dlgradient(&loss, (&p.0, &p.1, &p.2, &p.3))?;
-            Ok((loss, grads))
-        },
-        args.clone(),
-    )
-    .unwrap();
-    let o = optimize(&g).unwrap();
-    println!("mlp value+gradients: {} nodes before, {} after", g.nodes.len(), o.nodes.len());
-    println!("after:\n{}", ir::to_text(&o));
-    assert!(o.nodes.len() < g.nodes.len());
-    let mut inputs = Vec::new();
-    args.visit(&mut |leaf| {
-        if let Leaf::Array(a) = leaf {
-            inputs.push(a.data().unwrap().clone());
-        }
-    });
-    assert_eq!(inputs.len(), 6);
-    assert_same_outputs(&g, &o, &inputs);
+        let args = (arr(d, h, 0.37), vec1(h, 0.5), arr(h, c, 0.91), vec1(c, 0.23), arr(b, d, 1.3), DlArray::from(t));
+        let g = cranegrad::trace_graph(
+            |(w1, b1, w2, b2, x, t): (DlArray, DlArray, DlArray, DlArray, DlArray, DlArray)| {
+                let p = (w1, b1, w2, b2);
+                let loss = mlp_loss(&p, &x, &t);
+                let grads = dlgradient(&loss, (&p.0, &p.1, &p.2, &p.3))?;
+                Ok((loss, grads))
+            },
+            args.clone(),
+        )
+        .unwrap();
+        let o = optimize(&g).unwrap();
+        println!("mlp (B, D, H, C) = {:?}: {} nodes before, {} after", (b, d, h, c), g.nodes.len(), o.nodes.len());
+        println!("after:\n{}", ir::to_text(&o));
+        assert!(o.nodes.len() < g.nodes.len());
+        assert!(o.nodes.iter().all(|n| !matches!(n.op, Op::Constant(_)) || n.shape.is_empty()), "{}", ir::to_text(&o));
+        let mut inputs = Vec::new();
+        args.visit(&mut |leaf| {
+            if let Leaf::Array(a) = leaf {
+                inputs.push(a.data().unwrap().clone());
+            }
+        });
+        assert_eq!(inputs.len(), 6);
+        assert_same_outputs(&g, &o, &inputs);
+    }
 }
 
 #[test]

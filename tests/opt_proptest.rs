@@ -57,7 +57,7 @@ enum Step {
     Reshape(usize),
     /// `permute` twice (`[2, 3]` -> `[3, 2]` -> `[2, 3]`).
     Transpose(usize),
-    /// `cast` to f64 (the identity).
+    /// `cast` to the graph's dtype (the identity).
     Cast(usize),
 }
 
@@ -82,17 +82,26 @@ fn step() -> impl Strategy<Value = Step> {
 
 const SHAPES: [&[usize]; 3] = [&[], &[3], &[2, 3]];
 
+thread_local! {
+    /// The dtype of the graph being built (`f64` or `f32`).
+    static DTYPE: std::cell::Cell<DType> = const { std::cell::Cell::new(DType::F64) };
+}
+
+fn dtype() -> DType {
+    DTYPE.with(|d| d.get())
+}
+
 fn data(shape: &[usize], values: &[usize], splat: bool) -> Data {
     let n: usize = shape.iter().product();
     let v: Vec<f64> = (0..n).map(|k| VALUES[values[if splat { 0 } else { k % values.len() }]]).collect();
-    Data::F64(ArrayD::from_shape_vec(IxDyn(shape), v).expect("shape fits"))
+    Data::F64(ArrayD::from_shape_vec(IxDyn(shape), v).expect("shape fits")).cast(dtype())
 }
 
-/// The graph a program builds, over inputs `x: f64[2, 3]` and `y: f64[3]`.
+/// The graph a program builds, over inputs `x: [2, 3]` and `y: [3]` of [`dtype`].
 /// Node `k` of the pool (inputs included) is an output when `outputs[k % len]`; the last always.
 fn build(steps: &[Step], outputs: &[bool]) -> Graph {
     let mut g = Graph::new();
-    let mut pool: Vec<NodeId> = vec![g.input(0, DType::F64, &[2, 3]), g.input(1, DType::F64, &[3])];
+    let mut pool: Vec<NodeId> = vec![g.input(0, dtype(), &[2, 3]), g.input(1, dtype(), &[3])];
     let pick = |pool: &[NodeId], k: usize| pool[k % pool.len()];
     for s in steps {
         let node = match s {
@@ -173,7 +182,7 @@ fn build(steps: &[Step], outputs: &[bool]) -> Graph {
                     Ok(a)
                 }
             }
-            Step::Cast(a) => g.push(Op::Cast(DType::F64), vec![pick(&pool, *a)], 0),
+            Step::Cast(a) => g.push(Op::Cast(dtype()), vec![pick(&pool, *a)], 0),
         };
         pool.push(node.expect("every step is well typed"));
     }
@@ -201,7 +210,9 @@ proptest! {
         outputs in prop::collection::vec(prop::bool::weighted(0.7), 1..8),
         xv in prop::collection::vec(0..VALUES.len(), 6),
         yv in prop::collection::vec(0..VALUES.len(), 3),
+        single in any::<bool>(),
     ) {
+        DTYPE.with(|d| d.set(if single { DType::F32 } else { DType::F64 }));
         let g = build(&steps, &outputs);
         ir::verify(&g).expect("the generator builds valid graphs");
         let o = optimize(&g).map_err(|e| TestCaseError::fail(e.to_string()))?;
