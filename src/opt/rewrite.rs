@@ -1,0 +1,62 @@
+//! The rebuilding helper every pass uses: walk the old graph in order and, for each node, either
+//! copy it, push replacement nodes, or alias it to a node already in the new graph. Outputs
+//! and regions are renumbered at the end.
+
+use crate::error::Result;
+use crate::ir::{Graph, Node, NodeId, Op};
+
+/// A new graph under construction from an old one, with the old-to-new node map.
+pub(crate) struct Rewriter<'a> {
+    /// The graph being rewritten.
+    pub old: &'a Graph,
+    /// The graph being built.
+    pub new: Graph,
+    /// For each old node already visited, the new node that computes its value.
+    map: Vec<NodeId>,
+}
+
+impl<'a> Rewriter<'a> {
+    /// An empty new graph with the old graph's regions (renumbered in [`Rewriter::finish`]).
+    pub fn new(old: &'a Graph) -> Self {
+        let new = Graph { nodes: Vec::with_capacity(old.nodes.len()), outputs: Vec::new(), regions: Vec::new() };
+        Rewriter { old, new, map: vec![usize::MAX; old.nodes.len()] }
+    }
+
+    /// The new operands of old node `old_id`.
+    pub fn mapped_inputs(&self, old_id: NodeId) -> Vec<NodeId> {
+        self.old.nodes[old_id].inputs.iter().map(|&i| self.map[i]).collect()
+    }
+
+    /// Records that old node `old_id` is computed by new node `new_id`.
+    pub fn set(&mut self, old_id: NodeId, new_id: NodeId) {
+        self.map[old_id] = new_id;
+    }
+
+    /// A node of the new graph.
+    pub fn node(&self, new_id: NodeId) -> &Node {
+        &self.new.nodes[new_id]
+    }
+
+    /// Copies old node `old_id` with its operands renamed; returns its new id.
+    pub fn copy(&mut self, old_id: NodeId) -> NodeId {
+        let mut n = self.old.nodes[old_id].clone();
+        n.inputs = n.inputs.iter().map(|&i| self.map[i]).collect();
+        self.new.nodes.push(n);
+        let id = self.new.nodes.len() - 1;
+        self.map[old_id] = id;
+        id
+    }
+
+    /// Appends `op` on new operands, checking its type rule.
+    pub fn push(&mut self, op: Op, inputs: Vec<NodeId>, region: u32) -> Result<NodeId> {
+        self.new.push(op, inputs, region)
+    }
+
+    /// The new graph: outputs and regions renamed through the map (regions naming a node that
+    /// has no counterpart drop it).
+    pub fn finish(mut self) -> Graph {
+        self.new.outputs = self.old.outputs.iter().map(|&o| self.map[o]).collect();
+        self.new.regions = self.old.regions.iter().map(|r| r.remapped(&self.map)).collect();
+        self.new
+    }
+}

@@ -1,0 +1,336 @@
+//! Algebraic simplification: rewrites that give the same bits for every input, NaN, infinities
+//! and signed zeros included (NaN payloads aside), and never change a node's dtype or shape.
+//!
+//! The rules, with why each is exact under the interpreter's semantics:
+//!
+//! - `x * 1`, `1 * x`, `x / 1` -> `x` (real dtypes): IEEE multiplication and division by one
+//!   are exact for every value. Not for complex: `(a + ib) * (1 + 0i)` computes `a*1 - b*0`,
+//!   which is NaN for `b = inf` and turns `-0` into `+0`.
+//! - `x * -1`, `-1 * x`, `x / -1` -> `neg x` (real dtypes): exact sign flip.
+//! - `x + (-0)`, `(-0) + x` -> `x` (real, or complex with both parts `-0`): `x + (-0) = x` for
+//!   every `x`. Not `x + 0`: `-0 + 0` is `+0`.
+//! - `x - 0` -> `x` (both parts `+0`): `x - 0 = x + (-0)`. Not `x - (-0)`.
+//! - `(-0) - x` -> `neg x` (both parts `-0`): `-0 - x = -x` for every `x`, zeros included.
+//! - `pow(x, 1)` -> `x` (real dtypes): `powf(x, 1) = x` (the library's error is below one ulp
+//!   and `x` is representable).
+//! - `neg(neg x)`, `conj(conj x)` -> `x`; `conj x`, `real x` -> `x` for real `x`.
+//! - `cast` to the operand's dtype -> `x` (the kernel returns a copy).
+//! - `reshape` to the operand's shape -> `x`; `reshape(reshape x)` -> one `reshape`.
+//! - `broadcast` to the operand's shape -> `x`; `broadcast(broadcast x)` -> one `broadcast`.
+//! - `permute` by the identity -> `x`; `permute(permute x)` -> the composed permutation.
+//! - `slice` taking the whole array in order -> `x`; `slice(slice x)` -> the composed slice;
+//!   `slice(pad x)` with the pad's own slices -> `x`.
+//! - `pad` into the operand's own shape at every position -> `x`.
+//! - `concat` of one operand -> that operand.
+//! - `reduce_sum`, `reduce_max`, `reduce_min` over no axes -> `x` (the kernels fold nothing).
+//! - `select` with a constant condition (all true or all false) -> that branch; `select(c, a, a)`
+//!   -> `a`, broadcast to the result's shape when it is smaller (broadcast copies exactly).
+//!
+//! - `a + neg b` -> `a - b`, `neg a + b` -> `b - a`, `a - neg b` -> `a + b`: IEEE subtraction
+//!   is addition of the negation, and addition commutes exactly (real and complex alike).
+//! - An explicit `broadcast` operand of an elementwise op (`add`, `select`, `lt`, ...) is
+//!   dropped when the op's own broadcasting still gives the result's shape: the elements are
+//!   the same, and one node and one materialized array fewer.
+//! - A constant operand of an elementwise op whose elements all have the same bits becomes a
+//!   scalar constant with those bits, when the other operands still give the result's shape
+//!   (the backend then sees an immediate instead of an array).
+//!
+//! A constant operand counts when every element has the same bits, seen through `broadcast`
+//! and `reshape` of a constant. Rules on `x` fire only when `x` has the node's exact dtype and
+//! shape: `x + (-0)` where the constant broadcasts `x` to a larger shape stays.
+//!
+//! Deliberately left out, because they change results:
+//! - `x * 0` -> `0` (NaN and infinities give NaN; `-x * 0` is `-0`).
+//! - `pow(x, 2)` -> `x * x`: glibc's `pow` is not correctly rounded (about 6 in 10^4 random
+//!   doubles differ from `x * x` in the last bit).
+//! - `pow(x, 0.5)` -> `sqrt x`: they differ at `-0` and `-inf`; `pow(x, -1)` -> `recip x`,
+//!   same rounding issue as `pow(x, 2)`.
+//! - `reduce_sum` over axes of length 1 -> `reshape`: the kernel adds to a `+0` start, so a
+//!   `-0` element sums to `+0`.
+//! - `x - x` -> `0`, `x / x` -> `1`, `x + x` -> `2 * x` (NaN, infinities; the last is exact but
+//!   gains nothing), `cast(cast x)` (rounding), `neg(a - b)` -> `b - a` (`a = b` gives `-0`
+//!   against `+0`), reassociation of any kind.
+
+use super::dce::dce;
+use super::key::{element_bits, first_element};
+use super::rewrite::Rewriter;
+use crate::array::{DType, Data};
+use crate::error::Result;
+use crate::ir::{broadcast_shapes, broadcasts_to, verify, AxisSlice, BinaryOp, Graph, Node, NodeId, Op, UnaryOp};
+use num_complex::Complex64;
+use std::sync::Arc;
+
+/// The graph with the rules of this module applied in one forward sweep (rules see the
+/// already-simplified operands, so chains collapse). The result is pruned ([`dce`]). `Err`
+/// when `g` does not [`verify`].
+pub fn simplify(g: &Graph) -> Result<Graph> {
+    verify(g)?;
+    let mut rw = Rewriter::new(g);
+    for (id, n) in g.nodes.iter().enumerate() {
+        let inputs = rw.mapped_inputs(id);
+        match rule(&mut rw, n, &inputs)? {
+            Some(new_id) => rw.set(id, new_id),
+            None => {
+                rw.copy(id);
+            }
+        }
+    }
+    Ok(dce(&rw.finish()))
+}
+
+/// The one value every element of node `id` has (same bits), looking through `broadcast` and
+/// `reshape` of a constant; `None` when it is not such a constant or has no elements.
+fn splat(g: &Graph, id: NodeId) -> Option<Complex64> {
+    match &g.nodes[id].op {
+        Op::Constant(d) => {
+            let words = if d.dtype().is_complex() { 2 } else { 1 };
+            let bits = element_bits(d);
+            let first = bits.get(..words)?;
+            if bits.chunks(words).all(|c| c == first) {
+                d.get_c128(0)
+            } else {
+                None
+            }
+        }
+        Op::Broadcast(_) | Op::Reshape(_) => splat(g, g.nodes[id].inputs[0]),
+        _ => None,
+    }
+}
+
+/// True when `v` has exactly the bits of `re` (and, for complex dtypes, of `im` too).
+fn is(v: Option<Complex64>, dtype: DType, re: f64, im: f64) -> bool {
+    v.is_some_and(|v| v.re.to_bits() == re.to_bits() && (!dtype.is_complex() || v.im.to_bits() == im.to_bits()))
+}
+
+/// True for `f32` and `f64`.
+fn real(dtype: DType) -> bool {
+    matches!(dtype, DType::F32 | DType::F64)
+}
+
+/// New node `x` when it has the dtype and shape of `n`.
+fn same(rw: &Rewriter, x: NodeId, n: &Node) -> Option<NodeId> {
+    let m = rw.node(x);
+    (m.dtype == n.dtype && m.shape == n.shape).then_some(x)
+}
+
+/// `neg x` in place of `n`, when `x` has `n`'s dtype and shape.
+fn neg(rw: &mut Rewriter, x: NodeId, n: &Node) -> Result<Option<NodeId>> {
+    match same(rw, x, n) {
+        Some(x) => rw.push(Op::Unary(UnaryOp::Neg), vec![x], n.region).map(Some),
+        None => Ok(None),
+    }
+}
+
+/// `x` in place of `n`, broadcast to `n`'s shape when it is smaller.
+fn broadcast_to_node(rw: &mut Rewriter, x: NodeId, n: &Node) -> Result<Option<NodeId>> {
+    if let Some(x) = same(rw, x, n) {
+        return Ok(Some(x));
+    }
+    let m = rw.node(x);
+    if m.dtype == n.dtype && broadcasts_to(&m.shape, &n.shape) {
+        return rw.push(Op::Broadcast(n.shape.clone()), vec![x], n.region).map(Some);
+    }
+    Ok(None)
+}
+
+/// `op` on `x` in place of `n`, or `x` itself when it already has `n`'s dtype and shape.
+fn push_or_same(rw: &mut Rewriter, op: Op, x: NodeId, n: &Node) -> Result<Option<NodeId>> {
+    if let Some(x) = same(rw, x, n) {
+        return Ok(Some(x));
+    }
+    rw.push(op, vec![x], n.region).map(Some)
+}
+
+/// The slice `outer` of the slice `inner`, per axis.
+fn compose_slices(inner: &[AxisSlice], outer: &[AxisSlice]) -> Vec<AxisSlice> {
+    inner
+        .iter()
+        .zip(outer)
+        .map(|(i, o)| {
+            if o.len == 0 {
+                AxisSlice { start: 0, len: 0, step: 1 }
+            } else {
+                AxisSlice { start: i.index(o.start), len: o.len, step: i.step * o.step }
+            }
+        })
+        .collect()
+}
+
+fn binary_rule(rw: &mut Rewriter, b: BinaryOp, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
+    let (a, c) = (x[0], x[1]);
+    let (sa, sc) = (splat(&rw.new, a), splat(&rw.new, c));
+    let d = n.dtype;
+    let r = real(d);
+    let one = |v| r && is(v, d, 1.0, 0.0);
+    let minus_one = |v| r && is(v, d, -1.0, 0.0);
+    let neg_zero = |v| is(v, d, -0.0, -0.0);
+    let pos_zero = |v| is(v, d, 0.0, 0.0);
+    Ok(match b {
+        BinaryOp::Mul if one(sc) => same(rw, a, n),
+        BinaryOp::Mul if one(sa) => same(rw, c, n),
+        BinaryOp::Mul if minus_one(sc) => neg(rw, a, n)?,
+        BinaryOp::Mul if minus_one(sa) => neg(rw, c, n)?,
+        BinaryOp::Div if one(sc) => same(rw, a, n),
+        BinaryOp::Div if minus_one(sc) => neg(rw, a, n)?,
+        BinaryOp::Add if neg_zero(sc) => same(rw, a, n),
+        BinaryOp::Add if neg_zero(sa) => same(rw, c, n),
+        BinaryOp::Sub if pos_zero(sc) => same(rw, a, n),
+        BinaryOp::Sub if neg_zero(sa) => neg(rw, c, n)?,
+        BinaryOp::Pow if one(sc) => same(rw, a, n),
+        BinaryOp::Add | BinaryOp::Sub => {
+            let negated = |rw: &Rewriter, i: NodeId| match rw.node(i).op {
+                Op::Unary(UnaryOp::Neg) => Some(rw.node(i).inputs[0]),
+                _ => None,
+            };
+            let flipped = if b == BinaryOp::Add { BinaryOp::Sub } else { BinaryOp::Add };
+            if let Some(c) = negated(rw, c) {
+                Some(rw.push(Op::Binary(flipped), vec![a, c], n.region)?)
+            } else if let (BinaryOp::Add, Some(a)) = (b, negated(rw, a)) {
+                Some(rw.push(Op::Binary(BinaryOp::Sub), vec![c, a], n.region)?)
+            } else {
+                None
+            }
+        }
+        _ => None,
+    })
+}
+
+/// The broadcast shape of the given new nodes, or `None` when they do not broadcast.
+fn broadcast_of(rw: &Rewriter, x: &[NodeId]) -> Option<Vec<usize>> {
+    x.iter().try_fold(Vec::new(), |acc, &i| broadcast_shapes(&acc, &rw.node(i).shape))
+}
+
+/// The splat constant behind new node `id` (a constant of one repeated value, maybe under
+/// `broadcast` and `reshape`), when it has more than one element.
+fn splat_source(g: &Graph, id: NodeId) -> Option<Arc<Data>> {
+    match &g.nodes[id].op {
+        Op::Constant(d) if d.numel() > 1 && splat(g, id).is_some() => Some(d.clone()),
+        Op::Broadcast(_) | Op::Reshape(_) if splat(g, id).is_some() => match &g.nodes[g.nodes[id].inputs[0]].op {
+            Op::Constant(d) => Some(d.clone()),
+            _ => splat_source(g, g.nodes[id].inputs[0]),
+        },
+        _ => None,
+    }
+}
+
+/// The operands of elementwise node `n` with explicit broadcasts dropped and splat constants
+/// shrunk to scalars, where the result's shape stays the same.
+fn shrink_operands(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Vec<NodeId>> {
+    let mut x = x.to_vec();
+    if !matches!(n.op, Op::Binary(_) | Op::Compare(_) | Op::Select) {
+        return Ok(x);
+    }
+    // Splat constants first: a scalar immediate beats dropping a broadcast of a variable.
+    for splats in [true, false] {
+        for i in 0..x.len() {
+            let m = rw.node(x[i]).clone();
+            if m.shape.is_empty() {
+                continue;
+            }
+            let mut candidate = x.clone();
+            match (splats, splat_source(&rw.new, x[i])) {
+                (true, Some(d)) => {
+                    let Some(scalar) = first_element(&d) else { continue };
+                    candidate[i] = rw.push(Op::Constant(Arc::new(scalar)), vec![], n.region)?;
+                }
+                (false, None) if matches!(m.op, Op::Broadcast(_)) => candidate[i] = m.inputs[0],
+                _ => continue,
+            }
+            if broadcast_of(rw, &candidate).as_deref() == Some(n.shape.as_slice()) {
+                x = candidate;
+            }
+        }
+    }
+    Ok(x)
+}
+
+/// The replacement of node `n` (whose operands are the new nodes `x`), or `None` to copy it.
+fn rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
+    let shrunk = shrink_operands(rw, n, x)?;
+    if let Some(r) = operand_rule(rw, n, &shrunk)? {
+        return Ok(Some(r));
+    }
+    if shrunk != x {
+        return rw.push(n.op.clone(), shrunk, n.region).map(Some);
+    }
+    Ok(None)
+}
+
+/// The rules that look at the operands of `n`.
+fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
+    let operand = |rw: &Rewriter, i: usize| rw.node(x[i]).clone();
+    match &n.op {
+        Op::Binary(b) => binary_rule(rw, *b, n, x),
+        Op::Unary(u) => {
+            let inner = operand(rw, 0);
+            Ok(match u {
+                UnaryOp::Neg | UnaryOp::Conj if matches!(inner.op, Op::Unary(v) if v == *u) => {
+                    same(rw, inner.inputs[0], n)
+                }
+                UnaryOp::Conj | UnaryOp::Real if real(inner.dtype) => same(rw, x[0], n),
+                _ => None,
+            })
+        }
+        Op::Cast(d) if operand(rw, 0).dtype == *d => Ok(same(rw, x[0], n)),
+        Op::Reshape(shape) => {
+            let inner = operand(rw, 0);
+            if inner.shape == *shape {
+                Ok(same(rw, x[0], n))
+            } else if let Op::Reshape(_) = inner.op {
+                push_or_same(rw, Op::Reshape(shape.clone()), inner.inputs[0], n)
+            } else {
+                Ok(None)
+            }
+        }
+        Op::Broadcast(shape) => {
+            let inner = operand(rw, 0);
+            if inner.shape == *shape {
+                Ok(same(rw, x[0], n))
+            } else if let Op::Broadcast(_) = inner.op {
+                push_or_same(rw, Op::Broadcast(shape.clone()), inner.inputs[0], n)
+            } else {
+                Ok(None)
+            }
+        }
+        Op::Permute(axes) => {
+            let inner = operand(rw, 0);
+            if axes.iter().enumerate().all(|(i, &a)| i == a) {
+                Ok(same(rw, x[0], n))
+            } else if let Op::Permute(first) = &inner.op {
+                let composed: Vec<usize> = axes.iter().map(|&a| first[a]).collect();
+                push_or_same(rw, Op::Permute(composed), inner.inputs[0], n)
+            } else {
+                Ok(None)
+            }
+        }
+        Op::Slice(slices) => {
+            let inner = operand(rw, 0);
+            if slices.iter().zip(&inner.shape).all(|(s, &d)| s.is_full(d)) {
+                Ok(same(rw, x[0], n))
+            } else {
+                match &inner.op {
+                    Op::Slice(first) => push_or_same(rw, Op::Slice(compose_slices(first, slices)), inner.inputs[0], n),
+                    Op::Pad { slices: placed, .. } if placed == slices => Ok(same(rw, inner.inputs[0], n)),
+                    _ => Ok(None),
+                }
+            }
+        }
+        Op::Pad { shape, slices } => {
+            let full = operand(rw, 0).shape == *shape && slices.iter().zip(shape).all(|(s, &d)| s.is_full(d));
+            Ok(if full { same(rw, x[0], n) } else { None })
+        }
+        Op::Concat(_) if x.len() == 1 => Ok(same(rw, x[0], n)),
+        Op::ReduceSum(axes) | Op::ReduceMax(axes) | Op::ReduceMin(axes) if axes.is_empty() => Ok(same(rw, x[0], n)),
+        Op::Select => {
+            if x[1] == x[2] {
+                return broadcast_to_node(rw, x[1], n);
+            }
+            match splat(&rw.new, x[0]) {
+                Some(c) if c.re != 0.0 => broadcast_to_node(rw, x[1], n),
+                Some(_) => broadcast_to_node(rw, x[2], n),
+                None => Ok(None),
+            }
+        }
+        _ => Ok(None),
+    }
+}
