@@ -23,7 +23,7 @@ impl Program {
     /// Optimizes and compiles a traced graph.
     pub fn build(traced: Graph) -> Result<Program> {
         let unoptimized = traced.pruned();
-        let optimized = unoptimized.clone();
+        let optimized = crate::opt::optimize(&unoptimized)?;
         Ok(Program { unoptimized, optimized, backend: Backend::Interpreter })
     }
 

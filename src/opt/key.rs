@@ -57,6 +57,8 @@ pub(crate) enum OpKey {
     ReduceMin(Vec<usize>),
     /// `Op::MatMul`.
     MatMul,
+    /// `Op::Call`: the callee's identity and the output index.
+    Call(usize, usize),
 }
 
 /// The bits of every element of `d`, row-major (complex elements give two words, re then im).
@@ -105,6 +107,7 @@ pub(crate) fn op_key(op: &Op) -> OpKey {
         Op::ReduceMax(a) => OpKey::ReduceMax(sorted(a)),
         Op::ReduceMin(a) => OpKey::ReduceMin(sorted(a)),
         Op::MatMul => OpKey::MatMul,
+        Op::Call(c) => OpKey::Call(Arc::as_ptr(&c.target) as *const () as usize, c.output),
     }
 }
 
