@@ -27,6 +27,7 @@ mod error;
 pub mod interp;
 pub mod ir;
 mod ops;
+pub mod optim;
 mod trace;
 
 pub use array::{DType, Element};
@@ -37,6 +38,10 @@ pub use trace::{dlfeval, make_ir, DlArray};
 
 /// Every name the public API uses: `use cranegrad::prelude::*;`.
 pub mod prelude {
+    pub use crate::optim::{
+        adamupdate, dlupdate, rmspropupdate, sgdmupdate, AdamOptions, AdamState, RmspropOptions, RmspropState,
+        SgdmOptions, SgdmState,
+    };
     pub use crate::{
         concat, dlfeval, dlgradient, dlgradient_with, make_ir, select, DType, Differentiable, DlArray, Element, Error,
         GradOptions, Leaf, ParamRow, ParamTable, Result, Tree,
