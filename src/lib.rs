@@ -30,6 +30,7 @@ pub mod ir;
 pub mod nn;
 mod ops;
 pub mod opt;
+pub mod optim;
 mod trace;
 
 pub use accel::{accelerate, AcceleratedFunction, CheckMode, DumpStage};
@@ -42,6 +43,10 @@ pub use trace::{dlfeval, make_ir, trace_graph, DlArray};
 /// Every name the public API uses: `use cranegrad::prelude::*;`.
 pub mod prelude {
     pub use crate::nn::*;
+    pub use crate::optim::{
+        adamupdate, dlupdate, rmspropupdate, sgdmupdate, AdamOptions, AdamState, RmspropOptions, RmspropState,
+        SgdmOptions, SgdmState,
+    };
     pub use crate::{
         accelerate, concat, dlfeval, dlgradient, dlgradient_with, make_ir, select, AcceleratedFunction, CheckMode,
         DType, Differentiable, DlArray, DumpStage, Element, Error, GradOptions, Leaf, ParamRow, ParamTable, Result,

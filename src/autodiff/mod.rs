@@ -1,6 +1,7 @@
 //! Reverse-mode differentiation: the VJP table, the sweep, `dlgradient`, trees, `ParamTable`.
 
 mod gradient;
+mod param_io;
 mod param_table;
 mod tree;
 mod vjp;
