@@ -1,10 +1,12 @@
-//! The benchmark workloads W1 to W6 of DESIGN.md: eager (`dlfeval`), accelerated, and a
+//! The benchmark workloads W1 to W7 of DESIGN.md: eager (`dlfeval`), accelerated, and a
 //! hand-written Rust gradient where practical. Prints one table of medians, with peak heap
 //! memory for W2 at 1e7. Run: `cargo bench --bench workloads` (set `QUICK=1` for a short run).
 
+mod conv_model;
 mod measure;
 mod models;
 
+use conv_model::{conv_args, conv_loss_and_grads, ConvArgs};
 use cranegrad::prelude::*;
 use measure::{median, peak_bytes, show, Counting};
 use models::*;
@@ -215,6 +217,26 @@ fn main() -> Result<()> {
                 note: String::new(),
             });
         }
+    }
+
+    // W7: convolutional classifier (issue 5), value + gradients of all parameters.
+    {
+        let args = conv_args(32, 28, 28);
+        let af = accelerate(|(p, x, t): ConvArgs| conv_loss_and_grads(&p, &x, &t));
+        af.call(args.clone())?;
+        let eager = median(budget, || {
+            dlfeval(|(p, x, t): ConvArgs| conv_loss_and_grads(&p, &x, &t), args.clone()).unwrap();
+        });
+        let accelerated = median(budget, || {
+            af.call(args.clone()).unwrap();
+        });
+        rows.push(Row {
+            workload: "W7 conv net (32, 1, 28, 28)".into(),
+            eager: Some(eager),
+            accelerated: Some(accelerated),
+            hand: None,
+            note: String::new(),
+        });
     }
 
     println!();

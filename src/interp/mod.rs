@@ -48,6 +48,17 @@ pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
 pub fn run(g: &Graph, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
     let mut values: Vec<Option<Arc<Data>>> = vec![None; g.nodes.len()];
     let live = g.live();
+    // The last node reading each value: intermediate values are released after it, so a run
+    // holds only what later nodes still need (outputs are kept to the end).
+    let mut last_use = vec![0usize; g.nodes.len()];
+    for (id, n) in g.nodes.iter().enumerate().filter(|&(id, _)| live[id]) {
+        for &i in &n.inputs {
+            last_use[i] = id;
+        }
+    }
+    for &o in &g.outputs {
+        last_use[o] = usize::MAX;
+    }
     for (id, n) in g.nodes.iter().enumerate() {
         if !live[id] {
             continue;
@@ -73,6 +84,11 @@ pub fn run(g: &Graph, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
             }
         };
         values[id] = Some(v);
+        for &i in &n.inputs {
+            if last_use[i] == id {
+                values[i] = None;
+            }
+        }
     }
     g.outputs.iter().map(|&o| values[o].clone().ok_or_else(|| Error::argument("run", "output not computed"))).collect()
 }
