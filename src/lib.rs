@@ -26,6 +26,7 @@ mod autodiff;
 mod error;
 pub mod interp;
 pub mod ir;
+pub mod jit;
 mod ops;
 mod trace;
 
