@@ -34,7 +34,7 @@ pub use array::{DType, Element};
 pub use autodiff::{dlgradient, dlgradient_with, Differentiable, GradOptions, Leaf, ParamRow, ParamTable, Tree};
 pub use error::{Error, Result};
 pub use ops::{concat, select, Operand};
-pub use trace::{dlfeval, make_ir, DlArray};
+pub use trace::{dlfeval, make_ir, trace_graph, DlArray};
 
 /// Every name the public API uses: `use cranegrad::prelude::*;`.
 pub mod prelude {

@@ -4,7 +4,9 @@ pub(crate) mod context;
 mod dlarray;
 mod emit;
 mod eval;
+mod graph_of;
 
 pub use dlarray::DlArray;
 pub(crate) use emit::emit;
 pub use eval::{dlfeval, make_ir};
+pub use graph_of::trace_graph;
