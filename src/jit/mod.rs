@@ -74,6 +74,8 @@ pub struct Compiled {
     out_allocs: Vec<(DType, Vec<usize>)>,
     outputs: Vec<OutSrc>,
     arena_words: usize,
+    /// Arenas of finished runs, reused (a fresh large allocation costs page faults each call).
+    arenas: Mutex<Vec<Vec<u64>>>,
     clif: String,
     disasm: String,
     loops: usize,
@@ -206,6 +208,7 @@ pub fn compile(g: &Graph) -> Result<Compiled> {
         out_allocs: plan.out_allocs.clone(),
         outputs,
         arena_words: plan.arena_bytes / 8,
+        arenas: Mutex::new(Vec::new()),
         clif,
         disasm,
     })
@@ -249,7 +252,8 @@ impl Compiled {
         }
         let ins: Vec<Arc<Data>> = inputs[..self.inputs.len()].iter().map(contiguous).collect();
         let mut outs: Vec<Data> = self.out_allocs.iter().map(|(d, s)| Data::zeros(*d, s)).collect();
-        let mut arena = vec![0u64; self.arena_words];
+        let reused = self.arenas.lock().ok().and_then(|mut p| p.pop());
+        let mut arena = reused.unwrap_or_else(|| vec![0u64; self.arena_words]);
         let arena_ptr = arena.as_mut_ptr() as *mut u8;
         let mut out_ptrs: Vec<*mut u8> = outs.iter_mut().map(mut_ptr).collect();
         let ptrs: Vec<*mut u8> = self
@@ -279,7 +283,11 @@ impl Compiled {
             }
         }
         out_ptrs.clear();
-        drop(arena);
+        if let Ok(mut p) = self.arenas.lock() {
+            if p.len() < 4 {
+                p.push(arena);
+            }
+        }
         let outs: Vec<Arc<Data>> = outs.into_iter().map(Arc::new).collect();
         Ok(self
             .outputs

@@ -45,6 +45,32 @@ fn numel(s: &[usize]) -> usize {
     s.iter().product()
 }
 
+/// Nodes whose inline cost (in simple CLIF ops) is at most this are recomputed by each consumer.
+const CHEAP: usize = 8;
+
+/// True for a constant whose elements are all bit-identical (emitted as an immediate).
+fn splat(d: &Data) -> bool {
+    let v = d.to_c128_vec();
+    !v.is_empty() && v.iter().all(|c| c.re.to_bits() == v[0].re.to_bits() && c.im.to_bits() == v[0].im.to_bits())
+}
+
+fn is_leaf(op: &Op) -> bool {
+    matches!(op, Op::Input(_) | Op::Constant(_) | Op::MatMul | Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_))
+}
+
+fn own_cost(g: &Graph, nd: &crate::ir::Node) -> usize {
+    let d = |k: usize| g.nodes[nd.inputs[k]].dtype;
+    match &nd.op {
+        Op::Input(_) | Op::Constant(_) | Op::MatMul | Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) => 0,
+        Op::Unary(u) if super::host::unary_fn(*u, d(0)).is_some() => CHEAP + 1,
+        Op::Binary(b) if super::host::binary_fn(*b, d(0)).is_some() => CHEAP + 1,
+        Op::Unary(_) | Op::Binary(_) if nd.dtype.is_complex() => 3,
+        Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select | Op::Cast(_) => 1,
+        Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice(_) => 0,
+        Op::Pad { .. } | Op::Concat(_) => 2,
+    }
+}
+
 fn is_layout(op: &Op) -> bool {
     matches!(op, Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice(_))
 }
@@ -53,8 +79,34 @@ fn is_layout(op: &Op) -> bool {
 pub(crate) fn plan(g: &Graph) -> Plan {
     let n = g.nodes.len();
     let live = g.live();
-    let inline_const: Vec<bool> =
-        g.nodes.iter().map(|nd| matches!(&nd.op, Op::Constant(d) if d.numel() == 1)).collect();
+    let inline_const: Vec<bool> = g.nodes.iter().map(|nd| matches!(&nd.op, Op::Constant(d) if splat(d))).collect();
+    // The cost of computing each node inline: the summed own cost of the distinct computed
+    // nodes its fused expression reaches (stopping at inputs, constants, reductions, matrix
+    // products). Cheap nodes are recomputed in each consumer rather than materialized.
+    let own: Vec<usize> = g.nodes.iter().map(|nd| own_cost(g, nd)).collect();
+    let cost: Vec<usize> = (0..n)
+        .map(|id| {
+            let mut seen = vec![id];
+            let mut stack = vec![id];
+            let mut total = 0;
+            while let Some(k) = stack.pop() {
+                total += own[k];
+                if total > CHEAP {
+                    break;
+                }
+                if is_leaf(&g.nodes[k].op) {
+                    continue;
+                }
+                for &i in &g.nodes[k].inputs {
+                    if !seen.contains(&i) && !is_leaf(&g.nodes[i].op) {
+                        seen.push(i);
+                        stack.push(i);
+                    }
+                }
+            }
+            total
+        })
+        .collect();
     let mut is_output = vec![false; n];
     for &o in &g.outputs {
         is_output[o] = true;
@@ -100,7 +152,7 @@ pub(crate) fn plan(g: &Graph) -> Plan {
             op => {
                 forced
                     || is_output[id]
-                    || (!is_layout(op) && (count > 1 || expanded) && numel(&nd.shape) > 0)
+                    || (!is_layout(op) && cost[id] > CHEAP && (count > 1 || expanded) && numel(&nd.shape) > 0)
             }
         };
         if inline_const[id] && !is_output[id] {
