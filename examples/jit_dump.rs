@@ -17,6 +17,9 @@ fn main() {
         println!("%{i} = {} {:?} {:?}", n.op, n.inputs, n.shape);
     }
     let c = cranegrad::jit::compile(&g).unwrap();
+    if std::env::args().any(|a| a == "asm") {
+        println!("{}", c.disassembly());
+    }
     if std::env::args().any(|a| a == "clif") {
         println!("{}", c.clif_text());
     }

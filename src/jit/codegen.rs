@@ -549,6 +549,20 @@ impl<'a, 'b> Kc<'a, 'b> {
                     return self.expr(node.inputs[0], Idx::M(inner));
                 };
                 let operand = node.inputs[0];
+                if self.plan.buffer[operand].is_some() || self.plan.cost[operand] <= super::plan::CHEAP {
+                    // Branch-free: read at a clamped (valid) index, then select.
+                    let zero_i = self.b.ins().iconst(types::I64, 0);
+                    let clamped: Vec<Value> = inner.iter().map(|&q| self.b.ins().select(cond, q, zero_i)).collect();
+                    let v = self.expr(operand, Idx::M(clamped))?;
+                    let z = self.zero(dtype);
+                    return Ok(match (v, z) {
+                        (V::S(x), V::S(y)) => V::S(self.b.ins().select(cond, x, y)),
+                        (V::C(xr, xi), V::C(yr, yi)) => {
+                            V::C(self.b.ins().select(cond, xr, yr), self.b.ins().select(cond, xi, yi))
+                        }
+                        _ => return Err(jerr("pad kinds")),
+                    });
+                }
                 self.branch(dtype, cond, &mut |k| k.expr(operand, Idx::M(inner.clone())), &mut |k| Ok(k.zero(dtype)))
             }
             Op::Concat(axis) => {

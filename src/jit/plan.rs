@@ -37,6 +37,8 @@ pub(crate) struct Plan {
     pub kernels: Vec<NodeId>,
     /// Dtype and shape of each output allocation.
     pub out_allocs: Vec<(DType, Vec<usize>)>,
+    /// The inline cost of each node (capped just above `CHEAP`).
+    pub cost: Vec<usize>,
     /// Size of the temporary arena in bytes.
     pub arena_bytes: usize,
 }
@@ -46,7 +48,7 @@ fn numel(s: &[usize]) -> usize {
 }
 
 /// Nodes whose inline cost (in simple CLIF ops) is at most this are recomputed by each consumer.
-const CHEAP: usize = 8;
+pub(crate) const CHEAP: usize = 16;
 
 /// True for a constant whose elements are all bit-identical (emitted as an immediate).
 fn splat(d: &Data) -> bool {
@@ -189,5 +191,5 @@ pub(crate) fn plan(g: &Graph) -> Plan {
         buffer[id] = Some(slots.len());
         slots.push(slot);
     }
-    Plan { buffer, slots, inline_const, kernels, out_allocs, arena_bytes: arena }
+    Plan { buffer, slots, inline_const, kernels, out_allocs, arena_bytes: arena, cost }
 }
