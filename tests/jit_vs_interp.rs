@@ -381,3 +381,21 @@ fn compiled_is_send_sync_and_checks_inputs() {
         h.join().unwrap();
     }
 }
+
+#[test]
+fn deep_sharing_does_not_blow_up_code() {
+    // x_{k+1} = x_k[1:] + x_k[:-1], 30 levels: duplication must stay bounded.
+    let n = 40;
+    let mut g = Graph::new();
+    let mut x = g.input(0, DType::F64, &[n]);
+    for k in 0..30 {
+        let len = n - k;
+        let a = g.push(Op::Slice(vec![sl(1, len - 1, 1)]), vec![x], 0).unwrap();
+        let b = g.push(Op::Slice(vec![sl(0, len - 1, 1)]), vec![x], 0).unwrap();
+        x = g.push(Op::Binary(BinaryOp::Add), vec![a, b], 0).unwrap();
+    }
+    g.outputs = vec![x];
+    let mut rng = Rng(13);
+    let c = check(&g, &[random(&mut rng, DType::F64, &[n], false)]);
+    assert!(c.clif_text().len() < 2_000_000);
+}

@@ -50,6 +50,9 @@ fn numel(s: &[usize]) -> usize {
 /// Nodes whose inline cost (in simple CLIF ops) is at most this are recomputed by each consumer.
 pub(crate) const CHEAP: usize = 16;
 
+/// A cheap node emitted more often than this is materialized anyway.
+const MAX_RECOMPUTE: usize = 4;
+
 /// True for a constant whose elements are all bit-identical (emitted as an immediate).
 fn splat(d: &Data) -> bool {
     let v = d.to_c128_vec();
@@ -136,7 +139,7 @@ pub(crate) fn plan(g: &Graph) -> Plan {
         let mut expanded = false;
         let mut forced = false;
         for &c in &consumers[id] {
-            count += if mat[c] { 1 } else { emit[c] };
+            count = count.saturating_add(if mat[c] { 1 } else { emit[c] });
             let cn = &g.nodes[c];
             let broadcasting = cn.op.is_elementwise() || matches!(cn.op, Op::Broadcast(_));
             if broadcasting && numel(&cn.shape) > numel(&nd.shape) {
@@ -154,7 +157,12 @@ pub(crate) fn plan(g: &Graph) -> Plan {
             op => {
                 forced
                     || is_output[id]
-                    || (!is_layout(op) && cost[id] > CHEAP && (count > 1 || expanded) && numel(&nd.shape) > 0)
+                    || (!is_layout(op)
+                        && numel(&nd.shape) > 0
+                        // Recomputing a cheap node a few times beats a buffer; more often
+                        // (nested duplication would grow the code exponentially) it does not.
+                        && ((count > 1 && (cost[id] > CHEAP || count > MAX_RECOMPUTE))
+                            || (expanded && cost[id] > CHEAP)))
             }
         };
         if inline_const[id] && !is_output[id] {
