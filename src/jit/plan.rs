@@ -50,8 +50,8 @@ fn numel(s: &[usize]) -> usize {
 /// Nodes whose inline cost (in simple CLIF ops) is at most this are recomputed by each consumer.
 pub(crate) const CHEAP: usize = 16;
 
-/// A cheap node emitted more often than this is materialized anyway.
-const MAX_RECOMPUTE: usize = 4;
+/// A cheap node is materialized anyway when (times emitted) x (cost) exceeds this.
+const RECOMPUTE_BUDGET: usize = 32;
 
 /// True for a constant whose elements are all bit-identical (emitted as an immediate).
 fn splat(d: &Data) -> bool {
@@ -112,6 +112,13 @@ pub(crate) fn plan(g: &Graph) -> Plan {
             total
         })
         .collect();
+    // Nodes computed from splat constants only (a few register ops, no loads): never buffered.
+    let mut const_like = inline_const.clone();
+    for (id, nd) in g.nodes.iter().enumerate() {
+        if !is_leaf(&nd.op) && !nd.inputs.is_empty() && cost[id] <= CHEAP {
+            const_like[id] = nd.inputs.iter().all(|&i| const_like[i]);
+        }
+    }
     let mut is_output = vec![false; n];
     for &o in &g.outputs {
         is_output[o] = true;
@@ -161,7 +168,8 @@ pub(crate) fn plan(g: &Graph) -> Plan {
                         && numel(&nd.shape) > 0
                         // Recomputing a cheap node a few times beats a buffer; more often
                         // (nested duplication would grow the code exponentially) it does not.
-                        && ((count > 1 && (cost[id] > CHEAP || count > MAX_RECOMPUTE))
+                        && !const_like[id]
+                        && ((count > 1 && (cost[id] > CHEAP || count.saturating_mul(cost[id].max(1)) > RECOMPUTE_BUDGET))
                             || (expanded && cost[id] > CHEAP)))
             }
         };
