@@ -36,15 +36,26 @@ fn main() {
         .unwrap();
         let c = cranegrad::jit::compile(&g).unwrap();
         let input = vec![Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[n]), xv.clone()).unwrap()))];
-        let (mut tj, mut th) = (f64::MAX, f64::MAX);
-        for _ in 0..200 {
-            let t = Instant::now();
+        let med = |f: &mut dyn FnMut()| {
+            let mut v: Vec<f64> = (0..101)
+                .map(|_| {
+                    let t = Instant::now();
+                    f();
+                    t.elapsed().as_secs_f64()
+                })
+                .collect();
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            (v[0], v[50])
+        };
+        let (jmin, jmed) = med(&mut || {
             std::hint::black_box(c.run(&input).unwrap());
-            tj = tj.min(t.elapsed().as_secs_f64());
-            let t = Instant::now();
+        });
+        let (hmin, hmed) = med(&mut || {
             std::hint::black_box(hand(std::hint::black_box(&xv)));
-            th = th.min(t.elapsed().as_secs_f64());
-        }
-        println!("n={n}: jit {:.3} ms, hand {:.3} ms, ratio {:.2} ({} kernels)", tj * 1e3, th * 1e3, tj / th, c.loop_count());
+        });
+        println!(
+            "n={n}: jit min {:.3} med {:.3} ms; hand min {:.3} med {:.3} ms; median ratio {:.2} ({} kernels)",
+            jmin * 1e3, jmed * 1e3, hmin * 1e3, hmed * 1e3, jmed / hmed, c.loop_count()
+        );
     }
 }

@@ -131,7 +131,7 @@ impl<'a, 'b> Kc<'a, 'b> {
                     k.store(root, idx, v);
                     Ok(())
                 };
-                self.nest(&shape, &mut Vec::new(), &mut body)?;
+                self.nest(&shape, &[], &mut body)?;
             }
         }
         self.b.ins().return_(&[]);
@@ -168,7 +168,7 @@ impl<'a, 'b> Kc<'a, 'b> {
     fn nest(
         &mut self,
         dims: &[usize],
-        idx: &mut Vec<Value>,
+        idx: &[Value],
         body: &mut dyn FnMut(&mut Self, &[Value]) -> Result<()>,
     ) -> Result<()> {
         if idx.len() == dims.len() {
@@ -176,9 +176,9 @@ impl<'a, 'b> Kc<'a, 'b> {
         }
         let n = dims[idx.len()];
         let mut inner = |k: &mut Self, i: Value| -> Result<()> {
-            let mut idx2 = idx.clone();
+            let mut idx2 = idx.to_vec();
             idx2.push(i);
-            k.nest(dims, &mut idx2, body)
+            k.nest(dims, &idx2, body)
         };
         self.emit_loop(n, &mut inner)
     }
@@ -213,13 +213,13 @@ impl<'a, 'b> Kc<'a, 'b> {
                         (0..n).map(|_| k.b.declare_var(elem_ty(dtype))).collect()
                     })
                     .collect();
-                k.reduce_level(0, &sorted, &in_shape, &mut full, &vars, operand, dtype, kind)?;
+                k.reduce_level(0, &sorted, &in_shape, &full, &vars, operand, dtype, kind)?;
                 k.read_vars(&vars[0])
             };
             k.store(root, out_idx, v);
             Ok(())
         };
-        self.nest(&out_shape, &mut Vec::new(), &mut body)
+        self.nest(&out_shape, &[], &mut body)
     }
 
     fn read_vars(&mut self, vars: &[Variable]) -> V {
@@ -246,7 +246,7 @@ impl<'a, 'b> Kc<'a, 'b> {
         level: usize,
         axes: &[usize],
         in_shape: &[usize],
-        full: &mut Vec<Option<Value>>,
+        full: &[Option<Value>],
         vars: &[Vec<Variable>],
         operand: NodeId,
         dtype: DType,
@@ -256,10 +256,10 @@ impl<'a, 'b> Kc<'a, 'b> {
         self.write_vars(&vars[level], init);
         let n = in_shape[axes[level]];
         let mut body = |k: &mut Self, i: Value| -> Result<()> {
-            let mut full2 = full.clone();
+            let mut full2 = full.to_vec();
             full2[axes[level]] = Some(i);
             let v = if level + 1 < axes.len() {
-                k.reduce_level(level + 1, axes, in_shape, &mut full2, vars, operand, dtype, kind)?;
+                k.reduce_level(level + 1, axes, in_shape, &full2, vars, operand, dtype, kind)?;
                 k.read_vars(&vars[level + 1])
             } else {
                 k.memo.clear();
@@ -327,7 +327,7 @@ impl<'a, 'b> Kc<'a, 'b> {
         }
     }
 
-    fn to_multi(&mut self, idx: &Idx, shape: &[usize]) -> Vec<Value> {
+    fn multi_index(&mut self, idx: &Idx, shape: &[usize]) -> Vec<Value> {
         match idx {
             Idx::M(m) => m.clone(),
             Idx::L(l) => {
@@ -426,7 +426,7 @@ impl<'a, 'b> Kc<'a, 'b> {
         if out == inp {
             return idx.clone();
         }
-        let m = self.to_multi(idx, out);
+        let m = self.multi_index(idx, out);
         let off = out.len() - inp.len();
         let v = inp
             .iter()
@@ -485,7 +485,7 @@ impl<'a, 'b> Kc<'a, 'b> {
                 self.expr(node.inputs[0], Idx::L(l))
             }
             Op::Permute(axes) => {
-                let m = self.to_multi(&idx, &node.shape.clone());
+                let m = self.multi_index(&idx, &node.shape.clone());
                 let mut inner = m.clone();
                 for (i, &a) in axes.iter().enumerate() {
                     inner[a] = m[i];
@@ -494,7 +494,7 @@ impl<'a, 'b> Kc<'a, 'b> {
             }
             Op::Slice(slices) => {
                 let in_shape = g.nodes[node.inputs[0]].shape.clone();
-                let m = self.to_multi(&idx, &node.shape.clone());
+                let m = self.multi_index(&idx, &node.shape.clone());
                 let mut inner = Vec::with_capacity(m.len());
                 for (a, s) in slices.iter().enumerate() {
                     if s.is_full(in_shape[a]) {
@@ -514,7 +514,7 @@ impl<'a, 'b> Kc<'a, 'b> {
                 if slices.iter().any(|s| s.len == 0) {
                     return Ok(self.zero(dtype));
                 }
-                let m = self.to_multi(&idx, shape);
+                let m = self.multi_index(&idx, shape);
                 let mut cond: Option<Value> = None;
                 let mut inner = Vec::new();
                 for (a, s) in slices.iter().enumerate() {
@@ -568,7 +568,7 @@ impl<'a, 'b> Kc<'a, 'b> {
             Op::Concat(axis) => {
                 let axis = *axis;
                 let dtype = node.dtype;
-                let m = self.to_multi(&idx, &node.shape.clone());
+                let m = self.multi_index(&idx, &node.shape.clone());
                 let mut parts = Vec::new();
                 let mut off = 0usize;
                 for &i in &node.inputs {
