@@ -85,6 +85,11 @@ fn build(dt: DType, steps: &[(usize, usize, usize, usize)]) -> Graph {
             40 => g.push(Op::ReduceSum((0..rank).collect()), vec![x], 0),
             41 if rank == 2 => g.push(Op::Permute(vec![1, 0]), vec![x], 0),
             42 => g.push(Op::Reshape(vec![shape.iter().product()]), vec![x], 0),
+            43 if rank > 0 => g.push(Op::Concat(0), vec![x, x], 0).or_else(|_| g.push(Op::Concat(0), vec![x, y], 0)),
+            44 => g
+                .push(Op::Cast(DType::Bool), vec![x], 0)
+                .and_then(|c| g.push(Op::Cast(if b % 2 == 0 { DType::F32 } else { DType::C128 }), vec![c], 0)),
+            45 if rank > 0 => g.push(Op::ReduceMin((0..rank).filter(|a| (b >> a) & 1 == 1).collect()), vec![x], 0),
             _ => continue,
         };
         if let Ok(n) = r {
@@ -104,7 +109,7 @@ proptest! {
     #[test]
     fn random_graphs_agree(
         dt in 0usize..4,
-        steps in prop::collection::vec((0usize..43, any::<usize>(), any::<usize>(), any::<usize>()), 1..20),
+        steps in prop::collection::vec((0usize..46, any::<usize>(), any::<usize>(), any::<usize>()), 1..20),
         vals in prop::collection::vec(-4.0f64..4.0, 1..8),
     ) {
         let dt = [DType::F32, DType::F64, DType::C64, DType::C128][dt];
