@@ -27,6 +27,7 @@ mod autodiff;
 mod error;
 pub mod interp;
 pub mod ir;
+pub mod jit;
 pub mod nn;
 mod ops;
 pub mod opt;

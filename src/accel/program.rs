@@ -4,11 +4,14 @@ use crate::array::Data;
 use crate::error::Result;
 use crate::interp;
 use crate::ir::Graph;
+use crate::jit;
 use std::sync::Arc;
 
 /// How a cached trace runs.
 pub(crate) enum Backend {
-    /// The reference interpreter (used when native compilation is unavailable).
+    /// Native code from the Cranelift backend.
+    Native(jit::Compiled),
+    /// The reference interpreter: the fallback when native compilation fails (logged).
     Interpreter,
 }
 
@@ -20,23 +23,39 @@ pub(crate) struct Program {
 }
 
 impl Program {
-    /// Optimizes and compiles a traced graph.
+    /// Optimizes a traced graph and compiles it to native code.
     pub fn build(traced: Graph) -> Result<Program> {
         let unoptimized = traced.pruned();
         let optimized = crate::opt::optimize(&unoptimized)?;
-        Ok(Program { unoptimized, optimized, backend: Backend::Interpreter })
+        let backend = match jit::compile(&optimized) {
+            Ok(native) => Backend::Native(native),
+            Err(e) => {
+                log::warn!("native compilation failed, the cached trace runs on the interpreter: {e}");
+                Backend::Interpreter
+            }
+        };
+        Ok(Program { unoptimized, optimized, backend })
     }
 
     /// Runs the program on the call's input arrays.
     pub fn run(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
         match &self.backend {
+            Backend::Native(native) => native.run(inputs),
             Backend::Interpreter => interp::run(&self.optimized, inputs),
         }
     }
 
-    /// The backend's own debug text (Cranelift IR), if it has one.
+    /// The backend's own debug text: Cranelift IR and machine code, if it has them.
     pub fn native_text(&self) -> Option<String> {
         match &self.backend {
+            Backend::Native(native) => {
+                let disasm = native.disassembly();
+                Some(if disasm.is_empty() {
+                    native.clif_text()
+                } else {
+                    format!("{}\n-- machine code --\n{disasm}", native.clif_text())
+                })
+            }
             Backend::Interpreter => None,
         }
     }

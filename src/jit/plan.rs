@@ -1,0 +1,217 @@
+//! Fusion planning: which nodes get a buffer (are materialized) and which are computed inline
+//! inside the loop of the kernel that consumes them.
+//!
+//! A node is materialized when it is an input or a non-scalar constant (its buffer is the
+//! caller's / the graph's), a graph output, a reduction or matrix product (each is its own
+//! kernel), an operand of a matrix product, an elementwise node that would otherwise be computed
+//! more than once (several consumers, or a consumer that broadcasts it to more elements).
+//! Layout nodes (broadcast, reshape, permute, slice) are index arithmetic: they are never
+//! materialized for having several consumers, they are duplicated into each consumer instead.
+
+use crate::array::{DType, Data};
+use crate::ir::{Graph, NodeId, Op};
+use std::sync::Arc;
+
+/// Where a buffer's memory comes from at run time.
+#[derive(Clone, Debug)]
+pub(crate) enum Slot {
+    /// The caller's input `k`.
+    Input(usize),
+    /// A constant of the graph.
+    Const(Arc<Data>),
+    /// A temporary at this byte offset of the per-call arena.
+    Temp(usize),
+    /// The `k`-th freshly allocated output array.
+    Output(usize),
+}
+
+/// The fusion plan of a graph.
+pub(crate) struct Plan {
+    /// The buffer slot of each node, if it is materialized.
+    pub buffer: Vec<Option<usize>>,
+    /// The slots.
+    pub slots: Vec<Slot>,
+    /// Nodes that are constants with one element, emitted as immediates.
+    pub inline_const: Vec<bool>,
+    /// The materialized computed nodes, in topological order: one kernel (or GEMM call) each.
+    pub kernels: Vec<NodeId>,
+    /// Dtype and shape of each output allocation.
+    pub out_allocs: Vec<(DType, Vec<usize>)>,
+    /// The inline cost of each node (capped just above `CHEAP`).
+    pub cost: Vec<usize>,
+    /// Size of the temporary arena in bytes.
+    pub arena_bytes: usize,
+}
+
+fn numel(s: &[usize]) -> usize {
+    s.iter().product()
+}
+
+/// Nodes whose inline cost (in simple CLIF ops) is at most this are recomputed by each consumer.
+pub(crate) const CHEAP: usize = 16;
+
+/// A cheap node is materialized anyway when (times emitted) x (cost) exceeds this.
+const RECOMPUTE_BUDGET: usize = 32;
+
+/// True for a constant whose elements are all bit-identical (emitted as an immediate).
+fn splat(d: &Data) -> bool {
+    let v = d.to_c128_vec();
+    !v.is_empty() && v.iter().all(|c| c.re.to_bits() == v[0].re.to_bits() && c.im.to_bits() == v[0].im.to_bits())
+}
+
+fn is_leaf(op: &Op) -> bool {
+    matches!(op, Op::Input(_) | Op::Constant(_) | Op::MatMul | Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_))
+}
+
+fn own_cost(g: &Graph, nd: &crate::ir::Node) -> usize {
+    let d = |k: usize| g.nodes[nd.inputs[k]].dtype;
+    match &nd.op {
+        Op::Input(_)
+        | Op::Constant(_)
+        | Op::MatMul
+        | Op::ReduceSum(_)
+        | Op::ReduceMax(_)
+        | Op::ReduceMin(_)
+        | Op::Call(_) => 0,
+        Op::Unary(u) if super::host::unary_fn(*u, d(0)).is_some() => CHEAP + 1,
+        Op::Binary(b) if super::host::binary_fn(*b, d(0)).is_some() => CHEAP + 1,
+        Op::Unary(_) | Op::Binary(_) if nd.dtype.is_complex() => 3,
+        Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select | Op::Cast(_) => 1,
+        Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice(_) => 0,
+        Op::Pad { .. } | Op::Concat(_) => 2,
+    }
+}
+
+fn is_layout(op: &Op) -> bool {
+    matches!(op, Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice(_))
+}
+
+/// Plans `g` (which must be verified).
+pub(crate) fn plan(g: &Graph) -> Plan {
+    let n = g.nodes.len();
+    let live = g.live();
+    let inline_const: Vec<bool> = g.nodes.iter().map(|nd| matches!(&nd.op, Op::Constant(d) if splat(d))).collect();
+    // The cost of computing each node inline: the summed own cost of the distinct computed
+    // nodes its fused expression reaches (stopping at inputs, constants, reductions, matrix
+    // products). Cheap nodes are recomputed in each consumer rather than materialized.
+    let own: Vec<usize> = g.nodes.iter().map(|nd| own_cost(g, nd)).collect();
+    let cost: Vec<usize> = (0..n)
+        .map(|id| {
+            let mut seen = vec![id];
+            let mut stack = vec![id];
+            let mut total = 0;
+            while let Some(k) = stack.pop() {
+                total += own[k];
+                if total > CHEAP {
+                    break;
+                }
+                if is_leaf(&g.nodes[k].op) {
+                    continue;
+                }
+                for &i in &g.nodes[k].inputs {
+                    if !seen.contains(&i) && !is_leaf(&g.nodes[i].op) {
+                        seen.push(i);
+                        stack.push(i);
+                    }
+                }
+            }
+            total
+        })
+        .collect();
+    // Nodes computed from splat constants only (a few register ops, no loads): never buffered.
+    let mut const_like = inline_const.clone();
+    for (id, nd) in g.nodes.iter().enumerate() {
+        if !is_leaf(&nd.op) && !nd.inputs.is_empty() && cost[id] <= CHEAP {
+            const_like[id] = nd.inputs.iter().all(|&i| const_like[i]);
+        }
+    }
+    let mut is_output = vec![false; n];
+    for &o in &g.outputs {
+        is_output[o] = true;
+    }
+    // Distinct live consumers of each node.
+    let mut consumers: Vec<Vec<NodeId>> = vec![Vec::new(); n];
+    for (id, nd) in g.nodes.iter().enumerate() {
+        if !live[id] {
+            continue;
+        }
+        for &i in &nd.inputs {
+            if consumers[i].last() != Some(&id) {
+                consumers[i].push(id);
+            }
+        }
+    }
+    let mut mat = vec![false; n];
+    let mut emit = vec![0usize; n];
+    for id in (0..n).rev() {
+        if !live[id] {
+            continue;
+        }
+        let nd = &g.nodes[id];
+        let mut count = usize::from(is_output[id]);
+        let mut expanded = false;
+        let mut forced = false;
+        for &c in &consumers[id] {
+            count = count.saturating_add(if mat[c] { 1 } else { emit[c] });
+            let cn = &g.nodes[c];
+            let broadcasting = cn.op.is_elementwise() || matches!(cn.op, Op::Broadcast(_));
+            if broadcasting && numel(&cn.shape) > numel(&nd.shape) {
+                expanded = true;
+            }
+            if matches!(cn.op, Op::MatMul) {
+                forced = true;
+            }
+        }
+        emit[id] = count.max(1);
+        mat[id] = match &nd.op {
+            Op::Input(_) => true,
+            Op::Constant(_) => !inline_const[id],
+            Op::MatMul | Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) => true,
+            op => {
+                forced
+                    || is_output[id]
+                    || (!is_layout(op)
+                        && numel(&nd.shape) > 0
+                        // Recomputing a cheap node a few times beats a buffer; more often
+                        // (nested duplication would grow the code exponentially) it does not.
+                        && !const_like[id]
+                        && ((count > 1 && (cost[id] > CHEAP || count.saturating_mul(cost[id].max(1)) > RECOMPUTE_BUDGET))
+                            || (expanded && cost[id] > CHEAP)))
+            }
+        };
+        if inline_const[id] && !is_output[id] {
+            mat[id] = false;
+        }
+    }
+    // A layout node fed by a materialized node is fine; otherwise a materialized layout node
+    // (forced) is a kernel of its own.
+    let mut buffer = vec![None; n];
+    let mut slots = Vec::new();
+    let mut kernels = Vec::new();
+    let mut out_allocs = Vec::new();
+    let mut arena = 0usize;
+    for id in 0..n {
+        if !live[id] || !mat[id] {
+            continue;
+        }
+        let nd = &g.nodes[id];
+        let slot = match &nd.op {
+            Op::Input(k) => Slot::Input(*k),
+            Op::Constant(d) => Slot::Const(d.clone()),
+            _ => {
+                kernels.push(id);
+                if is_output[id] {
+                    out_allocs.push((nd.dtype, nd.shape.clone()));
+                    Slot::Output(out_allocs.len() - 1)
+                } else {
+                    let off = arena;
+                    arena += (numel(&nd.shape) * nd.dtype.size_of()).div_ceil(16) * 16;
+                    Slot::Temp(off)
+                }
+            }
+        };
+        buffer[id] = Some(slots.len());
+        slots.push(slot);
+    }
+    Plan { buffer, slots, inline_const, kernels, out_allocs, arena_bytes: arena, cost }
+}
