@@ -46,8 +46,12 @@ fn w2(c: &mut Criterion) {
         let compiled = jit::compile(&g).unwrap();
         eprintln!("W2 n={n}: {} nodes, {} kernels", g.nodes.len(), compiled.loop_count());
         let input = vec![Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[n]), xv.clone()).unwrap()))];
-        group.bench_with_input(BenchmarkId::new("jit", n), &n, |b, _| b.iter(|| compiled.run(black_box(&input)).unwrap()));
-        group.bench_with_input(BenchmarkId::new("interp", n), &n, |b, _| b.iter(|| interp::run(&g, black_box(&input)).unwrap()));
+        group.bench_with_input(BenchmarkId::new("jit", n), &n, |b, _| {
+            b.iter(|| compiled.run(black_box(&input)).unwrap())
+        });
+        group.bench_with_input(BenchmarkId::new("interp", n), &n, |b, _| {
+            b.iter(|| interp::run(&g, black_box(&input)).unwrap())
+        });
         group.bench_with_input(BenchmarkId::new("hand", n), &n, |b, _| b.iter(|| rosenbrock_hand(black_box(&xv))));
     }
     group.finish();

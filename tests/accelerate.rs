@@ -237,6 +237,8 @@ fn ir_dump_shows_signature_hits_and_marked_backward_part() {
     assert!(dump.contains(": f64[2]"), "{dump}");
     assert!(dump.lines().any(|l| l.trim_start().starts_with("outputs")), "{dump}");
     assert!(af.ir_dump_dot().starts_with("digraph"));
+    let native = af.native_dump();
+    assert!(native.contains("function") && !native.contains("interpreted"), "{native}");
     assert!(af.ir_dump_stage(DumpStage::Unoptimized).contains("input 0"));
 }
 

@@ -43,8 +43,12 @@ fn data(d: DType, shape: &[usize], vals: &[f64]) -> Arc<Data> {
         DType::Bool => Data::Bool(ArrayD::from_shape_vec(s, (0..n).map(|i| v(i) > 0.0).collect()).unwrap()),
         DType::F32 => Data::F32(ArrayD::from_shape_vec(s, (0..n).map(|i| v(i) as f32).collect()).unwrap()),
         DType::F64 => Data::F64(ArrayD::from_shape_vec(s, (0..n).map(v).collect()).unwrap()),
-        DType::C64 => Data::C64(ArrayD::from_shape_vec(s, (0..n).map(|i| Complex32::new(v(i) as f32, v(i + 7) as f32)).collect()).unwrap()),
-        DType::C128 => Data::C128(ArrayD::from_shape_vec(s, (0..n).map(|i| Complex64::new(v(i), v(i + 7))).collect()).unwrap()),
+        DType::C64 => Data::C64(
+            ArrayD::from_shape_vec(s, (0..n).map(|i| Complex32::new(v(i) as f32, v(i + 7) as f32)).collect()).unwrap(),
+        ),
+        DType::C128 => {
+            Data::C128(ArrayD::from_shape_vec(s, (0..n).map(|i| Complex64::new(v(i), v(i + 7))).collect()).unwrap())
+        }
     })
 }
 

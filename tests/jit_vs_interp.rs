@@ -33,11 +33,15 @@ fn random(rng: &mut Rng, d: DType, shape: &[usize], specials: bool) -> Arc<Data>
         DType::F32 => Data::F32(ArrayD::from_shape_vec(s, (0..n).map(|_| rng.val(specials) as f32).collect()).unwrap()),
         DType::F64 => Data::F64(ArrayD::from_shape_vec(s, (0..n).map(|_| rng.val(specials)).collect()).unwrap()),
         DType::C64 => Data::C64(
-            ArrayD::from_shape_vec(s, (0..n).map(|_| Complex32::new(rng.val(specials) as f32, rng.val(specials) as f32)).collect())
-                .unwrap(),
+            ArrayD::from_shape_vec(
+                s,
+                (0..n).map(|_| Complex32::new(rng.val(specials) as f32, rng.val(specials) as f32)).collect(),
+            )
+            .unwrap(),
         ),
         DType::C128 => Data::C128(
-            ArrayD::from_shape_vec(s, (0..n).map(|_| Complex64::new(rng.val(specials), rng.val(specials))).collect()).unwrap(),
+            ArrayD::from_shape_vec(s, (0..n).map(|_| Complex64::new(rng.val(specials), rng.val(specials))).collect())
+                .unwrap(),
         ),
     })
 }
@@ -52,10 +56,18 @@ fn bits(d: &Data) -> Vec<(u64, u64)> {
     }
 }
 fn canon32(x: f32) -> u64 {
-    if x.is_nan() { u64::MAX } else { x.to_bits() as u64 }
+    if x.is_nan() {
+        u64::MAX
+    } else {
+        x.to_bits() as u64
+    }
 }
 fn canon64(x: f64) -> u64 {
-    if x.is_nan() { u64::MAX } else { x.to_bits() }
+    if x.is_nan() {
+        u64::MAX
+    } else {
+        x.to_bits()
+    }
 }
 
 /// Runs `g` both ways and compares bit for bit (NaNs compare equal whatever their payload).
@@ -168,14 +180,18 @@ fn every_compare_every_dtype() {
 fn select_every_dtype() {
     let mut rng = Rng(4);
     for d in DType::ALL {
-        for (c, a, b) in [(&[][..], &[3][..], &[3][..]), (&[2, 1], &[1, 3], &[]), (&[4], &[4], &[4]), (&[0], &[1], &[])] {
+        for (c, a, b) in [(&[][..], &[3][..], &[3][..]), (&[2, 1], &[1, 3], &[]), (&[4], &[4], &[4]), (&[0], &[1], &[])]
+        {
             let mut g = Graph::new();
             let ci = g.input(0, DType::Bool, c);
             let ai = g.input(1, d, a);
             let bi = g.input(2, d, b);
             let z = g.push(Op::Select, vec![ci, ai, bi], 0).unwrap();
             g.outputs = vec![z];
-            check(&g, &[random(&mut rng, DType::Bool, c, true), random(&mut rng, d, a, true), random(&mut rng, d, b, true)]);
+            check(
+                &g,
+                &[random(&mut rng, DType::Bool, c, true), random(&mut rng, d, a, true), random(&mut rng, d, b, true)],
+            );
         }
     }
 }
@@ -320,7 +336,8 @@ fn constants_inputs_as_outputs_and_shared_nodes() {
     let mut rng = Rng(10);
     let mut g = Graph::new();
     let x = g.input(0, DType::F64, &[4]);
-    let c = g.push(Op::Constant(Arc::new(Data::F64(ndarray::arr1(&[1.0, 2.0, 3.0, 4.0]).into_dyn()))), vec![], 0).unwrap();
+    let c =
+        g.push(Op::Constant(Arc::new(Data::F64(ndarray::arr1(&[1.0, 2.0, 3.0, 4.0]).into_dyn()))), vec![], 0).unwrap();
     let s = g.push(Op::Constant(Arc::new(Data::scalar(DType::F64, Complex64::new(2.5, 0.0)))), vec![], 0).unwrap();
     let t = g.push(Op::Binary(BinaryOp::Mul), vec![x, c], 0).unwrap();
     let e = g.push(Op::Unary(UnaryOp::Exp), vec![t], 0).unwrap();

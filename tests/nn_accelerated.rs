@@ -122,6 +122,8 @@ fn check(
     let again = accelerated(&first);
     assert_close(case, "third call, cached, first values", &again, &expected1);
     assert_eq!(af.num_entries(), 1, "{case}: no retrace");
+    let native = af.native_dump();
+    assert!(!native.contains("interpreted"), "{case}: the cached trace must run as native code:\n{native}");
     (traced, cached)
 }
 

@@ -2,14 +2,31 @@
 
 use crate::array::{Data, Element, Num, RealNum};
 use crate::error::{Error, Result};
-use ndarray::{ArrayD, Axis};
+use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
+
+/// `f` folded over one axis, each lane from `init` in index order (ndarray's `fold_axis`
+/// order, which the JIT reproduces bit for bit); the last axis of contiguous data is folded
+/// straight from the slice.
+fn fold_one<T: Element>(a: ArrayViewD<'_, T>, axis: usize, init: T, f: impl Fn(T, T) -> T + Copy) -> ArrayD<T> {
+    let n = a.shape()[axis];
+    if axis + 1 == a.ndim() && n > 0 {
+        if let Some(s) = a.as_slice() {
+            let lanes: Vec<T> = s.chunks_exact(n).map(|lane| lane.iter().fold(init, |acc, &v| f(acc, v))).collect();
+            if let Ok(out) = ArrayD::from_shape_vec(IxDyn(&a.shape()[..axis]), lanes) {
+                return out;
+            }
+        }
+    }
+    a.fold_axis(Axis(axis), init, |&acc, &v| f(acc, v))
+}
 
 fn fold<T: Element>(a: &ArrayD<T>, axes: &[usize], init: T, f: impl Fn(T, T) -> T + Copy) -> Data {
     let mut sorted = axes.to_vec();
     sorted.sort_unstable_by(|a, b| b.cmp(a));
-    let mut out = a.clone();
-    for axis in sorted {
-        out = out.fold_axis(Axis(axis), init, |&acc, &v| f(acc, v));
+    let Some((&first, rest)) = sorted.split_first() else { return T::into_data(a.clone()) };
+    let mut out = fold_one(a.view(), first, init, f);
+    for &axis in rest {
+        out = fold_one(out.view(), axis, init, f);
     }
     T::into_data(out)
 }

@@ -8,7 +8,9 @@ use crate::array::DType;
 use crate::error::{Error, Result};
 use crate::ir::{BinaryOp, CmpOp, Graph, NodeId, Op, UnaryOp};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
-use cranelift_codegen::ir::{types, AbiParam, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, Type, Value};
+use cranelift_codegen::ir::{
+    types, AbiParam, InstBuilder, MemFlagsData, Signature, StackSlotData, StackSlotKind, Type, Value,
+};
 use cranelift_codegen::ir::{Block, FuncRef, StackSlot};
 use cranelift_frontend::{FunctionBuilder, Variable};
 use cranelift_jit::JITModule;
@@ -471,7 +473,9 @@ impl<'a, 'b> Kc<'a, 'b> {
                 let V::S(c) = c else { return Err(jerr("select condition")) };
                 Ok(match (a, e) {
                     (V::S(x), V::S(y)) => V::S(self.b.ins().select(c, x, y)),
-                    (V::C(xr, xi), V::C(yr, yi)) => V::C(self.b.ins().select(c, xr, yr), self.b.ins().select(c, xi, yi)),
+                    (V::C(xr, xi), V::C(yr, yi)) => {
+                        V::C(self.b.ins().select(c, xr, yr), self.b.ins().select(c, xi, yi))
+                    }
                     _ => return Err(jerr("select branches")),
                 })
             }
@@ -524,7 +528,11 @@ impl<'a, 'b> Kc<'a, 'b> {
                     }
                     let st = s.step.unsigned_abs() as i64;
                     let rel = if s.step > 0 {
-                        if s.start == 0 { m[a] } else { self.b.ins().iadd_imm_s(m[a], -(s.start as i64)) }
+                        if s.start == 0 {
+                            m[a]
+                        } else {
+                            self.b.ins().iadd_imm_s(m[a], -(s.start as i64))
+                        }
                     } else {
                         let c = self.b.ins().iconst(types::I64, s.start as i64);
                         self.b.ins().isub(c, m[a])
@@ -603,12 +611,9 @@ impl<'a, 'b> Kc<'a, 'b> {
             [(_, off, len), rest @ ..] => {
                 let c = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, m[axis], (off + len) as i64);
                 let first = &parts[..1];
-                self.branch(
-                    dtype,
-                    c,
-                    &mut |k| k.concat_parts(first, axis, m, dtype),
-                    &mut |k| k.concat_parts(rest, axis, m, dtype),
-                )
+                self.branch(dtype, c, &mut |k| k.concat_parts(first, axis, m, dtype), &mut |k| {
+                    k.concat_parts(rest, axis, m, dtype)
+                })
             }
         }
     }
@@ -705,7 +710,10 @@ impl<'a, 'b> Kc<'a, 'b> {
                 a.push(p);
                 self.b.ins().call(fr, &a);
                 let half = real_ty.bytes() as i32;
-                Ok(V::C(self.b.ins().stack_load(self.ptr_ty, real_ty, ss, 0), self.b.ins().stack_load(self.ptr_ty, real_ty, ss, half)))
+                Ok(V::C(
+                    self.b.ins().stack_load(self.ptr_ty, real_ty, ss, 0),
+                    self.b.ins().stack_load(self.ptr_ty, real_ty, ss, half),
+                ))
             }
         }
     }
@@ -739,7 +747,8 @@ impl<'a, 'b> Kc<'a, 'b> {
                         self.b.ins().select(gt, one, t)
                     }
                     _ => {
-                        let f = host::unary_fn(u, d).ok_or_else(|| jerr(format!("no host function for {u:?} on {d}")))?;
+                        let f =
+                            host::unary_fn(u, d).ok_or_else(|| jerr(format!("no host function for {u:?} on {d}")))?;
                         return self.host(f, ty, &[x]);
                     }
                 };
@@ -794,7 +803,8 @@ impl<'a, 'b> Kc<'a, 'b> {
                     V::C(self.b.ins().fsub(t1, t2), self.b.ins().fadd(t3, t4))
                 }
                 _ => {
-                    let f = host::binary_fn(op, d).ok_or_else(|| jerr(format!("no host function for {op:?} on {d}")))?;
+                    let f =
+                        host::binary_fn(op, d).ok_or_else(|| jerr(format!("no host function for {op:?} on {d}")))?;
                     return self.host(f, ty, &[ar, ai, br, bi]);
                 }
             }),

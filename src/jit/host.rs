@@ -31,7 +31,13 @@ fn unary_num<T: Num>(u: UnaryOp, x: T) -> T {
         UnaryOp::Acosh => x.acosh(),
         UnaryOp::Atanh => x.atanh(),
         // Not reached through the table for complex types.
-        UnaryOp::Abs | UnaryOp::Real | UnaryOp::Imag | UnaryOp::Erf | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round => x,
+        UnaryOp::Abs
+        | UnaryOp::Real
+        | UnaryOp::Imag
+        | UnaryOp::Erf
+        | UnaryOp::Floor
+        | UnaryOp::Ceil
+        | UnaryOp::Round => x,
     }
 }
 
@@ -206,10 +212,36 @@ macro_rules! brow {
         Row {
             op: BinaryOp::$op,
             by_dtype: [
-                if $r { hf(n, "f32", (br32::<K> as extern "C" fn(f32, f32) -> f32) as usize, Shape::RealBinary) } else { None },
-                if $r { hf(n, "f64", (br64::<K> as extern "C" fn(f64, f64) -> f64) as usize, Shape::RealBinary) } else { None },
-                if $c { hf(n, "c64", (bc64::<K> as extern "C" fn(f32, f32, f32, f32, *mut f32)) as usize, Shape::ComplexBinary) } else { None },
-                if $c { hf(n, "c128", (bc128::<K> as extern "C" fn(f64, f64, f64, f64, *mut f64)) as usize, Shape::ComplexBinary) } else { None },
+                if $r {
+                    hf(n, "f32", (br32::<K> as extern "C" fn(f32, f32) -> f32) as usize, Shape::RealBinary)
+                } else {
+                    None
+                },
+                if $r {
+                    hf(n, "f64", (br64::<K> as extern "C" fn(f64, f64) -> f64) as usize, Shape::RealBinary)
+                } else {
+                    None
+                },
+                if $c {
+                    hf(
+                        n,
+                        "c64",
+                        (bc64::<K> as extern "C" fn(f32, f32, f32, f32, *mut f32)) as usize,
+                        Shape::ComplexBinary,
+                    )
+                } else {
+                    None
+                },
+                if $c {
+                    hf(
+                        n,
+                        "c128",
+                        (bc128::<K> as extern "C" fn(f64, f64, f64, f64, *mut f64)) as usize,
+                        Shape::ComplexBinary,
+                    )
+                } else {
+                    None
+                },
             ],
         }
     }};
@@ -270,5 +302,8 @@ pub(crate) fn binary_fn(b: BinaryOp, d: DType) -> Option<&'static HostFn> {
 /// Every host function, for `JITBuilder::symbol`.
 pub(crate) fn all() -> impl Iterator<Item = &'static HostFn> {
     let t = table();
-    t.unary.iter().flat_map(|r| r.by_dtype.iter().flatten()).chain(t.binary.iter().flat_map(|r| r.by_dtype.iter().flatten()))
+    t.unary
+        .iter()
+        .flat_map(|r| r.by_dtype.iter().flatten())
+        .chain(t.binary.iter().flat_map(|r| r.by_dtype.iter().flatten()))
 }
