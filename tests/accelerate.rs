@@ -273,3 +273,34 @@ fn inside_dlfeval_an_accelerated_call_is_one_node_per_output_with_a_compiled_vjp
     // the three dlfeval calls ran no user code beyond those traces.
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
+
+/// A logger that keeps every record, for the retrace explanation test.
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+impl log::Log for Recorder {
+    fn enabled(&self, _: &log::Metadata) -> bool {
+        true
+    }
+    fn log(&self, record: &log::Record) {
+        self.0.lock().unwrap().push(format!("{} {}", record.level(), record.args()));
+    }
+    fn flush(&self) {}
+}
+
+static RECORDER: Recorder = Recorder(std::sync::Mutex::new(Vec::new()));
+
+#[test]
+fn a_retrace_logs_which_input_differs_from_the_nearest_cached_signature() {
+    let _ = log::set_logger(&RECORDER);
+    log::set_max_level(log::LevelFilter::Debug);
+    let af = accelerate(|(x, y, scale): (DlArray, DlArray, f64)| Ok((&x + &y) * scale));
+    let two = DlArray::from(array![1.0, 2.0]);
+    af.call((two.clone(), two.clone(), 1.0)).unwrap();
+    af.call((two.clone(), DlArray::from(array![3.0]), 1.0)).unwrap();
+    af.call((two.clone(), two.cast(DType::F32), 1.0)).unwrap();
+    af.call((two.clone(), two.clone(), 2.5)).unwrap();
+    let logs = RECORDER.0.lock().unwrap().join("\n");
+    assert!(logs.contains("DEBUG") && logs.contains("input array 1 has shape [1], the cached one [2]"), "{logs}");
+    assert!(logs.contains("input array 1 has dtype f32, the cached one f64"), "{logs}");
+    assert!(logs.contains("a plain input is 2.5, the cached one 1.0"), "{logs}");
+}

@@ -416,3 +416,30 @@ fn deep_sharing_does_not_blow_up_code() {
     let c = check(&g, &[random(&mut rng, DType::F64, &[n], false)]);
     assert!(c.clif_text().len() < 2_000_000);
 }
+
+#[test]
+fn extended_rosenbrock_value_and_gradient_is_at_most_two_passes_over_memory() {
+    use cranegrad::prelude::*;
+    use ndarray::s;
+    let n = 1000;
+    let x = DlArray::from(ndarray::Array1::linspace(-1.0, 1.0, n));
+    let traced = cranegrad::trace_graph(
+        |x: DlArray| {
+            let (head, tail) = (x.slice(s![..-1]), x.slice(s![1..]));
+            let y = (100.0 * (&tail - head.square()).square() + (1.0 - &head).square()).sum_all();
+            let g = dlgradient(&y, &x)?;
+            Ok((y, g))
+        },
+        x.clone(),
+    )
+    .unwrap();
+    let optimized = cranegrad::opt::optimize(&traced.pruned()).unwrap();
+    let c = check(&optimized, &[x.data().unwrap().clone()]);
+    assert!(
+        c.loop_count() <= 2,
+        "{} loops:\n{}\n{}",
+        c.loop_count(),
+        cranegrad::ir::to_text(&optimized),
+        c.clif_text()
+    );
+}

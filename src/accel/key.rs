@@ -20,6 +20,27 @@ pub(crate) enum KeyItem {
     Close,
 }
 
+impl KeyItem {
+    /// The item for humans: `f64[2, 3]`, `2.5`, `true`, `"name"`.
+    fn text(&self) -> String {
+        match self {
+            KeyItem::Array(d, s) => {
+                let dims: Vec<String> = s.iter().map(|d| d.to_string()).collect();
+                format!("{d}[{}]", dims.join(", "))
+            }
+            KeyItem::Failed => "an array carrying an error".into(),
+            KeyItem::F64(b) => format!("{:?}", f64::from_bits(*b)),
+            KeyItem::F32(b) => format!("{:?}f32", f32::from_bits(*b)),
+            KeyItem::I64(v) => format!("{v}i64"),
+            KeyItem::Usize(v) => format!("{v}usize"),
+            KeyItem::Bool(v) => format!("{v}"),
+            KeyItem::Str(s) => format!("{s:?}"),
+            KeyItem::Open(kind, n) => format!("{kind} of {n}"),
+            KeyItem::Close => "end".into(),
+        }
+    }
+}
+
 /// The cache key of a call.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) struct Signature(pub Vec<KeyItem>);
@@ -47,24 +68,16 @@ impl Signature {
         Signature(items)
     }
 
-    /// `(in0: f64[2], flag: true)`: the signature for humans.
+    /// `(in0: f64[2], 2.5, true)`: the signature for humans.
     pub fn describe(&self) -> String {
         let mut parts = Vec::new();
         let mut k = 0;
         for item in &self.0 {
-            match item {
-                KeyItem::Array(d, s) => {
-                    let dims: Vec<String> = s.iter().map(|d| d.to_string()).collect();
-                    parts.push(format!("in{k}: {d}[{}]", dims.join(", ")));
-                    k += 1;
-                }
-                KeyItem::F64(b) => parts.push(format!("{}", f64::from_bits(*b))),
-                KeyItem::F32(b) => parts.push(format!("{}f32", f32::from_bits(*b))),
-                KeyItem::I64(v) => parts.push(format!("{v}i64")),
-                KeyItem::Usize(v) => parts.push(format!("{v}usize")),
-                KeyItem::Bool(v) => parts.push(format!("{v}")),
-                KeyItem::Str(s) => parts.push(format!("{s:?}")),
-                KeyItem::Failed | KeyItem::Open(..) | KeyItem::Close => {}
+            if let KeyItem::Array(..) = item {
+                parts.push(format!("in{k}: {}", item.text()));
+                k += 1;
+            } else if !matches!(item, KeyItem::Failed | KeyItem::Open(..) | KeyItem::Close) {
+                parts.push(item.text());
             }
         }
         format!("({})", parts.join(", "))
@@ -95,7 +108,7 @@ impl Signature {
                     (KeyItem::Array(_, s1), KeyItem::Array(_, s2)) => {
                         format!("input array {array_index} has shape {s1:?}, the cached one {s2:?}")
                     }
-                    _ => format!("a plain input is {mine:?}, the cached one {theirs:?}"),
+                    _ => format!("a plain input is {}, the cached one {}", mine.text(), theirs.text()),
                 });
             }
             if matches!(mine, KeyItem::Array(..)) {
