@@ -67,7 +67,7 @@ where
     R: Tree + Send + Sync + 'static,
     F: Fn(A) -> Result<R> + Send + Sync + 'static,
 {
-    let name = std::any::type_name::<F>().replace("::{{closure}}", "").rsplit("::").next().unwrap_or("f").to_string();
+    let name = std::any::type_name::<F>().replace("{{closure}}", "{closure}");
     AcceleratedFunction {
         shared: Arc::new(Shared {
             f: Arc::new(f),
