@@ -1,10 +1,12 @@
 //! The LRU cache of compiled traces, with in-flight slots so that two threads missing on the
 //! same signature trace and compile it once.
 
+use super::key::FxHasher;
 use super::key::Signature;
 use super::program::Program;
 use crate::ir::CallTarget;
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 
@@ -28,25 +30,33 @@ pub(crate) enum SlotState<R> {
     Failed,
 }
 
-/// A signature's place in the cache; waiters block on `changed` while it is building.
+/// A signature's place in the cache; waiters block on `changed` while it is building. Once
+/// built, `ready` serves hits without taking the lock.
 pub(crate) struct Slot<R> {
     pub state: Mutex<SlotState<R>>,
     pub changed: Condvar,
+    ready: OnceLock<Arc<Entry<R>>>,
 }
 
 impl<R> Slot<R> {
     fn building() -> Arc<Self> {
-        Arc::new(Slot { state: Mutex::new(SlotState::Building), changed: Condvar::new() })
+        Arc::new(Slot { state: Mutex::new(SlotState::Building), changed: Condvar::new(), ready: OnceLock::new() })
     }
 
     /// Publishes the outcome of a build and wakes the waiters.
     pub fn finish(&self, state: SlotState<R>) {
+        if let SlotState::Ready(e) = &state {
+            let _ = self.ready.set(e.clone());
+        }
         *lock(&self.state) = state;
         self.changed.notify_all();
     }
 
     /// Blocks until the slot is no longer building; the entry, or `None` if the build failed.
     pub fn wait(&self) -> Option<Arc<Entry<R>>> {
+        if let Some(e) = self.ready.get() {
+            return Some(e.clone());
+        }
         let mut state = lock(&self.state);
         loop {
             match &*state {
@@ -73,7 +83,7 @@ pub(crate) enum Lookup<R> {
 
 /// Signature -> slot, least recently used evicted first.
 pub(crate) struct Cache<R> {
-    map: HashMap<Signature, (Arc<Slot<R>>, u64)>,
+    map: HashMap<Signature, (Arc<Slot<R>>, u64), BuildHasherDefault<FxHasher>>,
     clock: u64,
     pub capacity: usize,
     pub serial: u64,
@@ -81,7 +91,7 @@ pub(crate) struct Cache<R> {
 
 impl<R> Cache<R> {
     pub fn new(capacity: usize) -> Self {
-        Cache { map: HashMap::new(), clock: 0, capacity, serial: 0 }
+        Cache { map: HashMap::default(), clock: 0, capacity, serial: 0 }
     }
 
     /// Finds `sig`, or reserves a building slot for it.

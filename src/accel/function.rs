@@ -16,6 +16,9 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+/// `Shared::check` when check mode is off (a NaN pattern no tolerance is stored as).
+const NO_CHECK: u64 = u64::MAX;
+
 type UserFn<A, R> = dyn Fn(A) -> Result<R> + Send + Sync;
 
 struct Shared<A, R> {
@@ -23,7 +26,8 @@ struct Shared<A, R> {
     name: String,
     cache: Mutex<Cache<R>>,
     enabled: AtomicBool,
-    check: Mutex<CheckMode>,
+    /// The check tolerance's bits, or `NO_CHECK` (read on every hit, so lock-free).
+    check: AtomicU64,
     hits: AtomicU64,
     misses: AtomicU64,
     check_failures: AtomicUsize,
@@ -74,7 +78,7 @@ where
             name,
             cache: Mutex::new(Cache::new(50)),
             enabled: AtomicBool::new(true),
-            check: Mutex::new(CheckMode::None),
+            check: AtomicU64::new(NO_CHECK),
             hits: AtomicU64::new(0),
             misses: AtomicU64::new(0),
             check_failures: AtomicUsize::new(0),
@@ -311,12 +315,20 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
 
     /// The check mode (default `CheckMode::None`).
     pub fn check_mode(&self) -> CheckMode {
-        *lock(&self.shared.check)
+        match self.shared.check.load(Ordering::Relaxed) {
+            NO_CHECK => CheckMode::None,
+            bits => CheckMode::Tolerance(f64::from_bits(bits)),
+        }
     }
 
     /// Sets the check mode.
     pub fn set_check_mode(&self, mode: CheckMode) {
-        *lock(&self.shared.check) = mode
+        let bits = match mode {
+            CheckMode::None => NO_CHECK,
+            CheckMode::Tolerance(tol) if tol.to_bits() == NO_CHECK => f64::NAN.to_bits() ^ 1,
+            CheckMode::Tolerance(tol) => tol.to_bits(),
+        };
+        self.shared.check.store(bits, Ordering::Relaxed)
     }
 
     /// How many outputs of cached calls differed from the un-accelerated function by more than

@@ -10,7 +10,7 @@ use std::sync::Arc;
 /// How a cached trace runs.
 pub(crate) enum Backend {
     /// Native code from the Cranelift backend.
-    Native(jit::Compiled),
+    Native(Box<jit::Compiled>),
     /// The reference interpreter: the fallback when native compilation fails (logged).
     Interpreter,
 }
@@ -28,7 +28,7 @@ impl Program {
         let unoptimized = traced.pruned();
         let optimized = crate::opt::optimize(&unoptimized)?;
         let backend = match jit::compile(&optimized) {
-            Ok(native) => Backend::Native(native),
+            Ok(native) => Backend::Native(Box::new(native)),
             Err(e) => {
                 log::warn!("native compilation failed, the cached trace runs on the interpreter: {e}");
                 Backend::Interpreter

@@ -89,6 +89,8 @@ extern "C" fn ur64<const K: usize>(x: f64) -> f64 {
 /// Complex unary: `(re, im, out)`, writes `out[0..2]`.
 extern "C" fn uc64<const K: usize>(re: f32, im: f32, out: *mut f32) {
     let r = unary_num(unary_op(K), Complex32::new(re, im));
+    // SAFETY: generated code passes `out` pointing at a two-element scratch slot of this
+    // element type that it owns for the duration of the call.
     unsafe {
         *out = r.re;
         *out.add(1) = r.im;
@@ -96,6 +98,8 @@ extern "C" fn uc64<const K: usize>(re: f32, im: f32, out: *mut f32) {
 }
 extern "C" fn uc128<const K: usize>(re: f64, im: f64, out: *mut f64) {
     let r = unary_num(unary_op(K), Complex64::new(re, im));
+    // SAFETY: generated code passes `out` pointing at a two-element scratch slot of this
+    // element type that it owns for the duration of the call.
     unsafe {
         *out = r.re;
         *out.add(1) = r.im;
@@ -117,6 +121,8 @@ extern "C" fn br64<const K: usize>(x: f64, y: f64) -> f64 {
 /// Complex binary: `(are, aim, bre, bim, out)`, writes `out[0..2]`.
 extern "C" fn bc64<const K: usize>(ar: f32, ai: f32, br: f32, bi: f32, out: *mut f32) {
     let r = binary_num(binary_op(K), Complex32::new(ar, ai), Complex32::new(br, bi));
+    // SAFETY: generated code passes `out` pointing at a two-element scratch slot of this
+    // element type that it owns for the duration of the call.
     unsafe {
         *out = r.re;
         *out.add(1) = r.im;
@@ -124,6 +130,8 @@ extern "C" fn bc64<const K: usize>(ar: f32, ai: f32, br: f32, bi: f32, out: *mut
 }
 extern "C" fn bc128<const K: usize>(ar: f64, ai: f64, br: f64, bi: f64, out: *mut f64) {
     let r = binary_num(binary_op(K), Complex64::new(ar, ai), Complex64::new(br, bi));
+    // SAFETY: generated code passes `out` pointing at a two-element scratch slot of this
+    // element type that it owns for the duration of the call.
     unsafe {
         *out = r.re;
         *out.add(1) = r.im;

@@ -283,6 +283,8 @@ impl Compiled {
                         f(ptrs.as_ptr());
                     }
                 }
+                // SAFETY: the plan gave `a`, `b`, `c` buffers of `batch` row-major `[m, k]`,
+                // `[k, n]` and `[m, n]` matrices of `dtype`, and `c` aliases neither operand.
                 Step::MatMul { a, b, c, dtype, batch, m, k, n } => unsafe {
                     gemm(dtype, batch, m, k, n, ptrs[a], ptrs[b], ptrs[c]);
                 },
@@ -324,6 +326,10 @@ impl Compiled {
 
 /// `c = a @ b` over `batch` row-major `[m, k] x [k, n]` matrices, with matrixmultiply (as
 /// ndarray's `general_mat_mul`, so the results match the interpreter).
+///
+/// # Safety
+/// `a`, `b` and `c` must point at `batch` contiguous row-major matrices of `dtype` of shapes
+/// `[m, k]`, `[k, n]` and `[m, n]`, with `c` writable and aliasing neither operand.
 #[allow(clippy::too_many_arguments)]
 unsafe fn gemm(dtype: DType, batch: usize, m: usize, k: usize, n: usize, a: *mut u8, b: *mut u8, c: *mut u8) {
     let (rsa, rsb, rsc) = (k as isize, n as isize, n as isize);
