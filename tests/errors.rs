@@ -265,3 +265,20 @@ fn bad_inputs_give_errors_and_never_panic() {
     }));
     assert!(!no_panic("an empty slice", || err(x.slice(s![.., 2..1]))));
 }
+
+#[test]
+fn the_public_interpreter_refuses_operands_and_graphs_that_break_the_rules() {
+    use cranegrad::array::Data;
+    use cranegrad::interp;
+    use cranegrad::ir::{Graph, Node, Op};
+    use std::sync::Arc;
+    let x = Data::zeros(DType::F64, &[2, 3]);
+    let err = interp::eval(&Op::Reshape(vec![4]), &[&x]).unwrap_err();
+    assert!(err.to_string().contains("reshape"), "{err}");
+    let mut g = Graph::new();
+    let a = g.input(0, DType::F64, &[2]);
+    g.nodes.push(Node { op: Op::Reshape(vec![3]), inputs: vec![a], dtype: DType::F64, shape: vec![3], region: 0 });
+    g.outputs = vec![1];
+    let err = interp::run(&g, &[Arc::new(Data::zeros(DType::F64, &[2]))]).unwrap_err();
+    assert!(err.to_string().contains("reshape"), "{err}");
+}

@@ -11,8 +11,16 @@ use crate::error::{Error, Result};
 use crate::ir::{Graph, Op};
 use std::sync::Arc;
 
-/// Applies one primitive to operand values. The operands must satisfy the op's type rule.
+/// Applies one primitive to operand values; operands that break the op's type rule are an
+/// `Err`.
 pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
+    let types: Vec<(crate::DType, &[usize])> = inputs.iter().map(|d| (d.dtype(), d.shape())).collect();
+    crate::ir::infer(op, &types)?;
+    eval_checked(op, inputs)
+}
+
+/// [`eval`] for operands already checked against the op's type rule.
+pub(crate) fn eval_checked(op: &Op, inputs: &[&Data]) -> Result<Data> {
     let arg = |i: usize| -> Result<&Data> {
         inputs.get(i).copied().ok_or_else(|| Error::argument(op.name(), "missing operand"))
     };
@@ -43,9 +51,10 @@ pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
     }
 }
 
-/// Runs a whole graph on input values and returns its outputs. Each input must have the dtype
-/// and shape its `Input` node records.
+/// Runs a whole graph on input values and returns its outputs. The graph must verify, and each
+/// input must have the dtype and shape its `Input` node records; otherwise an `Err`.
 pub fn run(g: &Graph, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
+    crate::ir::verify(g)?;
     let mut values: Vec<Option<Arc<Data>>> = vec![None; g.nodes.len()];
     let live = g.live();
     // The last node reading each value: intermediate values are released after it, so a run
@@ -80,7 +89,7 @@ pub fn run(g: &Graph, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
             op => {
                 let args: Vec<&Data> =
                     n.inputs.iter().map(|&i| values[i].as_deref().expect("operand computed")).collect();
-                Arc::new(eval(op, &args)?)
+                Arc::new(eval_checked(op, &args)?)
             }
         };
         values[id] = Some(v);

@@ -5,7 +5,7 @@
 use super::context::with_top;
 use super::DlArray;
 use crate::array::{DType, Data};
-use crate::interp::eval;
+use crate::interp::eval_checked;
 use crate::ir::{infer, Op};
 use std::sync::Arc;
 
@@ -24,7 +24,7 @@ pub(crate) fn emit(op: Op, inputs: &[&DlArray]) -> DlArray {
         return DlArray::failed(e);
     }
     let refs: Vec<&Data> = datas.iter().map(|d| &***d).collect();
-    let value = match eval(&op, &refs) {
+    let value = match eval_checked(&op, &refs) {
         Ok(v) => Arc::new(v),
         Err(e) => return DlArray::failed(e),
     };
