@@ -187,6 +187,13 @@ fn padded(x: &DlArray, p: &ConvPlan) -> DlArray {
     zero_pad(x, &before, &after)
 }
 
+/// The plan and the kernel-offset windows of the padded input, or the array carrying the error.
+fn plan_and_windows(x: &DlArray, w: &DlArray, b: &DlArray, opts: &ConvOptions) -> Result<(ConvPlan, Windows), DlArray> {
+    let p = plan(x, w, b, opts)?;
+    let win = windows("dlconv", &padded(x, &p), &p.kernel, &p.stride, &p.dilation)?;
+    Ok((p, win))
+}
+
 fn add_bias(y: DlArray, b: &DlArray, cout: usize) -> DlArray {
     let mut shape = vec![1; y.ndim()];
     shape[1] = b.numel().min(cout);
@@ -203,15 +210,11 @@ fn add_bias(y: DlArray, b: &DlArray, cout: usize) -> DlArray {
 /// the slices are stacked into `[N, groups, Cin / groups * K, out]` and multiplied by the
 /// weights reshaped to `[groups, Cout / groups, Cin / groups * K]` in one batched matmul.
 pub fn dlconv(x: &DlArray, w: &DlArray, b: &DlArray, opts: &ConvOptions) -> DlArray {
-    let p = match plan(x, w, b, opts) {
-        Ok(p) => p,
+    let (p, win) = match plan_and_windows(x, w, b, opts) {
+        Ok(pw) => pw,
         Err(e) => return e,
     };
     let (n, cin, cout, g) = (x.shape()[0], x.shape()[1], w.shape()[0], p.groups);
-    let win = match windows("dlconv", &padded(x, &p), &p.kernel, &p.stride, &p.dilation) {
-        Ok(w) => w,
-        Err(e) => return e,
-    };
     let positions: usize = win.out.iter().product();
     let k = win.slices.len();
     let stacked: Vec<DlArray> = win.slices.iter().map(|s| s.reshape(&[n, cin, 1, positions])).collect();
@@ -228,15 +231,11 @@ pub fn dlconv(x: &DlArray, w: &DlArray, b: &DlArray, opts: &ConvOptions) -> DlAr
 /// benchmarks notes).
 #[doc(hidden)]
 pub fn dlconv_shifted(x: &DlArray, w: &DlArray, b: &DlArray, opts: &ConvOptions) -> DlArray {
-    let p = match plan(x, w, b, opts) {
-        Ok(p) => p,
+    let (p, win) = match plan_and_windows(x, w, b, opts) {
+        Ok(pw) => pw,
         Err(e) => return e,
     };
     let (n, cin, cout, g) = (x.shape()[0], x.shape()[1], w.shape()[0], p.groups);
-    let win = match windows("dlconv", &padded(x, &p), &p.kernel, &p.stride, &p.dilation) {
-        Ok(w) => w,
-        Err(e) => return e,
-    };
     let positions: usize = win.out.iter().product();
     let k = win.slices.len();
     let wk = w.reshape(&[g, cout / g, cin / g, k]);
