@@ -11,7 +11,11 @@
 //! cargo run --release --example quiver
 //! ```
 
+#[path = "support/fonts.rs"]
+mod fonts;
+
 use cranegrad::prelude::*;
+use fonts::register_font;
 use ndarray::{Array1, Array2};
 use num_complex::Complex64;
 use plotters::coord::Shift;
@@ -38,18 +42,6 @@ fn complex_example(x: &DlArray) -> Result<(DlArray, DlArray)> {
 /// `n` evenly spaced points from `a` to `b` (MATLAB's `linspace`).
 fn linspace(a: f64, b: f64, n: usize) -> Vec<f64> {
     (0..n).map(|k| a + (b - a) * k as f64 / (n - 1) as f64).collect()
-}
-
-/// Registers a system font for labels; false when none is found (pictures then have no text).
-fn register_font() -> bool {
-    let candidates = [
-        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-        "/usr/share/fonts/TTF/DejaVuSans.ttf",
-        "C:\\Windows\\Fonts\\arial.ttf",
-    ];
-    candidates.iter().filter_map(|path| std::fs::read(path).ok()).any(|bytes| {
-        plotters::style::register_font("sans-serif", FontStyle::Normal, Box::leak(bytes.into_boxed_slice())).is_ok()
-    })
 }
 
 /// An arrow from `(x, y)` along `(u, v)`: the shaft and two head strokes, in data coordinates.

@@ -13,7 +13,11 @@
 //! cargo run --release --example train_mlp
 //! ```
 
+#[path = "support/fonts.rs"]
+mod fonts;
+
 use cranegrad::prelude::*;
+use fonts::register_font;
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, Array2};
 use plotters::prelude::*;
@@ -120,18 +124,6 @@ fn accuracy(params: &ParamTable, split: &Split) -> Result<f64> {
         })
         .count();
     Ok(correct as f64 / split.labels.len() as f64)
-}
-
-/// Registers a system font for plot labels; false when none is found (plots then have no text).
-fn register_font() -> bool {
-    let candidates = [
-        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
-        "/usr/share/fonts/TTF/DejaVuSans.ttf",
-        "C:\\Windows\\Fonts\\arial.ttf",
-    ];
-    candidates.iter().filter_map(|path| std::fs::read(path).ok()).any(|bytes| {
-        plotters::style::register_font("sans-serif", FontStyle::Normal, Box::leak(bytes.into_boxed_slice())).is_ok()
-    })
 }
 
 /// Draws the per-epoch training loss to `path`.

@@ -102,7 +102,7 @@ impl Signature {
         for (mine, theirs) in self.0.iter().zip(&nearest.0) {
             if mine != theirs {
                 reasons.push(match (mine, theirs) {
-                    (KeyItem::Array(d1, s1), KeyItem::Array(d2, s2)) if d1 != d2 => {
+                    (KeyItem::Array(d1, _), KeyItem::Array(d2, _)) if d1 != d2 => {
                         format!("input array {array_index} has dtype {d1}, the cached one {d2}")
                     }
                     (KeyItem::Array(_, s1), KeyItem::Array(_, s2)) => {

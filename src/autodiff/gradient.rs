@@ -177,11 +177,11 @@ pub(crate) fn gradients(y: &DlArray, vars: &[&DlArray], options: &GradOptions) -
             }
         }
     });
-    let mut cts = result?;
+    let cts = result?;
     let mut out = Vec::with_capacity(vars.len());
     for (v, id) in vars.iter().zip(&snap.vars) {
         let d = v.data()?;
-        let g = id.and_then(|id| cts.get_mut(id).and_then(Option::take).inspect(|g| cts[id] = Some(g.clone())));
+        let g = id.and_then(|id| cts.get(id).cloned().flatten());
         let g = match g {
             Some(g) => g.cast(d.dtype()),
             None => DlArray::from_data(Arc::new(Data::zeros(d.dtype(), d.shape()))),
