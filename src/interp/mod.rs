@@ -15,8 +15,28 @@ use std::sync::Arc;
 /// `Err`.
 pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
     let types: Vec<(crate::DType, &[usize])> = inputs.iter().map(|d| (d.dtype(), d.shape())).collect();
-    crate::ir::infer(op, &types)?;
+    let (dtype, shape) = crate::ir::infer(op, &types)?;
+    ensure_allocatable(op, dtype, &shape)?;
     eval_checked(op, inputs)
+}
+
+/// Results at least this large are allocated only after a fallible reservation succeeds.
+const PROBE_BYTES: usize = 64 << 20;
+
+/// Checks that a result of `dtype` and `shape` can be allocated: a large one whose memory the
+/// allocator refuses is an `Err` naming the op and the shape, where an infallible allocation
+/// would abort the process.
+pub(crate) fn ensure_allocatable(op: &Op, dtype: crate::DType, shape: &[usize]) -> Result<()> {
+    let bytes = shape.iter().try_fold(dtype.size_of(), |acc, &d| acc.checked_mul(d));
+    match bytes {
+        Some(b) if b < PROBE_BYTES => Ok(()),
+        Some(b) if Vec::<u8>::new().try_reserve_exact(b).is_ok() => Ok(()),
+        _ => Err(Error::shape(
+            op.name(),
+            &[shape],
+            format!("cannot allocate the result ({dtype:?}{shape:?}): out of memory"),
+        )),
+    }
 }
 
 /// [`eval`] for operands already checked against the op's type rule.
@@ -87,6 +107,7 @@ pub fn run(g: &Graph, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
             }
             Op::Constant(d) => d.clone(),
             op => {
+                ensure_allocatable(op, n.dtype, &n.shape)?;
                 let args: Vec<&Data> =
                     n.inputs.iter().map(|&i| values[i].as_deref().expect("operand computed")).collect();
                 Arc::new(eval_checked(op, &args)?)

@@ -57,8 +57,27 @@ fn check_slices(op: &Op, slices: &[AxisSlice], shape: &[usize]) -> Result<()> {
     }
 }
 
-/// The dtype and shape of `op` applied to inputs of the given dtypes and shapes.
+/// The dtype and shape of `op` applied to inputs of the given dtypes and shapes. A result
+/// whose element count or byte size does not fit in `isize` (as ndarray and the allocator
+/// require) is an error naming the op and the shapes, never an overflow.
 pub fn infer(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<usize>)> {
+    let (dtype, shape) = infer_unchecked(op, inputs)?;
+    let fits = element_count(&shape)
+        .and_then(|n| n.checked_mul(dtype.size_of()))
+        .is_some_and(|bytes| bytes <= isize::MAX as usize);
+    if !fits {
+        let mut shapes: Vec<&[usize]> = inputs.iter().map(|i| i.1).collect();
+        shapes.push(&shape);
+        return Err(Error::shape(
+            op.name(),
+            &shapes,
+            format!("the result {dtype:?}{shape:?} is too large to be allocated"),
+        ));
+    }
+    Ok((dtype, shape))
+}
+
+fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<usize>)> {
     let arity = match op {
         Op::Input(_) | Op::Constant(_) => 0,
         Op::Unary(_)
@@ -193,7 +212,9 @@ pub fn infer(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<usize>
                 if !fits {
                     return Err(Error::shape(op.name(), &shapes, format!("all axes but {axis} must agree")));
                 }
-                out[*axis] += s[*axis];
+                out[*axis] = out[*axis]
+                    .checked_add(s[*axis])
+                    .ok_or_else(|| Error::shape(op.name(), &shapes, "the result is too large"))?;
             }
             Ok((d, out))
         }

@@ -90,36 +90,55 @@ impl<'a, 'b> Kc<'a, 'b> {
     }
 
     /// The slots a kernel rooted at `root` reads (not its own).
-    fn collect_slots(&self, n: NodeId, out: &mut Vec<usize>) {
-        if let Some(s) = self.plan.buffer[n] {
-            if !out.contains(&s) {
-                out.push(s);
+    /// Walks the fused expression with an explicit stack, visiting each node once.
+    fn collect_slots(&self, root: NodeId, out: &mut Vec<usize>) {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack: Vec<NodeId> = self.g.nodes[root].inputs.iter().rev().copied().collect();
+        while let Some(n) = stack.pop() {
+            if !seen.insert(n) {
+                continue;
             }
-            return;
-        }
-        if self.plan.inline_const[n] {
-            return;
-        }
-        for &i in &self.g.nodes[n].inputs {
-            self.collect_slots(i, out);
+            if let Some(s) = self.plan.buffer[n] {
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+                continue;
+            }
+            if self.plan.inline_const[n] {
+                continue;
+            }
+            stack.extend(self.g.nodes[n].inputs.iter().rev());
         }
     }
 
-    /// Emits the whole function for kernel `root` (a materialized, computed node).
-    pub fn emit_kernel(mut self, root: NodeId) -> Result<()> {
+    /// Emits one function that runs the kernels `roots` (materialized, computed nodes) in
+    /// order, each a loop nest of its own.
+    pub fn emit_kernels(mut self, roots: &[NodeId]) -> Result<()> {
         let entry = self.b.create_block();
         self.b.append_block_params_for_function_params(entry);
         self.b.switch_to_block(entry);
         let bufs = self.b.block_params(entry)[0];
-        let mut slots = vec![self.plan.buffer[root].ok_or_else(|| jerr("kernel root without a buffer"))?];
-        for &i in &self.g.nodes[root].inputs {
-            self.collect_slots(i, &mut slots);
+        for &root in roots {
+            // Pointers are loaded again for each kernel, in the block it starts in, so each
+            // load dominates its uses.
+            self.ptrs.clear();
+            self.memo.clear();
+            self.emit_kernel(bufs, root)?;
         }
-        for s in slots {
-            let p = self.b.ins().load(self.ptr_ty, MemFlagsData::trusted().with_readonly(), bufs, (s * 8) as i32);
-            self.ptrs.insert(s, p);
-        }
+        self.b.ins().return_(&[]);
+        self.b.seal_all_blocks();
+        let cfg = self.module.target_config();
+        self.b.finalize(cfg);
+        Ok(())
+    }
+
+    /// Emits the loop nest of kernel `root` at the current position.
+    fn emit_kernel(&mut self, bufs: Value, root: NodeId) -> Result<()> {
         let node = &self.g.nodes[root];
+        if let Op::Concat(axis) = node.op {
+            return self.emit_concat_pieces(bufs, root, axis);
+        }
+        self.load_pointers(bufs, root, root)?;
         match &node.op {
             Op::ReduceSum(axes) | Op::ReduceMax(axes) | Op::ReduceMin(axes) => {
                 let axes = axes.clone();
@@ -136,10 +155,51 @@ impl<'a, 'b> Kc<'a, 'b> {
                 self.nest(&shape, &[], &mut body)?;
             }
         }
-        self.b.ins().return_(&[]);
-        self.b.seal_all_blocks();
-        let cfg = self.module.target_config();
-        self.b.finalize(cfg);
+        Ok(())
+    }
+
+    /// Loads the buffer pointers that kernel `root` needs to compute `expr` (its own
+    /// expression, or one piece of it) at the current position.
+    fn load_pointers(&mut self, bufs: Value, root: NodeId, expr: NodeId) -> Result<()> {
+        let mut slots = vec![self.plan.buffer[root].ok_or_else(|| jerr("kernel root without a buffer"))?];
+        if expr == root {
+            self.collect_slots(root, &mut slots);
+        } else if let Some(s) = self.plan.buffer[expr] {
+            slots.push(s);
+        } else {
+            self.collect_slots(expr, &mut slots);
+        }
+        self.ptrs.clear();
+        for s in slots {
+            let p = self.b.ins().load(self.ptr_ty, MemFlagsData::trusted().with_readonly(), bufs, (s * 8) as i32);
+            self.ptrs.insert(s, p);
+        }
+        Ok(())
+    }
+
+    /// A materialized concatenation: one loop nest per operand, each writing its own range of
+    /// the output, with no test per element (and no nesting that grows with the operands).
+    fn emit_concat_pieces(&mut self, bufs: Value, root: NodeId, axis: usize) -> Result<()> {
+        let mut offset = 0usize;
+        for &part in &self.g.nodes[root].inputs {
+            let shape = self.g.nodes[part].shape.clone();
+            let len = shape[axis];
+            if len > 0 {
+                self.load_pointers(bufs, root, part)?;
+                let mut body = |k: &mut Self, idx: &[Value]| -> Result<()> {
+                    k.memo.clear();
+                    let v = k.expr(part, Idx::M(idx.to_vec()))?;
+                    let mut out_idx = idx.to_vec();
+                    if offset != 0 {
+                        out_idx[axis] = k.b.ins().iadd_imm_s(idx[axis], offset as i64);
+                    }
+                    k.store(root, &out_idx, v);
+                    Ok(())
+                };
+                self.nest(&shape, &[], &mut body)?;
+            }
+            offset += len;
+        }
         Ok(())
     }
 
@@ -608,11 +668,13 @@ impl<'a, 'b> Kc<'a, 'b> {
                 }
                 self.expr(*i, Idx::M(inner))
             }
-            [(_, off, len), rest @ ..] => {
-                let c = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, m[axis], (off + len) as i64);
-                let first = &parts[..1];
-                self.branch(dtype, c, &mut |k| k.concat_parts(first, axis, m, dtype), &mut |k| {
-                    k.concat_parts(rest, axis, m, dtype)
+            _ => {
+                // Binary search over the parts: the nesting grows with log2(parts), not parts.
+                let (low, high) = parts.split_at(parts.len() / 2);
+                let (_, off, _) = high[0];
+                let c = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, m[axis], off as i64);
+                self.branch(dtype, c, &mut |k| k.concat_parts(low, axis, m, dtype), &mut |k| {
+                    k.concat_parts(high, axis, m, dtype)
                 })
             }
         }

@@ -76,8 +76,8 @@ pub struct Compiled {
     arena_words: usize,
     /// Arenas of finished runs, reused (a fresh large allocation costs page faults each call).
     arenas: Mutex<Vec<Vec<u64>>>,
-    clif: String,
-    disasm: String,
+    /// The graph this was compiled from, to print its native code on request.
+    source: Option<Arc<Graph>>,
     loops: usize,
 }
 
@@ -116,8 +116,28 @@ fn isa() -> Result<OwnedTargetIsa> {
     .map_err(Error::Jit)
 }
 
+/// Consecutive kernels emitted into one native function, at most: a long unrolled trace of
+/// small fused groups becomes a few functions of straight-line loop nests instead of one
+/// function (and one call) per group, which keeps compilation about linear in the graph.
+const KERNELS_PER_FUNCTION: usize = 32;
+
 /// Compiles a verified graph with static shapes.
 pub fn compile(g: &Graph) -> Result<Compiled> {
+    let mut compiled = compile_with(g, false)?.0;
+    compiled.source = Some(Arc::new(g.clone()));
+    Ok(compiled)
+}
+
+/// The CLIF and machine-code text of each generated function.
+#[derive(Default)]
+struct NativeText {
+    clif: String,
+    disasm: String,
+}
+
+/// Compiles `g`; with `text`, also prints every function's CLIF and machine code (costly, so
+/// only done when a dump asks for it).
+fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeText)> {
     verify(g)?;
     if g.nodes.iter().any(|n| matches!(n.op, Op::Call(_))) {
         return Err(jerr(
@@ -126,6 +146,9 @@ pub fn compile(g: &Graph) -> Result<Compiled> {
         ));
     }
     let plan = plan::plan(g);
+    if plan.arena_bytes > isize::MAX as usize {
+        return Err(jerr(format!("the temporaries need {} bytes, more than an allocation can hold", plan.arena_bytes)));
+    }
     let mut jb = JITBuilder::with_isa(isa()?, cranelift_module::default_libcall_names());
     for f in host::all() {
         jb.symbol(f.name.clone(), f.addr as *const u8);
@@ -134,11 +157,13 @@ pub fn compile(g: &Graph) -> Result<Compiled> {
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
     let mut imports = HashMap::new();
-    let mut clif = String::new();
-    let mut disasm = String::new();
+    let mut native_text = NativeText::default();
     let mut pending = Vec::new(); // (step index, func id)
     let mut steps = Vec::new();
+    let mut loops = 0;
     let slot_of = |n: usize| plan.buffer[n].ok_or_else(|| jerr(format!("%{n} has no buffer")));
+    // Runs of consecutive kernels, split at matrix products (a GEMM call between them).
+    let mut groups: Vec<Vec<crate::ir::NodeId>> = vec![Vec::new()];
     for &k in &plan.kernels {
         let node = &g.nodes[k];
         if node.shape.iter().product::<usize>() == 0 {
@@ -148,6 +173,7 @@ pub fn compile(g: &Graph) -> Result<Compiled> {
             let (a, b) = (node.inputs[0], node.inputs[1]);
             let sa = &g.nodes[a].shape;
             let r = sa.len();
+            groups.push(Vec::new());
             steps.push(Step::MatMul {
                 a: slot_of(a)?,
                 b: slot_of(b)?,
@@ -160,28 +186,47 @@ pub fn compile(g: &Graph) -> Result<Compiled> {
             });
             continue;
         }
+        let group = groups.last_mut().expect("one group");
+        if group.is_empty() {
+            steps.push(Step::Kernel(0));
+        }
+        group.push(k);
+        loops += 1;
+        if group.len() == KERNELS_PER_FUNCTION {
+            groups.push(Vec::new());
+        }
+    }
+    let mut step = 0;
+    for group in groups.iter().filter(|g| !g.is_empty()) {
+        while !matches!(steps[step], Step::Kernel(_)) {
+            step += 1;
+        }
         let sig = kernel_signature(&module);
-        let name = format!("kernel{}_n{k}", pending.len());
+        let name = format!("kernels{}_n{}", pending.len(), group[0]);
         let id = module.declare_function(&name, Linkage::Local, &sig).map_err(jerr)?;
         ctx.func.signature = sig;
         ctx.func.name = UserFuncName::user(0, id.as_u32());
         {
             let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-            Kc::new(g, &plan, b, &mut module, &mut imports).emit_kernel(k)?;
+            Kc::new(g, &plan, b, &mut module, &mut imports).emit_kernels(group)?;
         }
-        clif.push_str(&format!("; {name}: %{k} = {} {:?}\n", node.op, node.shape));
-        clif.push_str(&ctx.func.display().to_string());
-        clif.push('\n');
-        ctx.set_disasm(true);
-        module.define_function(id, &mut ctx).map_err(|e| jerr(format!("{e:?}")))?;
-        if let Some(code) = ctx.compiled_code() {
-            if let Some(v) = &code.vcode {
-                disasm.push_str(&format!("; {name}\n{v}\n"));
+        if text {
+            native_text.clif.push_str(&format!("; {name}:\n"));
+            for &k in group {
+                let node = &g.nodes[k];
+                native_text.clif.push_str(&format!(";   %{k} = {} {:?}\n", node.op, node.shape));
             }
+            native_text.clif.push_str(&ctx.func.display().to_string());
+            native_text.clif.push('\n');
+            ctx.set_disasm(true);
+        }
+        module.define_function(id, &mut ctx).map_err(|e| jerr(format!("{e:?}")))?;
+        if let Some(v) = ctx.compiled_code().and_then(|code| code.vcode.as_ref()) {
+            native_text.disasm.push_str(&format!("; {name}\n{v}\n"));
         }
         module.clear_context(&mut ctx);
-        pending.push((steps.len(), id));
-        steps.push(Step::Kernel(0));
+        pending.push((step, id));
+        step += 1;
     }
     module.finalize_definitions().map_err(jerr)?;
     for &(s, id) in &pending {
@@ -205,9 +250,9 @@ pub fn compile(g: &Graph) -> Result<Compiled> {
             },
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok(Compiled {
+    let compiled = Compiled {
         module: Mutex::new(Some(ModuleBox(module))),
-        loops: pending.len(),
+        loops,
         steps,
         slots: plan.slots.clone(),
         inputs,
@@ -215,9 +260,19 @@ pub fn compile(g: &Graph) -> Result<Compiled> {
         outputs,
         arena_words: plan.arena_bytes / 8,
         arenas: Mutex::new(Vec::new()),
-        clif,
-        disasm,
-    })
+        source: None,
+    };
+    Ok((compiled, native_text))
+}
+
+/// A zeroed arena of `words` 8-byte words, or an `Err` when the allocator refuses it.
+fn zeroed_arena(words: usize) -> Result<Vec<u64>> {
+    let mut arena = Vec::new();
+    arena.try_reserve_exact(words).map_err(|_| {
+        Error::argument("run", format!("cannot allocate the {} bytes of temporaries: out of memory", words * 8))
+    })?;
+    arena.resize(words, 0);
+    Ok(arena)
 }
 
 fn const_ptr(d: &Data) -> *mut u8 {
@@ -257,9 +312,15 @@ impl Compiled {
             }
         }
         let ins: Vec<Arc<Data>> = inputs[..self.inputs.len()].iter().map(contiguous).collect();
+        for (d, s) in &self.out_allocs {
+            crate::interp::ensure_allocatable(&Op::Broadcast(s.clone()), *d, s)?;
+        }
         let mut outs: Vec<Data> = self.out_allocs.iter().map(|(d, s)| Data::zeros(*d, s)).collect();
         let reused = self.arenas.lock().ok().and_then(|mut p| p.pop());
-        let mut arena = reused.unwrap_or_else(|| vec![0u64; self.arena_words]);
+        let mut arena = match reused {
+            Some(a) => a,
+            None => zeroed_arena(self.arena_words)?,
+        };
         let arena_ptr = arena.as_mut_ptr() as *mut u8;
         let mut out_ptrs: Vec<*mut u8> = outs.iter_mut().map(mut_ptr).collect();
         let ptrs: Vec<*mut u8> = self
@@ -308,14 +369,27 @@ impl Compiled {
             .collect())
     }
 
-    /// The Cranelift IR of every generated function.
+    /// The text of the generated code, made by compiling the graph again with printing on.
+    fn native_text(&self) -> NativeText {
+        let text = self.source.as_deref().map(|g| compile_with(g, true));
+        match text {
+            Some(Ok((_, text))) => text,
+            Some(Err(e)) => {
+                NativeText { clif: format!("; cannot print the native code: {e}\n"), disasm: String::new() }
+            }
+            None => NativeText::default(),
+        }
+    }
+
+    /// The Cranelift IR of every generated function (each function runs several fused loop
+    /// nests in a row; a comment lists the nodes they compute).
     pub fn clif_text(&self) -> String {
-        self.clif.clone()
+        self.native_text().clif
     }
 
     /// The machine code of every generated function, as text (empty if unsupported).
     pub fn disassembly(&self) -> String {
-        self.disasm.clone()
+        self.native_text().disasm
     }
 
     /// The number of fused loops (generated kernels).

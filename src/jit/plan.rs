@@ -53,6 +53,12 @@ pub(crate) const CHEAP: usize = 16;
 /// A cheap node is materialized anyway when (times emitted) x (cost) exceeds this.
 const RECOMPUTE_BUDGET: usize = 32;
 
+/// The most levels of inline (fused, unmaterialized) nodes under one kernel's root.
+pub(crate) const MAX_INLINE_DEPTH: usize = 48;
+
+/// A concatenation of more operands than this is materialized, one loop per operand.
+pub(crate) const INLINE_CONCAT_PARTS: usize = 4;
+
 /// True for a constant whose elements are all bit-identical (emitted as an immediate).
 fn splat(d: &Data) -> bool {
     let v = d.to_c128_vec();
@@ -100,6 +106,7 @@ pub(crate) fn plan(g: &Graph) -> Plan {
             let mut seen = vec![id];
             let mut stack = vec![id];
             let mut total = 0;
+            let mut scanned = 0usize;
             while let Some(k) = stack.pop() {
                 total += own[k];
                 if total > CHEAP {
@@ -112,6 +119,14 @@ pub(crate) fn plan(g: &Graph) -> Plan {
                     if !seen.contains(&i) && !is_leaf(&g.nodes[i].op) {
                         seen.push(i);
                         stack.push(i);
+                    }
+                    // An expression with this many operand edges is not cheap (and the scan
+                    // stays bounded for nodes of many operands).
+                    scanned += 1;
+                    if scanned > 4 * CHEAP {
+                        total = CHEAP + 1;
+                        stack.clear();
+                        break;
                     }
                 }
             }
@@ -167,6 +182,8 @@ pub(crate) fn plan(g: &Graph) -> Plan {
             Op::Input(_) => true,
             Op::Constant(_) => !inline_const[id],
             Op::MatMul | Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) => true,
+            // Written piece by piece into its own buffer rather than tested per element.
+            Op::Concat(_) if nd.inputs.len() > INLINE_CONCAT_PARTS => true,
             op => {
                 forced
                     || is_output[id]
@@ -181,6 +198,21 @@ pub(crate) fn plan(g: &Graph) -> Plan {
         };
         if inline_const[id] && !is_output[id] {
             mat[id] = false;
+        }
+    }
+    // Bound the depth of every fused expression: code generation walks an expression
+    // recursively, so a long chain of inline nodes (an unrolled loop of thousands of
+    // elementwise steps) is cut into kernels of at most `MAX_INLINE_DEPTH` levels each.
+    let mut depth = vec![0usize; n];
+    for id in 0..n {
+        if !live[id] || mat[id] || inline_const[id] {
+            continue;
+        }
+        let d = 1 + g.nodes[id].inputs.iter().map(|&i| depth[i]).max().unwrap_or(0);
+        if d > MAX_INLINE_DEPTH {
+            mat[id] = true;
+        } else {
+            depth[id] = d;
         }
     }
     // A layout node fed by a materialized node is fine; otherwise a materialized layout node
@@ -205,7 +237,7 @@ pub(crate) fn plan(g: &Graph) -> Plan {
                     Slot::Output(out_allocs.len() - 1)
                 } else {
                     let off = arena;
-                    arena += (numel(&nd.shape) * nd.dtype.size_of()).div_ceil(16) * 16;
+                    arena = arena.saturating_add((numel(&nd.shape) * nd.dtype.size_of()).div_ceil(16) * 16);
                     Slot::Temp(off)
                 }
             }

@@ -203,13 +203,19 @@ fn broadcast_of(rw: &Rewriter, x: &[NodeId]) -> Option<Vec<usize>> {
 /// The splat constant behind new node `id` (a constant of one repeated value, maybe under
 /// `broadcast` and `reshape`), when it has more than one element.
 fn splat_source(g: &Graph, id: NodeId) -> Option<Arc<Data>> {
-    match &g.nodes[id].op {
-        Op::Constant(d) if d.numel() > 1 && splat(g, id).is_some() => Some(d.clone()),
-        Op::Broadcast(_) | Op::Reshape(_) if splat(g, id).is_some() => match &g.nodes[g.nodes[id].inputs[0]].op {
-            Op::Constant(d) => Some(d.clone()),
-            _ => splat_source(g, g.nodes[id].inputs[0]),
-        },
-        _ => None,
+    let mut id = id;
+    loop {
+        match &g.nodes[id].op {
+            Op::Constant(d) if d.numel() > 1 && splat(g, id).is_some() => return Some(d.clone()),
+            Op::Broadcast(_) | Op::Reshape(_) if splat(g, id).is_some() => {
+                let inner = g.nodes[id].inputs[0];
+                if let Op::Constant(d) = &g.nodes[inner].op {
+                    return Some(d.clone());
+                }
+                id = inner;
+            }
+            _ => return None,
+        }
     }
 }
 
