@@ -245,7 +245,13 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
                 .ok_or_else(|| Error::Jit("the compiled program returned fewer outputs than the trace".into()))
         })?;
         if let CheckMode::Tolerance(tol) = self.check_mode() {
-            let reference = self.run_unaccelerated(args)?;
+            // The re-run is the user's code: a panic or an `Err` there is a check failure (the
+            // call still returns the accelerated outputs, and the cache is untouched).
+            let reference = match catch_unwind(AssertUnwindSafe(|| self.run_unaccelerated(args))) {
+                Ok(Ok(reference)) => reference,
+                Ok(Err(e)) => return Ok(self.rerun_failed(entry, &e.to_string(), result)),
+                Err(p) => return Ok(self.rerun_failed(entry, &panic_message(p), result)),
+            };
             for (output, diff) in compare(&result, &reference, tol)? {
                 log::warn!(
                     "accelerated {}: output {output} differs from the un-accelerated function by {diff:e} (tolerance \
@@ -257,6 +263,17 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
             }
         }
         Ok(result)
+    }
+
+    /// Logs and counts a check-mode re-run that failed; the accelerated `result` stands.
+    fn rerun_failed(&self, entry: &Entry<R>, why: &str, result: R) -> R {
+        log::warn!(
+            "accelerated {}: the un-accelerated check run failed for signature {}: {why}",
+            self.shared.name,
+            entry.signature.describe()
+        );
+        self.shared.check_failures.fetch_add(1, Ordering::Relaxed);
+        result
     }
 
     fn explain_miss(&self, sig: &Signature) {
