@@ -307,7 +307,7 @@ fn scaled() -> AcceleratedFunction<(DlArray, i64), (DlArray, DlArray)> {
 
 /// RSS may grow by at most this over 10,000 signatures (each entry's code is freed on
 /// eviction; what remains is allocator slack).
-const GROWTH_BOUND_KIB: usize = 48 * 1024;
+const GROWTH_BOUND_KIB: usize = 8 * 1024;
 
 #[test]
 fn ten_thousand_signatures_with_a_small_cache_keep_memory_bounded() {
