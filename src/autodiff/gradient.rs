@@ -86,20 +86,21 @@ fn snapshot(y: &DlArray, vars: &[&DlArray]) -> Result<Snapshot> {
         let var_ids: Vec<Option<NodeId>> = vars.iter().map(|v| t.own(v.node)).collect();
         let n = y_id + 1;
         // As MATLAB's "value to differentiate is not traced": a y computed from constants
-        // alone (made inside the call, depending on no traced input and no variable) is an
-        // error rather than a silent zero gradient.
+        // alone (made inside the call, depending on no traced input, no variable and no traced
+        // gradient) is an error rather than a silent zero gradient.
         let mut traced = vec![false; n];
         for id in var_ids.iter().flatten().filter(|&&id| id < n) {
             traced[*id] = true;
         }
         for id in 0..n {
             let node = &t.graph.nodes[id];
-            traced[id] |= matches!(node.op, Op::Input(_)) || node.inputs.iter().any(|&i| traced[i]);
+            traced[id] |=
+                matches!(node.op, Op::Input(_)) || node.region != 0 || node.inputs.iter().any(|&i| traced[i]);
         }
         if !traced[y_id] {
             return Err(Error::Gradient(
-                "y is not traced: it depends on no input of dlfeval (or of the accelerated function) and on no \
-                 variable; compute it from those arrays"
+                "y is not traced: it depends on no input of dlfeval (or of the accelerated function), no \
+                 variable and no traced gradient; compute it from those arrays"
                     .into(),
             ));
         }
