@@ -55,6 +55,30 @@ pub trait Num:
     fn im(self) -> Self::Real;
     /// Complex conjugate (identity for real types).
     fn conj(self) -> Self;
+    /// `-x`.
+    fn negative(self) -> Self {
+        -self
+    }
+    /// `1 / x`.
+    fn recip(self) -> Self {
+        Self::one() / self
+    }
+    /// `x + y`.
+    fn plus(self, y: Self) -> Self {
+        self + y
+    }
+    /// `x - y`.
+    fn minus(self, y: Self) -> Self {
+        self - y
+    }
+    /// `x * y`.
+    fn times(self, y: Self) -> Self {
+        self * y
+    }
+    /// `x / y`.
+    fn over(self, y: Self) -> Self {
+        self / y
+    }
 }
 
 /// A real numeric element: `f32`, `f64`.

@@ -94,8 +94,7 @@ fn snapshot(y: &DlArray, vars: &[&DlArray]) -> Result<Snapshot> {
         }
         for id in 0..n {
             let node = &t.graph.nodes[id];
-            traced[id] |=
-                matches!(node.op, Op::Input(_)) || node.region != 0 || node.inputs.iter().any(|&i| traced[i]);
+            traced[id] |= matches!(node.op, Op::Input(_)) || node.region != 0 || node.inputs.iter().any(|&i| traced[i]);
         }
         if !traced[y_id] {
             return Err(Error::Gradient(

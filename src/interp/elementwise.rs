@@ -2,6 +2,7 @@
 
 use crate::array::{Data, Element, Num, RealNum};
 use crate::error::{Error, Result};
+use crate::ir::primitives::{binary_primitives, compare_primitives, unary_primitives};
 use crate::ir::{broadcast_shapes, BinaryOp, CmpOp, UnaryOp};
 use ndarray::{ArrayD, IxDyn, Zip};
 
@@ -20,80 +21,121 @@ pub(crate) fn zip2<A: Copy, B: Copy, C>(x: &ArrayD<A>, y: &ArrayD<B>, f: impl Fn
     Ok(Zip::from(&xb).and(&yb).map_collect(|&a, &b| f(a, b)))
 }
 
-fn unary_num<T: Num>(u: UnaryOp, a: &ArrayD<T>) -> Result<Data> {
-    let real = <T::Real as Element>::into_data;
-    Ok(match u {
-        UnaryOp::Neg => T::into_data(a.mapv(|v| -v)),
-        UnaryOp::Exp => T::into_data(a.mapv(Num::exp)),
-        UnaryOp::Log => T::into_data(a.mapv(Num::ln)),
-        UnaryOp::Sin => T::into_data(a.mapv(Num::sin)),
-        UnaryOp::Cos => T::into_data(a.mapv(Num::cos)),
-        UnaryOp::Tanh => T::into_data(a.mapv(Num::tanh)),
-        UnaryOp::Sqrt => T::into_data(a.mapv(Num::sqrt)),
-        UnaryOp::Sign => T::into_data(a.mapv(Num::sign)),
-        UnaryOp::Recip => T::into_data(a.mapv(|v| T::one() / v)),
-        UnaryOp::Conj => T::into_data(a.mapv(Num::conj)),
-        UnaryOp::Log1p => T::into_data(a.mapv(Num::ln_1p)),
-        UnaryOp::Expm1 => T::into_data(a.mapv(Num::exp_m1)),
-        UnaryOp::Asin => T::into_data(a.mapv(Num::asin)),
-        UnaryOp::Acos => T::into_data(a.mapv(Num::acos)),
-        UnaryOp::Atan => T::into_data(a.mapv(Num::atan)),
-        UnaryOp::Asinh => T::into_data(a.mapv(Num::asinh)),
-        UnaryOp::Acosh => T::into_data(a.mapv(Num::acosh)),
-        UnaryOp::Atanh => T::into_data(a.mapv(Num::atanh)),
-        UnaryOp::Abs => real(a.mapv(Num::abs)),
-        UnaryOp::Real => real(a.mapv(Num::re)),
-        UnaryOp::Imag => real(a.mapv(Num::im)),
-        UnaryOp::Erf | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round => {
-            return Err(Error::dtype(u.name(), &[T::DTYPE], "defined for real operands only"))
+/// Generates the unary kernels from the rows of `ir::primitives::unary_primitives`: one
+/// whole-array kernel per dtype (the match on the op is outside the element loop), and the
+/// scalar functions the JIT's host trampolines call.
+macro_rules! unary_kernels {
+    ($($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident) real: $rl:ident, complex: $cl:ident;)*) => {
+        /// `u` on a real array.
+        fn unary_real<T: RealNum>(u: UnaryOp, a: &ArrayD<T>) -> Data {
+            match u {
+                $(UnaryOp::$v => T::into_data(a.mapv(unary_kernels!(@real $kind $kernel))),)*
+            }
         }
-    })
+
+        /// `u` on a complex array (`Err` for real-only ops).
+        fn unary_complex<T: Num>(u: UnaryOp, a: &ArrayD<T>) -> Result<Data> {
+            Ok(match u {
+                $(UnaryOp::$v => unary_kernels!(@complex $kind $kernel u a),)*
+            })
+        }
+
+        /// `u` of one real element (every unary op is defined on reals).
+        pub(crate) fn unary_real_element<T: RealNum>(u: UnaryOp, x: T) -> T {
+            match u {
+                $(UnaryOp::$v => unary_kernels!(@real $kind $kernel)(x),)*
+            }
+        }
+
+        /// `u` of one complex element, for the ops whose result is complex (`None` otherwise).
+        pub(crate) fn unary_complex_element<T: Num>(u: UnaryOp, x: T) -> Option<T> {
+            match u {
+                $(UnaryOp::$v => unary_kernels!(@complex_element $kind $kernel x),)*
+            }
+        }
+
+        /// `u` of one complex element, for the ops whose result is real (`None` otherwise).
+        pub(crate) fn unary_complex_to_real<T: Num>(u: UnaryOp, x: T) -> Option<T::Real> {
+            match u {
+                $(UnaryOp::$v => unary_kernels!(@complex_to_real $kind $kernel x),)*
+            }
+        }
+    };
+    (@real same $k:ident) => { Num::$k };
+    (@real to_real $k:ident) => { Num::$k };
+    (@real real $k:ident) => { RealNum::$k };
+    (@complex same $k:ident $u:ident $a:ident) => { T::into_data($a.mapv(Num::$k)) };
+    (@complex to_real $k:ident $u:ident $a:ident) => { <T::Real as Element>::into_data($a.mapv(Num::$k)) };
+    (@complex real $k:ident $u:ident $a:ident) => {
+        return Err(Error::dtype($u.name(), &[T::DTYPE], "defined for real operands only"))
+    };
+    (@complex_element same $k:ident $x:ident) => { Some(Num::$k($x)) };
+    (@complex_element $other:ident $k:ident $x:ident) => { None };
+    (@complex_to_real to_real $k:ident $x:ident) => { Some(Num::$k($x)) };
+    (@complex_to_real $other:ident $k:ident $x:ident) => { None };
 }
 
-fn unary_real<T: RealNum>(u: UnaryOp, a: &ArrayD<T>) -> Result<Data> {
-    match u {
-        UnaryOp::Erf => Ok(T::into_data(a.mapv(RealNum::erf))),
-        UnaryOp::Floor => Ok(T::into_data(a.mapv(RealNum::floor))),
-        UnaryOp::Ceil => Ok(T::into_data(a.mapv(RealNum::ceil))),
-        UnaryOp::Round => Ok(T::into_data(a.mapv(RealNum::round))),
-        _ => unary_num(u, a),
-    }
-}
+unary_primitives!(unary_kernels);
 
 /// `u` applied to every element.
 pub(crate) fn unary(u: UnaryOp, a: &Data) -> Result<Data> {
     match a {
-        Data::F32(a) => unary_real(u, a),
-        Data::F64(a) => unary_real(u, a),
-        Data::C64(a) => unary_num(u, a),
-        Data::C128(a) => unary_num(u, a),
+        Data::F32(a) => Ok(unary_real(u, a)),
+        Data::F64(a) => Ok(unary_real(u, a)),
+        Data::C64(a) => unary_complex(u, a),
+        Data::C128(a) => unary_complex(u, a),
         Data::Bool(_) => Err(Error::dtype(u.name(), &[a.dtype()], "needs a numeric operand")),
     }
 }
 
-fn binary_num<T: Num>(b: BinaryOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<Data> {
-    let out = match b {
-        BinaryOp::Add => zip2(x, y, |a, b| a + b)?,
-        BinaryOp::Sub => zip2(x, y, |a, b| a - b)?,
-        BinaryOp::Mul => zip2(x, y, |a, b| a * b)?,
-        BinaryOp::Div => zip2(x, y, |a, b| a / b)?,
-        BinaryOp::Pow => zip2(x, y, Num::pow)?,
-        BinaryOp::Max | BinaryOp::Min | BinaryOp::Complex | BinaryOp::Atan2 => {
-            return Err(Error::dtype(b.name(), &[T::DTYPE], "defined for real operands only"))
+/// Generates the binary kernels from the rows of `ir::primitives::binary_primitives`.
+macro_rules! binary_kernels {
+    ($($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident) real: $rl:ident, complex: $cl:ident;)*) => {
+        /// `b` on real arrays.
+        fn binary_real<T: RealNum>(b: BinaryOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<Data> {
+            Ok(match b {
+                $(BinaryOp::$v => binary_kernels!(@real $kind $kernel x y),)*
+            })
+        }
+
+        /// `b` on complex arrays (`Err` for real-only ops).
+        fn binary_complex<T: Num>(b: BinaryOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<Data> {
+            Ok(match b {
+                $(BinaryOp::$v => binary_kernels!(@complex $kind $kernel b x y),)*
+            })
+        }
+
+        /// `b` of two real elements, for the ops with a real result (`None` for `complex`).
+        pub(crate) fn binary_real_element<T: RealNum>(b: BinaryOp, x: T, y: T) -> Option<T> {
+            match b {
+                $(BinaryOp::$v => binary_kernels!(@real_element $kind $kernel x y),)*
+            }
+        }
+
+        /// `b` of two complex elements (`None` for real-only ops).
+        pub(crate) fn binary_complex_element<T: Num>(b: BinaryOp, x: T, y: T) -> Option<T> {
+            match b {
+                $(BinaryOp::$v => binary_kernels!(@complex_element $kind $kernel x y),)*
+            }
         }
     };
-    Ok(T::into_data(out))
+    (@real same $k:ident $x:ident $y:ident) => { T::into_data(zip2($x, $y, Num::$k)?) };
+    (@real real $k:ident $x:ident $y:ident) => { T::into_data(zip2($x, $y, RealNum::$k)?) };
+    (@real to_complex $k:ident $x:ident $y:ident) => {
+        <T::Complex as Element>::into_data(zip2($x, $y, <T as RealNum>::$k)?)
+    };
+    (@complex same $k:ident $b:ident $x:ident $y:ident) => { T::into_data(zip2($x, $y, Num::$k)?) };
+    (@complex $other:ident $k:ident $b:ident $x:ident $y:ident) => {
+        return Err(Error::dtype($b.name(), &[T::DTYPE], "defined for real operands only"))
+    };
+    (@real_element same $k:ident $x:ident $y:ident) => { Some(Num::$k($x, $y)) };
+    (@real_element real $k:ident $x:ident $y:ident) => { Some(RealNum::$k($x, $y)) };
+    (@real_element to_complex $k:ident $x:ident $y:ident) => { None };
+    (@complex_element same $k:ident $x:ident $y:ident) => { Some(Num::$k($x, $y)) };
+    (@complex_element $other:ident $k:ident $x:ident $y:ident) => { None };
 }
 
-fn binary_real<T: RealNum>(b: BinaryOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<Data> {
-    Ok(match b {
-        BinaryOp::Max => T::into_data(zip2(x, y, RealNum::maximum)?),
-        BinaryOp::Min => T::into_data(zip2(x, y, RealNum::minimum)?),
-        BinaryOp::Complex => <T::Complex as Element>::into_data(zip2(x, y, T::complex)?),
-        BinaryOp::Atan2 => T::into_data(zip2(x, y, RealNum::atan2)?),
-        _ => return binary_num(b, x, y),
-    })
-}
+binary_primitives!(binary_kernels);
 
 /// `b` applied elementwise with broadcasting; both operands must have one dtype.
 pub(crate) fn binary(b: BinaryOp, x: &Data, y: &Data) -> Result<Data> {
@@ -101,31 +143,39 @@ pub(crate) fn binary(b: BinaryOp, x: &Data, y: &Data) -> Result<Data> {
     match (x, y) {
         (Data::F32(x), Data::F32(y)) => binary_real(b, x, y),
         (Data::F64(x), Data::F64(y)) => binary_real(b, x, y),
-        (Data::C64(x), Data::C64(y)) => binary_num(b, x, y),
-        (Data::C128(x), Data::C128(y)) => binary_num(b, x, y),
+        (Data::C64(x), Data::C64(y)) => binary_complex(b, x, y),
+        (Data::C128(x), Data::C128(y)) => binary_complex(b, x, y),
         (Data::Bool(_), Data::Bool(_)) => Err(Error::dtype(b.name(), &[x.dtype()], "needs numeric operands")),
         _ => Err(mismatch()),
     }
 }
 
-fn compare_ord<T: Element + PartialOrd>(c: CmpOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<ArrayD<bool>> {
-    match c {
-        CmpOp::Lt => zip2(x, y, |a, b| a < b),
-        CmpOp::Le => zip2(x, y, |a, b| a <= b),
-        CmpOp::Gt => zip2(x, y, |a, b| a > b),
-        CmpOp::Ge => zip2(x, y, |a, b| a >= b),
-        CmpOp::Eq => zip2(x, y, |a, b| a == b),
-        CmpOp::Ne => zip2(x, y, |a, b| a != b),
-    }
+/// Generates the comparison kernels from the rows of `ir::primitives::compare_primitives`.
+macro_rules! compare_kernels {
+    ($($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident);)*) => {
+        /// `c` on arrays of an ordered element type.
+        fn compare_ord<T: Element + PartialOrd>(c: CmpOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<ArrayD<bool>> {
+            match c {
+                $(CmpOp::$v => zip2(x, y, |a, b| compare_kernels!(@ord $kind $kernel a b)),)*
+            }
+        }
+
+        /// `c` on arrays of an unordered (complex) element type: equality only.
+        fn compare_eq<T: Element>(c: CmpOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<ArrayD<bool>> {
+            match c {
+                $(CmpOp::$v => compare_kernels!(@eq $kind $kernel c x y),)*
+            }
+        }
+    };
+    (@ord ordering $k:ident $a:ident $b:ident) => { PartialOrd::$k(&$a, &$b) };
+    (@ord equality $k:ident $a:ident $b:ident) => { PartialEq::$k(&$a, &$b) };
+    (@eq equality $k:ident $c:ident $x:ident $y:ident) => { zip2($x, $y, |a, b| PartialEq::$k(&a, &b)) };
+    (@eq ordering $k:ident $c:ident $x:ident $y:ident) => {
+        Err(Error::dtype($c.name(), &[T::DTYPE], "ordering is defined for real operands only"))
+    };
 }
 
-fn compare_eq<T: Element>(c: CmpOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<ArrayD<bool>> {
-    match c {
-        CmpOp::Eq => zip2(x, y, |a, b| a == b),
-        CmpOp::Ne => zip2(x, y, |a, b| a != b),
-        _ => Err(Error::dtype(c.name(), &[T::DTYPE], "ordering is defined for real operands only")),
-    }
-}
+compare_primitives!(compare_kernels);
 
 /// Elementwise comparison with broadcasting; logical result.
 pub(crate) fn compare(c: CmpOp, x: &Data, y: &Data) -> Result<Data> {

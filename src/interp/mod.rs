@@ -6,6 +6,10 @@ mod layout;
 mod linalg;
 mod reduce;
 
+pub(crate) use elementwise::{
+    binary_complex_element, binary_real_element, unary_complex_element, unary_complex_to_real, unary_real_element,
+};
+
 use crate::array::Data;
 use crate::error::{Error, Result};
 use crate::ir::{Graph, Op};

@@ -5,6 +5,7 @@ mod call;
 mod graph;
 mod infer;
 mod op;
+pub(crate) mod primitives;
 mod print;
 mod verify;
 
@@ -12,5 +13,6 @@ pub use call::{Call, CallTarget};
 pub use graph::{Graph, Node, NodeId, Region};
 pub use infer::{broadcast_shapes, broadcasts_to, infer};
 pub use op::{AxisSlice, BinaryOp, CmpOp, Op, UnaryOp};
+pub use primitives::Lowering;
 pub use print::{to_dot, to_text, type_text};
 pub use verify::verify;

@@ -1,7 +1,8 @@
 //! The primitive set: one enum. Everything else is a composition of these.
 //!
-//! A primitive lives in exactly four places: its variant and type rule here and in
-//! `infer.rs`, its kernel in `interp/`, its VJP rule in `autodiff/vjp.rs`, and its lowering in
+//! A primitive lives in exactly four places: its declaration (the elementwise ones as one row
+//! of `primitives.rs`, the structural ones as a variant here with their type rule in
+//! `infer.rs`), its kernel in `interp/`, its VJP rule in `autodiff/vjp.rs`, and its lowering in
 //! `jit/`. Elementwise binary primitives broadcast their operands numpy-style; their dtypes must
 //! already agree (the ops layer inserts `cast`).
 
@@ -9,229 +10,125 @@ use crate::array::{DType, Data};
 use std::fmt;
 use std::sync::Arc;
 
-/// Elementwise functions of one argument.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum UnaryOp {
-    /// `-x`.
-    Neg,
-    /// `e^x`.
-    Exp,
-    /// `ln x` (principal branch for complex).
-    Log,
-    /// `sin x`.
-    Sin,
-    /// `cos x`.
-    Cos,
-    /// `tanh x`.
-    Tanh,
-    /// `sqrt x`.
-    Sqrt,
-    /// `|x|`; real result for complex input.
-    Abs,
-    /// `x / |x|`, 0 at 0.
-    Sign,
-    /// `1 / x`.
-    Recip,
-    /// Real part; real result.
-    Real,
-    /// Imaginary part; real result.
-    Imag,
-    /// Complex conjugate.
-    Conj,
-    /// Error function (real only).
-    Erf,
-    /// Round toward -inf (real only; zero gradient).
-    Floor,
-    /// Round toward +inf (real only; zero gradient).
-    Ceil,
-    /// Round half away from zero, as MATLAB's `round` (real only; zero gradient).
-    Round,
-    /// `ln(1 + x)`, accurate near 0.
-    Log1p,
-    /// `e^x - 1`, accurate near 0.
-    Expm1,
-    /// Inverse sine.
-    Asin,
-    /// Inverse cosine.
-    Acos,
-    /// Inverse tangent.
-    Atan,
-    /// Inverse hyperbolic sine.
-    Asinh,
-    /// Inverse hyperbolic cosine.
-    Acosh,
-    /// Inverse hyperbolic tangent.
-    Atanh,
-}
+use super::primitives::{binary_primitives, compare_primitives, unary_primitives, Lowering};
 
-impl UnaryOp {
-    /// Every unary primitive.
-    pub const ALL: [UnaryOp; 25] = [
-        UnaryOp::Neg,
-        UnaryOp::Exp,
-        UnaryOp::Log,
-        UnaryOp::Sin,
-        UnaryOp::Cos,
-        UnaryOp::Tanh,
-        UnaryOp::Sqrt,
-        UnaryOp::Abs,
-        UnaryOp::Sign,
-        UnaryOp::Recip,
-        UnaryOp::Real,
-        UnaryOp::Imag,
-        UnaryOp::Conj,
-        UnaryOp::Erf,
-        UnaryOp::Floor,
-        UnaryOp::Ceil,
-        UnaryOp::Round,
-        UnaryOp::Log1p,
-        UnaryOp::Expm1,
-        UnaryOp::Asin,
-        UnaryOp::Acos,
-        UnaryOp::Atan,
-        UnaryOp::Asinh,
-        UnaryOp::Acosh,
-        UnaryOp::Atanh,
-    ];
-
-    /// The name used in the IR.
-    pub fn name(self) -> &'static str {
-        match self {
-            UnaryOp::Neg => "neg",
-            UnaryOp::Exp => "exp",
-            UnaryOp::Log => "log",
-            UnaryOp::Sin => "sin",
-            UnaryOp::Cos => "cos",
-            UnaryOp::Tanh => "tanh",
-            UnaryOp::Sqrt => "sqrt",
-            UnaryOp::Abs => "abs",
-            UnaryOp::Sign => "sign",
-            UnaryOp::Recip => "recip",
-            UnaryOp::Real => "real",
-            UnaryOp::Imag => "imag",
-            UnaryOp::Conj => "conj",
-            UnaryOp::Erf => "erf",
-            UnaryOp::Floor => "floor",
-            UnaryOp::Ceil => "ceil",
-            UnaryOp::Round => "round",
-            UnaryOp::Log1p => "log1p",
-            UnaryOp::Expm1 => "expm1",
-            UnaryOp::Asin => "asin",
-            UnaryOp::Acos => "acos",
-            UnaryOp::Atan => "atan",
-            UnaryOp::Asinh => "asinh",
-            UnaryOp::Acosh => "acosh",
-            UnaryOp::Atanh => "atanh",
+/// Generates `UnaryOp` and its tables from the rows of [`unary_primitives`].
+macro_rules! define_unary_op {
+    ($($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident) real: $rl:ident, complex: $cl:ident;)*) => {
+        /// Elementwise functions of one argument (declared in `ir/primitives.rs`).
+        #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+        pub enum UnaryOp {
+            $($(#[$doc])* $v,)*
         }
-    }
 
-    /// True when the result of a complex input is real (`abs`, `real`, `imag`).
-    pub fn to_real(self) -> bool {
-        matches!(self, UnaryOp::Abs | UnaryOp::Real | UnaryOp::Imag)
-    }
+        impl UnaryOp {
+            /// Every unary primitive, in declaration order.
+            pub const ALL: [UnaryOp; [$(stringify!($v)),*].len()] = [$(UnaryOp::$v),*];
 
-    /// True when the op is defined on real inputs only.
-    pub fn real_only(self) -> bool {
-        matches!(self, UnaryOp::Erf | UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round)
-    }
-}
+            /// The name used in the IR.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(UnaryOp::$v => $name,)*
+                }
+            }
 
-/// Elementwise functions of two arguments (numpy broadcasting, equal dtypes).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum BinaryOp {
-    /// `a + b`.
-    Add,
-    /// `a - b`.
-    Sub,
-    /// `a * b`.
-    Mul,
-    /// `a / b`.
-    Div,
-    /// `a ^ b`.
-    Pow,
-    /// The larger, ignoring NaN (MATLAB); real only.
-    Max,
-    /// The smaller, ignoring NaN (MATLAB); real only.
-    Min,
-    /// `a + i b` from two reals.
-    Complex,
-    /// Four-quadrant inverse tangent of `a / b` (real only).
-    Atan2,
-}
+            /// True when the result of a complex input is real (`abs`, `real`, `imag`).
+            pub fn to_real(self) -> bool {
+                match self {
+                    $(UnaryOp::$v => stringify!($kind) == "to_real",)*
+                }
+            }
 
-impl BinaryOp {
-    /// Every binary primitive.
-    pub const ALL: [BinaryOp; 9] = [
-        BinaryOp::Add,
-        BinaryOp::Sub,
-        BinaryOp::Mul,
-        BinaryOp::Div,
-        BinaryOp::Pow,
-        BinaryOp::Max,
-        BinaryOp::Min,
-        BinaryOp::Complex,
-        BinaryOp::Atan2,
-    ];
+            /// True when the op is defined on real inputs only.
+            pub fn real_only(self) -> bool {
+                match self {
+                    $(UnaryOp::$v => stringify!($kind) == "real",)*
+                }
+            }
 
-    /// The name used in the IR.
-    pub fn name(self) -> &'static str {
-        match self {
-            BinaryOp::Add => "add",
-            BinaryOp::Sub => "sub",
-            BinaryOp::Mul => "mul",
-            BinaryOp::Div => "div",
-            BinaryOp::Pow => "pow",
-            BinaryOp::Max => "max",
-            BinaryOp::Min => "min",
-            BinaryOp::Complex => "complex",
-            BinaryOp::Atan2 => "atan2",
+            /// How the JIT computes the op on real or on complex operands.
+            pub fn lowering(self, complex: bool) -> Lowering {
+                match self {
+                    $(UnaryOp::$v => if complex { Lowering::$cl } else { Lowering::$rl },)*
+                }
+            }
         }
-    }
-
-    /// True when the op is defined on real inputs only.
-    pub fn real_only(self) -> bool {
-        matches!(self, BinaryOp::Max | BinaryOp::Min | BinaryOp::Complex | BinaryOp::Atan2)
-    }
+    };
 }
 
-/// Elementwise comparisons; the result is logical.
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub enum CmpOp {
-    /// `a < b`.
-    Lt,
-    /// `a <= b`.
-    Le,
-    /// `a > b`.
-    Gt,
-    /// `a >= b`.
-    Ge,
-    /// `a == b`.
-    Eq,
-    /// `a != b`.
-    Ne,
-}
+unary_primitives!(define_unary_op);
 
-impl CmpOp {
-    /// Every comparison.
-    pub const ALL: [CmpOp; 6] = [CmpOp::Lt, CmpOp::Le, CmpOp::Gt, CmpOp::Ge, CmpOp::Eq, CmpOp::Ne];
-
-    /// The name used in the IR.
-    pub fn name(self) -> &'static str {
-        match self {
-            CmpOp::Lt => "lt",
-            CmpOp::Le => "le",
-            CmpOp::Gt => "gt",
-            CmpOp::Ge => "ge",
-            CmpOp::Eq => "eq",
-            CmpOp::Ne => "ne",
+/// Generates `BinaryOp` and its tables from the rows of [`binary_primitives`].
+macro_rules! define_binary_op {
+    ($($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident) real: $rl:ident, complex: $cl:ident;)*) => {
+        /// Elementwise functions of two arguments (numpy broadcasting, equal dtypes; declared
+        /// in `ir/primitives.rs`).
+        #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+        pub enum BinaryOp {
+            $($(#[$doc])* $v,)*
         }
-    }
 
-    /// True for the ordering comparisons (real only).
-    pub fn ordering(self) -> bool {
-        !matches!(self, CmpOp::Eq | CmpOp::Ne)
-    }
+        impl BinaryOp {
+            /// Every binary primitive, in declaration order.
+            pub const ALL: [BinaryOp; [$(stringify!($v)),*].len()] = [$(BinaryOp::$v),*];
+
+            /// The name used in the IR.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(BinaryOp::$v => $name,)*
+                }
+            }
+
+            /// True when the op is defined on real inputs only.
+            pub fn real_only(self) -> bool {
+                match self {
+                    $(BinaryOp::$v => matches!(stringify!($kind).as_bytes(), b"real" | b"to_complex"),)*
+                }
+            }
+
+            /// How the JIT computes the op on real or on complex operands.
+            pub fn lowering(self, complex: bool) -> Lowering {
+                match self {
+                    $(BinaryOp::$v => if complex { Lowering::$cl } else { Lowering::$rl },)*
+                }
+            }
+        }
+    };
 }
+
+binary_primitives!(define_binary_op);
+
+/// Generates `CmpOp` from the rows of [`compare_primitives`].
+macro_rules! define_compare_op {
+    ($($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident);)*) => {
+        /// Elementwise comparisons; the result is logical (declared in `ir/primitives.rs`).
+        #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+        pub enum CmpOp {
+            $($(#[$doc])* $v,)*
+        }
+
+        impl CmpOp {
+            /// Every comparison, in declaration order.
+            pub const ALL: [CmpOp; [$(stringify!($v)),*].len()] = [$(CmpOp::$v),*];
+
+            /// The name used in the IR.
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(CmpOp::$v => $name,)*
+                }
+            }
+
+            /// True for the ordering comparisons (real only).
+            pub fn ordering(self) -> bool {
+                match self {
+                    $(CmpOp::$v => stringify!($kind) == "ordering",)*
+                }
+            }
+        }
+    };
+}
+
+compare_primitives!(define_compare_op);
 
 /// One axis of a strided slice: element `i` of the result is element `start + i * step` of the
 /// input, for `i` in `0..len`. A negative step walks backwards from `start`.

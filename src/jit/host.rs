@@ -1,76 +1,17 @@
 //! Host functions the generated code calls: transcendentals and the complex operations that are
-//! not inlined. The table is data: one row per primitive, one entry per dtype. Adding a unary
-//! primitive that needs a host function is one `urow!` line here (plus its kernel in
-//! `interp/`, which `unary_num`/`unary_real` below reuse through the `Num` traits).
+//! not inlined. The table is generated from the primitive lists (`ir/primitives.rs`): one row
+//! per primitive, one trampoline per dtype whose lowering is `Host`, each calling the
+//! interpreter's own scalar kernel, so the two can never disagree. Nothing here is edited to
+//! add a primitive.
 
-use crate::array::{DType, Num, RealNum};
+use crate::array::DType;
+use crate::interp::{
+    binary_complex_element, binary_real_element, unary_complex_element, unary_complex_to_real, unary_real_element,
+};
+use crate::ir::primitives::{binary_primitives, unary_primitives};
 use crate::ir::{BinaryOp, UnaryOp};
 use num_complex::{Complex32, Complex64};
 use std::sync::OnceLock;
-
-/// `u` of a numeric element, as the interpreter computes it (ops whose result is real for a
-/// complex input are not here: see `cabs`).
-fn unary_num<T: Num>(u: UnaryOp, x: T) -> T {
-    match u {
-        UnaryOp::Neg => -x,
-        UnaryOp::Exp => x.exp(),
-        UnaryOp::Log => x.ln(),
-        UnaryOp::Sin => x.sin(),
-        UnaryOp::Cos => x.cos(),
-        UnaryOp::Tanh => x.tanh(),
-        UnaryOp::Sqrt => x.sqrt(),
-        UnaryOp::Sign => x.sign(),
-        UnaryOp::Recip => T::one() / x,
-        UnaryOp::Conj => x.conj(),
-        UnaryOp::Log1p => x.ln_1p(),
-        UnaryOp::Expm1 => x.exp_m1(),
-        UnaryOp::Asin => x.asin(),
-        UnaryOp::Acos => x.acos(),
-        UnaryOp::Atan => x.atan(),
-        UnaryOp::Asinh => x.asinh(),
-        UnaryOp::Acosh => x.acosh(),
-        UnaryOp::Atanh => x.atanh(),
-        // Not reached through the table for complex types.
-        UnaryOp::Abs
-        | UnaryOp::Real
-        | UnaryOp::Imag
-        | UnaryOp::Erf
-        | UnaryOp::Floor
-        | UnaryOp::Ceil
-        | UnaryOp::Round => x,
-    }
-}
-
-fn unary_real<T: RealNum>(u: UnaryOp, x: T) -> T {
-    match u {
-        UnaryOp::Erf => x.erf(),
-        UnaryOp::Floor => x.floor(),
-        UnaryOp::Ceil => x.ceil(),
-        UnaryOp::Round => x.round(),
-        UnaryOp::Abs => Num::abs(x),
-        _ => unary_num(u, x),
-    }
-}
-
-fn binary_num<T: Num>(b: BinaryOp, x: T, y: T) -> T {
-    match b {
-        BinaryOp::Add => x + y,
-        BinaryOp::Sub => x - y,
-        BinaryOp::Mul => x * y,
-        BinaryOp::Div => x / y,
-        BinaryOp::Pow => x.pow(y),
-        _ => x,
-    }
-}
-
-fn binary_real<T: RealNum>(b: BinaryOp, x: T, y: T) -> T {
-    match b {
-        BinaryOp::Atan2 => x.atan2(y),
-        BinaryOp::Max => x.maximum(y),
-        BinaryOp::Min => x.minimum(y),
-        _ => binary_num(b, x, y),
-    }
-}
 
 const fn unary_op(k: usize) -> UnaryOp {
     UnaryOp::ALL[k]
@@ -81,14 +22,15 @@ const fn binary_op(k: usize) -> BinaryOp {
 }
 
 extern "C" fn ur32<const K: usize>(x: f32) -> f32 {
-    unary_real(unary_op(K), x)
+    unary_real_element(unary_op(K), x)
 }
 extern "C" fn ur64<const K: usize>(x: f64) -> f64 {
-    unary_real(unary_op(K), x)
+    unary_real_element(unary_op(K), x)
 }
 /// Complex unary: `(re, im, out)`, writes `out[0..2]`.
 extern "C" fn uc64<const K: usize>(re: f32, im: f32, out: *mut f32) {
-    let r = unary_num(unary_op(K), Complex32::new(re, im));
+    let x = Complex32::new(re, im);
+    let r = unary_complex_element(unary_op(K), x).unwrap_or(x);
     // SAFETY: generated code passes `out` pointing at a two-element scratch slot of this
     // element type that it owns for the duration of the call.
     unsafe {
@@ -97,7 +39,8 @@ extern "C" fn uc64<const K: usize>(re: f32, im: f32, out: *mut f32) {
     }
 }
 extern "C" fn uc128<const K: usize>(re: f64, im: f64, out: *mut f64) {
-    let r = unary_num(unary_op(K), Complex64::new(re, im));
+    let x = Complex64::new(re, im);
+    let r = unary_complex_element(unary_op(K), x).unwrap_or(x);
     // SAFETY: generated code passes `out` pointing at a two-element scratch slot of this
     // element type that it owns for the duration of the call.
     unsafe {
@@ -105,22 +48,23 @@ extern "C" fn uc128<const K: usize>(re: f64, im: f64, out: *mut f64) {
         *out.add(1) = r.im;
     }
 }
-/// `|z|` of a complex number: `(re, im) -> real`.
-extern "C" fn cabs64(re: f32, im: f32) -> f32 {
-    Num::abs(Complex32::new(re, im))
+/// A complex-to-real unary op (`|z|`): `(re, im) -> real`.
+extern "C" fn ucr64<const K: usize>(re: f32, im: f32) -> f32 {
+    unary_complex_to_real(unary_op(K), Complex32::new(re, im)).unwrap_or(f32::NAN)
 }
-extern "C" fn cabs128(re: f64, im: f64) -> f64 {
-    Num::abs(Complex64::new(re, im))
+extern "C" fn ucr128<const K: usize>(re: f64, im: f64) -> f64 {
+    unary_complex_to_real(unary_op(K), Complex64::new(re, im)).unwrap_or(f64::NAN)
 }
 extern "C" fn br32<const K: usize>(x: f32, y: f32) -> f32 {
-    binary_real(binary_op(K), x, y)
+    binary_real_element(binary_op(K), x, y).unwrap_or(f32::NAN)
 }
 extern "C" fn br64<const K: usize>(x: f64, y: f64) -> f64 {
-    binary_real(binary_op(K), x, y)
+    binary_real_element(binary_op(K), x, y).unwrap_or(f64::NAN)
 }
 /// Complex binary: `(are, aim, bre, bim, out)`, writes `out[0..2]`.
 extern "C" fn bc64<const K: usize>(ar: f32, ai: f32, br: f32, bi: f32, out: *mut f32) {
-    let r = binary_num(binary_op(K), Complex32::new(ar, ai), Complex32::new(br, bi));
+    let (x, y) = (Complex32::new(ar, ai), Complex32::new(br, bi));
+    let r = binary_complex_element(binary_op(K), x, y).unwrap_or(x);
     // SAFETY: generated code passes `out` pointing at a two-element scratch slot of this
     // element type that it owns for the duration of the call.
     unsafe {
@@ -129,7 +73,8 @@ extern "C" fn bc64<const K: usize>(ar: f32, ai: f32, br: f32, bi: f32, out: *mut
     }
 }
 extern "C" fn bc128<const K: usize>(ar: f64, ai: f64, br: f64, bi: f64, out: *mut f64) {
-    let r = binary_num(binary_op(K), Complex64::new(ar, ai), Complex64::new(br, bi));
+    let (x, y) = (Complex64::new(ar, ai), Complex64::new(br, bi));
+    let r = binary_complex_element(binary_op(K), x, y).unwrap_or(x);
     // SAFETY: generated code passes `out` pointing at a two-element scratch slot of this
     // element type that it owns for the duration of the call.
     unsafe {
@@ -140,7 +85,7 @@ extern "C" fn bc128<const K: usize>(ar: f64, ai: f64, br: f64, bi: f64, out: *mu
 
 /// The calling convention of a host function.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(crate) enum Shape {
+pub(crate) enum Convention {
     /// `(x: T) -> T` for a real `T`.
     RealUnary,
     /// `(re, im, out: *mut R)`.
@@ -158,7 +103,7 @@ pub(crate) enum Shape {
 pub(crate) struct HostFn {
     pub name: String,
     pub addr: usize,
-    pub shape: Shape,
+    pub convention: Convention,
 }
 
 /// One row of the table: a primitive and its host function per dtype (F32, F64, C64, C128).
@@ -183,110 +128,70 @@ fn dtype_slot(d: DType) -> Option<usize> {
     }
 }
 
-fn hf(name: &str, d: &str, addr: usize, shape: Shape) -> Option<HostFn> {
-    Some(HostFn { name: format!("cranegrad_{name}_{d}"), addr, shape })
+fn hf(name: &str, d: &str, addr: usize, convention: Convention) -> Option<HostFn> {
+    Some(HostFn { name: format!("cranegrad_{name}_{d}"), addr, convention })
 }
 
-/// A unary row: `real` / `complex` say which dtypes have a host function.
-macro_rules! urow {
-    ($op:ident, real) => {
-        urow!(@ $op, true, false)
+/// The unary rows, generated from `ir::primitives::unary_primitives`: a trampoline for every
+/// dtype whose lowering is `Host`.
+macro_rules! unary_rows {
+    ($($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident) real: $rl:ident, complex: $cl:ident;)*) => {
+        vec![$({
+            #[allow(dead_code)]
+            const K: usize = UnaryOp::$v as usize;
+            Row {
+                op: UnaryOp::$v,
+                by_dtype: [
+                    unary_rows!(@real $rl $name "f32" ur32::<K>, f32),
+                    unary_rows!(@real $rl $name "f64" ur64::<K>, f64),
+                    unary_rows!(@complex $cl $kind $name "c64" uc64::<K>, ucr64::<K>, f32),
+                    unary_rows!(@complex $cl $kind $name "c128" uc128::<K>, ucr128::<K>, f64),
+                ],
+            }
+        },)*]
     };
-    ($op:ident, complex) => {
-        urow!(@ $op, false, true)
+    (@real Host $name:literal $d:literal $f:expr, $t:ty) => {
+        hf($name, $d, ($f as extern "C" fn($t) -> $t) as usize, Convention::RealUnary)
     };
-    ($op:ident, both) => {
-        urow!(@ $op, true, true)
+    (@real $other:ident $name:literal $d:literal $f:expr, $t:ty) => { None };
+    (@complex Host to_real $name:literal $d:literal $f:expr, $g:expr, $t:ty) => {
+        hf($name, $d, ($g as extern "C" fn($t, $t) -> $t) as usize, Convention::ComplexToReal)
     };
-    (@ $op:ident, $r:expr, $c:expr) => {{
-        const K: usize = UnaryOp::$op as usize;
-        let n = UnaryOp::$op.name();
-        Row {
-            op: UnaryOp::$op,
-            by_dtype: [
-                if $r { hf(n, "f32", (ur32::<K> as extern "C" fn(f32) -> f32) as usize, Shape::RealUnary) } else { None },
-                if $r { hf(n, "f64", (ur64::<K> as extern "C" fn(f64) -> f64) as usize, Shape::RealUnary) } else { None },
-                if $c { hf(n, "c64", (uc64::<K> as extern "C" fn(f32, f32, *mut f32)) as usize, Shape::ComplexUnary) } else { None },
-                if $c { hf(n, "c128", (uc128::<K> as extern "C" fn(f64, f64, *mut f64)) as usize, Shape::ComplexUnary) } else { None },
-            ],
-        }
-    }};
+    (@complex Host $kind:ident $name:literal $d:literal $f:expr, $g:expr, $t:ty) => {
+        hf($name, $d, ($f as extern "C" fn($t, $t, *mut $t)) as usize, Convention::ComplexUnary)
+    };
+    (@complex $other:ident $kind:ident $name:literal $d:literal $f:expr, $g:expr, $t:ty) => { None };
 }
 
-macro_rules! brow {
-    ($op:ident, $r:expr, $c:expr) => {{
-        const K: usize = BinaryOp::$op as usize;
-        let n = BinaryOp::$op.name();
-        Row {
-            op: BinaryOp::$op,
-            by_dtype: [
-                if $r {
-                    hf(n, "f32", (br32::<K> as extern "C" fn(f32, f32) -> f32) as usize, Shape::RealBinary)
-                } else {
-                    None
-                },
-                if $r {
-                    hf(n, "f64", (br64::<K> as extern "C" fn(f64, f64) -> f64) as usize, Shape::RealBinary)
-                } else {
-                    None
-                },
-                if $c {
-                    hf(
-                        n,
-                        "c64",
-                        (bc64::<K> as extern "C" fn(f32, f32, f32, f32, *mut f32)) as usize,
-                        Shape::ComplexBinary,
-                    )
-                } else {
-                    None
-                },
-                if $c {
-                    hf(
-                        n,
-                        "c128",
-                        (bc128::<K> as extern "C" fn(f64, f64, f64, f64, *mut f64)) as usize,
-                        Shape::ComplexBinary,
-                    )
-                } else {
-                    None
-                },
-            ],
-        }
-    }};
+/// The binary rows, generated from `ir::primitives::binary_primitives`.
+macro_rules! binary_rows {
+    ($($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident) real: $rl:ident, complex: $cl:ident;)*) => {
+        vec![$({
+            #[allow(dead_code)]
+            const K: usize = BinaryOp::$v as usize;
+            Row {
+                op: BinaryOp::$v,
+                by_dtype: [
+                    binary_rows!(@real $rl $name "f32" br32::<K>, f32),
+                    binary_rows!(@real $rl $name "f64" br64::<K>, f64),
+                    binary_rows!(@complex $cl $name "c64" bc64::<K>, f32),
+                    binary_rows!(@complex $cl $name "c128" bc128::<K>, f64),
+                ],
+            }
+        },)*]
+    };
+    (@real Host $name:literal $d:literal $f:expr, $t:ty) => {
+        hf($name, $d, ($f as extern "C" fn($t, $t) -> $t) as usize, Convention::RealBinary)
+    };
+    (@real $other:ident $name:literal $d:literal $f:expr, $t:ty) => { None };
+    (@complex Host $name:literal $d:literal $f:expr, $t:ty) => {
+        hf($name, $d, ($f as extern "C" fn($t, $t, $t, $t, *mut $t)) as usize, Convention::ComplexBinary)
+    };
+    (@complex $other:ident $name:literal $d:literal $f:expr, $t:ty) => { None };
 }
 
 fn build() -> Table {
-    let unary = vec![
-        urow!(Exp, both),
-        urow!(Log, both),
-        urow!(Sin, both),
-        urow!(Cos, both),
-        urow!(Tanh, both),
-        urow!(Sqrt, complex),
-        urow!(Sign, complex),
-        urow!(Recip, complex),
-        urow!(Erf, real),
-        urow!(Round, real),
-        urow!(Log1p, both),
-        urow!(Expm1, both),
-        urow!(Asin, both),
-        urow!(Acos, both),
-        urow!(Atan, both),
-        urow!(Asinh, both),
-        urow!(Acosh, both),
-        urow!(Atanh, both),
-        Row {
-            op: UnaryOp::Abs,
-            by_dtype: [
-                None,
-                None,
-                hf("abs", "c64", (cabs64 as extern "C" fn(f32, f32) -> f32) as usize, Shape::ComplexToReal),
-                hf("abs", "c128", (cabs128 as extern "C" fn(f64, f64) -> f64) as usize, Shape::ComplexToReal),
-            ],
-        },
-    ];
-    let binary = vec![brow!(Pow, true, true), brow!(Atan2, true, false), brow!(Div, false, true)];
-    Table { unary, binary }
+    Table { unary: unary_primitives!(unary_rows), binary: binary_primitives!(binary_rows) }
 }
 
 /// The table (built once).

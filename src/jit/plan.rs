@@ -9,7 +9,7 @@
 //! materialized for having several consumers, they are duplicated into each consumer instead.
 
 use crate::array::{DType, Data};
-use crate::ir::{Graph, NodeId, Op};
+use crate::ir::{Graph, Lowering, NodeId, Op};
 use std::sync::Arc;
 
 /// Where a buffer's memory comes from at run time.
@@ -79,8 +79,9 @@ fn own_cost(g: &Graph, nd: &crate::ir::Node) -> usize {
         | Op::ReduceMax(_)
         | Op::ReduceMin(_)
         | Op::Call(_) => 0,
-        Op::Unary(u) if super::host::unary_fn(*u, d(0)).is_some() => CHEAP + 1,
-        Op::Binary(b) if super::host::binary_fn(*b, d(0)).is_some() => CHEAP + 1,
+        // A host call per element costs more than any inline expression.
+        Op::Unary(u) if u.lowering(d(0).is_complex()) == Lowering::Host => CHEAP + 1,
+        Op::Binary(b) if b.lowering(d(0).is_complex()) == Lowering::Host => CHEAP + 1,
         Op::Unary(_) | Op::Binary(_) if nd.dtype.is_complex() => 3,
         Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select | Op::Cast(_) => 1,
         Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice(_) => 0,

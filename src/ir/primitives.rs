@@ -1,0 +1,142 @@
+//! The elementwise primitives, each declared exactly once.
+//!
+//! Each list below is an "X macro": it hands its rows to a callback macro, and every table
+//! that enumerates primitives is generated from it by such a callback: the `UnaryOp`,
+//! `BinaryOp` and `CmpOp` enums with their `ALL` arrays, names and domains (`op.rs`), the
+//! interpreter's kernels (`interp/elementwise.rs`) and the JIT's host functions
+//! (`jit/host.rs`). A row reads:
+//!
+//! ```text
+//! Variant "ir name" kind(scalar kernel) real: lowering, complex: lowering;
+//! ```
+//!
+//! - `kind`: `same` (`T -> T` for every numeric `T`, a method of `array::Num`), `to_real`
+//!   (`T -> T::Real`, a method of `Num`), `real` (real operands only, a method of
+//!   `array::RealNum`), and for binary rows `to_complex` (two reals to a complex).
+//! - `lowering`, for real and for complex operands: `Inline` (the JIT emits the instructions:
+//!   `jit/lower.rs` must have an arm for it), `Host` (a call to the scalar kernel, through a
+//!   trampoline generated in `jit/host.rs`), `Undefined` (the type rule refuses the dtype).
+//!
+//! Adding an elementwise primitive is: its row here, its scalar kernel (a `Num`/`RealNum`
+//! method), its VJP rule (`autodiff/vjp.rs`, an exhaustive match: a compile error until it is
+//! written) and, for `Inline`, its arm in the JIT's lowering (the guard test
+//! `tests/primitives.rs` names any row the JIT cannot lower). See `docs/ARCHITECTURE.md`.
+
+/// The unary elementwise primitives: `unary_primitives!(callback)`.
+macro_rules! unary_primitives {
+    ($callback:ident) => {
+        $callback! {
+            /// `-x`.
+            Neg "neg" same(negative) real: Inline, complex: Inline;
+            /// `e^x`.
+            Exp "exp" same(exp) real: Host, complex: Host;
+            /// `ln x` (principal branch for complex).
+            Log "log" same(ln) real: Host, complex: Host;
+            /// `sin x`.
+            Sin "sin" same(sin) real: Host, complex: Host;
+            /// `cos x`.
+            Cos "cos" same(cos) real: Host, complex: Host;
+            /// `tanh x`.
+            Tanh "tanh" same(tanh) real: Host, complex: Host;
+            /// `sqrt x`.
+            Sqrt "sqrt" same(sqrt) real: Inline, complex: Host;
+            /// `|x|`; real result for complex input.
+            Abs "abs" to_real(abs) real: Inline, complex: Host;
+            /// `x / |x|`, 0 at 0.
+            Sign "sign" same(sign) real: Inline, complex: Host;
+            /// `1 / x`.
+            Recip "recip" same(recip) real: Inline, complex: Host;
+            /// Real part; real result.
+            Real "real" to_real(re) real: Inline, complex: Inline;
+            /// Imaginary part; real result.
+            Imag "imag" to_real(im) real: Inline, complex: Inline;
+            /// Complex conjugate.
+            Conj "conj" same(conj) real: Inline, complex: Inline;
+            /// Error function (real only).
+            Erf "erf" real(erf) real: Host, complex: Undefined;
+            /// Round toward -inf (real only; zero gradient).
+            Floor "floor" real(floor) real: Inline, complex: Undefined;
+            /// Round toward +inf (real only; zero gradient).
+            Ceil "ceil" real(ceil) real: Inline, complex: Undefined;
+            /// Round half away from zero, as MATLAB's `round` (real only; zero gradient).
+            Round "round" real(round) real: Host, complex: Undefined;
+            /// `ln(1 + x)`, accurate near 0.
+            Log1p "log1p" same(ln_1p) real: Host, complex: Host;
+            /// `e^x - 1`, accurate near 0.
+            Expm1 "expm1" same(exp_m1) real: Host, complex: Host;
+            /// Inverse sine.
+            Asin "asin" same(asin) real: Host, complex: Host;
+            /// Inverse cosine.
+            Acos "acos" same(acos) real: Host, complex: Host;
+            /// Inverse tangent.
+            Atan "atan" same(atan) real: Host, complex: Host;
+            /// Inverse hyperbolic sine.
+            Asinh "asinh" same(asinh) real: Host, complex: Host;
+            /// Inverse hyperbolic cosine.
+            Acosh "acosh" same(acosh) real: Host, complex: Host;
+            /// Inverse hyperbolic tangent.
+            Atanh "atanh" same(atanh) real: Host, complex: Host;
+        }
+    };
+}
+
+/// The binary elementwise primitives (numpy broadcasting, equal dtypes):
+/// `binary_primitives!(callback)`.
+macro_rules! binary_primitives {
+    ($callback:ident) => {
+        $callback! {
+            /// `a + b`.
+            Add "add" same(plus) real: Inline, complex: Inline;
+            /// `a - b`.
+            Sub "sub" same(minus) real: Inline, complex: Inline;
+            /// `a * b`.
+            Mul "mul" same(times) real: Inline, complex: Inline;
+            /// `a / b`.
+            Div "div" same(over) real: Inline, complex: Host;
+            /// `a ^ b`.
+            Pow "pow" same(pow) real: Host, complex: Host;
+            /// The larger, ignoring NaN (MATLAB); real only.
+            Max "max" real(maximum) real: Inline, complex: Undefined;
+            /// The smaller, ignoring NaN (MATLAB); real only.
+            Min "min" real(minimum) real: Inline, complex: Undefined;
+            /// `a + i b` from two reals.
+            Complex "complex" to_complex(complex) real: Inline, complex: Undefined;
+            /// Four-quadrant inverse tangent of `a / b` (real only).
+            Atan2 "atan2" real(atan2) real: Host, complex: Undefined;
+        }
+    };
+}
+
+/// The elementwise comparisons (logical result): `compare_primitives!(callback)`. `ordering`
+/// rows are defined for real operands only; `equality` rows for every dtype.
+macro_rules! compare_primitives {
+    ($callback:ident) => {
+        $callback! {
+            /// `a < b`.
+            Lt "lt" ordering(lt);
+            /// `a <= b`.
+            Le "le" ordering(le);
+            /// `a > b`.
+            Gt "gt" ordering(gt);
+            /// `a >= b`.
+            Ge "ge" ordering(ge);
+            /// `a == b`.
+            Eq "eq" equality(eq);
+            /// `a != b`.
+            Ne "ne" equality(ne);
+        }
+    };
+}
+
+pub(crate) use {binary_primitives, compare_primitives, unary_primitives};
+
+/// How the JIT computes a primitive for one kind of operand (see the module docs).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Lowering {
+    /// Instructions emitted inline by the JIT.
+    Inline,
+    /// A call to the scalar kernel through a host trampoline.
+    Host,
+    /// Not defined for this kind of operand (the type rule refuses it).
+    Undefined,
+}

@@ -1,0 +1,176 @@
+//! The kernel emitter: the state shared while one native function is emitted (the graph, its
+//! fusion plan, the Cranelift builder, pointers and memoized element values), the element and
+//! index types the lowering passes around, constants and branches. Its other methods live with
+//! their concern: loop nests (`kernel.rs`), index arithmetic and memory (`index.rs`), the fused
+//! expression walk (`expr.rs`), per-op scalar lowering (`lower.rs`).
+
+use super::plan::Plan;
+use crate::array::DType;
+use crate::error::{Error, Result};
+use crate::ir::{BinaryOp, Graph, NodeId};
+use cranelift_codegen::ir::{types, AbiParam, FuncRef, InstBuilder, Signature, StackSlot, Type, Value};
+use cranelift_frontend::FunctionBuilder;
+use cranelift_jit::JITModule;
+use cranelift_module::{FuncId, Module};
+use std::collections::HashMap;
+
+/// The value of one element: a real or logical scalar, or a complex pair.
+#[derive(Copy, Clone, Debug)]
+pub(crate) enum Elem {
+    /// A real or logical element.
+    Scalar(Value),
+    /// A complex element: real and imaginary parts.
+    Complex(Value, Value),
+}
+
+/// An index into a node's shape: a multi-index, or a row-major linear index.
+#[derive(Clone, Debug)]
+pub(super) enum Index {
+    /// One index per axis.
+    Multi(Vec<Value>),
+    /// The row-major linear index.
+    Linear(Value),
+}
+
+/// The combining operation of a reduction kernel.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum Reduction {
+    /// `reduce_sum`.
+    Sum,
+    /// `reduce_max`.
+    Max,
+    /// `reduce_min`.
+    Min,
+}
+
+impl Reduction {
+    /// The binary primitive that folds one more element into the accumulator.
+    pub(super) fn combine(self) -> BinaryOp {
+        match self {
+            Reduction::Sum => BinaryOp::Add,
+            Reduction::Max => BinaryOp::Max,
+            Reduction::Min => BinaryOp::Min,
+        }
+    }
+}
+
+/// A JIT error with the given message.
+pub(crate) fn jerr(e: impl std::fmt::Display) -> Error {
+    Error::Jit(e.to_string())
+}
+
+/// The CLIF type of one (real part of an) element.
+pub(crate) fn elem_ty(d: DType) -> Type {
+    match d {
+        DType::Bool => types::I8,
+        DType::F32 | DType::C64 => types::F32,
+        DType::F64 | DType::C128 => types::F64,
+    }
+}
+
+/// The kernel signature: `fn(bufs: *const *mut u8)`.
+pub(crate) fn kernel_signature(module: &JITModule) -> Signature {
+    let mut sig = module.make_signature();
+    sig.params.push(AbiParam::new(module.target_config().pointer_type()));
+    sig
+}
+
+/// Emits one native function: a run of kernels, each a loop nest over its output whose body
+/// evaluates the node's fused expression at one index.
+pub(crate) struct KernelEmitter<'a, 'b> {
+    pub(super) g: &'a Graph,
+    pub(super) plan: &'a Plan,
+    pub(super) b: FunctionBuilder<'b>,
+    pub(super) module: &'a mut JITModule,
+    pub(super) imports: &'a mut HashMap<String, FuncId>,
+    pub(super) ptr_ty: Type,
+    /// The loaded base pointer of each buffer slot the current kernel touches.
+    pub(super) ptrs: HashMap<usize, Value>,
+    /// Host functions declared in this function.
+    pub(super) funcs: HashMap<String, FuncRef>,
+    /// The stack slot complex host calls write their result to.
+    pub(super) scratch: Option<StackSlot>,
+    /// Element values already computed at the current index (cleared per element).
+    pub(super) memo: HashMap<(NodeId, Vec<Value>), Elem>,
+}
+
+impl<'a, 'b> KernelEmitter<'a, 'b> {
+    /// An emitter writing into `b`.
+    pub(crate) fn new(
+        g: &'a Graph,
+        plan: &'a Plan,
+        b: FunctionBuilder<'b>,
+        module: &'a mut JITModule,
+        imports: &'a mut HashMap<String, FuncId>,
+    ) -> Self {
+        let ptr_ty = module.target_config().pointer_type();
+        KernelEmitter {
+            g,
+            plan,
+            b,
+            module,
+            imports,
+            ptr_ty,
+            ptrs: HashMap::new(),
+            funcs: HashMap::new(),
+            scratch: None,
+            memo: HashMap::new(),
+        }
+    }
+
+    pub(super) fn fconst(&mut self, d: DType, x: f64) -> Elem {
+        let re = self.real_const(elem_ty(d), x);
+        if d.is_complex() {
+            let im = self.real_const(elem_ty(d), 0.0);
+            Elem::Complex(re, im)
+        } else {
+            Elem::Scalar(re)
+        }
+    }
+
+    pub(super) fn real_const(&mut self, ty: Type, x: f64) -> Value {
+        if ty == types::F32 {
+            self.b.ins().f32const(x as f32)
+        } else if ty == types::F64 {
+            self.b.ins().f64const(x)
+        } else {
+            self.b.ins().iconst(ty, (x != 0.0) as i64)
+        }
+    }
+
+    pub(super) fn zero(&mut self, d: DType) -> Elem {
+        self.fconst(d, 0.0)
+    }
+
+    /// `cond ? then() : other()`, each computed in its own block.
+    pub(super) fn branch(
+        &mut self,
+        dtype: DType,
+        cond: Value,
+        then: &mut dyn FnMut(&mut Self) -> Result<Elem>,
+        other: &mut dyn FnMut(&mut Self) -> Result<Elem>,
+    ) -> Result<Elem> {
+        let tb = self.b.create_block();
+        let eb = self.b.create_block();
+        let merge = self.b.create_block();
+        let ty = elem_ty(dtype);
+        self.b.append_block_param(merge, ty);
+        if dtype.is_complex() {
+            self.b.append_block_param(merge, ty);
+        }
+        self.b.ins().brif(cond, tb, &[], eb, &[]);
+        let saved = self.memo.clone();
+        for (blk, first) in [(tb, true), (eb, false)] {
+            self.b.switch_to_block(blk);
+            let v = if first { then(self)? } else { other(self)? };
+            match v {
+                Elem::Scalar(x) => self.b.ins().jump(merge, &[x.into()]),
+                Elem::Complex(r, i) => self.b.ins().jump(merge, &[r.into(), i.into()]),
+            };
+            self.memo = saved.clone();
+        }
+        self.b.switch_to_block(merge);
+        let p = self.b.block_params(merge).to_vec();
+        Ok(if dtype.is_complex() { Elem::Complex(p[0], p[1]) } else { Elem::Scalar(p[0]) })
+    }
+}

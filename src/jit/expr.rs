@@ -1,0 +1,232 @@
+//! The fused expression walk: the value of a node at one index, computed from its operands
+//! through the layout ops (broadcast, reshape, permute, slice, pad, concat are index arithmetic)
+//! down to materialized buffers and immediates; elementwise ops go to `lower.rs`. The walk's
+//! depth is bounded by the planner (`plan::MAX_INLINE_DEPTH`).
+
+use super::emitter::{elem_ty, jerr, Elem, Index, KernelEmitter};
+use crate::array::DType;
+use crate::error::Result;
+use crate::ir::{NodeId, Op};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{types, InstBuilder, Value};
+
+impl KernelEmitter<'_, '_> {
+    pub(super) fn expr(&mut self, n: NodeId, idx: Index) -> Result<Elem> {
+        if self.plan.buffer[n].is_some() {
+            return Ok(self.load(n, &idx));
+        }
+        if self.plan.inline_const[n] {
+            if let Op::Constant(d) = &self.g.nodes[n].op {
+                let c = d.get_c128(0).ok_or_else(|| jerr("empty scalar constant"))?;
+                let dt = d.dtype();
+                let ty = elem_ty(dt);
+                return Ok(match dt {
+                    DType::Bool => Elem::Scalar(self.b.ins().iconst(types::I8, (c.re != 0.0 || c.im != 0.0) as i64)),
+                    DType::F32 | DType::F64 => Elem::Scalar(self.real_const(ty, c.re)),
+                    _ => Elem::Complex(self.real_const(ty, c.re), self.real_const(ty, c.im)),
+                });
+            }
+        }
+        if let Index::Multi(m) = &idx {
+            if let Some(v) = self.memo.get(&(n, m.clone())) {
+                return Ok(*v);
+            }
+        }
+        let key = if let Index::Multi(m) = &idx { Some(m.clone()) } else { None };
+        let v = self.expr_op(n, idx)?;
+        if let Some(m) = key {
+            self.memo.insert((n, m), v);
+        }
+        Ok(v)
+    }
+
+    pub(super) fn operand(&mut self, n: NodeId, k: usize, idx: &Index) -> Result<Elem> {
+        let i = self.g.nodes[n].inputs[k];
+        let out = self.g.nodes[n].shape.clone();
+        let inp = self.g.nodes[i].shape.clone();
+        let ii = self.bcast(idx, &out, &inp);
+        self.expr(i, ii)
+    }
+
+    /// The value of `n` at `idx` computed from its operands (never from its own buffer).
+    pub(super) fn expr_op(&mut self, n: NodeId, idx: Index) -> Result<Elem> {
+        let g = self.g;
+        let node = &g.nodes[n];
+        let in_dtype = |k: usize| g.nodes[node.inputs[k]].dtype;
+        match &node.op {
+            Op::Unary(u) => {
+                let a = self.operand(n, 0, &idx)?;
+                self.unary(*u, in_dtype(0), a)
+            }
+            Op::Binary(bop) => {
+                let a = self.operand(n, 0, &idx)?;
+                let c = self.operand(n, 1, &idx)?;
+                self.binary(*bop, in_dtype(0), a, c)
+            }
+            Op::Compare(c) => {
+                let a = self.operand(n, 0, &idx)?;
+                let b2 = self.operand(n, 1, &idx)?;
+                Ok(Elem::Scalar(self.compare(*c, in_dtype(0), a, b2)))
+            }
+            Op::Select => {
+                let c = self.operand(n, 0, &idx)?;
+                let a = self.operand(n, 1, &idx)?;
+                let e = self.operand(n, 2, &idx)?;
+                let Elem::Scalar(c) = c else { return Err(jerr("select condition")) };
+                Ok(match (a, e) {
+                    (Elem::Scalar(x), Elem::Scalar(y)) => Elem::Scalar(self.b.ins().select(c, x, y)),
+                    (Elem::Complex(xr, xi), Elem::Complex(yr, yi)) => {
+                        Elem::Complex(self.b.ins().select(c, xr, yr), self.b.ins().select(c, xi, yi))
+                    }
+                    _ => return Err(jerr("select branches")),
+                })
+            }
+            Op::Cast(to) => {
+                let a = self.operand(n, 0, &idx)?;
+                Ok(self.cast(in_dtype(0), *to, a))
+            }
+            Op::Broadcast(_) => self.operand(n, 0, &idx),
+            Op::Reshape(_) => {
+                let l = self.linear(&idx, &node.shape.clone());
+                self.expr(node.inputs[0], Index::Linear(l))
+            }
+            Op::Permute(axes) => {
+                let m = self.multi_index(&idx, &node.shape.clone());
+                let mut inner = m.clone();
+                for (i, &a) in axes.iter().enumerate() {
+                    inner[a] = m[i];
+                }
+                self.expr(node.inputs[0], Index::Multi(inner))
+            }
+            Op::Slice(slices) => {
+                let in_shape = g.nodes[node.inputs[0]].shape.clone();
+                let m = self.multi_index(&idx, &node.shape.clone());
+                let mut inner = Vec::with_capacity(m.len());
+                for (a, s) in slices.iter().enumerate() {
+                    if s.is_full(in_shape[a]) {
+                        inner.push(m[a]);
+                    } else if s.len == 1 {
+                        inner.push(self.b.ins().iconst(types::I64, s.start as i64));
+                    } else {
+                        let t = if s.step == 1 { m[a] } else { self.b.ins().imul_imm_s(m[a], s.step as i64) };
+                        let t = if s.start == 0 { t } else { self.b.ins().iadd_imm_s(t, s.start as i64) };
+                        inner.push(t);
+                    }
+                }
+                self.expr(node.inputs[0], Index::Multi(inner))
+            }
+            Op::Pad { shape, slices } => {
+                let dtype = node.dtype;
+                if slices.iter().any(|s| s.len == 0) {
+                    return Ok(self.zero(dtype));
+                }
+                let m = self.multi_index(&idx, shape);
+                let mut cond: Option<Value> = None;
+                let mut inner = Vec::new();
+                for (a, s) in slices.iter().enumerate() {
+                    if s.is_full(shape[a]) {
+                        inner.push(m[a]);
+                        continue;
+                    }
+                    let st = s.step.unsigned_abs() as i64;
+                    let rel = if s.step > 0 {
+                        if s.start == 0 {
+                            m[a]
+                        } else {
+                            self.b.ins().iadd_imm_s(m[a], -(s.start as i64))
+                        }
+                    } else {
+                        let c = self.b.ins().iconst(types::I64, s.start as i64);
+                        self.b.ins().isub(c, m[a])
+                    };
+                    let span = (s.len as i64 - 1) * st + 1;
+                    let mut c = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, rel, span);
+                    let q = if st > 1 {
+                        let r = self.b.ins().urem_imm_s(rel, st);
+                        let c2 = self.b.ins().icmp_imm_s(IntCC::Equal, r, 0);
+                        c = self.b.ins().band(c, c2);
+                        self.b.ins().udiv_imm_s(rel, st)
+                    } else {
+                        rel
+                    };
+                    cond = Some(match cond {
+                        None => c,
+                        Some(x) => self.b.ins().band(x, c),
+                    });
+                    inner.push(q);
+                }
+                let Some(cond) = cond else {
+                    return self.expr(node.inputs[0], Index::Multi(inner));
+                };
+                let operand = node.inputs[0];
+                if self.plan.buffer[operand].is_some() || self.plan.cost[operand] <= super::plan::CHEAP {
+                    // Branch-free: read at a clamped (valid) index, then select.
+                    let zero_i = self.b.ins().iconst(types::I64, 0);
+                    let clamped: Vec<Value> = inner.iter().map(|&q| self.b.ins().select(cond, q, zero_i)).collect();
+                    let v = self.expr(operand, Index::Multi(clamped))?;
+                    let z = self.zero(dtype);
+                    return Ok(match (v, z) {
+                        (Elem::Scalar(x), Elem::Scalar(y)) => Elem::Scalar(self.b.ins().select(cond, x, y)),
+                        (Elem::Complex(xr, xi), Elem::Complex(yr, yi)) => {
+                            Elem::Complex(self.b.ins().select(cond, xr, yr), self.b.ins().select(cond, xi, yi))
+                        }
+                        _ => return Err(jerr("pad kinds")),
+                    });
+                }
+                self.branch(dtype, cond, &mut |k| k.expr(operand, Index::Multi(inner.clone())), &mut |k| {
+                    Ok(k.zero(dtype))
+                })
+            }
+            Op::Concat(axis) => {
+                let axis = *axis;
+                let dtype = node.dtype;
+                let m = self.multi_index(&idx, &node.shape.clone());
+                let mut parts = Vec::new();
+                let mut off = 0usize;
+                for &i in &node.inputs {
+                    let len = g.nodes[i].shape[axis];
+                    if len > 0 {
+                        parts.push((i, off, len));
+                    }
+                    off += len;
+                }
+                self.concat_parts(&parts, axis, &m, dtype)
+            }
+            Op::Input(_)
+            | Op::Constant(_)
+            | Op::ReduceSum(_)
+            | Op::ReduceMax(_)
+            | Op::ReduceMin(_)
+            | Op::MatMul
+            | Op::Call(_) => Err(jerr(format!("%{n} = {} must be materialized", node.op))),
+        }
+    }
+
+    pub(super) fn concat_parts(
+        &mut self,
+        parts: &[(NodeId, usize, usize)],
+        axis: usize,
+        m: &[Value],
+        dtype: DType,
+    ) -> Result<Elem> {
+        match parts {
+            [] => Ok(self.zero(dtype)),
+            [(i, off, _)] => {
+                let mut inner = m.to_vec();
+                if *off != 0 {
+                    inner[axis] = self.b.ins().iadd_imm_s(m[axis], -(*off as i64));
+                }
+                self.expr(*i, Index::Multi(inner))
+            }
+            _ => {
+                // Binary search over the parts: the nesting grows with log2(parts), not parts.
+                let (low, high) = parts.split_at(parts.len() / 2);
+                let (_, off, _) = high[0];
+                let c = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, m[axis], off as i64);
+                self.branch(dtype, c, &mut |k| k.concat_parts(low, axis, m, dtype), &mut |k| {
+                    k.concat_parts(high, axis, m, dtype)
+                })
+            }
+        }
+    }
+}

@@ -1,0 +1,116 @@
+//! Index arithmetic and memory: row-major strides, multi-index and linear-index conversions,
+//! numpy broadcasting of an index to an operand, element loads and stores.
+
+use super::emitter::{elem_ty, Elem, Index, KernelEmitter};
+use crate::ir::NodeId;
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
+
+/// Row-major strides (in elements) of `shape`.
+fn strides(shape: &[usize]) -> Vec<i64> {
+    let mut s = vec![1i64; shape.len()];
+    for a in (0..shape.len().saturating_sub(1)).rev() {
+        s[a] = s[a + 1] * shape[a + 1] as i64;
+    }
+    s
+}
+
+impl KernelEmitter<'_, '_> {
+    pub(super) fn linear(&mut self, idx: &Index, shape: &[usize]) -> Value {
+        match idx {
+            Index::Linear(l) => *l,
+            Index::Multi(m) => {
+                let st = strides(shape);
+                let mut acc: Option<Value> = None;
+                for a in 0..shape.len() {
+                    if shape[a] == 1 {
+                        continue;
+                    }
+                    let t = if st[a] == 1 { m[a] } else { self.b.ins().imul_imm_s(m[a], st[a]) };
+                    acc = Some(match acc {
+                        None => t,
+                        Some(x) => self.b.ins().iadd(x, t),
+                    });
+                }
+                acc.unwrap_or_else(|| self.b.ins().iconst(types::I64, 0))
+            }
+        }
+    }
+
+    pub(super) fn multi_index(&mut self, idx: &Index, shape: &[usize]) -> Vec<Value> {
+        match idx {
+            Index::Multi(m) => m.clone(),
+            Index::Linear(l) => {
+                let mut out = vec![*l; shape.len()];
+                let mut rest = *l;
+                for a in (0..shape.len()).rev() {
+                    let d = shape[a] as i64;
+                    if d == 1 {
+                        out[a] = self.b.ins().iconst(types::I64, 0);
+                    } else if a == 0 {
+                        out[a] = rest;
+                    } else {
+                        out[a] = self.b.ins().urem_imm_s(rest, d);
+                        rest = self.b.ins().udiv_imm_s(rest, d);
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    pub(super) fn addr(&mut self, n: NodeId, lin: Value) -> Value {
+        let slot = self.plan.buffer[n].expect("materialized");
+        let p = self.ptrs[&slot];
+        let size = self.g.nodes[n].dtype.size_of() as i64;
+        let off = if size == 1 { lin } else { self.b.ins().imul_imm_s(lin, size) };
+        self.b.ins().iadd(p, off)
+    }
+
+    pub(super) fn load(&mut self, n: NodeId, idx: &Index) -> Elem {
+        let shape = self.g.nodes[n].shape.clone();
+        let d = self.g.nodes[n].dtype;
+        let lin = self.linear(idx, &shape);
+        let a = self.addr(n, lin);
+        let ty = elem_ty(d);
+        let f = MemFlagsData::trusted();
+        if d.is_complex() {
+            let half = (d.size_of() / 2) as i32;
+            Elem::Complex(self.b.ins().load(ty, f, a, 0), self.b.ins().load(ty, f, a, half))
+        } else {
+            Elem::Scalar(self.b.ins().load(ty, f, a, 0))
+        }
+    }
+
+    pub(super) fn store(&mut self, n: NodeId, idx: &[Value], v: Elem) {
+        let shape = self.g.nodes[n].shape.clone();
+        let d = self.g.nodes[n].dtype;
+        let lin = self.linear(&Index::Multi(idx.to_vec()), &shape);
+        let a = self.addr(n, lin);
+        let f = MemFlagsData::trusted();
+        match v {
+            Elem::Scalar(x) => {
+                self.b.ins().store(f, x, a, 0);
+            }
+            Elem::Complex(r, i) => {
+                let half = (d.size_of() / 2) as i32;
+                self.b.ins().store(f, r, a, 0);
+                self.b.ins().store(f, i, a, half);
+            }
+        }
+    }
+
+    /// The index of operand `i` of `n` under numpy broadcasting.
+    pub(super) fn bcast(&mut self, idx: &Index, out: &[usize], inp: &[usize]) -> Index {
+        if out == inp {
+            return idx.clone();
+        }
+        let m = self.multi_index(idx, out);
+        let off = out.len() - inp.len();
+        let v = inp
+            .iter()
+            .enumerate()
+            .map(|(j, &d)| if d == 1 && out[off + j] != 1 { self.b.ins().iconst(types::I64, 0) } else { m[off + j] })
+            .collect();
+        Index::Multi(v)
+    }
+}

@@ -1,0 +1,261 @@
+//! Kernels and loop nests: a function runs several kernels in a row; each kernel is a loop nest
+//! over its output (and, for a reduction, over the reduced axes, with an accumulator per level)
+//! whose body evaluates the fused expression at one multi-index. Every bound is a constant.
+
+use super::emitter::{elem_ty, jerr, Elem, Index, KernelEmitter, Reduction};
+use crate::array::DType;
+use crate::error::Result;
+use crate::ir::{NodeId, Op};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
+use cranelift_frontend::Variable;
+use cranelift_module::Module;
+
+impl KernelEmitter<'_, '_> {
+    /// The slots a kernel rooted at `root` reads (not its own).
+    /// Walks the fused expression with an explicit stack, visiting each node once.
+    pub(super) fn collect_slots(&self, root: NodeId, out: &mut Vec<usize>) {
+        let mut seen = std::collections::HashSet::new();
+        let mut stack: Vec<NodeId> = self.g.nodes[root].inputs.iter().rev().copied().collect();
+        while let Some(n) = stack.pop() {
+            if !seen.insert(n) {
+                continue;
+            }
+            if let Some(s) = self.plan.buffer[n] {
+                if !out.contains(&s) {
+                    out.push(s);
+                }
+                continue;
+            }
+            if self.plan.inline_const[n] {
+                continue;
+            }
+            stack.extend(self.g.nodes[n].inputs.iter().rev());
+        }
+    }
+
+    /// Emits one function that runs the kernels `roots` (materialized, computed nodes) in
+    /// order, each a loop nest of its own.
+    pub(crate) fn emit_kernels(mut self, roots: &[NodeId]) -> Result<()> {
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.b.switch_to_block(entry);
+        let bufs = self.b.block_params(entry)[0];
+        for &root in roots {
+            // Pointers are loaded again for each kernel, in the block it starts in, so each
+            // load dominates its uses.
+            self.ptrs.clear();
+            self.memo.clear();
+            self.emit_kernel(bufs, root)?;
+        }
+        self.b.ins().return_(&[]);
+        self.b.seal_all_blocks();
+        let cfg = self.module.target_config();
+        self.b.finalize(cfg);
+        Ok(())
+    }
+
+    /// Emits the loop nest of kernel `root` at the current position.
+    pub(super) fn emit_kernel(&mut self, bufs: Value, root: NodeId) -> Result<()> {
+        let node = &self.g.nodes[root];
+        if let Op::Concat(axis) = node.op {
+            return self.emit_concat_pieces(bufs, root, axis);
+        }
+        self.load_pointers(bufs, root, root)?;
+        match &node.op {
+            Op::ReduceSum(axes) | Op::ReduceMax(axes) | Op::ReduceMin(axes) => {
+                let axes = axes.clone();
+                self.emit_reduce(root, &axes)?;
+            }
+            _ => {
+                let shape = node.shape.clone();
+                let mut body = |k: &mut Self, idx: &[Value]| -> Result<()> {
+                    k.memo.clear();
+                    let v = k.expr_op(root, Index::Multi(idx.to_vec()))?;
+                    k.store(root, idx, v);
+                    Ok(())
+                };
+                self.nest(&shape, &[], &mut body)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Loads the buffer pointers that kernel `root` needs to compute `expr` (its own
+    /// expression, or one piece of it) at the current position.
+    pub(super) fn load_pointers(&mut self, bufs: Value, root: NodeId, expr: NodeId) -> Result<()> {
+        let mut slots = vec![self.plan.buffer[root].ok_or_else(|| jerr("kernel root without a buffer"))?];
+        if expr == root {
+            self.collect_slots(root, &mut slots);
+        } else if let Some(s) = self.plan.buffer[expr] {
+            slots.push(s);
+        } else {
+            self.collect_slots(expr, &mut slots);
+        }
+        self.ptrs.clear();
+        for s in slots {
+            let p = self.b.ins().load(self.ptr_ty, MemFlagsData::trusted().with_readonly(), bufs, (s * 8) as i32);
+            self.ptrs.insert(s, p);
+        }
+        Ok(())
+    }
+
+    /// A materialized concatenation: one loop nest per operand, each writing its own range of
+    /// the output, with no test per element (and no nesting that grows with the operands).
+    pub(super) fn emit_concat_pieces(&mut self, bufs: Value, root: NodeId, axis: usize) -> Result<()> {
+        let mut offset = 0usize;
+        for &part in &self.g.nodes[root].inputs {
+            let shape = self.g.nodes[part].shape.clone();
+            let len = shape[axis];
+            if len > 0 {
+                self.load_pointers(bufs, root, part)?;
+                let mut body = |k: &mut Self, idx: &[Value]| -> Result<()> {
+                    k.memo.clear();
+                    let v = k.expr(part, Index::Multi(idx.to_vec()))?;
+                    let mut out_idx = idx.to_vec();
+                    if offset != 0 {
+                        out_idx[axis] = k.b.ins().iadd_imm_s(idx[axis], offset as i64);
+                    }
+                    k.store(root, &out_idx, v);
+                    Ok(())
+                };
+                self.nest(&shape, &[], &mut body)?;
+            }
+            offset += len;
+        }
+        Ok(())
+    }
+
+    /// A loop over `0..n`: `body(i)`. Nothing for `n == 0`, no loop for `n == 1`.
+    pub(super) fn emit_loop(&mut self, n: usize, body: &mut dyn FnMut(&mut Self, Value) -> Result<()>) -> Result<()> {
+        if n == 0 {
+            return Ok(());
+        }
+        if n == 1 {
+            let z = self.b.ins().iconst(types::I64, 0);
+            return body(self, z);
+        }
+        let head = self.b.create_block();
+        let exit = self.b.create_block();
+        self.b.append_block_param(head, types::I64);
+        let z = self.b.ins().iconst(types::I64, 0);
+        self.b.ins().jump(head, &[z.into()]);
+        self.b.switch_to_block(head);
+        let i = self.b.block_params(head)[0];
+        body(self, i)?;
+        let i1 = self.b.ins().iadd_imm_s(i, 1);
+        let c = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, i1, n as i64);
+        self.b.ins().brif(c, head, &[i1.into()], exit, &[]);
+        self.b.switch_to_block(exit);
+        Ok(())
+    }
+
+    pub(super) fn nest(
+        &mut self,
+        dims: &[usize],
+        idx: &[Value],
+        body: &mut dyn FnMut(&mut Self, &[Value]) -> Result<()>,
+    ) -> Result<()> {
+        if idx.len() == dims.len() {
+            return body(self, idx);
+        }
+        let n = dims[idx.len()];
+        let mut inner = |k: &mut Self, i: Value| -> Result<()> {
+            let mut idx2 = idx.to_vec();
+            idx2.push(i);
+            k.nest(dims, &idx2, body)
+        };
+        self.emit_loop(n, &mut inner)
+    }
+
+    pub(super) fn emit_reduce(&mut self, root: NodeId, axes: &[usize]) -> Result<()> {
+        let node = &self.g.nodes[root];
+        let operand = node.inputs[0];
+        let in_shape = self.g.nodes[operand].shape.clone();
+        let out_shape = node.shape.clone();
+        let dtype = node.dtype;
+        let kind = match node.op {
+            Op::ReduceSum(_) => Reduction::Sum,
+            Op::ReduceMax(_) => Reduction::Max,
+            _ => Reduction::Min,
+        };
+        let mut sorted = axes.to_vec();
+        sorted.sort_unstable();
+        let keep: Vec<usize> = (0..in_shape.len()).filter(|a| !sorted.contains(a)).collect();
+        let mut body = |k: &mut Self, out_idx: &[Value]| -> Result<()> {
+            let mut full: Vec<Option<Value>> = vec![None; in_shape.len()];
+            for (p, &a) in keep.iter().enumerate() {
+                full[a] = Some(out_idx[p]);
+            }
+            let v = if sorted.is_empty() {
+                k.memo.clear();
+                let idx: Vec<Value> = full.iter().map(|v| v.expect("every axis kept")).collect();
+                k.expr(operand, Index::Multi(idx))?
+            } else {
+                let vars: Vec<Vec<Variable>> = (0..sorted.len())
+                    .map(|_| {
+                        let n = if dtype.is_complex() { 2 } else { 1 };
+                        (0..n).map(|_| k.b.declare_var(elem_ty(dtype))).collect()
+                    })
+                    .collect();
+                k.reduce_level(0, &sorted, &in_shape, &full, &vars, operand, dtype, kind)?;
+                k.read_vars(&vars[0])
+            };
+            k.store(root, out_idx, v);
+            Ok(())
+        };
+        self.nest(&out_shape, &[], &mut body)
+    }
+
+    pub(super) fn read_vars(&mut self, vars: &[Variable]) -> Elem {
+        if vars.len() == 2 {
+            Elem::Complex(self.b.use_var(vars[0]), self.b.use_var(vars[1]))
+        } else {
+            Elem::Scalar(self.b.use_var(vars[0]))
+        }
+    }
+
+    pub(super) fn write_vars(&mut self, vars: &[Variable], v: Elem) {
+        match v {
+            Elem::Scalar(x) => self.b.def_var(vars[0], x),
+            Elem::Complex(r, i) => {
+                self.b.def_var(vars[0], r);
+                self.b.def_var(vars[1], i);
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn reduce_level(
+        &mut self,
+        level: usize,
+        axes: &[usize],
+        in_shape: &[usize],
+        full: &[Option<Value>],
+        vars: &[Vec<Variable>],
+        operand: NodeId,
+        dtype: DType,
+        kind: Reduction,
+    ) -> Result<()> {
+        let init = if kind == Reduction::Sum { self.zero(dtype) } else { self.fconst(dtype, f64::NAN) };
+        self.write_vars(&vars[level], init);
+        let n = in_shape[axes[level]];
+        let mut body = |k: &mut Self, i: Value| -> Result<()> {
+            let mut full2 = full.to_vec();
+            full2[axes[level]] = Some(i);
+            let v = if level + 1 < axes.len() {
+                k.reduce_level(level + 1, axes, in_shape, &full2, vars, operand, dtype, kind)?;
+                k.read_vars(&vars[level + 1])
+            } else {
+                k.memo.clear();
+                let idx: Vec<Value> = full2.iter().map(|v| v.expect("every axis set")).collect();
+                k.expr(operand, Index::Multi(idx))?
+            };
+            let acc = k.read_vars(&vars[level]);
+            let r = k.binary(kind.combine(), dtype, acc, v)?;
+            k.write_vars(&vars[level], r);
+            Ok(())
+        };
+        self.emit_loop(n, &mut body)
+    }
+}

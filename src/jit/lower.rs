@@ -1,0 +1,287 @@
+//! Per-op scalar lowering, one table per primitive family keyed by op: what the JIT emits for
+//! one element of a unary, binary, comparison or cast. An op declared `Inline` in
+//! `ir/primitives.rs` has its arm here; one declared `Host` calls its trampoline (`host.rs`).
+
+use super::emitter::{elem_ty, jerr, Elem, KernelEmitter};
+use super::host::{self, Convention, HostFn};
+use crate::array::DType;
+use crate::error::Result;
+use crate::ir::{BinaryOp, CmpOp, Lowering, UnaryOp};
+use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
+use cranelift_codegen::ir::{types, AbiParam, InstBuilder, Signature, StackSlotData, StackSlotKind, Type, Value};
+use cranelift_module::{Linkage, Module};
+
+impl KernelEmitter<'_, '_> {
+    pub(super) fn host(&mut self, f: &HostFn, real_ty: Type, args: &[Value]) -> Result<Elem> {
+        let fr = match self.funcs.get(&f.name) {
+            Some(fr) => *fr,
+            None => {
+                let mut sig = Signature::new(self.module.isa().default_call_conv());
+                let p = AbiParam::new(real_ty);
+                match f.convention {
+                    Convention::RealUnary => {
+                        sig.params.push(p);
+                        sig.returns.push(p);
+                    }
+                    Convention::ComplexUnary => {
+                        sig.params.extend([p, p, AbiParam::new(self.ptr_ty)]);
+                    }
+                    Convention::ComplexToReal => {
+                        sig.params.extend([p, p]);
+                        sig.returns.push(p);
+                    }
+                    Convention::RealBinary => {
+                        sig.params.extend([p, p]);
+                        sig.returns.push(p);
+                    }
+                    Convention::ComplexBinary => {
+                        sig.params.extend([p, p, p, p, AbiParam::new(self.ptr_ty)]);
+                    }
+                }
+                let id = match self.imports.get(&f.name) {
+                    Some(id) => *id,
+                    None => {
+                        let id = self.module.declare_function(&f.name, Linkage::Import, &sig).map_err(jerr)?;
+                        self.imports.insert(f.name.clone(), id);
+                        id
+                    }
+                };
+                let fr = self.module.declare_func_in_func(id, self.b.func);
+                self.funcs.insert(f.name.clone(), fr);
+                fr
+            }
+        };
+        match f.convention {
+            Convention::RealUnary | Convention::ComplexToReal | Convention::RealBinary => {
+                let call = self.b.ins().call(fr, args);
+                Ok(Elem::Scalar(self.b.inst_results(call)[0]))
+            }
+            Convention::ComplexUnary | Convention::ComplexBinary => {
+                let ss = match self.scratch {
+                    Some(s) => s,
+                    None => {
+                        let s = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, 16, 4));
+                        self.scratch = Some(s);
+                        s
+                    }
+                };
+                let p = self.b.ins().stack_addr(self.ptr_ty, ss, 0);
+                let mut a = args.to_vec();
+                a.push(p);
+                self.b.ins().call(fr, &a);
+                let half = real_ty.bytes() as i32;
+                Ok(Elem::Complex(
+                    self.b.ins().stack_load(self.ptr_ty, real_ty, ss, 0),
+                    self.b.ins().stack_load(self.ptr_ty, real_ty, ss, half),
+                ))
+            }
+        }
+    }
+
+    /// One element of unary `u` on dtype `d`, by the lowering its row declares.
+    pub(super) fn unary(&mut self, u: UnaryOp, d: DType, a: Elem) -> Result<Elem> {
+        match u.lowering(d.is_complex()) {
+            Lowering::Host => {
+                let f = host::unary_fn(u, d).ok_or_else(|| missing(u.name(), d, "a host trampoline (host.rs)"))?;
+                match a {
+                    Elem::Scalar(x) => self.host(f, elem_ty(d), &[x]),
+                    Elem::Complex(re, im) => self.host(f, elem_ty(d), &[re, im]),
+                }
+            }
+            Lowering::Inline => self.unary_inline(u, d, a),
+            Lowering::Undefined => Err(jerr(format!("{} is not defined on {d}", u.name()))),
+        }
+    }
+
+    /// The inline lowering of the unary ops declared `Inline`.
+    fn unary_inline(&mut self, u: UnaryOp, d: DType, a: Elem) -> Result<Elem> {
+        let ty = elem_ty(d);
+        match a {
+            Elem::Scalar(x) => {
+                let r = match u {
+                    UnaryOp::Neg => self.b.ins().fneg(x),
+                    UnaryOp::Abs => self.b.ins().fabs(x),
+                    UnaryOp::Sqrt => self.b.ins().sqrt(x),
+                    UnaryOp::Floor => self.b.ins().floor(x),
+                    UnaryOp::Ceil => self.b.ins().ceil(x),
+                    UnaryOp::Recip => {
+                        let one = self.real_const(ty, 1.0);
+                        self.b.ins().fdiv(one, x)
+                    }
+                    UnaryOp::Real | UnaryOp::Conj => x,
+                    UnaryOp::Imag => self.real_const(ty, 0.0),
+                    UnaryOp::Sign => {
+                        let zero = self.real_const(ty, 0.0);
+                        let one = self.real_const(ty, 1.0);
+                        let m1 = self.real_const(ty, -1.0);
+                        let x0 = self.b.ins().fmul(x, zero);
+                        let lt = self.b.ins().fcmp(FloatCC::LessThan, x, zero);
+                        let t = self.b.ins().select(lt, m1, x0);
+                        let gt = self.b.ins().fcmp(FloatCC::GreaterThan, x, zero);
+                        self.b.ins().select(gt, one, t)
+                    }
+                    _ => return Err(missing(u.name(), d, "an inline lowering (lower.rs)")),
+                };
+                Ok(Elem::Scalar(r))
+            }
+            Elem::Complex(re, im) => Ok(match u {
+                UnaryOp::Neg => Elem::Complex(self.b.ins().fneg(re), self.b.ins().fneg(im)),
+                UnaryOp::Conj => Elem::Complex(re, self.b.ins().fneg(im)),
+                UnaryOp::Real => Elem::Scalar(re),
+                UnaryOp::Imag => Elem::Scalar(im),
+                _ => return Err(missing(u.name(), d, "an inline lowering (lower.rs)")),
+            }),
+        }
+    }
+
+    /// One element of binary `op` on dtype `d`, by the lowering its row declares.
+    pub(super) fn binary(&mut self, op: BinaryOp, d: DType, a: Elem, c: Elem) -> Result<Elem> {
+        match op.lowering(d.is_complex()) {
+            Lowering::Host => {
+                let f = host::binary_fn(op, d).ok_or_else(|| missing(op.name(), d, "a host trampoline (host.rs)"))?;
+                match (a, c) {
+                    (Elem::Scalar(x), Elem::Scalar(y)) => self.host(f, elem_ty(d), &[x, y]),
+                    (Elem::Complex(ar, ai), Elem::Complex(br, bi)) => self.host(f, elem_ty(d), &[ar, ai, br, bi]),
+                    _ => Err(jerr("binary operands of mixed kinds")),
+                }
+            }
+            Lowering::Inline => self.binary_inline(op, d, a, c),
+            Lowering::Undefined => Err(jerr(format!("{} is not defined on {d}", op.name()))),
+        }
+    }
+
+    /// The inline lowering of the binary ops declared `Inline`.
+    fn binary_inline(&mut self, op: BinaryOp, d: DType, a: Elem, c: Elem) -> Result<Elem> {
+        match (a, c) {
+            (Elem::Scalar(x), Elem::Scalar(y)) => {
+                let r = match op {
+                    BinaryOp::Add => self.b.ins().fadd(x, y),
+                    BinaryOp::Sub => self.b.ins().fsub(x, y),
+                    BinaryOp::Mul => self.b.ins().fmul(x, y),
+                    BinaryOp::Div => self.b.ins().fdiv(x, y),
+                    // Rust's f64::max / min: NaN ignored; on a tie (+0 / -0) the first wins.
+                    BinaryOp::Max | BinaryOp::Min => {
+                        let cc = if op == BinaryOp::Max { FloatCC::GreaterThan } else { FloatCC::LessThan };
+                        let better = self.b.ins().fcmp(cc, y, x);
+                        let t = self.b.ins().select(better, y, x);
+                        let xnan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+                        self.b.ins().select(xnan, y, t)
+                    }
+                    BinaryOp::Complex => return Ok(Elem::Complex(x, y)),
+                    _ => return Err(missing(op.name(), d, "an inline lowering (lower.rs)")),
+                };
+                Ok(Elem::Scalar(r))
+            }
+            (Elem::Complex(ar, ai), Elem::Complex(br, bi)) => Ok(match op {
+                BinaryOp::Add => Elem::Complex(self.b.ins().fadd(ar, br), self.b.ins().fadd(ai, bi)),
+                BinaryOp::Sub => Elem::Complex(self.b.ins().fsub(ar, br), self.b.ins().fsub(ai, bi)),
+                BinaryOp::Mul => {
+                    let t1 = self.b.ins().fmul(ar, br);
+                    let t2 = self.b.ins().fmul(ai, bi);
+                    let t3 = self.b.ins().fmul(ar, bi);
+                    let t4 = self.b.ins().fmul(ai, br);
+                    Elem::Complex(self.b.ins().fsub(t1, t2), self.b.ins().fadd(t3, t4))
+                }
+                _ => return Err(missing(op.name(), d, "an inline lowering (lower.rs)")),
+            }),
+            _ => Err(jerr("binary operands of mixed kinds")),
+        }
+    }
+
+    pub(super) fn compare(&mut self, c: CmpOp, d: DType, a: Elem, b: Elem) -> Value {
+        match (a, b) {
+            (Elem::Scalar(x), Elem::Scalar(y)) if d == DType::Bool => {
+                let cc = match c {
+                    CmpOp::Lt => IntCC::UnsignedLessThan,
+                    CmpOp::Le => IntCC::UnsignedLessThanOrEqual,
+                    CmpOp::Gt => IntCC::UnsignedGreaterThan,
+                    CmpOp::Ge => IntCC::UnsignedGreaterThanOrEqual,
+                    CmpOp::Eq => IntCC::Equal,
+                    CmpOp::Ne => IntCC::NotEqual,
+                };
+                self.b.ins().icmp(cc, x, y)
+            }
+            (Elem::Scalar(x), Elem::Scalar(y)) => {
+                let cc = match c {
+                    CmpOp::Lt => FloatCC::LessThan,
+                    CmpOp::Le => FloatCC::LessThanOrEqual,
+                    CmpOp::Gt => FloatCC::GreaterThan,
+                    CmpOp::Ge => FloatCC::GreaterThanOrEqual,
+                    CmpOp::Eq => FloatCC::Equal,
+                    CmpOp::Ne => FloatCC::NotEqual,
+                };
+                self.b.ins().fcmp(cc, x, y)
+            }
+            (Elem::Complex(ar, ai), Elem::Complex(br, bi)) => {
+                if c == CmpOp::Ne {
+                    let r = self.b.ins().fcmp(FloatCC::NotEqual, ar, br);
+                    let i = self.b.ins().fcmp(FloatCC::NotEqual, ai, bi);
+                    self.b.ins().bor(r, i)
+                } else {
+                    let r = self.b.ins().fcmp(FloatCC::Equal, ar, br);
+                    let i = self.b.ins().fcmp(FloatCC::Equal, ai, bi);
+                    self.b.ins().band(r, i)
+                }
+            }
+            _ => self.b.ins().iconst(types::I8, 0),
+        }
+    }
+
+    pub(super) fn conv_real(&mut self, x: Value, from: Type, to: Type) -> Value {
+        if from == to {
+            x
+        } else if to == types::F64 {
+            self.b.ins().fpromote(types::F64, x)
+        } else {
+            self.b.ins().fdemote(types::F32, x)
+        }
+    }
+
+    pub(super) fn cast(&mut self, from: DType, to: DType, a: Elem) -> Elem {
+        if from == to {
+            return a;
+        }
+        let (ft, tt) = (elem_ty(from), elem_ty(to));
+        if to == DType::Bool {
+            return Elem::Scalar(match a {
+                Elem::Scalar(x) => {
+                    let z = self.real_const(ft, 0.0);
+                    self.b.ins().fcmp(FloatCC::NotEqual, x, z)
+                }
+                Elem::Complex(r, i) => {
+                    let z = self.real_const(ft, 0.0);
+                    let cr = self.b.ins().fcmp(FloatCC::NotEqual, r, z);
+                    let ci = self.b.ins().fcmp(FloatCC::NotEqual, i, z);
+                    self.b.ins().bor(cr, ci)
+                }
+            });
+        }
+        let re = match a {
+            Elem::Scalar(x) if from == DType::Bool => {
+                let one = self.real_const(tt, 1.0);
+                let zero = self.real_const(tt, 0.0);
+                self.b.ins().select(x, one, zero)
+            }
+            Elem::Scalar(x) => self.conv_real(x, ft, tt),
+            Elem::Complex(r, _) => self.conv_real(r, ft, tt),
+        };
+        if to.is_complex() {
+            let im = match a {
+                Elem::Complex(_, i) => self.conv_real(i, ft, tt),
+                Elem::Scalar(_) => self.real_const(tt, 0.0),
+            };
+            Elem::Complex(re, im)
+        } else {
+            Elem::Scalar(re)
+        }
+    }
+}
+
+/// The error for a primitive row whose declared lowering the JIT lacks: it names the op, the
+/// dtype and the missing place.
+fn missing(op: &str, d: DType, place: &str) -> crate::error::Error {
+    jerr(format!(
+        "{op} on {d}: its row in src/ir/primitives.rs declares a lowering, but src/jit has no {place} for it \
+         (see docs/ARCHITECTURE.md, \"Adding a primitive\")"
+    ))
+}
