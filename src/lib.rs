@@ -52,6 +52,7 @@ pub mod prelude {
         adamupdate, dlupdate, rmspropupdate, sgdmupdate, AdamOptions, AdamState, RmspropOptions, RmspropState,
         SgdmOptions, SgdmState,
     };
+    pub use crate::optim::{lbfgsupdate, LbfgsOptions, LbfgsState, LineSearch, LineSearchStatus};
     pub use crate::{
         accelerate, concat, dlfeval, dlgradient, dlgradient_with, make_ir, select, AcceleratedFunction, CheckMode,
         DType, Differentiable, DlArray, DumpStage, Element, Error, GradOptions, Leaf, ParamRow, ParamTable, Result,

@@ -1,5 +1,6 @@
 //! Optimizers for custom training loops, with MATLAB's update formulas and defaults:
-//! [`adamupdate`], [`sgdmupdate`], [`rmspropupdate`], and [`dlupdate`] for a custom rule. Each
+//! [`adamupdate`], [`sgdmupdate`], [`rmspropupdate`], [`dlupdate`] for a custom rule, and
+//! [`lbfgsupdate`] (L-BFGS with a line search, driven by a loss-and-gradient function). Each
 //! takes and returns any [`Tree`](crate::Tree) of parameters (a `DlArray`, `Vec`, `BTreeMap`,
 //! [`ParamTable`](crate::ParamTable), nested) with a gradient tree of the same structure.
 //!
@@ -19,11 +20,13 @@
 
 mod adam;
 mod dlupdate;
+mod lbfgs;
 mod rmsprop;
 mod sgdm;
 mod tree_walk;
 
 pub use adam::{adamupdate, AdamOptions, AdamState};
 pub use dlupdate::dlupdate;
+pub use lbfgs::{lbfgsupdate, LbfgsOptions, LbfgsState, LineSearch, LineSearchStatus};
 pub use rmsprop::{rmspropupdate, RmspropOptions, RmspropState};
 pub use sgdm::{sgdmupdate, SgdmOptions, SgdmState};
