@@ -88,8 +88,8 @@ fn initial_parameters() -> ParamTable {
         let fan_out = if k == NUM_LAYERS { 1 } else { NUM_NEURONS };
         let bound = (6.0 / (fan_in + fan_out) as f64).sqrt();
         let w = Array2::from_shape_fn((fan_out, fan_in), |_| rng.uniform(-bound, bound));
-        params.push(&format!("fc{k}"), "Weights", DlArray::from(w));
-        params.push(&format!("fc{k}"), "Bias", DlArray::from(Array1::<f64>::zeros(fan_out)));
+        params.push(format!("fc{k}"), "Weights", DlArray::from(w));
+        params.push(format!("fc{k}"), "Bias", DlArray::from(Array1::<f64>::zeros(fan_out)));
     }
     params
 }

@@ -373,6 +373,9 @@ fn single_precision_keeps_u_dtype() {
     }
 }
 
+/// A function of one traced array, for the error cases.
+type Traced = dyn Fn(&DlArray) -> Result<DlArray>;
+
 #[track_caller]
 fn assert_err_mentions<T: std::fmt::Debug>(r: Result<T>, parts: &[&str]) {
     let e = r.expect_err("expected an Err").to_string();
@@ -387,7 +390,7 @@ fn bad_inputs_are_errors_naming_the_call_and_shapes() {
     // Outside any trace.
     assert_err_mentions(dljvp(&x2, &x2, &x2), &["dljvp", "dlfeval"]);
     assert_err_mentions(dljacobian(&x2, &x2, 1), &["dljacobian", "dlfeval"]);
-    let run = |f: Box<dyn Fn(&DlArray) -> Result<DlArray>>| dlfeval(|x: DlArray| f(&x), x2.clone());
+    let run = |f: Box<Traced>| dlfeval(|x: DlArray| f(&x), x2.clone());
     // Axis out of range, observation axes that differ, rank mismatch.
     assert_err_mentions(run(Box::new(|x| dljacobian(&x.sin(), x, 2))), &["dljacobian", "[2, 2]", "axis 2"]);
     assert_err_mentions(

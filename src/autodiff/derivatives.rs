@@ -14,9 +14,9 @@ use super::gradient::{gradients, GradOptions};
 use super::tree::Differentiable;
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
-use crate::nn::{concat_parts, slice_axis};
+use crate::ir::{AxisSlice, Op};
 use crate::trace::context::tracing;
-use crate::trace::DlArray;
+use crate::trace::{emit, DlArray};
 use std::sync::Arc;
 
 /// The options of an inner sweep whose result is differentiated again by the operator itself.
@@ -282,6 +282,22 @@ fn channels(call: &str, u: &DlArray, x: &DlArray, axis: usize) -> Result<(usize,
     Ok((ud.shape()[axis], xd.shape()[axis]))
 }
 
+/// Entry `i` of `axis` of `x`, keeping the axis (length 1).
+fn slice_axis(x: &DlArray, axis: usize, i: usize) -> DlArray {
+    let mut slices: Vec<AxisSlice> = x.shape().iter().map(|&n| AxisSlice::full(n)).collect();
+    slices[axis] = AxisSlice { start: i, len: 1, step: 1 };
+    if slices.iter().zip(x.shape()).all(|(s, &n)| s.is_full(n)) {
+        return x.clone();
+    }
+    emit(Op::Slice(slices), &[x])
+}
+
+/// `parts` joined along `axis`.
+fn concat_parts(parts: &[DlArray], axis: usize) -> DlArray {
+    let refs: Vec<&DlArray> = parts.iter().collect();
+    crate::ops::concat(&refs, axis)
+}
+
 /// `a` with an axis of length 1 inserted at `axis`.
 fn with_unit_axis(a: &DlArray, axis: usize) -> DlArray {
     let mut shape = a.shape().to_vec();
@@ -292,7 +308,7 @@ fn with_unit_axis(a: &DlArray, axis: usize) -> DlArray {
 /// The gradient of `sum(u[.., i, ..])` (channel `i` on `axis`) with respect to `x`: row `i` of
 /// every observation's Jacobian, of `x`'s shape.
 fn jacobian_row(u: &DlArray, x: &DlArray, axis: usize, i: usize, options: &GradOptions) -> Result<DlArray> {
-    let s = slice_axis(u, axis, i, 1, 1).sum_all();
+    let s = slice_axis(u, axis, i).sum_all();
     let mut g = gradients(&s, &[x], options)?;
     g.pop().ok_or_else(|| Error::argument("dljacobian", "internal: no gradient"))
 }
@@ -365,7 +381,7 @@ pub fn dldivergence_with(u: &DlArray, x: &DlArray, axis: usize, options: GradOpt
     let mut acc: Option<DlArray> = None;
     for i in 0..cu {
         let o = if i + 1 == cu { options } else { retaining(options) };
-        let d = slice_axis(&jacobian_row(u, x, axis, i, &o)?, axis, i, 1, 1);
+        let d = slice_axis(&jacobian_row(u, x, axis, i, &o)?, axis, i);
         acc = Some(match acc {
             Some(a) => a + d,
             None => d,
@@ -404,10 +420,10 @@ pub fn dllaplacian_with(u: &DlArray, x: &DlArray, axis: usize, options: GradOpti
             for j in 0..cx {
                 let last = i + 1 == cu && j + 1 == cx;
                 let o = if last { options } else { retaining(options) };
-                let s = slice_axis(&g, axis, j, 1, 1).sum_all();
+                let s = slice_axis(&g, axis, j).sum_all();
                 let mut h = gradients(&s, &[x], &o)?;
                 let h = h.pop().ok_or_else(|| Error::argument(CALL, "internal: no gradient"))?;
-                let d = slice_axis(&h, axis, j, 1, 1);
+                let d = slice_axis(&h, axis, j);
                 acc = Some(match acc {
                     Some(a) => a + d,
                     None => d,
