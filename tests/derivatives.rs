@@ -209,6 +209,51 @@ fn hvp_matches_finite_differences_of_the_gradient() {
     assert_eq!(f64s(&hb), array![4.0, 42.0].into_dyn());
 }
 
+#[test]
+fn hvp_along_a_direction_computed_from_x_treats_it_as_constant() {
+    // v = g(x) itself: H g, not the gradient of sum(g * g) (which is 2 H g).
+    let mut rng = Rng::new(9);
+    let x0 = rng.array(&[6], -1.5, 1.5);
+    let (hg, g) = dlfeval(
+        |x: DlArray| {
+            let y = ext_rosenbrock(&x);
+            let higher = GradOptions { enable_higher_derivatives: Some(true), retain_data: true, ..Default::default() };
+            let g = dlgradient_with(&y, &x, higher)?;
+            Ok((dlhvp(&y, &x, &g)?, g))
+        },
+        DlArray::from(x0.clone()),
+    )
+    .unwrap();
+    let grad = |x: &DlArray| dlfeval(|x: DlArray| dlgradient(&ext_rosenbrock(&x), &x), x.clone()).unwrap();
+    // g is large (thousands): the step is scaled so x moves by 1e-5 at most.
+    let g = f64s(&g);
+    let step = 1e-5 / g.iter().fold(0.0f64, |m, v| m.max(v.abs()));
+    let want = directional_fd(&grad, &x0, &g, step);
+    assert_fd("dlhvp along its own gradient", &f64s(&hg), &want, Tol::F64);
+    // The same accelerated, and differentiable again.
+    let af = accelerate(|x: DlArray| {
+        let y = ext_rosenbrock(&x);
+        let g = dlgradient(&y, &x)?;
+        dlhvp(&y, &x, &g)
+    });
+    assert_fd(
+        "dlhvp along its gradient (accelerated)",
+        &f64s(&af.call(DlArray::from(x0.clone())).unwrap()),
+        &want,
+        Tol::F64,
+    );
+    check_differentiable(
+        "gradient of dlhvp along the gradient",
+        |x| {
+            let y = ext_rosenbrock(x);
+            let g = dlgradient_with(&y, x, higher())?;
+            dlhvp_with(&y, x, &g, higher())
+        },
+        &x0,
+        Tol::F64,
+    );
+}
+
 /// Per observation: `u[n, :] = tanh(W x[n, :] + b)` with a fixed `W [3, 2]` and a
 /// per-observation quadratic term, so the Jacobian differs between observations.
 fn per_row(x: &DlArray) -> DlArray {

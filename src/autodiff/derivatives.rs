@@ -15,7 +15,7 @@ use super::tree::Differentiable;
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
 use crate::ir::{AxisSlice, Op};
-use crate::trace::context::tracing;
+use crate::trace::context::{tracing, with_top};
 use crate::trace::{emit, DlArray};
 use std::sync::Arc;
 
@@ -202,7 +202,9 @@ pub fn dljvp_with<X: Differentiable, V: Differentiable>(
 
 /// The Hessian-vector product `H v` of the real scalar `y` with respect to `xs` (forward over
 /// reverse: the gradient of `sum(dlgradient(y, xs) * v)`), with the structure, shapes and
-/// dtypes of `xs`. `xs` and `vs` are as for [`dljvp`].
+/// dtypes of `xs`. `xs` and `vs` are as for [`dljvp`]. A direction computed from `xs` (the
+/// gradient itself, say) is a constant direction: the result is `H v`, not the gradient of
+/// `sum(g * v)` (the derivative of the gradient along `v` is taken by one more sweep then).
 ///
 /// ```
 /// use cranegrad::prelude::*;
@@ -240,11 +242,49 @@ pub fn dlhvp_with<X: Differentiable, V: Differentiable>(
     vs.variables(&mut v_arrays);
     let dirs = directions(CALL, &x_arrays, &v_arrays, &options)?;
     let g = gradients(y, &x_arrays, &INNER)?;
-    let hv = match inner_product(&g, &dirs) {
-        Some(h) => gradients(&h, &x_arrays, &options)?,
-        None => x_arrays.iter().map(|x| zeros_like(x)).collect(),
+    let hv = if depends_on(&dirs, &x_arrays) {
+        // The gradient of sum(g v) would also differentiate v: H v is the derivative of g along
+        // v instead, by the transpose trick of dljvp (one sweep more).
+        let u: Vec<DlArray> =
+            g.iter().map(|gk| DlArray::from_data_traced(Data::zeros(gk.dtype(), gk.shape()))).collect();
+        let hu = match inner_product(&g, &u) {
+            Some(s) => gradients(&s, &x_arrays, &INNER)?,
+            None => Vec::new(),
+        };
+        match inner_product(&hu, &dirs) {
+            Some(h) => gradients(&h, &u.iter().collect::<Vec<_>>(), &options)?,
+            None => x_arrays.iter().map(|x| zeros_like(x)).collect(),
+        }
+    } else {
+        match inner_product(&g, &dirs) {
+            Some(h) => gradients(&h, &x_arrays, &options)?,
+            None => x_arrays.iter().map(|x| zeros_like(x)).collect(),
+        }
     };
     xs.assemble(&mut hv.into_iter())
+}
+
+/// True when some of `vs` is computed (in the innermost trace) from some of `xs`.
+fn depends_on(vs: &[DlArray], xs: &[&DlArray]) -> bool {
+    with_top(|t| {
+        let n = t.graph.nodes.len();
+        let mut target = vec![false; n];
+        for id in xs.iter().filter_map(|x| t.own(x.node)) {
+            target[id] = true;
+        }
+        let mut stack: Vec<usize> = vs.iter().filter_map(|v| t.own(v.node)).collect();
+        let mut seen = vec![false; n];
+        while let Some(id) = stack.pop() {
+            if target[id] {
+                return true;
+            }
+            if !std::mem::replace(&mut seen[id], true) {
+                stack.extend(t.graph.nodes[id].inputs.iter().copied());
+            }
+        }
+        false
+    })
+    .unwrap_or(false)
 }
 
 /// Checks `u` and `x` for the per-observation operators: real, traced `u`; real `x`; the same
