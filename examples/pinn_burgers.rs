@@ -99,7 +99,7 @@ fn model(params: &ParamTable, xt: &DlArray) -> Result<DlArray> {
     let mut h = xt.clone();
     for k in 1..=NUM_LAYERS {
         let layer = format!("fc{k}");
-        let missing = || Error::Io(format!("parameter table without {layer}"));
+        let missing = || Error::Argument { op: "model".into(), detail: format!("no parameters for layer {layer}") };
         let w = params.get(&layer, "Weights").ok_or_else(missing)?;
         let b = params.get(&layer, "Bias").ok_or_else(missing)?;
         h = fullyconnect(&h, w, b);

@@ -252,7 +252,6 @@ struct Objective<'a, T: Tree, F: FnMut(&T) -> Result<(DlArray, T)>> {
     f: F,
     params: &'a T,
     layout: &'a Layout,
-    evaluations: usize,
 }
 
 impl<T: Tree, F: FnMut(&T) -> Result<(DlArray, T)>> Objective<'_, T, F> {
@@ -264,7 +263,6 @@ impl<T: Tree, F: FnMut(&T) -> Result<(DlArray, T)>> Objective<'_, T, F> {
     }
 
     fn eval_tree(&mut self, p: &T) -> Result<(f64, Vec<f64>)> {
-        self.evaluations += 1;
         let (loss, grads) = (self.f)(p)?;
         let d = loss.data()?;
         if d.numel() != 1 || !matches!(d.dtype(), DType::F32 | DType::F64) {
@@ -506,7 +504,7 @@ where
     let arrays = params.arrays();
     let layout = Layout::of(&arrays)?;
     let x = layout.flatten(&arrays, "value")?;
-    let mut obj = Objective { f: loss_fn, params, layout: &layout, evaluations: 0 };
+    let mut obj = Objective { f: loss_fn, params, layout: &layout };
     let fresh = !state.is_at(&arrays) || state.gradients.len() != x.len() || !state.loss.is_finite();
     let (f0, g0) = if fresh { obj.eval_tree(params)? } else { (state.loss, state.gradients.clone()) };
     if !f0.is_finite() {
