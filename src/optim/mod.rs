@@ -1,8 +1,8 @@
 //! Optimizers for custom training loops, with MATLAB's update formulas and defaults:
-//! [`adamupdate`], [`sgdmupdate`], [`rmspropupdate`], [`dlupdate`] for a custom rule, and
-//! [`lbfgsupdate`] (L-BFGS with a line search, driven by a loss-and-gradient function). Each
+//! [`adamupdate`], [`sgdmupdate`], [`rmspropupdate`], and [`dlupdate`] for a custom rule. Each
 //! takes and returns any [`Tree`](crate::Tree) of parameters (a `DlArray`, `Vec`, `BTreeMap`,
 //! [`ParamTable`](crate::ParamTable), nested) with a gradient tree of the same structure.
+//! [`lbfgsupdate`] is L-BFGS with a line search, driven by a loss-and-gradient function.
 //!
 //! ```
 //! use cranegrad::prelude::*;
