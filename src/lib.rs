@@ -36,6 +36,10 @@ mod trace;
 
 pub use accel::{accelerate, AcceleratedFunction, CheckMode, DumpStage};
 pub use array::{DType, Element};
+pub use autodiff::{
+    dldivergence, dldivergence_with, dlhvp, dlhvp_with, dljacobian, dljacobian_with, dljvp, dljvp_with, dllaplacian,
+    dllaplacian_with,
+};
 pub use autodiff::{dlgradient, dlgradient_with, Differentiable, GradOptions, Leaf, ParamRow, ParamTable, Tree};
 pub use error::{Error, Result};
 pub use ops::{concat, select, Operand};
@@ -48,9 +52,14 @@ pub mod prelude {
         adamupdate, dlupdate, rmspropupdate, sgdmupdate, AdamOptions, AdamState, RmspropOptions, RmspropState,
         SgdmOptions, SgdmState,
     };
+    pub use crate::optim::{lbfgsupdate, LbfgsOptions, LbfgsState, LineSearch, LineSearchStatus};
     pub use crate::{
         accelerate, concat, dlfeval, dlgradient, dlgradient_with, make_ir, select, AcceleratedFunction, CheckMode,
         DType, Differentiable, DlArray, DumpStage, Element, Error, GradOptions, Leaf, ParamRow, ParamTable, Result,
         Tree,
+    };
+    pub use crate::{
+        dldivergence, dldivergence_with, dlhvp, dlhvp_with, dljacobian, dljacobian_with, dljvp, dljvp_with,
+        dllaplacian, dllaplacian_with,
     };
 }

@@ -1,4 +1,4 @@
-//! The benchmark workloads W1 to W7 of DESIGN.md: eager (`dlfeval`), accelerated, and a
+//! The benchmark workloads W1 to W7 of DESIGN.md and the hvp of W2: eager (`dlfeval`), accelerated, and a
 //! hand-written Rust gradient where practical. Prints one table of medians, with peak heap
 //! memory for W2 at 1e7. Run: `cargo bench --bench workloads` (set `QUICK=1` for a short run).
 
@@ -159,6 +159,47 @@ fn main() -> Result<()> {
             accelerated: Some(accelerated),
             hand: None,
             note: String::new(),
+        });
+    }
+
+    // hvp of W2 (n = 1e5): Hessian-vector product by forward over reverse (dlhvp), against one
+    // accelerated gradient of W2 measured here, in the same run.
+    {
+        let n = 100_000;
+        let (xs, vs) = (data(n, 3), data(n, 11));
+        let x = DlArray::from(ndarray::Array1::from_vec(xs.clone()));
+        let v = DlArray::from(ndarray::Array1::from_vec(vs.clone()));
+        let af = accelerate(|(x, v): (DlArray, DlArray)| extended_rosenbrock_hvp(&x, &v));
+        let got = af.call((x.clone(), v.clone()))?.extractdata::<f64>()?;
+        let mut hv = vec![0.0; n];
+        extended_rosenbrock_hvp_by_hand(&xs, &vs, &mut hv);
+        let worst = got.iter().zip(&hv).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0.0, f64::max);
+        assert!(worst < 1e-12, "hvp of W2 differs from the hand-written one by {worst:e}");
+        let eager = median(budget, || {
+            dlfeval(|(x, v): (DlArray, DlArray)| extended_rosenbrock_hvp(&x, &v), (x.clone(), v.clone())).unwrap();
+        });
+        let accelerated = median(budget, || {
+            af.call((x.clone(), v.clone())).unwrap();
+        });
+        let hand = median(budget, || {
+            extended_rosenbrock_hvp_by_hand(&xs, &vs, &mut hv);
+            std::hint::black_box(&hv);
+        });
+        let grad = accelerate(|x: DlArray| extended_rosenbrock(&x));
+        grad.call(x.clone())?;
+        let one_gradient = median(budget, || {
+            grad.call(x.clone()).unwrap();
+        });
+        rows.push(Row {
+            workload: "W2 hvp n=1e5 (dlhvp)".into(),
+            eager: Some(eager),
+            accelerated: Some(accelerated),
+            hand: Some(hand),
+            note: format!(
+                "accelerated hvp / accelerated gradient ({}) = {:.2}x",
+                show(one_gradient),
+                accelerated.as_secs_f64() / one_gradient.as_secs_f64()
+            ),
         });
     }
 

@@ -50,6 +50,23 @@ pub fn gradient_norm_gradient(x: &DlArray) -> Result<DlArray> {
     dlgradient_with(&g.square().sum_all(), x, options)
 }
 
+/// The Hessian-vector product `H v` of the extended Rosenbrock function (forward over reverse).
+pub fn extended_rosenbrock_hvp(x: &DlArray, v: &DlArray) -> Result<DlArray> {
+    let (head, tail) = (x.slice(s![..-1]), x.slice(s![1..]));
+    let y = (100.0 * (&tail - head.square()).square() + (1.0 - &head).square()).sum_all();
+    dlhvp(&y, x, v)
+}
+
+/// The same, by hand: one pass over the 2 x 2 Hessian blocks of the terms.
+pub fn extended_rosenbrock_hvp_by_hand(x: &[f64], v: &[f64], hv: &mut [f64]) {
+    hv.fill(0.0);
+    for i in 0..x.len() - 1 {
+        let (a, b, va, vb) = (x[i], x[i + 1], v[i], v[i + 1]);
+        hv[i] += (1200.0 * a * a - 400.0 * b + 2.0) * va - 400.0 * a * vb;
+        hv[i + 1] += -400.0 * a * va + 200.0 * vb;
+    }
+}
+
 /// The seed's complex example: gradient of `sum(real((2+3i) z))`.
 pub fn complex_gradient(z: &DlArray) -> Result<(DlArray, DlArray)> {
     let y = (Complex64::new(2.0, 3.0) * z).real();

@@ -1,11 +1,16 @@
 //! Reverse-mode differentiation: the VJP table, the sweep, `dlgradient`, trees, `ParamTable`.
 
+mod derivatives;
 mod gradient;
 mod param_io;
 mod param_table;
 mod tree;
 mod vjp;
 
+pub use derivatives::{
+    dldivergence, dldivergence_with, dlhvp, dlhvp_with, dljacobian, dljacobian_with, dljvp, dljvp_with, dllaplacian,
+    dllaplacian_with,
+};
 pub use gradient::{dlgradient, dlgradient_with, GradOptions};
 pub use param_table::{ParamRow, ParamTable};
 pub use tree::{Differentiable, Leaf, Tree};

@@ -1,6 +1,7 @@
-//! Loss functions: cross-entropy, half mean squared error, L1 and Huber losses.
+//! Loss functions: cross-entropy (with one-hot or index targets), half mean squared error, L1
+//! and Huber losses.
 
-use super::{first_error, float_type, require_real_float, scalar_of, shape_error};
+use super::{constant, first_error, float_type, require_real_float, scalar_of, shape_error};
 use crate::array::DType;
 use crate::ops::select;
 use crate::trace::DlArray;
@@ -48,6 +49,66 @@ pub fn crossentropy(p: &DlArray, t: &DlArray) -> DlArray {
     let eps = if p.dtype() == DType::F32 { f32::EPSILON as f64 } else { f64::EPSILON };
     let bounded = p.maximum(&scalar_of(eps, p.dtype()));
     -((t * bounded.log()).sum_all() / n)
+}
+
+/// Cross-entropy with class indices (MATLAB R2024b's `indexcrossentropy`, 0-based):
+/// probabilities `p [N, C]` and targets `t [N]`, `t[n]` the class of observation `n` as a whole
+/// number in `0..C` stored in any real numeric dtype (single, double); the loss is
+/// `-sum_n log p[n, t[n]] / N`, with [`crossentropy`]'s bound away from zero.
+///
+/// The targets are compared with `0..C` inside the trace (a one-hot matrix), so an accelerated
+/// function uses the targets it is called with. A target that is not a whole number in `0..C`
+/// is a deferred error (the result carries it; `dlfeval`, `dlgradient` and accelerated calls
+/// return it) when its value is seen: eagerly, and when a trace is recorded; a later
+/// accelerated call with such a target gets a zero term for that observation, as
+/// [`embed`](super::embed) does.
+///
+/// ```
+/// use cranegrad::prelude::*;
+/// use ndarray::array;
+/// let p = DlArray::from(array![[0.5, 0.25, 0.25], [0.1, 0.1, 0.8]]);
+/// let t = DlArray::from(array![0.0, 2.0]);
+/// let loss = indexcrossentropy(&p, &t).to_scalar::<f64>().unwrap();
+/// assert!((loss - -(0.5f64.ln() + 0.8f64.ln()) / 2.0).abs() < 1e-15);
+/// assert!(indexcrossentropy(&p, &DlArray::from(array![0.0, 3.0])).to_scalar::<f64>().is_err());
+/// ```
+pub fn indexcrossentropy(p: &DlArray, t: &DlArray) -> DlArray {
+    const OP: &str = "indexcrossentropy";
+    if let Some(e) = first_error(&[p, t]) {
+        return e;
+    }
+    let shapes: [&[usize]; 2] = [p.shape(), t.shape()];
+    if p.ndim() != 2 {
+        return shape_error(OP, &shapes, "p must be probabilities [N, C] (observations, classes)");
+    }
+    let (n, classes) = (p.shape()[0], p.shape()[1]);
+    if t.shape() != [n] {
+        return shape_error(OP, &shapes, format!("t must be [N] = [{n}]: one class index per row of p"));
+    }
+    if let Some(e) = require_real_float(OP, p) {
+        return e;
+    }
+    if !matches!(t.dtype(), DType::F32 | DType::F64) {
+        return super::argument_error(
+            OP,
+            format!("t must hold class indices in a real numeric type (single or double), not {}", t.dtype()),
+        );
+    }
+    let idx = t.cast(DType::F64);
+    if let Ok(values) = idx.extractdata::<f64>() {
+        if let Some((k, bad)) =
+            values.iter().enumerate().find(|(_, &v)| !(v >= 0.0 && v < classes as f64 && v.fract() == 0.0))
+        {
+            return shape_error(
+                OP,
+                &shapes,
+                format!("t[{k}] = {bad} is not a class index: indices are whole numbers in 0..{classes} (0-based)"),
+            );
+        }
+    }
+    let range = constant(ndarray::Array2::from_shape_fn((1, classes), |(_, j)| j as f64).into_dyn(), DType::F64);
+    let onehot = idx.reshape(&[n, 1]).eq_elem(&range).cast(p.dtype());
+    crossentropy(p, &onehot)
 }
 
 /// MATLAB's half mean squared error `sum((y - t)^2) / (2 N)`, `N` the number of observations

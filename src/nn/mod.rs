@@ -28,6 +28,7 @@ pub use conv::{dlconv, dlconv_shifted, ConvOptions};
 pub use dropout::dropout;
 pub use embed::embed;
 pub use fully_connected::fullyconnect;
+pub use losses::indexcrossentropy;
 pub use losses::{crossentropy, huber, l1loss, mse};
 pub use math::{cumsum, interp1, norm, prod};
 pub use norm::{batchnorm, batchnorm_inference, layernorm, NORM_EPSILON};

@@ -2,6 +2,7 @@
 //! [`adamupdate`], [`sgdmupdate`], [`rmspropupdate`], and [`dlupdate`] for a custom rule. Each
 //! takes and returns any [`Tree`](crate::Tree) of parameters (a `DlArray`, `Vec`, `BTreeMap`,
 //! [`ParamTable`](crate::ParamTable), nested) with a gradient tree of the same structure.
+//! [`lbfgsupdate`] is L-BFGS with a line search, driven by a loss-and-gradient function.
 //!
 //! ```
 //! use cranegrad::prelude::*;
@@ -19,11 +20,13 @@
 
 mod adam;
 mod dlupdate;
+mod lbfgs;
 mod rmsprop;
 mod sgdm;
 mod tree_walk;
 
 pub use adam::{adamupdate, AdamOptions, AdamState};
 pub use dlupdate::dlupdate;
+pub use lbfgs::{lbfgsupdate, LbfgsOptions, LbfgsState, LineSearch, LineSearchStatus};
 pub use rmsprop::{rmspropupdate, RmspropOptions, RmspropState};
 pub use sgdm::{sgdmupdate, SgdmOptions, SgdmState};
