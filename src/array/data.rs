@@ -6,7 +6,11 @@ use num_complex::{Complex32, Complex64};
 
 /// The data of an array: an owned, standard-layout (row-major, contiguous) `ArrayD` of one of
 /// the five element types.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Equality and hashing are bitwise: two values are equal when their dtype, shape and every
+/// element's bits agree (so `NaN == NaN` with the same payload, and `-0.0 != 0.0`). That is
+/// the identity the optimizer needs to merge constants, and the "same bits" the JIT promises.
+#[derive(Clone, Debug)]
 pub enum Data {
     /// Logical.
     Bool(ArrayD<bool>),
@@ -192,5 +196,34 @@ impl Data {
         with_data!(self, a => Element::into_data(
             a.clone().into_shape_with_order(IxDyn(shape)).expect("reshape checked by the type rule")
         ))
+    }
+}
+
+impl Data {
+    /// The bits of every element, row-major (a complex element gives two words, re then im).
+    pub fn element_bits(&self) -> Vec<u64> {
+        match self {
+            Data::Bool(a) => a.iter().map(|&v| v as u64).collect(),
+            Data::F32(a) => a.iter().map(|v| v.to_bits() as u64).collect(),
+            Data::F64(a) => a.iter().map(|v| v.to_bits()).collect(),
+            Data::C64(a) => a.iter().flat_map(|v| [v.re.to_bits() as u64, v.im.to_bits() as u64]).collect(),
+            Data::C128(a) => a.iter().flat_map(|v| [v.re.to_bits(), v.im.to_bits()]).collect(),
+        }
+    }
+}
+
+impl PartialEq for Data {
+    fn eq(&self, other: &Self) -> bool {
+        self.dtype() == other.dtype() && self.shape() == other.shape() && self.element_bits() == other.element_bits()
+    }
+}
+
+impl Eq for Data {}
+
+impl std::hash::Hash for Data {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.dtype().hash(state);
+        self.shape().hash(state);
+        self.element_bits().hash(state);
     }
 }

@@ -40,3 +40,20 @@ impl fmt::Debug for Call {
         write!(f, "Call({}, output {})", self.target.name(), self.output)
     }
 }
+
+/// Two call nodes are the same op when they call the same target (by identity) for the same
+/// output.
+impl PartialEq for Call {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.target, &other.target) && self.output == other.output
+    }
+}
+
+impl Eq for Call {}
+
+impl std::hash::Hash for Call {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        (Arc::as_ptr(&self.target) as *const () as usize).hash(state);
+        self.output.hash(state);
+    }
+}

@@ -159,8 +159,10 @@ impl AxisSlice {
     }
 }
 
-/// A primitive operation: a node of the IR.
-#[derive(Clone, Debug)]
+/// A primitive operation: a node of the IR. Equality and hashing are structural (constants
+/// bitwise, calls by target identity), which is what common-subexpression elimination merges
+/// on, after [`Op::canonical`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Op {
     /// The `k`-th input of the graph.
     Input(usize),
@@ -229,6 +231,30 @@ impl Op {
             Op::MatMul => "matmul",
             Op::Call(_) => "call",
         }
+    }
+
+    /// The same op in a canonical form: the axes of a reduction sorted (a sum does not depend
+    /// on their order), so equal computations compare equal.
+    pub fn canonical(&self) -> Op {
+        let sorted = |axes: &[usize]| {
+            let mut v = axes.to_vec();
+            v.sort_unstable();
+            v
+        };
+        match self {
+            Op::ReduceSum(a) => Op::ReduceSum(sorted(a)),
+            Op::ReduceMax(a) => Op::ReduceMax(sorted(a)),
+            Op::ReduceMin(a) => Op::ReduceMin(sorted(a)),
+            op => op.clone(),
+        }
+    }
+
+    /// True when swapping the two operands gives the same bits (NaN payloads aside): IEEE
+    /// addition and multiplication commute exactly, and so do complex `+` and `*` (each
+    /// component is a commutative sum of commutative products); `==` and `!=` too. Not
+    /// `max`/`min` (`max(-0, +0)` may return either zero) nor anything else.
+    pub fn commutes(&self) -> bool {
+        matches!(self, Op::Binary(BinaryOp::Add | BinaryOp::Mul) | Op::Compare(CmpOp::Eq | CmpOp::Ne))
     }
 
     /// True for elementwise primitives (unary, binary, compare, select, cast).

@@ -1,7 +1,7 @@
 //! Constant folding.
 
+use super::bits::splat_scalar;
 use super::dce::dce;
-use super::key::splat_scalar;
 use super::rewrite::Rewriter;
 use crate::array::Data;
 use crate::error::Result;

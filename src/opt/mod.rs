@@ -8,10 +8,10 @@
 //! computes the same outputs, bit for bit, under [`interp::run`](crate::interp::run) (NaN
 //! payloads aside). Loop fusion is not done here: it belongs to the JIT.
 
+mod bits;
 mod cse;
 mod dce;
 mod fold;
-mod key;
 mod rewrite;
 mod simplify;
 

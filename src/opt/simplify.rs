@@ -51,8 +51,8 @@
 //!   gains nothing), `cast(cast x)` (rounding), `neg(a - b)` -> `b - a` (`a = b` gives `-0`
 //!   against `+0`), reassociation of any kind.
 
+use super::bits::first_element;
 use super::dce::dce;
-use super::key::{element_bits, first_element};
 use super::rewrite::Rewriter;
 use crate::array::{DType, Data};
 use crate::error::Result;
@@ -84,7 +84,7 @@ fn splat(g: &Graph, id: NodeId) -> Option<Complex64> {
     match &g.nodes[id].op {
         Op::Constant(d) => {
             let words = if d.dtype().is_complex() { 2 } else { 1 };
-            let bits = element_bits(d);
+            let bits = d.element_bits();
             let first = bits.get(..words)?;
             if bits.chunks(words).all(|c| c == first) {
                 d.get_c128(0)
