@@ -61,40 +61,45 @@ fn build(dt: DType, steps: &[(usize, usize, usize, usize)]) -> Graph {
         let z = pool[c % pool.len()];
         let rank = g.nodes[x].shape.len();
         let shape = g.nodes[x].shape.clone();
+        // Every elementwise primitive by construction (the lists of ir/primitives.rs), then
+        // the structural ones.
+        let (nu, nb) = (UnaryOp::ALL.len(), BinaryOp::ALL.len());
         let r = match kind {
-            0..=24 => g.push(Op::Unary(UnaryOp::ALL[kind]), vec![x], 0),
-            25..=33 => g.push(Op::Binary(BinaryOp::ALL[kind - 25]), vec![x, y], 0),
-            34 if rank > 0 => g.push(Op::ReduceSum(vec![b % rank]), vec![x], 0),
-            35 if rank > 0 => g.push(Op::ReduceMax(vec![b % rank]), vec![x], 0),
-            36 => g
-                .push(Op::Compare(CmpOp::ALL[b % 6]), vec![x, y], 0)
-                .and_then(|cnd| g.push(Op::Select, vec![cnd, x, z], 0)),
-            37 if rank > 0 && shape[0] > 0 => {
-                let mut sl: Vec<AxisSlice> = shape.iter().map(|&n| AxisSlice::full(n)).collect();
-                sl[0] = AxisSlice { start: shape[0] - 1, len: shape[0], step: -1 };
-                g.push(Op::Slice(sl), vec![x], 0)
-            }
-            38 if rank > 0 => {
-                let mut sl: Vec<AxisSlice> = shape.iter().map(|&n| AxisSlice::full(n)).collect();
-                let mut to = shape.clone();
-                to[0] += 2;
-                sl[0] = AxisSlice { start: 1, len: shape[0], step: 1 };
-                g.push(Op::Pad { shape: to, slices: sl }, vec![x], 0)
-            }
-            39 => {
-                let mut to = vec![2];
-                to.extend(&shape);
-                g.push(Op::Broadcast(to), vec![x], 0)
-            }
-            40 => g.push(Op::ReduceSum((0..rank).collect()), vec![x], 0),
-            41 if rank == 2 => g.push(Op::Permute(vec![1, 0]), vec![x], 0),
-            42 => g.push(Op::Reshape(vec![shape.iter().product()]), vec![x], 0),
-            43 if rank > 0 => g.push(Op::Concat(0), vec![x, x], 0).or_else(|_| g.push(Op::Concat(0), vec![x, y], 0)),
-            44 => g
-                .push(Op::Cast(DType::Bool), vec![x], 0)
-                .and_then(|c| g.push(Op::Cast(if b % 2 == 0 { DType::F32 } else { DType::C128 }), vec![c], 0)),
-            45 if rank > 0 => g.push(Op::ReduceMin((0..rank).filter(|a| (b >> a) & 1 == 1).collect()), vec![x], 0),
-            _ => continue,
+            k if k < nu => g.push(Op::Unary(UnaryOp::ALL[k]), vec![x], 0),
+            k if k < nu + nb => g.push(Op::Binary(BinaryOp::ALL[k - nu]), vec![x, y], 0),
+            k => match k - nu - nb {
+                0 if rank > 0 => g.push(Op::ReduceSum(vec![b % rank]), vec![x], 0),
+                1 if rank > 0 => g.push(Op::ReduceMax(vec![b % rank]), vec![x], 0),
+                2 => g
+                    .push(Op::Compare(CmpOp::ALL[b % CmpOp::ALL.len()]), vec![x, y], 0)
+                    .and_then(|cnd| g.push(Op::Select, vec![cnd, x, z], 0)),
+                3 if rank > 0 && shape[0] > 0 => {
+                    let mut sl: Vec<AxisSlice> = shape.iter().map(|&n| AxisSlice::full(n)).collect();
+                    sl[0] = AxisSlice { start: shape[0] - 1, len: shape[0], step: -1 };
+                    g.push(Op::Slice(sl), vec![x], 0)
+                }
+                4 if rank > 0 => {
+                    let mut sl: Vec<AxisSlice> = shape.iter().map(|&n| AxisSlice::full(n)).collect();
+                    let mut to = shape.clone();
+                    to[0] += 2;
+                    sl[0] = AxisSlice { start: 1, len: shape[0], step: 1 };
+                    g.push(Op::Pad { shape: to, slices: sl }, vec![x], 0)
+                }
+                5 => {
+                    let mut to = vec![2];
+                    to.extend(&shape);
+                    g.push(Op::Broadcast(to), vec![x], 0)
+                }
+                6 => g.push(Op::ReduceSum((0..rank).collect()), vec![x], 0),
+                7 if rank == 2 => g.push(Op::Permute(vec![1, 0]), vec![x], 0),
+                8 => g.push(Op::Reshape(vec![shape.iter().product()]), vec![x], 0),
+                9 if rank > 0 => g.push(Op::Concat(0), vec![x, x], 0).or_else(|_| g.push(Op::Concat(0), vec![x, y], 0)),
+                10 => g
+                    .push(Op::Cast(DType::Bool), vec![x], 0)
+                    .and_then(|c| g.push(Op::Cast(if b % 2 == 0 { DType::F32 } else { DType::C128 }), vec![c], 0)),
+                11 if rank > 0 => g.push(Op::ReduceMin((0..rank).filter(|a| (b >> a) & 1 == 1).collect()), vec![x], 0),
+                _ => continue,
+            },
         };
         if let Ok(n) = r {
             if g.nodes[n].shape.iter().product::<usize>() <= 4096 {
@@ -108,12 +113,15 @@ fn build(dt: DType, steps: &[(usize, usize, usize, usize)]) -> Graph {
     g
 }
 
+/// Step kinds: every unary and binary primitive, then 12 structural ones.
+const KINDS: usize = UnaryOp::ALL.len() + BinaryOp::ALL.len() + 12;
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(200))]
     #[test]
     fn random_graphs_agree(
         dt in 0usize..4,
-        steps in prop::collection::vec((0usize..46, any::<usize>(), any::<usize>(), any::<usize>()), 1..20),
+        steps in prop::collection::vec((0usize..KINDS, any::<usize>(), any::<usize>(), any::<usize>()), 1..20),
         vals in prop::collection::vec(-4.0f64..4.0, 1..8),
     ) {
         let dt = [DType::F32, DType::F64, DType::C64, DType::C128][dt];

@@ -333,6 +333,13 @@ fn every_real_elementwise_method_matches_std() {
         ("sign", |x| x.sign(), sign),
         ("recip", |x| x.recip(), |v| 1.0 / v),
     ];
+    // Derived coverage: every unary primitive (the rows of ir/primitives.rs) has a case here.
+    for u in cranegrad::ir::UnaryOp::ALL {
+        assert!(
+            cases.iter().any(|c| c.0 == u.name()),
+            "UnaryOp::{u:?} has no real reference case in this list: add one (docs/ARCHITECTURE.md)"
+        );
+    }
     for (name, method, reference) in cases {
         let got = method(&x);
         assert_eq!(got.dtype(), DType::F64, "{name}");
@@ -387,7 +394,16 @@ fn complex_elementwise_methods_match_num_complex() {
         ("powf 2.5", |x| x.powf(2.5), |v| v.powf(2.5)),
         ("sign", |x| x.sign(), |v| v / v.norm()),
         ("sigmoid", |x| x.sigmoid(), |v| (1.0 + (-v).exp()).inv()),
+        ("log1p", |x| x.log1p(), |v| (1.0 + v).ln()),
+        ("expm1", |x| x.expm1(), |v| v.exp() - 1.0),
+        ("asin", |x| x.asin(), |v| v.asin()),
+        ("acos", |x| x.acos(), |v| v.acos()),
+        ("atan", |x| x.atan(), |v| v.atan()),
+        ("asinh", |x| x.asinh(), |v| v.asinh()),
+        ("acosh", |x| x.acosh(), |v| v.acosh()),
+        ("atanh", |x| x.atanh(), |v| v.atanh()),
     ];
+    let complex_names: Vec<&str> = cases.iter().map(|c| c.0).collect();
     for (name, method, reference) in cases {
         let got = method(&x);
         assert_eq!(got.dtype(), DType::C128, "{name}");
@@ -398,6 +414,13 @@ fn complex_elementwise_methods_match_num_complex() {
     }
     let parts: Vec<(&str, Method, PartReference)> =
         vec![("abs", |x| x.abs(), |v| v.norm()), ("real", |x| x.real(), |v| v.re), ("imag", |x| x.imag(), |v| v.im)];
+    // Derived coverage: every unary primitive defined on complex operands has a case.
+    for u in cranegrad::ir::UnaryOp::ALL.into_iter().filter(|u| !u.real_only()) {
+        assert!(
+            complex_names.contains(&u.name()) || parts.iter().any(|c| c.0 == u.name()),
+            "UnaryOp::{u:?} has no complex reference case in this list: add one (docs/ARCHITECTURE.md)"
+        );
+    }
     for (name, method, reference) in parts {
         let got = method(&x);
         assert_eq!(got.dtype(), DType::F64, "{name}");
@@ -449,6 +472,9 @@ fn binary_methods_and_comparisons_match_std() {
         ("eq", |p, q| p.eq_elem(q), |p, q| p == q),
         ("ne", |p, q| p.ne_elem(q), |p, q| p != q),
     ];
+    for c in cranegrad::ir::CmpOp::ALL {
+        assert!(cmp.iter().any(|k| k.0 == c.name()), "CmpOp::{c:?} has no case in this list");
+    }
     for (name, op, reference) in cmp {
         let got = op(&x, &y);
         assert_eq!(got.dtype(), DType::Bool, "{name}");

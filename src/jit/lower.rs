@@ -281,7 +281,7 @@ impl KernelEmitter<'_, '_> {
 /// dtype and the missing place.
 fn missing(op: &str, d: DType, place: &str) -> crate::error::Error {
     jerr(format!(
-        "{op} on {d}: its row in src/ir/primitives.rs declares a lowering, but src/jit has no {place} for it \
+        "{op} on {d}: its row in src/ir/primitives.rs declares a lowering, but src/jit lacks {place} for it \
          (see docs/ARCHITECTURE.md, \"Adding a primitive\")"
     ))
 }
