@@ -433,7 +433,7 @@ fn extended_rosenbrock_value_and_gradient_is_at_most_two_passes_over_memory() {
         x.clone(),
     )
     .unwrap();
-    let optimized = cranegrad::opt::optimize(&traced.pruned()).unwrap();
+    let optimized = cranegrad::opt::optimize(&traced.pruned().unwrap()).unwrap();
     let c = check(&optimized, &[x.data().unwrap().clone()]);
     assert!(
         c.loop_count() <= 2,

@@ -75,7 +75,7 @@ fn dce_drops_what_the_outputs_do_not_need_but_keeps_every_input() {
     let _dead2 = un(&mut g, UnaryOp::Sin, dead);
     let live = un(&mut g, UnaryOp::Cos, x);
     g.outputs = vec![live, x];
-    let o = dce(&g);
+    let o = dce(&g).unwrap();
     assert_eq!(o.nodes.len(), 3);
     assert_eq!(count(&o, |op| matches!(op, Op::Input(_))), 2);
     assert_eq!(count(&o, |op| matches!(op, Op::Unary(UnaryOp::Exp | UnaryOp::Sin))), 0);
@@ -98,7 +98,7 @@ fn cse_merges_identical_nodes_equal_constants_and_swapped_commutative_operands()
     let s1 = bin(&mut g, BinaryOp::Add, m1, a1);
     let s2 = bin(&mut g, BinaryOp::Add, m2, a2);
     g.outputs = vec![s1, s2];
-    let o = cse(&g);
+    let o = cse(&g).unwrap();
     assert_eq!(count(&o, |op| matches!(op, Op::Unary(UnaryOp::Exp))), 1);
     assert_eq!(count(&o, |op| matches!(op, Op::Constant(_))), 1);
     assert_eq!(count(&o, |op| matches!(op, Op::Binary(BinaryOp::Mul))), 1);
@@ -116,7 +116,7 @@ fn cse_keeps_constants_that_differ_only_in_the_sign_of_zero() {
     let a = bin(&mut g, BinaryOp::Add, x, z);
     let b = bin(&mut g, BinaryOp::Add, x, nz);
     g.outputs = vec![a, b];
-    let o = cse(&g);
+    let o = cse(&g).unwrap();
     assert_eq!(count(&o, |op| matches!(op, Op::Constant(_))), 2);
     assert_same_outputs(&g, &o, &[f64_data(&[8], 0)]);
 }
@@ -541,8 +541,8 @@ fn optimize_rejects_a_malformed_graph() {
     assert!(optimize(&g).is_err());
     assert!(fold_constants(&g).is_err());
     assert!(simplify(&g).is_err());
-    assert_eq!(dce(&g).outputs, g.outputs, "dce gives a malformed graph back unchanged");
-    assert_eq!(cse(&g).outputs, g.outputs, "cse gives a malformed graph back unchanged");
+    assert!(dce(&g).is_err(), "dce refuses a malformed graph");
+    assert!(cse(&g).is_err(), "cse refuses a malformed graph");
     // an operand that does not precede its user
     let mut g = Graph::new();
     let x = g.input(0, DType::F64, &[2]);
@@ -550,5 +550,6 @@ fn optimize_rejects_a_malformed_graph() {
     g.nodes[e].inputs = vec![e + 1];
     g.outputs = vec![e];
     assert!(optimize(&g).is_err());
-    assert_eq!(cse(&g).nodes.len(), 2);
+    assert!(cse(&g).is_err());
+    assert!(dce(&g).is_err());
 }

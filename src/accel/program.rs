@@ -25,7 +25,7 @@ pub(crate) struct Program {
 impl Program {
     /// Optimizes a traced graph and compiles it to native code.
     pub fn build(traced: Graph) -> Result<Program> {
-        let unoptimized = traced.pruned();
+        let unoptimized = traced.pruned()?;
         let optimized = crate::opt::optimize(&unoptimized)?;
         let backend = match jit::compile(&optimized) {
             Ok(native) => Backend::Native(Box::new(native)),

@@ -191,11 +191,12 @@ impl Data {
         with_data!(self, a => a.as_slice().and_then(|s| s.get(i)).map(|v| v.to_c128()))
     }
 
-    /// The same elements under a new shape with the same number of elements.
-    pub fn reshaped(&self, shape: &[usize]) -> Data {
-        with_data!(self, a => Element::into_data(
-            a.clone().into_shape_with_order(IxDyn(shape)).expect("reshape checked by the type rule")
-        ))
+    /// The same elements under a new shape; a shape with another number of elements is an
+    /// `Err` naming both shapes.
+    pub fn reshaped(&self, shape: &[usize]) -> crate::error::Result<Data> {
+        with_data!(self, a => a.clone().into_shape_with_order(IxDyn(shape)).map(Element::into_data).map_err(|_| {
+            crate::error::Error::shape("reshape", &[a.shape(), shape], "element counts differ")
+        }))
     }
 }
 

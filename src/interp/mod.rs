@@ -57,7 +57,7 @@ pub(crate) fn eval_checked(op: &Op, inputs: &[&Data]) -> Result<Data> {
         Op::Select => elementwise::select(arg(0)?, arg(1)?, arg(2)?),
         Op::Cast(d) => Ok(arg(0)?.cast(*d)),
         Op::Broadcast(shape) => layout::broadcast(arg(0)?, shape),
-        Op::Reshape(shape) => Ok(arg(0)?.reshaped(shape)),
+        Op::Reshape(shape) => arg(0)?.reshaped(shape),
         Op::Permute(axes) => Ok(layout::permute(arg(0)?, axes)),
         Op::Slice(slices) => Ok(layout::slice(arg(0)?, slices)),
         Op::Pad { shape, slices } => Ok(layout::pad(arg(0)?, shape, slices)),
@@ -80,7 +80,7 @@ pub(crate) fn eval_checked(op: &Op, inputs: &[&Data]) -> Result<Data> {
 pub fn run(g: &Graph, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
     crate::ir::verify(g)?;
     let mut values: Vec<Option<Arc<Data>>> = vec![None; g.nodes.len()];
-    let live = g.live();
+    let live = g.live()?;
     // The last node reading each value: intermediate values are released after it, so a run
     // holds only what later nodes still need (outputs are kept to the end).
     let mut last_use = vec![0usize; g.nodes.len()];

@@ -2,7 +2,7 @@
 
 use super::{infer, Op};
 use crate::array::DType;
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Index of a node in its graph.
 pub type NodeId = usize;
@@ -55,8 +55,15 @@ impl Graph {
         self.nodes.len() - 1
     }
 
-    /// Appends `op` applied to `inputs`, checking its type rule.
+    /// Appends `op` applied to `inputs`, checking that every operand is an earlier node and
+    /// the op's type rule.
     pub fn push(&mut self, op: Op, inputs: Vec<NodeId>, region: u32) -> Result<NodeId> {
+        if let Some(&bad) = inputs.iter().find(|&&i| i >= self.nodes.len()) {
+            return Err(Error::argument(
+                op.name(),
+                format!("operand %{bad} is not a node of the graph (it has {} nodes)", self.nodes.len()),
+            ));
+        }
         let types: Vec<(DType, &[usize])> =
             inputs.iter().map(|&i| (self.nodes[i].dtype, self.nodes[i].shape.as_slice())).collect();
         let (dtype, shape) = infer(&op, &types)?;
@@ -91,26 +98,34 @@ impl Graph {
             .unwrap_or(0)
     }
 
-    /// For each node, whether the outputs depend on it.
-    pub fn live(&self) -> Vec<bool> {
-        let mut live = vec![false; self.nodes.len()];
+    /// For each node, whether the outputs depend on it; an output or operand that is not an
+    /// earlier node is an `Err`.
+    pub fn live(&self) -> Result<Vec<bool>> {
+        let n = self.nodes.len();
+        let mut live = vec![false; n];
         for &o in &self.outputs {
-            live[o] = true;
+            *live
+                .get_mut(o)
+                .ok_or_else(|| Error::argument("graph", format!("output %{o} is not a node (of {n})")))? = true;
         }
-        for id in (0..self.nodes.len()).rev() {
+        for id in (0..n).rev() {
             if live[id] {
                 for &i in &self.nodes[id].inputs {
+                    if i >= id {
+                        return Err(Error::argument("graph", format!("%{id} reads %{i}, which does not precede it")));
+                    }
                     live[i] = true;
                 }
             }
         }
-        live
+        Ok(live)
     }
 
     /// The graph restricted to what the outputs need (and every input, so the signature stays),
     /// renumbered in the same order.
-    pub fn pruned(&self) -> Graph {
-        let mut live = self.live();
+    /// A malformed graph (see [`Graph::live`]) is an `Err`.
+    pub fn pruned(&self) -> Result<Graph> {
+        let mut live = self.live()?;
         for (id, n) in self.nodes.iter().enumerate() {
             if matches!(n.op, Op::Input(_)) {
                 live[id] = true;
@@ -128,7 +143,7 @@ impl Graph {
         }
         out.outputs = self.outputs.iter().map(|&o| map[o]).collect();
         out.regions = out.regions.into_iter().map(|r| r.remapped(&map)).collect();
-        out
+        Ok(out)
     }
 }
 

@@ -63,7 +63,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
                 .to_string(),
         ));
     }
-    let plan = plan::plan(g);
+    let plan = plan::plan(g)?;
     if plan.arena_bytes > isize::MAX as usize {
         return Err(jerr(format!("the temporaries need {} bytes, more than an allocation can hold", plan.arena_bytes)));
     }

@@ -9,6 +9,7 @@
 //! materialized for having several consumers, they are duplicated into each consumer instead.
 
 use crate::array::{DType, Data};
+use crate::error::Result;
 use crate::ir::{Graph, Lowering, NodeId, Op};
 use std::sync::Arc;
 
@@ -94,9 +95,9 @@ fn is_layout(op: &Op) -> bool {
 }
 
 /// Plans `g` (which must be verified).
-pub(crate) fn plan(g: &Graph) -> Plan {
+pub(crate) fn plan(g: &Graph) -> Result<Plan> {
     let n = g.nodes.len();
-    let live = g.live();
+    let live = g.live()?;
     let inline_const: Vec<bool> = g.nodes.iter().map(|nd| matches!(&nd.op, Op::Constant(d) if splat(d))).collect();
     // The cost of computing each node inline: the summed own cost of the distinct computed
     // nodes its fused expression reaches (stopping at inputs, constants, reductions, matrix
@@ -246,5 +247,5 @@ pub(crate) fn plan(g: &Graph) -> Plan {
         buffer[id] = Some(slots.len());
         slots.push(slot);
     }
-    Plan { buffer, slots, inline_const, kernels, out_allocs, arena_bytes: arena, cost }
+    Ok(Plan { buffer, slots, inline_const, kernels, out_allocs, arena_bytes: arena, cost })
 }

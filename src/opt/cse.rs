@@ -2,6 +2,7 @@
 
 use super::dce::dce;
 use super::rewrite::Rewriter;
+use crate::error::Result;
 use crate::ir::{verify, Graph, NodeId, Op};
 use std::collections::HashMap;
 
@@ -10,11 +11,9 @@ use std::collections::HashMap;
 /// Identity is `Op`'s own equality on [`Op::canonical`]: constants are identical when their
 /// dtype, shape and element bits agree. The operands of `add`, `mul`,
 /// `eq` and `ne` are taken in either order (they commute exactly). The result is pruned
-/// ([`dce`]). A graph that does not [`verify`] comes back unchanged.
-pub fn cse(g: &Graph) -> Graph {
-    if verify(g).is_err() {
-        return g.clone();
-    }
+/// ([`dce`]). A graph that does not [`verify`] is an `Err`, as for the other passes.
+pub fn cse(g: &Graph) -> Result<Graph> {
+    verify(g)?;
     let mut rw = Rewriter::new(g);
     let mut seen: HashMap<(Op, Vec<NodeId>), NodeId> = HashMap::new();
     for (id, n) in g.nodes.iter().enumerate() {

@@ -102,7 +102,7 @@ pub fn fold_constants(g: &Graph) -> Result<Graph> {
             splats.insert(new_id, Arc::new(scalar));
         }
     }
-    Ok(dce(&rw.finish()))
+    dce(&rw.finish())
 }
 
 /// `broadcast(scalar)` to the shape of `n`, in `n`'s region.

@@ -38,10 +38,10 @@ const MAX_ROUNDS: usize = 10;
 /// ```
 pub fn optimize(g: &Graph) -> Result<Graph> {
     verify(g)?;
-    let mut g = dce(g);
+    let mut g = dce(g)?;
     for _ in 0..MAX_ROUNDS {
         let before = g.nodes.len();
-        g = simplify(&fold_constants(&cse(&g))?)?;
+        g = simplify(&fold_constants(&cse(&g)?)?)?;
         if g.nodes.len() == before {
             break;
         }

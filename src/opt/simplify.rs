@@ -75,7 +75,7 @@ pub fn simplify(g: &Graph) -> Result<Graph> {
             }
         }
     }
-    Ok(dce(&rw.finish()))
+    dce(&rw.finish())
 }
 
 /// The one value every element of node `id` has (same bits), looking through `broadcast` and
