@@ -1,76 +1,67 @@
 //! A cache entry as the target of `call` nodes: its kernel is the entry's program, and its VJP
-//! for each output is an accelerated function of (inputs, cotangent), traced from the user's
-//! function on first use, compiled and cached like any other.
+//! for each output is an accelerated function of (inputs, cotangent), made on first use by the
+//! factory the accelerated function hands in (so this file needs nothing from `function.rs`).
 
-use super::function::{accelerate, AcceleratedFunction};
 use super::program::Program;
 use crate::array::{DType, Data};
-use crate::autodiff::Tree;
+use crate::autodiff::{CallBackward, CallVjp};
 use crate::error::{Error, Result};
 use crate::ir::CallTarget;
 use crate::trace::DlArray;
-use crate::{dlgradient, Result as CrateResult};
+use std::any::Any;
 use std::sync::{Arc, OnceLock};
 
-type Backward = AcceleratedFunction<(Vec<DlArray>, DlArray), Vec<DlArray>>;
+/// The backward function of one output: `(inputs, ct) -> cotangents of the inputs`.
+pub(crate) type BackwardFn = Box<dyn Fn((Vec<DlArray>, DlArray)) -> Result<Vec<DlArray>> + Send + Sync>;
 
-/// An entry's program plus what is needed to differentiate it.
-pub(crate) struct EntryCallee<A, R> {
+/// Makes the backward function of output `i`.
+pub(crate) type BackwardFactory = Box<dyn Fn(usize) -> BackwardFn + Send + Sync>;
+
+/// An entry's program and types, as a call target.
+pub(crate) struct EntryCallee {
     name: String,
-    f: Arc<dyn Fn(A) -> CrateResult<R> + Send + Sync>,
     program: Arc<Program>,
-    /// The argument tree with placeholder arrays (its plain values are part of the key).
-    args_template: A,
     inputs: Vec<(DType, Vec<usize>)>,
     outputs: Vec<(DType, Vec<usize>)>,
-    backward: Vec<OnceLock<Backward>>,
+    backward: CallBackward,
 }
 
-impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> EntryCallee<A, R> {
-    pub fn new(
-        name: &str,
-        f: Arc<dyn Fn(A) -> CrateResult<R> + Send + Sync>,
-        entry: &super::cache::Entry<R>,
-        args: &A,
-    ) -> Self {
-        let g = &entry.program.unoptimized;
+/// The backward functions of an entry's outputs, each made once.
+struct EntryBackward {
+    name: String,
+    make: BackwardFactory,
+    made: Vec<OnceLock<BackwardFn>>,
+}
+
+impl EntryCallee {
+    /// The call target of `entry`'s program; `make` builds output `i`'s backward function.
+    pub fn new(name: &str, program: &Arc<Program>, make: BackwardFactory) -> Self {
+        let g = &program.unoptimized;
         let types = |ids: &[usize]| ids.iter().map(|&i| (g.nodes[i].dtype, g.nodes[i].shape.clone())).collect();
         let outputs: Vec<(DType, Vec<usize>)> = types(&g.outputs);
+        let backward =
+            EntryBackward { name: name.to_string(), make, made: outputs.iter().map(|_| OnceLock::new()).collect() };
         EntryCallee {
             name: name.to_string(),
-            f,
-            program: entry.program.clone(),
-            args_template: args.clone(),
+            program: program.clone(),
             inputs: types(&g.inputs()),
-            backward: outputs.iter().map(|_| OnceLock::new()).collect(),
             outputs,
+            backward: CallBackward(Arc::new(backward)),
         }
-    }
-
-    /// The accelerated VJP of output `i`: `(inputs, ct) -> cotangents of the inputs`.
-    fn backward(&self, i: usize) -> &Backward {
-        self.backward[i].get_or_init(|| {
-            let (f, template) = (self.f.clone(), self.args_template.clone());
-            accelerate(move |(xs, ct): (Vec<DlArray>, DlArray)| {
-                let mut next = xs.iter();
-                let args = template.map_arrays(&mut |_| {
-                    next.next().cloned().ok_or_else(|| Error::Gradient("internal: missing call input".into()))
-                })?;
-                let result = f(args)?;
-                let out = result
-                    .arrays()
-                    .get(i)
-                    .map(|a| (*a).clone())
-                    .ok_or_else(|| Error::Gradient("internal: missing call output".into()))?;
-                let contracted =
-                    if ct.dtype().is_complex() { (ct.conj() * out).real().sum_all() } else { (&ct * &out).sum_all() };
-                dlgradient(&contracted, &xs)
-            })
-        })
     }
 }
 
-impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> CallTarget for EntryCallee<A, R> {
+impl CallVjp for EntryBackward {
+    fn vjp(&self, output: usize, inputs: &[DlArray], ct: &DlArray) -> Result<Vec<DlArray>> {
+        let slot = self
+            .made
+            .get(output)
+            .ok_or_else(|| Error::Gradient(format!("internal: {} has no output {output}", self.name)))?;
+        slot.get_or_init(|| (self.make)(output))((inputs.to_vec(), ct.clone()))
+    }
+}
+
+impl CallTarget for EntryCallee {
     fn name(&self) -> &str {
         &self.name
     }
@@ -83,10 +74,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> CallTarge
     fn run(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
         self.program.run(inputs)
     }
-    fn vjp(&self, output: usize, inputs: &[DlArray], ct: &DlArray) -> Result<Vec<DlArray>> {
-        if output >= self.backward.len() {
-            return Err(Error::Gradient(format!("internal: {} has no output {output}", self.name)));
-        }
-        self.backward(output).call((inputs.to_vec(), ct.clone()))
+    fn backward_rule(&self) -> &(dyn Any + Send + Sync) {
+        &self.backward
     }
 }

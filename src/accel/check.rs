@@ -1,7 +1,7 @@
 //! Check mode: compare accelerated outputs with an un-accelerated run.
 
-use crate::autodiff::Tree;
 use crate::error::Result;
+use crate::trace::Tree;
 
 /// What check mode does on each cached call.
 #[derive(Clone, Copy, Debug, PartialEq, Default)]

@@ -1,16 +1,16 @@
 //! `accelerate` and `AcceleratedFunction`: trace once per signature, run compiled code after.
 
 use super::cache::{lock, Cache, Entry, Lookup, SlotState};
-use super::callee::EntryCallee;
+use super::callee::{BackwardFactory, BackwardFn, EntryCallee};
 use super::check::{compare, CheckMode};
 use super::dump::{self, DumpStage};
 use super::key::{KeyItem, Signature};
 use super::program::Program;
 use crate::array::Data;
-use crate::autodiff::Tree;
 use crate::error::{Error, Result};
 use crate::ir::{Call, CallTarget, Op};
 use crate::trace::context::{tracing, with_top};
+use crate::trace::Tree;
 use crate::trace::{capture, graph_with_outputs, panic_message, DlArray};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -163,8 +163,9 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         let target = entry
             .callee
             .get_or_init(|| {
-                Arc::new(EntryCallee::new(&self.shared.name, self.shared.f.clone(), &entry, &plain))
-                    as Arc<dyn CallTarget>
+                let (f, template) = (self.shared.f.clone(), plain.clone());
+                let make: BackwardFactory = Box::new(move |i| backward_of(f.clone(), template.clone(), i));
+                Arc::new(EntryCallee::new(&self.shared.name, &entry.program, make)) as Arc<dyn CallTarget>
             })
             .clone();
         let arrays = args.arrays();
@@ -387,4 +388,30 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
     pub fn num_entries(&self) -> usize {
         lock(&self.shared.cache).entries().len()
     }
+}
+
+/// The backward function of output `i` of a call to `f` with arguments shaped like `template`:
+/// an accelerated function of (inputs, cotangent) that re-traces `f`, contracts output `i` with
+/// the cotangent and differentiates (compiled, cached, and differentiable again).
+fn backward_of<A, R>(f: Arc<dyn Fn(A) -> Result<R> + Send + Sync>, template: A, i: usize) -> BackwardFn
+where
+    A: Tree + Send + Sync + 'static,
+    R: Tree + Send + Sync + 'static,
+{
+    let af = accelerate(move |(xs, ct): (Vec<DlArray>, DlArray)| {
+        let mut next = xs.iter();
+        let args = template.map_arrays(&mut |_| {
+            next.next().cloned().ok_or_else(|| Error::Gradient("internal: missing call input".into()))
+        })?;
+        let result = f(args)?;
+        let out = result
+            .arrays()
+            .get(i)
+            .map(|a| (*a).clone())
+            .ok_or_else(|| Error::Gradient("internal: missing call output".into()))?;
+        let contracted =
+            if ct.dtype().is_complex() { (ct.conj() * out).real().sum_all() } else { (&ct * &out).sum_all() };
+        crate::dlgradient(&contracted, &xs)
+    });
+    Box::new(move |args| af.call(args))
 }

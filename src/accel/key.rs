@@ -2,7 +2,7 @@
 //! inputs. Array values are never part of a key.
 
 use crate::array::DType;
-use crate::autodiff::{Leaf, Tree};
+use crate::trace::{Leaf, Tree};
 
 /// One visited piece of an argument tree, as far as the cache is concerned.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]

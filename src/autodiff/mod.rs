@@ -1,5 +1,6 @@
 //! Reverse-mode differentiation: the VJP table, the sweep, `dlgradient`, trees, `ParamTable`.
 
+mod call_rule;
 mod derivatives;
 mod gradient;
 mod param_io;
@@ -7,10 +8,12 @@ mod param_table;
 mod tree;
 mod vjp;
 
+pub use crate::trace::{Leaf, Tree};
+pub(crate) use call_rule::{CallBackward, CallVjp};
 pub use derivatives::{
     dldivergence, dldivergence_with, dlhvp, dlhvp_with, dljacobian, dljacobian_with, dljvp, dljvp_with, dllaplacian,
     dllaplacian_with,
 };
 pub use gradient::{dlgradient, dlgradient_with, GradOptions};
 pub use param_table::{ParamRow, ParamTable};
-pub use tree::{Differentiable, Leaf, Tree};
+pub use tree::Differentiable;

@@ -1,8 +1,8 @@
 //! `ParamTable`: rows of (layer name, parameter name, value), like MATLAB's learnables table.
 
-use super::tree::{Leaf, Tree};
 use crate::error::Result;
 use crate::trace::DlArray;
+use crate::trace::{Leaf, Tree};
 
 /// One row of a [`ParamTable`].
 #[derive(Clone, Debug)]

@@ -159,7 +159,7 @@ pub(crate) fn vjp(op: &Op, x: &[DlArray], y: &DlArray, ct: &DlArray, wants: &[bo
             one(unreduce(ct, axes, a.shape()) * hit / count)
         }
         Op::Call(c) => {
-            Ok(c.target.vjp(c.output, x, ct)?.into_iter().zip(wants).map(|(g, &w)| w.then_some(g)).collect())
+            Ok(super::call_rule::call_vjp(c, x, ct)?.into_iter().zip(wants).map(|(g, &w)| w.then_some(g)).collect())
         }
         Op::MatMul => {
             let (a, b) = (&x[0], &x[1]);

@@ -4,11 +4,13 @@
 //! differentiable again). Accelerated traces inline nested calls instead, so compiled graphs
 //! never contain calls.
 //!
-//! This is the one place where the IR refers to a later layer (`DlArray`, for the VJP).
+//! The IR knows nothing of how a call is differentiated: the target carries its backward rule
+//! opaquely, and the layer that differentiates call nodes (`autodiff`) recognizes its own rule
+//! type in it.
 
 use crate::array::{DType, Data};
 use crate::error::Result;
-use crate::trace::DlArray;
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
@@ -22,8 +24,8 @@ pub trait CallTarget: Send + Sync {
     fn output_types(&self) -> &[(DType, Vec<usize>)];
     /// Every output for the given inputs.
     fn run(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>>;
-    /// The cotangents of the inputs, given the cotangent `ct` of output `output`.
-    fn vjp(&self, output: usize, inputs: &[DlArray], ct: &DlArray) -> Result<Vec<DlArray>>;
+    /// The target's backward rule, opaque here (autodiff's `CallBackward`).
+    fn backward_rule(&self) -> &(dyn Any + Send + Sync);
 }
 
 /// Output `output` of a call to `target`.

@@ -182,3 +182,29 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
     };
     Ok((compiled, native_text))
 }
+
+/// The native-code dumps: made on request by compiling the graph again with printing on.
+impl Compiled {
+    /// The text of the generated code, made by compiling the graph again with printing on.
+    fn native_text(&self) -> NativeText {
+        let text = self.source.as_deref().map(|g| compile_with(g, true));
+        match text {
+            Some(Ok((_, text))) => text,
+            Some(Err(e)) => {
+                NativeText { clif: format!("; cannot print the native code: {e}\n"), disasm: String::new() }
+            }
+            None => NativeText::default(),
+        }
+    }
+
+    /// The Cranelift IR of every generated function (each function runs several fused loop
+    /// nests in a row; a comment lists the nodes they compute).
+    pub fn clif_text(&self) -> String {
+        self.native_text().clif
+    }
+
+    /// The machine code of every generated function, as text (empty if unsupported).
+    pub fn disassembly(&self) -> String {
+        self.native_text().disasm
+    }
+}

@@ -2,7 +2,6 @@
 //! reused arena of temporaries, freshly allocated outputs), the steps it runs, and the GEMM
 //! calls for matrix products.
 
-use super::compile::{compile_with, NativeText};
 use super::plan::Slot;
 use crate::array::{standard, DType, Data, Element};
 use crate::error::{Error, Result};
@@ -171,29 +170,6 @@ impl Compiled {
                 OutSrc::Alloc(j) => outs[*j].clone(),
             })
             .collect())
-    }
-
-    /// The text of the generated code, made by compiling the graph again with printing on.
-    fn native_text(&self) -> NativeText {
-        let text = self.source.as_deref().map(|g| compile_with(g, true));
-        match text {
-            Some(Ok((_, text))) => text,
-            Some(Err(e)) => {
-                NativeText { clif: format!("; cannot print the native code: {e}\n"), disasm: String::new() }
-            }
-            None => NativeText::default(),
-        }
-    }
-
-    /// The Cranelift IR of every generated function (each function runs several fused loop
-    /// nests in a row; a comment lists the nodes they compute).
-    pub fn clif_text(&self) -> String {
-        self.native_text().clif
-    }
-
-    /// The machine code of every generated function, as text (empty if unsupported).
-    pub fn disassembly(&self) -> String {
-        self.native_text().disasm
     }
 
     /// The number of fused loops (generated kernels).

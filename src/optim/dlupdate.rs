@@ -1,9 +1,9 @@
 //! `dlupdate`: a custom update function applied to every parameter of a tree.
 
 use super::tree_walk::{paired_arrays, rebuild};
-use crate::autodiff::Tree;
 use crate::error::{Error, Result};
 use crate::trace::DlArray;
+use crate::trace::Tree;
 
 /// Applies `f(parameter, gradient)` to every parameter of `params` and its gradient in
 /// `grads`, as MATLAB's `params = dlupdate(fun, params, grad)`, and returns the tree of

@@ -8,9 +8,9 @@
 
 use super::tree_walk::paired_arrays;
 use crate::array::{DType, Data};
-use crate::autodiff::Tree;
 use crate::error::{Error, Result};
 use crate::trace::DlArray;
+use crate::trace::Tree;
 use num_complex::{Complex32, Complex64};
 use std::collections::VecDeque;
 use std::sync::Arc;

@@ -3,9 +3,9 @@
 use super::tree_walk::{
     check_range, check_state, paired_arrays, plain_pair, rebuild, same_dtype, split_complex, zeros_like,
 };
-use crate::autodiff::Tree;
 use crate::error::Result;
 use crate::trace::DlArray;
+use crate::trace::Tree;
 
 /// The hyperparameters of [`rmspropupdate`], named after MATLAB's arguments; `Default` gives
 /// MATLAB's defaults.

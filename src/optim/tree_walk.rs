@@ -2,9 +2,9 @@
 //! checking optimizer state against the parameters, and rebuilding a tree from new values.
 
 use crate::array::{DType, Data};
-use crate::autodiff::{Leaf, Tree};
 use crate::error::{Error, Result};
 use crate::trace::DlArray;
+use crate::trace::{Leaf, Tree};
 use std::sync::Arc;
 
 /// One step of a structure walk, comparable between two trees of the same type: containers

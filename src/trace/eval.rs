@@ -1,8 +1,8 @@
 //! `dlfeval` and `make_ir`: run a function with tracing on.
 
 use super::context::{Trace, TraceGuard};
+use super::tree::Tree;
 use super::DlArray;
-use crate::autodiff::Tree;
 use crate::error::{Error, Result};
 use crate::ir::{to_text, type_text, Graph, Op};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -74,7 +74,7 @@ pub(crate) fn graph_with_outputs<R: Tree>(result: &R, trace: &mut Trace) -> Resu
     let mut outputs = Vec::new();
     let mut failure = None;
     result.visit(&mut |leaf| {
-        if let crate::autodiff::Leaf::Array(a) = leaf {
+        if let super::tree::Leaf::Array(a) = leaf {
             match a.data() {
                 Ok(d) => {
                     let id = trace

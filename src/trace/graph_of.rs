@@ -1,7 +1,7 @@
 //! `trace_graph`: the IR of one traced call as a [`Graph`], for the optimizer and the JIT.
 
 use super::eval::{capture, graph_with_outputs};
-use crate::autodiff::Tree;
+use super::tree::Tree;
 use crate::error::Result;
 use crate::ir::Graph;
 

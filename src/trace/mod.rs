@@ -5,9 +5,11 @@ mod dlarray;
 mod emit;
 mod eval;
 mod graph_of;
+mod tree;
 
 pub use dlarray::DlArray;
 pub(crate) use emit::emit;
 pub(crate) use eval::{capture, graph_with_outputs, panic_message};
 pub use eval::{dlfeval, make_ir};
 pub use graph_of::trace_graph;
+pub use tree::{Leaf, Tree};
