@@ -1,13 +1,16 @@
 //! The Cranelift backend: compiles any verified graph with static shapes to native code that
 //! agrees with the interpreter.
 //!
-//! [`compile`] plans fusion ([`plan`]): elementwise chains with their broadcasts, slices
-//! (offset loads), pads (guarded loads), concats and reshapes become one loop nest; a reduction
-//! absorbs its elementwise producer; nodes used several times, graph outputs and matrix product
-//! operands get buffers. Each kernel is one Cranelift function `fn(bufs: *const *mut u8)`;
-//! matrix products call `matrixmultiply`'s GEMM from the runtime. Transcendentals call
-//! `extern "C"` Rust functions (the table in `host.rs`), so the results are the interpreter's
-//! bit for bit.
+//! [`compile`] (`compile.rs`, the driver) plans fusion (`plan.rs`): elementwise chains with
+//! their broadcasts, slices (offset loads), pads (guarded loads), concats and reshapes become one
+//! loop nest (a kernel); a reduction absorbs its elementwise producer; nodes used several times,
+//! graph outputs and matrix product operands get buffers. Runs of up to 32 consecutive kernels
+//! are emitted into one Cranelift function `fn(bufs: *const *mut u8)` (`emitter.rs` holds the
+//! state; `kernel.rs` the loop nests, `index.rs` index arithmetic and memory, `expr.rs` the fused
+//! expression walk, `lower.rs` the per-op scalar lowering); matrix products call
+//! `matrixmultiply`'s GEMM from the runtime (`runtime.rs`). Transcendentals call `extern "C"`
+//! trampolines into the interpreter's own scalar kernels (`host.rs`, generated from the
+//! primitive lists), so the results are the interpreter's bit for bit.
 //!
 //! ```
 //! use cranegrad::ir::{Graph, Op, UnaryOp};

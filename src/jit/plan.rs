@@ -4,7 +4,9 @@
 //! A node is materialized when it is an input or a non-scalar constant (its buffer is the
 //! caller's / the graph's), a graph output, a reduction or matrix product (each is its own
 //! kernel), an operand of a matrix product, an elementwise node that would otherwise be computed
-//! more than once (several consumers, or a consumer that broadcasts it to more elements).
+//! more than once (several consumers, or a consumer that broadcasts it to more elements), a
+//! concatenation of many operands (written piece by piece), and any node whose fused expression
+//! would nest deeper than `MAX_INLINE_DEPTH` (so code generation's recursion stays bounded).
 //! Layout nodes (broadcast, reshape, permute, slice) are index arithmetic: they are never
 //! materialized for having several consumers, they are duplicated into each consumer instead.
 
