@@ -443,3 +443,28 @@ fn extended_rosenbrock_value_and_gradient_is_at_most_two_passes_over_memory() {
         c.clif_text()
     );
 }
+
+/// A matrix product whose operand is a splat constant (a recurrent state that starts at zero)
+/// gets the constant's buffer instead of an immediate.
+#[test]
+fn matmul_of_a_splat_constant_operand() {
+    for value in [0.0, 1.5] {
+        let mut g = Graph::new();
+        let w = g.input(0, DType::F64, &[3, 2]);
+        let h0 = g.nodes.len();
+        g.nodes.push(cranegrad::ir::Node {
+            op: Op::Constant(Arc::new(Data::F64(ArrayD::from_elem(IxDyn(&[1, 3]), value)))),
+            inputs: vec![],
+            dtype: DType::F64,
+            shape: vec![1, 3],
+            region: 0,
+        });
+        let y = g.push(Op::MatMul, vec![h0, w], 0).unwrap();
+        let t = g.push(Op::Unary(UnaryOp::Tanh), vec![y], 0).unwrap();
+        g.outputs = vec![t];
+        let x = Arc::new(Data::F64(ArrayD::from_shape_fn(IxDyn(&[3, 2]), |i| i[0] as f64 - 0.5 * i[1] as f64)));
+        let want = interp::run(&g, &[x.clone()]).unwrap();
+        let got = jit::compile(&g).unwrap().run(&[x]).unwrap();
+        assert_eq!(got, want);
+    }
+}

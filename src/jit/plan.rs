@@ -184,7 +184,7 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
         emit[id] = count.max(1);
         mat[id] = match &nd.op {
             Op::Input(_) => true,
-            Op::Constant(_) => !inline_const[id],
+            Op::Constant(_) => !inline_const[id] || forced,
             Op::MatMul | Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) => true,
             // Written piece by piece into its own buffer rather than tested per element.
             Op::Concat(_) if nd.inputs.len() > INLINE_CONCAT_PARTS => true,
@@ -200,7 +200,8 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
                             || (expanded && cost[id] > CHEAP)))
             }
         };
-        if inline_const[id] && !is_output[id] {
+        // A splat constant is an immediate, unless a matrix product needs its buffer.
+        if inline_const[id] && !is_output[id] && !forced {
             mat[id] = false;
         }
     }
