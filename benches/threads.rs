@@ -23,6 +23,9 @@ fn extended_rosenbrock(x: &DlArray) -> Result<(DlArray, DlArray)> {
     Ok((y, g))
 }
 
+/// A value-and-gradient function of one array.
+type Loss = Arc<AcceleratedFunction<DlArray, (DlArray, DlArray)>>;
+
 /// Calls per second of `af` on `x` from `threads` threads for `time`.
 fn rate(
     af: &Arc<AcceleratedFunction<DlArray, (DlArray, DlArray)>>,
@@ -64,7 +67,7 @@ fn main() {
     println!("{} cores available", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     println!("| workload | threads | calls/s | speed-up over 1 thread |");
     println!("|---|---|---|---|");
-    let workloads: Vec<(&str, DlArray, Arc<AcceleratedFunction<DlArray, (DlArray, DlArray)>>)> = vec![
+    let workloads: Vec<(&str, DlArray, Loss)> = vec![
         (
             "W1 rosenbrock [-1, 2]",
             DlArray::from(ndarray::array![-1.0, 2.0]),
