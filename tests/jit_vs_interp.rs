@@ -463,7 +463,7 @@ fn matmul_of_a_splat_constant_operand() {
         let t = g.push(Op::Unary(UnaryOp::Tanh), vec![y], 0).unwrap();
         g.outputs = vec![t];
         let x = Arc::new(Data::F64(ArrayD::from_shape_fn(IxDyn(&[3, 2]), |i| i[0] as f64 - 0.5 * i[1] as f64)));
-        let want = interp::run(&g, &[x.clone()]).unwrap();
+        let want = interp::run(&g, std::slice::from_ref(&x)).unwrap();
         let got = jit::compile(&g).unwrap().run(&[x]).unwrap();
         assert_eq!(got, want);
     }
