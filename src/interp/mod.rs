@@ -10,6 +10,8 @@ pub(crate) use elementwise::{
     binary_complex_element, binary_real_element, unary_complex_element, unary_complex_to_real, unary_real_element,
 };
 
+pub(crate) use reduce::{SUM_ACCUMULATORS, SUM_BLOCK};
+
 use crate::array::Data;
 use crate::error::{Error, Result};
 use crate::ir::{Graph, Op};

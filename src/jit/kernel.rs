@@ -237,20 +237,18 @@ impl KernelEmitter<'_, '_> {
         dtype: DType,
         kind: Reduction,
     ) -> Result<()> {
-        let init = if kind == Reduction::Sum { self.zero(dtype) } else { self.fconst(dtype, f64::NAN) };
+        let red = ReduceLevel { level, axes, in_shape, full, vars, operand, dtype, kind };
+        if kind == Reduction::Sum {
+            // The interpreter's blocked order (`sum.rs`), for the same bits.
+            let total = self.blocked_sum(&red)?;
+            self.write_vars(&vars[level], total);
+            return Ok(());
+        }
+        let init = self.fconst(dtype, f64::NAN);
         self.write_vars(&vars[level], init);
         let n = in_shape[axes[level]];
         let mut body = |k: &mut Self, i: Value| -> Result<()> {
-            let mut full2 = full.to_vec();
-            full2[axes[level]] = Some(i);
-            let v = if level + 1 < axes.len() {
-                k.reduce_level(level + 1, axes, in_shape, &full2, vars, operand, dtype, kind)?;
-                k.read_vars(&vars[level + 1])
-            } else {
-                k.memo.clear();
-                let idx: Vec<Value> = full2.iter().map(|v| v.expect("every axis set")).collect();
-                k.expr(operand, Index::Multi(idx))?
-            };
+            let v = k.level_element(&red, i)?;
             let acc = k.read_vars(&vars[level]);
             let r = k.binary(kind.combine(), dtype, acc, v)?;
             k.write_vars(&vars[level], r);
@@ -258,4 +256,34 @@ impl KernelEmitter<'_, '_> {
         };
         self.emit_loop(n, &mut body)
     }
+
+    /// Element `i` of a reduction level's axis: the next level's result, or the operand's
+    /// value at the full index.
+    pub(super) fn level_element(&mut self, red: &ReduceLevel<'_>, i: Value) -> Result<Elem> {
+        let mut full2 = red.full.to_vec();
+        full2[red.axes[red.level]] = Some(i);
+        if red.level + 1 < red.axes.len() {
+            let (axes, in_shape, vars) = (red.axes, red.in_shape, red.vars);
+            self.reduce_level(red.level + 1, axes, in_shape, &full2, vars, red.operand, red.dtype, red.kind)?;
+            Ok(self.read_vars(&vars[red.level + 1]))
+        } else {
+            self.memo.clear();
+            let idx: Vec<Value> = full2.iter().map(|v| v.expect("every axis set")).collect();
+            self.expr(red.operand, Index::Multi(idx))
+        }
+    }
 }
+
+/// One level (one reduced axis) of a reduction kernel being emitted.
+pub(super) struct ReduceLevel<'r> {
+    pub level: usize,
+    pub axes: &'r [usize],
+    pub in_shape: &'r [usize],
+    pub full: &'r [Option<Value>],
+    pub vars: &'r [Vec<Variable>],
+    pub operand: NodeId,
+    pub dtype: DType,
+    pub kind: Reduction,
+}
+
+impl KernelEmitter<'_, '_> {}

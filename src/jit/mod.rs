@@ -36,6 +36,7 @@ mod kernel;
 mod lower;
 mod plan;
 mod runtime;
+mod sum;
 
 pub use compile::compile;
 pub use runtime::Compiled;

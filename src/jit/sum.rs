@@ -1,0 +1,172 @@
+//! The blocked summation order of reductions, emitted to match the interpreter's
+//! `blocked_sum` bit for bit: blocks of `SUM_BLOCK` elements into four accumulators (element `j`
+//! into accumulator `j % 4`), combined `(a0 + a1) + (a2 + a3)`; block sums merged pairwise as a
+//! binary counter through a small stack array of partial sums; the remaining partials added from
+//! the lowest level up. Four independent accumulators also break the chain of dependent adds.
+
+use super::emitter::{elem_ty, Elem, KernelEmitter};
+use super::kernel::ReduceLevel;
+use crate::array::DType;
+use crate::error::Result;
+use crate::interp::{SUM_ACCUMULATORS, SUM_BLOCK};
+use crate::ir::BinaryOp;
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, StackSlot, StackSlotData, StackSlotKind, Value};
+use cranelift_frontend::Variable;
+
+/// Where a level's partial sums live while it is emitted.
+struct Partials {
+    slot: StackSlot,
+    /// Bytes per element.
+    size: i64,
+}
+
+impl KernelEmitter<'_, '_> {
+    /// The sum over one reduction level's axis, in the blocked order.
+    pub(super) fn blocked_sum(&mut self, red: &ReduceLevel<'_>) -> Result<Elem> {
+        let n = red.in_shape[red.axes[red.level]];
+        let dtype = red.dtype;
+        if n == 0 {
+            return Ok(self.zero(dtype));
+        }
+        let (full_blocks, tail) = (n / SUM_BLOCK, n % SUM_BLOCK);
+        let blocks = full_blocks + usize::from(tail > 0);
+        let levels = (usize::BITS - blocks.leading_zeros()) as usize;
+        let size = dtype.size_of() as i64;
+        let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            (levels as i64 * size) as u32,
+            4,
+        ));
+        let partials = Partials { slot, size };
+        let accs: Vec<Vec<Variable>> = (0..SUM_ACCUMULATORS)
+            .map(|_| (0..if dtype.is_complex() { 2 } else { 1 }).map(|_| self.b.declare_var(elem_ty(dtype))).collect())
+            .collect();
+        let mut block = |k: &mut Self, b: Value| -> Result<()> {
+            let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
+            let s = k.sum_block(red, &accs, base, SUM_BLOCK)?;
+            k.merge_partial(&partials, b, s, dtype)
+        };
+        self.emit_loop(full_blocks, &mut block)?;
+        if tail > 0 {
+            let base = self.b.ins().iconst(types::I64, (full_blocks * SUM_BLOCK) as i64);
+            let s = self.sum_block(red, &accs, base, tail)?;
+            let count = self.b.ins().iconst(types::I64, full_blocks as i64);
+            self.merge_partial(&partials, count, s, dtype)?;
+        }
+        let mut total: Option<Elem> = None;
+        for level in (0..levels).filter(|l| (blocks >> l) & 1 == 1) {
+            let at = self.b.ins().stack_addr(self.ptr_ty, partials.slot, 0);
+            let at = self.b.ins().iadd_imm_s(at, level as i64 * partials.size);
+            let p = self.load_elem(at, dtype);
+            total = Some(match total {
+                None => p,
+                Some(t) => self.binary(BinaryOp::Add, dtype, p, t)?,
+            });
+        }
+        Ok(total.unwrap_or_else(|| self.zero(dtype)))
+    }
+
+    /// The sum of `len` elements from index `base` into the accumulators, combined.
+    fn sum_block(&mut self, red: &ReduceLevel<'_>, accs: &[Vec<Variable>], base: Value, len: usize) -> Result<Elem> {
+        let dtype = red.dtype;
+        for acc in accs {
+            let zero = self.zero(dtype);
+            self.write_vars(acc, zero);
+        }
+        let groups = len / SUM_ACCUMULATORS;
+        let mut group = |k: &mut Self, g: Value| -> Result<()> {
+            let first = k.b.ins().imul_imm_s(g, SUM_ACCUMULATORS as i64);
+            let first = k.b.ins().iadd(first, base);
+            for (r, acc) in accs.iter().enumerate() {
+                let i = k.b.ins().iadd_imm_s(first, r as i64);
+                k.accumulate(red, acc, i)?;
+            }
+            Ok(())
+        };
+        self.emit_loop(groups, &mut group)?;
+        for (r, acc) in accs.iter().enumerate().take(len % SUM_ACCUMULATORS) {
+            let i = self.b.ins().iadd_imm_s(base, (groups * SUM_ACCUMULATORS + r) as i64);
+            self.accumulate(red, acc, i)?;
+        }
+        let a: Vec<Elem> = accs.iter().map(|acc| self.read_vars(acc)).collect();
+        let low = self.binary(BinaryOp::Add, dtype, a[0], a[1])?;
+        let high = self.binary(BinaryOp::Add, dtype, a[2], a[3])?;
+        self.binary(BinaryOp::Add, dtype, low, high)
+    }
+
+    /// `acc = acc + element i`.
+    fn accumulate(&mut self, red: &ReduceLevel<'_>, acc: &[Variable], i: Value) -> Result<()> {
+        let v = self.level_element(red, i)?;
+        let a = self.read_vars(acc);
+        let s = self.binary(BinaryOp::Add, red.dtype, a, v)?;
+        self.write_vars(acc, s);
+        Ok(())
+    }
+
+    /// Block number `count`'s sum `s` enters the binary counter of partial sums: while bit `l`
+    /// of `count` is set, `s = partial[l] + s` and `l += 1`; then `partial[l] = s`.
+    fn merge_partial(&mut self, partials: &Partials, count: Value, s: Elem, dtype: DType) -> Result<()> {
+        let level = self.b.declare_var(types::I64);
+        let zero = self.b.ins().iconst(types::I64, 0);
+        self.b.def_var(level, zero);
+        let carry: Vec<Variable> =
+            (0..if dtype.is_complex() { 2 } else { 1 }).map(|_| self.b.declare_var(elem_ty(dtype))).collect();
+        self.write_vars(&carry, s);
+        let (head, body, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        self.b.ins().jump(head, &[]);
+        self.b.switch_to_block(head);
+        let l = self.b.use_var(level);
+        let shifted = self.b.ins().ushr(count, l);
+        let bit = self.b.ins().band_imm_s(shifted, 1);
+        self.b.ins().brif(bit, body, &[], exit, &[]);
+        self.b.switch_to_block(body);
+        let l = self.b.use_var(level);
+        let at = self.partial_addr(partials, l);
+        let p = self.load_elem(at, dtype);
+        let c = self.read_vars(&carry);
+        let merged = self.binary(BinaryOp::Add, dtype, p, c)?;
+        self.write_vars(&carry, merged);
+        let next = self.b.ins().iadd_imm_s(l, 1);
+        self.b.def_var(level, next);
+        self.b.ins().jump(head, &[]);
+        self.b.switch_to_block(exit);
+        let l = self.b.use_var(level);
+        let at = self.partial_addr(partials, l);
+        let c = self.read_vars(&carry);
+        self.store_elem(at, c, dtype);
+        Ok(())
+    }
+
+    /// The address of partial sum `level` (a run-time value).
+    fn partial_addr(&mut self, partials: &Partials, level: Value) -> Value {
+        let base = self.b.ins().stack_addr(self.ptr_ty, partials.slot, 0);
+        let off = self.b.ins().imul_imm_s(level, partials.size);
+        self.b.ins().iadd(base, off)
+    }
+
+    /// Loads one element of `dtype` at `at`.
+    fn load_elem(&mut self, at: Value, dtype: DType) -> Elem {
+        let (ty, f) = (elem_ty(dtype), MemFlagsData::trusted());
+        if dtype.is_complex() {
+            let half = (dtype.size_of() / 2) as i32;
+            Elem::Complex(self.b.ins().load(ty, f, at, 0), self.b.ins().load(ty, f, at, half))
+        } else {
+            Elem::Scalar(self.b.ins().load(ty, f, at, 0))
+        }
+    }
+
+    /// Stores one element of `dtype` at `at`.
+    fn store_elem(&mut self, at: Value, v: Elem, dtype: DType) {
+        let f = MemFlagsData::trusted();
+        match v {
+            Elem::Scalar(x) => {
+                self.b.ins().store(f, x, at, 0);
+            }
+            Elem::Complex(re, im) => {
+                let half = (dtype.size_of() / 2) as i32;
+                self.b.ins().store(f, re, at, 0);
+                self.b.ins().store(f, im, at, half);
+            }
+        }
+    }
+}
