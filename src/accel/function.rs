@@ -8,8 +8,9 @@ use super::key::{KeyItem, Signature};
 use super::program::Program;
 use crate::array::Data;
 use crate::error::{Error, Result};
-use crate::ir::{Call, CallTarget, Op};
+use crate::ir::{Call, CallTarget, Op, Origin};
 use crate::trace::context::{tracing, with_top};
+use crate::trace::origin;
 use crate::trace::Tree;
 use crate::trace::{capture, graph_with_outputs, panic_message, DlArray};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -96,7 +97,11 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
     /// compiling it (and returning the traced call's results). Inside `dlfeval` with traced
     /// arguments, the call is recorded as one node per output whose gradient is the cached,
     /// compiled backward function; inside another accelerated function, it is inlined.
+    ///
+    /// The `call` nodes recorded in the caller's trace carry this call's line as their origin.
+    #[track_caller]
     pub fn call(&self, args: A) -> Result<R> {
+        let here = Origin::caller();
         if !self.enabled() {
             return self.run_unaccelerated(&args);
         }
@@ -104,7 +109,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
             if with_top(|t| t.accelerating).unwrap_or(false) {
                 return self.run_inline(args);
             }
-            return self.call_as_node(&args);
+            return self.call_as_node(&args, here);
         }
         let (entry, built) = self.entry_for(&args)?;
         match built {
@@ -155,7 +160,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
 
     /// Runs the cached program on untraced copies of `args` and records one `call` node per
     /// output in the caller's trace.
-    fn call_as_node(&self, args: &A) -> Result<R> {
+    fn call_as_node(&self, args: &A, here: Origin) -> Result<R> {
         let plain = args.map_arrays(&mut |a| a.untraced())?;
         let (entry, _) = self.entry_for(&plain)?;
         let inputs: Vec<Arc<Data>> = plain.arrays().iter().map(|a| a.data().cloned()).collect::<Result<_>>()?;
@@ -169,6 +174,8 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
             })
             .clone();
         let arrays = args.arrays();
+        // The user's line, unless an outer call (the reverse sweep, say) already set one.
+        let _origin = origin::scoped(origin::current().or(Some(here)));
         let nodes = with_top(|t| {
             let ids: Vec<usize> = arrays
                 .iter()

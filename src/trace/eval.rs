@@ -26,6 +26,9 @@ pub(crate) fn capture<A: Tree, R: Tree>(
     args: &A,
     accelerating: bool,
 ) -> Result<(R, Trace)> {
+    // A new trace starts with no current origin: its ops record their own call sites, even
+    // when it is traced from inside another op (an accelerated callee's gradient, say).
+    let _origin = super::origin::scoped(None);
     let guard = TraceGuard::push(accelerating);
     let mut k = 0;
     let traced = args.map_arrays(&mut |a| {
