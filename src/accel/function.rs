@@ -8,7 +8,7 @@ use super::key::{KeyItem, Signature};
 use super::program::Program;
 use crate::array::Data;
 use crate::error::{Error, Result};
-use crate::ir::{Call, CallTarget, Op, Origin};
+use crate::ir::{Call, CallTarget, DumpOptions, Op, Origin};
 use crate::trace::context::{tracing, with_top};
 use crate::trace::origin;
 use crate::trace::Tree;
@@ -368,21 +368,36 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
     }
 
     /// Every cached trace: its signature and hit count, then its optimized IR, one node per
-    /// line with dtype and shape, forward and backward parts marked.
+    /// line with dtype and shape, forward and backward parts marked, and in a last column the
+    /// line of the user's code that recorded the node (`# src/model.rs:12`; `(backward of)`
+    /// on the nodes `dlgradient` made for the op at that line). The optimizer keeps origins: a
+    /// merged or rewritten node keeps one of the origins it replaces.
     pub fn ir_dump(&self) -> String {
         self.ir_dump_stage(DumpStage::Optimized)
     }
 
     /// [`ir_dump`](Self::ir_dump) of the chosen stage (unoptimized or optimized).
     pub fn ir_dump_stage(&self, stage: DumpStage) -> String {
-        let entries = lock(&self.shared.cache).entries();
-        dump::text(&self.shared.name, &entries, stage)
+        self.ir_dump_with(stage, &DumpOptions::default())
     }
 
-    /// Every cached trace's optimized graph as Graphviz DOT.
-    pub fn ir_dump_dot(&self) -> String {
+    /// [`ir_dump_stage`](Self::ir_dump_stage) with options: `&DumpOptions::plain()` leaves out
+    /// the origin column, for dumps that diff cleanly when code moves.
+    pub fn ir_dump_with(&self, stage: DumpStage, options: &DumpOptions) -> String {
         let entries = lock(&self.shared.cache).entries();
-        dump::dot(&self.shared.name, &entries)
+        dump::text(&self.shared.name, &entries, stage, options)
+    }
+
+    /// Every cached trace's optimized graph as Graphviz DOT (each node's origin on the last
+    /// line of its label).
+    pub fn ir_dump_dot(&self) -> String {
+        self.ir_dump_dot_with(&DumpOptions::default())
+    }
+
+    /// [`ir_dump_dot`](Self::ir_dump_dot) with options (`&DumpOptions::plain()`: no origins).
+    pub fn ir_dump_dot_with(&self, options: &DumpOptions) -> String {
+        let entries = lock(&self.shared.cache).entries();
+        dump::dot(&self.shared.name, &entries, options)
     }
 
     /// Every cached trace's native code as Cranelift IR text.

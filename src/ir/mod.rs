@@ -16,5 +16,5 @@ pub use infer::{broadcast_shapes, broadcasts_to, infer};
 pub use op::{AxisSlice, BinaryOp, CmpOp, Op, UnaryOp};
 pub use origin::Origin;
 pub use primitives::Lowering;
-pub use print::{to_dot, to_text, type_text};
+pub use print::{to_dot, to_dot_with, to_text, to_text_with, type_text, DumpOptions};
 pub use verify::verify;
