@@ -231,3 +231,62 @@ fn origins_can_be_switched_off_for_diff_friendly_dumps() {
     assert!(!quiet.contains(FILE) && quiet.contains(" = exp "), "{quiet}");
     assert!(!af.ir_dump_dot_with(&plain).contains(FILE));
 }
+
+/// A logger that keeps every warning, for the check-mode test.
+struct Recorder(std::sync::Mutex<Vec<String>>);
+
+impl log::Log for Recorder {
+    fn enabled(&self, m: &log::Metadata) -> bool {
+        m.level() <= log::Level::Warn
+    }
+    fn log(&self, record: &log::Record) {
+        if let Ok(mut v) = self.0.lock() {
+            v.push(record.args().to_string());
+        }
+    }
+    fn flush(&self) {}
+}
+
+static RECORDER: Recorder = Recorder(std::sync::Mutex::new(Vec::new()));
+
+/// The warnings logged so far that mention `needle`.
+fn warnings(needle: &str) -> Vec<String> {
+    RECORDER.0.lock().map(|v| v.iter().filter(|w| w.contains(needle)).cloned().collect()).unwrap_or_default()
+}
+
+#[test]
+fn a_check_failure_names_the_output_and_the_first_op_that_differs() {
+    let _ = log::set_logger(&RECORDER);
+    log::set_max_level(log::LevelFilter::Warn);
+    // Control flow on a value: the traces part ways at the branch.
+    let af = accelerate(|x: DlArray| {
+        let first = x.at(0).to_scalar::<f64>()?;
+        let y = if first > 0.0 { x.square() } else { -&x };
+        Ok((x.sum_all(), y))
+    });
+    let (then, otherwise) = (line!() - 3, line!() - 3);
+    af.set_check_mode(CheckMode::Tolerance(1e-6));
+    af.call(DlArray::from(array![1.0, 2.0])).unwrap();
+    af.call(DlArray::from(array![-1.0, 2.0])).unwrap();
+    assert_eq!(af.check_failures(), 1);
+    let w = warnings("a_check_failure_names_the_output");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("output 1 differs"), "{}", w[0]);
+    let expected = format!("the cached trace has `mul` at {FILE}:{then}, the un-accelerated run `neg` at {FILE}:{otherwise}");
+    assert!(w[0].contains(&expected), "{}\nshould contain {expected}", w[0]);
+    // A value read with to_scalar and frozen into the trace: the first differing value is the
+    // constant that the op on that line recorded.
+    let af = accelerate(|x: DlArray| {
+        let scale = x.at(0).to_scalar::<f64>()?;
+        Ok(&x * scale)
+    });
+    let frozen = line!() - 2;
+    af.set_check_mode(CheckMode::Tolerance(1e-6));
+    af.call(DlArray::from(array![1.0, 2.0])).unwrap();
+    af.call(DlArray::from(array![3.0, 2.0])).unwrap();
+    assert_eq!(af.check_failures(), 1);
+    let w = warnings("value differs");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(w[0].contains("output 0 differs"), "{}", w[0]);
+    assert!(w[0].contains(&format!("`constant` at {FILE}:{frozen} (by 2e0)")), "{}", w[0]);
+}

@@ -2,7 +2,7 @@
 
 use super::cache::{lock, Cache, Entry, Lookup, SlotState};
 use super::callee::{BackwardFactory, BackwardFn, EntryCallee};
-use super::check::{compare, CheckMode};
+use super::check::{compare, first_divergence, CheckMode};
 use super::dump::{self, DumpStage};
 use super::key::{KeyItem, Signature};
 use super::program::Program;
@@ -255,15 +255,30 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         if let CheckMode::Tolerance(tol) = self.check_mode() {
             // The re-run is the user's code: a panic or an `Err` there is a check failure (the
             // call still returns the accelerated outputs, and the cache is untouched).
-            let reference = match catch_unwind(AssertUnwindSafe(|| self.run_unaccelerated(args))) {
-                Ok(Ok(reference)) => reference,
+            // The arguments are not traced here (traced ones never reach a cache entry), so the
+            // re-run is `run_unaccelerated`'s own capture, keeping its trace to explain a failure.
+            let rerun = catch_unwind(AssertUnwindSafe(|| {
+                let (reference, trace) = capture(|a| (self.shared.f)(a), args, true)?;
+                Ok::<_, Error>((reference.map_arrays(&mut |a| a.untraced())?, reference, trace))
+            }));
+            let (reference, traced, mut trace) = match rerun {
+                Ok(Ok(r)) => r,
                 Ok(Err(e)) => return Ok(self.rerun_failed(entry, &e.to_string(), result)),
                 Err(p) => return Ok(self.rerun_failed(entry, &panic_message(p), result)),
             };
-            for (output, diff) in compare(&result, &reference, tol)? {
+            let failures = compare(&result, &reference, tol)?;
+            let divergence = if failures.is_empty() {
+                None
+            } else {
+                graph_with_outputs(&traced, &mut trace).ok().and_then(|now| {
+                    first_divergence(&entry.program.unoptimized, &now, &trace.values, &inputs, tol)
+                })
+            };
+            let divergence = divergence.map(|d| format!("; {d}")).unwrap_or_default();
+            for (output, diff) in failures {
                 log::warn!(
                     "accelerated {}: output {output} differs from the un-accelerated function by {diff:e} (tolerance \
-                     {tol:e}) for signature {}; does control flow depend on input values?",
+                     {tol:e}) for signature {}{divergence}; does control flow depend on input values?",
                     self.shared.name,
                     entry.signature.describe()
                 );
