@@ -30,9 +30,12 @@ fn make_ir_names_this_file_and_the_line_of_each_op() {
     let mut lines = Vec::new();
     let ir = make_ir(
         |x: DlArray| {
-            let a = x.exp(); lines.push(line!()); // exp
-            let b = &a * 2.0; lines.push(line!()); // mul
-            let c = b.sum_all(); lines.push(line!()); // reduce_sum
+            let (a, line) = (x.exp(), line!()); // exp
+            lines.push(line);
+            let (b, line) = (&a * 2.0, line!()); // mul
+            lines.push(line);
+            let (c, line) = (b.sum_all(), line!()); // reduce_sum
+            lines.push(line);
             Ok(c)
         },
         DlArray::from(array![1.0, 2.0]),
@@ -59,13 +62,20 @@ fn operators_methods_and_free_functions_record_their_call_sites() {
     let mut lines = Vec::new();
     let g = cranegrad::trace_graph(
         |(x, y): (DlArray, DlArray)| {
-            let a = -&x; lines.push(("neg", line!()));
-            let b = &a / &y; lines.push(("div", line!()));
-            let c = b.slice(ndarray::s![1..]); lines.push(("slice", line!()));
-            let d = concat(&[&c, &c], 0); lines.push(("concat", line!()));
-            let e = select(&d.gt(&DlArray::scalar(0.0)), &d, &d.square()); lines.push(("select", line!()));
-            let f = e.reshape(&[2, 2]).transpose().matmul(&e.reshape(&[2, 2])); lines.push(("matmul", line!()));
-            let h = f.mean_axes(&[0], false).cast(DType::F32); lines.push(("cast", line!()));
+            let (a, line) = (-&x, line!());
+            lines.push(("neg", line));
+            let (b, line) = (&a / &y, line!());
+            lines.push(("div", line));
+            let (c, line) = (b.slice(ndarray::s![1..]), line!());
+            lines.push(("slice", line));
+            let (d, line) = (concat(&[&c, &c], 0), line!());
+            lines.push(("concat", line));
+            let (e, line) = (select(&d.gt(&DlArray::scalar(0.0)), &d, &d.square()), line!());
+            lines.push(("select", line));
+            let (f, line) = (e.reshape(&[2, 2]).transpose().matmul(&e.reshape(&[2, 2])), line!());
+            lines.push(("matmul", line));
+            let (h, line) = (f.mean_axes(&[0], false).cast(DType::F32), line!());
+            lines.push(("cast", line));
             Ok(h)
         },
         (DlArray::from(array![1.0, -2.0, 3.0]), DlArray::from(array![2.0, 4.0, -1.0])),
@@ -89,7 +99,8 @@ fn errors_name_the_op_the_shapes_and_the_line() {
     let e = dlfeval(
         |(a, b): (DlArray, DlArray)| {
             let ok = a.exp();
-            let bad = &ok + &b; at = line!();
+            let (bad, line) = (&ok + &b, line!());
+            at = line;
             Ok(bad.sum_all())
         },
         (a.clone(), b.clone()),
@@ -105,7 +116,7 @@ fn errors_name_the_op_the_shapes_and_the_line() {
     assert!(e.contains("matmul at ") && e.contains(&format!("{FILE}:{line}")), "{e}");
     assert!(e.contains("incompatible shapes"), "{e}");
     // Outside any trace, the carried error names the line too.
-    let bad = &a * &b; let line = line!();
+    let (bad, line) = (&a * &b, line!());
     let e = bad.extractdata::<f64>().unwrap_err().to_string();
     assert!(e.starts_with(&format!("mul at {FILE}:{line}: incompatible shapes")), "{e}");
 }
@@ -119,9 +130,12 @@ fn inside_nn_helpers_the_line_is_the_users_call() {
     let mut lines = Vec::new();
     let ir = make_ir(
         |(x, w, b, t): (DlArray, DlArray, DlArray, DlArray)| {
-            let h = fullyconnect(&x, &w, &b); lines.push(line!());
-            let p = softmax(&h, 1); lines.push(line!());
-            let loss = crossentropy(&p, &t); lines.push(line!());
+            let (h, line) = (fullyconnect(&x, &w, &b), line!());
+            lines.push(line);
+            let (p, line) = (softmax(&h, 1), line!());
+            lines.push(line);
+            let (loss, line) = (crossentropy(&p, &t), line!());
+            lines.push(line);
             let g = dlgradient(&loss, &w)?;
             Ok((loss, g))
         },
@@ -140,7 +154,8 @@ fn inside_nn_helpers_the_line_is_the_users_call() {
     let mut at = 0;
     let e = dlfeval(
         |(x, w): (DlArray, DlArray)| {
-            let y = fullyconnect(&x, &w.transpose(), &DlArray::from(array![0.0, 0.0, 0.0])); at = line!();
+            let (y, line) = (fullyconnect(&x, &w.transpose(), &DlArray::from(array![0.0, 0.0, 0.0])), line!());
+            at = line;
             Ok(y.sum_all())
         },
         (x.clone(), DlArray::from(array![[1.0, 2.0]])),
@@ -154,9 +169,12 @@ fn model_graph() -> (Graph, Vec<u32>) {
     let mut lines = Vec::new();
     let g = cranegrad::trace_graph(
         |x: DlArray| {
-            let s = x.sin(); lines.push(line!());
-            let y = (&s * &s).sum_all(); lines.push(line!());
-            let g = dlgradient(&y, &x)?; lines.push(line!());
+            let (s, line) = (x.sin(), line!());
+            lines.push(line);
+            let (y, line) = ((&s * &s).sum_all(), line!());
+            lines.push(line);
+            let (g, line) = (dlgradient(&y, &x)?, line!());
+            lines.push(line);
             Ok((y, g))
         },
         DlArray::from(array![0.5, 1.5, 2.5]),
@@ -272,7 +290,8 @@ fn a_check_failure_names_the_output_and_the_first_op_that_differs() {
     let w = warnings("a_check_failure_names_the_output");
     assert_eq!(w.len(), 1, "{w:?}");
     assert!(w[0].contains("output 1 differs"), "{}", w[0]);
-    let expected = format!("the cached trace has `mul` at {FILE}:{then}, the un-accelerated run `neg` at {FILE}:{otherwise}");
+    let expected =
+        format!("the cached trace has `mul` at {FILE}:{then}, the un-accelerated run `neg` at {FILE}:{otherwise}");
     assert!(w[0].contains(&expected), "{}\nshould contain {expected}", w[0]);
     // A value read with to_scalar and frozen into the trace: the first differing value is the
     // constant that the op on that line recorded.

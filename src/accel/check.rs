@@ -29,8 +29,7 @@ fn data_difference(a: &Data, b: &Data) -> f64 {
     if a.shape() != b.shape() || a.dtype() != b.dtype() {
         return f64::INFINITY;
     }
-    a
-        .to_c128_vec()
+    a.to_c128_vec()
         .iter()
         .zip(b.to_c128_vec())
         .map(|(x, y)| {
@@ -107,7 +106,8 @@ pub(crate) fn first_divergence(
             return Some(format!("the cached trace has more nodes; its node {k} is {}", describe(a)));
         };
         let b = &now.nodes[id];
-        let same_operands = a.inputs.len() == b.inputs.len() && a.inputs.iter().zip(&b.inputs).all(|(&i, &j)| position[j] == i);
+        let same_operands =
+            a.inputs.len() == b.inputs.len() && a.inputs.iter().zip(&b.inputs).all(|(&i, &j)| position[j] == i);
         let same_op = a.op.to_string() == b.op.to_string() && a.op.attributes() == b.op.attributes();
         if !same_op || !same_operands || a.dtype != b.dtype || a.shape != b.shape {
             return Some(format!(
@@ -127,10 +127,7 @@ pub(crate) fn first_divergence(
         if let Some(Some(reference)) = now_values.get(id) {
             let d = data_difference(&value, reference);
             if d > tol {
-                return Some(format!(
-                    "the first op whose value differs is node {k}, {} (by {d:e})",
-                    describe(a)
-                ));
+                return Some(format!("the first op whose value differs is node {k}, {} (by {d:e})", describe(a)));
             }
         }
         values.push(value);

@@ -270,9 +270,9 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
             let divergence = if failures.is_empty() {
                 None
             } else {
-                graph_with_outputs(&traced, &mut trace).ok().and_then(|now| {
-                    first_divergence(&entry.program.unoptimized, &now, &trace.values, &inputs, tol)
-                })
+                graph_with_outputs(&traced, &mut trace)
+                    .ok()
+                    .and_then(|now| first_divergence(&entry.program.unoptimized, &now, &trace.values, &inputs, tol))
             };
             let divergence = divergence.map(|d| format!("; {d}")).unwrap_or_default();
             for (output, diff) in failures {
