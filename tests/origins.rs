@@ -309,3 +309,30 @@ fn a_check_failure_names_the_output_and_the_first_op_that_differs() {
     assert!(w[0].contains("output 0 differs"), "{}", w[0]);
     assert!(w[0].contains(&format!("`constant` at {FILE}:{frozen} (by 2e0)")), "{}", w[0]);
 }
+
+#[test]
+fn derivative_operators_and_index_losses_attribute_to_the_users_lines() {
+    let mut lines = Vec::new();
+    let ir = make_ir(
+        |(x, t): (DlArray, DlArray)| {
+            let (p, line) = (softmax(&x, 1), line!());
+            lines.push(line);
+            let (loss, line) = (indexcrossentropy(&p, &t), line!());
+            lines.push(line);
+            let (jv, line) = (dljvp(&p, &x, &DlArray::from(array![[1.0, 0.0, 0.0]]))?, line!());
+            lines.push(line);
+            let (hv, line) = (dlhvp(&loss, &x, &DlArray::from(array![[0.0, 1.0, 0.0]]))?, line!());
+            lines.push(line);
+            Ok((loss, jv, hv))
+        },
+        (DlArray::from(array![[0.5, 1.0, -1.0]]), DlArray::from(array![2.0])),
+    )
+    .unwrap();
+    assert!(!ir.contains("src/"), "no node is attributed to the crate's internals:\n{ir}");
+    let marks: Vec<String> = lines.iter().map(|&l| origin_mark(l)).collect();
+    for l in node_lines(&ir).iter().filter(|l| !l.contains("input")) {
+        assert!(marks.iter().any(|m| l.contains(m.as_str())), "{l:?} is not at a user's call {lines:?}\n{ir}");
+    }
+    // dljvp's own nodes (the contraction with its direction) are marked as derivative nodes.
+    assert!(ir.contains(&format!("{} (backward of)", marks[2])), "{ir}");
+}

@@ -74,9 +74,9 @@ fn describe(n: &Node) -> String {
 
 /// The nodes of `g` that `Graph::pruned` keeps (what the outputs need, and every input), in
 /// order: the ids that line up with a pruned copy's nodes.
-fn kept(g: &Graph) -> Vec<usize> {
-    let live = g.live();
-    (0..g.nodes.len()).filter(|&i| live[i] || matches!(g.nodes[i].op, Op::Input(_))).collect()
+fn kept(g: &Graph) -> Option<Vec<usize>> {
+    let live = g.live().ok()?;
+    Some((0..g.nodes.len()).filter(|&i| live[i] || matches!(g.nodes[i].op, Op::Input(_))).collect())
 }
 
 /// Where the cached trace `cached` (pruned, as traced on the entry's first call) and a new
@@ -94,7 +94,7 @@ pub(crate) fn first_divergence(
     inputs: &[Arc<Data>],
     tol: f64,
 ) -> Option<String> {
-    let ids = kept(now);
+    let ids = kept(now)?;
     // New-graph id -> position in the pruned order, to compare operands.
     let mut position = vec![usize::MAX; now.nodes.len()];
     for (k, &id) in ids.iter().enumerate() {

@@ -74,7 +74,9 @@ pub fn crossentropy(p: &DlArray, t: &DlArray) -> DlArray {
 /// assert!((loss - -(0.5f64.ln() + 0.8f64.ln()) / 2.0).abs() < 1e-15);
 /// assert!(indexcrossentropy(&p, &DlArray::from(array![0.0, 3.0])).to_scalar::<f64>().is_err());
 /// ```
+#[track_caller]
 pub fn indexcrossentropy(p: &DlArray, t: &DlArray) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     const OP: &str = "indexcrossentropy";
     if let Some(e) = first_error(&[p, t]) {
         return e;
