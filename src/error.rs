@@ -10,7 +10,8 @@ pub enum Error {
     /// An operation got arrays whose shapes do not fit together.
     #[error("{op}: incompatible shapes {shapes}: {detail}")]
     Shape {
-        /// The operation, as named in the IR.
+        /// The operation, as named in the IR, followed by `at FILE:LINE` (the user's call) when
+        /// that is known.
         op: String,
         /// The input shapes, formatted.
         shapes: String,
@@ -20,7 +21,8 @@ pub enum Error {
     /// An operation got an element type it does not support.
     #[error("{op}: unsupported element type {dtypes}: {detail}")]
     DType {
-        /// The operation, as named in the IR.
+        /// The operation, as named in the IR, followed by `at FILE:LINE` (the user's call) when
+        /// that is known.
         op: String,
         /// The input dtypes, formatted.
         dtypes: String,
@@ -31,7 +33,8 @@ pub enum Error {
     /// axis list where one is required, ...).
     #[error("{op}: {detail}")]
     Argument {
-        /// The call that refused the argument.
+        /// The call that refused the argument, followed by `at FILE:LINE` (the user's call) when
+        /// that is known.
         op: String,
         /// Why.
         detail: String,
@@ -77,6 +80,19 @@ impl Error {
     pub(crate) fn dtype(op: impl Into<String>, dtypes: &[crate::DType], detail: impl Into<String>) -> Self {
         let dtypes = dtypes.iter().map(|d| format!("{d}")).collect::<Vec<_>>().join(" and ");
         Error::DType { op: op.into(), dtypes, detail: detail.into() }
+    }
+
+    /// The error with `origin` (the user's call) after the op's name, for the errors that
+    /// name an op: `add at src/model.rs:42: incompatible shapes [3] and [2]: ...`. An error
+    /// that already names a place is unchanged.
+    pub(crate) fn at(self, origin: crate::ir::Origin) -> Self {
+        let place = |op: String| if op.contains(" at ") { op } else { format!("{op} at {origin}") };
+        match self {
+            Error::Shape { op, shapes, detail } => Error::Shape { op: place(op), shapes, detail },
+            Error::DType { op, dtypes, detail } => Error::DType { op: place(op), dtypes, detail },
+            Error::Argument { op, detail } => Error::Argument { op: place(op), detail },
+            other => other,
+        }
     }
 
     /// An argument error for `op`.

@@ -277,7 +277,7 @@ fn the_public_interpreter_refuses_operands_and_graphs_that_break_the_rules() {
     assert!(err.to_string().contains("reshape"), "{err}");
     let mut g = Graph::new();
     let a = g.input(0, DType::F64, &[2]);
-    g.nodes.push(Node { op: Op::Reshape(vec![3]), inputs: vec![a], dtype: DType::F64, shape: vec![3], region: 0 });
+    g.nodes.push(Node::new(Op::Reshape(vec![3]), vec![a], DType::F64, vec![3], 0));
     g.outputs = vec![1];
     let err = interp::run(&g, &[Arc::new(Data::zeros(DType::F64, &[2]))]).unwrap_err();
     assert!(err.to_string().contains("reshape"), "{err}");

@@ -458,6 +458,7 @@ fn matmul_of_a_splat_constant_operand() {
             dtype: DType::F64,
             shape: vec![1, 3],
             region: 0,
+            origin: None,
         });
         let y = g.push(Op::MatMul, vec![h0, w], 0).unwrap();
         let t = g.push(Op::Unary(UnaryOp::Tanh), vec![y], 0).unwrap();

@@ -1,7 +1,7 @@
 //! The IR dump of an accelerated function's cache.
 
 use super::cache::Entry;
-use crate::ir::{to_dot, to_text, Graph};
+use crate::ir::{to_dot_with, to_text_with, DumpOptions, Graph};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
@@ -21,8 +21,9 @@ fn graph<R>(e: &Entry<R>, stage: DumpStage) -> &Graph {
     }
 }
 
-/// Every entry: `accelerated NAME (in0: f64[2])   hits 3`, then its IR, one node per line.
-pub(crate) fn text<R>(name: &str, entries: &[Arc<Entry<R>>], stage: DumpStage) -> String {
+/// Every entry: `accelerated NAME (in0: f64[2])   hits 3`, then its IR, one node per line
+/// (with its origin, when `options` say so).
+pub(crate) fn text<R>(name: &str, entries: &[Arc<Entry<R>>], stage: DumpStage, options: &DumpOptions) -> String {
     let mut out = String::new();
     for e in entries {
         out.push_str(&format!(
@@ -30,17 +31,17 @@ pub(crate) fn text<R>(name: &str, entries: &[Arc<Entry<R>>], stage: DumpStage) -
             e.signature.describe(),
             e.hits.load(Ordering::Relaxed)
         ));
-        out.push_str(&to_text(graph(e, stage)));
+        out.push_str(&to_text_with(graph(e, stage), options));
         out.push('\n');
     }
     out
 }
 
 /// Every entry as a Graphviz digraph.
-pub(crate) fn dot<R>(name: &str, entries: &[Arc<Entry<R>>]) -> String {
+pub(crate) fn dot<R>(name: &str, entries: &[Arc<Entry<R>>], options: &DumpOptions) -> String {
     entries
         .iter()
-        .map(|e| to_dot(&e.program.optimized, &format!("{name} {}", e.signature.describe())))
+        .map(|e| to_dot_with(&e.program.optimized, &format!("{name} {}", e.signature.describe()), options))
         .collect::<Vec<_>>()
         .join("\n")
 }

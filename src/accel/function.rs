@@ -2,14 +2,15 @@
 
 use super::cache::{lock, Cache, Entry, Lookup, SlotState};
 use super::callee::{BackwardFactory, BackwardFn, EntryCallee};
-use super::check::{compare, CheckMode};
+use super::check::{compare, first_divergence, CheckMode};
 use super::dump::{self, DumpStage};
 use super::key::{KeyItem, Signature};
 use super::program::Program;
 use crate::array::Data;
 use crate::error::{Error, Result};
-use crate::ir::{Call, CallTarget, Op};
+use crate::ir::{Call, CallTarget, DumpOptions, Op, Origin};
 use crate::trace::context::{tracing, with_top};
+use crate::trace::origin;
 use crate::trace::Tree;
 use crate::trace::{capture, graph_with_outputs, panic_message, DlArray};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -96,7 +97,11 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
     /// compiling it (and returning the traced call's results). Inside `dlfeval` with traced
     /// arguments, the call is recorded as one node per output whose gradient is the cached,
     /// compiled backward function; inside another accelerated function, it is inlined.
+    ///
+    /// The `call` nodes recorded in the caller's trace carry this call's line as their origin.
+    #[track_caller]
     pub fn call(&self, args: A) -> Result<R> {
+        let here = Origin::caller();
         if !self.enabled() {
             return self.run_unaccelerated(&args);
         }
@@ -104,7 +109,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
             if with_top(|t| t.accelerating).unwrap_or(false) {
                 return self.run_inline(args);
             }
-            return self.call_as_node(&args);
+            return self.call_as_node(&args, here);
         }
         let (entry, built) = self.entry_for(&args)?;
         match built {
@@ -155,7 +160,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
 
     /// Runs the cached program on untraced copies of `args` and records one `call` node per
     /// output in the caller's trace.
-    fn call_as_node(&self, args: &A) -> Result<R> {
+    fn call_as_node(&self, args: &A, here: Origin) -> Result<R> {
         let plain = args.map_arrays(&mut |a| a.untraced())?;
         let (entry, _) = self.entry_for(&plain)?;
         let inputs: Vec<Arc<Data>> = plain.arrays().iter().map(|a| a.data().cloned()).collect::<Result<_>>()?;
@@ -169,6 +174,8 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
             })
             .clone();
         let arrays = args.arrays();
+        // The user's line, unless an outer call (the reverse sweep, say) already set one.
+        let _origin = origin::scoped(origin::current().or(Some(here)));
         let nodes = with_top(|t| {
             let ids: Vec<usize> = arrays
                 .iter()
@@ -248,15 +255,30 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         if let CheckMode::Tolerance(tol) = self.check_mode() {
             // The re-run is the user's code: a panic or an `Err` there is a check failure (the
             // call still returns the accelerated outputs, and the cache is untouched).
-            let reference = match catch_unwind(AssertUnwindSafe(|| self.run_unaccelerated(args))) {
-                Ok(Ok(reference)) => reference,
+            // The arguments are not traced here (traced ones never reach a cache entry), so the
+            // re-run is `run_unaccelerated`'s own capture, keeping its trace to explain a failure.
+            let rerun = catch_unwind(AssertUnwindSafe(|| {
+                let (reference, trace) = capture(|a| (self.shared.f)(a), args, true)?;
+                Ok::<_, Error>((reference.map_arrays(&mut |a| a.untraced())?, reference, trace))
+            }));
+            let (reference, traced, mut trace) = match rerun {
+                Ok(Ok(r)) => r,
                 Ok(Err(e)) => return Ok(self.rerun_failed(entry, &e.to_string(), result)),
                 Err(p) => return Ok(self.rerun_failed(entry, &panic_message(p), result)),
             };
-            for (output, diff) in compare(&result, &reference, tol)? {
+            let failures = compare(&result, &reference, tol)?;
+            let divergence = if failures.is_empty() {
+                None
+            } else {
+                graph_with_outputs(&traced, &mut trace)
+                    .ok()
+                    .and_then(|now| first_divergence(&entry.program.unoptimized, &now, &trace.values, &inputs, tol))
+            };
+            let divergence = divergence.map(|d| format!("; {d}")).unwrap_or_default();
+            for (output, diff) in failures {
                 log::warn!(
                     "accelerated {}: output {output} differs from the un-accelerated function by {diff:e} (tolerance \
-                     {tol:e}) for signature {}; does control flow depend on input values?",
+                     {tol:e}) for signature {}{divergence}; does control flow depend on input values?",
                     self.shared.name,
                     entry.signature.describe()
                 );
@@ -361,21 +383,36 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
     }
 
     /// Every cached trace: its signature and hit count, then its optimized IR, one node per
-    /// line with dtype and shape, forward and backward parts marked.
+    /// line with dtype and shape, forward and backward parts marked, and in a last column the
+    /// line of the user's code that recorded the node (`# src/model.rs:12`; `(backward of)`
+    /// on the nodes `dlgradient` made for the op at that line). The optimizer keeps origins: a
+    /// merged or rewritten node keeps one of the origins it replaces.
     pub fn ir_dump(&self) -> String {
         self.ir_dump_stage(DumpStage::Optimized)
     }
 
     /// [`ir_dump`](Self::ir_dump) of the chosen stage (unoptimized or optimized).
     pub fn ir_dump_stage(&self, stage: DumpStage) -> String {
-        let entries = lock(&self.shared.cache).entries();
-        dump::text(&self.shared.name, &entries, stage)
+        self.ir_dump_with(stage, &DumpOptions::default())
     }
 
-    /// Every cached trace's optimized graph as Graphviz DOT.
-    pub fn ir_dump_dot(&self) -> String {
+    /// [`ir_dump_stage`](Self::ir_dump_stage) with options: `&DumpOptions::plain()` leaves out
+    /// the origin column, for dumps that diff cleanly when code moves.
+    pub fn ir_dump_with(&self, stage: DumpStage, options: &DumpOptions) -> String {
         let entries = lock(&self.shared.cache).entries();
-        dump::dot(&self.shared.name, &entries)
+        dump::text(&self.shared.name, &entries, stage, options)
+    }
+
+    /// Every cached trace's optimized graph as Graphviz DOT (each node's origin on the last
+    /// line of its label).
+    pub fn ir_dump_dot(&self) -> String {
+        self.ir_dump_dot_with(&DumpOptions::default())
+    }
+
+    /// [`ir_dump_dot`](Self::ir_dump_dot) with options (`&DumpOptions::plain()`: no origins).
+    pub fn ir_dump_dot_with(&self, options: &DumpOptions) -> String {
+        let entries = lock(&self.shared.cache).entries();
+        dump::dot(&self.shared.name, &entries, options)
     }
 
     /// Every cached trace's native code as Cranelift IR text.

@@ -14,8 +14,10 @@ use super::gradient::{gradients, GradOptions};
 use super::tree::Differentiable;
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
+use crate::ir::Origin;
 use crate::ir::{AxisSlice, Op};
 use crate::trace::context::{tracing, with_top};
+use crate::trace::origin;
 use crate::trace::{emit, DlArray};
 use std::sync::Arc;
 
@@ -171,18 +173,23 @@ fn zeros_like(a: &DlArray) -> DlArray {
 /// ).unwrap();
 /// assert_eq!(jv.extractdata::<f64>().unwrap().into_raw_vec_and_offset().0, vec![6.0, 4.0]);
 /// ```
+#[track_caller]
 pub fn dljvp<X: Differentiable, V: Differentiable>(y: &DlArray, xs: X, vs: V) -> Result<DlArray> {
     dljvp_with(y, xs, vs, GradOptions::default())
 }
 
 /// [`dljvp`] with options (`retain_data`, `enable_higher_derivatives` and `allow_complex` as
 /// for [`dlgradient_with`](crate::dlgradient_with)).
+#[track_caller]
 pub fn dljvp_with<X: Differentiable, V: Differentiable>(
     y: &DlArray,
     xs: X,
     vs: V,
     options: GradOptions,
 ) -> Result<DlArray> {
+    // The nodes made here carry this call's line, marked backward (the sweeps inside
+    // attribute theirs to the forward ops whose rules made them).
+    let _origin = origin::scoped(Some(Origin::caller().backward()));
     const CALL: &str = "dljvp";
     require_tracing(CALL)?;
     require_real_traced(CALL, "y", y)?;
@@ -216,17 +223,22 @@ pub fn dljvp_with<X: Differentiable, V: Differentiable>(
 /// ).unwrap();
 /// assert_eq!(hv.extractdata::<f64>().unwrap().into_raw_vec_and_offset().0, vec![14.0, 6.0]);
 /// ```
+#[track_caller]
 pub fn dlhvp<X: Differentiable, V: Differentiable>(y: &DlArray, xs: X, vs: V) -> Result<X::Grad> {
     dlhvp_with(y, xs, vs, GradOptions::default())
 }
 
 /// [`dlhvp`] with options.
+#[track_caller]
 pub fn dlhvp_with<X: Differentiable, V: Differentiable>(
     y: &DlArray,
     xs: X,
     vs: V,
     options: GradOptions,
 ) -> Result<X::Grad> {
+    // The nodes made here carry this call's line, marked backward (the sweeps inside
+    // attribute theirs to the forward ops whose rules made them).
+    let _origin = origin::scoped(Some(Origin::caller().backward()));
     const CALL: &str = "dlhvp";
     require_tracing(CALL)?;
     require_real_traced(CALL, "y", y)?;
@@ -380,12 +392,17 @@ fn checked(a: DlArray) -> Result<DlArray> {
 /// assert_eq!(j.shape(), &[1, 2, 2]);
 /// assert_eq!(j.extractdata::<f64>().unwrap().into_raw_vec_and_offset().0, vec![3.0, 2.0, 1.0, 1.0]);
 /// ```
+#[track_caller]
 pub fn dljacobian(u: &DlArray, x: &DlArray, axis: usize) -> Result<DlArray> {
     dljacobian_with(u, x, axis, GradOptions::default())
 }
 
 /// [`dljacobian`] with options.
+#[track_caller]
 pub fn dljacobian_with(u: &DlArray, x: &DlArray, axis: usize, options: GradOptions) -> Result<DlArray> {
+    // The nodes made here carry this call's line, marked backward (the sweeps inside
+    // attribute theirs to the forward ops whose rules made them).
+    let _origin = origin::scoped(Some(Origin::caller().backward()));
     let (cu, _) = channels("dljacobian", u, x, axis)?;
     let mut rows = Vec::with_capacity(cu);
     for i in 0..cu {
@@ -403,12 +420,17 @@ pub fn dljacobian_with(u: &DlArray, x: &DlArray, axis: usize, options: GradOptio
 /// The per-observation divergence `sum_i d u[n, i] / d x[n, i]` (MATLAB R2024b's
 /// `dldivergence`, batch-first), `axis` the channel axis as in [`dljacobian`]; needs as many
 /// channels in `u` as in `x`. The result has `u`'s shape with `axis` of length 1.
+#[track_caller]
 pub fn dldivergence(u: &DlArray, x: &DlArray, axis: usize) -> Result<DlArray> {
     dldivergence_with(u, x, axis, GradOptions::default())
 }
 
 /// [`dldivergence`] with options.
+#[track_caller]
 pub fn dldivergence_with(u: &DlArray, x: &DlArray, axis: usize, options: GradOptions) -> Result<DlArray> {
+    // The nodes made here carry this call's line, marked backward (the sweeps inside
+    // attribute theirs to the forward ops whose rules made them).
+    let _origin = origin::scoped(Some(Origin::caller().backward()));
     const CALL: &str = "dldivergence";
     let (cu, cx) = channels(CALL, u, x, axis)?;
     if cu != cx {
@@ -441,12 +463,17 @@ pub fn dldivergence_with(u: &DlArray, x: &DlArray, axis: usize, options: GradOpt
 /// (MATLAB R2024b's `dllaplacian`, batch-first), `axis` the channel axis as in [`dljacobian`];
 /// the result has `u`'s shape. Costs `Cu (1 + Cx)` reverse sweeps; the first of each channel
 /// runs with higher derivatives on.
+#[track_caller]
 pub fn dllaplacian(u: &DlArray, x: &DlArray, axis: usize) -> Result<DlArray> {
     dllaplacian_with(u, x, axis, GradOptions::default())
 }
 
 /// [`dllaplacian`] with options.
+#[track_caller]
 pub fn dllaplacian_with(u: &DlArray, x: &DlArray, axis: usize, options: GradOptions) -> Result<DlArray> {
+    // The nodes made here carry this call's line, marked backward (the sweeps inside
+    // attribute theirs to the forward ops whose rules made them).
+    let _origin = origin::scoped(Some(Origin::caller().backward()));
     const CALL: &str = "dllaplacian";
     let (cu, cx) = channels(CALL, u, x, axis)?;
     let mut zero_shape = x.shape().to_vec();

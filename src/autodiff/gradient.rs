@@ -4,8 +4,9 @@ use super::tree::Differentiable;
 use super::vjp::vjp;
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
-use crate::ir::{Node, NodeId, Op, Region};
+use crate::ir::{Node, NodeId, Op, Origin, Region};
 use crate::trace::context::{tracing, with_top, NodeRef};
+use crate::trace::origin;
 use crate::trace::DlArray;
 use num_complex::Complex64;
 use std::sync::Arc;
@@ -48,15 +49,25 @@ impl Default for GradOptions {
 /// assert_eq!(g1.to_scalar::<f64>().unwrap(), 5.0);
 /// assert_eq!(g2.to_scalar::<f64>().unwrap(), 2.0);
 /// ```
+#[track_caller]
 pub fn dlgradient<X: Differentiable>(y: &DlArray, xs: X) -> Result<X::Grad> {
     dlgradient_with(y, xs, GradOptions::default())
 }
 
 /// [`dlgradient`] with options.
+///
+/// The nodes the reverse sweep records carry the origin of the forward op whose VJP rule made
+/// them, marked backward; the few that belong to no single op (the final casts) carry this
+/// call's line, marked backward.
+#[track_caller]
 pub fn dlgradient_with<X: Differentiable>(y: &DlArray, xs: X, options: GradOptions) -> Result<X::Grad> {
+    let here = Origin::caller().backward();
     let mut vars = Vec::new();
     xs.variables(&mut vars);
-    let grads = gradients(y, &vars, &options)?;
+    let grads = {
+        let _origin = origin::scoped(Some(here));
+        gradients(y, &vars, &options)?
+    };
     xs.assemble(&mut grads.into_iter())
 }
 
@@ -180,7 +191,7 @@ pub(crate) fn gradients(y: &DlArray, vars: &[&DlArray], options: &GradOptions) -
         previous
     })
     .unwrap_or(0);
-    let result = sweep(&snap, higher);
+    let result = sweep(&snap, higher, origin::current());
     with_top(|t| {
         t.region = previous_region;
         if !higher && !options.retain_data {
@@ -218,8 +229,10 @@ pub(crate) fn gradients(y: &DlArray, vars: &[&DlArray], options: &GradOptions) -
     Ok(out)
 }
 
-/// The reverse sweep: cotangents of every node on a path from the variables to `y`.
-fn sweep(snap: &Snapshot, higher: bool) -> Result<Vec<Option<DlArray>>> {
+/// The reverse sweep: cotangents of every node on a path from the variables to `y`. The
+/// nodes each VJP rule records (and the sums of cotangents) carry the forward node's origin,
+/// marked backward, or `fallback` when the forward node has none.
+fn sweep(snap: &Snapshot, higher: bool, fallback: Option<Origin>) -> Result<Vec<Option<DlArray>>> {
     let handle = |id: NodeId| -> DlArray {
         let value = snap.values[id].clone().expect("snapshot holds every value the sweep reads");
         DlArray { value: Ok(value), node: higher.then_some(NodeRef { trace: snap.trace, id }) }
@@ -239,6 +252,7 @@ fn sweep(snap: &Snapshot, higher: bool) -> Result<Vec<Option<DlArray>>> {
         if !wants.iter().any(|&w| w) {
             continue;
         }
+        let _origin = origin::scoped(node.origin.map(Origin::backward).or(fallback));
         let xs: Vec<DlArray> = node.inputs.iter().map(|&i| handle(i)).collect();
         let contributions = vjp(&node.op, &xs, &handle(*id), &ct, &wants)?;
         for ((&i, g), &want) in node.inputs.iter().zip(contributions).zip(&wants) {

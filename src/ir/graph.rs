@@ -1,6 +1,6 @@
 //! Nodes and graphs: a graph is a list of nodes in topological order (operands before users).
 
-use super::{infer, Op};
+use super::{infer, Op, Origin};
 use crate::array::DType;
 use crate::error::{Error, Result};
 
@@ -21,6 +21,21 @@ pub struct Node {
     /// Which part of the trace recorded it: 0 is the forward pass, `k > 0` is the `k`-th
     /// `dlgradient` call (its label is `Graph::regions[k]`).
     pub region: u32,
+    /// The user's call that recorded it (file and line), when known; kept through the
+    /// optimizer, and marked `backward` on nodes the reverse sweep made.
+    pub origin: Option<Origin>,
+}
+
+impl Node {
+    /// A node with no recorded origin.
+    pub fn new(op: Op, inputs: Vec<NodeId>, dtype: DType, shape: Vec<usize>, region: u32) -> Self {
+        Node { op, inputs, dtype, shape, region, origin: None }
+    }
+
+    /// The same node with `origin`.
+    pub fn with_origin(self, origin: Option<Origin>) -> Self {
+        Node { origin, ..self }
+    }
 }
 
 /// A traced computation.
@@ -51,7 +66,7 @@ impl Graph {
 
     /// Appends an input node of the given type.
     pub fn input(&mut self, k: usize, dtype: DType, shape: &[usize]) -> NodeId {
-        self.nodes.push(Node { op: Op::Input(k), inputs: vec![], dtype, shape: shape.to_vec(), region: 0 });
+        self.nodes.push(Node::new(Op::Input(k), vec![], dtype, shape.to_vec(), 0));
         self.nodes.len() - 1
     }
 
@@ -67,7 +82,7 @@ impl Graph {
         let types: Vec<(DType, &[usize])> =
             inputs.iter().map(|&i| (self.nodes[i].dtype, self.nodes[i].shape.as_slice())).collect();
         let (dtype, shape) = infer(&op, &types)?;
-        self.nodes.push(Node { op, inputs, dtype, shape, region });
+        self.nodes.push(Node::new(op, inputs, dtype, shape, region));
         Ok(self.nodes.len() - 1)
     }
 

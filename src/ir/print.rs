@@ -60,39 +60,109 @@ fn region_label(g: &Graph, numbers: &[Option<usize>], region: u32) -> String {
     }
 }
 
-/// The graph as text: one node per line (`%3 = mul %1, 2.0 : f64[2]`), deterministic numbering,
-/// a `-- label --` line where a `dlgradient` region starts, then `outputs ...`.
+/// What the printers show beyond the nodes themselves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DumpOptions {
+    /// Show each node's origin (the user's `file:line` that recorded it, `(backward of)` on
+    /// nodes the reverse sweep made for that op) in a last column (text) or last label line
+    /// (DOT). Default true; false gives dumps that do not change when code moves, for diffs.
+    pub origins: bool,
+}
+
+impl Default for DumpOptions {
+    fn default() -> Self {
+        DumpOptions { origins: true }
+    }
+}
+
+impl DumpOptions {
+    /// Without origins: the diff-friendly dump.
+    pub fn plain() -> Self {
+        DumpOptions { origins: false }
+    }
+}
+
+/// The text column (`%3 = mul %1, 2.0`) is at least this wide ...
+const TEXT_MIN: usize = 34;
+/// ... and is padded to the widest line up to this width (longer lines push their own type
+/// and origin right).
+const TEXT_MAX: usize = 60;
+/// The type column is padded to the widest type up to this width.
+const TYPE_MAX: usize = 24;
+
+/// The graph as text: one node per line (`%3 = mul %1, 2.0 : f64[2]   # src/main.rs:12`),
+/// deterministic numbering, a `-- label --` line where a `dlgradient` region starts, then
+/// `outputs ...`. The origin column is aligned; see [`to_text_with`] to leave it out.
 pub fn to_text(g: &Graph) -> String {
+    to_text_with(g, &DumpOptions::default())
+}
+
+/// [`to_text`] with options: `DumpOptions::plain()` leaves out the origin column (and prints
+/// exactly the text the crate printed before origins existed).
+pub fn to_text_with(g: &Graph, options: &DumpOptions) -> String {
     let numbers = numbering(g);
+    let rows: Vec<(usize, String, String)> = g
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(id, _)| numbers[*id].is_some())
+        .map(|(id, n)| (id, node_text(g, &numbers, id), type_text(n)))
+        .collect();
+    let with_origins = options.origins && g.nodes.iter().any(|n| n.origin.is_some());
+    let (text_width, type_width) = if with_origins {
+        let text = rows.iter().map(|r| r.1.len()).filter(|&w| w <= TEXT_MAX).max().unwrap_or(0).max(TEXT_MIN);
+        let ty = rows.iter().map(|r| r.2.len()).filter(|&w| w <= TYPE_MAX).max().unwrap_or(0);
+        (text, ty)
+    } else {
+        (TEXT_MIN, 0)
+    };
     let mut out = String::new();
     let mut region = 0;
-    for (id, n) in g.nodes.iter().enumerate() {
-        let Some(k) = numbers[id] else { continue };
+    for (id, text, ty) in rows {
+        let n = &g.nodes[id];
         if n.region != region {
             region = n.region;
             let _ = writeln!(out, "  -- {} --", region_label(g, &numbers, region));
         }
-        let mut text = format!("%{k} = {}", n.op);
-        let operands: Vec<String> = n.inputs.iter().map(|&i| operand(g, &numbers, i)).collect();
-        if !operands.is_empty() {
-            text.push(' ');
-            text.push_str(&operands.join(", "));
+        match n.origin.filter(|_| with_origins) {
+            Some(origin) => {
+                let _ = writeln!(out, "  {text:<text_width$} : {ty:<type_width$}   # {origin}");
+            }
+            None => {
+                let _ = writeln!(out, "  {text:<text_width$} : {ty}");
+            }
         }
-        let attrs = n.op.attributes();
-        if !attrs.is_empty() {
-            text.push(' ');
-            text.push_str(&attrs);
-        }
-        let _ = writeln!(out, "  {text:<34} : {}", type_text(n));
     }
     let outs: Vec<String> = g.outputs.iter().map(|&o| operand(g, &numbers, o)).collect();
     let _ = writeln!(out, "  outputs {}", outs.join(", "));
     out
 }
 
-/// The graph as Graphviz DOT: one box per printed node, labelled as in [`to_text`]; backward
-/// regions are filled grey.
+/// `%3 = mul %1, 2.0 [attributes]`: a node without its type.
+fn node_text(g: &Graph, numbers: &[Option<usize>], id: usize) -> String {
+    let n = &g.nodes[id];
+    let mut text = format!("%{} = {}", numbers[id].unwrap_or(id), n.op);
+    let operands: Vec<String> = n.inputs.iter().map(|&i| operand(g, numbers, i)).collect();
+    if !operands.is_empty() {
+        text.push(' ');
+        text.push_str(&operands.join(", "));
+    }
+    let attrs = n.op.attributes();
+    if !attrs.is_empty() {
+        text.push(' ');
+        text.push_str(&attrs);
+    }
+    text
+}
+
+/// The graph as Graphviz DOT: one box per printed node, labelled as in [`to_text`] (the
+/// origin on a last line); backward regions are filled grey.
 pub fn to_dot(g: &Graph, name: &str) -> String {
+    to_dot_with(g, name, &DumpOptions::default())
+}
+
+/// [`to_dot`] with options (`DumpOptions::plain()`: no origins).
+pub fn to_dot_with(g: &Graph, name: &str, options: &DumpOptions) -> String {
     let numbers = numbering(g);
     let mut out = format!("digraph \"{}\" {{\n  node [shape=box, fontname=monospace];\n", name.replace('"', "'"));
     for (id, n) in g.nodes.iter().enumerate() {
@@ -104,6 +174,9 @@ pub fn to_dot(g: &Graph, name: &str) -> String {
             label.push_str(&format!(" ({})", operands.join(", ")));
         }
         label.push_str(&format!("\\n{}", type_text(n)));
+        if let Some(origin) = n.origin.filter(|_| options.origins) {
+            label.push_str(&format!("\\n# {origin}"));
+        }
         let fill = if n.region > 0 { ", style=filled, fillcolor=lightgrey" } else { "" };
         let _ = writeln!(out, "  n{k} [label=\"{}\"{fill}];", label.replace('"', "'"));
         for &i in &n.inputs {

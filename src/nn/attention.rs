@@ -24,7 +24,9 @@ fn split_heads(x: &DlArray, heads: usize) -> DlArray {
 ///
 /// `mask` is a logical array that broadcasts to `[N, heads, Tq, Tk]` (for example `[Tq, Tk]`
 /// for a causal mask): `true` keeps a query-key pair, `false` removes it from the softmax.
+#[track_caller]
 pub fn attention(q: &DlArray, k: &DlArray, v: &DlArray, heads: usize, mask: Option<&DlArray>) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     let mut all = vec![q, k, v];
     if let Some(m) = mask {
         all.push(m);

@@ -209,7 +209,9 @@ fn add_bias(y: DlArray, b: &DlArray, cout: usize) -> DlArray {
 /// Computed as im2col: each kernel offset contributes one strided slice of the padded input;
 /// the slices are stacked into `[N, groups, Cin / groups * K, out]` and multiplied by the
 /// weights reshaped to `[groups, Cout / groups, Cin / groups * K]` in one batched matmul.
+#[track_caller]
 pub fn dlconv(x: &DlArray, w: &DlArray, b: &DlArray, opts: &ConvOptions) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     let (p, win) = match plan_and_windows(x, w, b, opts) {
         Ok(pw) => pw,
         Err(e) => return e,
@@ -230,7 +232,9 @@ pub fn dlconv(x: &DlArray, w: &DlArray, b: &DlArray, opts: &ConvOptions) -> DlAr
 /// offset, summed. Same results; kept to compare the two strategies (see the crate's
 /// benchmarks notes).
 #[doc(hidden)]
+#[track_caller]
 pub fn dlconv_shifted(x: &DlArray, w: &DlArray, b: &DlArray, opts: &ConvOptions) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     let (p, win) = match plan_and_windows(x, w, b, opts) {
         Ok(pw) => pw,
         Err(e) => return e,

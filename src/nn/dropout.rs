@@ -34,7 +34,9 @@ pub(crate) fn uniform_from_key(key: &DlArray, shape: &[usize]) -> DlArray {
 /// draws new numbers whenever it is called with a new key (pass e.g. the iteration number).
 /// Keys are exact up to 2^53. The hash is for regularization noise, not for statistics that
 /// need a high-quality generator.
+#[track_caller]
 pub fn dropout(x: &DlArray, p: f64, key: &DlArray) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     if let Some(e) = first_error(&[x, key]) {
         return e;
     }

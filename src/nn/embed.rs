@@ -13,7 +13,9 @@ use crate::trace::DlArray;
 /// with. Indices that are not integers in `0..vocab` are an error when their values are seen
 /// (eagerly, and when a trace is recorded); an accelerated call with such indices later gets
 /// zero rows for them.
+#[track_caller]
 pub fn embed(indices: &DlArray, weights: &DlArray) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     if let Some(e) = first_error(&[indices, weights]) {
         return e;
     }

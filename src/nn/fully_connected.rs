@@ -5,7 +5,9 @@ use crate::trace::DlArray;
 
 /// `x w^T + b`: `x [N, Cin]` (or `[N, ...]`, flattened to `[N, Cin]` as MATLAB flattens the
 /// non-batch dimensions), `w [Cout, Cin]`, `b [Cout]` (or one element) -> `[N, Cout]`.
+#[track_caller]
 pub fn fullyconnect(x: &DlArray, w: &DlArray, b: &DlArray) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     if let Some(e) = first_error(&[x, w, b]) {
         return e;
     }

@@ -34,7 +34,9 @@ fn operands(op: &str, y: &DlArray, t: &DlArray) -> Result<(f64, DlArray, DlArray
 /// nonzero target therefore costs `-log(eps)` (36.04 in double, 15.94 in single) per unit of
 /// target instead of `Inf`, and its gradient is zero. MATLAB's `crossentropy` reference page
 /// does not state the bound; this is the behavior of its implementation.
+#[track_caller]
 pub fn crossentropy(p: &DlArray, t: &DlArray) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     let (n, p, t) = match operands("crossentropy", p, t) {
         Ok(v) => v,
         Err(e) => return e,
@@ -72,7 +74,9 @@ pub fn crossentropy(p: &DlArray, t: &DlArray) -> DlArray {
 /// assert!((loss - -(0.5f64.ln() + 0.8f64.ln()) / 2.0).abs() < 1e-15);
 /// assert!(indexcrossentropy(&p, &DlArray::from(array![0.0, 3.0])).to_scalar::<f64>().is_err());
 /// ```
+#[track_caller]
 pub fn indexcrossentropy(p: &DlArray, t: &DlArray) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     const OP: &str = "indexcrossentropy";
     if let Some(e) = first_error(&[p, t]) {
         return e;
@@ -113,7 +117,9 @@ pub fn indexcrossentropy(p: &DlArray, t: &DlArray) -> DlArray {
 
 /// MATLAB's half mean squared error `sum((y - t)^2) / (2 N)`, `N` the number of observations
 /// (the length of axis 0; 1 for a scalar).
+#[track_caller]
 pub fn mse(y: &DlArray, t: &DlArray) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     match operands("mse", y, t) {
         Ok((n, y, t)) => (y - t).square().sum_all() / (2.0 * n),
         Err(e) => e,
@@ -121,7 +127,9 @@ pub fn mse(y: &DlArray, t: &DlArray) -> DlArray {
 }
 
 /// The L1 loss `sum(|y - t|) / N`, `N` the number of observations (the length of axis 0).
+#[track_caller]
 pub fn l1loss(y: &DlArray, t: &DlArray) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     match operands("l1loss", y, t) {
         Ok((n, y, t)) => (y - t).abs().sum_all() / n,
         Err(e) => e,
@@ -132,7 +140,9 @@ pub fn l1loss(y: &DlArray, t: &DlArray) -> DlArray {
 /// (the length of axis 0): per element, with `r = y - t`, `r^2 / 2` when `|r| <= delta`, else
 /// `delta (|r| - delta / 2)` (MATLAB's `huber`, whose default `delta` is 1). `delta` must be
 /// positive.
+#[track_caller]
 pub fn huber(y: &DlArray, t: &DlArray, delta: f64) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     let (n, y, t) = match operands("huber", y, t) {
         Ok(v) => v,
         Err(e) => return e,

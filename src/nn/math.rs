@@ -27,7 +27,9 @@ fn check_axes(op: &str, x: &DlArray, axes: &[usize]) -> Option<DlArray> {
 /// The product of the elements of `x` over `axes` (removed unless `keepdims`); 1 over an
 /// empty axis. Computed as a log-depth tree of elementwise products of halves, so it has no
 /// division and differentiates exactly at zeros (to any order).
+#[track_caller]
 pub fn prod(x: &DlArray, axes: &[usize], keepdims: bool) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     if let Some(e) = first_error(&[x]).or_else(|| check_axes("prod", x, axes)) {
         return e;
     }
@@ -60,7 +62,9 @@ pub fn prod(x: &DlArray, axes: &[usize], keepdims: bool) -> DlArray {
 
 /// The cumulative sum of `x` along `axis` (same shape: element `i` is the sum of elements
 /// `0..=i`). Computed as a log-depth scan of shifted (zero-padded) copies.
+#[track_caller]
 pub fn cumsum(x: &DlArray, axis: usize) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     if let Some(e) = first_error(&[x]) {
         return e;
     }
@@ -85,7 +89,9 @@ pub fn cumsum(x: &DlArray, axis: usize) -> DlArray {
 /// MATLAB's `vecnorm`: `p = 1` sums magnitudes, `p = 2` is the Euclidean norm,
 /// `p = f64::INFINITY` the largest magnitude, any other `p > 0` gives `(sum |x|^p)^(1/p)`.
 /// Complex inputs use their magnitudes; the result is real.
+#[track_caller]
 pub fn norm(x: &DlArray, p: f64, axes: &[usize]) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     if let Some(e) = first_error(&[x]).or_else(|| check_axes("norm", x, axes)) {
         return e;
     }
@@ -114,7 +120,9 @@ pub fn norm(x: &DlArray, p: f64, axes: &[usize]) -> DlArray {
 ///
 /// Computed with a weight per (query, interval) pair from comparisons, so the cost is
 /// `numel(xq) * (M - 1)` and the table may be traced.
+#[track_caller]
 pub fn interp1(x: &DlArray, y: &DlArray, xq: &DlArray) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     if let Some(e) = first_error(&[x, y, xq]) {
         return e;
     }

@@ -47,7 +47,9 @@ fn non_channel_axes(x: &DlArray) -> Vec<usize> {
 /// normalize (divided by the number of elements per channel), `epsilon` is [`NORM_EPSILON`].
 /// As MATLAB's `[Y, mu, sigmaSq] = batchnorm(X, offset, scaleFactor)`; pass the statistics (or
 /// running averages of them) to [`batchnorm_inference`] to normalize with fixed statistics.
+#[track_caller]
 pub fn batchnorm(x: &DlArray, offset: &DlArray, scale: &DlArray) -> (DlArray, DlArray, DlArray) {
+    let _origin = crate::trace::origin::user_call();
     let parts = match per_channel("batchnorm", x, &[offset, scale]) {
         Ok(p) => p,
         Err(e) => return (e.clone(), e.clone(), e),
@@ -64,7 +66,9 @@ pub fn batchnorm(x: &DlArray, offset: &DlArray, scale: &DlArray) -> (DlArray, Dl
 /// Batch normalization in inference mode: `scale * (x - mean) / sqrt(var + epsilon) + offset`
 /// per channel (axis 1) with the given statistics (`C` elements each), `epsilon` is
 /// [`NORM_EPSILON`].
+#[track_caller]
 pub fn batchnorm_inference(x: &DlArray, offset: &DlArray, scale: &DlArray, mean: &DlArray, var: &DlArray) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     match per_channel("batchnorm_inference", x, &[offset, scale, mean, var]) {
         Ok(p) => &p[1] * (x - &p[2]) / (&p[3] + NORM_EPSILON).sqrt() + &p[0],
         Err(e) => e,
@@ -77,7 +81,9 @@ pub fn batchnorm_inference(x: &DlArray, offset: &DlArray, scale: &DlArray, mean:
 /// `offset` and `scale` broadcast against `x` numpy-style: `[C]` for sequences `[N, T, C]`
 /// normalized over axis 2, `[C, 1, 1]` for per-channel parameters of images `[N, C, H, W]`
 /// normalized over `[1, 2, 3]`. `epsilon` is [`NORM_EPSILON`].
+#[track_caller]
 pub fn layernorm(x: &DlArray, offset: &DlArray, scale: &DlArray, axes: &[usize]) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     if let Some(e) = first_error(&[x, offset, scale]) {
         return e;
     }

@@ -84,7 +84,9 @@ fn with_unit_axis(s: &DlArray) -> DlArray {
 /// Max pooling of `x [N, C, *spatial]` (1-D, 2-D, ...): the maximum over each window. Padding
 /// takes `-Inf`, so padded positions never win (MATLAB's `maxpool`). Where several elements of
 /// a window tie for the maximum, the gradient is shared equally among them.
+#[track_caller]
 pub fn maxpool(x: &DlArray, opts: &PoolOptions) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     match pooled_windows("maxpool", x, opts, Some(f64::NEG_INFINITY)) {
         Ok(win) => {
             let parts: Vec<DlArray> = win.slices.iter().map(with_unit_axis).collect();
@@ -97,7 +99,9 @@ pub fn maxpool(x: &DlArray, opts: &PoolOptions) -> DlArray {
 
 /// Average pooling of `x [N, C, *spatial]` (1-D, 2-D, ...): the mean over each window. Padding
 /// is with zeros and counts in the mean (MATLAB's `avgpool` with its default `PaddingValue` 0).
+#[track_caller]
 pub fn avgpool(x: &DlArray, opts: &PoolOptions) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     match pooled_windows("avgpool", x, opts, None) {
         Ok(win) => {
             let k = win.slices.len() as f64;

@@ -70,6 +70,7 @@ fn gate(z: &DlArray, k: usize, h: usize) -> DlArray {
 /// `c_t = f ⊙ c + i ⊙ g`, `h_t = o ⊙ tanh(c_t)`.
 ///
 /// Returns `(y [N, T, H], h_T [N, H], c_T [N, H])`.
+#[track_caller]
 pub fn lstm(
     x: &DlArray,
     h0: &DlArray,
@@ -78,6 +79,7 @@ pub fn lstm(
     recurrent_weights: &DlArray,
     bias: &DlArray,
 ) -> (DlArray, DlArray, DlArray) {
+    let _origin = crate::trace::origin::user_call();
     let (n, t, hs, projected) = match prepare("lstm", 4, x, &[h0, c0], weights, recurrent_weights, bias) {
         Ok(v) => v,
         Err(e) => return (e.clone(), e.clone(), e),
@@ -107,6 +109,7 @@ pub fn lstm(
 /// `ĥ = tanh(W_h x_t + r ⊙ (R_h h) + b_h)`, `h_t = (1 - z) ⊙ ĥ + z ⊙ h`.
 ///
 /// Returns `(y [N, T, H], h_T [N, H])`.
+#[track_caller]
 pub fn gru(
     x: &DlArray,
     h0: &DlArray,
@@ -114,6 +117,7 @@ pub fn gru(
     recurrent_weights: &DlArray,
     bias: &DlArray,
 ) -> (DlArray, DlArray) {
+    let _origin = crate::trace::origin::user_call();
     let (n, t, hs, projected) = match prepare("gru", 3, x, &[h0], weights, recurrent_weights, bias) {
         Ok(v) => v,
         Err(e) => return (e.clone(), e),

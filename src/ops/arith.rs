@@ -55,7 +55,9 @@ macro_rules! operator {
     ($Trait:ident, $method:ident, $op:expr; $($lhs:ty, $rhs:ty);* $(;)?) => {$(
         impl $Trait<$rhs> for $lhs {
             type Output = DlArray;
+            #[track_caller]
             fn $method(self, rhs: $rhs) -> DlArray {
+                let _origin = crate::trace::origin::user_call();
                 binary($op, &self.operand(), &rhs.operand())
             }
         }
@@ -80,14 +82,18 @@ operators!(
 
 impl Neg for &DlArray {
     type Output = DlArray;
+    #[track_caller]
     fn neg(self) -> DlArray {
+        let _origin = crate::trace::origin::user_call();
         emit(Op::Unary(UnaryOp::Neg), &[&self.cast(self.dtype().arithmetic())])
     }
 }
 
 impl Neg for DlArray {
     type Output = DlArray;
+    #[track_caller]
     fn neg(self) -> DlArray {
+        let _origin = crate::trace::origin::user_call();
         -&self
     }
 }

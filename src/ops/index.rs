@@ -13,7 +13,9 @@ impl DlArray {
     /// let x = DlArray::from(ndarray::array![[1.0, 2.0], [3.0, 4.0]]);
     /// assert_eq!(x.at(2).to_scalar::<f64>().unwrap(), 3.0);
     /// ```
+    #[track_caller]
     pub fn at(&self, i: usize) -> DlArray {
+        let _origin = crate::trace::origin::user_call();
         if self.data().is_err() {
             return self.clone();
         }
@@ -45,7 +47,9 @@ impl DlArray {
     /// let y = x.slice(s![..;-2]);
     /// assert_eq!(y.extractdata::<f64>().unwrap().into_raw_vec_and_offset().0, vec![4.0, 2.0, 0.0]);
     /// ```
+    #[track_caller]
     pub fn slice<S: AsRef<[SliceInfoElem]>>(&self, info: S) -> DlArray {
+        let _origin = crate::trace::origin::user_call();
         if self.data().is_err() {
             return self.clone();
         }

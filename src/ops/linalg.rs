@@ -9,7 +9,9 @@ impl DlArray {
     /// The matrix product: 2-D `[m, k] x [k, n] -> [m, n]`; for higher ranks, batched over the
     /// leading axes, which broadcast (numpy's `matmul`). A 1-D operand is a row (left) or a
     /// column (right) vector whose axis is dropped from the result.
+    #[track_caller]
     pub fn matmul(&self, other: &DlArray) -> DlArray {
+        let _origin = crate::trace::origin::user_call();
         if self.data().is_err() {
             return self.clone();
         }

@@ -8,7 +8,9 @@ use crate::trace::{emit, DlArray};
 
 impl DlArray {
     /// The same elements in a new shape (row-major order); the element count must agree.
+    #[track_caller]
     pub fn reshape(&self, shape: &[usize]) -> DlArray {
+        let _origin = crate::trace::origin::user_call();
         if self.shape() == shape && self.data().is_ok() {
             return self.clone();
         }
@@ -16,13 +18,17 @@ impl DlArray {
     }
 
     /// The axes reversed (the matrix transpose for 2-D).
+    #[track_caller]
     pub fn transpose(&self) -> DlArray {
+        let _origin = crate::trace::origin::user_call();
         let axes: Vec<usize> = (0..self.ndim()).rev().collect();
         self.permute(&axes)
     }
 
     /// The axes reordered: result axis `i` is axis `axes[i]` of `self`.
+    #[track_caller]
     pub fn permute(&self, axes: &[usize]) -> DlArray {
+        let _origin = crate::trace::origin::user_call();
         if axes.iter().enumerate().all(|(i, &a)| i == a) && axes.len() == self.ndim() && self.data().is_ok() {
             return self.clone();
         }
@@ -30,7 +36,9 @@ impl DlArray {
     }
 
     /// numpy broadcast to `shape`.
+    #[track_caller]
     pub fn broadcast_to(&self, shape: &[usize]) -> DlArray {
+        let _origin = crate::trace::origin::user_call();
         if self.shape() == shape && self.data().is_ok() {
             return self.clone();
         }
@@ -39,7 +47,9 @@ impl DlArray {
 
     /// The sum of `self` down to `shape`, undoing a numpy broadcast from `shape` (the VJP of
     /// broadcasting).
+    #[track_caller]
     pub fn sum_to_shape(&self, shape: &[usize]) -> DlArray {
+        let _origin = crate::trace::origin::user_call();
         if self.shape() == shape {
             return self.clone();
         }
@@ -59,7 +69,9 @@ impl DlArray {
 }
 
 /// The arrays joined along `axis`, after promoting them to one type (MATLAB rules).
+#[track_caller]
 pub fn concat(arrays: &[&DlArray], axis: usize) -> DlArray {
+    let _origin = crate::trace::origin::user_call();
     let Some(first) = arrays.first() else {
         return DlArray::failed(Error::argument("concat", "needs at least one array"));
     };

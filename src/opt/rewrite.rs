@@ -3,7 +3,7 @@
 //! and regions are renumbered at the end.
 
 use crate::error::Result;
-use crate::ir::{Graph, Node, NodeId, Op};
+use crate::ir::{Graph, Node, NodeId, Op, Origin};
 
 /// A new graph under construction from an old one, with the old-to-new node map.
 pub(crate) struct Rewriter<'a> {
@@ -13,17 +13,23 @@ pub(crate) struct Rewriter<'a> {
     pub new: Graph,
     /// For each old node already visited, the new node that computes its value.
     map: Vec<NodeId>,
+    /// The origin of the old node being rewritten (the last one passed to
+    /// [`Rewriter::mapped_inputs`] or [`Rewriter::copy`]): the nodes [`Rewriter::push`] adds
+    /// in its place carry it.
+    origin: Option<Origin>,
 }
 
 impl<'a> Rewriter<'a> {
     /// An empty new graph with the old graph's regions (renumbered in [`Rewriter::finish`]).
     pub fn new(old: &'a Graph) -> Self {
         let new = Graph { nodes: Vec::with_capacity(old.nodes.len()), outputs: Vec::new(), regions: Vec::new() };
-        Rewriter { old, new, map: vec![usize::MAX; old.nodes.len()] }
+        Rewriter { old, new, map: vec![usize::MAX; old.nodes.len()], origin: None }
     }
 
-    /// The new operands of old node `old_id`.
-    pub fn mapped_inputs(&self, old_id: NodeId) -> Vec<NodeId> {
+    /// The new operands of old node `old_id`, which becomes the node being rewritten (whose
+    /// origin pushed nodes carry).
+    pub fn mapped_inputs(&mut self, old_id: NodeId) -> Vec<NodeId> {
+        self.origin = self.old.nodes[old_id].origin;
         self.old.nodes[old_id].inputs.iter().map(|&i| self.map[i]).collect()
     }
 
@@ -39,6 +45,7 @@ impl<'a> Rewriter<'a> {
 
     /// Copies old node `old_id` with its operands renamed; returns its new id.
     pub fn copy(&mut self, old_id: NodeId) -> NodeId {
+        self.origin = self.old.nodes[old_id].origin;
         let mut n = self.old.nodes[old_id].clone();
         n.inputs = n.inputs.iter().map(|&i| self.map[i]).collect();
         self.new.nodes.push(n);
@@ -47,9 +54,12 @@ impl<'a> Rewriter<'a> {
         id
     }
 
-    /// Appends `op` on new operands, checking its type rule.
+    /// Appends `op` on new operands, checking its type rule; the node carries the origin of
+    /// the old node being rewritten.
     pub fn push(&mut self, op: Op, inputs: Vec<NodeId>, region: u32) -> Result<NodeId> {
-        self.new.push(op, inputs, region)
+        let id = self.new.push(op, inputs, region)?;
+        self.new.nodes[id].origin = self.origin;
+        Ok(id)
     }
 
     /// The new graph: outputs and regions renamed through the map (regions naming a node that

@@ -47,9 +47,11 @@ impl Trace {
         }
     }
 
-    /// Appends a node whose type is already inferred, with its value.
+    /// Appends a node whose type is already inferred, with its value; its origin is the
+    /// current one ([`super::origin`]).
     pub fn record(&mut self, op: Op, inputs: Vec<NodeId>, value: Arc<Data>) -> NodeRef {
-        let node = Node { op, inputs, dtype: value.dtype(), shape: value.shape().to_vec(), region: self.region };
+        let node = Node::new(op, inputs, value.dtype(), value.shape().to_vec(), self.region)
+            .with_origin(super::origin::current());
         self.graph.nodes.push(node);
         self.values.push(Some(value));
         NodeRef { trace: self.id, id: self.graph.nodes.len() - 1 }

@@ -38,19 +38,27 @@ impl DlArray {
 
     /// An array holding `data` that, inside a trace, is a constant node of it (so it can be a
     /// `dlgradient` variable).
+    #[track_caller]
     pub fn from_data_traced(data: Data) -> Self {
+        let _origin = super::origin::user_call();
         let data = Arc::new(data);
         let node = with_top(|t| t.record(Op::Constant(data.clone()), vec![], data.clone()));
         DlArray { value: Ok(data), node }
     }
 
-    /// An array that carries `e`; inside a trace the trace records it too.
+    /// An array that carries `e`, with the current origin (the user's call) in its message;
+    /// inside a trace the trace records it too.
     pub(crate) fn failed(e: Error) -> Self {
+        let e = match super::origin::current() {
+            Some(origin) => e.at(origin),
+            None => e,
+        };
         with_top(|t| t.fail(&e));
         DlArray { value: Err(Arc::new(e)), node: None }
     }
 
     /// A double-precision scalar (shape `[]`).
+    #[track_caller]
     pub fn scalar(v: f64) -> Self {
         DlArray::from_data_traced(Data::F64(ndarray::arr0(v).into_dyn()))
     }
@@ -127,12 +135,14 @@ impl DlArray {
 }
 
 impl<T: Element, D: Dimension> From<Array<T, D>> for DlArray {
+    #[track_caller]
     fn from(a: Array<T, D>) -> Self {
         DlArray::from_data_traced(Data::new(a.into_dyn()))
     }
 }
 
 impl From<Data> for DlArray {
+    #[track_caller]
     fn from(d: Data) -> Self {
         DlArray::from_data_traced(d)
     }

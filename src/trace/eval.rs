@@ -26,6 +26,9 @@ pub(crate) fn capture<A: Tree, R: Tree>(
     args: &A,
     accelerating: bool,
 ) -> Result<(R, Trace)> {
+    // A new trace starts with no current origin: its ops record their own call sites, even
+    // when it is traced from inside another op (an accelerated callee's gradient, say).
+    let _origin = super::origin::scoped(None);
     let guard = TraceGuard::push(accelerating);
     let mut k = 0;
     let traced = args.map_arrays(&mut |a| {
@@ -104,6 +107,10 @@ pub(crate) fn signature_text(g: &Graph) -> String {
 /// The IR of one traced call of `f(args)`, as JAX's `make_jaxpr`: a header with the input
 /// signature, then one node per line with its dtype and shape, `dlgradient` parts marked, and
 /// the outputs. Gradients are traced as inside an accelerated function, so their nodes show.
+/// Each node line ends with the origin column: the user's `file:line` that recorded it, with
+/// `(backward of)` on the nodes `dlgradient` made for the op at that line. For the same text
+/// without origins (diff-friendly), print [`trace_graph`](crate::trace_graph)'s graph with
+/// `cranegrad::ir::to_text_with(&g, &cranegrad::ir::DumpOptions::plain())`.
 ///
 /// ```
 /// use cranegrad::prelude::*;

@@ -5,6 +5,7 @@ mod dlarray;
 mod emit;
 mod eval;
 mod graph_of;
+pub(crate) mod origin;
 mod tree;
 
 pub use dlarray::DlArray;
