@@ -11,7 +11,7 @@
 //! differences. proptest shrinks a failure to a minimal program and saves its seed in
 //! `tests/fuzz_programs.proptest-regressions`, replayed on every run.
 //!
-//! CI runs `FUZZ_CASES` programs (default 512); `cargo test --release --test fuzz_programs --
+//! CI runs `FUZZ_CASES` programs (default 2048); `cargo test --release --test fuzz_programs --
 //! --ignored fuzz` runs a long campaign (`FUZZ_LONG_CASES`, default 5,000).
 
 mod common;
@@ -352,7 +352,7 @@ fn cases(var: &str, default: u32) -> u32 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases("FUZZ_CASES", 512), ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases("FUZZ_CASES", 2048), ..ProptestConfig::default() })]
 
     #[test]
     fn random_programs_agree_everywhere(p in program()) {
