@@ -1,18 +1,13 @@
 //! Compiling and dropping many graphs does not leak: each `Compiled` frees its JIT memory.
 
+mod common;
+
+use common::rss_kib;
+
 use cranegrad::array::Data;
 use cranegrad::ir::{BinaryOp, Graph, Op, UnaryOp};
 use cranegrad::{jit, DType};
 use std::sync::Arc;
-
-fn rss_kib() -> usize {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap();
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap()
-}
 
 fn small(k: usize) -> Graph {
     let mut g = Graph::new();

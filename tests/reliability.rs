@@ -4,6 +4,10 @@
 //! call) leave the caches consistent and the function usable; memory stays bounded across many
 //! signatures and cache clears.
 
+mod common;
+
+use common::rss_kib;
+
 use cranegrad::prelude::*;
 use ndarray::{array, Array1, ArrayD, IxDyn};
 use num_complex::Complex64;
@@ -279,15 +283,6 @@ fn a_fault_inside_a_nested_accelerated_call_leaves_both_functions_usable() {
 }
 
 // ----- memory -----
-
-fn rss_kib() -> usize {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 /// Calls `af` with `count` distinct signatures (a plain value is part of the key).
 fn distinct_signatures(af: &AcceleratedFunction<(DlArray, i64), (DlArray, DlArray)>, from: i64, count: i64) {

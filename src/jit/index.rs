@@ -2,6 +2,7 @@
 //! numpy broadcasting of an index to an operand, element loads and stores.
 
 use super::emitter::{elem_ty, Elem, Index, KernelEmitter};
+use crate::array::DType;
 use crate::ir::NodeId;
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 
@@ -66,35 +67,46 @@ impl KernelEmitter<'_, '_> {
         self.b.ins().iadd(p, off)
     }
 
+    /// Element `idx` of materialized node `n`.
     pub(super) fn load(&mut self, n: NodeId, idx: &Index) -> Elem {
         let shape = self.g.nodes[n].shape.clone();
         let d = self.g.nodes[n].dtype;
         let lin = self.linear(idx, &shape);
         let a = self.addr(n, lin);
-        let ty = elem_ty(d);
-        let f = MemFlagsData::trusted();
-        if d.is_complex() {
-            let half = (d.size_of() / 2) as i32;
-            Elem::Complex(self.b.ins().load(ty, f, a, 0), self.b.ins().load(ty, f, a, half))
-        } else {
-            Elem::Scalar(self.b.ins().load(ty, f, a, 0))
-        }
+        self.load_elem(a, d)
     }
 
+    /// Stores `v` as element `idx` of materialized node `n`.
     pub(super) fn store(&mut self, n: NodeId, idx: &[Value], v: Elem) {
         let shape = self.g.nodes[n].shape.clone();
         let d = self.g.nodes[n].dtype;
         let lin = self.linear(&Index::Multi(idx.to_vec()), &shape);
         let a = self.addr(n, lin);
+        self.store_elem(a, v, d);
+    }
+
+    /// Loads one element of `dtype` at address `at`.
+    pub(super) fn load_elem(&mut self, at: Value, dtype: DType) -> Elem {
+        let (ty, f) = (elem_ty(dtype), MemFlagsData::trusted());
+        if dtype.is_complex() {
+            let half = (dtype.size_of() / 2) as i32;
+            Elem::Complex(self.b.ins().load(ty, f, at, 0), self.b.ins().load(ty, f, at, half))
+        } else {
+            Elem::Scalar(self.b.ins().load(ty, f, at, 0))
+        }
+    }
+
+    /// Stores one element of `dtype` at address `at`.
+    pub(super) fn store_elem(&mut self, at: Value, v: Elem, dtype: DType) {
         let f = MemFlagsData::trusted();
         match v {
             Elem::Scalar(x) => {
-                self.b.ins().store(f, x, a, 0);
+                self.b.ins().store(f, x, at, 0);
             }
-            Elem::Complex(r, i) => {
-                let half = (d.size_of() / 2) as i32;
-                self.b.ins().store(f, r, a, 0);
-                self.b.ins().store(f, i, a, half);
+            Elem::Complex(re, im) => {
+                let half = (dtype.size_of() / 2) as i32;
+                self.b.ins().store(f, re, at, 0);
+                self.b.ins().store(f, im, at, half);
             }
         }
     }

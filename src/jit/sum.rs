@@ -10,7 +10,7 @@ use crate::array::DType;
 use crate::error::Result;
 use crate::interp::{SUM_ACCUMULATORS, SUM_BLOCK};
 use crate::ir::BinaryOp;
-use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, StackSlot, StackSlotData, StackSlotKind, Value};
+use cranelift_codegen::ir::{types, InstBuilder, StackSlot, StackSlotData, StackSlotKind, Value};
 use cranelift_frontend::Variable;
 
 /// Where a level's partial sums live while it is emitted.
@@ -142,31 +142,5 @@ impl KernelEmitter<'_, '_> {
         let base = self.b.ins().stack_addr(self.ptr_ty, partials.slot, 0);
         let off = self.b.ins().imul_imm_s(level, partials.size);
         self.b.ins().iadd(base, off)
-    }
-
-    /// Loads one element of `dtype` at `at`.
-    fn load_elem(&mut self, at: Value, dtype: DType) -> Elem {
-        let (ty, f) = (elem_ty(dtype), MemFlagsData::trusted());
-        if dtype.is_complex() {
-            let half = (dtype.size_of() / 2) as i32;
-            Elem::Complex(self.b.ins().load(ty, f, at, 0), self.b.ins().load(ty, f, at, half))
-        } else {
-            Elem::Scalar(self.b.ins().load(ty, f, at, 0))
-        }
-    }
-
-    /// Stores one element of `dtype` at `at`.
-    fn store_elem(&mut self, at: Value, v: Elem, dtype: DType) {
-        let f = MemFlagsData::trusted();
-        match v {
-            Elem::Scalar(x) => {
-                self.b.ins().store(f, x, at, 0);
-            }
-            Elem::Complex(re, im) => {
-                let half = (dtype.size_of() / 2) as i32;
-                self.b.ins().store(f, re, at, 0);
-                self.b.ins().store(f, im, at, half);
-            }
-        }
     }
 }

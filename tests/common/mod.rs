@@ -393,3 +393,13 @@ pub fn assert_close(got: &ArrayD<f64>, want: &ArrayD<f64>, tol: f64) {
         assert!(ok, "element {j}: got {a}, want {b}\n got  {got}\n want {want}");
     }
 }
+
+/// The resident set size of this process in KiB (0 where `/proc` is unavailable).
+pub fn rss_kib() -> usize {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
