@@ -78,7 +78,9 @@ fn a_cost_then_a_gradient_at_one_point_is_one_call() {
 fn lbfgs_with_more_thuente_solves_extended_rosenbrock_at_n_100() {
     let n = 100;
     let (problem, counter) = counted_problem();
-    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 10).with_tolerance_grad(1e-10).unwrap();
+    // examples/argmin_lbfgs.rs at n = 100: history 10, More-Thuente with c2 = 0.5.
+    let line_search = MoreThuenteLineSearch::new().with_c(1e-4, 0.5).unwrap();
+    let solver = LBFGS::new(line_search, 10).with_tolerance_grad(1e-10).unwrap();
     let result =
         Executor::new(problem, solver).configure(|state| state.param(vec![-1.2; n]).max_iters(10_000)).run().unwrap();
     let iterations = result.state.get_iter();
