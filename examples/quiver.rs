@@ -1,4 +1,5 @@
-//! The seed's pictures, drawn with plotters into the current directory:
+//! The seed's pictures, drawn with plotters into `target/examples-out/` of this crate (whatever
+//! the current directory):
 //!
 //! - `rosenbrock_quiver.png`: the gradient field of the Rosenbrock function on a 10 x 10 grid
 //!   over the unit square, computed in one `dlfeval` call of `rosenbrock2` and drawn as arrows
@@ -13,6 +14,8 @@
 
 #[path = "support/fonts.rs"]
 mod fonts;
+#[path = "support/out.rs"]
+mod out;
 
 use cranegrad::prelude::*;
 use fonts::register_font;
@@ -91,7 +94,7 @@ fn quiver(
 }
 
 /// The Rosenbrock gradient field on the unit square.
-fn rosenbrock_picture(path: &str, labels: bool) -> std::result::Result<(), BoxError> {
+fn rosenbrock_picture(path: &std::path::Path, labels: bool) -> std::result::Result<(), BoxError> {
     let grid = linspace(0.0, 1.0, 10);
     // MATLAB: [X1, X2] = meshgrid(linspace(0, 1, 10)); X1 = dlarray(X1(:)); X2 = dlarray(X2(:))
     let points: Vec<(f64, f64)> = grid.iter().flat_map(|&x2| grid.iter().map(move |&x1| (x1, x2))).collect();
@@ -125,7 +128,7 @@ fn rosenbrock_picture(path: &str, labels: bool) -> std::result::Result<(), BoxEr
         Vec::new(),
     )?;
     root.present()?;
-    println!("wrote {path}");
+    println!("wrote {}", out::shown(path));
     Ok(())
 }
 
@@ -139,7 +142,7 @@ fn coolwarm(t: f64) -> RGBColor {
 }
 
 /// The complex example's value as a heat map with its gradient arrows.
-fn complex_picture(path: &str, labels: bool) -> std::result::Result<(), BoxError> {
+fn complex_picture(path: &std::path::Path, labels: bool) -> std::result::Result<(), BoxError> {
     const N: usize = 100;
     let grid = &linspace(-2.0, 2.0, N);
     // row i is the imaginary part grid[i], column j the real part grid[j]
@@ -185,7 +188,7 @@ fn complex_picture(path: &str, labels: bool) -> std::result::Result<(), BoxError
         cells,
     )?;
     root.present()?;
-    println!("wrote {path}");
+    println!("wrote {}", out::shown(path));
     Ok(())
 }
 
@@ -194,7 +197,7 @@ fn main() -> std::result::Result<(), BoxError> {
     if !labels {
         println!("no font found: the pictures have no text");
     }
-    rosenbrock_picture("rosenbrock_quiver.png", labels)?;
-    complex_picture("complex_gradient.png", labels)?;
+    rosenbrock_picture(&out::out_path("rosenbrock_quiver.png")?, labels)?;
+    complex_picture(&out::out_path("complex_gradient.png")?, labels)?;
     Ok(())
 }

@@ -6,8 +6,9 @@
 //! Adam updates the table. A progress bar shows the loss; at the end the example prints the
 //! time per epoch, accelerated and un-accelerated (the same loop under `dlfeval`),
 //! writes the loss curve to `iris_loss.png` and the trained parameters to
-//! `iris_mlp.safetensors` in the current directory, and prints the test accuracy (of the
-//! parameters read back from that file) as its last line.
+//! `iris_mlp.safetensors` in `target/examples-out/` of this crate (whatever the current
+//! directory), and prints the test accuracy (of the parameters read back from that file) as
+//! its last line.
 //!
 //! ```text
 //! cargo run --release --example train_mlp
@@ -15,12 +16,16 @@
 
 #[path = "support/fonts.rs"]
 mod fonts;
+#[path = "support/out.rs"]
+mod out;
 
 use cranegrad::prelude::*;
 use fonts::register_font;
 use indicatif::{ProgressBar, ProgressStyle};
 use ndarray::{Array1, Array2};
+use out::{out_path, shown};
 use plotters::prelude::*;
+use std::path::Path;
 use std::time::Instant;
 
 const HIDDEN: usize = 16;
@@ -127,7 +132,7 @@ fn accuracy(params: &ParamTable, split: &Split) -> Result<f64> {
 }
 
 /// Draws the per-epoch training loss to `path`.
-fn plot_loss(path: &str, losses: &[f64]) -> std::result::Result<(), Box<dyn std::error::Error>> {
+fn plot_loss(path: &Path, losses: &[f64]) -> std::result::Result<(), Box<dyn std::error::Error>> {
     let labels = register_font();
     let root = BitMapBackend::new(path, (800, 500)).into_drawing_area();
     root.fill(&WHITE)?;
@@ -229,11 +234,13 @@ fn main() -> std::result::Result<(), Box<dyn std::error::Error>> {
         "un-accelerated training reaches training accuracy {:.3} (same loop, same start)",
         accuracy(&eager_params, &train_split)?
     );
-    plot_loss(LOSS_PNG, &losses)?;
-    println!("loss curve written to {LOSS_PNG}");
-    params.save(PARAMS_FILE)?;
-    let reloaded = ParamTable::load(PARAMS_FILE)?;
-    println!("parameters written to {PARAMS_FILE} and read back for the test");
+    let loss_png = out_path(LOSS_PNG)?;
+    plot_loss(&loss_png, &losses)?;
+    println!("loss curve written to {}", shown(&loss_png));
+    let params_file = out_path(PARAMS_FILE)?;
+    params.save(&params_file)?;
+    let reloaded = ParamTable::load(&params_file)?;
+    println!("parameters written to {} and read back for the test", shown(&params_file));
     println!("test accuracy: {:.3}", accuracy(&reloaded, &test)?);
     Ok(())
 }

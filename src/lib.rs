@@ -22,6 +22,9 @@
 #![warn(missing_docs)]
 
 mod accel;
+#[cfg(feature = "argmin")]
+#[path = "argmin_adapter.rs"]
+pub mod argmin;
 pub mod array;
 mod autodiff;
 mod error;
