@@ -334,8 +334,10 @@ fn check(p: &Program) -> std::result::Result<(), String> {
             eager.as_ref().err()
         );
     }
-    // Finite differences need a finite, smooth function (a mean over an empty slice is NaN).
-    let finite = eager.as_ref().is_ok_and(|o| o.iter().all(|(_, v)| v.iter().all(|z| z.norm().is_finite())));
+    // Finite differences need a finite, smooth, well-conditioned function: a mean over an empty
+    // slice is NaN, and near a pole of complex tanh the derivatives grow so fast that a
+    // central difference's truncation error exceeds any fixed tolerance.
+    let finite = eager.as_ref().is_ok_and(|o| o.iter().all(|(_, v)| v.iter().all(|z| z.norm() < 1e4)));
     if finite && p.smooth() && p.dtype != DType::F32 {
         let f = |xs: &[DlArray]| p.value(xs);
         let tol = Tol { step: 1e-5, rel: 1e-5, abs: 1e-6 };

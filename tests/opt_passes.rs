@@ -553,3 +553,40 @@ fn optimize_rejects_a_malformed_graph() {
     assert!(cse(&g).is_err());
     assert!(dce(&g).is_err());
 }
+
+/// Found by the random-program fuzzer: two reversals on different axes compose to a reversal of
+/// both, not to the identity (the result has the input's shape, which is not enough).
+#[test]
+fn slices_that_keep_the_shape_are_not_the_identity() {
+    let mut g = Graph::new();
+    let x = g.input(0, DType::F64, &[2, 3]);
+    let rev1 = vec![AxisSlice::full(2), AxisSlice { start: 2, len: 3, step: -1 }];
+    let rev0 = vec![AxisSlice { start: 1, len: 2, step: -1 }, AxisSlice::full(3)];
+    let a = g.push(Op::Slice(rev1), vec![x], 0).unwrap();
+    let b = g.push(Op::Slice(rev0), vec![a], 0).unwrap();
+    g.outputs = vec![b];
+    let o = optimize(&g).unwrap();
+    assert_same_outputs(&g, &o, &[f64_data(&[2, 3], 0)]);
+    assert!(o.nodes.iter().any(|n| matches!(n.op, Op::Slice(_))), "{}", ir::to_text(&o));
+    // Reversing the same axis twice is the identity.
+    let mut g = Graph::new();
+    let x = g.input(0, DType::F64, &[2, 3]);
+    let r = vec![AxisSlice::full(2), AxisSlice { start: 2, len: 3, step: -1 }];
+    let a = g.push(Op::Slice(r.clone()), vec![x], 0).unwrap();
+    let b = g.push(Op::Slice(r), vec![a], 0).unwrap();
+    g.outputs = vec![b];
+    assert_eq!(optimize(&g).unwrap().nodes.len(), 1);
+}
+
+/// A cyclic permutation of a cube applied twice keeps the shape but is not the identity.
+#[test]
+fn permutations_that_keep_the_shape_are_not_the_identity() {
+    let mut g = Graph::new();
+    let x = g.input(0, DType::F64, &[2, 2, 2]);
+    let a = g.push(Op::Permute(vec![1, 2, 0]), vec![x], 0).unwrap();
+    let b = g.push(Op::Permute(vec![1, 2, 0]), vec![a], 0).unwrap();
+    g.outputs = vec![b];
+    let o = optimize(&g).unwrap();
+    assert_same_outputs(&g, &o, &[f64_data(&[2, 2, 2], 0)]);
+    assert!(o.nodes.iter().any(|n| matches!(n.op, Op::Permute(_))), "{}", ir::to_text(&o));
+}

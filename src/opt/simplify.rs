@@ -303,8 +303,14 @@ fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<Node
             if axes.iter().enumerate().all(|(i, &a)| i == a) {
                 Ok(same(rw, x[0], n))
             } else if let Op::Permute(first) = &inner.op {
+                // The composition is the identity only when it maps every axis to itself; a
+                // result of the same shape is not enough (a cube permuted in a cycle).
                 let composed: Vec<usize> = axes.iter().map(|&a| first[a]).collect();
-                push_or_same(rw, Op::Permute(composed), inner.inputs[0], n)
+                if composed.iter().enumerate().all(|(i, &a)| i == a) {
+                    Ok(same(rw, inner.inputs[0], n))
+                } else {
+                    rw.push(Op::Permute(composed), vec![inner.inputs[0]], n.region).map(Some)
+                }
             } else {
                 Ok(None)
             }
@@ -315,7 +321,17 @@ fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<Node
                 Ok(same(rw, x[0], n))
             } else {
                 match &inner.op {
-                    Op::Slice(first) => push_or_same(rw, Op::Slice(compose_slices(first, slices)), inner.inputs[0], n),
+                    Op::Slice(first) => {
+                        // Identity only when the composition takes every axis whole and in order;
+                        // a result of the same shape is not enough (a reversal keeps the shape).
+                        let composed = compose_slices(first, slices);
+                        let base = inner.inputs[0];
+                        if composed.iter().zip(&rw.node(base).shape).all(|(s, &d)| s.is_full(d)) {
+                            Ok(same(rw, base, n))
+                        } else {
+                            rw.push(Op::Slice(composed), vec![base], n.region).map(Some)
+                        }
+                    }
                     Op::Pad { slices: placed, .. } if placed == slices => Ok(same(rw, inner.inputs[0], n)),
                     _ => Ok(None),
                 }
