@@ -3,8 +3,8 @@
 //! [`ArgminProblem`] wraps a value-and-gradient function of one `f64` vector, usually an
 //! [`AcceleratedFunction`] that returns `(y, dlgradient(&y, &x)?)`, and implements argmin's
 //! [`CostFunction`], [`Gradient`] and [`Hessian`] over `Vec<f64>` (argmin-math's `vec`
-//! backend), so every gradient-based argmin solver (L-BFGS, BFGS, steepest descent, nonlinear
-//! conjugate gradient, Newton-CG and trust region with a Hessian, ...) runs on native code.
+//! backend), so argmin's gradient-based solvers run on native code (tests/argmin.rs runs L-BFGS
+//! and, with a Hessian, the trust region method).
 //!
 //! argmin asks for the cost and for the gradient in separate calls, and its line searches ask
 //! for both at the same point. The problem keeps the `(x, f, g)` of the last call of the fused
