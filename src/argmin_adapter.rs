@@ -3,8 +3,8 @@
 //! [`ArgminProblem`] wraps a value-and-gradient function of one `f64` vector, usually an
 //! [`AcceleratedFunction`] that returns `(y, dlgradient(&y, &x)?)`, and implements argmin's
 //! [`CostFunction`], [`Gradient`] and [`Hessian`] over `Vec<f64>` (argmin-math's `vec`
-//! backend), so every gradient-based argmin solver (L-BFGS, BFGS, steepest descent, nonlinear
-//! conjugate gradient, Newton-CG and trust region with a Hessian, ...) runs on native code.
+//! backend), so argmin's gradient-based solvers run on native code (tests/argmin.rs runs L-BFGS
+//! and, with a Hessian, the trust region method).
 //!
 //! argmin asks for the cost and for the gradient in separate calls, and its line searches ask
 //! for both at the same point. The problem keeps the `(x, f, g)` of the last call of the fused
@@ -126,7 +126,8 @@ fn same_point(a: &[f64], b: &[f64]) -> bool {
 
 impl ArgminProblem {
     /// The problem of an accelerated function `x [n] -> (y, dlgradient(&y, &x)?)` with `y` a
-    /// real scalar (f64 or f32).
+    /// real scalar (f64 or f32). Clones of an accelerated function share its cache and
+    /// statistics: pass `af.clone()` to keep reading `af.hit_rate()`.
     pub fn new(af: AcceleratedFunction<DlArray, (DlArray, DlArray)>) -> Self {
         Self::from_fn(move |x| af.call(x))
     }
@@ -149,7 +150,9 @@ impl ArgminProblem {
     }
 
     /// Adds an accelerated Hessian function `x [n] -> H [n, n]`, for argmin's solvers that
-    /// take a Hessian (Newton-CG, trust region with Steihaug or Cauchy point).
+    /// take a Hessian as a matrix (trust region with Steihaug or Cauchy point, Newton-CG).
+    /// argmin-math's `vec` backend has no matrix inverse, so argmin's plain Newton method and
+    /// dogleg do not apply.
     pub fn with_hessian(self, hessian: AcceleratedFunction<DlArray, DlArray>) -> Self {
         self.with_hessian_fn(move |x| hessian.call(x))
     }
