@@ -11,8 +11,9 @@
 //! differences. proptest shrinks a failure to a minimal program and saves its seed in
 //! `tests/fuzz_programs.proptest-regressions`, replayed on every run.
 //!
-//! CI runs `FUZZ_CASES` programs (default 2048); `cargo test --release --test fuzz_programs --
-//! --ignored fuzz` runs a long campaign (`FUZZ_LONG_CASES`, default 5,000).
+//! CI runs `FUZZ_CASES` programs (default 16,384, from a fixed seed, about 15 s);
+//! `cargo test --release --test fuzz_programs -- --ignored fuzz` runs a long campaign of new
+//! programs on every run (`FUZZ_LONG_CASES`, default 5,000).
 
 mod common;
 
@@ -354,7 +355,13 @@ fn cases(var: &str, default: u32) -> u32 {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: cases("FUZZ_CASES", 2048), ..ProptestConfig::default() })]
+    // A fixed seed: CI runs the same programs every time (reproducible, never flaky); the long
+    // campaign below draws new ones on every run.
+    #![proptest_config(ProptestConfig {
+        cases: cases("FUZZ_CASES", 16_384),
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5EED_F022),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn random_programs_agree_everywhere(p in program()) {
