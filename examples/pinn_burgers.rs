@@ -22,6 +22,8 @@
 
 #[path = "support/fonts.rs"]
 mod fonts;
+#[path = "support/out.rs"]
+mod out;
 
 use cranegrad::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -364,11 +366,9 @@ fn main() -> std::result::Result<(), BoxError> {
     }
     println!();
 
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target").join("examples-out");
-    std::fs::create_dir_all(&dir)?;
-    let path = dir.join("pinn_burgers.png");
+    let path = out::out_path("pinn_burgers.png")?;
     picture(&path, &xs, &curves, fonts::register_font())?;
-    println!("wrote {}", path.display());
+    println!("wrote {}", out::shown(&path));
     let worst = curves.iter().map(|c| c.3).fold(0.0, f64::max);
     println!("max relative error: {worst:.3}");
     Ok(())

@@ -253,18 +253,15 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
                 .ok_or_else(|| Error::Jit("the compiled program returned fewer outputs than the trace".into()))
         })?;
         if let CheckMode::Tolerance(tol) = self.check_mode() {
-            // The re-run is the user's code: a panic or an `Err` there is a check failure (the
-            // call still returns the accelerated outputs, and the cache is untouched).
-            // The arguments are not traced here (traced ones never reach a cache entry), so the
-            // re-run is `run_unaccelerated`'s own capture, keeping its trace to explain a failure.
-            let rerun = catch_unwind(AssertUnwindSafe(|| {
-                let (reference, trace) = capture(|a| (self.shared.f)(a), args, true)?;
-                Ok::<_, Error>((reference.map_arrays(&mut |a| a.untraced())?, reference, trace))
-            }));
+            // The re-run is the user's code: a panic (which `capture` turns into an `Err`) or an
+            // `Err` there is a check failure; the call still returns the accelerated outputs and
+            // the cache is untouched. The arguments are not traced here (traced ones never reach
+            // a cache entry); the re-run keeps its trace to explain a failure.
+            let rerun = capture(|a| (self.shared.f)(a), args, true)
+                .and_then(|(reference, trace)| Ok((reference.map_arrays(&mut |a| a.untraced())?, reference, trace)));
             let (reference, traced, mut trace) = match rerun {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => return Ok(self.rerun_failed(entry, &e.to_string(), result)),
-                Err(p) => return Ok(self.rerun_failed(entry, &panic_message(p), result)),
+                Ok(r) => r,
+                Err(e) => return Ok(self.rerun_failed(entry, &e.to_string(), result)),
             };
             let failures = compare(&result, &reference, tol)?;
             let divergence = if failures.is_empty() {

@@ -18,7 +18,8 @@ pub(crate) enum Backend {
 /// The executable of one cache entry.
 pub(crate) struct Program {
     pub unoptimized: Graph,
-    pub optimized: Graph,
+    /// Shared with the native code, which prints it on request.
+    pub optimized: Arc<Graph>,
     pub backend: Backend,
 }
 
@@ -26,8 +27,8 @@ impl Program {
     /// Optimizes a traced graph and compiles it to native code.
     pub fn build(traced: Graph) -> Result<Program> {
         let unoptimized = traced.pruned()?;
-        let optimized = crate::opt::optimize(&unoptimized)?;
-        let backend = match jit::compile(&optimized) {
+        let optimized = Arc::new(crate::opt::optimize(&unoptimized)?);
+        let backend = match jit::compile_shared(&optimized) {
             Ok(native) => Backend::Native(Box::new(native)),
             Err(e) => {
                 log::warn!("native compilation failed, the cached trace runs on the interpreter: {e}");
@@ -49,12 +50,8 @@ impl Program {
     pub fn native_text(&self) -> Option<String> {
         match &self.backend {
             Backend::Native(native) => {
-                let disasm = native.disassembly();
-                Some(if disasm.is_empty() {
-                    native.clif_text()
-                } else {
-                    format!("{}\n-- machine code --\n{disasm}", native.clif_text())
-                })
+                let (clif, disasm) = native.native_texts();
+                Some(if disasm.is_empty() { clif } else { format!("{clif}\n-- machine code --\n{disasm}") })
             }
             Backend::Interpreter => None,
         }

@@ -96,15 +96,18 @@ fn snapshot(y: &DlArray, vars: &[&DlArray]) -> Result<Snapshot> {
         })?;
         let var_ids: Vec<Option<NodeId>> = vars.iter().map(|v| t.own(v.node)).collect();
         let n = y_id + 1;
-        // As MATLAB's "value to differentiate is not traced": a y computed from constants
-        // alone (made inside the call, depending on no traced input, no variable and no traced
+        // One forward pass: which nodes depend on a variable, and which are traced at all. As
+        // MATLAB's "value to differentiate is not traced", a y computed from constants alone
+        // (made inside the call, depending on no traced input, no variable and no traced
         // gradient) is an error rather than a silent zero gradient.
-        let mut traced = vec![false; n];
+        let mut from_vars = vec![false; n];
         for id in var_ids.iter().flatten().filter(|&&id| id < n) {
-            traced[*id] = true;
+            from_vars[*id] = true;
         }
+        let mut traced = from_vars.clone();
         for id in 0..n {
             let node = &t.graph.nodes[id];
+            from_vars[id] |= node.inputs.iter().any(|&i| from_vars[i]);
             traced[id] |= matches!(node.op, Op::Input(_)) || node.region != 0 || node.inputs.iter().any(|&i| traced[i]);
         }
         if !traced[y_id] {
@@ -113,17 +116,6 @@ fn snapshot(y: &DlArray, vars: &[&DlArray]) -> Result<Snapshot> {
                  variable and no traced gradient; compute it from those arrays"
                     .into(),
             ));
-        }
-        let mut from_vars = vec![false; n];
-        for id in var_ids.iter().flatten() {
-            if *id < n {
-                from_vars[*id] = true;
-            }
-        }
-        for id in 0..n {
-            if !from_vars[id] && t.graph.nodes[id].inputs.iter().any(|&i| from_vars[i]) {
-                from_vars[id] = true;
-            }
         }
         let mut on_path = vec![false; n];
         on_path[y_id] = from_vars[y_id];

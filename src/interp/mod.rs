@@ -22,7 +22,7 @@ use std::sync::Arc;
 pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
     let types: Vec<(crate::DType, &[usize])> = inputs.iter().map(|d| (d.dtype(), d.shape())).collect();
     let (dtype, shape) = crate::ir::infer(op, &types)?;
-    ensure_allocatable(op, dtype, &shape)?;
+    ensure_allocatable(op.name(), dtype, &shape)?;
     eval_checked(op, inputs)
 }
 
@@ -32,16 +32,12 @@ const PROBE_BYTES: usize = 64 << 20;
 /// Checks that a result of `dtype` and `shape` can be allocated: a large one whose memory the
 /// allocator refuses is an `Err` naming the op and the shape, where an infallible allocation
 /// would abort the process.
-pub(crate) fn ensure_allocatable(op: &Op, dtype: crate::DType, shape: &[usize]) -> Result<()> {
+pub(crate) fn ensure_allocatable(op: &str, dtype: crate::DType, shape: &[usize]) -> Result<()> {
     let bytes = shape.iter().try_fold(dtype.size_of(), |acc, &d| acc.checked_mul(d));
     match bytes {
         Some(b) if b < PROBE_BYTES => Ok(()),
         Some(b) if Vec::<u8>::new().try_reserve_exact(b).is_ok() => Ok(()),
-        _ => Err(Error::shape(
-            op.name(),
-            &[shape],
-            format!("cannot allocate the result ({dtype:?}{shape:?}): out of memory"),
-        )),
+        _ => Err(Error::shape(op, &[shape], format!("cannot allocate the result ({dtype:?}{shape:?}): out of memory"))),
     }
 }
 
@@ -113,7 +109,7 @@ pub fn run(g: &Graph, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
             }
             Op::Constant(d) => d.clone(),
             op => {
-                ensure_allocatable(op, n.dtype, &n.shape)?;
+                ensure_allocatable(op.name(), n.dtype, &n.shape)?;
                 let args: Vec<&Data> =
                     n.inputs.iter().map(|&i| values[i].as_deref().expect("operand computed")).collect();
                 Arc::new(eval_checked(op, &args)?)

@@ -41,8 +41,14 @@ const KERNELS_PER_FUNCTION: usize = 32;
 
 /// Compiles a verified graph with static shapes.
 pub fn compile(g: &Graph) -> Result<Compiled> {
+    compile_shared(&Arc::new(g.clone()))
+}
+
+/// [`compile`] for a graph the caller keeps too: the compiled code shares it (to print its
+/// native code on request) instead of holding a copy.
+pub fn compile_shared(g: &Arc<Graph>) -> Result<Compiled> {
     let mut compiled = compile_with(g, false)?.0;
-    compiled.source = Some(Arc::new(g.clone()));
+    compiled.source = Some(g.clone());
     Ok(compiled)
 }
 
@@ -185,6 +191,13 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
 
 /// The native-code dumps: made on request by compiling the graph again with printing on.
 impl Compiled {
+    /// The Cranelift IR and the machine code of every generated function, from one compile of
+    /// the graph with printing on.
+    pub fn native_texts(&self) -> (String, String) {
+        let text = self.native_text();
+        (text.clif, text.disasm)
+    }
+
     /// The text of the generated code, made by compiling the graph again with printing on.
     fn native_text(&self) -> NativeText {
         let text = self.source.as_deref().map(|g| compile_with(g, true));

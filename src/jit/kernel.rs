@@ -198,7 +198,17 @@ impl KernelEmitter<'_, '_> {
                         (0..n).map(|_| k.b.declare_var(elem_ty(dtype))).collect()
                     })
                     .collect();
-                k.reduce_level(0, &sorted, &in_shape, &full, &vars, operand, dtype, kind)?;
+                let red = ReduceLevel {
+                    level: 0,
+                    axes: &sorted,
+                    in_shape: &in_shape,
+                    full: &full,
+                    vars: &vars,
+                    operand,
+                    dtype,
+                    kind,
+                };
+                k.reduce_level(&red)?;
                 k.read_vars(&vars[0])
             };
             k.store(root, out_idx, v);
@@ -225,22 +235,13 @@ impl KernelEmitter<'_, '_> {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    pub(super) fn reduce_level(
-        &mut self,
-        level: usize,
-        axes: &[usize],
-        in_shape: &[usize],
-        full: &[Option<Value>],
-        vars: &[Vec<Variable>],
-        operand: NodeId,
-        dtype: DType,
-        kind: Reduction,
-    ) -> Result<()> {
-        let red = ReduceLevel { level, axes, in_shape, full, vars, operand, dtype, kind };
+    /// The accumulation over one reduced axis (and, nested inside, the deeper ones) into
+    /// `red.vars[red.level]`.
+    pub(super) fn reduce_level(&mut self, red: &ReduceLevel<'_>) -> Result<()> {
+        let ReduceLevel { level, axes, in_shape, vars, dtype, kind, .. } = *red;
         if kind == Reduction::Sum {
             // The interpreter's blocked order (`sum.rs`), for the same bits.
-            let total = self.blocked_sum(&red)?;
+            let total = self.blocked_sum(red)?;
             self.write_vars(&vars[level], total);
             return Ok(());
         }
@@ -248,7 +249,7 @@ impl KernelEmitter<'_, '_> {
         self.write_vars(&vars[level], init);
         let n = in_shape[axes[level]];
         let mut body = |k: &mut Self, i: Value| -> Result<()> {
-            let v = k.level_element(&red, i)?;
+            let v = k.level_element(red, i)?;
             let acc = k.read_vars(&vars[level]);
             let r = k.binary(kind.combine(), dtype, acc, v)?;
             k.write_vars(&vars[level], r);
@@ -263,9 +264,8 @@ impl KernelEmitter<'_, '_> {
         let mut full2 = red.full.to_vec();
         full2[red.axes[red.level]] = Some(i);
         if red.level + 1 < red.axes.len() {
-            let (axes, in_shape, vars) = (red.axes, red.in_shape, red.vars);
-            self.reduce_level(red.level + 1, axes, in_shape, &full2, vars, red.operand, red.dtype, red.kind)?;
-            Ok(self.read_vars(&vars[red.level + 1]))
+            self.reduce_level(&ReduceLevel { level: red.level + 1, full: &full2, ..*red })?;
+            Ok(self.read_vars(&red.vars[red.level + 1]))
         } else {
             self.memo.clear();
             let idx: Vec<Value> = full2.iter().map(|v| v.expect("every axis set")).collect();
@@ -275,6 +275,7 @@ impl KernelEmitter<'_, '_> {
 }
 
 /// One level (one reduced axis) of a reduction kernel being emitted.
+#[derive(Copy, Clone)]
 pub(super) struct ReduceLevel<'r> {
     pub level: usize,
     pub axes: &'r [usize],

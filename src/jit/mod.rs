@@ -38,5 +38,5 @@ mod plan;
 mod runtime;
 mod sum;
 
-pub use compile::compile;
+pub use compile::{compile, compile_shared};
 pub use runtime::Compiled;

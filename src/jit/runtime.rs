@@ -5,7 +5,7 @@
 use super::plan::Slot;
 use crate::array::{standard, DType, Data, Element};
 use crate::error::{Error, Result};
-use crate::ir::{Graph, Op};
+use crate::ir::Graph;
 use crate::with_data;
 use cranelift_jit::JITModule;
 use std::sync::{Arc, Mutex};
@@ -116,7 +116,7 @@ impl Compiled {
         }
         let ins: Vec<Arc<Data>> = inputs[..self.inputs.len()].iter().map(contiguous).collect();
         for (d, s) in &self.out_allocs {
-            crate::interp::ensure_allocatable(&Op::Broadcast(s.clone()), *d, s)?;
+            crate::interp::ensure_allocatable("run", *d, s)?;
         }
         let mut outs: Vec<Data> = self.out_allocs.iter().map(|(d, s)| Data::zeros(*d, s)).collect();
         let reused = self.arenas.lock().ok().and_then(|mut p| p.pop());

@@ -20,7 +20,7 @@ pub(crate) fn emit(op: Op, inputs: &[&DlArray]) -> DlArray {
         }
     }
     let types: Vec<(DType, &[usize])> = datas.iter().map(|d| (d.dtype(), d.shape())).collect();
-    if let Err(e) = infer(&op, &types).and_then(|(d, s)| crate::interp::ensure_allocatable(&op, d, &s)) {
+    if let Err(e) = infer(&op, &types).and_then(|(d, s)| crate::interp::ensure_allocatable(op.name(), d, &s)) {
         return DlArray::failed(e);
     }
     let refs: Vec<&Data> = datas.iter().map(|d| &***d).collect();
