@@ -1,21 +1,23 @@
 //! `accelerate` and `AcceleratedFunction`: trace once per signature, run compiled code after.
 
-use super::cache::{lock, Cache, Entry, Lookup, SlotState};
+use super::cache::{Cache, Entry, Lookup, SlotState};
 use super::callee::{BackwardFactory, BackwardFn, EntryCallee};
 use super::check::{compare, first_divergence, CheckMode};
+use super::counter::ShardedCounter;
 use super::dump::{self, DumpStage};
-use super::key::{KeyItem, Signature};
+use super::key::Signature;
 use super::program::Program;
 use crate::array::Data;
 use crate::error::{Error, Result};
 use crate::ir::{Call, CallTarget, DumpOptions, Op, Origin};
 use crate::trace::context::{tracing, with_top};
 use crate::trace::origin;
-use crate::trace::Tree;
 use crate::trace::{capture, graph_with_outputs, panic_message, DlArray};
+use crate::trace::{Leaf, Tree};
+use smallvec::SmallVec;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 
 /// `Shared::check` when check mode is off (a NaN pattern no tolerance is stored as).
 const NO_CHECK: u64 = u64::MAX;
@@ -25,11 +27,12 @@ type UserFn<A, R> = dyn Fn(A) -> Result<R> + Send + Sync;
 struct Shared<A, R> {
     f: Arc<UserFn<A, R>>,
     name: String,
-    cache: Mutex<Cache<R>>,
+    cache: Cache<R>,
     enabled: AtomicBool,
     /// The check tolerance's bits, or `NO_CHECK` (read on every hit, so lock-free).
     check: AtomicU64,
-    hits: AtomicU64,
+    /// Sharded: hitting threads never write a shared cache line for it.
+    hits: ShardedCounter,
     misses: AtomicU64,
     check_failures: AtomicUsize,
 }
@@ -77,13 +80,31 @@ where
         shared: Arc::new(Shared {
             f: Arc::new(f),
             name,
-            cache: Mutex::new(Cache::new(50)),
+            cache: Cache::new(50),
             enabled: AtomicBool::new(true),
             check: AtomicU64::new(NO_CHECK),
-            hits: AtomicU64::new(0),
+            hits: ShardedCounter::default(),
             misses: AtomicU64::new(0),
             check_failures: AtomicUsize::new(0),
         }),
+    }
+}
+
+/// The data of `args`' arrays in visiting order (no heap allocation for up to 8 arrays).
+fn input_data<A: Tree>(args: &A) -> Result<SmallVec<[&Arc<Data>; 8]>> {
+    let mut out = SmallVec::new();
+    let mut failure = None;
+    args.visit(&mut |leaf| {
+        if let Leaf::Array(a) = leaf {
+            match a.data() {
+                Ok(d) => out.push(d),
+                Err(e) => failure = failure.take().or(Some(e)),
+            }
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(out),
     }
 }
 
@@ -111,6 +132,13 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
             }
             return self.call_as_node(&args, here);
         }
+        // A hit: the published table, no lock, nothing allocated but the outputs.
+        let ready = self.shared.cache.ready();
+        if let Some(entry) = Signature::hash_of(&args).and_then(|h| ready.find(h, &args)) {
+            self.count_hit(entry);
+            return self.run_entry(entry, &args);
+        }
+        drop(ready);
         let (entry, built) = self.entry_for(&args)?;
         match built {
             Some(result) => Ok(result),
@@ -118,38 +146,44 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         }
     }
 
+    /// Counts a hit on `entry` and marks it used.
+    fn count_hit(&self, entry: &Entry<R>) {
+        self.shared.hits.bump();
+        entry.hits.bump();
+        self.shared.cache.touch(entry);
+    }
+
     /// The cache entry for `args`' signature, building it on a miss (then with the traced
     /// call's result).
     fn entry_for(&self, args: &A) -> Result<(Arc<Entry<R>>, Option<R>)> {
-        let sig = Signature::of(args);
-        if sig.0.contains(&KeyItem::Failed) {
+        let Some(hash) = Signature::hash_of(args) else {
             for a in args.arrays() {
                 a.data()?;
             }
-        }
+            return Err(Error::argument("accelerate", "an argument carries an error"));
+        };
+        let sig = Signature::of(args);
         loop {
-            let lookup = lock(&self.shared.cache).lookup(&sig);
+            let lookup = self.shared.cache.lookup(&sig);
             match lookup {
                 Lookup::Found(slot) => {
                     if let Some(entry) = slot.wait() {
-                        self.shared.hits.fetch_add(1, Ordering::Relaxed);
-                        entry.hits.fetch_add(1, Ordering::Relaxed);
+                        self.count_hit(&entry);
                         return Ok((entry, None));
                     }
                 }
                 Lookup::Build(slot) => {
                     self.shared.misses.fetch_add(1, Ordering::Relaxed);
                     self.explain_miss(&sig);
-                    let built = catch_unwind(AssertUnwindSafe(|| self.trace_and_build(args, &sig)))
+                    let built = catch_unwind(AssertUnwindSafe(|| self.trace_and_build(args, &sig, hash)))
                         .unwrap_or_else(|p| Err(Error::Panicked(panic_message(p))));
                     return match built {
                         Ok((result, entry)) => {
-                            slot.finish(SlotState::Ready(entry.clone()));
+                            self.shared.cache.finish(&sig, &slot, SlotState::Ready(entry.clone()));
                             Ok((entry, Some(result)))
                         }
                         Err(e) => {
-                            lock(&self.shared.cache).remove_slot(&sig, &slot);
-                            slot.finish(SlotState::Failed);
+                            self.shared.cache.finish(&sig, &slot, SlotState::Failed);
                             Err(e)
                         }
                     };
@@ -164,7 +198,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         let plain = args.map_arrays(&mut |a| a.untraced())?;
         let (entry, _) = self.entry_for(&plain)?;
         let inputs: Vec<Arc<Data>> = plain.arrays().iter().map(|a| a.data().cloned()).collect::<Result<_>>()?;
-        let outputs = entry.program.run(&inputs)?;
+        let outputs = entry.program.run(&inputs.iter().collect::<Vec<_>>())?;
         let target = entry
             .callee
             .get_or_init(|| {
@@ -222,30 +256,26 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         (self.shared.f)(args)
     }
 
-    fn trace_and_build(&self, args: &A, sig: &Signature) -> Result<(R, Arc<Entry<R>>)> {
+    fn trace_and_build(&self, args: &A, sig: &Signature, hash: u64) -> Result<(R, Arc<Entry<R>>)> {
         let (result, mut trace) = capture(|a| (self.shared.f)(a), args, true)?;
         let graph = graph_with_outputs(&result, &mut trace)?;
         let program = Program::build(graph)?;
         let template = result.map_arrays(&mut |_| Ok(placeholder()))?;
-        let serial = {
-            let mut cache = lock(&self.shared.cache);
-            cache.serial += 1;
-            cache.serial
-        };
         let entry = Arc::new(Entry {
             signature: sig.clone(),
+            hash,
             program: Arc::new(program),
             template,
-            hits: AtomicU64::new(0),
-            serial,
+            hits: ShardedCounter::default(),
+            last_used: AtomicU64::new(0),
+            serial: self.shared.cache.next_serial(),
             callee: OnceLock::new(),
         });
         Ok((result.map_arrays(&mut |a| a.untraced())?, entry))
     }
 
     fn run_entry(&self, entry: &Entry<R>, args: &A) -> Result<R> {
-        let inputs: Vec<Arc<Data>> = args.arrays().iter().map(|a| a.data().cloned()).collect::<Result<_>>()?;
-        let outputs = entry.program.run(&inputs)?;
+        let outputs = entry.program.run(&input_data(args)?)?;
         let mut next = outputs.into_iter();
         let result = entry.template.map_arrays(&mut |_| {
             next.next()
@@ -267,9 +297,10 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
             let divergence = if failures.is_empty() {
                 None
             } else {
-                graph_with_outputs(&traced, &mut trace)
-                    .ok()
-                    .and_then(|now| first_divergence(&entry.program.unoptimized, &now, &trace.values, &inputs, tol))
+                graph_with_outputs(&traced, &mut trace).ok().and_then(|now| {
+                    let inputs: Vec<Arc<Data>> = input_data(args).ok()?.into_iter().cloned().collect();
+                    first_divergence(&entry.program.unoptimized, &now, &trace.values, &inputs, tol)
+                })
             };
             let divergence = divergence.map(|d| format!("; {d}")).unwrap_or_default();
             for (output, diff) in failures {
@@ -300,7 +331,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         if !log::log_enabled!(log::Level::Debug) {
             return;
         }
-        let cached = lock(&self.shared.cache).signatures();
+        let cached = self.shared.cache.signatures();
         if let Some(why) = sig.explain_miss(cached.iter().filter(|c| *c != sig)) {
             log::debug!("accelerated {}: retracing for {}: {why}", self.shared.name, sig.describe());
         }
@@ -309,7 +340,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
     /// Percent (0 to 100) of calls served from the cache; a call that waited for another
     /// thread's trace of its signature counts as a hit.
     pub fn hit_rate(&self) -> f64 {
-        let hits = self.shared.hits.load(Ordering::Relaxed) as f64;
+        let hits = self.shared.hits.total() as f64;
         let total = hits + self.shared.misses.load(Ordering::Relaxed) as f64;
         if total == 0.0 {
             0.0
@@ -320,24 +351,22 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
 
     /// Percent of `cache_size()` in use.
     pub fn occupancy(&self) -> f64 {
-        let cache = lock(&self.shared.cache);
-        if cache.capacity == 0 {
+        let (len, capacity) = (self.shared.cache.len(), self.shared.cache.capacity());
+        if capacity == 0 {
             0.0
         } else {
-            100.0 * cache.len() as f64 / cache.capacity as f64
+            100.0 * len as f64 / capacity as f64
         }
     }
 
     /// The number of signatures the cache holds at most (default 50).
     pub fn cache_size(&self) -> usize {
-        lock(&self.shared.cache).capacity
+        self.shared.cache.capacity()
     }
 
     /// Sets the cache size; when it shrinks, least recently used entries go. 0 caches nothing.
     pub fn set_cache_size(&self, n: usize) {
-        let mut cache = lock(&self.shared.cache);
-        cache.capacity = n;
-        cache.make_room(n);
+        self.shared.cache.set_capacity(n);
     }
 
     /// Whether calls are accelerated (default true).
@@ -376,7 +405,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
 
     /// Drops every entry and its compiled code; statistics are kept.
     pub fn clear_cache(&self) {
-        lock(&self.shared.cache).clear()
+        self.shared.cache.clear()
     }
 
     /// Every cached trace: its signature and hit count, then its optimized IR, one node per
@@ -396,7 +425,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
     /// [`ir_dump_stage`](Self::ir_dump_stage) with options: `&DumpOptions::plain()` leaves out
     /// the origin column, for dumps that diff cleanly when code moves.
     pub fn ir_dump_with(&self, stage: DumpStage, options: &DumpOptions) -> String {
-        let entries = lock(&self.shared.cache).entries();
+        let entries = self.shared.cache.entries();
         dump::text(&self.shared.name, &entries, stage, options)
     }
 
@@ -408,19 +437,19 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
 
     /// [`ir_dump_dot`](Self::ir_dump_dot) with options (`&DumpOptions::plain()`: no origins).
     pub fn ir_dump_dot_with(&self, options: &DumpOptions) -> String {
-        let entries = lock(&self.shared.cache).entries();
+        let entries = self.shared.cache.entries();
         dump::dot(&self.shared.name, &entries, options)
     }
 
     /// Every cached trace's native code as Cranelift IR text.
     pub fn native_dump(&self) -> String {
-        let entries = lock(&self.shared.cache).entries();
+        let entries = self.shared.cache.entries();
         dump::native(&self.shared.name, &entries)
     }
 
     /// The number of ready cache entries.
     pub fn num_entries(&self) -> usize {
-        lock(&self.shared.cache).entries().len()
+        self.shared.cache.entries().len()
     }
 }
 

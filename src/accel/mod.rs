@@ -4,6 +4,7 @@
 mod cache;
 mod callee;
 mod check;
+mod counter;
 mod dump;
 mod function;
 mod key;

@@ -39,10 +39,13 @@ impl Program {
     }
 
     /// Runs the program on the call's input arrays.
-    pub fn run(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
+    pub fn run(&self, inputs: &[&Arc<Data>]) -> Result<jit::Outputs> {
         match &self.backend {
-            Backend::Native(native) => native.run(inputs),
-            Backend::Interpreter => interp::run(&self.optimized, inputs),
+            Backend::Native(native) => native.run_refs(inputs),
+            Backend::Interpreter => {
+                let owned: Vec<Arc<Data>> = inputs.iter().map(|d| (*d).clone()).collect();
+                Ok(jit::Outputs::from_vec(interp::run(&self.optimized, &owned)?))
+            }
         }
     }
 

@@ -68,6 +68,11 @@ impl DlArray {
         self.value.as_ref().map_err(|e| (**e).clone())
     }
 
+    /// The dtype and shape, or `None` when this array carries an error.
+    pub(crate) fn dtype_and_shape(&self) -> Option<(DType, &[usize])> {
+        self.value.as_ref().ok().map(|d| (d.dtype(), d.shape()))
+    }
+
     /// The same value with no trace.
     pub fn untraced(&self) -> Result<DlArray> {
         Ok(DlArray::from_data(self.data()?.clone()))
