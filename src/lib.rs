@@ -37,7 +37,7 @@ pub mod opt;
 pub mod optim;
 mod trace;
 
-pub use accel::{accelerate, AcceleratedFunction, CheckMode, DumpStage};
+pub use accel::{accelerate, AcceleratedFunction, BuildReport, CheckMode, DumpStage};
 pub use array::{DType, Element};
 pub use autodiff::{
     dldivergence, dldivergence_with, dlhvp, dlhvp_with, dljacobian, dljacobian_with, dljvp, dljvp_with, dllaplacian,

@@ -6,6 +6,7 @@
 use super::counter::ShardedCounter;
 use super::key::{FxHasher, Signature};
 use super::program::Program;
+use super::report::BuildReport;
 use crate::ir::CallTarget;
 use crate::trace::Tree;
 use arc_swap::{ArcSwap, Guard};
@@ -29,6 +30,8 @@ pub(crate) struct Entry<R> {
     pub serial: u64,
     /// This entry as the target of `call` nodes in eager traces (made on first such use).
     pub callee: OnceLock<Arc<dyn CallTarget>>,
+    /// How its first call went.
+    pub report: BuildReport,
 }
 
 /// The state of one signature's slot.

@@ -7,17 +7,19 @@ use super::counter::ShardedCounter;
 use super::dump::{self, DumpStage};
 use super::key::Signature;
 use super::program::Program;
+use super::report::BuildReport;
 use crate::array::Data;
 use crate::error::{Error, Result};
 use crate::ir::{Call, CallTarget, DumpOptions, Op, Origin};
-use crate::trace::context::{tracing, with_top};
+use crate::trace::context::{differentiation_time, tracing, with_top, Mode};
 use crate::trace::origin;
-use crate::trace::{capture, graph_with_outputs, panic_message, DlArray};
+use crate::trace::{capture, graph_with_outputs, panic_message, DlArray, Value};
 use crate::trace::{Leaf, Tree};
 use smallvec::SmallVec;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 /// `Shared::check` when check mode is off (a NaN pattern no tolerance is stored as).
 const NO_CHECK: u64 = u64::MAX;
@@ -106,6 +108,16 @@ fn input_data<A: Tree>(args: &A) -> Result<SmallVec<[&Arc<Data>; 8]>> {
         Some(e) => Err(e),
         None => Ok(out),
     }
+}
+
+/// The result tree `template` with its arrays replaced by `outputs`, in visiting order.
+fn fill<R: Tree>(template: &R, outputs: crate::jit::Outputs) -> Result<R> {
+    let mut next = outputs.into_iter();
+    template.map_arrays(&mut |_| {
+        next.next()
+            .map(DlArray::from_data)
+            .ok_or_else(|| Error::Jit("the compiled program returned fewer outputs than the trace".into()))
+    })
 }
 
 /// A placeholder array for result templates.
@@ -228,7 +240,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         entry.template.map_arrays(&mut |_| {
             let (value, node) =
                 next.next().ok_or_else(|| Error::Jit("the compiled program returned fewer outputs".into()))?;
-            Ok(DlArray { value: Ok(value), node: Some(node) })
+            Ok(DlArray { value: Ok(Value::Ready(value)), node: Some(node) })
         })
     }
 
@@ -238,7 +250,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         if tracing() && args.arrays().iter().any(|a| a.is_traced()) {
             return self.run_inline(args.clone());
         }
-        let (result, _) = capture(|a| (self.shared.f)(a), args, true)?;
+        let (result, _) = capture(|a| (self.shared.f)(a), args, Mode::Traced)?;
         result.map_arrays(&mut |a| a.untraced())
     }
 
@@ -256,11 +268,31 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         (self.shared.f)(args)
     }
 
+    /// The first call of a signature: traces `f` lazily (values are computed only where `f`
+    /// asks for them), optimizes and compiles the graph, and returns the compiled program's
+    /// outputs. The time of each phase is kept in the entry and logged at debug level.
     fn trace_and_build(&self, args: &A, sig: &Signature, hash: u64) -> Result<(R, Arc<Entry<R>>)> {
-        let (result, mut trace) = capture(|a| (self.shared.f)(a), args, true)?;
+        let mut report = BuildReport { signature: sig.describe(), ..BuildReport::default() };
+        let (started, differentiated) = (Instant::now(), differentiation_time());
+        let (result, mut trace) = capture(|a| (self.shared.f)(a), args, Mode::Lazy)?;
         let graph = graph_with_outputs(&result, &mut trace)?;
-        let program = Program::build(graph)?;
+        report.evaluated_nodes = trace
+            .graph
+            .nodes
+            .iter()
+            .zip(&trace.values)
+            .filter(|(n, v)| v.is_some() && !matches!(n.op, Op::Input(_) | Op::Constant(_)))
+            .count();
+        drop(trace);
+        report.trace = started.elapsed();
+        report.differentiate = differentiation_time().saturating_sub(differentiated);
+        let program = Program::build(graph, &mut report)?;
         let template = result.map_arrays(&mut |_| Ok(placeholder()))?;
+        drop(result);
+        let ran = Instant::now();
+        let outputs = fill(&template, program.run(&input_data(args)?)?)?;
+        report.run = ran.elapsed();
+        log::debug!("accelerated {}: first call {report}", self.shared.name);
         let entry = Arc::new(Entry {
             signature: sig.clone(),
             hash,
@@ -270,24 +302,19 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
             last_used: AtomicU64::new(0),
             serial: self.shared.cache.next_serial(),
             callee: OnceLock::new(),
+            report,
         });
-        Ok((result.map_arrays(&mut |a| a.untraced())?, entry))
+        Ok((outputs, entry))
     }
 
     fn run_entry(&self, entry: &Entry<R>, args: &A) -> Result<R> {
-        let outputs = entry.program.run(&input_data(args)?)?;
-        let mut next = outputs.into_iter();
-        let result = entry.template.map_arrays(&mut |_| {
-            next.next()
-                .map(DlArray::from_data)
-                .ok_or_else(|| Error::Jit("the compiled program returned fewer outputs than the trace".into()))
-        })?;
+        let result = fill(&entry.template, entry.program.run(&input_data(args)?)?)?;
         if let CheckMode::Tolerance(tol) = self.check_mode() {
             // The re-run is the user's code: a panic (which `capture` turns into an `Err`) or an
             // `Err` there is a check failure; the call still returns the accelerated outputs and
             // the cache is untouched. The arguments are not traced here (traced ones never reach
             // a cache entry); the re-run keeps its trace to explain a failure.
-            let rerun = capture(|a| (self.shared.f)(a), args, true)
+            let rerun = capture(|a| (self.shared.f)(a), args, Mode::Traced)
                 .and_then(|(reference, trace)| Ok((reference.map_arrays(&mut |a| a.untraced())?, reference, trace)));
             let (reference, traced, mut trace) = match rerun {
                 Ok(r) => r,
@@ -445,6 +472,12 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
     pub fn native_dump(&self) -> String {
         let entries = self.shared.cache.entries();
         dump::native(&self.shared.name, &entries)
+    }
+
+    /// How the first call of each cached signature went, oldest first: graph sizes and the
+    /// time of each phase (trace, differentiate, optimize, compile, run).
+    pub fn build_reports(&self) -> Vec<BuildReport> {
+        self.shared.cache.entries().iter().map(|e| e.report.clone()).collect()
     }
 
     /// The number of ready cache entries.

@@ -9,7 +9,9 @@ mod dump;
 mod function;
 mod key;
 mod program;
+mod report;
 
 pub use check::CheckMode;
 pub use dump::DumpStage;
 pub use function::{accelerate, AcceleratedFunction};
+pub use report::BuildReport;
