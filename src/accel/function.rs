@@ -376,6 +376,17 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         }
     }
 
+    /// Calls served from the cache so far (exact under concurrency once the calling threads
+    /// are done).
+    pub fn hits(&self) -> u64 {
+        self.shared.hits.total()
+    }
+
+    /// Calls that traced and compiled a signature (first calls, and calls after eviction).
+    pub fn misses(&self) -> u64 {
+        self.shared.misses.load(Ordering::Relaxed)
+    }
+
     /// Percent of `cache_size()` in use.
     pub fn occupancy(&self) -> f64 {
         let (len, capacity) = (self.shared.cache.len(), self.shared.cache.capacity());

@@ -74,14 +74,17 @@ impl Drop for Compiled {
     }
 }
 
-/// A zeroed arena of `words` 8-byte words, or an `Err` when the allocator refuses it.
+/// A zeroed arena of `words` 8-byte words, or an `Err` when the allocator refuses it. Probed
+/// fallibly first, then allocated zeroed (fresh pages cost nothing until a kernel writes them;
+/// an explicit fill would touch every page before the first kernel runs).
 fn zeroed_arena(words: usize) -> Result<Vec<u64>> {
-    let mut arena = Vec::new();
-    arena.try_reserve_exact(words).map_err(|_| {
-        Error::argument("run", format!("cannot allocate the {} bytes of temporaries: out of memory", words * 8))
-    })?;
-    arena.resize(words, 0);
-    Ok(arena)
+    if Vec::<u64>::new().try_reserve_exact(words).is_err() {
+        return Err(Error::argument(
+            "run",
+            format!("cannot allocate the {} bytes of temporaries: out of memory", words.saturating_mul(8)),
+        ));
+    }
+    Ok(vec![0u64; words])
 }
 
 fn const_ptr(d: &Data) -> *mut u8 {
