@@ -5,11 +5,13 @@
 mod conv_model;
 mod measure;
 mod models;
+mod recurrent;
 
 use conv_model::{conv_args, conv_loss_and_grads, ConvArgs};
 use cranegrad::prelude::*;
 use measure::{median, peak_bytes, show, Counting};
 use models::*;
+use recurrent::{recurrent_args, recurrent_by_hand, recurrent_loss_and_grads, recurrent_plain, RecurrentArgs};
 use std::time::{Duration, Instant};
 
 #[global_allocator]
@@ -295,6 +297,44 @@ fn main() -> Result<()> {
             accelerated: Some(accelerated),
             hand: None,
             note: String::new(),
+        });
+    }
+
+    // W8: many tiny fused groups: a two-layer recurrent loss over 256 steps of 14-wide vectors.
+    {
+        let steps = 256;
+        let args = recurrent_args(steps);
+        let af = accelerate(|a: RecurrentArgs| recurrent_loss_and_grads(&a));
+        let (loss, grads) = af.call(args.clone())?;
+        let (p, xs) = recurrent_plain(&args);
+        let (mut h1, mut h2) = (vec![[0.0; 14]; steps + 1], vec![[0.0; 14]; steps + 1]);
+        let mut hand_grads = [[[0.0; 14]; 14]; 4];
+        let hand_loss = recurrent_by_hand(&p, &xs, &mut h1, &mut h2, &mut hand_grads);
+        // The hand-written version computes the same numbers.
+        let loss = loss.to_scalar::<f64>()?;
+        assert!((loss - hand_loss).abs() <= 1e-9 * hand_loss.abs(), "{loss} vs {hand_loss}");
+        for (g, h) in grads.iter().zip(&hand_grads) {
+            let g = g.extractdata::<f64>()?;
+            for ((i, j), v) in g.into_dimensionality::<ndarray::Ix2>().expect("a matrix").indexed_iter() {
+                assert!((v - h[i][j]).abs() <= 1e-9 * (1.0 + h[i][j].abs()), "{v} vs {}", h[i][j]);
+            }
+        }
+        let eager = median(budget, || {
+            dlfeval(|a: RecurrentArgs| recurrent_loss_and_grads(&a), args.clone()).unwrap();
+        });
+        let accelerated = median(budget, || {
+            af.call(args.clone()).unwrap();
+        });
+        let hand = median(budget, || {
+            std::hint::black_box(recurrent_by_hand(&p, &xs, &mut h1, &mut h2, &mut hand_grads));
+        });
+        let report = af.build_reports().remove(0);
+        rows.push(Row {
+            workload: format!("W8 recurrent loss, {steps} steps of 14"),
+            eager: Some(eager),
+            accelerated: Some(accelerated),
+            hand: Some(hand),
+            note: format!("{} kernels; first call {:.0} ms", report.kernels, report.total().as_secs_f64() * 1e3),
         });
     }
 
