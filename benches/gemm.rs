@@ -34,6 +34,11 @@ const SHAPES: &[Shape] = &[
     s("16^3", 1, 16, 16, 16, false, false),
     s("32^3", 1, 32, 32, 32, false, false),
     s("64^3", 1, 64, 64, 64, false, false),
+    s("96^3", 1, 96, 96, 96, false, false),
+    s("128^3", 1, 128, 128, 128, false, false),
+    s("192^3", 1, 192, 192, 192, false, false),
+    s("256^3", 1, 256, 256, 256, false, false),
+    s("384^3", 1, 384, 384, 384, false, false),
     s("W3s X W1", 1, 128, 64, 128, false, false),
     s("W3s H W2", 1, 128, 128, 10, false, false),
     s("W3s dZ W2^T", 1, 128, 10, 128, false, true),
@@ -148,8 +153,14 @@ enum Candidate {
     FaerRayon,
 }
 
-const CANDIDATES: &[Candidate] =
-    &[Candidate::Mm, Candidate::MmRayon, Candidate::GemmSeq, Candidate::GemmRayon, Candidate::FaerSeq, Candidate::FaerRayon];
+const CANDIDATES: &[Candidate] = &[
+    Candidate::Mm,
+    Candidate::MmRayon,
+    Candidate::GemmSeq,
+    Candidate::GemmRayon,
+    Candidate::FaerSeq,
+    Candidate::FaerRayon,
+];
 
 fn gemm_crate<T: Scalar>(m: usize, k: usize, n: usize, a: Mat<T>, b: Mat<T>, c: *mut T, par: gemm::Parallelism) {
     // SAFETY: the bench's buffers hold these matrices.
@@ -236,14 +247,18 @@ fn run<T: Scalar + faer::traits::ComplexField>(cand: Candidate, sh: &Shape, bufs
         };
         let half = sh.batch / 2;
         rayon::join(
-            || (0..half).for_each(|i| {
-                let (a, b, c) = item(i);
-                one(seq, m, k, n, a, b, c)
-            }),
-            || (half..sh.batch).for_each(|i| {
-                let (a, b, c) = item(i);
-                one(seq, m, k, n, a, b, c)
-            }),
+            || {
+                (0..half).for_each(|i| {
+                    let (a, b, c) = item(i);
+                    one(seq, m, k, n, a, b, c)
+                })
+            },
+            || {
+                (half..sh.batch).for_each(|i| {
+                    let (a, b, c) = item(i);
+                    one(seq, m, k, n, a, b, c)
+                })
+            },
         );
     } else {
         for i in 0..sh.batch {
@@ -287,7 +302,11 @@ fn table<T: Scalar + faer::traits::ComplexField>(budget: Duration) {
         let gen = |len: usize, seed: usize| -> Vec<T> {
             (0..len).map(|i| T::from_f64((((i * 7919 + seed * 104729) % 2001) as f64 - 1000.0) / 1000.0)).collect()
         };
-        let mut bufs = Buffers { a: gen(na, 1), b: gen(sh.batch * sh.k * sh.n, 2), c: vec![T::from_f64(0.0); sh.batch * sh.m * sh.n] };
+        let mut bufs = Buffers {
+            a: gen(na, 1),
+            b: gen(sh.batch * sh.k * sh.n, 2),
+            c: vec![T::from_f64(0.0); sh.batch * sh.m * sh.n],
+        };
         run(Candidate::Mm, sh, &mut bufs);
         let reference = bufs.c.clone();
         let mut cells = Vec::new();
@@ -319,6 +338,24 @@ fn table<T: Scalar + faer::traits::ComplexField>(budget: Duration) {
 
 fn main() {
     let quick = std::env::var("QUICK").is_ok();
+    if let Ok(only) = std::env::var("ONLY") {
+        // A quick look at some products, e.g. ONLY=256 (names containing "256").
+        let budget = Duration::from_millis(300);
+        let keep: Vec<&Shape> = SHAPES.iter().filter(|s| s.name.contains(only.as_str())).collect();
+        for sh in keep {
+            let mut bufs = Buffers {
+                a: vec![0.5f64; sh.batch * sh.m * sh.k],
+                b: vec![0.25; sh.batch * sh.k * sh.n],
+                c: vec![0.0; sh.batch * sh.m * sh.n],
+            };
+            let t: Vec<String> = [Candidate::FaerSeq, Candidate::FaerRayon, Candidate::FaerSeq, Candidate::FaerRayon]
+                .iter()
+                .map(|&c| show(median(budget, || run(c, sh, &mut bufs))))
+                .collect();
+            println!("{}: faer 1 thread / rayon / 1 thread / rayon: {}", sh.name, t.join(" / "));
+        }
+        return;
+    }
     let budget = Duration::from_millis(if quick { 20 } else { 150 });
     table::<f64>(budget);
     table::<f32>(budget);
