@@ -20,11 +20,11 @@ fn gradient_norm_gradient(x: DlArray) -> Result<DlArray> {
 fn second_order_rosenbrock_is_two_passes() {
     let n = 1000;
     let x0 = DlArray::from(ndarray::Array1::linspace(-1.5, 1.5, n));
-    let g = cranegrad::trace_graph(gradient_norm_gradient, x0.clone()).unwrap();
+    let g = cranegrad::trace_graph(gradient_norm_gradient, x0).unwrap();
     let o = opt::optimize(&g).unwrap();
     let c = jit::compile(&o).unwrap();
     assert_eq!(c.loop_count(), 2, "{}", cranegrad::ir::to_text(&o));
     let x = Arc::new(cranegrad::array::Data::new(ndarray::Array1::linspace(-1.5, 1.5, n).into_dyn()));
-    let got = c.run(&[x.clone()]).unwrap();
+    let got = c.run(std::slice::from_ref(&x)).unwrap();
     assert_eq!(got, interp::run(&o, &[x]).unwrap());
 }
