@@ -126,6 +126,28 @@ pub(super) unsafe fn matmul(p: Product, a: *const u8, b: *const u8, c: *mut u8) 
             DType::Bool => {}
         }
     }
+    // SAFETY: only executed where the CPU has AVX.
+    unsafe { clear_upper_vector_state() };
+}
+
+/// Clears the upper halves of the vector registers (`vzeroupper`) after faer's AVX-512 kernels
+/// (hand-written, they leave them dirty): SSE code that runs next (the generated kernels, libm)
+/// would otherwise run at about half speed on this project's machine.
+///
+/// # Safety
+/// None beyond the feature check inside.
+unsafe fn clear_upper_vector_state() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx")]
+        unsafe fn zeroupper() {
+            std::arch::x86_64::_mm256_zeroupper();
+        }
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU has AVX.
+            unsafe { zeroupper() };
+        }
+    }
 }
 
 /// One real product through faer, from raw pointers and element strides.
