@@ -38,7 +38,10 @@ fn rate(
     let start = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|_| {
-            let (af, x, stop, calls) = (af.clone(), x.clone(), stop.clone(), calls.clone());
+            // Each thread has its own copy of the data, as callers on different threads do: a
+            // shared array's reference count would be one more cache line the threads fight over.
+            let x = DlArray::from(x.extractdata::<f64>().expect("f64 input"));
+            let (af, stop, calls) = (af.clone(), stop.clone(), calls.clone());
             std::thread::spawn(move || {
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {

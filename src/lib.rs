@@ -37,7 +37,7 @@ pub mod opt;
 pub mod optim;
 mod trace;
 
-pub use accel::{accelerate, AcceleratedFunction, CheckMode, DumpStage};
+pub use accel::{accelerate, AcceleratedFunction, BuildReport, CheckMode, DumpStage};
 pub use array::{DType, Element};
 pub use autodiff::{
     dldivergence, dldivergence_with, dlhvp, dlhvp_with, dljacobian, dljacobian_with, dljvp, dljvp_with, dllaplacian,
@@ -57,9 +57,9 @@ pub mod prelude {
     };
     pub use crate::optim::{lbfgsupdate, LbfgsOptions, LbfgsState, LineSearch, LineSearchStatus};
     pub use crate::{
-        accelerate, concat, dlfeval, dlgradient, dlgradient_with, make_ir, select, AcceleratedFunction, CheckMode,
-        DType, Differentiable, DlArray, DumpStage, Element, Error, GradOptions, Leaf, ParamRow, ParamTable, Result,
-        Tree,
+        accelerate, concat, dlfeval, dlgradient, dlgradient_with, make_ir, select, AcceleratedFunction, BuildReport,
+        CheckMode, DType, Differentiable, DlArray, DumpStage, Element, Error, GradOptions, Leaf, ParamRow, ParamTable,
+        Result, Tree,
     };
     pub use crate::{
         dldivergence, dldivergence_with, dlhvp, dlhvp_with, dljacobian, dljacobian_with, dljvp, dljvp_with,

@@ -220,7 +220,53 @@ fn one_instance_serves_eight_threads_with_mixed_shapes() {
     // Four signatures: at most four misses (a waiter on another thread's trace is a hit).
     let misses = total * (1.0 - af.hit_rate() / 100.0);
     assert!((misses - 4.0).abs() < 1e-6, "misses {misses}");
+    assert_eq!((af.hits(), af.misses()), (total as u64 - 4, 4));
     assert_eq!(af.num_entries(), 4);
+    // The per-entry hit counts (sharded per thread) add up to every hit.
+    let dump = af.ir_dump();
+    let per_entry: u64 =
+        dump.lines().filter_map(|l| l.rsplit_once("   hits ").map(|(_, n)| n.trim().parse::<u64>().unwrap())).sum();
+    assert_eq!(per_entry as f64, total - 4.0, "{dump}");
+}
+
+#[test]
+fn hits_race_with_eviction_resizing_and_clearing() {
+    let af = accelerate(|x: DlArray| Ok((&x * 2.0).sum_all()));
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let calls = std::sync::atomic::AtomicU64::new(0);
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (af, stop, calls) = (af.clone(), &stop, &calls);
+            s.spawn(move || {
+                let mut i = 0usize;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let n = 1 + (t + i) % 6;
+                    let y = af.call(DlArray::from(Array1::from_elem(n, 1.5))).unwrap();
+                    assert_eq!(y.to_scalar::<f64>().unwrap(), 3.0 * n as f64);
+                    calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    i += 1;
+                }
+            });
+        }
+        let af = af.clone();
+        let stop = &stop;
+        s.spawn(move || {
+            for k in 0..200 {
+                match k % 3 {
+                    0 => af.clear_cache(),
+                    1 => af.set_cache_size(1 + k % 4),
+                    _ => af.set_cache_size(50),
+                }
+                std::thread::yield_now();
+            }
+            stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        });
+    });
+    // Every call was counted once, as a hit or a miss.
+    let total = calls.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(total > 0);
+    assert_eq!(af.hits() + af.misses(), total, "hits {} misses {}", af.hits(), af.misses());
+    assert!(af.misses() >= 6 && af.num_entries() <= 6);
 }
 
 #[test]

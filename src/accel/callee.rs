@@ -72,7 +72,8 @@ impl CallTarget for EntryCallee {
         &self.outputs
     }
     fn run(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
-        self.program.run(inputs)
+        let refs: Vec<&Arc<Data>> = inputs.iter().collect();
+        Ok(self.program.run(&refs)?.into_vec())
     }
     fn backward_rule(&self) -> &(dyn Any + Send + Sync) {
         &self.backward

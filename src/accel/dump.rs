@@ -2,7 +2,6 @@
 
 use super::cache::Entry;
 use crate::ir::{to_dot_with, to_text_with, DumpOptions, Graph};
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// Which graph of each entry to print.
@@ -26,11 +25,7 @@ fn graph<R>(e: &Entry<R>, stage: DumpStage) -> &Graph {
 pub(crate) fn text<R>(name: &str, entries: &[Arc<Entry<R>>], stage: DumpStage, options: &DumpOptions) -> String {
     let mut out = String::new();
     for e in entries {
-        out.push_str(&format!(
-            "accelerated {name} {}   hits {}\n",
-            e.signature.describe(),
-            e.hits.load(Ordering::Relaxed)
-        ));
+        out.push_str(&format!("accelerated {name} {}   hits {}\n", e.signature.describe(), e.hits.total()));
         out.push_str(&to_text_with(graph(e, stage), options));
         out.push('\n');
     }

@@ -1,21 +1,25 @@
 //! `accelerate` and `AcceleratedFunction`: trace once per signature, run compiled code after.
 
-use super::cache::{lock, Cache, Entry, Lookup, SlotState};
+use super::cache::{Cache, Entry, Lookup, SlotState};
 use super::callee::{BackwardFactory, BackwardFn, EntryCallee};
 use super::check::{compare, first_divergence, CheckMode};
+use super::counter::ShardedCounter;
 use super::dump::{self, DumpStage};
-use super::key::{KeyItem, Signature};
+use super::key::Signature;
 use super::program::Program;
+use super::report::BuildReport;
 use crate::array::Data;
 use crate::error::{Error, Result};
 use crate::ir::{Call, CallTarget, DumpOptions, Op, Origin};
-use crate::trace::context::{tracing, with_top};
+use crate::trace::context::{differentiation_time, tracing, with_top, Mode};
 use crate::trace::origin;
-use crate::trace::Tree;
-use crate::trace::{capture, graph_with_outputs, panic_message, DlArray};
+use crate::trace::{capture, graph_with_outputs, panic_message, DlArray, Value};
+use crate::trace::{Leaf, Tree};
+use smallvec::SmallVec;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 /// `Shared::check` when check mode is off (a NaN pattern no tolerance is stored as).
 const NO_CHECK: u64 = u64::MAX;
@@ -25,11 +29,12 @@ type UserFn<A, R> = dyn Fn(A) -> Result<R> + Send + Sync;
 struct Shared<A, R> {
     f: Arc<UserFn<A, R>>,
     name: String,
-    cache: Mutex<Cache<R>>,
+    cache: Cache<R>,
     enabled: AtomicBool,
     /// The check tolerance's bits, or `NO_CHECK` (read on every hit, so lock-free).
     check: AtomicU64,
-    hits: AtomicU64,
+    /// Sharded: hitting threads never write a shared cache line for it.
+    hits: ShardedCounter,
     misses: AtomicU64,
     check_failures: AtomicUsize,
 }
@@ -77,14 +82,42 @@ where
         shared: Arc::new(Shared {
             f: Arc::new(f),
             name,
-            cache: Mutex::new(Cache::new(50)),
+            cache: Cache::new(50),
             enabled: AtomicBool::new(true),
             check: AtomicU64::new(NO_CHECK),
-            hits: AtomicU64::new(0),
+            hits: ShardedCounter::default(),
             misses: AtomicU64::new(0),
             check_failures: AtomicUsize::new(0),
         }),
     }
+}
+
+/// The data of `args`' arrays in visiting order (no heap allocation for up to 8 arrays).
+fn input_data<A: Tree>(args: &A) -> Result<SmallVec<[&Arc<Data>; 8]>> {
+    let mut out = SmallVec::new();
+    let mut failure = None;
+    args.visit(&mut |leaf| {
+        if let Leaf::Array(a) = leaf {
+            match a.data() {
+                Ok(d) => out.push(d),
+                Err(e) => failure = failure.take().or(Some(e)),
+            }
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(out),
+    }
+}
+
+/// The result tree `template` with its arrays replaced by `outputs`, in visiting order.
+fn fill<R: Tree>(template: &R, outputs: crate::jit::Outputs) -> Result<R> {
+    let mut next = outputs.into_iter();
+    template.map_arrays(&mut |_| {
+        next.next()
+            .map(DlArray::from_data)
+            .ok_or_else(|| Error::Jit("the compiled program returned fewer outputs than the trace".into()))
+    })
 }
 
 /// A placeholder array for result templates.
@@ -111,6 +144,13 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
             }
             return self.call_as_node(&args, here);
         }
+        // A hit: the published table, no lock, nothing allocated but the outputs.
+        let ready = self.shared.cache.ready();
+        if let Some(entry) = Signature::hash_of(&args).and_then(|h| ready.find(h, &args)) {
+            self.count_hit(entry);
+            return self.run_entry(entry, &args);
+        }
+        drop(ready);
         let (entry, built) = self.entry_for(&args)?;
         match built {
             Some(result) => Ok(result),
@@ -118,38 +158,44 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         }
     }
 
+    /// Counts a hit on `entry` and marks it used.
+    fn count_hit(&self, entry: &Entry<R>) {
+        self.shared.hits.bump();
+        entry.hits.bump();
+        self.shared.cache.touch(entry);
+    }
+
     /// The cache entry for `args`' signature, building it on a miss (then with the traced
     /// call's result).
     fn entry_for(&self, args: &A) -> Result<(Arc<Entry<R>>, Option<R>)> {
-        let sig = Signature::of(args);
-        if sig.0.contains(&KeyItem::Failed) {
+        let Some(hash) = Signature::hash_of(args) else {
             for a in args.arrays() {
                 a.data()?;
             }
-        }
+            return Err(Error::argument("accelerate", "an argument carries an error"));
+        };
+        let sig = Signature::of(args);
         loop {
-            let lookup = lock(&self.shared.cache).lookup(&sig);
+            let lookup = self.shared.cache.lookup(&sig);
             match lookup {
                 Lookup::Found(slot) => {
                     if let Some(entry) = slot.wait() {
-                        self.shared.hits.fetch_add(1, Ordering::Relaxed);
-                        entry.hits.fetch_add(1, Ordering::Relaxed);
+                        self.count_hit(&entry);
                         return Ok((entry, None));
                     }
                 }
                 Lookup::Build(slot) => {
                     self.shared.misses.fetch_add(1, Ordering::Relaxed);
                     self.explain_miss(&sig);
-                    let built = catch_unwind(AssertUnwindSafe(|| self.trace_and_build(args, &sig)))
+                    let built = catch_unwind(AssertUnwindSafe(|| self.trace_and_build(args, &sig, hash)))
                         .unwrap_or_else(|p| Err(Error::Panicked(panic_message(p))));
                     return match built {
                         Ok((result, entry)) => {
-                            slot.finish(SlotState::Ready(entry.clone()));
+                            self.shared.cache.finish(&sig, &slot, SlotState::Ready(entry.clone()));
                             Ok((entry, Some(result)))
                         }
                         Err(e) => {
-                            lock(&self.shared.cache).remove_slot(&sig, &slot);
-                            slot.finish(SlotState::Failed);
+                            self.shared.cache.finish(&sig, &slot, SlotState::Failed);
                             Err(e)
                         }
                     };
@@ -164,7 +210,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         let plain = args.map_arrays(&mut |a| a.untraced())?;
         let (entry, _) = self.entry_for(&plain)?;
         let inputs: Vec<Arc<Data>> = plain.arrays().iter().map(|a| a.data().cloned()).collect::<Result<_>>()?;
-        let outputs = entry.program.run(&inputs)?;
+        let outputs = entry.program.run(&inputs.iter().collect::<Vec<_>>())?;
         let target = entry
             .callee
             .get_or_init(|| {
@@ -194,7 +240,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         entry.template.map_arrays(&mut |_| {
             let (value, node) =
                 next.next().ok_or_else(|| Error::Jit("the compiled program returned fewer outputs".into()))?;
-            Ok(DlArray { value: Ok(value), node: Some(node) })
+            Ok(DlArray { value: Ok(Value::Ready(value)), node: Some(node) })
         })
     }
 
@@ -204,7 +250,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         if tracing() && args.arrays().iter().any(|a| a.is_traced()) {
             return self.run_inline(args.clone());
         }
-        let (result, _) = capture(|a| (self.shared.f)(a), args, true)?;
+        let (result, _) = capture(|a| (self.shared.f)(a), args, Mode::Traced)?;
         result.map_arrays(&mut |a| a.untraced())
     }
 
@@ -222,42 +268,53 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         (self.shared.f)(args)
     }
 
-    fn trace_and_build(&self, args: &A, sig: &Signature) -> Result<(R, Arc<Entry<R>>)> {
-        let (result, mut trace) = capture(|a| (self.shared.f)(a), args, true)?;
+    /// The first call of a signature: traces `f` lazily (values are computed only where `f`
+    /// asks for them), optimizes and compiles the graph, and returns the compiled program's
+    /// outputs. The time of each phase is kept in the entry and logged at debug level.
+    fn trace_and_build(&self, args: &A, sig: &Signature, hash: u64) -> Result<(R, Arc<Entry<R>>)> {
+        let mut report = BuildReport { signature: sig.describe(), ..BuildReport::default() };
+        let (started, differentiated) = (Instant::now(), differentiation_time());
+        let (result, mut trace) = capture(|a| (self.shared.f)(a), args, Mode::Lazy)?;
         let graph = graph_with_outputs(&result, &mut trace)?;
-        let program = Program::build(graph)?;
+        report.evaluated_nodes = trace
+            .graph
+            .nodes
+            .iter()
+            .zip(&trace.values)
+            .filter(|(n, v)| v.is_some() && !matches!(n.op, Op::Input(_) | Op::Constant(_)))
+            .count();
+        drop(trace);
+        report.trace = started.elapsed();
+        report.differentiate = differentiation_time().saturating_sub(differentiated);
+        let program = Program::build(graph, &mut report)?;
         let template = result.map_arrays(&mut |_| Ok(placeholder()))?;
-        let serial = {
-            let mut cache = lock(&self.shared.cache);
-            cache.serial += 1;
-            cache.serial
-        };
+        drop(result);
+        let ran = Instant::now();
+        let outputs = fill(&template, program.run(&input_data(args)?)?)?;
+        report.run = ran.elapsed();
+        log::debug!("accelerated {}: first call {report}", self.shared.name);
         let entry = Arc::new(Entry {
             signature: sig.clone(),
+            hash,
             program: Arc::new(program),
             template,
-            hits: AtomicU64::new(0),
-            serial,
+            hits: ShardedCounter::default(),
+            last_used: AtomicU64::new(0),
+            serial: self.shared.cache.next_serial(),
             callee: OnceLock::new(),
+            report,
         });
-        Ok((result.map_arrays(&mut |a| a.untraced())?, entry))
+        Ok((outputs, entry))
     }
 
     fn run_entry(&self, entry: &Entry<R>, args: &A) -> Result<R> {
-        let inputs: Vec<Arc<Data>> = args.arrays().iter().map(|a| a.data().cloned()).collect::<Result<_>>()?;
-        let outputs = entry.program.run(&inputs)?;
-        let mut next = outputs.into_iter();
-        let result = entry.template.map_arrays(&mut |_| {
-            next.next()
-                .map(DlArray::from_data)
-                .ok_or_else(|| Error::Jit("the compiled program returned fewer outputs than the trace".into()))
-        })?;
+        let result = fill(&entry.template, entry.program.run(&input_data(args)?)?)?;
         if let CheckMode::Tolerance(tol) = self.check_mode() {
             // The re-run is the user's code: a panic (which `capture` turns into an `Err`) or an
             // `Err` there is a check failure; the call still returns the accelerated outputs and
             // the cache is untouched. The arguments are not traced here (traced ones never reach
             // a cache entry); the re-run keeps its trace to explain a failure.
-            let rerun = capture(|a| (self.shared.f)(a), args, true)
+            let rerun = capture(|a| (self.shared.f)(a), args, Mode::Traced)
                 .and_then(|(reference, trace)| Ok((reference.map_arrays(&mut |a| a.untraced())?, reference, trace)));
             let (reference, traced, mut trace) = match rerun {
                 Ok(r) => r,
@@ -267,9 +324,10 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
             let divergence = if failures.is_empty() {
                 None
             } else {
-                graph_with_outputs(&traced, &mut trace)
-                    .ok()
-                    .and_then(|now| first_divergence(&entry.program.unoptimized, &now, &trace.values, &inputs, tol))
+                graph_with_outputs(&traced, &mut trace).ok().and_then(|now| {
+                    let inputs: Vec<Arc<Data>> = input_data(args).ok()?.into_iter().cloned().collect();
+                    first_divergence(&entry.program.unoptimized, &now, &trace.values, &inputs, tol)
+                })
             };
             let divergence = divergence.map(|d| format!("; {d}")).unwrap_or_default();
             for (output, diff) in failures {
@@ -300,7 +358,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         if !log::log_enabled!(log::Level::Debug) {
             return;
         }
-        let cached = lock(&self.shared.cache).signatures();
+        let cached = self.shared.cache.signatures();
         if let Some(why) = sig.explain_miss(cached.iter().filter(|c| *c != sig)) {
             log::debug!("accelerated {}: retracing for {}: {why}", self.shared.name, sig.describe());
         }
@@ -309,7 +367,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
     /// Percent (0 to 100) of calls served from the cache; a call that waited for another
     /// thread's trace of its signature counts as a hit.
     pub fn hit_rate(&self) -> f64 {
-        let hits = self.shared.hits.load(Ordering::Relaxed) as f64;
+        let hits = self.shared.hits.total() as f64;
         let total = hits + self.shared.misses.load(Ordering::Relaxed) as f64;
         if total == 0.0 {
             0.0
@@ -318,26 +376,35 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         }
     }
 
+    /// Calls served from the cache so far (exact under concurrency once the calling threads
+    /// are done).
+    pub fn hits(&self) -> u64 {
+        self.shared.hits.total()
+    }
+
+    /// Calls that traced and compiled a signature (first calls, and calls after eviction).
+    pub fn misses(&self) -> u64 {
+        self.shared.misses.load(Ordering::Relaxed)
+    }
+
     /// Percent of `cache_size()` in use.
     pub fn occupancy(&self) -> f64 {
-        let cache = lock(&self.shared.cache);
-        if cache.capacity == 0 {
+        let (len, capacity) = (self.shared.cache.len(), self.shared.cache.capacity());
+        if capacity == 0 {
             0.0
         } else {
-            100.0 * cache.len() as f64 / cache.capacity as f64
+            100.0 * len as f64 / capacity as f64
         }
     }
 
     /// The number of signatures the cache holds at most (default 50).
     pub fn cache_size(&self) -> usize {
-        lock(&self.shared.cache).capacity
+        self.shared.cache.capacity()
     }
 
     /// Sets the cache size; when it shrinks, least recently used entries go. 0 caches nothing.
     pub fn set_cache_size(&self, n: usize) {
-        let mut cache = lock(&self.shared.cache);
-        cache.capacity = n;
-        cache.make_room(n);
+        self.shared.cache.set_capacity(n);
     }
 
     /// Whether calls are accelerated (default true).
@@ -376,7 +443,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
 
     /// Drops every entry and its compiled code; statistics are kept.
     pub fn clear_cache(&self) {
-        lock(&self.shared.cache).clear()
+        self.shared.cache.clear()
     }
 
     /// Every cached trace: its signature and hit count, then its optimized IR, one node per
@@ -396,7 +463,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
     /// [`ir_dump_stage`](Self::ir_dump_stage) with options: `&DumpOptions::plain()` leaves out
     /// the origin column, for dumps that diff cleanly when code moves.
     pub fn ir_dump_with(&self, stage: DumpStage, options: &DumpOptions) -> String {
-        let entries = lock(&self.shared.cache).entries();
+        let entries = self.shared.cache.entries();
         dump::text(&self.shared.name, &entries, stage, options)
     }
 
@@ -408,19 +475,25 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
 
     /// [`ir_dump_dot`](Self::ir_dump_dot) with options (`&DumpOptions::plain()`: no origins).
     pub fn ir_dump_dot_with(&self, options: &DumpOptions) -> String {
-        let entries = lock(&self.shared.cache).entries();
+        let entries = self.shared.cache.entries();
         dump::dot(&self.shared.name, &entries, options)
     }
 
     /// Every cached trace's native code as Cranelift IR text.
     pub fn native_dump(&self) -> String {
-        let entries = lock(&self.shared.cache).entries();
+        let entries = self.shared.cache.entries();
         dump::native(&self.shared.name, &entries)
+    }
+
+    /// How the first call of each cached signature went, oldest first: graph sizes and the
+    /// time of each phase (trace, differentiate, optimize, compile, run).
+    pub fn build_reports(&self) -> Vec<BuildReport> {
+        self.shared.cache.entries().iter().map(|e| e.report.clone()).collect()
     }
 
     /// The number of ready cache entries.
     pub fn num_entries(&self) -> usize {
-        lock(&self.shared.cache).entries().len()
+        self.shared.cache.entries().len()
     }
 }
 

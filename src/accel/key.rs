@@ -3,6 +3,7 @@
 
 use crate::array::DType;
 use crate::trace::{Leaf, Tree};
+use std::hash::{Hash, Hasher};
 
 /// One visited piece of an argument tree, as far as the cache is concerned.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -66,6 +67,58 @@ impl Signature {
             })
         });
         Signature(items)
+    }
+
+    /// The hash of `args`' key, computed as the leaves are visited (nothing allocated), or
+    /// `None` when an array carries an error. Equal keys hash equally.
+    pub fn hash_of<A: Tree>(args: &A) -> Option<u64> {
+        let mut h = FxHasher::default();
+        let mut failed = false;
+        args.visit(&mut |leaf| match leaf {
+            Leaf::Array(a) => match a.dtype_and_shape() {
+                Some((dtype, shape)) => {
+                    h.write_u64(1 + dtype as u64);
+                    h.write_usize(shape.len());
+                    shape.iter().for_each(|&d| h.write_usize(d));
+                }
+                None => failed = true,
+            },
+            Leaf::F64(v) => (8, v.to_bits()).hash(&mut h),
+            Leaf::F32(v) => (9, v.to_bits()).hash(&mut h),
+            Leaf::I64(v) => (10, v).hash(&mut h),
+            Leaf::Usize(v) => (11, v).hash(&mut h),
+            Leaf::Bool(v) => (12, v).hash(&mut h),
+            Leaf::Str(s) => (13, s).hash(&mut h),
+            Leaf::Open(kind, n) => (14, kind, n).hash(&mut h),
+            Leaf::Close => h.write_u64(15),
+        });
+        (!failed).then(|| h.finish())
+    }
+
+    /// True when `args` has exactly this key (compared leaf by leaf, nothing allocated).
+    pub fn matches<A: Tree>(&self, args: &A) -> bool {
+        let mut items = self.0.iter();
+        let mut same = true;
+        args.visit(&mut |leaf| {
+            if !same {
+                return;
+            }
+            same = match (leaf, items.next()) {
+                (Leaf::Array(a), Some(KeyItem::Array(d, s))) => {
+                    a.dtype_and_shape().is_some_and(|(dtype, shape)| dtype == *d && shape == s.as_slice())
+                }
+                (Leaf::F64(v), Some(KeyItem::F64(b))) => v.to_bits() == *b,
+                (Leaf::F32(v), Some(KeyItem::F32(b))) => v.to_bits() == *b,
+                (Leaf::I64(v), Some(KeyItem::I64(w))) => v == *w,
+                (Leaf::Usize(v), Some(KeyItem::Usize(w))) => v == *w,
+                (Leaf::Bool(v), Some(KeyItem::Bool(w))) => v == *w,
+                (Leaf::Str(v), Some(KeyItem::Str(w))) => v == w.as_str(),
+                (Leaf::Open(k, n), Some(KeyItem::Open(k2, n2))) => k == *k2 && n == *n2,
+                (Leaf::Close, Some(KeyItem::Close)) => true,
+                _ => false,
+            };
+        });
+        same && items.next().is_none()
     }
 
     /// `(in0: f64[2], 2.5, true)`: the signature for humans.

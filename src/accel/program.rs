@@ -1,11 +1,13 @@
 //! A compiled entry's executable: the optimized graph and the backend that runs it.
 
+use super::report::BuildReport;
 use crate::array::Data;
 use crate::error::Result;
 use crate::interp;
 use crate::ir::Graph;
 use crate::jit;
 use std::sync::Arc;
+use std::time::Instant;
 
 /// How a cached trace runs.
 pub(crate) enum Backend {
@@ -24,10 +26,13 @@ pub(crate) struct Program {
 }
 
 impl Program {
-    /// Optimizes a traced graph and compiles it to native code.
-    pub fn build(traced: Graph) -> Result<Program> {
+    /// Optimizes a traced graph and compiles it to native code; fills in the sizes and the
+    /// optimize and compile times of `report`.
+    pub fn build(traced: Graph, report: &mut BuildReport) -> Result<Program> {
         let unoptimized = traced.pruned()?;
+        let started = Instant::now();
         let optimized = Arc::new(crate::opt::optimize(&unoptimized)?);
+        let optimized_at = Instant::now();
         let backend = match jit::compile_shared(&optimized) {
             Ok(native) => Backend::Native(Box::new(native)),
             Err(e) => {
@@ -35,14 +40,25 @@ impl Program {
                 Backend::Interpreter
             }
         };
+        report.traced_nodes = unoptimized.nodes.len();
+        report.optimized_nodes = optimized.nodes.len();
+        report.kernels = match &backend {
+            Backend::Native(native) => native.loop_count(),
+            Backend::Interpreter => 0,
+        };
+        report.optimize = optimized_at - started;
+        report.compile = optimized_at.elapsed();
         Ok(Program { unoptimized, optimized, backend })
     }
 
     /// Runs the program on the call's input arrays.
-    pub fn run(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
+    pub fn run(&self, inputs: &[&Arc<Data>]) -> Result<jit::Outputs> {
         match &self.backend {
-            Backend::Native(native) => native.run(inputs),
-            Backend::Interpreter => interp::run(&self.optimized, inputs),
+            Backend::Native(native) => native.run_refs(inputs),
+            Backend::Interpreter => {
+                let owned: Vec<Arc<Data>> = inputs.iter().map(|d| (*d).clone()).collect();
+                Ok(jit::Outputs::from_vec(interp::run(&self.optimized, &owned)?))
+            }
         }
     }
 

@@ -52,7 +52,7 @@ fn not_real(dtype: DType) -> Option<&'static str> {
 
 /// `name` (the differentiated array) must be a real floating-point array.
 fn require_real(call: &str, name: &str, y: &DlArray) -> Result<()> {
-    let d = y.data()?;
+    let d = y.array_type()?;
     if let Some(kind) = not_real(d.dtype()) {
         return Err(Error::dtype(
             call,
@@ -97,7 +97,7 @@ fn directions(call: &str, xs: &[&DlArray], vs: &[&DlArray], options: &GradOption
     }
     let mut out = Vec::with_capacity(xs.len());
     for (k, (x, v)) in xs.iter().zip(vs).enumerate() {
-        let (xd, vd) = (x.data()?, v.data()?);
+        let (xd, vd) = (x.array_type()?, v.array_type()?);
         if xd.shape() != vd.shape() {
             return Err(Error::shape(
                 call,
@@ -303,7 +303,7 @@ fn depends_on(vs: &[DlArray], xs: &[&DlArray]) -> bool {
 /// rank; `axis` in range; equal sizes on every other axis. Returns `(Cu, Cx)`.
 fn channels(call: &str, u: &DlArray, x: &DlArray, axis: usize) -> Result<(usize, usize)> {
     require_tracing(call)?;
-    let (ud, xd) = (u.data()?, x.data()?);
+    let (ud, xd) = (u.array_type()?, x.array_type()?);
     let shapes: [&[usize]; 2] = [ud.shape(), xd.shape()];
     require_real(call, "u", u)?;
     require_real(call, "x", x)?;
@@ -367,7 +367,7 @@ fn jacobian_row(u: &DlArray, x: &DlArray, axis: usize, i: usize, options: &GradO
 
 /// A result assembled from parts: the error of a failed op surfaces as an `Err`.
 fn checked(a: DlArray) -> Result<DlArray> {
-    a.data()?;
+    a.check()?;
     Ok(a)
 }
 

@@ -7,7 +7,7 @@ use crate::error::{Error, Result};
 use crate::ir::{Node, NodeId, Op, Origin, Region};
 use crate::trace::context::{tracing, with_top, NodeRef};
 use crate::trace::origin;
-use crate::trace::DlArray;
+use crate::trace::{DlArray, Value};
 use num_complex::Complex64;
 use std::sync::Arc;
 
@@ -76,7 +76,8 @@ struct Snapshot {
     trace: u64,
     y: NodeId,
     nodes: Vec<(NodeId, Node)>,
-    values: Vec<Option<Arc<Data>>>,
+    /// Each node's value the sweep reads: its data, or pending on its node (a lazy trace).
+    values: Vec<Option<Value>>,
     vars: Vec<Option<NodeId>>,
     on_path: Vec<bool>,
     accelerating: bool,
@@ -131,7 +132,14 @@ fn snapshot(y: &DlArray, vars: &[&DlArray]) -> Result<Snapshot> {
         for id in (0..n).filter(|&id| on_path[id]) {
             let node = &t.graph.nodes[id];
             for &i in node.inputs.iter().chain(std::iter::once(&id)) {
-                values[i] = Some(t.values[i].clone().ok_or(Error::Released)?);
+                values[i] = Some(match &t.values[i] {
+                    Some(d) => Value::Ready(d.clone()),
+                    None if t.lazy => {
+                        let n = &t.graph.nodes[i];
+                        Value::pending(n.dtype, n.shape.clone(), NodeRef { trace: t.id, id: i })
+                    }
+                    None => return Err(Error::Released),
+                });
             }
             nodes.push((id, node.clone()));
         }
@@ -151,22 +159,25 @@ pub(crate) fn gradients(y: &DlArray, vars: &[&DlArray], options: &GradOptions) -
             "called outside dlfeval or an accelerated function: wrap the computation in dlfeval(|x| ..., x0)".into(),
         ));
     }
-    let y_data = y.data()?;
-    if y_data.numel() != 1 {
+    let started = std::time::Instant::now();
+    let result = gradients_untimed(y, vars, options);
+    crate::trace::context::add_differentiation_time(started.elapsed());
+    result
+}
+
+fn gradients_untimed(y: &DlArray, vars: &[&DlArray], options: &GradOptions) -> Result<Vec<DlArray>> {
+    let (y_dtype, y_shape) = y.meta()?;
+    if y_shape.iter().product::<usize>() != 1 {
         return Err(Error::Gradient(format!(
-            "y must be a scalar, but it has shape {:?}; reduce it first (sum_all or mean_all)",
-            y_data.shape()
+            "y must be a scalar, but it has shape {y_shape:?}; reduce it first (sum_all or mean_all)"
         )));
     }
-    if y_data.dtype().is_complex() || y_data.dtype() == DType::Bool {
-        return Err(Error::Gradient(format!(
-            "y must be real, but it is {}; take real() or abs() of it first",
-            y_data.dtype()
-        )));
+    if y_dtype.is_complex() || y_dtype == DType::Bool {
+        return Err(Error::Gradient(format!("y must be real, but it is {y_dtype}; take real() or abs() of it first")));
     }
     for v in vars {
-        let d = v.data()?;
-        if d.dtype().is_complex() && !options.allow_complex {
+        let (dtype, _) = v.meta()?;
+        if dtype.is_complex() && !options.allow_complex {
             return Err(Error::Gradient(
                 "a variable is complex but allow_complex is false; pass GradOptions { allow_complex: true, .. }".into(),
             ));
@@ -201,18 +212,16 @@ pub(crate) fn gradients(y: &DlArray, vars: &[&DlArray], options: &GradOptions) -
     let cts = result?;
     let mut out = Vec::with_capacity(vars.len());
     for (v, id) in vars.iter().zip(&snap.vars) {
-        let d = v.data()?;
+        let (dtype, shape) = v.meta()?;
         let g = id.and_then(|id| cts.get(id).cloned().flatten());
         let g = match g {
-            Some(g) => g.cast(d.dtype()),
-            None => DlArray::from_data(Arc::new(Data::zeros(d.dtype(), d.shape()))),
+            Some(g) => g.cast(dtype),
+            None => DlArray::from_data(Arc::new(Data::zeros(dtype, shape))),
         };
-        if let Ok(gd) = g.data() {
-            if gd.shape() != d.shape() {
+        if let Some((_, g_shape)) = g.dtype_and_shape() {
+            if g_shape != shape {
                 return Err(Error::Gradient(format!(
-                    "internal: gradient shape {:?} differs from its variable's {:?}",
-                    gd.shape(),
-                    d.shape()
+                    "internal: gradient shape {g_shape:?} differs from its variable's {shape:?}"
                 )));
             }
         }
@@ -234,10 +243,15 @@ fn sweep(snap: &Snapshot, higher: bool, fallback: Option<Origin>) -> Result<Vec<
         return Ok(cts);
     }
     let y_dtype = snap.nodes.last().map(|(_, n)| n.dtype).unwrap_or(DType::F64);
-    cts[snap.y] = Some(
-        DlArray::from_data(Arc::new(Data::full(y_dtype, &[], Complex64::new(1.0, 0.0))))
-            .reshape(&snap.nodes.last().map(|(_, n)| n.shape.clone()).unwrap_or_default()),
-    );
+    // The seed: a constant node when the sweep is traced, so that the ops the rules apply to it
+    // (the broadcast of a sum's cotangent, say) are recorded rather than computed in full.
+    cts[snap.y] = Some({
+        let y_origin = snap.nodes.last().and_then(|(_, n)| n.origin);
+        let _origin = origin::scoped(y_origin.map(Origin::backward).or(fallback));
+        let one = Data::full(y_dtype, &[], Complex64::new(1.0, 0.0));
+        let seed = if higher { DlArray::from_data_traced(one) } else { DlArray::from_data(Arc::new(one)) };
+        seed.reshape(&snap.nodes.last().map(|(_, n)| n.shape.clone()).unwrap_or_default())
+    });
     for (id, node) in snap.nodes.iter().rev() {
         let Some(ct) = cts[*id].clone() else { continue };
         let wants: Vec<bool> = node.inputs.iter().map(|&i| snap.on_path[i]).collect();
@@ -249,7 +263,7 @@ fn sweep(snap: &Snapshot, higher: bool, fallback: Option<Origin>) -> Result<Vec<
         let contributions = vjp(&node.op, &xs, &handle(*id), &ct, &wants)?;
         for ((&i, g), &want) in node.inputs.iter().zip(contributions).zip(&wants) {
             let Some(g) = g.filter(|_| want) else { continue };
-            g.data()?;
+            g.check()?;
             cts[i] = Some(match cts[i].take() {
                 Some(acc) => acc + g,
                 None => g,

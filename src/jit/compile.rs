@@ -6,8 +6,8 @@ use super::emitter::{jerr, kernel_signature, KernelEmitter};
 use super::gemm;
 use super::host;
 use super::plan::{self, Slot};
-use super::runtime::{Compiled, ModuleBox, OutSrc, Step};
-use crate::array::DType;
+use super::runtime::{Compiled, ModuleBox, OutSrc, Step, PROTOTYPE_ELEMENTS};
+use crate::array::{DType, Data};
 use crate::error::{Error, Result};
 use crate::ir::{verify, Graph, Op};
 use cranelift_codegen::ir::UserFuncName;
@@ -186,6 +186,11 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         steps,
         slots: plan.slots.clone(),
         inputs,
+        out_prototypes: plan
+            .out_allocs
+            .iter()
+            .map(|(d, s)| (s.iter().product::<usize>() <= PROTOTYPE_ELEMENTS).then(|| Data::zeros(*d, s)))
+            .collect(),
         out_allocs: plan.out_allocs.clone(),
         outputs,
         arena_words: plan.arena_bytes / 8,

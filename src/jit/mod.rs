@@ -41,4 +41,4 @@ mod runtime;
 mod sum;
 
 pub use compile::{compile, compile_shared};
-pub use runtime::Compiled;
+pub use runtime::{Compiled, Outputs};

@@ -9,9 +9,13 @@ use crate::error::{Error, Result};
 use crate::ir::Graph;
 use crate::with_data;
 use cranelift_jit::JITModule;
+use smallvec::SmallVec;
 use std::sync::{Arc, Mutex};
 
 type KernelFn = unsafe extern "C" fn(*const *mut u8);
+
+/// The outputs of one run (inline for up to four: a hit allocates only the arrays).
+pub type Outputs = SmallVec<[Arc<Data>; 4]>;
 
 #[derive(Clone, Debug)]
 pub(super) enum Step {
@@ -44,6 +48,8 @@ pub struct Compiled {
     pub(super) arena_words: usize,
     /// Arenas of finished runs, reused (a fresh large allocation costs page faults each call).
     pub(super) arenas: Mutex<Vec<Vec<u64>>>,
+    /// Per allocated output: a zeroed copy to clone, when it is small.
+    pub(super) out_prototypes: Vec<Option<Data>>,
     /// The graph this was compiled from, to print its native code on request.
     pub(super) source: Option<Arc<Graph>>,
     /// The number of fused loop nests (kernels).
@@ -69,14 +75,17 @@ impl Drop for Compiled {
     }
 }
 
-/// A zeroed arena of `words` 8-byte words, or an `Err` when the allocator refuses it.
+/// A zeroed arena of `words` 8-byte words, or an `Err` when the allocator refuses it. Probed
+/// fallibly first, then allocated zeroed (fresh pages cost nothing until a kernel writes them;
+/// an explicit fill would touch every page before the first kernel runs).
 fn zeroed_arena(words: usize) -> Result<Vec<u64>> {
-    let mut arena = Vec::new();
-    arena.try_reserve_exact(words).map_err(|_| {
-        Error::argument("run", format!("cannot allocate the {} bytes of temporaries: out of memory", words * 8))
-    })?;
-    arena.resize(words, 0);
-    Ok(arena)
+    if Vec::<u64>::new().try_reserve_exact(words).is_err() {
+        return Err(Error::argument(
+            "run",
+            format!("cannot allocate the {} bytes of temporaries: out of memory", words.saturating_mul(8)),
+        ));
+    }
+    Ok(vec![0u64; words])
 }
 
 fn const_ptr(d: &Data) -> *mut u8 {
@@ -87,19 +96,37 @@ fn mut_ptr(d: &mut Data) -> *mut u8 {
     with_data!(d, a => a.as_mut_ptr() as *mut u8)
 }
 
-fn contiguous(d: &Arc<Data>) -> Arc<Data> {
-    let ok = with_data!(&**d, a => a.is_standard_layout());
-    if ok {
-        d.clone()
-    } else {
-        Arc::new(with_data!(&**d, a => Element::into_data(standard(a.clone()))))
-    }
+/// An owned standard-layout copy of `d` (inputs are read in place when already standard).
+fn standard_copy(d: &Data) -> Arc<Data> {
+    Arc::new(with_data!(d, a => Element::into_data(standard(a.clone()))))
+}
+
+/// Outputs of at most this many elements are made by cloning a zeroed prototype (no shape
+/// arithmetic); larger ones are fresh zeroed allocations (untouched pages cost nothing).
+pub(super) const PROTOTYPE_ELEMENTS: usize = 4096;
+
+/// Arenas of at most this many words live in a per-thread scratch buffer shared by every
+/// compiled graph (no lock, no allocation per call); larger ones in the graph's own pool.
+const THREAD_ARENA_WORDS: usize = 1 << 16;
+
+thread_local! {
+    /// This thread's buffer pointer table (taken while a graph runs, so nesting is safe).
+    static POINTERS: std::cell::Cell<Vec<*mut u8>> = const { std::cell::Cell::new(Vec::new()) };
+    /// This thread's arena for small graphs (taken while a graph runs).
+    static SMALL_ARENA: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
 }
 
 impl Compiled {
     /// Runs the compiled graph. Each input must have the dtype and shape of the graph's input
     /// node (as for [`interp::run`](crate::interp::run)); violations are `Err`.
     pub fn run(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
+        let refs: SmallVec<[&Arc<Data>; 8]> = inputs.iter().collect();
+        Ok(self.run_refs(&refs)?.into_vec())
+    }
+
+    /// [`run`](Self::run) on borrowed inputs. On a hit this allocates only the outputs (and
+    /// the result list): pointer tables and small arenas are per-thread scratch.
+    pub fn run_refs(&self, inputs: &[&Arc<Data>]) -> Result<Outputs> {
         if inputs.len() < self.inputs.len() {
             return Err(Error::argument(
                 "run",
@@ -107,7 +134,7 @@ impl Compiled {
             ));
         }
         for (k, (d, s)) in self.inputs.iter().enumerate() {
-            let v = &inputs[k];
+            let v = inputs[k];
             if v.dtype() != *d || v.shape() != s.as_slice() {
                 return Err(Error::argument(
                     "run",
@@ -115,29 +142,51 @@ impl Compiled {
                 ));
             }
         }
-        let ins: Vec<Arc<Data>> = inputs[..self.inputs.len()].iter().map(contiguous).collect();
-        for (d, s) in &self.out_allocs {
-            crate::interp::ensure_allocatable("run", *d, s)?;
+        // Inputs not in standard layout are copied; the copies live until the kernels finish.
+        let mut copies: Vec<Arc<Data>> = Vec::new();
+        let mut in_ptrs: SmallVec<[*mut u8; 8]> = SmallVec::new();
+        for v in &inputs[..self.inputs.len()] {
+            if with_data!(&***v, a => a.is_standard_layout()) {
+                in_ptrs.push(const_ptr(v));
+            } else {
+                let copy = standard_copy(v);
+                in_ptrs.push(const_ptr(&copy));
+                copies.push(copy);
+            }
         }
-        let mut outs: Vec<Data> = self.out_allocs.iter().map(|(d, s)| Data::zeros(*d, s)).collect();
-        let reused = self.arenas.lock().ok().and_then(|mut p| p.pop());
-        let mut arena = match reused {
-            Some(a) => a,
-            None => zeroed_arena(self.arena_words)?,
+        let mut allocated: SmallVec<[Arc<Data>; 4]> = SmallVec::new();
+        let mut out_ptrs: SmallVec<[*mut u8; 4]> = SmallVec::new();
+        for (k, (d, s)) in self.out_allocs.iter().enumerate() {
+            let mut out = Arc::new(match self.out_prototypes.get(k).and_then(|p| p.as_ref()) {
+                Some(zeros) => zeros.clone(),
+                None => {
+                    crate::interp::ensure_allocatable("run", *d, s)?;
+                    Data::zeros(*d, s)
+                }
+            });
+            let ptr = Arc::get_mut(&mut out).map(mut_ptr).ok_or_else(|| Error::Jit("output buffer shared".into()))?;
+            out_ptrs.push(ptr);
+            allocated.push(out);
+        }
+        let small = self.arena_words <= THREAD_ARENA_WORDS;
+        let mut arena = if small {
+            SMALL_ARENA.with(|a| a.take())
+        } else {
+            self.arenas.lock().ok().and_then(|mut p| p.pop()).unwrap_or_default()
         };
+        if arena.len() < self.arena_words {
+            arena = zeroed_arena(self.arena_words.max(if small { 1024 } else { 0 }))?;
+        }
         let arena_ptr = arena.as_mut_ptr() as *mut u8;
-        let mut out_ptrs: Vec<*mut u8> = outs.iter_mut().map(mut_ptr).collect();
-        let ptrs: Vec<*mut u8> = self
-            .slots
-            .iter()
-            .map(|s| match s {
-                Slot::Input(k) => const_ptr(&ins[*k]),
-                Slot::Const(d) => const_ptr(d),
-                // SAFETY: offsets are within the arena by construction.
-                Slot::Temp(off) => unsafe { arena_ptr.add(*off) },
-                Slot::Output(j) => out_ptrs[*j],
-            })
-            .collect();
+        let mut ptrs = POINTERS.with(|p| p.take());
+        ptrs.clear();
+        ptrs.extend(self.slots.iter().map(|s| match s {
+            Slot::Input(k) => in_ptrs[*k],
+            Slot::Const(d) => const_ptr(d),
+            // SAFETY: offsets are within the arena (at least `arena_words` long) by construction.
+            Slot::Temp(off) => unsafe { arena_ptr.add(*off) },
+            Slot::Output(j) => out_ptrs[*j],
+        }));
         for step in &self.steps {
             match *step {
                 Step::Kernel(f) => {
@@ -156,22 +205,38 @@ impl Compiled {
                 },
             }
         }
-        out_ptrs.clear();
-        if let Ok(mut p) = self.arenas.lock() {
+        POINTERS.with(|p| p.set(ptrs));
+        if small {
+            SMALL_ARENA.with(|a| a.set(arena));
+        } else if let Ok(mut p) = self.arenas.lock() {
             if p.len() < 4 {
                 p.push(arena);
             }
         }
-        let outs: Vec<Arc<Data>> = outs.into_iter().map(Arc::new).collect();
-        Ok(self
-            .outputs
-            .iter()
-            .map(|o| match o {
+        drop(copies);
+        // Each allocated output is moved out at its last use, cloned before (no reference
+        // count traffic in the common case of distinct outputs).
+        let mut allocated: SmallVec<[Option<Arc<Data>>; 4]> = allocated.into_iter().map(Some).collect();
+        let mut result = Outputs::with_capacity(self.outputs.len());
+        for (i, o) in self.outputs.iter().enumerate() {
+            result.push(match o {
                 OutSrc::Input(k) => inputs[*k].clone(),
                 OutSrc::Const(d) => d.clone(),
-                OutSrc::Alloc(j) => outs[*j].clone(),
-            })
-            .collect())
+                OutSrc::Alloc(j) => {
+                    let reused = self.outputs[i + 1..].iter().any(|later| matches!(later, OutSrc::Alloc(l) if l == j));
+                    let slot = &mut allocated[*j];
+                    match (reused, slot.take()) {
+                        (true, Some(d)) => {
+                            *slot = Some(d.clone());
+                            d
+                        }
+                        (false, Some(d)) => d,
+                        (_, None) => return Err(Error::Jit(format!("output buffer {j} used twice"))),
+                    }
+                }
+            });
+        }
+        Ok(result)
     }
 
     /// The number of fused loops (generated kernels).

@@ -54,7 +54,7 @@ pub(crate) fn argument_error(op: &str, detail: impl Into<String>) -> DlArray {
 
 /// The first of `arrays` that carries an error, if any.
 pub(crate) fn first_error(arrays: &[&DlArray]) -> Option<DlArray> {
-    arrays.iter().find(|a| a.data().is_err()).map(|a| (*a).clone())
+    arrays.iter().find(|a| a.is_failed()).map(|a| (*a).clone())
 }
 
 /// `Some(error array)` unless `x` is a real floating-point array (f32 or f64).

@@ -16,7 +16,7 @@ impl DlArray {
     #[track_caller]
     pub fn at(&self, i: usize) -> DlArray {
         let _origin = crate::trace::origin::user_call();
-        if self.data().is_err() {
+        if self.is_failed() {
             return self.clone();
         }
         let n = self.numel();
@@ -50,7 +50,7 @@ impl DlArray {
     #[track_caller]
     pub fn slice<S: AsRef<[SliceInfoElem]>>(&self, info: S) -> DlArray {
         let _origin = crate::trace::origin::user_call();
-        if self.data().is_err() {
+        if self.is_failed() {
             return self.clone();
         }
         match plan(self.shape(), info.as_ref()) {

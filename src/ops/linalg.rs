@@ -12,10 +12,10 @@ impl DlArray {
     #[track_caller]
     pub fn matmul(&self, other: &DlArray) -> DlArray {
         let _origin = crate::trace::origin::user_call();
-        if self.data().is_err() {
+        if self.is_failed() {
             return self.clone();
         }
-        if other.data().is_err() {
+        if other.is_failed() {
             return other.clone();
         }
         let t = promote(self.dtype(), other.dtype());
@@ -47,7 +47,7 @@ impl DlArray {
         let mut sb = batch;
         sb.extend_from_slice(&b.shape()[rb - 2..]);
         let out = emit(Op::MatMul, &[&a.broadcast_to(&sa), &b.broadcast_to(&sb)]);
-        if out.data().is_err() || (!va && !vb) {
+        if out.is_failed() || (!va && !vb) {
             return out;
         }
         let mut shape = out.shape().to_vec();

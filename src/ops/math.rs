@@ -210,7 +210,7 @@ impl DlArray {
     #[track_caller]
     pub fn cast(&self, dtype: DType) -> DlArray {
         let _origin = crate::trace::origin::user_call();
-        if self.dtype() == dtype || self.data().is_err() {
+        if self.dtype() == dtype || self.is_failed() {
             self.clone()
         } else {
             emit(Op::Cast(dtype), &[self])

@@ -6,12 +6,12 @@ use crate::ir::Op;
 use crate::trace::{emit, DlArray};
 
 fn reduce(op: fn(Vec<usize>) -> Op, x: &DlArray, axes: &[usize], keepdims: bool) -> DlArray {
-    if x.data().is_err() {
+    if x.is_failed() {
         return x.clone();
     }
     let x = x.cast(x.dtype().arithmetic());
     let r = if axes.is_empty() { x.clone() } else { emit(op(axes.to_vec()), &[&x]) };
-    if keepdims && r.data().is_ok() {
+    if keepdims && !r.is_failed() {
         let shape: Vec<usize> = (0..x.ndim()).map(|i| if axes.contains(&i) { 1 } else { x.shape()[i] }).collect();
         r.reshape(&shape)
     } else {

@@ -11,7 +11,7 @@ impl DlArray {
     #[track_caller]
     pub fn reshape(&self, shape: &[usize]) -> DlArray {
         let _origin = crate::trace::origin::user_call();
-        if self.shape() == shape && self.data().is_ok() {
+        if self.shape() == shape && !self.is_failed() {
             return self.clone();
         }
         emit(Op::Reshape(shape.to_vec()), &[self])
@@ -29,7 +29,7 @@ impl DlArray {
     #[track_caller]
     pub fn permute(&self, axes: &[usize]) -> DlArray {
         let _origin = crate::trace::origin::user_call();
-        if axes.iter().enumerate().all(|(i, &a)| i == a) && axes.len() == self.ndim() && self.data().is_ok() {
+        if axes.iter().enumerate().all(|(i, &a)| i == a) && axes.len() == self.ndim() && !self.is_failed() {
             return self.clone();
         }
         emit(Op::Permute(axes.to_vec()), &[self])
@@ -39,7 +39,7 @@ impl DlArray {
     #[track_caller]
     pub fn broadcast_to(&self, shape: &[usize]) -> DlArray {
         let _origin = crate::trace::origin::user_call();
-        if self.shape() == shape && self.data().is_ok() {
+        if self.shape() == shape && !self.is_failed() {
             return self.clone();
         }
         emit(Op::Broadcast(shape.to_vec()), &[self])

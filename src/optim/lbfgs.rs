@@ -145,8 +145,8 @@ impl LbfgsState {
     /// True when `params` are the arrays the last update returned.
     fn is_at(&self, params: &[&DlArray]) -> bool {
         self.at.len() == params.len()
-            && self.at.iter().zip(params).all(|(a, p)| match (&a.value, &p.value) {
-                (Ok(a), Ok(p)) => Arc::ptr_eq(a, p),
+            && self.at.iter().zip(params).all(|(a, p)| match (a.ready_data(), p.ready_data()) {
+                (Some(a), Some(p)) => Arc::ptr_eq(a, p),
                 _ => false,
             })
     }

@@ -146,7 +146,7 @@ pub(crate) fn split_complex<const N: usize>(
     let (p_im, s_im) = update(&p.imag(), &g.imag(), state.map(|s| s.imag()).each_ref())?;
     let join = |re: &DlArray, im: &DlArray| -> Result<DlArray> {
         let z = DlArray::complex(re, im);
-        z.data()?;
+        z.check()?;
         Ok(z)
     };
     let p_new = join(&p_re, &p_im)?;
@@ -178,6 +178,6 @@ pub(crate) fn check_range(op: &str, name: &str, v: f64, lo: f64, lo_open: bool, 
 /// Keeps the dtype: the arithmetic above promotes with `f64` scalars, which never widens a
 /// single-precision array, but be explicit in case the rules change.
 pub(crate) fn same_dtype(a: DlArray, dtype: DType) -> Result<DlArray> {
-    a.data()?;
+    a.check()?;
     Ok(a.cast(dtype))
 }

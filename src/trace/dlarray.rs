@@ -6,7 +6,7 @@ use crate::error::{Error, Result};
 use crate::ir::Op;
 use ndarray::{Array, ArrayD, Dimension};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// An n-dimensional array of `bool`, `f32`, `f64`, `Complex32` or `Complex64` that records the
 /// operations applied to it while a trace is active (inside [`dlfeval`](crate::dlfeval) or an
@@ -26,14 +26,89 @@ use std::sync::Arc;
 /// ```
 #[derive(Clone)]
 pub struct DlArray {
-    pub(crate) value: std::result::Result<Arc<Data>, Arc<Error>>,
+    pub(crate) value: std::result::Result<Value, Arc<Error>>,
     pub(crate) node: Option<NodeRef>,
+}
+
+/// An array's dtype and shape (what checks read without computing a pending value).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct ArrayType<'a> {
+    dtype: DType,
+    shape: &'a [usize],
+}
+
+impl ArrayType<'_> {
+    pub fn dtype(&self) -> DType {
+        self.dtype
+    }
+    pub fn shape(&self) -> &[usize] {
+        self.shape
+    }
+}
+
+/// What an array holds: its data, or (inside a lazy trace) the node that will compute it.
+#[derive(Clone)]
+pub(crate) enum Value {
+    Ready(Arc<Data>),
+    Pending(Arc<Pending>),
+}
+
+/// A value not computed yet: the dtype and shape its type rule gave, the node of a lazy trace
+/// that computes it, and the data once something asked for it.
+pub(crate) struct Pending {
+    dtype: DType,
+    shape: Vec<usize>,
+    at: NodeRef,
+    data: OnceLock<Arc<Data>>,
+}
+
+impl Value {
+    /// A value to be computed by node `at` of a lazy trace.
+    pub fn pending(dtype: DType, shape: Vec<usize>, at: NodeRef) -> Value {
+        Value::Pending(Arc::new(Pending { dtype, shape, at, data: OnceLock::new() }))
+    }
+
+    fn dtype(&self) -> DType {
+        match self {
+            Value::Ready(d) => d.dtype(),
+            Value::Pending(p) => p.dtype,
+        }
+    }
+
+    fn shape(&self) -> &[usize] {
+        match self {
+            Value::Ready(d) => d.shape(),
+            Value::Pending(p) => &p.shape,
+        }
+    }
+
+    /// The data, computed now (with what it depends on) if it is pending.
+    fn data(&self) -> Result<&Arc<Data>> {
+        match self {
+            Value::Ready(d) => Ok(d),
+            Value::Pending(p) => {
+                if let Some(d) = p.data.get() {
+                    return Ok(d);
+                }
+                let d = super::context::evaluate(p.at)?;
+                Ok(p.data.get_or_init(|| d))
+            }
+        }
+    }
+
+    /// The data if it is at hand, without computing anything.
+    fn ready(&self) -> Option<&Arc<Data>> {
+        match self {
+            Value::Ready(d) => Some(d),
+            Value::Pending(p) => p.data.get(),
+        }
+    }
 }
 
 impl DlArray {
     /// An untraced array holding `data`.
     pub(crate) fn from_data(data: Arc<Data>) -> Self {
-        DlArray { value: Ok(data), node: None }
+        DlArray { value: Ok(Value::Ready(data)), node: None }
     }
 
     /// An array holding `data` that, inside a trace, is a constant node of it (so it can be a
@@ -43,7 +118,7 @@ impl DlArray {
         let _origin = super::origin::user_call();
         let data = Arc::new(data);
         let node = with_top(|t| t.record(Op::Constant(data.clone()), vec![], data.clone()));
-        DlArray { value: Ok(data), node }
+        DlArray { value: Ok(Value::Ready(data)), node }
     }
 
     /// An array that carries `e`, with the current origin (the user's call) in its message;
@@ -63,9 +138,50 @@ impl DlArray {
         DlArray::from_data_traced(Data::F64(ndarray::arr0(v).into_dyn()))
     }
 
-    /// The data, or the error this array carries.
+    /// The data, or the error this array carries. Inside an accelerated function's first
+    /// call, values are computed only when asked for: this computes it (and only what it
+    /// depends on).
     pub fn data(&self) -> Result<&Arc<Data>> {
-        self.value.as_ref().map_err(|e| (**e).clone())
+        match &self.value {
+            Ok(v) => v.data(),
+            Err(e) => Err((**e).clone()),
+        }
+    }
+
+    /// The dtype and shape as one value, or the error this array carries (computes nothing).
+    pub(crate) fn array_type(&self) -> Result<ArrayType<'_>> {
+        self.meta().map(|(dtype, shape)| ArrayType { dtype, shape })
+    }
+
+    /// The data if it is at hand (computes nothing).
+    pub(crate) fn ready_data(&self) -> Option<&Arc<Data>> {
+        self.value.as_ref().ok().and_then(Value::ready)
+    }
+
+    /// `Ok` unless this array carries an error (computes nothing).
+    pub(crate) fn check(&self) -> Result<()> {
+        match &self.value {
+            Ok(_) => Ok(()),
+            Err(e) => Err((**e).clone()),
+        }
+    }
+
+    /// True when this array carries an error.
+    pub(crate) fn is_failed(&self) -> bool {
+        self.value.is_err()
+    }
+
+    /// The dtype and shape, or `None` when this array carries an error (computes nothing).
+    pub(crate) fn dtype_and_shape(&self) -> Option<(DType, &[usize])> {
+        self.value.as_ref().ok().map(|v| (v.dtype(), v.shape()))
+    }
+
+    /// The dtype and shape, or the error this array carries (computes nothing).
+    pub(crate) fn meta(&self) -> Result<(DType, &[usize])> {
+        match &self.value {
+            Ok(v) => Ok((v.dtype(), v.shape())),
+            Err(e) => Err((**e).clone()),
+        }
     }
 
     /// The same value with no trace.
@@ -81,7 +197,7 @@ impl DlArray {
     /// The shape, row-major; `[]` for a scalar.
     pub fn shape(&self) -> &[usize] {
         match &self.value {
-            Ok(d) => d.shape(),
+            Ok(v) => v.shape(),
             Err(_) => &[],
         }
     }
@@ -99,7 +215,7 @@ impl DlArray {
     /// The element type.
     pub fn dtype(&self) -> DType {
         match &self.value {
-            Ok(d) => d.dtype(),
+            Ok(v) => v.dtype(),
             Err(_) => DType::F64,
         }
     }
@@ -150,7 +266,7 @@ impl From<Data> for DlArray {
 
 impl fmt::Display for DlArray {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.value {
+        match self.data() {
             Ok(d) => write!(f, "{d}"),
             Err(e) => write!(f, "  dlarray carrying an error: {e}"),
         }
@@ -160,7 +276,7 @@ impl fmt::Display for DlArray {
 impl fmt::Debug for DlArray {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.value {
-            Ok(d) => write!(f, "DlArray({} {:?}, traced: {})", d.dtype(), d.shape(), self.node.is_some()),
+            Ok(v) => write!(f, "DlArray({} {:?}, traced: {})", v.dtype(), v.shape(), self.node.is_some()),
             Err(e) => write!(f, "DlArray(error: {e})"),
         }
     }

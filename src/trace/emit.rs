@@ -1,10 +1,12 @@
-//! `emit`: the one way an operation is applied. It checks the op's type rule, computes the
-//! value with the interpreter, and, when an operand belongs to the innermost trace, records a
-//! node there (operands from outside the trace become constants).
+//! `emit`: the one way an operation is applied. It checks the op's type rule and, when an
+//! operand belongs to the innermost trace, records a node there (operands from outside the
+//! trace become constants). The value is computed now with the interpreter, except in a lazy
+//! trace, where it is computed only if something asks for it.
 
-use super::context::with_top;
-use super::DlArray;
+use super::context::{with_top, NodeRef};
+use super::{DlArray, Value};
 use crate::array::{DType, Data};
+use crate::error::{Error, Result};
 use crate::interp::eval_checked;
 use crate::ir::{infer, Op};
 use std::sync::Arc;
@@ -12,16 +14,31 @@ use std::sync::Arc;
 /// Applies `op` to `inputs`: a new array, traced when any operand is traced in the innermost
 /// trace; an array carrying the error when an operand carries one or the op fails.
 pub(crate) fn emit(op: Op, inputs: &[&DlArray]) -> DlArray {
-    let mut datas: Vec<&Arc<Data>> = Vec::with_capacity(inputs.len());
+    let mut types: Vec<(DType, &[usize])> = Vec::with_capacity(inputs.len());
     for a in inputs {
-        match &a.value {
-            Ok(d) => datas.push(d),
-            Err(_) => return (*a).clone(),
+        match a.dtype_and_shape() {
+            Some(t) => types.push(t),
+            None => return (*a).clone(),
         }
     }
-    let types: Vec<(DType, &[usize])> = datas.iter().map(|d| (d.dtype(), d.shape())).collect();
-    if let Err(e) = infer(&op, &types).and_then(|(d, s)| crate::interp::ensure_allocatable(op.name(), d, &s)) {
+    let (dtype, shape) = match infer(&op, &types) {
+        Ok(t) => t,
+        Err(e) => return DlArray::failed(e),
+    };
+    if let Err(e) = crate::interp::ensure_allocatable(op.name(), dtype, &shape) {
         return DlArray::failed(e);
+    }
+    let top = with_top(|t| (t.id, t.lazy));
+    let owned = |a: &DlArray| a.node.is_some_and(|r| Some(r.trace) == top.map(|t| t.0));
+    if top.is_some_and(|t| t.1) && inputs.iter().any(|a| owned(a)) {
+        return record_lazy(op, inputs, dtype, shape, &owned);
+    }
+    let mut datas: Vec<&Arc<Data>> = Vec::with_capacity(inputs.len());
+    for a in inputs {
+        match a.data() {
+            Ok(d) => datas.push(d),
+            Err(e) => return DlArray::failed(e),
+        }
     }
     let refs: Vec<&Data> = datas.iter().map(|d| &***d).collect();
     let value = match eval_checked(&op, &refs) {
@@ -42,5 +59,43 @@ pub(crate) fn emit(op: Op, inputs: &[&DlArray]) -> DlArray {
         Some(t.record(op, ids, value.clone()))
     })
     .flatten();
-    DlArray { value: Ok(value), node }
+    DlArray { value: Ok(Value::Ready(value)), node }
+}
+
+/// Records `op` in the innermost (lazy) trace without computing it. Operands from outside the
+/// trace become constants, so their data is needed (and computed first if pending).
+fn record_lazy(
+    op: Op,
+    inputs: &[&DlArray],
+    dtype: DType,
+    shape: Vec<usize>,
+    owned: &dyn Fn(&DlArray) -> bool,
+) -> DlArray {
+    let mut constants: Vec<Option<Arc<Data>>> = Vec::with_capacity(inputs.len());
+    for a in inputs {
+        constants.push(if owned(a) {
+            None
+        } else {
+            match a.data() {
+                Ok(d) => Some(d.clone()),
+                Err(e) => return DlArray::failed(e),
+            }
+        });
+    }
+    let node = with_top(|t| -> Result<NodeRef> {
+        let mut ids = Vec::with_capacity(inputs.len());
+        for (a, c) in inputs.iter().zip(constants) {
+            ids.push(match (t.own(a.node), c) {
+                (Some(id), _) => id,
+                (None, Some(d)) => t.record(Op::Constant(d.clone()), vec![], d).id,
+                (None, None) => return Err(Error::argument(op.name(), "internal: an operand of another trace")),
+            });
+        }
+        Ok(t.record_lazy(op, ids, dtype, shape.clone()))
+    });
+    match node {
+        Some(Ok(at)) => DlArray { value: Ok(Value::pending(dtype, shape, at)), node: Some(at) },
+        Some(Err(e)) => DlArray::failed(e),
+        None => DlArray::failed(Error::argument("trace", "the trace ended while recording")),
+    }
 }

@@ -1,8 +1,8 @@
 //! `dlfeval` and `make_ir`: run a function with tracing on.
 
-use super::context::{Trace, TraceGuard};
+use super::context::{Mode, Trace, TraceGuard};
 use super::tree::Tree;
-use super::DlArray;
+use super::{DlArray, Value};
 use crate::error::{Error, Result};
 use crate::ir::{to_text, type_text, Graph, Op};
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -18,24 +18,24 @@ pub(crate) fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
     }
 }
 
-/// Runs `f(args)` on a new trace whose inputs are the arrays of `args`, in visiting order.
-/// Returns the result still traced, and the trace. A panic in `f`, an `Err` from `f`, or an
-/// error an operation recorded is an `Err`; the trace is popped in every case.
-pub(crate) fn capture<A: Tree, R: Tree>(
-    f: impl FnOnce(A) -> Result<R>,
-    args: &A,
-    accelerating: bool,
-) -> Result<(R, Trace)> {
+/// Runs `f(args)` on a new trace (recording as `mode` says) whose inputs are the arrays of
+/// `args`, in visiting order. Returns the result still traced, and the trace. A panic in `f`,
+/// an `Err` from `f`, or an error an operation recorded is an `Err`; the trace is popped in
+/// every case.
+pub(crate) fn capture<A: Tree, R: Tree>(f: impl FnOnce(A) -> Result<R>, args: &A, mode: Mode) -> Result<(R, Trace)> {
     // A new trace starts with no current origin: its ops record their own call sites, even
     // when it is traced from inside another op (an accelerated callee's gradient, say).
     let _origin = super::origin::scoped(None);
-    let guard = TraceGuard::push(accelerating);
+    // Arguments pending in an outer lazy trace are computed before the new trace starts.
+    let datas: Vec<_> = args.arrays().iter().map(|a| a.data().cloned()).collect();
+    let guard = TraceGuard::push(mode);
+    let mut datas = datas.into_iter();
     let mut k = 0;
-    let traced = args.map_arrays(&mut |a| {
-        let data = a.data()?.clone();
+    let traced = args.map_arrays(&mut |_| {
+        let data = datas.next().ok_or_else(|| Error::argument("trace", "internal: argument count"))??;
         let node = super::context::with_top(|t| t.input(k, data.clone()));
         k += 1;
-        Ok(DlArray { value: Ok(data), node })
+        Ok(DlArray { value: Ok(Value::Ready(data)), node })
     });
     let result = match traced {
         Ok(traced) => catch_unwind(AssertUnwindSafe(|| f(traced))),
@@ -67,7 +67,7 @@ pub(crate) fn capture<A: Tree, R: Tree>(
 /// assert_eq!(g.extractdata::<f64>().unwrap()[[0]], 6.0);
 /// ```
 pub fn dlfeval<A: Tree, R: Tree, F: FnOnce(A) -> Result<R>>(f: F, args: A) -> Result<R> {
-    let (result, _trace) = capture(f, &args, false)?;
+    let (result, _trace) = capture(f, &args, Mode::Eager)?;
     result.map_arrays(&mut |a| a.untraced())
 }
 
@@ -78,13 +78,13 @@ pub(crate) fn graph_with_outputs<R: Tree>(result: &R, trace: &mut Trace) -> Resu
     let mut failure = None;
     result.visit(&mut |leaf| {
         if let super::tree::Leaf::Array(a) = leaf {
-            match a.data() {
-                Ok(d) => {
-                    let id = trace
-                        .own(a.node)
-                        .unwrap_or_else(|| trace.record(Op::Constant(d.clone()), vec![], d.clone()).id);
-                    outputs.push(id);
-                }
+            let id = match (a.check(), trace.own(a.node)) {
+                (Err(e), _) => Err(e),
+                (Ok(()), Some(id)) => Ok(id),
+                (Ok(()), None) => a.data().map(|d| trace.record(Op::Constant(d.clone()), vec![], d.clone()).id),
+            };
+            match id {
+                Ok(id) => outputs.push(id),
                 Err(e) => failure = failure.take().or(Some(e)),
             }
         }
@@ -118,7 +118,7 @@ pub(crate) fn signature_text(g: &Graph) -> String {
 /// assert!(ir.contains("exp"));
 /// ```
 pub fn make_ir<A: Tree, R: Tree, F: FnOnce(A) -> Result<R>>(f: F, args: A) -> Result<String> {
-    let (result, mut trace) = capture(f, &args, true)?;
+    let (result, mut trace) = capture(f, &args, Mode::Lazy)?;
     let g = graph_with_outputs(&result, &mut trace)?;
     Ok(format!("make_ir {}\n{}", signature_text(&g), to_text(&g)))
 }

@@ -16,6 +16,6 @@ use crate::ir::Graph;
 /// assert_eq!(g.outputs.len(), 1);
 /// ```
 pub fn trace_graph<A: Tree, R: Tree, F: FnOnce(A) -> Result<R>>(f: F, args: A) -> Result<Graph> {
-    let (result, mut trace) = capture(f, &args, true)?;
+    let (result, mut trace) = capture(f, &args, super::context::Mode::Lazy)?;
     graph_with_outputs(&result, &mut trace)
 }

@@ -9,6 +9,7 @@ pub(crate) mod origin;
 mod tree;
 
 pub use dlarray::DlArray;
+pub(crate) use dlarray::Value;
 pub(crate) use emit::emit;
 pub(crate) use eval::{capture, graph_with_outputs, panic_message};
 pub use eval::{dlfeval, make_ir};
