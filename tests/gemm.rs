@@ -1,7 +1,7 @@
 //! Matrix products in the JIT (issue 10): transposed operands are read through strides (no copy
-//! kernel), results agree with the interpreter within the GEMM error bound (and, on these
-//! products, bit for bit), and a product has the same bits on every call and for any number of
-//! rayon threads, the large ones (which run on the pool) included.
+//! kernel), results agree with the interpreter (another GEMM, another summation order) within
+//! `2 k u |a| |b|`, and a product has the same bits on every call and for any number of rayon
+//! threads, the large ones (which run on the pool) included.
 
 use cranegrad::array::{DType, Data};
 use cranegrad::interp;
@@ -51,11 +51,11 @@ fn product(dtype: DType, sa: &[usize], sb: &[usize], ta: bool, tb: bool) -> Grap
     g
 }
 
-/// Elementwise `|x - y| <= k u (|a| |b|)`, the GEMM error bound, where `abs_ab` is the product
-/// of the absolute values (computed by the interpreter).
+/// Elementwise `|x - y| <= 2 k u (|a| |b|)`: two products each within the GEMM error bound
+/// `k u |a| |b|` of the exact one, where `abs_ab` is the product of the absolute values.
 fn within_bound(x: &Data, y: &Data, abs_ab: &Data, k: usize, u: f64) -> bool {
     let (x, y, m) = (x.to_c128_vec(), y.to_c128_vec(), abs_ab.to_c128_vec());
-    x.len() == y.len() && x.iter().zip(&y).zip(&m).all(|((x, y), m)| (x.re - y.re).abs() <= k as f64 * u * m.re)
+    x.len() == y.len() && x.iter().zip(&y).zip(&m).all(|((x, y), m)| (x.re - y.re).abs() <= 2.0 * k as f64 * u * m.re)
 }
 
 fn abs_product(g: &Graph, inputs: &[Arc<Data>]) -> Data {
@@ -100,8 +100,6 @@ fn transposed_operands_are_read_through_strides_and_agree_with_the_interpreter()
                 within_bound(&got[0], &want[0], &abs_product(&g, &inputs), k, u),
                 "case {i} {dtype:?}: outside the GEMM bound"
             );
-            // faer's kernels sum in the same order through strides as on copies.
-            assert_eq!(got[0], want[0], "case {i} {dtype:?}: not the interpreter's bits");
         }
     }
 }
@@ -130,13 +128,10 @@ fn products_have_the_same_bits_for_any_thread_count() {
             let c = jit::compile(&g).unwrap();
             let reference = c.run(&inputs).unwrap();
             assert_eq!(reference, c.run(&inputs).unwrap(), "two runs differ");
-            assert_eq!(reference, interp::run(&g, &inputs).unwrap(), "the interpreter differs");
             for threads in [1, 2, 3] {
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-                let (jit_out, interp_out) =
-                    pool.install(|| (c.run(&inputs).unwrap(), interp::run(&g, &inputs).unwrap()));
+                let jit_out = pool.install(|| c.run(&inputs).unwrap());
                 assert_eq!(reference, jit_out, "{threads} threads: the JIT's bits changed");
-                assert_eq!(reference, interp_out, "{threads} threads: the interpreter's bits changed");
             }
         }
     }

@@ -10,7 +10,6 @@ pub(crate) use elementwise::{
     binary_complex_element, binary_real_element, unary_complex_element, unary_complex_to_real, unary_real_element,
 };
 
-pub(crate) use linalg::{real_gemm, RealGemm as RealGemmScalar};
 pub(crate) use reduce::{SUM_ACCUMULATORS, SUM_BLOCK};
 
 use crate::array::Data;

@@ -1,14 +1,23 @@
 //! The runtime's matrix products: `c = op(a) @ op(b)` over a batch, where `op` is the identity
 //! or the transpose of the last two axes, read through strides (a transposed operand is the
-//! buffer of the permutation's operand, never a copy). Real products call the interpreter's
-//! own GEMM routine (`faer`, see `interp/linalg.rs` for the choice, the threads and the
-//! summation order); complex products call matrixmultiply's `cgemm`/`zgemm`, as the
-//! interpreter does.
+//! buffer of the permutation's operand, never a copy).
 //!
-//! Agreement with the interpreter: the same routine on the same values; the interpreter reads
-//! a transposed operand from a materialized copy, the JIT through strides. Results are within
-//! `k u |a| |b|` of each other elementwise (`u` the unit roundoff of the dtype, `k` the summed
-//! length), and the same bits on every product `tests/gemm.rs` tries.
+//! Real products (`f32`, `f64`) use `faer`, chosen by `benches/gemm.rs` over matrixmultiply
+//! (with and without its own threads) and the `gemm` crate. Products of at least
+//! [`PARALLEL_MIN_WORK`] multiply-adds run on rayon's pool; smaller ones stay on the caller's
+//! thread, since waking the pool costs about 15 us on the 2-core machine the benches run on.
+//! faer splits a product among threads by blocks of the result only, never along the summed
+//! axis, so a product has the same bits for any number of threads (`tests/gemm.rs` checks
+//! it). Complex products call matrixmultiply's `cgemm`/`zgemm`, as the interpreter does.
+//!
+//! Agreement with the interpreter (tolerance): the interpreter multiplies with ndarray's
+//! `general_mat_mul` (matrixmultiply). Both compute each `c[i, j]` as a sum over `k` of
+//! rounded products, but in different orders: each library splits the summed axis into blocks
+//! of its own depth and accumulates within a block in its own micro-kernel's order (fused
+//! multiply-adds in SIMD lanes). Results therefore differ in the last bits, always within the
+//! standard GEMM bound `|c_jit - c_interp| <= 2 k u (|a| |b|)` elementwise (`u` the unit
+//! roundoff of the dtype, `k` the summed length): each is within `k u |a| |b|` of the exact
+//! product. Complex products are the interpreter's bit for bit.
 
 use super::plan::Plan;
 use crate::array::DType;
@@ -150,11 +159,37 @@ unsafe fn clear_upper_vector_state() {
     }
 }
 
+/// Real products with at least this many multiply-adds (`m k n`) run on rayon's pool.
+pub(crate) const PARALLEL_MIN_WORK: usize = 1 << 24;
+
+/// The parallelism of a real `[m, k] x [k, n]` product: rayon's whole pool when it is large.
+fn parallelism(m: usize, k: usize, n: usize) -> faer::Par {
+    if m.saturating_mul(k).saturating_mul(n) >= PARALLEL_MIN_WORK {
+        faer::Par::rayon(0)
+    } else {
+        faer::Par::Seq
+    }
+}
+
+/// A real scalar faer multiplies.
+trait RealGemm: faer::traits::ComplexField + Copy {
+    /// The multiplicative identity.
+    const ONE: Self;
+}
+
+impl RealGemm for f32 {
+    const ONE: Self = 1.0;
+}
+
+impl RealGemm for f64 {
+    const ONE: Self = 1.0;
+}
+
 /// One real product through faer, from raw pointers and element strides.
 ///
 /// # Safety
 /// As for [`matmul`], for one matrix of each operand.
-unsafe fn real<T: crate::interp::RealGemmScalar>(
+unsafe fn real<T: RealGemm>(
     m: usize,
     k: usize,
     n: usize,
@@ -171,5 +206,5 @@ unsafe fn real<T: crate::interp::RealGemmScalar>(
             MatMut::from_raw_parts_mut(c as *mut T, m, n, n as isize, 1),
         )
     };
-    crate::interp::real_gemm(cv, av, bv);
+    faer::linalg::matmul::matmul(cv, faer::Accum::Replace, av, bv, T::ONE, parallelism(m, k, n));
 }

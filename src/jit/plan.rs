@@ -164,10 +164,17 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
     }
     // Two rounds: the second prices each node's expression with the first round's buffers as
     // leaves (a node above a buffer does not recompute what the buffer holds).
-    let mut cost = Vec::new();
+    let mut cost;
     let mut mat = vec![false; n];
     let mut gemm_view = vec![false; n];
-    for _round in 0..2 {
+    let mut first_round = Vec::new();
+    // Per node: how many times its consumers would emit it, and whether one broadcasts it.
+    let mut counts = vec![0usize; n];
+    let mut expands = vec![false; n];
+    for round in 0..2 {
+        if round == 1 {
+            first_round = mat.clone();
+        }
         cost = inline_costs(g, &own, &mat);
         // Nodes computed from splat constants only (a few register ops, no loads): never buffered.
         let mut const_like = inline_const.clone();
@@ -208,6 +215,8 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
                 }
             }
             emit[id] = count.max(1);
+            counts[id] = count;
+            expands[id] = expanded;
             mat[id] = match &nd.op {
                 Op::Input(_) => true,
                 Op::Constant(_) => !inline_const[id] || forced,
@@ -232,6 +241,27 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
             }
         }
     }
+    // A node the first round buffered and the second did not keeps its buffer unless its
+    // expression, priced with the buffers that remain, is still cheap enough for the times it
+    // is emitted (nodes unbuffered together would otherwise recompute each other's
+    // expressions), and unless a reduction or a reshape reads it (their index arithmetic is
+    // not priced). Buffering more only lowers the other nodes' prices: one pass settles it.
+    let remaining = inline_costs(g, &own, &mat);
+    for id in 0..n {
+        if live[id] && first_round[id] && !mat[id] {
+            let (c, k) = (remaining[id], counts[id]);
+            let read_by_reduction_or_reshape = consumers[id].iter().any(|&u| {
+                matches!(g.nodes[u].op, Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) | Op::Reshape(_))
+            });
+            if read_by_reduction_or_reshape
+                || (k > 1 && (c > CHEAP || k.saturating_mul(c.max(1)) > RECOMPUTE_BUDGET))
+                || (expands[id] && c > CHEAP)
+            {
+                mat[id] = true;
+            }
+        }
+    }
+    let cost = inline_costs(g, &own, &mat);
     // Bound the depth of every fused expression: code generation walks an expression
     // recursively, so a long chain of inline nodes (an unrolled loop of thousands of
     // elementwise steps) is cut into kernels of at most `MAX_INLINE_DEPTH` levels each.
