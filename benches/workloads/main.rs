@@ -135,12 +135,25 @@ fn main() -> Result<()> {
         let accelerated = median(budget, || {
             af.call(args.clone()).unwrap();
         });
+        // By hand: ndarray `dot` and the same formulas, checked against the accelerated result.
+        let arr = |a: &DlArray| a.extractdata::<f64>().expect("f64");
+        let ((w1, b1, w2, b2), xa, ta) = &args;
+        let m2 = |a: &DlArray| arr(a).into_dimensionality::<ndarray::Ix2>().expect("matrix");
+        let v1 = |a: &DlArray| arr(a).into_dimensionality::<ndarray::Ix1>().expect("vector");
+        let (w1, b1, w2, b2, xa, ta) = (m2(w1), v1(b1), m2(w2), v1(b2), m2(xa), m2(ta));
+        let (loss, (dw1, ..)) = mlp_by_hand(&w1, &b1, &w2, &b2, &xa, &ta);
+        let (got_loss, (got_dw1, ..)) = af.call(args.clone())?;
+        let worst = arr(&got_dw1).iter().zip(dw1.iter()).map(|(a, b)| (a - b).abs()).fold(0.0, f64::max);
+        assert!((got_loss.to_scalar::<f64>()? - loss).abs() < 1e-12 && worst < 1e-12, "W3 by hand differs: {worst:e}");
+        let hand = median(budget, || {
+            std::hint::black_box(mlp_by_hand(&w1, &b1, &w2, &b2, &xa, &ta));
+        });
         rows.push(Row {
             workload: format!("W3 mlp ({b}, {d}, {h}, {c})"),
             eager: Some(eager),
             accelerated: Some(accelerated),
-            hand: None,
-            note: String::new(),
+            hand: Some(hand),
+            note: "hand: ndarray dot + the same formulas".into(),
         });
     }
 
@@ -155,12 +168,22 @@ fn main() -> Result<()> {
         let accelerated = median(budget, || {
             af.call(x.clone()).unwrap();
         });
+        let xs = data(100_000, 3);
+        let (mut g, mut out) = (vec![0.0; xs.len()], vec![0.0; xs.len()]);
+        gradient_norm_gradient_by_hand(&xs, &mut g, &mut out);
+        let got = af.call(x.clone())?.extractdata::<f64>()?;
+        let worst = got.iter().zip(&out).map(|(a, b)| (a - b).abs() / (1.0 + b.abs())).fold(0.0, f64::max);
+        assert!(worst < 1e-10, "W4 differs from the hand-written 2 H g by {worst:e}");
+        let hand = median(budget, || {
+            gradient_norm_gradient_by_hand(&xs, &mut g, &mut out);
+            std::hint::black_box(&out);
+        });
         rows.push(Row {
             workload: "W4 d/dx sum(grad^2), n=1e5".into(),
             eager: Some(eager),
             accelerated: Some(accelerated),
-            hand: None,
-            note: String::new(),
+            hand: Some(hand),
+            note: "hand: g, then 2 H g (two passes)".into(),
         });
     }
 

@@ -50,6 +50,18 @@ pub fn gradient_norm_gradient(x: &DlArray) -> Result<DlArray> {
     dlgradient_with(&g.square().sum_all(), x, options)
 }
 
+/// W4 by hand: the gradient `g` of the extended Rosenbrock function (one pass, into `g`), then
+/// `2 H g` (a second pass over the 2 x 2 Hessian blocks of the terms, into `out`).
+pub fn gradient_norm_gradient_by_hand(x: &[f64], g: &mut [f64], out: &mut [f64]) {
+    extended_rosenbrock_by_hand(x, g);
+    out.fill(0.0);
+    for i in 0..x.len() - 1 {
+        let (a, b, ga, gb) = (x[i], x[i + 1], g[i], g[i + 1]);
+        out[i] += 2.0 * ((1200.0 * a * a - 400.0 * b + 2.0) * ga - 400.0 * a * gb);
+        out[i + 1] += 2.0 * (-400.0 * a * ga + 200.0 * gb);
+    }
+}
+
 /// The Hessian-vector product `H v` of the extended Rosenbrock function (forward over reverse).
 pub fn extended_rosenbrock_hvp(x: &DlArray, v: &DlArray) -> Result<DlArray> {
     let (head, tail) = (x.slice(s![..-1]), x.slice(s![1..]));
@@ -132,4 +144,40 @@ pub fn mlp_loss_and_grads(
     let loss = -(t * log_probs).sum_all() / x.shape()[0] as f64;
     let grads = dlgradient(&loss, (w1, b1, w2, b2))?;
     Ok((loss, grads))
+}
+
+/// W3 by hand with ndarray's `dot` (transposed operands as views): the same loss and
+/// gradients `(dW1, db1, dW2, db2)` as [`mlp_loss_and_grads`], by the same formulas.
+#[allow(clippy::type_complexity)]
+pub fn mlp_by_hand(
+    w1: &Array2<f64>,
+    b1: &Array1<f64>,
+    w2: &Array2<f64>,
+    b2: &Array1<f64>,
+    x: &Array2<f64>,
+    t: &Array2<f64>,
+) -> (f64, (Array2<f64>, Array1<f64>, Array2<f64>, Array1<f64>)) {
+    use ndarray::Axis;
+    let batch = x.nrows() as f64;
+    let hidden = (x.dot(w1) + b1).mapv(f64::tanh);
+    let logits = hidden.dot(w2) + b2;
+    let mut loss = 0.0;
+    let mut dlogits = Array2::zeros(logits.raw_dim());
+    for ((row, trow), mut drow) in logits.outer_iter().zip(t.outer_iter()).zip(dlogits.outer_iter_mut()) {
+        let max = row.fold(f64::NEG_INFINITY, |m, &v| m.max(v));
+        let sum: f64 = row.iter().map(|&v| (v - max).exp()).sum();
+        let (lse, tsum) = (sum.ln(), trow.sum());
+        for ((&v, &tv), d) in row.iter().zip(trow).zip(drow.iter_mut()) {
+            let log_p = v - max - lse;
+            loss -= tv * log_p;
+            *d = (log_p.exp() * tsum - tv) / batch;
+        }
+    }
+    let dw2 = hidden.t().dot(&dlogits);
+    let db2 = dlogits.sum_axis(Axis(0));
+    let mut dhidden = dlogits.dot(&w2.t());
+    dhidden.zip_mut_with(&hidden, |d, &h| *d *= 1.0 - h * h);
+    let dw1 = x.t().dot(&dhidden);
+    let db1 = dhidden.sum_axis(Axis(0));
+    (loss / batch, (dw1, db1, dw2, db2))
 }

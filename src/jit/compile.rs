@@ -3,6 +3,7 @@
 //! (function calls and GEMM calls) for the runtime.
 
 use super::emitter::{jerr, kernel_signature, KernelEmitter};
+use super::gemm;
 use super::host;
 use super::plan::{self, Slot};
 use super::runtime::{Compiled, ModuleBox, OutSrc, Step, PROTOTYPE_ELEMENTS};
@@ -97,16 +98,21 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
             let (a, b) = (node.inputs[0], node.inputs[1]);
             let sa = &g.nodes[a].shape;
             let r = sa.len();
+            let ((sa_slot, ta), (sb_slot, tb)) = (gemm::operand(g, &plan, a)?, gemm::operand(g, &plan, b)?);
             groups.push(Vec::new());
             steps.push(Step::MatMul {
-                a: slot_of(a)?,
-                b: slot_of(b)?,
+                a: sa_slot,
+                b: sb_slot,
                 c: slot_of(k)?,
-                dtype: node.dtype,
-                batch: sa[..r - 2].iter().product(),
-                m: sa[r - 2],
-                k: sa[r - 1],
-                n: node.shape[r - 1],
+                product: gemm::Product {
+                    dtype: node.dtype,
+                    batch: sa[..r - 2].iter().product(),
+                    m: sa[r - 2],
+                    k: sa[r - 1],
+                    n: node.shape[r - 1],
+                    ta,
+                    tb,
+                },
             });
             continue;
         }

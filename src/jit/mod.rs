@@ -8,7 +8,8 @@
 //! are emitted into one Cranelift function `fn(bufs: *const *mut u8)` (`emitter.rs` holds the
 //! state; `kernel.rs` the loop nests, `index.rs` index arithmetic and memory, `expr.rs` the fused
 //! expression walk, `lower.rs` the per-op scalar lowering); matrix products call
-//! `matrixmultiply`'s GEMM from the runtime (`runtime.rs`). Transcendentals call `extern "C"`
+//! GEMM from the runtime (`gemm.rs`: faer for real dtypes, transposed operands read through
+//! strides). Transcendentals call `extern "C"`
 //! trampolines into the interpreter's own scalar kernels (`host.rs`, generated from the
 //! primitive lists), so the results are the interpreter's bit for bit.
 //!
@@ -30,6 +31,7 @@
 mod compile;
 mod emitter;
 mod expr;
+mod gemm;
 mod host;
 mod index;
 mod kernel;

@@ -3,13 +3,15 @@
 //!
 //! A node is materialized when it is an input or a non-scalar constant (its buffer is the
 //! caller's / the graph's), a graph output, a reduction or matrix product (each is its own
-//! kernel), an operand of a matrix product, an elementwise node that would otherwise be computed
+//! kernel), an operand of a matrix product (a transpose of the last two axes is read through
+//! strides: its operand gets the buffer), an elementwise node that would otherwise be computed
 //! more than once (several consumers, or a consumer that broadcasts it to more elements), a
 //! concatenation of many operands (written piece by piece), and any node whose fused expression
 //! would nest deeper than `MAX_INLINE_DEPTH` (so code generation's recursion stays bounded).
 //! Layout nodes (broadcast, reshape, permute, slice) are index arithmetic: they are never
 //! materialized for having several consumers, they are duplicated into each consumer instead.
 
+use super::gemm::is_matrix_transpose;
 use crate::array::{DType, Data};
 use crate::error::Result;
 use crate::ir::{Graph, Lowering, NodeId, Op};
@@ -96,16 +98,12 @@ fn is_layout(op: &Op) -> bool {
     matches!(op, Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice(_))
 }
 
-/// Plans `g` (which must be verified).
-pub(crate) fn plan(g: &Graph) -> Result<Plan> {
-    let n = g.nodes.len();
-    let live = g.live()?;
-    let inline_const: Vec<bool> = g.nodes.iter().map(|nd| matches!(&nd.op, Op::Constant(d) if splat(d))).collect();
-    // The cost of computing each node inline: the summed own cost of the distinct computed
-    // nodes its fused expression reaches (stopping at inputs, constants, reductions, matrix
-    // products). Cheap nodes are recomputed in each consumer rather than materialized.
-    let own: Vec<usize> = g.nodes.iter().map(|nd| own_cost(g, nd)).collect();
-    let cost: Vec<usize> = (0..n)
+/// The cost of computing each node inline: the summed own cost of the distinct computed nodes
+/// its fused expression reaches, stopping at leaves (inputs, constants, reductions, matrix
+/// products) and at the nodes `stop` marks (buffered ones), capped just above `CHEAP`.
+fn inline_costs(g: &Graph, own: &[usize], stop: &[bool]) -> Vec<usize> {
+    let leaf = |k: usize| stop[k] || is_leaf(&g.nodes[k].op);
+    (0..g.nodes.len())
         .map(|id| {
             let mut seen = vec![id];
             let mut stack = vec![id];
@@ -120,7 +118,7 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
                     continue;
                 }
                 for &i in &g.nodes[k].inputs {
-                    if !seen.contains(&i) && !is_leaf(&g.nodes[i].op) {
+                    if !seen.contains(&i) && !leaf(i) {
                         seen.push(i);
                         stack.push(i);
                     }
@@ -136,14 +134,18 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
             }
             total
         })
-        .collect();
-    // Nodes computed from splat constants only (a few register ops, no loads): never buffered.
-    let mut const_like = inline_const.clone();
-    for (id, nd) in g.nodes.iter().enumerate() {
-        if !is_leaf(&nd.op) && !nd.inputs.is_empty() && cost[id] <= CHEAP {
-            const_like[id] = nd.inputs.iter().all(|&i| const_like[i]);
-        }
-    }
+        .collect()
+}
+
+/// Plans `g` (which must be verified).
+pub(crate) fn plan(g: &Graph) -> Result<Plan> {
+    let n = g.nodes.len();
+    let live = g.live()?;
+    let inline_const: Vec<bool> = g.nodes.iter().map(|nd| matches!(&nd.op, Op::Constant(d) if splat(d))).collect();
+    // The cost of computing each node inline: the summed own cost of the distinct computed
+    // nodes its fused expression reaches (stopping at inputs, constants, reductions, matrix
+    // products). Cheap nodes are recomputed in each consumer rather than materialized.
+    let own: Vec<usize> = g.nodes.iter().map(|nd| own_cost(g, nd)).collect();
     let mut is_output = vec![false; n];
     for &o in &g.outputs {
         is_output[o] = true;
@@ -160,51 +162,106 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
             }
         }
     }
+    // Two rounds: the second prices each node's expression with the first round's buffers as
+    // leaves (a node above a buffer does not recompute what the buffer holds).
+    let mut cost;
     let mut mat = vec![false; n];
-    let mut emit = vec![0usize; n];
-    for id in (0..n).rev() {
-        if !live[id] {
-            continue;
+    let mut gemm_view = vec![false; n];
+    let mut first_round = Vec::new();
+    // Per node: how many times its consumers would emit it, and whether one broadcasts it.
+    let mut counts = vec![0usize; n];
+    let mut expands = vec![false; n];
+    for round in 0..2 {
+        if round == 1 {
+            first_round = mat.clone();
         }
-        let nd = &g.nodes[id];
-        let mut count = usize::from(is_output[id]);
-        let mut expanded = false;
-        let mut forced = false;
-        for &c in &consumers[id] {
-            count = count.saturating_add(if mat[c] { 1 } else { emit[c] });
-            let cn = &g.nodes[c];
-            let broadcasting = cn.op.is_elementwise() || matches!(cn.op, Op::Broadcast(_));
-            if broadcasting && numel(&cn.shape) > numel(&nd.shape) {
-                expanded = true;
-            }
-            if matches!(cn.op, Op::MatMul) {
-                forced = true;
+        cost = inline_costs(g, &own, &mat);
+        // Nodes computed from splat constants only (a few register ops, no loads): never buffered.
+        let mut const_like = inline_const.clone();
+        for (id, nd) in g.nodes.iter().enumerate() {
+            if !is_leaf(&nd.op) && !nd.inputs.is_empty() && cost[id] <= CHEAP {
+                const_like[id] = nd.inputs.iter().all(|&i| const_like[i]);
             }
         }
-        emit[id] = count.max(1);
-        mat[id] = match &nd.op {
-            Op::Input(_) => true,
-            Op::Constant(_) => !inline_const[id] || forced,
-            Op::MatMul | Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) => true,
-            // Written piece by piece into its own buffer rather than tested per element.
-            Op::Concat(_) if nd.inputs.len() > INLINE_CONCAT_PARTS => true,
-            op => {
-                forced
-                    || is_output[id]
-                    || (!is_layout(op)
+        mat = vec![false; n];
+        let mut emit = vec![0usize; n];
+        // Transposes read by a matrix product through strides (`gemm.rs`): their operand gets the
+        // buffer instead of them.
+        gemm_view = vec![false; n];
+        for id in (0..n).rev() {
+            if !live[id] {
+                continue;
+            }
+            let nd = &g.nodes[id];
+            let mut count = usize::from(is_output[id]);
+            let mut expanded = false;
+            let mut forced = false;
+            for &c in &consumers[id] {
+                count = count.saturating_add(if mat[c] { 1 } else { emit[c] });
+                let cn = &g.nodes[c];
+                let broadcasting = cn.op.is_elementwise() || matches!(cn.op, Op::Broadcast(_));
+                if broadcasting && numel(&cn.shape) > numel(&nd.shape) {
+                    expanded = true;
+                }
+                if matches!(cn.op, Op::MatMul) {
+                    if is_matrix_transpose(&nd.op) && !is_output[id] {
+                        gemm_view[id] = true;
+                    } else {
+                        forced = true;
+                    }
+                }
+                if gemm_view[c] {
+                    forced = true;
+                }
+            }
+            emit[id] = count.max(1);
+            counts[id] = count;
+            expands[id] = expanded;
+            mat[id] = match &nd.op {
+                Op::Input(_) => true,
+                Op::Constant(_) => !inline_const[id] || forced,
+                Op::MatMul | Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) => true,
+                // Written piece by piece into its own buffer rather than tested per element.
+                Op::Concat(_) if nd.inputs.len() > INLINE_CONCAT_PARTS => true,
+                op => {
+                    forced
+                        || is_output[id]
+                        || (!is_layout(op)
                         && numel(&nd.shape) > 0
                         // Recomputing a cheap node a few times beats a buffer; more often
                         // (nested duplication would grow the code exponentially) it does not.
                         && !const_like[id]
                         && ((count > 1 && (cost[id] > CHEAP || count.saturating_mul(cost[id].max(1)) > RECOMPUTE_BUDGET))
                             || (expanded && cost[id] > CHEAP)))
+                }
+            };
+            // A splat constant is an immediate, unless a matrix product needs its buffer.
+            if inline_const[id] && !is_output[id] && !forced {
+                mat[id] = false;
             }
-        };
-        // A splat constant is an immediate, unless a matrix product needs its buffer.
-        if inline_const[id] && !is_output[id] && !forced {
-            mat[id] = false;
         }
     }
+    // A node the first round buffered and the second did not keeps its buffer unless its
+    // expression, priced with the buffers that remain, is still cheap enough for the times it
+    // is emitted (nodes unbuffered together would otherwise recompute each other's
+    // expressions), and unless a reduction or a reshape reads it (their index arithmetic is
+    // not priced). Buffering more only lowers the other nodes' prices: one pass settles it.
+    let remaining = inline_costs(g, &own, &mat);
+    for id in 0..n {
+        if live[id] && first_round[id] && !mat[id] {
+            let (c, k) = (remaining[id], counts[id]);
+            let read_by_reduction_or_reshape = consumers[id].iter().any(|&u| {
+                matches!(g.nodes[u].op, Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) | Op::Reshape(_))
+            });
+            if read_by_reduction_or_reshape
+                || (k > 1 && (c > CHEAP || k.saturating_mul(c.max(1)) > RECOMPUTE_BUDGET))
+                || (expands[id] && c > CHEAP)
+            {
+                mat[id] = true;
+            }
+        }
+    }
+    let cost = inline_costs(g, &own, &mat);
     // Bound the depth of every fused expression: code generation walks an expression
     // recursively, so a long chain of inline nodes (an unrolled loop of thousands of
     // elementwise steps) is cut into kernels of at most `MAX_INLINE_DEPTH` levels each.

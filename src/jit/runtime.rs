@@ -1,7 +1,8 @@
 //! The runtime: a compiled graph (`Compiled`), its per-call buffers (inputs, constants, the
-//! reused arena of temporaries, freshly allocated outputs), the steps it runs, and the GEMM
-//! calls for matrix products.
+//! reused arena of temporaries, freshly allocated outputs) and the steps it runs (kernels, and
+//! matrix products in `gemm.rs`).
 
+use super::gemm::{matmul, Product};
 use super::plan::Slot;
 use crate::array::{standard, DType, Data, Element};
 use crate::error::{Error, Result};
@@ -20,8 +21,8 @@ pub type Outputs = SmallVec<[Arc<Data>; 4]>;
 pub(super) enum Step {
     /// A generated kernel (its entry address).
     Kernel(usize),
-    /// `c = a @ b`, batched.
-    MatMul { a: usize, b: usize, c: usize, dtype: DType, batch: usize, m: usize, k: usize, n: usize },
+    /// `c = op(a) @ op(b)`, batched (`jit/gemm.rs`); `a`, `b`, `c` are slots.
+    MatMul { a: usize, b: usize, c: usize, product: Product },
 }
 
 #[derive(Clone, Debug)]
@@ -196,10 +197,11 @@ impl Compiled {
                         f(ptrs.as_ptr());
                     }
                 }
-                // SAFETY: the plan gave `a`, `b`, `c` buffers of `batch` row-major `[m, k]`,
-                // `[k, n]` and `[m, n]` matrices of `dtype`, and `c` aliases neither operand.
-                Step::MatMul { a, b, c, dtype, batch, m, k, n } => unsafe {
-                    gemm(dtype, batch, m, k, n, ptrs[a], ptrs[b], ptrs[c]);
+                // SAFETY: the plan gave `a`, `b`, `c` buffers of the product's batch of
+                // matrices (operands maybe stored transposed, as `product` says), and `c`
+                // aliases neither operand.
+                Step::MatMul { a, b, c, product } => unsafe {
+                    matmul(product, ptrs[a], ptrs[b], ptrs[c]);
                 },
             }
         }
@@ -240,61 +242,5 @@ impl Compiled {
     /// The number of fused loops (generated kernels).
     pub fn loop_count(&self) -> usize {
         self.loops
-    }
-}
-
-/// `c = a @ b` over `batch` row-major `[m, k] x [k, n]` matrices, with matrixmultiply (as
-/// ndarray's `general_mat_mul`, so the results match the interpreter).
-///
-/// # Safety
-/// `a`, `b` and `c` must point at `batch` contiguous row-major matrices of `dtype` of shapes
-/// `[m, k]`, `[k, n]` and `[m, n]`, with `c` writable and aliasing neither operand.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm(dtype: DType, batch: usize, m: usize, k: usize, n: usize, a: *mut u8, b: *mut u8, c: *mut u8) {
-    let (rsa, rsb, rsc) = (k as isize, n as isize, n as isize);
-    let sz = dtype.size_of();
-    for i in 0..batch {
-        let (ap, bp, cp) = (a.add(i * m * k * sz), b.add(i * k * n * sz), c.add(i * m * n * sz));
-        match dtype {
-            DType::F32 => matrixmultiply::sgemm(m, k, n, 1.0, ap as _, rsa, 1, bp as _, rsb, 1, 0.0, cp as _, rsc, 1),
-            DType::F64 => matrixmultiply::dgemm(m, k, n, 1.0, ap as _, rsa, 1, bp as _, rsb, 1, 0.0, cp as _, rsc, 1),
-            DType::C64 => matrixmultiply::cgemm(
-                matrixmultiply::CGemmOption::Standard,
-                matrixmultiply::CGemmOption::Standard,
-                m,
-                k,
-                n,
-                [1.0, 0.0],
-                ap as _,
-                rsa,
-                1,
-                bp as _,
-                rsb,
-                1,
-                [0.0, 0.0],
-                cp as _,
-                rsc,
-                1,
-            ),
-            DType::C128 => matrixmultiply::zgemm(
-                matrixmultiply::CGemmOption::Standard,
-                matrixmultiply::CGemmOption::Standard,
-                m,
-                k,
-                n,
-                [1.0, 0.0],
-                ap as _,
-                rsa,
-                1,
-                bp as _,
-                rsb,
-                1,
-                [0.0, 0.0],
-                cp as _,
-                rsc,
-                1,
-            ),
-            DType::Bool => {}
-        }
     }
 }

@@ -20,7 +20,12 @@
 //! - `permute` by the identity -> `x`; `permute(permute x)` -> the composed permutation.
 //! - `slice` taking the whole array in order -> `x`; `slice(slice x)` -> the composed slice;
 //!   `slice(pad x)` with the pad's own slices -> `x`.
-//! - `pad` into the operand's own shape at every position -> `x`.
+//! - `slice(pad x)` with unit steps: a window inside the placement -> a slice of `x`; a window
+//!   missing it on some axis -> a `+0` constant broadcast to the window; else the overlap's
+//!   slice of `x` padded into the window. The pad's zeros are `+0` like the constant's, and
+//!   elements of `x` are moved, never computed.
+//! - `pad` into the operand's own shape at every position -> `x`; `pad(pad x)` -> one `pad`
+//!   placing `x` where the outer pad puts the inner one's elements (zeros are zeros either way).
 //! - `concat` of one operand -> that operand.
 //! - `reduce_sum`, `reduce_max`, `reduce_min` over no axes -> `x` (the kernels fold nothing).
 //! - `select` with a constant condition (all true or all false) -> that branch; `select(c, a, a)`
@@ -154,6 +159,37 @@ fn compose_slices(inner: &[AxisSlice], outer: &[AxisSlice]) -> Vec<AxisSlice> {
             }
         })
         .collect()
+}
+
+/// `slice(pad x)` with unit steps (pad of `x` placed at `placed`, then the window `window`),
+/// as what the window sees: a slice of `x` when it lies inside the placement, zeros when it
+/// misses it, else the overlap's slice of `x` padded into the window. Exact: the zeros a pad
+/// adds are `+0`, and so are the zeros of the constant.
+fn slice_of_pad(
+    rw: &mut Rewriter,
+    n: &Node,
+    window: &[AxisSlice],
+    placed: &[AxisSlice],
+    x: NodeId,
+) -> Result<Option<NodeId>> {
+    if window.iter().chain(placed).any(|s| s.step != 1 || s.len == 0) {
+        return Ok(None);
+    }
+    let mut take = Vec::with_capacity(window.len());
+    let mut put = Vec::with_capacity(window.len());
+    for (w, p) in window.iter().zip(placed) {
+        let (lo, hi) = (w.start.max(p.start), (w.start + w.len).min(p.start + p.len));
+        if lo >= hi {
+            let zero = rw.push(Op::Constant(Arc::new(Data::zeros(n.dtype, &[]))), vec![], n.region)?;
+            return rw.push(Op::Broadcast(n.shape.clone()), vec![zero], n.region).map(Some);
+        }
+        take.push(AxisSlice { start: lo - p.start, len: hi - lo, step: 1 });
+        put.push(AxisSlice { start: lo - w.start, len: hi - lo, step: 1 });
+    }
+    let xs = rw.node(x).shape.clone();
+    let taken =
+        if take.iter().zip(&xs).all(|(s, &d)| s.is_full(d)) { x } else { rw.push(Op::Slice(take), vec![x], n.region)? };
+    push_or_same(rw, Op::Pad { shape: n.shape.clone(), slices: put }, taken, n)
 }
 
 fn binary_rule(rw: &mut Rewriter, b: BinaryOp, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
@@ -333,13 +369,24 @@ fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<Node
                         }
                     }
                     Op::Pad { slices: placed, .. } if placed == slices => Ok(same(rw, inner.inputs[0], n)),
+                    Op::Pad { slices: placed, .. } => slice_of_pad(rw, n, slices, placed, inner.inputs[0]),
                     _ => Ok(None),
                 }
             }
         }
         Op::Pad { shape, slices } => {
-            let full = operand(rw, 0).shape == *shape && slices.iter().zip(shape).all(|(s, &d)| s.is_full(d));
-            Ok(if full { same(rw, x[0], n) } else { None })
+            let inner = operand(rw, 0);
+            let full = inner.shape == *shape && slices.iter().zip(shape).all(|(s, &d)| s.is_full(d));
+            if full {
+                Ok(same(rw, x[0], n))
+            } else if let Op::Pad { slices: first, .. } = &inner.op {
+                // The inner pad's elements land at the outer placement of their positions.
+                let composed = compose_slices(slices, first);
+                let op = Op::Pad { shape: shape.clone(), slices: composed };
+                rw.push(op, vec![inner.inputs[0]], n.region).map(Some)
+            } else {
+                Ok(None)
+            }
         }
         Op::Concat(_) if x.len() == 1 => Ok(same(rw, x[0], n)),
         Op::ReduceSum(axes) | Op::ReduceMax(axes) | Op::ReduceMin(axes) if axes.is_empty() => Ok(same(rw, x[0], n)),

@@ -1,0 +1,210 @@
+//! The runtime's matrix products: `c = op(a) @ op(b)` over a batch, where `op` is the identity
+//! or the transpose of the last two axes, read through strides (a transposed operand is the
+//! buffer of the permutation's operand, never a copy).
+//!
+//! Real products (`f32`, `f64`) use `faer`, chosen by `benches/gemm.rs` over matrixmultiply
+//! (with and without its own threads) and the `gemm` crate. Products of at least
+//! [`PARALLEL_MIN_WORK`] multiply-adds run on rayon's pool; smaller ones stay on the caller's
+//! thread, since waking the pool costs about 15 us on the 2-core machine the benches run on.
+//! faer splits a product among threads by blocks of the result only, never along the summed
+//! axis, so a product has the same bits for any number of threads (`tests/gemm.rs` checks
+//! it). Complex products call matrixmultiply's `cgemm`/`zgemm`, as the interpreter does.
+//!
+//! Agreement with the interpreter (tolerance): the interpreter multiplies with ndarray's
+//! `general_mat_mul` (matrixmultiply). Both compute each `c[i, j]` as a sum over `k` of
+//! rounded products, but in different orders: each library splits the summed axis into blocks
+//! of its own depth and accumulates within a block in its own micro-kernel's order (fused
+//! multiply-adds in SIMD lanes). Results therefore differ in the last bits, always within the
+//! standard GEMM bound `|c_jit - c_interp| <= 2 k u (|a| |b|)` elementwise (`u` the unit
+//! roundoff of the dtype, `k` the summed length): each is within `k u |a| |b|` of the exact
+//! product. Complex products are the interpreter's bit for bit.
+
+use super::plan::Plan;
+use crate::array::DType;
+use crate::error::{Error, Result};
+use crate::ir::{Graph, NodeId, Op};
+use faer::{MatMut, MatRef};
+
+/// True for a permutation that swaps the last two axes and keeps the others: a matrix product
+/// reads its operand through strides instead of a copy.
+pub(crate) fn is_matrix_transpose(op: &Op) -> bool {
+    match op {
+        Op::Permute(axes) => {
+            let r = axes.len();
+            r >= 2
+                && axes[r - 2] == r - 1
+                && axes[r - 1] == r - 2
+                && axes[..r - 2].iter().enumerate().all(|(i, &a)| i == a)
+        }
+        _ => false,
+    }
+}
+
+/// The buffer slot that holds matrix product operand `id`, and whether it holds the operand's
+/// transpose (the operand is a transposing permutation without a buffer of its own).
+pub(super) fn operand(g: &Graph, plan: &Plan, id: NodeId) -> Result<(usize, bool)> {
+    if let Some(slot) = plan.buffer[id] {
+        return Ok((slot, false));
+    }
+    let node = &g.nodes[id];
+    if is_matrix_transpose(&node.op) {
+        if let Some(slot) = plan.buffer[node.inputs[0]] {
+            return Ok((slot, true));
+        }
+    }
+    Err(Error::argument("compile", format!("matrix product operand %{id} has no buffer")))
+}
+
+/// Row and column strides (in elements) of an `[rows, cols]` operand stored row-major, or
+/// stored as its `[cols, rows]` transpose.
+fn strides(rows: usize, cols: usize, transposed: bool) -> (isize, isize) {
+    if transposed {
+        (1, rows as isize)
+    } else {
+        (cols as isize, 1)
+    }
+}
+
+/// The shape of one batched product.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Product {
+    pub dtype: DType,
+    pub batch: usize,
+    pub m: usize,
+    pub k: usize,
+    pub n: usize,
+    /// `a` holds `[.., k, m]` matrices (the product reads their transposes).
+    pub ta: bool,
+    /// `b` holds `[.., n, k]` matrices.
+    pub tb: bool,
+}
+
+/// `c = op(a) @ op(b)` for `p.batch` matrices.
+///
+/// # Safety
+/// `a`, `b` and `c` must point at `p.batch` contiguous row-major matrices of `p.dtype` of
+/// shapes `[m, k]` (or `[k, m]` when `p.ta`), `[k, n]` (or `[n, k]` when `p.tb`) and `[m, n]`,
+/// with `c` writable, aligned for the dtype, and aliasing neither operand.
+pub(super) unsafe fn matmul(p: Product, a: *const u8, b: *const u8, c: *mut u8) {
+    let Product { dtype, batch, m, k, n, ta, tb } = p;
+    let (ars, acs) = strides(m, k, ta);
+    let (brs, bcs) = strides(k, n, tb);
+    let sz = dtype.size_of();
+    for i in 0..batch {
+        let (ap, bp, cp) = (a.add(i * m * k * sz), b.add(i * k * n * sz), c.add(i * m * n * sz));
+        match dtype {
+            // SAFETY (both arms): the caller's buffers hold these matrices; `c` is exclusive.
+            DType::F32 => real::<f32>(m, k, n, (ap, ars, acs), (bp, brs, bcs), cp),
+            DType::F64 => real::<f64>(m, k, n, (ap, ars, acs), (bp, brs, bcs), cp),
+            DType::C64 => matrixmultiply::cgemm(
+                matrixmultiply::CGemmOption::Standard,
+                matrixmultiply::CGemmOption::Standard,
+                m,
+                k,
+                n,
+                [1.0, 0.0],
+                ap as _,
+                ars,
+                acs,
+                bp as _,
+                brs,
+                bcs,
+                [0.0, 0.0],
+                cp as _,
+                n as isize,
+                1,
+            ),
+            DType::C128 => matrixmultiply::zgemm(
+                matrixmultiply::CGemmOption::Standard,
+                matrixmultiply::CGemmOption::Standard,
+                m,
+                k,
+                n,
+                [1.0, 0.0],
+                ap as _,
+                ars,
+                acs,
+                bp as _,
+                brs,
+                bcs,
+                [0.0, 0.0],
+                cp as _,
+                n as isize,
+                1,
+            ),
+            DType::Bool => {}
+        }
+    }
+    // SAFETY: only executed where the CPU has AVX.
+    unsafe { clear_upper_vector_state() };
+}
+
+/// Clears the upper halves of the vector registers (`vzeroupper`) after faer's AVX-512 kernels
+/// (hand-written, they leave them dirty): SSE code that runs next (the generated kernels, libm)
+/// would otherwise run at about half speed on this project's machine.
+///
+/// # Safety
+/// None beyond the feature check inside.
+unsafe fn clear_upper_vector_state() {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[target_feature(enable = "avx")]
+        unsafe fn zeroupper() {
+            std::arch::x86_64::_mm256_zeroupper();
+        }
+        if std::arch::is_x86_feature_detected!("avx") {
+            // SAFETY: the CPU has AVX.
+            unsafe { zeroupper() };
+        }
+    }
+}
+
+/// Real products with at least this many multiply-adds (`m k n`) run on rayon's pool.
+pub(crate) const PARALLEL_MIN_WORK: usize = 1 << 24;
+
+/// The parallelism of a real `[m, k] x [k, n]` product: rayon's whole pool when it is large.
+fn parallelism(m: usize, k: usize, n: usize) -> faer::Par {
+    if m.saturating_mul(k).saturating_mul(n) >= PARALLEL_MIN_WORK {
+        faer::Par::rayon(0)
+    } else {
+        faer::Par::Seq
+    }
+}
+
+/// A real scalar faer multiplies.
+trait RealGemm: faer::traits::ComplexField + Copy {
+    /// The multiplicative identity.
+    const ONE: Self;
+}
+
+impl RealGemm for f32 {
+    const ONE: Self = 1.0;
+}
+
+impl RealGemm for f64 {
+    const ONE: Self = 1.0;
+}
+
+/// One real product through faer, from raw pointers and element strides.
+///
+/// # Safety
+/// As for [`matmul`], for one matrix of each operand.
+unsafe fn real<T: RealGemm>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (*const u8, isize, isize),
+    b: (*const u8, isize, isize),
+    c: *mut u8,
+) {
+    // SAFETY: the caller guarantees the matrices these pointers and strides describe; `c` is
+    // row-major `[m, n]` and written only through this view.
+    let (av, bv, cv) = unsafe {
+        (
+            MatRef::from_raw_parts(a.0 as *const T, m, k, a.1, a.2),
+            MatRef::from_raw_parts(b.0 as *const T, k, n, b.1, b.2),
+            MatMut::from_raw_parts_mut(c as *mut T, m, n, n as isize, 1),
+        )
+    };
+    faer::linalg::matmul::matmul(cv, faer::Accum::Replace, av, bv, T::ONE, parallelism(m, k, n));
+}
