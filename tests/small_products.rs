@@ -1,0 +1,104 @@
+//! Small real matrix products (at most 4,096 multiply-adds) run as plain loops that sum each
+//! element in order over the shared axis: the interpreter and the JIT (which reads transposed
+//! operands through strides) agree bit for bit, the result is within the GEMM bound of an
+//! exact (f64-accumulated) product, and sizes just above the threshold still go to faer.
+
+use cranegrad::array::Data;
+use cranegrad::interp;
+use cranegrad::ir::{Graph, Op};
+use cranegrad::jit;
+use cranegrad::DType;
+use ndarray::{ArrayD, IxDyn};
+use std::sync::Arc;
+
+fn values(seed: u64, n: usize) -> Vec<f64> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            ((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 4.0
+        })
+        .collect()
+}
+
+fn data(d: DType, shape: &[usize], seed: u64) -> Arc<Data> {
+    let v = values(seed, shape.iter().product());
+    Arc::new(match d {
+        DType::F32 => Data::F32(ArrayD::from_shape_vec(IxDyn(shape), v.iter().map(|&x| x as f32).collect()).unwrap()),
+        _ => Data::F64(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()),
+    })
+}
+
+fn as_f64(d: &Data) -> Vec<f64> {
+    match d {
+        Data::F32(a) => a.iter().map(|&x| x as f64).collect(),
+        Data::F64(a) => a.iter().copied().collect(),
+        _ => panic!("real data"),
+    }
+}
+
+fn bits(d: &Data) -> Vec<u64> {
+    match d {
+        Data::F32(a) => a.iter().map(|x| x.to_bits() as u64).collect(),
+        Data::F64(a) => a.iter().map(|x| x.to_bits()).collect(),
+        _ => panic!("real data"),
+    }
+}
+
+/// `op(a) @ op(b)` for `[m, k] x [k, n]`, with either operand stored transposed and permuted in
+/// the graph (the JIT passes such an operand to the product as strides).
+fn product_graph(d: DType, m: usize, k: usize, n: usize, ta: bool, tb: bool) -> Graph {
+    let mut g = Graph::new();
+    let a = g.input(0, d, &if ta { [k, m] } else { [m, k] });
+    let b = g.input(1, d, &if tb { [n, k] } else { [k, n] });
+    let a = if ta { g.push(Op::Permute(vec![1, 0]), vec![a], 0).unwrap() } else { a };
+    let b = if tb { g.push(Op::Permute(vec![1, 0]), vec![b], 0).unwrap() } else { b };
+    let c = g.push(Op::MatMul, vec![a, b], 0).unwrap();
+    g.outputs = vec![c];
+    g
+}
+
+#[test]
+fn small_products_agree_bit_for_bit_in_every_layout_and_within_the_gemm_bound() {
+    for d in [DType::F64, DType::F32] {
+        let u = if d == DType::F64 { f64::EPSILON / 2.0 } else { f32::EPSILON as f64 / 2.0 };
+        for (m, k, n) in [(1, 14, 14), (14, 1, 14), (14, 14, 1), (3, 5, 7), (16, 16, 16), (16, 16, 17), (1, 1, 1)] {
+            for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+                let g = product_graph(d, m, k, n, ta, tb);
+                let shape_a = if ta { [k, m] } else { [m, k] };
+                let shape_b = if tb { [n, k] } else { [k, n] };
+                let inputs = [data(d, &shape_a, 1 + m as u64), data(d, &shape_b, 2 + n as u64)];
+                let want = interp::run(&g, &inputs).unwrap();
+                let got = jit::compile(&g).unwrap().run(&inputs).unwrap();
+                let case = format!("{d:?} {m}x{k}x{n} ta {ta} tb {tb}");
+                assert_eq!(bits(&want[0]), bits(&got[0]), "{case}");
+                // Against the exact product (f64 sums of the same values).
+                let (av, bv) = (as_f64(&inputs[0]), as_f64(&inputs[1]));
+                let at = |i: usize, p: usize| if ta { av[p * m + i] } else { av[i * k + p] };
+                let bt = |p: usize, j: usize| if tb { bv[j * k + p] } else { bv[p * n + j] };
+                let c = as_f64(&got[0]);
+                for i in 0..m {
+                    for j in 0..n {
+                        let exact: f64 = (0..k).map(|p| at(i, p) * bt(p, j)).sum();
+                        let bound: f64 = (0..k).map(|p| (at(i, p) * bt(p, j)).abs()).sum::<f64>() * k as f64 * u;
+                        let err = (c[i * n + j] - exact).abs();
+                        assert!(err <= bound + 1e-300, "{case} [{i}, {j}]: error {err:e} over {bound:e}");
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_small_product_sums_in_order_over_the_shared_axis() {
+    // (1 + 1e16) - 1e16 in order is 0 (the 1 is lost); 1 + (1e16 - 1e16), summing from the
+    // end or pairing the large terms, would be 1.
+    let a = Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[1, 3]), vec![1.0, 1e16, -1e16]).unwrap()));
+    let b = Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[3, 1]), vec![1.0, 1.0, 1.0]).unwrap()));
+    let g = product_graph(DType::F64, 1, 3, 1, false, false);
+    let want = interp::run(&g, &[a.clone(), b.clone()]).unwrap();
+    assert_eq!(as_f64(&want[0]), vec![0.0]);
+    let got = jit::compile(&g).unwrap().run(&[a, b]).unwrap();
+    assert_eq!(as_f64(&got[0]), vec![0.0]);
+}
