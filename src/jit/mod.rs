@@ -37,6 +37,7 @@ mod lower;
 mod plan;
 mod runtime;
 mod sum;
+mod vector;
 
 pub use compile::{compile, compile_shared};
 pub use runtime::Compiled;

@@ -4,14 +4,22 @@
 //! binary counter through a small stack array of partial sums; the remaining partials added from
 //! the lowest level up. Four independent accumulators also break the chain of dependent adds.
 
-use super::emitter::{elem_ty, Elem, KernelEmitter};
+use super::emitter::{elem_ty, jerr, Elem, KernelEmitter, Lane};
 use super::kernel::ReduceLevel;
+use super::vector::{vector_type, Scan};
 use crate::array::DType;
 use crate::error::Result;
 use crate::interp::{SUM_ACCUMULATORS, SUM_BLOCK};
 use crate::ir::BinaryOp;
-use cranelift_codegen::ir::{types, InstBuilder, StackSlot, StackSlotData, StackSlotKind, Value};
+use cranelift_codegen::ir::{types, InstBuilder, StackSlot, StackSlotData, StackSlotKind, Type, Value};
 use cranelift_frontend::Variable;
+
+/// The accumulators of a level: four scalar ones, and in vector code the vectors whose lanes
+/// they are.
+struct Accumulators<'v> {
+    scalar: &'v [Vec<Variable>],
+    vector: Option<(Type, &'v [Variable])>,
+}
 
 /// Where a level's partial sums live while it is emitted.
 struct Partials {
@@ -41,15 +49,34 @@ impl KernelEmitter<'_, '_> {
         let accs: Vec<Vec<Variable>> = (0..SUM_ACCUMULATORS)
             .map(|_| (0..if dtype.is_complex() { 2 } else { 1 }).map(|_| self.b.declare_var(elem_ty(dtype))).collect())
             .collect();
+        // The innermost level runs on vectors when its elements allow: the accumulators are
+        // then the lanes of `4 / W` vectors (lane `r` of vector `v` is accumulator `v W + r`),
+        // so each accumulator adds the same elements in the same order as in scalar code.
+        let vt = if red.level + 1 == red.axes.len() {
+            let axis = red.axes[red.level];
+            let saved = self.span;
+            self.span = (0, n as i64);
+            let mut s = Scan::new(dtype);
+            self.scan(red.operand, Lane::Axis(axis, Some(0)), false, &mut s);
+            self.span = saved;
+            vector_type(dtype).filter(|_| s.vector)
+        } else {
+            None
+        };
+        let vaccs: Vec<Variable> = match vt {
+            Some(v) => (0..SUM_ACCUMULATORS / v.lane_count() as usize).map(|_| self.b.declare_var(v)).collect(),
+            None => Vec::new(),
+        };
+        let sums = Accumulators { scalar: &accs, vector: vt.map(|v| (v, vaccs.as_slice())) };
         let mut block = |k: &mut Self, b: Value| -> Result<()> {
             let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
-            let s = k.sum_block(red, &accs, base, SUM_BLOCK)?;
+            let s = k.sum_block(red, &sums, base, SUM_BLOCK)?;
             k.merge_partial(&partials, b, s, dtype)
         };
         self.emit_loop(full_blocks, &mut block)?;
         if tail > 0 {
             let base = self.b.ins().iconst(types::I64, (full_blocks * SUM_BLOCK) as i64);
-            let s = self.sum_block(red, &accs, base, tail)?;
+            let s = self.sum_block(red, &sums, base, tail)?;
             let count = self.b.ins().iconst(types::I64, full_blocks as i64);
             self.merge_partial(&partials, count, s, dtype)?;
         }
@@ -67,23 +94,58 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// The sum of `len` elements from index `base` into the accumulators, combined.
-    fn sum_block(&mut self, red: &ReduceLevel<'_>, accs: &[Vec<Variable>], base: Value, len: usize) -> Result<Elem> {
+    fn sum_block(&mut self, red: &ReduceLevel<'_>, sums: &Accumulators<'_>, base: Value, len: usize) -> Result<Elem> {
         let dtype = red.dtype;
-        for acc in accs {
-            let zero = self.zero(dtype);
-            self.write_vars(acc, zero);
-        }
+        let accs = sums.scalar;
         let groups = len / SUM_ACCUMULATORS;
-        let mut group = |k: &mut Self, g: Value| -> Result<()> {
-            let first = k.b.ins().imul_imm_s(g, SUM_ACCUMULATORS as i64);
-            let first = k.b.ins().iadd(first, base);
-            for (r, acc) in accs.iter().enumerate() {
-                let i = k.b.ins().iadd_imm_s(first, r as i64);
-                k.accumulate(red, acc, i)?;
+        match sums.vector {
+            Some((vt, vaccs)) if groups > 0 => {
+                let width = vt.lane_count() as usize;
+                for &acc in vaccs {
+                    let zero = self.zero(dtype);
+                    let Elem::Scalar(z) = zero else { return Err(jerr("vector sum of complex elements")) };
+                    let z = self.b.ins().splat(vt, z);
+                    self.b.def_var(acc, z);
+                }
+                let mut group = |k: &mut Self, g: Value| -> Result<()> {
+                    let first = k.b.ins().imul_imm_s(g, SUM_ACCUMULATORS as i64);
+                    let first = k.b.ins().iadd(first, base);
+                    for (v, &acc) in vaccs.iter().enumerate() {
+                        let i = k.b.ins().iadd_imm_s(first, (v * width) as i64);
+                        k.vec = Some(vt);
+                        let x = k.level_element(red, i);
+                        k.vec = None;
+                        let Elem::Scalar(x) = x? else { return Err(jerr("vector sum of complex elements")) };
+                        let a = k.b.use_var(acc);
+                        let s = k.b.ins().fadd(a, x);
+                        k.b.def_var(acc, s);
+                    }
+                    Ok(())
+                };
+                self.emit_loop(groups, &mut group)?;
+                for (r, acc) in accs.iter().enumerate() {
+                    let v = self.b.use_var(vaccs[r / width]);
+                    let lane = self.b.ins().extractlane(v, (r % width) as u8);
+                    self.write_vars(acc, Elem::Scalar(lane));
+                }
             }
-            Ok(())
-        };
-        self.emit_loop(groups, &mut group)?;
+            _ => {
+                for acc in accs {
+                    let zero = self.zero(dtype);
+                    self.write_vars(acc, zero);
+                }
+                let mut group = |k: &mut Self, g: Value| -> Result<()> {
+                    let first = k.b.ins().imul_imm_s(g, SUM_ACCUMULATORS as i64);
+                    let first = k.b.ins().iadd(first, base);
+                    for (r, acc) in accs.iter().enumerate() {
+                        let i = k.b.ins().iadd_imm_s(first, r as i64);
+                        k.accumulate(red, acc, i)?;
+                    }
+                    Ok(())
+                };
+                self.emit_loop(groups, &mut group)?;
+            }
+        }
         for (r, acc) in accs.iter().enumerate().take(len % SUM_ACCUMULATORS) {
             let i = self.b.ins().iadd_imm_s(base, (groups * SUM_ACCUMULATORS + r) as i64);
             self.accumulate(red, acc, i)?;
