@@ -347,7 +347,12 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// A host function of scalars applied to each lane of vector arguments.
-    pub(super) fn per_lane(&mut self, v: Type, args: &[Value], call: &mut dyn FnMut(&mut Self, &[Value]) -> Value) -> Value {
+    pub(super) fn per_lane(
+        &mut self,
+        v: Type,
+        args: &[Value],
+        call: &mut dyn FnMut(&mut Self, &[Value]) -> Value,
+    ) -> Value {
         let mut out: Option<Value> = None;
         for l in 0..v.lane_count() as u8 {
             let xs: Vec<Value> = args.iter().map(|&a| self.b.ins().extractlane(a, l)).collect();
