@@ -100,6 +100,14 @@ pub(crate) fn kernel_signature(module: &JITModule) -> Signature {
     sig
 }
 
+/// The chunk function signature: `fn(bufs: *const *mut u8, lo: u64, hi: u64, part: *mut u8)`.
+pub(crate) fn chunk_signature(module: &JITModule) -> Signature {
+    let mut sig = kernel_signature(module);
+    let ptr = module.target_config().pointer_type();
+    sig.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64), AbiParam::new(ptr)]);
+    sig
+}
+
 /// Emits one native function: a run of kernels, each a loop nest over its output whose body
 /// evaluates the node's fused expression at one index.
 pub(crate) struct KernelEmitter<'a, 'b> {
@@ -121,6 +129,9 @@ pub(crate) struct KernelEmitter<'a, 'b> {
     pub(super) vec: Option<Type>,
     /// The static range `[lo, hi)` of the innermost loop variable being emitted.
     pub(super) span: (i64, i64),
+    /// In a chunk function, the run-time range `[lo, hi)` of the partitioned (outermost) loop,
+    /// taken by the first loop emitted.
+    pub(super) range: Option<(Value, Value)>,
 }
 
 impl<'a, 'b> KernelEmitter<'a, 'b> {
@@ -146,6 +157,7 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
             memo: HashMap::new(),
             vec: None,
             span: (0, 0),
+            range: None,
         }
     }
 

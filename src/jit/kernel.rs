@@ -3,6 +3,7 @@
 //! whose body evaluates the fused expression at one multi-index. Every bound is a constant.
 
 use super::emitter::{elem_ty, jerr, Elem, Index, KernelEmitter, Lane, Reduction};
+use super::parallel::Split;
 use super::vector::{vector_type, Scan, MAX_PIECES};
 use crate::array::DType;
 use crate::error::Result;
@@ -48,6 +49,51 @@ impl KernelEmitter<'_, '_> {
             self.ptrs.clear();
             self.memo.clear();
             self.emit_kernel(bufs, root)?;
+        }
+        self.b.ins().return_(&[]);
+        self.b.seal_all_blocks();
+        let cfg = self.module.target_config();
+        self.b.finalize(cfg);
+        Ok(())
+    }
+
+    /// Emits one chunk function `fn(bufs, lo, hi, part)` of kernel `root`, split as `split`
+    /// says (`parallel.rs`): it runs units `lo..hi` of the kernel's outermost loop, or blocks
+    /// `lo..hi` of a sum, leaving their partial sums at `part`.
+    pub(crate) fn emit_chunk_function(mut self, root: NodeId, split: &Split) -> Result<()> {
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.b.switch_to_block(entry);
+        let p = self.b.block_params(entry).to_vec();
+        let (bufs, lo, hi, part) = (p[0], p[1], p[2], p[3]);
+        match split {
+            Split::Rows { .. } => {
+                self.range = Some((lo, hi));
+                self.emit_kernel(bufs, root)?;
+                if self.range.take().is_some() {
+                    return Err(jerr("a chunked kernel without a partitioned loop"));
+                }
+            }
+            Split::Sum { .. } => {
+                self.load_pointers(bufs, root, root)?;
+                let node = &self.g.nodes[root];
+                let operand = node.inputs[0];
+                let in_shape = self.g.nodes[operand].shape.clone();
+                let dtype = node.dtype;
+                let axes = vec![0usize];
+                let vars: Vec<Vec<Variable>> = Vec::new();
+                let red = ReduceLevel {
+                    level: 0,
+                    axes: &axes,
+                    in_shape: &in_shape,
+                    full: &[None],
+                    vars: &vars,
+                    operand,
+                    dtype,
+                    kind: Reduction::Sum,
+                };
+                self.sum_chunk(&red, lo, hi, part)?;
+            }
         }
         self.b.ins().return_(&[]);
         self.b.seal_all_blocks();
@@ -164,6 +210,31 @@ impl KernelEmitter<'_, '_> {
         Ok(())
     }
 
+    /// A loop over `i = lo, lo + step, ...` while `i + step <= hi` (run-time bounds): `body(i)`.
+    /// Returns the first `i` not run.
+    pub(super) fn emit_dyn(
+        &mut self,
+        lo: Value,
+        hi: Value,
+        step: i64,
+        body: &mut dyn FnMut(&mut Self, Value) -> Result<()>,
+    ) -> Result<Value> {
+        let (head, run, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        self.b.append_block_param(head, types::I64);
+        self.b.append_block_param(exit, types::I64);
+        self.b.ins().jump(head, &[lo.into()]);
+        self.b.switch_to_block(head);
+        let i = self.b.block_params(head)[0];
+        let next = self.b.ins().iadd_imm_s(i, step);
+        let c = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, next, hi);
+        self.b.ins().brif(c, run, &[], exit, &[i.into()]);
+        self.b.switch_to_block(run);
+        body(self, i)?;
+        self.b.ins().jump(head, &[next.into()]);
+        self.b.switch_to_block(exit);
+        Ok(self.b.block_params(exit)[0])
+    }
+
     /// The loop nest over `shape` of a kernel computing `expr` (from its operands if `own`):
     /// plain loops over the outer axes, and the innermost axis split into pieces at the
     /// boundaries of pads and concatenations along it (so each piece knows its guards), each
@@ -199,6 +270,7 @@ impl KernelEmitter<'_, '_> {
         body: &mut dyn FnMut(&mut Self, Value) -> Result<()>,
     ) -> Result<()> {
         let saved = (self.span, self.vec);
+        let range = self.range.take();
         let n = n as i64;
         self.span = (0, n);
         let mut s = Scan::new(dtype);
@@ -216,8 +288,23 @@ impl KernelEmitter<'_, '_> {
             self.span = (lo, hi);
             let mut s = Scan::new(dtype);
             self.scan(expr, lane, own, &mut s);
+            let vt = vector_type(dtype).filter(|_| s.vector);
+            if let Some((rlo, rhi)) = range {
+                // A chunk function: this piece clipped to the chunk's range.
+                let (a, b) = (self.b.ins().iconst(types::I64, lo), self.b.ins().iconst(types::I64, hi));
+                let (a, b) = (self.b.ins().umax(a, rlo), self.b.ins().umin(b, rhi));
+                let mut start = a;
+                if let Some(vt) = vt {
+                    self.vec = Some(vt);
+                    let r = self.emit_dyn(a, b, vt.lane_count() as i64, body);
+                    self.vec = None;
+                    start = r?;
+                }
+                self.emit_dyn(start, b, 1, body)?;
+                continue;
+            }
             let mut start = lo;
-            if let Some(vt) = vector_type(dtype).filter(|_| s.vector) {
+            if let Some(vt) = vt {
                 let width = vt.lane_count() as i64;
                 let count = (hi - lo) / width;
                 if count > 0 {
@@ -249,6 +336,10 @@ impl KernelEmitter<'_, '_> {
             idx2.push(i);
             k.nest(dims, &idx2, body)
         };
+        if let Some((lo, hi)) = self.range.take() {
+            // A chunk function: this outermost loop runs the chunk's range only.
+            return self.emit_dyn(lo, hi, 1, &mut inner).map(|_| ());
+        }
         self.emit_loop(n, &mut inner)
     }
 

@@ -27,6 +27,7 @@
 //! assert_eq!(out, cranegrad::interp::run(&g, &[x0]).unwrap());
 //! ```
 
+mod buffers;
 mod compile;
 mod emitter;
 mod expr;
@@ -34,6 +35,7 @@ mod host;
 mod index;
 mod kernel;
 mod lower;
+mod parallel;
 mod plan;
 mod runtime;
 mod sum;

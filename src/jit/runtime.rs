@@ -2,6 +2,8 @@
 //! reused arena of temporaries, freshly allocated outputs), the steps it runs, and the GEMM
 //! calls for matrix products.
 
+use super::buffers::OutBuf;
+use super::parallel::{run_split, ChunkFn, Split};
 use super::plan::Slot;
 use crate::array::{standard, DType, Data, Element};
 use crate::error::{Error, Result};
@@ -16,6 +18,8 @@ type KernelFn = unsafe extern "C" fn(*const *mut u8);
 pub(super) enum Step {
     /// A generated kernel (its entry address).
     Kernel(usize),
+    /// A kernel's chunk function (its entry address), run in chunks on the thread pool.
+    Chunked { f: usize, split: Split },
     /// `c = a @ b`, batched.
     MatMul { a: usize, b: usize, c: usize, dtype: DType, batch: usize, m: usize, k: usize, n: usize },
 }
@@ -39,6 +43,9 @@ pub struct Compiled {
     pub(super) slots: Vec<Slot>,
     pub(super) inputs: Vec<(DType, Vec<usize>)>,
     pub(super) out_allocs: Vec<(DType, Vec<usize>)>,
+    /// Whether each output allocation must start zeroed (it is not written element by element
+    /// by one generated kernel).
+    pub(super) out_zeroed: Vec<bool>,
     pub(super) outputs: Vec<OutSrc>,
     pub(super) arena_words: usize,
     /// Arenas of finished runs, reused (a fresh large allocation costs page faults each call).
@@ -82,10 +89,6 @@ fn const_ptr(d: &Data) -> *mut u8 {
     with_data!(d, a => a.as_ptr() as *mut u8)
 }
 
-fn mut_ptr(d: &mut Data) -> *mut u8 {
-    with_data!(d, a => a.as_mut_ptr() as *mut u8)
-}
-
 fn contiguous(d: &Arc<Data>) -> Arc<Data> {
     let ok = with_data!(&**d, a => a.is_standard_layout());
     if ok {
@@ -118,14 +121,19 @@ impl Compiled {
         for (d, s) in &self.out_allocs {
             crate::interp::ensure_allocatable("run", *d, s)?;
         }
-        let mut outs: Vec<Data> = self.out_allocs.iter().map(|(d, s)| Data::zeros(*d, s)).collect();
+        let mut outs: Vec<OutBuf> = self
+            .out_allocs
+            .iter()
+            .zip(&self.out_zeroed)
+            .map(|((d, s), &z)| OutBuf::new(*d, s.iter().product(), z))
+            .collect::<Result<_>>()?;
         let reused = self.arenas.lock().ok().and_then(|mut p| p.pop());
         let mut arena = match reused {
             Some(a) => a,
             None => zeroed_arena(self.arena_words)?,
         };
         let arena_ptr = arena.as_mut_ptr() as *mut u8;
-        let mut out_ptrs: Vec<*mut u8> = outs.iter_mut().map(mut_ptr).collect();
+        let mut out_ptrs: Vec<*mut u8> = outs.iter_mut().map(OutBuf::ptr).collect();
         let ptrs: Vec<*mut u8> = self
             .slots
             .iter()
@@ -139,6 +147,14 @@ impl Compiled {
             .collect();
         for step in &self.steps {
             match *step {
+                Step::Chunked { f, ref split } => {
+                    // SAFETY: `f` is the finalized chunk function compiled for `split`; every
+                    // buffer it touches is in `ptrs` with the size the plan computed.
+                    unsafe {
+                        let f: ChunkFn = std::mem::transmute::<usize, ChunkFn>(f);
+                        run_split(f, split, ptrs.as_ptr());
+                    }
+                }
                 Step::Kernel(f) => {
                     // SAFETY: `f` is a finalized kernel of this module; every buffer it touches
                     // is in `ptrs` with the size the plan computed.
@@ -160,7 +176,13 @@ impl Compiled {
                 p.push(arena);
             }
         }
-        let outs: Vec<Arc<Data>> = outs.into_iter().map(Arc::new).collect();
+        let outs: Vec<Arc<Data>> = outs
+            .into_iter()
+            .zip(&self.out_allocs)
+            // SAFETY: each output is zeroed, or is the buffer of one generated kernel, which
+            // has just written every element of it.
+            .map(|(o, (_, s))| unsafe { o.finish(s) }.map(Arc::new))
+            .collect::<Result<_>>()?;
         Ok(self
             .outputs
             .iter()

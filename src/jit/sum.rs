@@ -11,6 +11,7 @@ use crate::array::DType;
 use crate::error::Result;
 use crate::interp::{SUM_ACCUMULATORS, SUM_BLOCK};
 use crate::ir::BinaryOp;
+use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, InstBuilder, StackSlot, StackSlotData, StackSlotKind, Type, Value};
 use cranelift_frontend::Variable;
 
@@ -21,9 +22,11 @@ struct Accumulators<'v> {
     vector: Option<(Type, &'v [Variable])>,
 }
 
-/// Where a level's partial sums live while it is emitted.
+/// Where a level's partial sums live while it is emitted: a stack slot, or (for one chunk of
+/// a sum split across threads) the caller's memory.
 struct Partials {
-    slot: StackSlot,
+    slot: Option<StackSlot>,
+    ptr: Option<Value>,
     /// Bytes per element.
     size: i64,
 }
@@ -31,21 +34,40 @@ struct Partials {
 impl KernelEmitter<'_, '_> {
     /// The sum over one reduction level's axis, in the blocked order.
     pub(super) fn blocked_sum(&mut self, red: &ReduceLevel<'_>) -> Result<Elem> {
+        Ok(self.blocked_sum_in(red, None)?.unwrap_or_else(|| self.zero(red.dtype)))
+    }
+
+    /// One chunk of a sum split across threads: blocks `lo..hi` of the level's axis (`hi` at
+    /// most the number of blocks, `hi - lo` a power of two unless `hi` is the last), summed
+    /// with a binary counter of their own whose partial sums are left at `part` for the caller
+    /// to combine (`runtime::combine_chunks`), so that the result is the one-thread sum's bits.
+    pub(super) fn sum_chunk(&mut self, red: &ReduceLevel<'_>, lo: Value, hi: Value, part: Value) -> Result<()> {
+        self.blocked_sum_in(red, Some((lo, hi, part))).map(|_| ())
+    }
+
+    /// [`blocked_sum`](Self::blocked_sum), or with `chunk` one chunk of it (see
+    /// [`sum_chunk`](Self::sum_chunk)), which returns `None`.
+    fn blocked_sum_in(&mut self, red: &ReduceLevel<'_>, chunk: Option<(Value, Value, Value)>) -> Result<Option<Elem>> {
         let n = red.in_shape[red.axes[red.level]];
         let dtype = red.dtype;
         if n == 0 {
-            return Ok(self.zero(dtype));
+            return Ok(None);
         }
         let (full_blocks, tail) = (n / SUM_BLOCK, n % SUM_BLOCK);
         let blocks = full_blocks + usize::from(tail > 0);
         let levels = (usize::BITS - blocks.leading_zeros()) as usize;
         let size = dtype.size_of() as i64;
-        let slot = self.b.create_sized_stack_slot(StackSlotData::new(
-            StackSlotKind::ExplicitSlot,
-            (levels as i64 * size) as u32,
-            4,
-        ));
-        let partials = Partials { slot, size };
+        let partials = match chunk {
+            Some((_, _, part)) => Partials { slot: None, ptr: Some(part), size },
+            None => {
+                let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+                    StackSlotKind::ExplicitSlot,
+                    (levels as i64 * size) as u32,
+                    4,
+                ));
+                Partials { slot: Some(slot), ptr: None, size }
+            }
+        };
         let accs: Vec<Vec<Variable>> = (0..SUM_ACCUMULATORS)
             .map(|_| (0..if dtype.is_complex() { 2 } else { 1 }).map(|_| self.b.declare_var(elem_ty(dtype))).collect())
             .collect();
@@ -68,29 +90,62 @@ impl KernelEmitter<'_, '_> {
             None => Vec::new(),
         };
         let sums = Accumulators { scalar: &accs, vector: vt.map(|v| (v, vaccs.as_slice())) };
+        let first = chunk.map(|(lo, _, _)| lo);
         let mut block = |k: &mut Self, b: Value| -> Result<()> {
             let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
             let s = k.sum_block(red, &sums, base, SUM_BLOCK)?;
-            k.merge_partial(&partials, b, s, dtype)
+            let count = match first {
+                Some(lo) => k.b.ins().isub(b, lo),
+                None => b,
+            };
+            k.merge_partial(&partials, count, s, dtype)
         };
-        self.emit_loop(full_blocks, &mut block)?;
+        let Some((lo, hi, _)) = chunk else {
+            self.emit_loop(full_blocks, &mut block)?;
+            if tail > 0 {
+                let base = self.b.ins().iconst(types::I64, (full_blocks * SUM_BLOCK) as i64);
+                let s = self.sum_block(red, &sums, base, tail)?;
+                let count = self.b.ins().iconst(types::I64, full_blocks as i64);
+                self.merge_partial(&partials, count, s, dtype)?;
+            }
+            let mut total: Option<Elem> = None;
+            for level in (0..levels).filter(|l| (blocks >> l) & 1 == 1) {
+                let at = self.partials_base(&partials);
+                let at = self.b.ins().iadd_imm_s(at, level as i64 * partials.size);
+                let p = self.load_elem(at, dtype);
+                total = Some(match total {
+                    None => p,
+                    Some(t) => self.binary(BinaryOp::Add, dtype, p, t)?,
+                });
+            }
+            return Ok(total);
+        };
+        let full = self.b.ins().iconst(types::I64, full_blocks as i64);
+        let end = self.b.ins().umin(hi, full);
+        self.emit_dyn(lo, end, 1, &mut block)?;
         if tail > 0 {
+            // The last chunk ends with the partial block.
+            let (tb, done) = (self.b.create_block(), self.b.create_block());
+            let last = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, hi, full_blocks as i64);
+            self.b.ins().brif(last, tb, &[], done, &[]);
+            self.b.switch_to_block(tb);
             let base = self.b.ins().iconst(types::I64, (full_blocks * SUM_BLOCK) as i64);
             let s = self.sum_block(red, &sums, base, tail)?;
-            let count = self.b.ins().iconst(types::I64, full_blocks as i64);
+            let count = self.b.ins().isub(full, lo);
             self.merge_partial(&partials, count, s, dtype)?;
+            self.b.ins().jump(done, &[]);
+            self.b.switch_to_block(done);
         }
-        let mut total: Option<Elem> = None;
-        for level in (0..levels).filter(|l| (blocks >> l) & 1 == 1) {
-            let at = self.b.ins().stack_addr(self.ptr_ty, partials.slot, 0);
-            let at = self.b.ins().iadd_imm_s(at, level as i64 * partials.size);
-            let p = self.load_elem(at, dtype);
-            total = Some(match total {
-                None => p,
-                Some(t) => self.binary(BinaryOp::Add, dtype, p, t)?,
-            });
+        Ok(None)
+    }
+
+    /// The address of partial sum 0.
+    fn partials_base(&mut self, partials: &Partials) -> Value {
+        match (partials.ptr, partials.slot) {
+            (Some(p), _) => p,
+            (None, Some(slot)) => self.b.ins().stack_addr(self.ptr_ty, slot, 0),
+            (None, None) => self.b.ins().iconst(self.ptr_ty, 0),
         }
-        Ok(total.unwrap_or_else(|| self.zero(dtype)))
     }
 
     /// The sum of `len` elements from index `base` into the accumulators, combined.
@@ -201,7 +256,7 @@ impl KernelEmitter<'_, '_> {
 
     /// The address of partial sum `level` (a run-time value).
     fn partial_addr(&mut self, partials: &Partials, level: Value) -> Value {
-        let base = self.b.ins().stack_addr(self.ptr_ty, partials.slot, 0);
+        let base = self.partials_base(partials);
         let off = self.b.ins().imul_imm_s(level, partials.size);
         self.b.ins().iadd(base, off)
     }
