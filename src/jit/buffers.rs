@@ -83,11 +83,14 @@ impl OutBuf {
     pub(super) unsafe fn finish(self, shape: &[usize]) -> Result<Data> {
         let n: usize = shape.iter().product();
         /// # Safety
-        /// The first `n` elements of `v`'s capacity must be written.
+        /// The first `n` elements of `v`'s capacity must be written, `n` the product of `shape`.
         unsafe fn make<T>(mut v: Vec<T>, n: usize, shape: &[usize]) -> Result<ArrayD<T>> {
-            // SAFETY: the capacity is `n` and the caller guarantees the elements are written.
-            unsafe { v.set_len(n) };
-            ArrayD::from_shape_vec(IxDyn(shape), v).map_err(|e| Error::argument("run", e.to_string()))
+            // SAFETY: the capacity is `n` and the caller guarantees the elements are written;
+            // `n` elements make exactly one row-major array of `shape`.
+            unsafe {
+                v.set_len(n);
+                Ok(ArrayD::from_shape_vec_unchecked(IxDyn(shape), v))
+            }
         }
         // SAFETY: the caller guarantees every element is written.
         unsafe {
