@@ -42,7 +42,24 @@ fn bits(d: &Data) -> Vec<u64> {
         Data::F32(a) => a.iter().map(|v| if v.is_nan() { u64::MAX } else { v.to_bits() as u64 }).collect(),
         Data::F64(a) => a.iter().map(|v| if v.is_nan() { u64::MAX } else { v.to_bits() }).collect(),
         Data::Bool(a) => a.iter().map(|&v| v as u64).collect(),
-        _ => panic!("real data only"),
+        Data::C64(a) => a.iter().flat_map(|v| [canon32(v.re), canon32(v.im)]).collect(),
+        Data::C128(a) => a.iter().flat_map(|v| [canon64(v.re), canon64(v.im)]).collect(),
+    }
+}
+
+fn canon32(x: f32) -> u64 {
+    if x.is_nan() {
+        u64::MAX
+    } else {
+        x.to_bits() as u64
+    }
+}
+
+fn canon64(x: f64) -> u64 {
+    if x.is_nan() {
+        u64::MAX
+    } else {
+        x.to_bits()
     }
 }
 
@@ -255,4 +272,47 @@ fn the_padded_gradient_loop_has_no_select() {
     assert!(!clif.contains("select"), "{clif}");
     assert!(clif.contains("f64x2"), "{clif}");
     check(&g, &[data(DType::F64, &[n], 9)], "w2 gradient");
+}
+
+#[test]
+fn complex_loops_of_every_length() {
+    for d in [DType::F64, DType::F32] {
+        let c = d.complex();
+        for n in 0..=17 {
+            let shape = [2, n];
+            let mut g = Graph::new();
+            let x = g.input(0, d, &shape);
+            let y = g.input(1, d, &shape);
+            let z = g.input(2, c, &shape);
+            let w = bin(&mut g, BinaryOp::Complex, x, y);
+            let p = bin(&mut g, BinaryOp::Mul, w, z);
+            let q = bin(&mut g, BinaryOp::Sub, p, z);
+            let cj = un(&mut g, UnaryOp::Conj, q);
+            let s = bin(&mut g, BinaryOp::Add, cj, w);
+            let ng = un(&mut g, UnaryOp::Neg, s);
+            let re = un(&mut g, UnaryOp::Real, ng);
+            let im = un(&mut g, UnaryOp::Imag, p);
+            let r = bin(&mut g, BinaryOp::Mul, re, im);
+            // A host-lowered complex op: scalar code, still correct.
+            let e = un(&mut g, UnaryOp::Exp, z);
+            let ez = bin(&mut g, BinaryOp::Add, e, ng);
+            let xc = push(&mut g, Op::Cast(c), vec![x]);
+            let m = bin(&mut g, BinaryOp::Mul, xc, z);
+            g.outputs = vec![ng, r, ez, m];
+            let zdata = {
+                let re = data(d, &shape, 12);
+                let im = data(d, &shape, 13);
+                Arc::new(match (&*re, &*im) {
+                    (Data::F64(a), Data::F64(b)) => {
+                        Data::C128(ndarray::Zip::from(a).and(b).map_collect(|&r, &i| num_complex::Complex64::new(r, i)))
+                    }
+                    (Data::F32(a), Data::F32(b)) => {
+                        Data::C64(ndarray::Zip::from(a).and(b).map_collect(|&r, &i| num_complex::Complex32::new(r, i)))
+                    }
+                    _ => unreachable!(),
+                })
+            };
+            check(&g, &[data(d, &shape, 10), data(d, &shape, 11), zdata], &format!("{c} {shape:?}"));
+        }
+    }
 }

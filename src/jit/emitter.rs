@@ -189,7 +189,7 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
     /// The CLIF type of an element value of `d` in the current mode (vector or scalar).
     pub(super) fn val_ty(&self, d: DType) -> Type {
         match (self.vec, d) {
-            (Some(v), DType::F32 | DType::F64) => v,
+            (Some(v), DType::F32 | DType::F64 | DType::C64 | DType::C128) => v,
             _ => elem_ty(d),
         }
     }

@@ -74,8 +74,12 @@ impl KernelEmitter<'_, '_> {
         let d = self.g.nodes[n].dtype;
         let lin = self.linear(idx, &shape);
         let a = self.addr(n, lin);
-        if self.vec.is_some() && !d.is_complex() {
+        if self.vec.is_some() {
             let lane = linear_lane(idx.lane(), &shape);
+            if d.is_complex() {
+                let (re, im) = self.load_complex_lanes(a, elem_ty(d), lane);
+                return Elem::Complex(re, im);
+            }
             return Elem::Scalar(self.load_lanes(a, elem_ty(d), lane));
         }
         self.load_elem(a, d)
@@ -111,6 +115,9 @@ impl KernelEmitter<'_, '_> {
             }
             Elem::Scalar(x) => {
                 self.b.ins().store(f, x, at, 0);
+            }
+            Elem::Complex(re, im) if self.b.func.dfg.value_type(re).is_vector() => {
+                self.store_complex_lanes(at, re, im);
             }
             Elem::Complex(re, im) => {
                 let half = (dtype.size_of() / 2) as i32;

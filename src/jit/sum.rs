@@ -81,7 +81,7 @@ impl KernelEmitter<'_, '_> {
             let mut s = Scan::new(dtype);
             self.scan(red.operand, Lane::Axis(axis, Some(0)), false, &mut s);
             self.span = saved;
-            vector_type(dtype).filter(|_| s.vector)
+            vector_type(dtype).filter(|_| s.vector && !dtype.is_complex())
         } else {
             None
         };

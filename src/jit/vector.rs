@@ -28,12 +28,13 @@ use std::collections::HashSet;
 /// pieces keep the guards in one loop instead).
 pub(super) const MAX_PIECES: usize = 8;
 
-/// The vector type for elements of `d`, if loops over `d` are vectorized.
+/// The vector type for elements of `d`, if loops over `d` are vectorized (a complex element
+/// is a pair of such vectors: real parts and imaginary parts).
 pub(super) fn vector_type(d: DType) -> Option<Type> {
     match d {
-        DType::F64 => Some(types::F64X2),
-        DType::F32 => Some(types::F32X4),
-        _ => None,
+        DType::F64 | DType::C128 => Some(types::F64X2),
+        DType::F32 | DType::C64 => Some(types::F32X4),
+        DType::Bool => None,
     }
 }
 
@@ -103,6 +104,18 @@ pub(super) fn slice_lane(lane: Lane, slices: &[Slice], in_shape: &[usize]) -> La
     }
 }
 
+/// Byte masks of two-vector shuffles (bytes 0..16 from the first vector, 16..32 from the
+/// second): the even or odd 64-bit (32-bit) lanes of the pair, and the interleaving of the low
+/// or high halves.
+const EVEN64: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+const ODD64: [u8; 16] = [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31];
+const EVEN32: [u8; 16] = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
+const ODD32: [u8; 16] = [4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31];
+const LOW64: [u8; 16] = EVEN64;
+const HIGH64: [u8; 16] = ODD64;
+const LOW32: [u8; 16] = [0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23];
+const HIGH32: [u8; 16] = [8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31];
+
 /// What a pad's guard on the innermost loop's axis is over the current span.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
 pub(super) enum Guard {
@@ -168,7 +181,7 @@ pub(super) struct Scan {
     pub cuts: Vec<i64>,
     /// Whether the expression can be computed on a vector of consecutive `i`.
     pub vector: bool,
-    /// The dtype every vector element has.
+    /// The real dtype of the vector lanes (elements are of it, or complex of it).
     pub dtype: DType,
     seen: HashSet<(NodeId, Lane, bool)>,
 }
@@ -176,7 +189,12 @@ pub(super) struct Scan {
 impl Scan {
     /// A scan of expressions whose elements are of `dtype`.
     pub(super) fn new(dtype: DType) -> Self {
-        Scan { cuts: Vec::new(), vector: vector_type(dtype).is_some(), dtype, seen: HashSet::new() }
+        Scan { cuts: Vec::new(), vector: vector_type(dtype).is_some(), dtype: dtype.real(), seen: HashSet::new() }
+    }
+
+    /// Whether vector code handles elements of `d`.
+    fn lanes(&self, d: DType) -> bool {
+        d != DType::Bool && d.real() == self.dtype
     }
 }
 
@@ -189,7 +207,7 @@ impl KernelEmitter<'_, '_> {
         }
         let g = self.g;
         let node = &g.nodes[n];
-        let float = node.dtype == s.dtype;
+        let float = s.lanes(node.dtype);
         if !own && self.plan.buffer[n].is_some() {
             let contiguous = match lane {
                 Lane::Fixed | Lane::Flat => true,
@@ -210,16 +228,20 @@ impl KernelEmitter<'_, '_> {
         };
         match &node.op {
             Op::Unary(u) => {
-                s.vector &= float && in_dtype(0) == s.dtype && u.lowering(false) != Lowering::Undefined;
+                let d = in_dtype(0);
+                s.vector &= float && s.lanes(d) && u.lowering(d.is_complex()) == Lowering::Inline
+                    || (!d.is_complex() && u.lowering(false) == Lowering::Host && s.lanes(d));
                 self.scan(node.inputs[0], operand(0), false, s);
             }
             Op::Binary(b) => {
-                s.vector &= float && in_dtype(0) == s.dtype && b.lowering(false) != Lowering::Undefined;
+                let d = in_dtype(0);
+                s.vector &= float && s.lanes(d) && b.lowering(d.is_complex()) == Lowering::Inline
+                    || (!d.is_complex() && b.lowering(false) == Lowering::Host && s.lanes(d));
                 self.scan(node.inputs[0], operand(0), false, s);
                 self.scan(node.inputs[1], operand(1), false, s);
             }
             Op::Compare(_) => {
-                s.vector &= in_dtype(0) == s.dtype;
+                s.vector &= s.lanes(in_dtype(0));
                 self.scan(node.inputs[0], operand(0), false, s);
                 self.scan(node.inputs[1], operand(1), false, s);
             }
@@ -230,7 +252,7 @@ impl KernelEmitter<'_, '_> {
                 }
             }
             Op::Cast(to) => {
-                s.vector &= *to == s.dtype && (in_dtype(0) == s.dtype || in_dtype(0) == DType::Bool);
+                s.vector &= s.lanes(*to) && (s.lanes(in_dtype(0)) || in_dtype(0) == DType::Bool);
                 self.scan(node.inputs[0], operand(0), false, s);
             }
             Op::Broadcast(_) => self.scan(node.inputs[0], operand(0), false, s),
@@ -332,6 +354,47 @@ impl KernelEmitter<'_, '_> {
             }
             None => self.b.ins().load(ty, MemFlagsData::trusted(), at, 0),
         }
+    }
+
+    /// The complex elements at `at` and after it, one per lane, split into a vector of real
+    /// parts and one of imaginary parts (or one element, splat, for a `Fixed` lane).
+    pub(super) fn load_complex_lanes(&mut self, at: Value, ty: Type, lane: Lane) -> (Value, Value) {
+        let Some(v) = self.vec else {
+            let f = MemFlagsData::trusted();
+            return (self.b.ins().load(ty, f, at, 0), self.b.ins().load(ty, f, at, ty.bytes() as i32));
+        };
+        if lane == Lane::Fixed {
+            let f = MemFlagsData::trusted();
+            let (re, im) = (self.b.ins().load(ty, f, at, 0), self.b.ins().load(ty, f, at, ty.bytes() as i32));
+            return (self.b.ins().splat(v, re), self.b.ins().splat(v, im));
+        }
+        let f = MemFlagsData::new().with_notrap();
+        let a = self.b.ins().load(v, f, at, 0);
+        let b = self.b.ins().load(v, f, at, 16);
+        // f64: [r0 i0] [r1 i1]; f32: [r0 i0 r1 i1] [r2 i2 r3 i3].
+        let (re, im) = if v == types::F64X2 { (EVEN64, ODD64) } else { (EVEN32, ODD32) };
+        (self.shuffle(v, a, b, re), self.shuffle(v, a, b, im))
+    }
+
+    /// Stores vectors of real and imaginary parts as consecutive complex elements at `at`.
+    pub(super) fn store_complex_lanes(&mut self, at: Value, re: Value, im: Value) {
+        let v = self.b.func.dfg.value_type(re);
+        let (lo, hi) = if v == types::F64X2 { (LOW64, HIGH64) } else { (LOW32, HIGH32) };
+        let a = self.shuffle(v, re, im, lo);
+        let b = self.shuffle(v, re, im, hi);
+        let f = MemFlagsData::new().with_notrap();
+        self.b.ins().store(f, a, at, 0);
+        self.b.ins().store(f, b, at, 16);
+    }
+
+    /// A two-vector byte shuffle of vectors of type `v`.
+    fn shuffle(&mut self, v: Type, a: Value, b: Value, mask: [u8; 16]) -> Value {
+        let le = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
+        let a = self.b.ins().bitcast(types::I8X16, le, a);
+        let b = self.b.ins().bitcast(types::I8X16, le, b);
+        let m = self.b.func.dfg.immediates.push(cranelift_codegen::ir::ConstantData::from(&mask[..]));
+        let r = self.b.ins().shuffle(a, b, m);
+        self.b.ins().bitcast(v, le, r)
     }
 
     /// `c ? x : y` per lane: a `select` on a scalar condition, a `bitselect` on a vector mask.
