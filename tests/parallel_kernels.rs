@@ -132,3 +132,27 @@ fn eight_user_threads_call_a_large_accelerated_function_at_once() {
         });
     });
 }
+
+#[test]
+fn a_large_output_the_caller_keeps_is_never_written_again() {
+    // Large outputs are reused by the next run only once the caller has dropped them.
+    let n = 400_000;
+    let mut g = Graph::new();
+    let x = g.input(0, DType::F64, &[n]);
+    let y = g.push(Op::Binary(BinaryOp::Mul), vec![x, x], 0).unwrap();
+    g.outputs = vec![y];
+    let c = jit::compile(&g).unwrap();
+    let a = Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[n]), values(n, 1)).unwrap()));
+    let b = Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[n]), values(n, 2)).unwrap()));
+    let first = c.run(&[a.clone()]).unwrap();
+    let kept = bits(&first[0]);
+    let second = c.run(&[b.clone()]).unwrap();
+    assert_eq!(bits(&first[0]), kept, "a kept output was overwritten");
+    assert_eq!(second, interp::run(&g, &[b.clone()]).unwrap());
+    drop(first);
+    // Now the first output's memory may be reused: the results stay right.
+    for input in [&a, &b, &a] {
+        let got = c.run(&[input.clone()]).unwrap();
+        assert_eq!(got, interp::run(&g, &[input.clone()]).unwrap());
+    }
+}

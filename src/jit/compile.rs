@@ -234,6 +234,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         outputs,
         arena_words: plan.arena_bytes / 8,
         arenas: Mutex::new(Vec::new()),
+        recycled: Mutex::new(Vec::new()),
         source: None,
     };
     Ok((compiled, native_text))

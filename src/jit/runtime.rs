@@ -14,6 +14,16 @@ use std::sync::{Arc, Mutex};
 
 type KernelFn = unsafe extern "C" fn(*const *mut u8);
 
+/// Outputs of at least this many bytes are kept for reuse by the next run (a fresh large
+/// allocation costs a page fault per 4 KiB page on its first write).
+const RECYCLE_MIN: usize = 1 << 20;
+
+/// An output's storage during a run: fresh, or the last run's, no longer shared.
+enum Out {
+    Fresh(OutBuf),
+    Reused(Arc<Data>),
+}
+
 #[derive(Clone, Debug)]
 pub(super) enum Step {
     /// A generated kernel (its entry address).
@@ -50,6 +60,10 @@ pub struct Compiled {
     pub(super) arena_words: usize,
     /// Arenas of finished runs, reused (a fresh large allocation costs page faults each call).
     pub(super) arenas: Mutex<Vec<Vec<u64>>>,
+    /// The last run's large outputs, shared with the caller: when the caller has dropped its
+    /// handle by the next run, that run writes into the same memory instead of faulting in
+    /// fresh pages (see [`RECYCLE_MIN`]).
+    pub(super) recycled: Mutex<Vec<Option<Arc<Data>>>>,
     /// The graph this was compiled from, to print its native code on request.
     pub(super) source: Option<Arc<Graph>>,
     /// The number of fused loop nests (kernels).
@@ -89,6 +103,10 @@ fn const_ptr(d: &Data) -> *mut u8 {
     with_data!(d, a => a.as_ptr() as *mut u8)
 }
 
+fn mut_ptr(d: &mut Data) -> *mut u8 {
+    with_data!(d, a => a.as_mut_ptr() as *mut u8)
+}
+
 fn contiguous(d: &Arc<Data>) -> Arc<Data> {
     let ok = with_data!(&**d, a => a.is_standard_layout());
     if ok {
@@ -121,11 +139,21 @@ impl Compiled {
         for (d, s) in &self.out_allocs {
             crate::interp::ensure_allocatable("run", *d, s)?;
         }
-        let mut outs: Vec<OutBuf> = self
+        let mut recycled: Vec<Option<Arc<Data>>> = match self.recycled.lock() {
+            Ok(mut r) => std::mem::take(&mut *r),
+            Err(_) => Vec::new(),
+        };
+        recycled.resize(self.out_allocs.len(), None);
+        let mut outs: Vec<Out> = self
             .out_allocs
             .iter()
             .zip(&self.out_zeroed)
-            .map(|((d, s), &z)| OutBuf::new(*d, s.iter().product(), z))
+            .zip(recycled)
+            .map(|(((d, s), &z), old)| match old {
+                // Written element by element again, so no need to clear it.
+                Some(old) if !z && Arc::strong_count(&old) == 1 && Arc::weak_count(&old) == 0 => Ok(Out::Reused(old)),
+                _ => OutBuf::new(*d, s.iter().product(), z).map(Out::Fresh),
+            })
             .collect::<Result<_>>()?;
         let reused = self.arenas.lock().ok().and_then(|mut p| p.pop());
         let mut arena = match reused {
@@ -133,7 +161,16 @@ impl Compiled {
             None => zeroed_arena(self.arena_words)?,
         };
         let arena_ptr = arena.as_mut_ptr() as *mut u8;
-        let mut out_ptrs: Vec<*mut u8> = outs.iter_mut().map(OutBuf::ptr).collect();
+        let mut out_ptrs: Vec<*mut u8> = outs
+            .iter_mut()
+            .map(|o| match o {
+                Out::Fresh(b) => b.ptr(),
+                Out::Reused(d) => Arc::get_mut(d).map(mut_ptr).unwrap_or(std::ptr::null_mut()),
+            })
+            .collect();
+        if out_ptrs.iter().zip(&self.out_allocs).any(|(p, (_, s))| p.is_null() && s.iter().product::<usize>() > 0) {
+            return Err(Error::argument("run", "an output buffer is missing"));
+        }
         let ptrs: Vec<*mut u8> = self
             .slots
             .iter()
@@ -179,10 +216,20 @@ impl Compiled {
         let outs: Vec<Arc<Data>> = outs
             .into_iter()
             .zip(&self.out_allocs)
-            // SAFETY: each output is zeroed, or is the buffer of one generated kernel, which
-            // has just written every element of it.
-            .map(|(o, (_, s))| unsafe { o.finish(s) }.map(Arc::new))
+            .map(|(o, (_, s))| match o {
+                // SAFETY: each output is zeroed, or is the buffer of one generated kernel,
+                // which has just written every element of it.
+                Out::Fresh(b) => unsafe { b.finish(s) }.map(Arc::new),
+                Out::Reused(d) => Ok(d),
+            })
             .collect::<Result<_>>()?;
+        if let Ok(mut r) = self.recycled.lock() {
+            *r = outs
+                .iter()
+                .zip(&self.out_allocs)
+                .map(|(o, (d, s))| (s.iter().product::<usize>() * d.size_of() >= RECYCLE_MIN).then(|| o.clone()))
+                .collect();
+        }
         Ok(self
             .outputs
             .iter()
