@@ -144,15 +144,15 @@ fn a_large_output_the_caller_keeps_is_never_written_again() {
     let c = jit::compile(&g).unwrap();
     let a = Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[n]), values(n, 1)).unwrap()));
     let b = Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[n]), values(n, 2)).unwrap()));
-    let first = c.run(&[a.clone()]).unwrap();
+    let first = c.run(std::slice::from_ref(&a)).unwrap();
     let kept = bits(&first[0]);
-    let second = c.run(&[b.clone()]).unwrap();
+    let second = c.run(std::slice::from_ref(&b)).unwrap();
     assert_eq!(bits(&first[0]), kept, "a kept output was overwritten");
-    assert_eq!(second, interp::run(&g, &[b.clone()]).unwrap());
+    assert_eq!(second, interp::run(&g, std::slice::from_ref(&b)).unwrap());
     drop(first);
     // Now the first output's memory may be reused: the results stay right.
     for input in [&a, &b, &a] {
-        let got = c.run(&[input.clone()]).unwrap();
-        assert_eq!(got, interp::run(&g, &[input.clone()]).unwrap());
+        let got = c.run(std::slice::from_ref(input)).unwrap();
+        assert_eq!(got, interp::run(&g, std::slice::from_ref(input)).unwrap());
     }
 }
