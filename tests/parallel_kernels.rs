@@ -37,7 +37,7 @@ fn bits(d: &Data) -> Vec<u64> {
 /// A sum of `n` squares and an elementwise map, compiled; results under pools of 1, 2 and 3
 /// threads and the interpreter's must agree bit for bit.
 fn check_sizes(dtype: DType) {
-    let min = 1 << 17;
+    let min = 1 << 18;
     for n in [min - 1, min, min + 1, 300_007, 1_048_576, 1_000_003] {
         let mut g = Graph::new();
         let x = g.input(0, dtype, &[n]);
