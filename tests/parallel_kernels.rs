@@ -83,7 +83,7 @@ fn split_kernels_give_the_same_bits_for_any_number_of_threads_f32() {
 
 #[test]
 fn rows_of_a_matrix_and_their_sums_are_split_too() {
-    let (r, c) = (700, 300);
+    let (r, c) = (900, 300);
     let mut g = Graph::new();
     let x = g.input(0, DType::F64, &[r, c]);
     let e = g.push(Op::Unary(cranegrad::ir::UnaryOp::Exp), vec![x], 0).unwrap();
@@ -93,6 +93,7 @@ fn rows_of_a_matrix_and_their_sums_are_split_too() {
     let inputs = [Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[r, c]), values(r * c, 3)).unwrap()))];
     let want = interp::run(&g, &inputs).unwrap();
     let compiled = jit::compile(&g).unwrap();
+    assert!(compiled.clif_text().contains("chunks_n"), "no kernel was split");
     for threads in [1, 2] {
         let got = pool(threads).install(|| compiled.run(&inputs).unwrap());
         assert_eq!(got, want, "{threads} threads");
