@@ -232,7 +232,7 @@ fn pads_and_concatenations_along_the_innermost_axis() {
 #[test]
 fn sums_over_the_innermost_axis_keep_the_blocked_order() {
     for d in [DType::F64, DType::F32] {
-        for n in (0..=17).chain([255, 256, 257, 1023, 1029, 4099]) {
+        for n in (0..=17).chain([255, 256, 257, 512, 773, 1023, 1029, 4099]) {
             let mut g = Graph::new();
             let x = g.input(0, d, &[3, n]);
             let sq = bin(&mut g, BinaryOp::Mul, x, x);

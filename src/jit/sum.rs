@@ -100,8 +100,28 @@ impl KernelEmitter<'_, '_> {
             };
             k.merge_partial(&partials, count, s, dtype)
         };
+        // With vectors, two blocks at a time: their accumulators are independent chains of
+        // additions (each still in its block's order), so their latencies overlap.
+        let vaccs2: Vec<Variable> = vaccs.iter().map(|_| self.b.declare_var(vt.unwrap_or(types::F64X2))).collect();
+        let mut pair = |k: &mut Self, b: Value| -> Result<()> {
+            let Some(vt) = vt else { return Err(jerr("block pairs without vectors")) };
+            let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
+            let (s0, s1) = k.sum_block_pair(red, vt, [&vaccs, &vaccs2], base)?;
+            let count = match first {
+                Some(lo) => k.b.ins().isub(b, lo),
+                None => b,
+            };
+            k.merge_partial(&partials, count, s0, dtype)?;
+            let next = k.b.ins().iadd_imm_s(count, 1);
+            k.merge_partial(&partials, next, s1, dtype)
+        };
+        let mut run_blocks = |k: &mut Self, lo: Value, end: Value| -> Result<()> {
+            let next = if vt.is_some() { k.emit_dyn(lo, end, 2, &mut pair)? } else { lo };
+            k.emit_dyn(next, end, 1, &mut block).map(|_| ())
+        };
         let Some((lo, hi, _)) = chunk else {
-            self.emit_loop(full_blocks, &mut block)?;
+            let (lo, end) = (self.b.ins().iconst(types::I64, 0), self.b.ins().iconst(types::I64, full_blocks as i64));
+            run_blocks(self, lo, end)?;
             if tail > 0 {
                 let base = self.b.ins().iconst(types::I64, (full_blocks * SUM_BLOCK) as i64);
                 let s = self.sum_block(red, &sums, base, tail)?;
@@ -122,7 +142,7 @@ impl KernelEmitter<'_, '_> {
         };
         let full = self.b.ins().iconst(types::I64, full_blocks as i64);
         let end = self.b.ins().umin(hi, full);
-        self.emit_dyn(lo, end, 1, &mut block)?;
+        run_blocks(self, lo, end)?;
         if tail > 0 {
             // The last chunk ends with the partial block.
             let (tb, done) = (self.b.create_block(), self.b.create_block());
@@ -146,6 +166,56 @@ impl KernelEmitter<'_, '_> {
             (None, Some(slot)) => self.b.ins().stack_addr(self.ptr_ty, slot, 0),
             (None, None) => self.b.ins().iconst(self.ptr_ty, 0),
         }
+    }
+
+    /// The sums of the two full blocks from index `base`, on vectors, each into its own
+    /// accumulators (`accs[0]`, `accs[1]`) in the blocked order, combined.
+    fn sum_block_pair(
+        &mut self,
+        red: &ReduceLevel<'_>,
+        vt: Type,
+        accs: [&[Variable]; 2],
+        base: Value,
+    ) -> Result<(Elem, Elem)> {
+        let width = vt.lane_count() as usize;
+        for vaccs in accs {
+            for &acc in vaccs {
+                let z = self.real_const(vt.lane_type(), 0.0);
+                let z = self.b.ins().splat(vt, z);
+                self.b.def_var(acc, z);
+            }
+        }
+        let mut group = |k: &mut Self, g: Value| -> Result<()> {
+            let first = k.b.ins().imul_imm_s(g, SUM_ACCUMULATORS as i64);
+            let first = k.b.ins().iadd(first, base);
+            for v in 0..accs[0].len() {
+                for (blk, vaccs) in accs.iter().enumerate() {
+                    let i = k.b.ins().iadd_imm_s(first, (blk * SUM_BLOCK + v * width) as i64);
+                    k.vec = Some(vt);
+                    let x = k.level_element(red, i);
+                    k.vec = None;
+                    let Elem::Scalar(x) = x? else { return Err(jerr("vector sum of complex elements")) };
+                    let a = k.b.use_var(vaccs[v]);
+                    let s = k.b.ins().fadd(a, x);
+                    k.b.def_var(vaccs[v], s);
+                }
+            }
+            Ok(())
+        };
+        self.emit_loop(SUM_BLOCK / SUM_ACCUMULATORS, &mut group)?;
+        let mut sums = [Elem::Scalar(base); 2];
+        for (blk, vaccs) in accs.iter().enumerate() {
+            let lanes: Vec<Value> = (0..SUM_ACCUMULATORS)
+                .map(|r| {
+                    let v = self.b.use_var(vaccs[r / width]);
+                    self.b.ins().extractlane(v, (r % width) as u8)
+                })
+                .collect();
+            let low = self.b.ins().fadd(lanes[0], lanes[1]);
+            let high = self.b.ins().fadd(lanes[2], lanes[3]);
+            sums[blk] = Elem::Scalar(self.b.ins().fadd(low, high));
+        }
+        Ok((sums[0], sums[1]))
     }
 
     /// The sum of `len` elements from index `base` into the accumulators, combined.
