@@ -25,10 +25,17 @@ struct Accumulators<'v> {
 /// Where a level's partial sums live while it is emitted: a stack slot, or (for one chunk of
 /// a sum split across threads) the caller's memory.
 struct Partials {
-    slot: Option<StackSlot>,
-    ptr: Option<Value>,
+    at: PartialsAt,
     /// Bytes per element.
     size: i64,
+}
+
+/// The memory of a level's partial sums.
+enum PartialsAt {
+    /// A stack slot of the function.
+    Slot(StackSlot),
+    /// The caller's array (a chunk of a split sum).
+    Ptr(Value),
 }
 
 impl KernelEmitter<'_, '_> {
@@ -58,14 +65,14 @@ impl KernelEmitter<'_, '_> {
         let levels = (usize::BITS - blocks.leading_zeros()) as usize;
         let size = dtype.size_of() as i64;
         let partials = match chunk {
-            Some((_, _, part)) => Partials { slot: None, ptr: Some(part), size },
+            Some((_, _, part)) => Partials { at: PartialsAt::Ptr(part), size },
             None => {
                 let slot = self.b.create_sized_stack_slot(StackSlotData::new(
                     StackSlotKind::ExplicitSlot,
                     (levels as i64 * size) as u32,
                     4,
                 ));
-                Partials { slot: Some(slot), ptr: None, size }
+                Partials { at: PartialsAt::Slot(slot), size }
             }
         };
         let accs: Vec<Vec<Variable>> = (0..SUM_ACCUMULATORS)
@@ -161,10 +168,9 @@ impl KernelEmitter<'_, '_> {
 
     /// The address of partial sum 0.
     fn partials_base(&mut self, partials: &Partials) -> Value {
-        match (partials.ptr, partials.slot) {
-            (Some(p), _) => p,
-            (None, Some(slot)) => self.b.ins().stack_addr(self.ptr_ty, slot, 0),
-            (None, None) => self.b.ins().iconst(self.ptr_ty, 0),
+        match partials.at {
+            PartialsAt::Ptr(p) => p,
+            PartialsAt::Slot(slot) => self.b.ins().stack_addr(self.ptr_ty, slot, 0),
         }
     }
 
