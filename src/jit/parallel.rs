@@ -100,6 +100,7 @@ struct Bufs(*const *mut u8);
 // buffers that no chunk writes; the pointers outlive the parallel loop, which joins before
 // the run goes on.
 unsafe impl Sync for Bufs {}
+// SAFETY: as for `Sync`: only the pointer value moves between threads.
 unsafe impl Send for Bufs {}
 
 /// Runs chunk function `f` of a kernel split as `split`.
@@ -121,12 +122,16 @@ pub(super) unsafe fn run_split(f: ChunkFn, split: &Split, bufs: *const *mut u8) 
         Split::Sum { blocks, dtype, slot } => {
             // SAFETY: the caller's `bufs` has the reduction's slot.
             let out = unsafe { *bufs.add(slot) };
-            match dtype {
-                DType::F32 => unsafe { sum_chunks::<f32>(f, blocks, &shared, out) },
-                DType::F64 => unsafe { sum_chunks::<f64>(f, blocks, &shared, out) },
-                DType::C64 => unsafe { sum_chunks::<Complex32>(f, blocks, &shared, out) },
-                DType::C128 => unsafe { sum_chunks::<Complex64>(f, blocks, &shared, out) },
-                DType::Bool => {}
+            // SAFETY: `f` is the chunk function of a sum of `dtype`, and `out` the buffer of
+            // its one element.
+            unsafe {
+                match dtype {
+                    DType::F32 => sum_chunks::<f32>(f, blocks, &shared, out),
+                    DType::F64 => sum_chunks::<f64>(f, blocks, &shared, out),
+                    DType::C64 => sum_chunks::<Complex32>(f, blocks, &shared, out),
+                    DType::C128 => sum_chunks::<Complex64>(f, blocks, &shared, out),
+                    DType::Bool => {}
+                }
             }
         }
     }
