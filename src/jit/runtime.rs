@@ -139,17 +139,19 @@ impl Compiled {
         for (d, s) in &self.out_allocs {
             crate::interp::ensure_allocatable("run", *d, s)?;
         }
-        let mut recycled: Vec<Option<Arc<Data>>> = match self.recycled.lock() {
-            Ok(mut r) => std::mem::take(&mut *r),
-            Err(_) => Vec::new(),
+        // Only runs with large outputs touch the recycled buffers (small calls stay lock-free).
+        let large = |(d, s): &(DType, Vec<usize>)| s.iter().product::<usize>() * d.size_of() >= RECYCLE_MIN;
+        let recycling = self.out_allocs.iter().any(large);
+        let mut recycled: Vec<Option<Arc<Data>>> = match recycling {
+            true => self.recycled.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default(),
+            false => Vec::new(),
         };
-        recycled.resize(self.out_allocs.len(), None);
         let mut outs: Vec<Out> = self
             .out_allocs
             .iter()
             .zip(&self.out_zeroed)
-            .zip(recycled)
-            .map(|(((d, s), &z), old)| match old {
+            .enumerate()
+            .map(|(j, ((d, s), &z))| match recycled.get_mut(j).and_then(Option::take) {
                 // Written element by element again, so no need to clear it.
                 Some(old) if !z && Arc::strong_count(&old) == 1 && Arc::weak_count(&old) == 0 => Ok(Out::Reused(old)),
                 _ => OutBuf::new(*d, s.iter().product(), z).map(Out::Fresh),
@@ -223,12 +225,10 @@ impl Compiled {
                 Out::Reused(d) => Ok(d),
             })
             .collect::<Result<_>>()?;
-        if let Ok(mut r) = self.recycled.lock() {
-            *r = outs
-                .iter()
-                .zip(&self.out_allocs)
-                .map(|(o, (d, s))| (s.iter().product::<usize>() * d.size_of() >= RECYCLE_MIN).then(|| o.clone()))
-                .collect();
+        if recycling {
+            if let Ok(mut r) = self.recycled.lock() {
+                *r = outs.iter().zip(&self.out_allocs).map(|(o, a)| large(a).then(|| o.clone())).collect();
+            }
         }
         Ok(self
             .outputs
