@@ -104,7 +104,8 @@ fn main() -> Result<()> {
     }
     if !quick {
         let n = 1_000_000;
-        let x = DlArray::from(ndarray::Array1::from_vec(data(n, 7))).cast(DType::F32);
+        let xs: Vec<f32> = data(n, 7).into_iter().map(|v| v as f32).collect();
+        let x = DlArray::from(ndarray::Array1::from_vec(xs.clone()));
         let af = accelerate(|x: DlArray| extended_rosenbrock(&x));
         af.call(x.clone())?;
         let eager = median(budget, || {
@@ -113,12 +114,22 @@ fn main() -> Result<()> {
         let accelerated = median(budget, || {
             af.call(x.clone()).unwrap();
         });
+        let mut grad = vec![0.0f32; n];
+        let hand = median(budget, || {
+            std::hint::black_box(extended_rosenbrock_by_hand_f32(&xs, &mut grad));
+        });
+        let f64_time = rows.iter().find(|r| r.workload == "W2 ext. rosenbrock n=1e6 f64").and_then(|r| r.accelerated);
         rows.push(Row {
             workload: "W2 ext. rosenbrock n=1e6 f32".into(),
             eager: Some(eager),
             accelerated: Some(accelerated),
-            hand: None,
-            note: String::new(),
+            hand: Some(hand),
+            note: match f64_time {
+                Some(t) => {
+                    format!("accelerated f32 / accelerated f64 = {:.2}x", accelerated.as_secs_f64() / t.as_secs_f64())
+                }
+                None => String::new(),
+            },
         });
     }
 
@@ -239,11 +250,15 @@ fn main() -> Result<()> {
         let accelerated = median(budget, || {
             af.call(z.clone()).unwrap();
         });
+        let zs: Vec<num_complex::Complex64> = z.extractdata::<num_complex::Complex64>()?.iter().copied().collect();
+        let hand = median(budget, || {
+            std::hint::black_box(complex_gradient_by_hand(std::hint::black_box(&zs)));
+        });
         rows.push(Row {
             workload: "W5 complex gradient 100x100".into(),
             eager: Some(eager),
             accelerated: Some(accelerated),
-            hand: None,
+            hand: Some(hand),
             note: String::new(),
         });
     }

@@ -41,6 +41,21 @@ pub fn extended_rosenbrock_by_hand(x: &[f64], g: &mut [f64]) -> f64 {
     y
 }
 
+/// [`extended_rosenbrock_by_hand`] in f32 (one thread, one pass).
+pub fn extended_rosenbrock_by_hand_f32(x: &[f32], g: &mut [f32]) -> f32 {
+    let n = x.len();
+    let mut y = 0.0;
+    g.fill(0.0);
+    for i in 0..n - 1 {
+        let (a, b) = (x[i], x[i + 1]);
+        let r = b - a * a;
+        y += 100.0 * r * r + (1.0 - a) * (1.0 - a);
+        g[i] += -400.0 * a * r - 2.0 * (1.0 - a);
+        g[i + 1] += 200.0 * r;
+    }
+    y
+}
+
 /// The gradient of `sum(grad(x)^2)` for the extended Rosenbrock function (second order).
 pub fn gradient_norm_gradient(x: &DlArray) -> Result<DlArray> {
     let options = GradOptions { enable_higher_derivatives: Some(true), ..Default::default() };
@@ -84,6 +99,15 @@ pub fn complex_gradient(z: &DlArray) -> Result<(DlArray, DlArray)> {
     let y = (Complex64::new(2.0, 3.0) * z).real();
     let g = dlgradient(&y.sum_all(), z)?;
     Ok((y, g))
+}
+
+/// [`complex_gradient`] by hand: `real((2+3i) z)` and the constant gradient `2-3i`, both
+/// freshly allocated per call as the accelerated function's outputs are.
+pub fn complex_gradient_by_hand(z: &[Complex64]) -> (Vec<f64>, Vec<Complex64>) {
+    let c = Complex64::new(2.0, 3.0);
+    let y = z.iter().map(|&z| (c * z).re).collect();
+    let g = vec![c.conj(); z.len()];
+    (y, g)
 }
 
 /// `z = x + iy` on an `n x n` grid over [-2, 2]^2.

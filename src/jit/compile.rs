@@ -2,9 +2,10 @@
 //! emits and finalizes them in one `JITModule`, and describes the run as a list of steps
 //! (function calls and GEMM calls) for the runtime.
 
-use super::emitter::{jerr, kernel_signature, KernelEmitter};
+use super::emitter::{chunk_signature, jerr, kernel_signature, KernelEmitter};
 use super::gemm;
 use super::host;
+use super::parallel;
 use super::plan::{self, Slot};
 use super::runtime::{Compiled, ModuleBox, OutSrc, Step, PROTOTYPE_ELEMENTS};
 use crate::array::{DType, Data};
@@ -89,6 +90,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
     let slot_of = |n: usize| plan.buffer[n].ok_or_else(|| jerr(format!("%{n} has no buffer")));
     // Runs of consecutive kernels, split at matrix products (a GEMM call between them).
     let mut groups: Vec<Vec<crate::ir::NodeId>> = vec![Vec::new()];
+    let mut chunked = Vec::new(); // (step index, kernel, split)
     for &k in &plan.kernels {
         let node = &g.nodes[k];
         if node.shape.iter().product::<usize>() == 0 {
@@ -114,6 +116,14 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
                     tb,
                 },
             });
+            continue;
+        }
+        if let Some(split) = parallel::split(g, &plan, k) {
+            // Its own function, run in chunks on the thread pool.
+            groups.push(Vec::new());
+            chunked.push((steps.len(), k, split.clone()));
+            steps.push(Step::Chunked { f: 0, split });
+            loops += 1;
             continue;
         }
         let group = groups.last_mut().expect("one group");
@@ -158,9 +168,38 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         pending.push((step, id));
         step += 1;
     }
+    let mut pending_chunks = Vec::new();
+    for (s, k, split) in chunked {
+        let sig = chunk_signature(&module);
+        let name = format!("chunks_n{k}");
+        let id = module.declare_function(&name, Linkage::Local, &sig).map_err(jerr)?;
+        ctx.func.signature = sig;
+        ctx.func.name = UserFuncName::user(0, id.as_u32());
+        {
+            let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+            KernelEmitter::new(g, &plan, b, &mut module, &mut imports).emit_chunk_function(k, &split)?;
+        }
+        if text {
+            let node = &g.nodes[k];
+            native_text.clif.push_str(&format!("; {name} (run in chunks, {split:?}):\n"));
+            native_text.clif.push_str(&format!(";   %{k} = {} {:?}\n", node.op, node.shape));
+            native_text.clif.push_str(&ctx.func.display().to_string());
+            native_text.clif.push('\n');
+            ctx.set_disasm(true);
+        }
+        module.define_function(id, &mut ctx).map_err(|e| jerr(format!("{e:?}")))?;
+        if let Some(v) = ctx.compiled_code().and_then(|code| code.vcode.as_ref()) {
+            native_text.disasm.push_str(&format!("; {name}\n{v}\n"));
+        }
+        module.clear_context(&mut ctx);
+        pending_chunks.push((s, id, split));
+    }
     module.finalize_definitions().map_err(jerr)?;
     for &(s, id) in &pending {
         steps[s] = Step::Kernel(module.get_finalized_function(id) as usize);
+    }
+    for (s, id, split) in pending_chunks {
+        steps[s] = Step::Chunked { f: module.get_finalized_function(id) as usize, split };
     }
     let mut inputs = vec![(DType::F64, vec![]); g.num_inputs()];
     for id in g.inputs() {
@@ -180,6 +219,16 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
             },
         })
         .collect::<Result<Vec<_>>>()?;
+    // Outputs written element by element by their kernel start uninitialized; the others
+    // (matrix products, whose GEMM may skip writing) start zeroed.
+    let mut out_zeroed = vec![true; plan.out_allocs.len()];
+    for &k in &plan.kernels {
+        if let (Some(Slot::Output(j)), false) =
+            (plan.buffer[k].map(|s| &plan.slots[s]), matches!(g.nodes[k].op, Op::MatMul))
+        {
+            out_zeroed[*j] = false;
+        }
+    }
     let compiled = Compiled {
         module: Mutex::new(Some(ModuleBox(module))),
         loops,
@@ -192,9 +241,11 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
             .map(|(d, s)| (s.iter().product::<usize>() <= PROTOTYPE_ELEMENTS).then(|| Data::zeros(*d, s)))
             .collect(),
         out_allocs: plan.out_allocs.clone(),
+        out_zeroed,
         outputs,
         arena_words: plan.arena_bytes / 8,
         arenas: Mutex::new(Vec::new()),
+        recycled: Mutex::new(Vec::new()),
         source: None,
     };
     Ok((compiled, native_text))

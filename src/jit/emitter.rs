@@ -23,13 +23,38 @@ pub(crate) enum Elem {
     Complex(Value, Value),
 }
 
-/// An index into a node's shape: a multi-index, or a row-major linear index.
+/// An index into a node's shape: a multi-index, or a row-major linear index, each with how it
+/// moves along the innermost loop (its [`Lane`]). In vector mode the values are those of lane 0.
 #[derive(Clone, Debug)]
 pub(super) enum Index {
     /// One index per axis.
-    Multi(Vec<Value>),
+    Multi(Vec<Value>, Lane),
     /// The row-major linear index.
-    Linear(Value),
+    Linear(Value, Lane),
+}
+
+impl Index {
+    /// How this index moves with the innermost loop variable.
+    pub(super) fn lane(&self) -> Lane {
+        match self {
+            Index::Multi(_, l) | Index::Linear(_, l) => *l,
+        }
+    }
+}
+
+/// How an index depends on the innermost loop variable `i` of the kernel being emitted (the
+/// loop that vector code runs along and that pad and concat guards are split on).
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub(super) enum Lane {
+    /// The index does not depend on `i`.
+    Fixed,
+    /// Axis `axis` of a multi-index is `i + off` (`off` known, or `None`); the others do not
+    /// depend on `i`.
+    Axis(usize, Option<i64>),
+    /// A linear index that is `i` plus something that does not depend on `i`.
+    Flat,
+    /// Depends on `i` in some other way (a gather): scalar code with guards only.
+    Unknown,
 }
 
 /// The combining operation of a reduction kernel.
@@ -75,6 +100,14 @@ pub(crate) fn kernel_signature(module: &JITModule) -> Signature {
     sig
 }
 
+/// The chunk function signature: `fn(bufs: *const *mut u8, lo: u64, hi: u64, part: *mut u8)`.
+pub(crate) fn chunk_signature(module: &JITModule) -> Signature {
+    let mut sig = kernel_signature(module);
+    let ptr = module.target_config().pointer_type();
+    sig.params.extend([AbiParam::new(types::I64), AbiParam::new(types::I64), AbiParam::new(ptr)]);
+    sig
+}
+
 /// Emits one native function: a run of kernels, each a loop nest over its output whose body
 /// evaluates the node's fused expression at one index.
 pub(crate) struct KernelEmitter<'a, 'b> {
@@ -92,6 +125,13 @@ pub(crate) struct KernelEmitter<'a, 'b> {
     pub(super) scratch: Option<StackSlot>,
     /// Element values already computed at the current index (cleared per element).
     pub(super) memo: HashMap<(NodeId, Vec<Value>), Elem>,
+    /// In vector mode, the vector type every element value has (`F64X2`, `F32X4`).
+    pub(super) vec: Option<Type>,
+    /// The static range `[lo, hi)` of the innermost loop variable being emitted.
+    pub(super) span: (i64, i64),
+    /// In a chunk function, the run-time range `[lo, hi)` of the partitioned (outermost) loop,
+    /// taken by the first loop emitted.
+    pub(super) range: Option<(Value, Value)>,
 }
 
 impl<'a, 'b> KernelEmitter<'a, 'b> {
@@ -115,6 +155,9 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
             funcs: HashMap::new(),
             scratch: None,
             memo: HashMap::new(),
+            vec: None,
+            span: (0, 0),
+            range: None,
         }
     }
 
@@ -128,13 +171,26 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
         }
     }
 
+    /// A constant of element type `ty`; in vector mode a float constant is splat to every lane.
     pub(super) fn real_const(&mut self, ty: Type, x: f64) -> Value {
-        if ty == types::F32 {
+        let c = if ty == types::F32 {
             self.b.ins().f32const(x as f32)
         } else if ty == types::F64 {
             self.b.ins().f64const(x)
         } else {
-            self.b.ins().iconst(ty, (x != 0.0) as i64)
+            return self.b.ins().iconst(ty, (x != 0.0) as i64);
+        };
+        match self.vec {
+            Some(v) => self.b.ins().splat(v, c),
+            None => c,
+        }
+    }
+
+    /// The CLIF type of an element value of `d` in the current mode (vector or scalar).
+    pub(super) fn val_ty(&self, d: DType) -> Type {
+        match (self.vec, d) {
+            (Some(v), DType::F32 | DType::F64 | DType::C64 | DType::C128) => v,
+            _ => elem_ty(d),
         }
     }
 
@@ -153,7 +209,7 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
         let tb = self.b.create_block();
         let eb = self.b.create_block();
         let merge = self.b.create_block();
-        let ty = elem_ty(dtype);
+        let ty = self.val_ty(dtype);
         self.b.append_block_param(merge, ty);
         if dtype.is_complex() {
             self.b.append_block_param(merge, ty);

@@ -3,7 +3,8 @@
 //! down to materialized buffers and immediates; elementwise ops go to `lower.rs`. The walk's
 //! depth is bounded by the planner (`plan::MAX_INLINE_DEPTH`).
 
-use super::emitter::{elem_ty, jerr, Elem, Index, KernelEmitter};
+use super::emitter::{elem_ty, jerr, Elem, Index, KernelEmitter, Lane};
+use super::vector::{concat_part, keeps_last_axis, linear_lane, multi_lane, pad_guard, slice_lane, Guard};
 use crate::array::DType;
 use crate::error::Result;
 use crate::ir::{NodeId, Op};
@@ -27,12 +28,12 @@ impl KernelEmitter<'_, '_> {
                 });
             }
         }
-        if let Index::Multi(m) = &idx {
+        if let Index::Multi(m, _) = &idx {
             if let Some(v) = self.memo.get(&(n, m.clone())) {
                 return Ok(*v);
             }
         }
-        let key = if let Index::Multi(m) = &idx { Some(m.clone()) } else { None };
+        let key = if let Index::Multi(m, _) = &idx { Some(m.clone()) } else { None };
         let v = self.expr_op(n, idx)?;
         if let Some(m) = key {
             self.memo.insert((n, m), v);
@@ -74,9 +75,9 @@ impl KernelEmitter<'_, '_> {
                 let e = self.operand(n, 2, &idx)?;
                 let Elem::Scalar(c) = c else { return Err(jerr("select condition")) };
                 Ok(match (a, e) {
-                    (Elem::Scalar(x), Elem::Scalar(y)) => Elem::Scalar(self.b.ins().select(c, x, y)),
+                    (Elem::Scalar(x), Elem::Scalar(y)) => Elem::Scalar(self.sel(c, x, y)),
                     (Elem::Complex(xr, xi), Elem::Complex(yr, yi)) => {
-                        Elem::Complex(self.b.ins().select(c, xr, yr), self.b.ins().select(c, xi, yi))
+                        Elem::Complex(self.sel(c, xr, yr), self.sel(c, xi, yi))
                     }
                     _ => return Err(jerr("select branches")),
                 })
@@ -87,20 +88,35 @@ impl KernelEmitter<'_, '_> {
             }
             Op::Broadcast(_) => self.operand(n, 0, &idx),
             Op::Reshape(_) => {
-                let l = self.linear(&idx, &node.shape.clone());
-                self.expr(node.inputs[0], Index::Linear(l))
+                let inp = &g.nodes[node.inputs[0]].shape;
+                let lane = idx.lane();
+                if let (Index::Multi(m, Lane::Axis(_, off)), true) = (&idx, keeps_last_axis(lane, &node.shape, inp)) {
+                    // Only the leading axes are regrouped: the last one is passed through.
+                    let r = m.len();
+                    let lead = self.linear(&Index::Multi(m[..r - 1].to_vec(), Lane::Fixed), &node.shape[..r - 1]);
+                    let mut inner = self.multi_index(&Index::Linear(lead, Lane::Fixed), &inp[..inp.len() - 1]);
+                    inner.push(m[r - 1]);
+                    return self.expr(node.inputs[0], Index::Multi(inner, Lane::Axis(inp.len() - 1, *off)));
+                }
+                let l = self.linear(&idx, &node.shape);
+                self.expr(node.inputs[0], Index::Linear(l, linear_lane(lane, &node.shape)))
             }
             Op::Permute(axes) => {
-                let m = self.multi_index(&idx, &node.shape.clone());
+                let m = self.multi_index(&idx, &node.shape);
+                let lane = match multi_lane(idx.lane(), &node.shape) {
+                    Lane::Axis(a, off) => Lane::Axis(axes[a], off),
+                    other => other,
+                };
                 let mut inner = m.clone();
                 for (i, &a) in axes.iter().enumerate() {
                     inner[a] = m[i];
                 }
-                self.expr(node.inputs[0], Index::Multi(inner))
+                self.expr(node.inputs[0], Index::Multi(inner, lane))
             }
             Op::Slice(slices) => {
                 let in_shape = g.nodes[node.inputs[0]].shape.clone();
-                let m = self.multi_index(&idx, &node.shape.clone());
+                let lane = slice_lane(multi_lane(idx.lane(), &node.shape), slices, &in_shape);
+                let m = self.multi_index(&idx, &node.shape);
                 let mut inner = Vec::with_capacity(m.len());
                 for (a, s) in slices.iter().enumerate() {
                     if s.is_full(in_shape[a]) {
@@ -113,19 +129,33 @@ impl KernelEmitter<'_, '_> {
                         inner.push(t);
                     }
                 }
-                self.expr(node.inputs[0], Index::Multi(inner))
+                self.expr(node.inputs[0], Index::Multi(inner, lane))
             }
             Op::Pad { shape, slices } => {
                 let dtype = node.dtype;
                 if slices.iter().any(|s| s.len == 0) {
                     return Ok(self.zero(dtype));
                 }
+                // On the innermost loop's axis the guard may be known for the whole span.
+                let lane = multi_lane(idx.lane(), shape);
+                let (guard, _) = pad_guard(lane, slices, shape, self.span);
+                let (known, lane) = match (guard, lane) {
+                    (Guard::Outside, _) => return Ok(self.zero(dtype)),
+                    (Guard::Inside(inner_lane), Lane::Axis(a, _)) => (Some(a), inner_lane),
+                    (Guard::Mixed, _) => (None, Lane::Unknown),
+                    _ => (None, lane),
+                };
                 let m = self.multi_index(&idx, shape);
                 let mut cond: Option<Value> = None;
                 let mut inner = Vec::new();
                 for (a, s) in slices.iter().enumerate() {
                     if s.is_full(shape[a]) {
                         inner.push(m[a]);
+                        continue;
+                    }
+                    if known == Some(a) {
+                        // Inside for every element of the span (step 1): no test.
+                        inner.push(if s.start == 0 { m[a] } else { self.b.ins().iadd_imm_s(m[a], -(s.start as i64)) });
                         continue;
                     }
                     let st = s.step.unsigned_abs() as i64;
@@ -156,31 +186,31 @@ impl KernelEmitter<'_, '_> {
                     inner.push(q);
                 }
                 let Some(cond) = cond else {
-                    return self.expr(node.inputs[0], Index::Multi(inner));
+                    return self.expr(node.inputs[0], Index::Multi(inner, lane));
                 };
                 let operand = node.inputs[0];
                 if self.plan.buffer[operand].is_some() || self.plan.cost[operand] <= super::plan::CHEAP {
                     // Branch-free: read at a clamped (valid) index, then select.
                     let zero_i = self.b.ins().iconst(types::I64, 0);
                     let clamped: Vec<Value> = inner.iter().map(|&q| self.b.ins().select(cond, q, zero_i)).collect();
-                    let v = self.expr(operand, Index::Multi(clamped))?;
+                    let v = self.expr(operand, Index::Multi(clamped, lane))?;
                     let z = self.zero(dtype);
                     return Ok(match (v, z) {
-                        (Elem::Scalar(x), Elem::Scalar(y)) => Elem::Scalar(self.b.ins().select(cond, x, y)),
+                        (Elem::Scalar(x), Elem::Scalar(y)) => Elem::Scalar(self.sel(cond, x, y)),
                         (Elem::Complex(xr, xi), Elem::Complex(yr, yi)) => {
-                            Elem::Complex(self.b.ins().select(cond, xr, yr), self.b.ins().select(cond, xi, yi))
+                            Elem::Complex(self.sel(cond, xr, yr), self.sel(cond, xi, yi))
                         }
                         _ => return Err(jerr("pad kinds")),
                     });
                 }
-                self.branch(dtype, cond, &mut |k| k.expr(operand, Index::Multi(inner.clone())), &mut |k| {
+                self.branch(dtype, cond, &mut |k| k.expr(operand, Index::Multi(inner.clone(), lane)), &mut |k| {
                     Ok(k.zero(dtype))
                 })
             }
             Op::Concat(axis) => {
                 let axis = *axis;
                 let dtype = node.dtype;
-                let m = self.multi_index(&idx, &node.shape.clone());
+                let m = self.multi_index(&idx, &node.shape);
                 let mut parts = Vec::new();
                 let mut off = 0usize;
                 for &i in &node.inputs {
@@ -190,7 +220,13 @@ impl KernelEmitter<'_, '_> {
                     }
                     off += len;
                 }
-                self.concat_parts(&parts, axis, &m, dtype)
+                let lane = multi_lane(idx.lane(), &node.shape);
+                match concat_part(lane, axis, &parts, self.span) {
+                    // One part covers the whole span: no test.
+                    Ok(Some(p)) => self.concat_parts(&parts[p..p + 1], axis, &m, dtype, lane),
+                    Ok(None) => self.concat_parts(&parts, axis, &m, dtype, lane),
+                    Err(_) => self.concat_parts(&parts, axis, &m, dtype, Lane::Unknown),
+                }
             }
             Op::Input(_)
             | Op::Constant(_)
@@ -208,6 +244,7 @@ impl KernelEmitter<'_, '_> {
         axis: usize,
         m: &[Value],
         dtype: DType,
+        lane: Lane,
     ) -> Result<Elem> {
         match parts {
             [] => Ok(self.zero(dtype)),
@@ -216,15 +253,19 @@ impl KernelEmitter<'_, '_> {
                 if *off != 0 {
                     inner[axis] = self.b.ins().iadd_imm_s(m[axis], -(*off as i64));
                 }
-                self.expr(*i, Index::Multi(inner))
+                let lane = match lane {
+                    Lane::Axis(a, o) if a == axis => Lane::Axis(a, o.map(|o| o - *off as i64)),
+                    other => other,
+                };
+                self.expr(*i, Index::Multi(inner, lane))
             }
             _ => {
                 // Binary search over the parts: the nesting grows with log2(parts), not parts.
                 let (low, high) = parts.split_at(parts.len() / 2);
                 let (_, off, _) = high[0];
                 let c = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, m[axis], off as i64);
-                self.branch(dtype, c, &mut |k| k.concat_parts(low, axis, m, dtype), &mut |k| {
-                    k.concat_parts(high, axis, m, dtype)
+                self.branch(dtype, c, &mut |k| k.concat_parts(low, axis, m, dtype, lane), &mut |k| {
+                    k.concat_parts(high, axis, m, dtype, lane)
                 })
             }
         }

@@ -1,7 +1,8 @@
 //! Index arithmetic and memory: row-major strides, multi-index and linear-index conversions,
 //! numpy broadcasting of an index to an operand, element loads and stores.
 
-use super::emitter::{elem_ty, Elem, Index, KernelEmitter};
+use super::emitter::{elem_ty, Elem, Index, KernelEmitter, Lane};
+use super::vector::{bcast_lane, linear_lane};
 use crate::array::DType;
 use crate::ir::NodeId;
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
@@ -18,8 +19,8 @@ fn strides(shape: &[usize]) -> Vec<i64> {
 impl KernelEmitter<'_, '_> {
     pub(super) fn linear(&mut self, idx: &Index, shape: &[usize]) -> Value {
         match idx {
-            Index::Linear(l) => *l,
-            Index::Multi(m) => {
+            Index::Linear(l, _) => *l,
+            Index::Multi(m, _) => {
                 let st = strides(shape);
                 let mut acc: Option<Value> = None;
                 for a in 0..shape.len() {
@@ -39,8 +40,8 @@ impl KernelEmitter<'_, '_> {
 
     pub(super) fn multi_index(&mut self, idx: &Index, shape: &[usize]) -> Vec<Value> {
         match idx {
-            Index::Multi(m) => m.clone(),
-            Index::Linear(l) => {
+            Index::Multi(m, _) => m.clone(),
+            Index::Linear(l, _) => {
                 let mut out = vec![*l; shape.len()];
                 let mut rest = *l;
                 for a in (0..shape.len()).rev() {
@@ -67,12 +68,20 @@ impl KernelEmitter<'_, '_> {
         self.b.ins().iadd(p, off)
     }
 
-    /// Element `idx` of materialized node `n`.
+    /// Element `idx` of materialized node `n` (in vector mode, the elements of every lane).
     pub(super) fn load(&mut self, n: NodeId, idx: &Index) -> Elem {
         let shape = self.g.nodes[n].shape.clone();
         let d = self.g.nodes[n].dtype;
         let lin = self.linear(idx, &shape);
         let a = self.addr(n, lin);
+        if self.vec.is_some() {
+            let lane = linear_lane(idx.lane(), &shape);
+            if d.is_complex() {
+                let (re, im) = self.load_complex_lanes(a, elem_ty(d), lane);
+                return Elem::Complex(re, im);
+            }
+            return Elem::Scalar(self.load_lanes(a, elem_ty(d), lane));
+        }
         self.load_elem(a, d)
     }
 
@@ -80,7 +89,7 @@ impl KernelEmitter<'_, '_> {
     pub(super) fn store(&mut self, n: NodeId, idx: &[Value], v: Elem) {
         let shape = self.g.nodes[n].shape.clone();
         let d = self.g.nodes[n].dtype;
-        let lin = self.linear(&Index::Multi(idx.to_vec()), &shape);
+        let lin = self.linear(&Index::Multi(idx.to_vec(), Lane::Fixed), &shape);
         let a = self.addr(n, lin);
         self.store_elem(a, v, d);
     }
@@ -100,8 +109,15 @@ impl KernelEmitter<'_, '_> {
     pub(super) fn store_elem(&mut self, at: Value, v: Elem, dtype: DType) {
         let f = MemFlagsData::trusted();
         match v {
+            Elem::Scalar(x) if self.b.func.dfg.value_type(x).is_vector() => {
+                // Vector stores are not known to be 16-byte aligned.
+                self.b.ins().store(MemFlagsData::new().with_notrap(), x, at, 0);
+            }
             Elem::Scalar(x) => {
                 self.b.ins().store(f, x, at, 0);
+            }
+            Elem::Complex(re, im) if self.b.func.dfg.value_type(re).is_vector() => {
+                self.store_complex_lanes(at, re, im);
             }
             Elem::Complex(re, im) => {
                 let half = (dtype.size_of() / 2) as i32;
@@ -116,6 +132,7 @@ impl KernelEmitter<'_, '_> {
         if out == inp {
             return idx.clone();
         }
+        let lane = bcast_lane(idx.lane(), out, inp);
         let m = self.multi_index(idx, out);
         let off = out.len() - inp.len();
         let v = inp
@@ -123,6 +140,6 @@ impl KernelEmitter<'_, '_> {
             .enumerate()
             .map(|(j, &d)| if d == 1 && out[off + j] != 1 { self.b.ins().iconst(types::I64, 0) } else { m[off + j] })
             .collect();
-        Index::Multi(v)
+        Index::Multi(v, lane)
     }
 }

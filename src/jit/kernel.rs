@@ -2,7 +2,9 @@
 //! over its output (and, for a reduction, over the reduced axes, with an accumulator per level)
 //! whose body evaluates the fused expression at one multi-index. Every bound is a constant.
 
-use super::emitter::{elem_ty, jerr, Elem, Index, KernelEmitter, Reduction};
+use super::emitter::{elem_ty, jerr, Elem, Index, KernelEmitter, Lane, Reduction};
+use super::parallel::Split;
+use super::vector::{vector_type, Scan, MAX_PIECES};
 use crate::array::DType;
 use crate::error::Result;
 use crate::ir::{NodeId, Op};
@@ -55,6 +57,51 @@ impl KernelEmitter<'_, '_> {
         Ok(())
     }
 
+    /// Emits one chunk function `fn(bufs, lo, hi, part)` of kernel `root`, split as `split`
+    /// says (`parallel.rs`): it runs units `lo..hi` of the kernel's outermost loop, or blocks
+    /// `lo..hi` of a sum, leaving their partial sums at `part`.
+    pub(crate) fn emit_chunk_function(mut self, root: NodeId, split: &Split) -> Result<()> {
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.b.switch_to_block(entry);
+        let p = self.b.block_params(entry).to_vec();
+        let (bufs, lo, hi, part) = (p[0], p[1], p[2], p[3]);
+        match split {
+            Split::Rows { .. } => {
+                self.range = Some((lo, hi));
+                self.emit_kernel(bufs, root)?;
+                if self.range.take().is_some() {
+                    return Err(jerr("a chunked kernel without a partitioned loop"));
+                }
+            }
+            Split::Sum { .. } => {
+                self.load_pointers(bufs, root, root)?;
+                let node = &self.g.nodes[root];
+                let operand = node.inputs[0];
+                let in_shape = self.g.nodes[operand].shape.clone();
+                let dtype = node.dtype;
+                let axes = vec![0usize];
+                let vars: Vec<Vec<Variable>> = Vec::new();
+                let red = ReduceLevel {
+                    level: 0,
+                    axes: &axes,
+                    in_shape: &in_shape,
+                    full: &[None],
+                    vars: &vars,
+                    operand,
+                    dtype,
+                    kind: Reduction::Sum,
+                };
+                self.sum_chunk(&red, lo, hi, part)?;
+            }
+        }
+        self.b.ins().return_(&[]);
+        self.b.seal_all_blocks();
+        let cfg = self.module.target_config();
+        self.b.finalize(cfg);
+        Ok(())
+    }
+
     /// Emits the loop nest of kernel `root` at the current position.
     pub(super) fn emit_kernel(&mut self, bufs: Value, root: NodeId) -> Result<()> {
         let node = &self.g.nodes[root];
@@ -69,13 +116,14 @@ impl KernelEmitter<'_, '_> {
             }
             _ => {
                 let shape = node.shape.clone();
+                let lane = inner_lane(&shape);
                 let mut body = |k: &mut Self, idx: &[Value]| -> Result<()> {
                     k.memo.clear();
-                    let v = k.expr_op(root, Index::Multi(idx.to_vec()))?;
+                    let v = k.expr_op(root, Index::Multi(idx.to_vec(), lane))?;
                     k.store(root, idx, v);
                     Ok(())
                 };
-                self.nest(&shape, &[], &mut body)?;
+                self.nest_pieces(&shape, root, true, &mut body)?;
             }
         }
         Ok(())
@@ -109,9 +157,10 @@ impl KernelEmitter<'_, '_> {
             let len = shape[axis];
             if len > 0 {
                 self.load_pointers(bufs, root, part)?;
+                let lane = inner_lane(&shape);
                 let mut body = |k: &mut Self, idx: &[Value]| -> Result<()> {
                     k.memo.clear();
-                    let v = k.expr(part, Index::Multi(idx.to_vec()))?;
+                    let v = k.expr(part, Index::Multi(idx.to_vec(), lane))?;
                     let mut out_idx = idx.to_vec();
                     if offset != 0 {
                         out_idx[axis] = k.b.ins().iadd_imm_s(idx[axis], offset as i64);
@@ -119,7 +168,7 @@ impl KernelEmitter<'_, '_> {
                     k.store(root, &out_idx, v);
                     Ok(())
                 };
-                self.nest(&shape, &[], &mut body)?;
+                self.nest_pieces(&shape, part, false, &mut body)?;
             }
             offset += len;
         }
@@ -128,25 +177,147 @@ impl KernelEmitter<'_, '_> {
 
     /// A loop over `0..n`: `body(i)`. Nothing for `n == 0`, no loop for `n == 1`.
     pub(super) fn emit_loop(&mut self, n: usize, body: &mut dyn FnMut(&mut Self, Value) -> Result<()>) -> Result<()> {
-        if n == 0 {
+        self.emit_range(0, 1, n as i64, body)
+    }
+
+    /// A loop over `i = start + k * step` for `k` in `0..count`: `body(i)`.
+    pub(super) fn emit_range(
+        &mut self,
+        start: i64,
+        step: i64,
+        count: i64,
+        body: &mut dyn FnMut(&mut Self, Value) -> Result<()>,
+    ) -> Result<()> {
+        if count <= 0 {
             return Ok(());
         }
-        if n == 1 {
-            let z = self.b.ins().iconst(types::I64, 0);
+        if count == 1 {
+            let z = self.b.ins().iconst(types::I64, start);
             return body(self, z);
         }
         let head = self.b.create_block();
         let exit = self.b.create_block();
         self.b.append_block_param(head, types::I64);
-        let z = self.b.ins().iconst(types::I64, 0);
+        let z = self.b.ins().iconst(types::I64, start);
         self.b.ins().jump(head, &[z.into()]);
         self.b.switch_to_block(head);
         let i = self.b.block_params(head)[0];
         body(self, i)?;
-        let i1 = self.b.ins().iadd_imm_s(i, 1);
-        let c = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, i1, n as i64);
+        let i1 = self.b.ins().iadd_imm_s(i, step);
+        let c = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, i1, start + count * step);
         self.b.ins().brif(c, head, &[i1.into()], exit, &[]);
         self.b.switch_to_block(exit);
+        Ok(())
+    }
+
+    /// A loop over `i = lo, lo + step, ...` while `i + step <= hi` (run-time bounds): `body(i)`.
+    /// Returns the first `i` not run.
+    pub(super) fn emit_dyn(
+        &mut self,
+        lo: Value,
+        hi: Value,
+        step: i64,
+        body: &mut dyn FnMut(&mut Self, Value) -> Result<()>,
+    ) -> Result<Value> {
+        let (head, run, exit) = (self.b.create_block(), self.b.create_block(), self.b.create_block());
+        self.b.append_block_param(head, types::I64);
+        self.b.append_block_param(exit, types::I64);
+        self.b.ins().jump(head, &[lo.into()]);
+        self.b.switch_to_block(head);
+        let i = self.b.block_params(head)[0];
+        let next = self.b.ins().iadd_imm_s(i, step);
+        let c = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, next, hi);
+        self.b.ins().brif(c, run, &[], exit, &[i.into()]);
+        self.b.switch_to_block(run);
+        body(self, i)?;
+        self.b.ins().jump(head, &[next.into()]);
+        self.b.switch_to_block(exit);
+        Ok(self.b.block_params(exit)[0])
+    }
+
+    /// The loop nest over `shape` of a kernel computing `expr` (from its operands if `own`):
+    /// plain loops over the outer axes, and the innermost axis split into pieces at the
+    /// boundaries of pads and concatenations along it (so each piece knows its guards), each
+    /// piece run on vectors where [`scan`](Self::scan) allows, with a scalar remainder.
+    pub(super) fn nest_pieces(
+        &mut self,
+        shape: &[usize],
+        expr: NodeId,
+        own: bool,
+        body: &mut dyn FnMut(&mut Self, &[Value]) -> Result<()>,
+    ) -> Result<()> {
+        let Some((&n, outer)) = shape.split_last() else { return body(self, &[]) };
+        let lane = inner_lane(shape);
+        let dtype = self.g.nodes[expr].dtype;
+        let mut inner = |k: &mut Self, idx: &[Value]| -> Result<()> {
+            k.pieces(n, expr, own, lane, dtype, &mut |k: &mut Self, i: Value| {
+                let mut full = idx.to_vec();
+                full.push(i);
+                body(k, &full)
+            })
+        };
+        self.nest(outer, &[], &mut inner)
+    }
+
+    /// The innermost loop `0..n` of an expression whose index moves along `lane`, in pieces.
+    pub(super) fn pieces(
+        &mut self,
+        n: usize,
+        expr: NodeId,
+        own: bool,
+        lane: Lane,
+        dtype: DType,
+        body: &mut dyn FnMut(&mut Self, Value) -> Result<()>,
+    ) -> Result<()> {
+        let saved = (self.span, self.vec);
+        let range = self.range.take();
+        let n = n as i64;
+        self.span = (0, n);
+        let mut s = Scan::new(dtype);
+        self.scan(expr, lane, own, &mut s);
+        let mut bounds: Vec<i64> = s.cuts.into_iter().filter(|&c| c > 0 && c < n).collect();
+        bounds.sort_unstable();
+        bounds.dedup();
+        if bounds.len() >= MAX_PIECES {
+            bounds.clear();
+        }
+        bounds.insert(0, 0);
+        bounds.push(n);
+        for w in bounds.windows(2) {
+            let (lo, hi) = (w[0], w[1]);
+            self.span = (lo, hi);
+            let mut s = Scan::new(dtype);
+            self.scan(expr, lane, own, &mut s);
+            let vt = vector_type(dtype).filter(|_| s.vector);
+            if let Some((rlo, rhi)) = range {
+                // A chunk function: this piece clipped to the chunk's range.
+                let (a, b) = (self.b.ins().iconst(types::I64, lo), self.b.ins().iconst(types::I64, hi));
+                let (a, b) = (self.b.ins().umax(a, rlo), self.b.ins().umin(b, rhi));
+                let mut start = a;
+                if let Some(vt) = vt {
+                    self.vec = Some(vt);
+                    let r = self.emit_dyn(a, b, vt.lane_count() as i64, body);
+                    self.vec = None;
+                    start = r?;
+                }
+                self.emit_dyn(start, b, 1, body)?;
+                continue;
+            }
+            let mut start = lo;
+            if let Some(vt) = vt {
+                let width = vt.lane_count() as i64;
+                let count = (hi - lo) / width;
+                if count > 0 {
+                    self.vec = Some(vt);
+                    let r = self.emit_range(lo, width, count, body);
+                    self.vec = None;
+                    r?;
+                    start = lo + count * width;
+                }
+            }
+            self.emit_range(start, 1, hi - start, body)?;
+        }
+        (self.span, self.vec) = saved;
         Ok(())
     }
 
@@ -165,6 +336,10 @@ impl KernelEmitter<'_, '_> {
             idx2.push(i);
             k.nest(dims, &idx2, body)
         };
+        if let Some((lo, hi)) = self.range.take() {
+            // A chunk function: this outermost loop runs the chunk's range only.
+            return self.emit_dyn(lo, hi, 1, &mut inner).map(|_| ());
+        }
         self.emit_loop(n, &mut inner)
     }
 
@@ -190,7 +365,7 @@ impl KernelEmitter<'_, '_> {
             let v = if sorted.is_empty() {
                 k.memo.clear();
                 let idx: Vec<Value> = full.iter().map(|v| v.expect("every axis kept")).collect();
-                k.expr(operand, Index::Multi(idx))?
+                k.expr(operand, Index::Multi(idx, Lane::Unknown))?
             } else {
                 let vars: Vec<Vec<Variable>> = (0..sorted.len())
                     .map(|_| {
@@ -267,9 +442,12 @@ impl KernelEmitter<'_, '_> {
             self.reduce_level(&ReduceLevel { level: red.level + 1, full: &full2, ..*red })?;
             Ok(self.read_vars(&red.vars[red.level + 1]))
         } else {
+            // The innermost reduced axis is the innermost loop: its span is the whole axis.
             self.memo.clear();
+            let axis = red.axes[red.level];
+            self.span = (0, red.in_shape[axis] as i64);
             let idx: Vec<Value> = full2.iter().map(|v| v.expect("every axis set")).collect();
-            self.expr(red.operand, Index::Multi(idx))
+            self.expr(red.operand, Index::Multi(idx, Lane::Axis(axis, Some(0))))
         }
     }
 }
@@ -287,4 +465,11 @@ pub(super) struct ReduceLevel<'r> {
     pub kind: Reduction,
 }
 
-impl KernelEmitter<'_, '_> {}
+/// The lane of a kernel's own index: its innermost axis moves with the innermost loop.
+fn inner_lane(shape: &[usize]) -> Lane {
+    if shape.is_empty() {
+        Lane::Fixed
+    } else {
+        Lane::Axis(shape.len() - 1, Some(0))
+    }
+}

@@ -52,6 +52,14 @@ impl KernelEmitter<'_, '_> {
             }
         };
         match f.convention {
+            Convention::RealUnary | Convention::RealBinary if self.vec.is_some() => {
+                // Vector mode: one call per lane.
+                let v = self.b.func.dfg.value_type(args[0]);
+                Ok(Elem::Scalar(self.per_lane(v, args, &mut |k, xs| {
+                    let call = k.b.ins().call(fr, xs);
+                    k.b.inst_results(call)[0]
+                })))
+            }
             Convention::RealUnary | Convention::ComplexToReal | Convention::RealBinary => {
                 let call = self.b.ins().call(fr, args);
                 Ok(Elem::Scalar(self.b.inst_results(call)[0]))
@@ -116,9 +124,9 @@ impl KernelEmitter<'_, '_> {
                         let m1 = self.real_const(ty, -1.0);
                         let x0 = self.b.ins().fmul(x, zero);
                         let lt = self.b.ins().fcmp(FloatCC::LessThan, x, zero);
-                        let t = self.b.ins().select(lt, m1, x0);
+                        let t = self.sel(lt, m1, x0);
                         let gt = self.b.ins().fcmp(FloatCC::GreaterThan, x, zero);
-                        self.b.ins().select(gt, one, t)
+                        self.sel(gt, one, t)
                     }
                     _ => return Err(missing(u.name(), d, "an inline lowering (lower.rs)")),
                 };
@@ -163,9 +171,9 @@ impl KernelEmitter<'_, '_> {
                     BinaryOp::Max | BinaryOp::Min => {
                         let cc = if op == BinaryOp::Max { FloatCC::GreaterThan } else { FloatCC::LessThan };
                         let better = self.b.ins().fcmp(cc, y, x);
-                        let t = self.b.ins().select(better, y, x);
+                        let t = self.sel(better, y, x);
                         let xnan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
-                        self.b.ins().select(xnan, y, t)
+                        self.sel(xnan, y, t)
                     }
                     BinaryOp::Complex => return Ok(Elem::Complex(x, y)),
                     _ => return Err(missing(op.name(), d, "an inline lowering (lower.rs)")),
@@ -260,7 +268,7 @@ impl KernelEmitter<'_, '_> {
             Elem::Scalar(x) if from == DType::Bool => {
                 let one = self.real_const(tt, 1.0);
                 let zero = self.real_const(tt, 0.0);
-                self.b.ins().select(x, one, zero)
+                self.sel(x, one, zero)
             }
             Elem::Scalar(x) => self.conv_real(x, ft, tt),
             Elem::Complex(r, _) => self.conv_real(r, ft, tt),

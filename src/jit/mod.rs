@@ -13,6 +13,13 @@
 //! trampolines into the interpreter's own scalar kernels (`host.rs`, generated from the
 //! primitive lists), so the results are the interpreter's bit for bit.
 //!
+//! Innermost loops are split at pad and concatenation boundaries into guard-free pieces and
+//! run on 128-bit vectors (`F64X2`, `F32X4`; complex as vectors of real and imaginary parts)
+//! with a scalar remainder (`vector.rs`); sums keep the interpreter's blocked order with vector
+//! lanes as its accumulators (`sum.rs`); no multiply-add is fused. Kernels over many elements
+//! run in fixed chunks on rayon's pool with a thread-count-independent combination
+//! (`parallel.rs`), and outputs are allocated once per element written (`buffers.rs`).
+//!
 //! ```
 //! use cranegrad::ir::{Graph, Op, UnaryOp};
 //! use cranegrad::array::Data;
@@ -28,6 +35,7 @@
 //! assert_eq!(out, cranegrad::interp::run(&g, &[x0]).unwrap());
 //! ```
 
+mod buffers;
 mod compile;
 mod emitter;
 mod expr;
@@ -36,9 +44,11 @@ mod host;
 mod index;
 mod kernel;
 mod lower;
+mod parallel;
 mod plan;
 mod runtime;
 mod sum;
+mod vector;
 
 pub use compile::{compile, compile_shared};
 pub use runtime::{Compiled, Outputs};

@@ -2,7 +2,9 @@
 //! reused arena of temporaries, freshly allocated outputs) and the steps it runs (kernels, and
 //! matrix products in `gemm.rs`).
 
+use super::buffers::OutBuf;
 use super::gemm::{matmul, Product};
+use super::parallel::{run_split, ChunkFn, Split};
 use super::plan::Slot;
 use crate::array::{standard, DType, Data, Element};
 use crate::error::{Error, Result};
@@ -17,10 +19,24 @@ type KernelFn = unsafe extern "C" fn(*const *mut u8);
 /// The outputs of one run (inline for up to four: a hit allocates only the arrays).
 pub type Outputs = SmallVec<[Arc<Data>; 4]>;
 
+/// Outputs of at least this many bytes are kept for reuse by the next run (a fresh large
+/// allocation costs a page fault per 4 KiB page on its first write).
+const RECYCLE_MIN: usize = 1 << 20;
+
+/// An output's storage during a run: a clone of its small zeroed prototype, a fresh buffer, or
+/// the last run's, no longer shared.
+enum Out {
+    Cloned(Arc<Data>),
+    Fresh(OutBuf),
+    Reused(Arc<Data>),
+}
+
 #[derive(Clone, Debug)]
 pub(super) enum Step {
     /// A generated kernel (its entry address).
     Kernel(usize),
+    /// A kernel's chunk function (its entry address), run in chunks on the thread pool.
+    Chunked { f: usize, split: Split },
     /// `c = op(a) @ op(b)`, batched (`jit/gemm.rs`); `a`, `b`, `c` are slots.
     MatMul { a: usize, b: usize, c: usize, product: Product },
 }
@@ -44,12 +60,19 @@ pub struct Compiled {
     pub(super) slots: Vec<Slot>,
     pub(super) inputs: Vec<(DType, Vec<usize>)>,
     pub(super) out_allocs: Vec<(DType, Vec<usize>)>,
+    /// Whether each output allocation must start zeroed (it is not written element by element
+    /// by one generated kernel).
+    pub(super) out_zeroed: Vec<bool>,
     pub(super) outputs: Vec<OutSrc>,
     pub(super) arena_words: usize,
     /// Arenas of finished runs, reused (a fresh large allocation costs page faults each call).
     pub(super) arenas: Mutex<Vec<Vec<u64>>>,
     /// Per allocated output: a zeroed copy to clone, when it is small.
     pub(super) out_prototypes: Vec<Option<Data>>,
+    /// The last run's large outputs, shared with the caller: when the caller has dropped its
+    /// handle by the next run, that run writes into the same memory instead of faulting in
+    /// fresh pages (see [`RECYCLE_MIN`]).
+    pub(super) recycled: Mutex<Vec<Option<Arc<Data>>>>,
     /// The graph this was compiled from, to print its native code on request.
     pub(super) source: Option<Arc<Graph>>,
     /// The number of fused loop nests (kernels).
@@ -154,19 +177,39 @@ impl Compiled {
                 copies.push(copy);
             }
         }
-        let mut allocated: SmallVec<[Arc<Data>; 4]> = SmallVec::new();
-        let mut out_ptrs: SmallVec<[*mut u8; 4]> = SmallVec::new();
-        for (k, (d, s)) in self.out_allocs.iter().enumerate() {
-            let mut out = Arc::new(match self.out_prototypes.get(k).and_then(|p| p.as_ref()) {
-                Some(zeros) => zeros.clone(),
-                None => {
-                    crate::interp::ensure_allocatable("run", *d, s)?;
-                    Data::zeros(*d, s)
+        // Small outputs clone their zeroed prototype; large ones reuse the last run's buffer
+        // when the caller has let it go (only runs with large outputs touch that lock).
+        let large = |(d, s): &(DType, Vec<usize>)| s.iter().product::<usize>() * d.size_of() >= RECYCLE_MIN;
+        let recycling = self.out_allocs.iter().any(large);
+        let mut recycled: Vec<Option<Arc<Data>>> = match recycling {
+            true => self.recycled.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default(),
+            false => Vec::new(),
+        };
+        let mut outs: SmallVec<[Out; 4]> = SmallVec::with_capacity(self.out_allocs.len());
+        for (j, ((d, s), &zeroed)) in self.out_allocs.iter().zip(&self.out_zeroed).enumerate() {
+            outs.push(
+                match (self.out_prototypes.get(j).and_then(|p| p.as_ref()), recycled.get_mut(j).and_then(Option::take))
+                {
+                    (Some(zeros), _) => Out::Cloned(Arc::new(zeros.clone())),
+                    // Written element by element again, so no need to clear it.
+                    (None, Some(old)) if !zeroed && Arc::strong_count(&old) == 1 && Arc::weak_count(&old) == 0 => {
+                        Out::Reused(old)
+                    }
+                    _ => {
+                        crate::interp::ensure_allocatable("run", *d, s)?;
+                        Out::Fresh(OutBuf::new(*d, s.iter().product(), zeroed)?)
+                    }
+                },
+            );
+        }
+        let mut out_ptrs: SmallVec<[*mut u8; 4]> = SmallVec::with_capacity(outs.len());
+        for o in outs.iter_mut() {
+            out_ptrs.push(match o {
+                Out::Fresh(b) => b.ptr(),
+                Out::Cloned(d) | Out::Reused(d) => {
+                    Arc::get_mut(d).map(mut_ptr).ok_or_else(|| Error::Jit("an output buffer is shared".into()))?
                 }
             });
-            let ptr = Arc::get_mut(&mut out).map(mut_ptr).ok_or_else(|| Error::Jit("output buffer shared".into()))?;
-            out_ptrs.push(ptr);
-            allocated.push(out);
         }
         let small = self.arena_words <= THREAD_ARENA_WORDS;
         let mut arena = if small {
@@ -189,6 +232,14 @@ impl Compiled {
         }));
         for step in &self.steps {
             match *step {
+                Step::Chunked { f, ref split } => {
+                    // SAFETY: `f` is the finalized chunk function compiled for `split`; every
+                    // buffer it touches is in `ptrs` with the size the plan computed.
+                    unsafe {
+                        let f: ChunkFn = std::mem::transmute::<usize, ChunkFn>(f);
+                        run_split(f, split, ptrs.as_ptr());
+                    }
+                }
                 Step::Kernel(f) => {
                     // SAFETY: `f` is a finalized kernel of this module; every buffer it touches
                     // is in `ptrs` with the size the plan computed.
@@ -214,6 +265,20 @@ impl Compiled {
             }
         }
         drop(copies);
+        let mut allocated: SmallVec<[Arc<Data>; 4]> = SmallVec::with_capacity(outs.len());
+        for (o, (_, s)) in outs.into_iter().zip(&self.out_allocs) {
+            allocated.push(match o {
+                // SAFETY: a fresh output is zeroed, or is the buffer of one generated kernel,
+                // which has just written every element of it.
+                Out::Fresh(b) => Arc::new(unsafe { b.finish(s) }?),
+                Out::Cloned(d) | Out::Reused(d) => d,
+            });
+        }
+        if recycling {
+            if let Ok(mut r) = self.recycled.lock() {
+                *r = allocated.iter().zip(&self.out_allocs).map(|(o, a)| large(a).then(|| o.clone())).collect();
+            }
+        }
         // Each allocated output is moved out at its last use, cloned before (no reference
         // count traffic in the common case of distinct outputs).
         let mut allocated: SmallVec<[Option<Arc<Data>>; 4]> = allocated.into_iter().map(Some).collect();

@@ -4,86 +4,279 @@
 //! binary counter through a small stack array of partial sums; the remaining partials added from
 //! the lowest level up. Four independent accumulators also break the chain of dependent adds.
 
-use super::emitter::{elem_ty, Elem, KernelEmitter};
+use super::emitter::{elem_ty, jerr, Elem, KernelEmitter, Lane};
 use super::kernel::ReduceLevel;
+use super::vector::{vector_type, Scan};
 use crate::array::DType;
 use crate::error::Result;
 use crate::interp::{SUM_ACCUMULATORS, SUM_BLOCK};
 use crate::ir::BinaryOp;
-use cranelift_codegen::ir::{types, InstBuilder, StackSlot, StackSlotData, StackSlotKind, Value};
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{types, InstBuilder, StackSlot, StackSlotData, StackSlotKind, Type, Value};
 use cranelift_frontend::Variable;
 
-/// Where a level's partial sums live while it is emitted.
+/// The accumulators of a level: four scalar ones, and in vector code the vectors whose lanes
+/// they are.
+struct Accumulators<'v> {
+    scalar: &'v [Vec<Variable>],
+    vector: Option<(Type, &'v [Variable])>,
+}
+
+/// Where a level's partial sums live while it is emitted: a stack slot, or (for one chunk of
+/// a sum split across threads) the caller's memory.
 struct Partials {
-    slot: StackSlot,
+    at: PartialsAt,
     /// Bytes per element.
     size: i64,
+}
+
+/// The memory of a level's partial sums.
+enum PartialsAt {
+    /// A stack slot of the function.
+    Slot(StackSlot),
+    /// The caller's array (a chunk of a split sum).
+    Ptr(Value),
 }
 
 impl KernelEmitter<'_, '_> {
     /// The sum over one reduction level's axis, in the blocked order.
     pub(super) fn blocked_sum(&mut self, red: &ReduceLevel<'_>) -> Result<Elem> {
+        Ok(self.blocked_sum_in(red, None)?.unwrap_or_else(|| self.zero(red.dtype)))
+    }
+
+    /// One chunk of a sum split across threads: blocks `lo..hi` of the level's axis (`hi` at
+    /// most the number of blocks, `hi - lo` a power of two unless `hi` is the last), summed
+    /// with a binary counter of their own whose partial sums are left at `part` for the caller
+    /// to combine (`runtime::combine_chunks`), so that the result is the one-thread sum's bits.
+    pub(super) fn sum_chunk(&mut self, red: &ReduceLevel<'_>, lo: Value, hi: Value, part: Value) -> Result<()> {
+        self.blocked_sum_in(red, Some((lo, hi, part))).map(|_| ())
+    }
+
+    /// [`blocked_sum`](Self::blocked_sum), or with `chunk` one chunk of it (see
+    /// [`sum_chunk`](Self::sum_chunk)), which returns `None`.
+    fn blocked_sum_in(&mut self, red: &ReduceLevel<'_>, chunk: Option<(Value, Value, Value)>) -> Result<Option<Elem>> {
         let n = red.in_shape[red.axes[red.level]];
         let dtype = red.dtype;
         if n == 0 {
-            return Ok(self.zero(dtype));
+            return Ok(None);
         }
         let (full_blocks, tail) = (n / SUM_BLOCK, n % SUM_BLOCK);
         let blocks = full_blocks + usize::from(tail > 0);
         let levels = (usize::BITS - blocks.leading_zeros()) as usize;
         let size = dtype.size_of() as i64;
-        let slot = self.b.create_sized_stack_slot(StackSlotData::new(
-            StackSlotKind::ExplicitSlot,
-            (levels as i64 * size) as u32,
-            4,
-        ));
-        let partials = Partials { slot, size };
+        let partials = match chunk {
+            Some((_, _, part)) => Partials { at: PartialsAt::Ptr(part), size },
+            None => {
+                let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+                    StackSlotKind::ExplicitSlot,
+                    (levels as i64 * size) as u32,
+                    4,
+                ));
+                Partials { at: PartialsAt::Slot(slot), size }
+            }
+        };
         let accs: Vec<Vec<Variable>> = (0..SUM_ACCUMULATORS)
             .map(|_| (0..if dtype.is_complex() { 2 } else { 1 }).map(|_| self.b.declare_var(elem_ty(dtype))).collect())
             .collect();
+        // The innermost level runs on vectors when its elements allow: the accumulators are
+        // then the lanes of `4 / W` vectors (lane `r` of vector `v` is accumulator `v W + r`),
+        // so each accumulator adds the same elements in the same order as in scalar code.
+        let vt = if red.level + 1 == red.axes.len() {
+            let axis = red.axes[red.level];
+            let saved = self.span;
+            self.span = (0, n as i64);
+            let mut s = Scan::new(dtype);
+            self.scan(red.operand, Lane::Axis(axis, Some(0)), false, &mut s);
+            self.span = saved;
+            vector_type(dtype).filter(|_| s.vector && !dtype.is_complex())
+        } else {
+            None
+        };
+        let vaccs: Vec<Variable> = match vt {
+            Some(v) => (0..SUM_ACCUMULATORS / v.lane_count() as usize).map(|_| self.b.declare_var(v)).collect(),
+            None => Vec::new(),
+        };
+        let sums = Accumulators { scalar: &accs, vector: vt.map(|v| (v, vaccs.as_slice())) };
+        let first = chunk.map(|(lo, _, _)| lo);
         let mut block = |k: &mut Self, b: Value| -> Result<()> {
             let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
-            let s = k.sum_block(red, &accs, base, SUM_BLOCK)?;
-            k.merge_partial(&partials, b, s, dtype)
+            let s = k.sum_block(red, &sums, base, SUM_BLOCK)?;
+            let count = match first {
+                Some(lo) => k.b.ins().isub(b, lo),
+                None => b,
+            };
+            k.merge_partial(&partials, count, s, dtype)
         };
-        self.emit_loop(full_blocks, &mut block)?;
+        // With vectors, two blocks at a time: their accumulators are independent chains of
+        // additions (each still in its block's order), so their latencies overlap.
+        let vaccs2: Vec<Variable> = vaccs.iter().map(|_| self.b.declare_var(vt.unwrap_or(types::F64X2))).collect();
+        let mut pair = |k: &mut Self, b: Value| -> Result<()> {
+            let Some(vt) = vt else { return Err(jerr("block pairs without vectors")) };
+            let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
+            let (s0, s1) = k.sum_block_pair(red, vt, [&vaccs, &vaccs2], base)?;
+            let count = match first {
+                Some(lo) => k.b.ins().isub(b, lo),
+                None => b,
+            };
+            k.merge_partial(&partials, count, s0, dtype)?;
+            let next = k.b.ins().iadd_imm_s(count, 1);
+            k.merge_partial(&partials, next, s1, dtype)
+        };
+        let mut run_blocks = |k: &mut Self, lo: Value, end: Value| -> Result<()> {
+            let next = if vt.is_some() { k.emit_dyn(lo, end, 2, &mut pair)? } else { lo };
+            k.emit_dyn(next, end, 1, &mut block).map(|_| ())
+        };
+        let Some((lo, hi, _)) = chunk else {
+            let (lo, end) = (self.b.ins().iconst(types::I64, 0), self.b.ins().iconst(types::I64, full_blocks as i64));
+            run_blocks(self, lo, end)?;
+            if tail > 0 {
+                let base = self.b.ins().iconst(types::I64, (full_blocks * SUM_BLOCK) as i64);
+                let s = self.sum_block(red, &sums, base, tail)?;
+                let count = self.b.ins().iconst(types::I64, full_blocks as i64);
+                self.merge_partial(&partials, count, s, dtype)?;
+            }
+            let mut total: Option<Elem> = None;
+            for level in (0..levels).filter(|l| (blocks >> l) & 1 == 1) {
+                let at = self.partials_base(&partials);
+                let at = self.b.ins().iadd_imm_s(at, level as i64 * partials.size);
+                let p = self.load_elem(at, dtype);
+                total = Some(match total {
+                    None => p,
+                    Some(t) => self.binary(BinaryOp::Add, dtype, p, t)?,
+                });
+            }
+            return Ok(total);
+        };
+        let full = self.b.ins().iconst(types::I64, full_blocks as i64);
+        let end = self.b.ins().umin(hi, full);
+        run_blocks(self, lo, end)?;
         if tail > 0 {
+            // The last chunk ends with the partial block.
+            let (tb, done) = (self.b.create_block(), self.b.create_block());
+            let last = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThan, hi, full_blocks as i64);
+            self.b.ins().brif(last, tb, &[], done, &[]);
+            self.b.switch_to_block(tb);
             let base = self.b.ins().iconst(types::I64, (full_blocks * SUM_BLOCK) as i64);
-            let s = self.sum_block(red, &accs, base, tail)?;
-            let count = self.b.ins().iconst(types::I64, full_blocks as i64);
+            let s = self.sum_block(red, &sums, base, tail)?;
+            let count = self.b.ins().isub(full, lo);
             self.merge_partial(&partials, count, s, dtype)?;
+            self.b.ins().jump(done, &[]);
+            self.b.switch_to_block(done);
         }
-        let mut total: Option<Elem> = None;
-        for level in (0..levels).filter(|l| (blocks >> l) & 1 == 1) {
-            let at = self.b.ins().stack_addr(self.ptr_ty, partials.slot, 0);
-            let at = self.b.ins().iadd_imm_s(at, level as i64 * partials.size);
-            let p = self.load_elem(at, dtype);
-            total = Some(match total {
-                None => p,
-                Some(t) => self.binary(BinaryOp::Add, dtype, p, t)?,
-            });
-        }
-        Ok(total.unwrap_or_else(|| self.zero(dtype)))
+        Ok(None)
     }
 
-    /// The sum of `len` elements from index `base` into the accumulators, combined.
-    fn sum_block(&mut self, red: &ReduceLevel<'_>, accs: &[Vec<Variable>], base: Value, len: usize) -> Result<Elem> {
-        let dtype = red.dtype;
-        for acc in accs {
-            let zero = self.zero(dtype);
-            self.write_vars(acc, zero);
+    /// The address of partial sum 0.
+    fn partials_base(&mut self, partials: &Partials) -> Value {
+        match partials.at {
+            PartialsAt::Ptr(p) => p,
+            PartialsAt::Slot(slot) => self.b.ins().stack_addr(self.ptr_ty, slot, 0),
         }
-        let groups = len / SUM_ACCUMULATORS;
+    }
+
+    /// The sums of the two full blocks from index `base`, on vectors, each into its own
+    /// accumulators (`accs[0]`, `accs[1]`) in the blocked order, combined.
+    fn sum_block_pair(
+        &mut self,
+        red: &ReduceLevel<'_>,
+        vt: Type,
+        accs: [&[Variable]; 2],
+        base: Value,
+    ) -> Result<(Elem, Elem)> {
+        let width = vt.lane_count() as usize;
+        for vaccs in accs {
+            for &acc in vaccs {
+                let z = self.real_const(vt.lane_type(), 0.0);
+                let z = self.b.ins().splat(vt, z);
+                self.b.def_var(acc, z);
+            }
+        }
         let mut group = |k: &mut Self, g: Value| -> Result<()> {
             let first = k.b.ins().imul_imm_s(g, SUM_ACCUMULATORS as i64);
             let first = k.b.ins().iadd(first, base);
-            for (r, acc) in accs.iter().enumerate() {
-                let i = k.b.ins().iadd_imm_s(first, r as i64);
-                k.accumulate(red, acc, i)?;
+            for v in 0..accs[0].len() {
+                for (blk, vaccs) in accs.iter().enumerate() {
+                    let i = k.b.ins().iadd_imm_s(first, (blk * SUM_BLOCK + v * width) as i64);
+                    k.vec = Some(vt);
+                    let x = k.level_element(red, i);
+                    k.vec = None;
+                    let Elem::Scalar(x) = x? else { return Err(jerr("vector sum of complex elements")) };
+                    let a = k.b.use_var(vaccs[v]);
+                    let s = k.b.ins().fadd(a, x);
+                    k.b.def_var(vaccs[v], s);
+                }
             }
             Ok(())
         };
-        self.emit_loop(groups, &mut group)?;
+        self.emit_loop(SUM_BLOCK / SUM_ACCUMULATORS, &mut group)?;
+        let mut sums = [Elem::Scalar(base); 2];
+        for (blk, vaccs) in accs.iter().enumerate() {
+            let lanes: Vec<Value> = (0..SUM_ACCUMULATORS)
+                .map(|r| {
+                    let v = self.b.use_var(vaccs[r / width]);
+                    self.b.ins().extractlane(v, (r % width) as u8)
+                })
+                .collect();
+            let low = self.b.ins().fadd(lanes[0], lanes[1]);
+            let high = self.b.ins().fadd(lanes[2], lanes[3]);
+            sums[blk] = Elem::Scalar(self.b.ins().fadd(low, high));
+        }
+        Ok((sums[0], sums[1]))
+    }
+
+    /// The sum of `len` elements from index `base` into the accumulators, combined.
+    fn sum_block(&mut self, red: &ReduceLevel<'_>, sums: &Accumulators<'_>, base: Value, len: usize) -> Result<Elem> {
+        let dtype = red.dtype;
+        let accs = sums.scalar;
+        let groups = len / SUM_ACCUMULATORS;
+        match sums.vector {
+            Some((vt, vaccs)) if groups > 0 => {
+                let width = vt.lane_count() as usize;
+                for &acc in vaccs {
+                    let zero = self.zero(dtype);
+                    let Elem::Scalar(z) = zero else { return Err(jerr("vector sum of complex elements")) };
+                    let z = self.b.ins().splat(vt, z);
+                    self.b.def_var(acc, z);
+                }
+                let mut group = |k: &mut Self, g: Value| -> Result<()> {
+                    let first = k.b.ins().imul_imm_s(g, SUM_ACCUMULATORS as i64);
+                    let first = k.b.ins().iadd(first, base);
+                    for (v, &acc) in vaccs.iter().enumerate() {
+                        let i = k.b.ins().iadd_imm_s(first, (v * width) as i64);
+                        k.vec = Some(vt);
+                        let x = k.level_element(red, i);
+                        k.vec = None;
+                        let Elem::Scalar(x) = x? else { return Err(jerr("vector sum of complex elements")) };
+                        let a = k.b.use_var(acc);
+                        let s = k.b.ins().fadd(a, x);
+                        k.b.def_var(acc, s);
+                    }
+                    Ok(())
+                };
+                self.emit_loop(groups, &mut group)?;
+                for (r, acc) in accs.iter().enumerate() {
+                    let v = self.b.use_var(vaccs[r / width]);
+                    let lane = self.b.ins().extractlane(v, (r % width) as u8);
+                    self.write_vars(acc, Elem::Scalar(lane));
+                }
+            }
+            _ => {
+                for acc in accs {
+                    let zero = self.zero(dtype);
+                    self.write_vars(acc, zero);
+                }
+                let mut group = |k: &mut Self, g: Value| -> Result<()> {
+                    let first = k.b.ins().imul_imm_s(g, SUM_ACCUMULATORS as i64);
+                    let first = k.b.ins().iadd(first, base);
+                    for (r, acc) in accs.iter().enumerate() {
+                        let i = k.b.ins().iadd_imm_s(first, r as i64);
+                        k.accumulate(red, acc, i)?;
+                    }
+                    Ok(())
+                };
+                self.emit_loop(groups, &mut group)?;
+            }
+        }
         for (r, acc) in accs.iter().enumerate().take(len % SUM_ACCUMULATORS) {
             let i = self.b.ins().iadd_imm_s(base, (groups * SUM_ACCUMULATORS + r) as i64);
             self.accumulate(red, acc, i)?;
@@ -139,7 +332,7 @@ impl KernelEmitter<'_, '_> {
 
     /// The address of partial sum `level` (a run-time value).
     fn partial_addr(&mut self, partials: &Partials, level: Value) -> Value {
-        let base = self.b.ins().stack_addr(self.ptr_ty, partials.slot, 0);
+        let base = self.partials_base(partials);
         let off = self.b.ins().imul_imm_s(level, partials.size);
         self.b.ins().iadd(base, off)
     }

@@ -1,0 +1,430 @@
+//! Vector lowering: which loops run on 128-bit vectors (`F64X2`, `F32X4`), and the static
+//! facts about the innermost loop that both the vector code and the guard splitting rely on.
+//!
+//! Every index the expression walk passes down carries a [`Lane`]: how it moves with the
+//! innermost loop variable `i`. The rules here say how a lane moves through each layout op
+//! (the same rules the walk in `expr.rs` follows when it emits the index arithmetic), and
+//! [`KernelEmitter::scan`] walks a fused expression without emitting anything to find
+//!
+//! - the *cuts*: the values of `i` at which a pad or a concatenation along the innermost loop
+//!   changes piece, so that the loop can be split into pieces whose guards are known statically
+//!   (the interior of a pad has no guard at all), and
+//! - whether the expression can be evaluated on `W` consecutive values of `i` at once: every
+//!   element is a real float of the kernel's dtype (comparison masks and logical constants
+//!   aside), every buffer is read contiguously along `i` or at one element for all lanes, and no
+//!   guard depends on the lane. Host-lowered ops (transcendentals) are called once per lane.
+//!
+//! Vector code computes each lane with the same instructions, in the same order, as the scalar
+//! code computes that element, so results are the interpreter's bit for bit. No multiply-add is
+//! ever fused (`fma` would round once where the interpreter rounds twice).
+
+use super::emitter::{KernelEmitter, Lane};
+use crate::array::DType;
+use crate::ir::{AxisSlice as Slice, Lowering, NodeId, Op};
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
+use std::collections::HashSet;
+
+/// The most pieces an innermost loop is split into at pad and concatenation boundaries (more
+/// pieces keep the guards in one loop instead).
+pub(super) const MAX_PIECES: usize = 8;
+
+/// The vector type for elements of `d`, if loops over `d` are vectorized (a complex element
+/// is a pair of such vectors: real parts and imaginary parts).
+pub(super) fn vector_type(d: DType) -> Option<Type> {
+    match d {
+        DType::F64 | DType::C128 => Some(types::F64X2),
+        DType::F32 | DType::C64 => Some(types::F32X4),
+        DType::Bool => None,
+    }
+}
+
+/// A lane seen as the lane of a multi-index of `shape` (a linear index's `Flat` lane becomes
+/// the last axis when every other axis has length 1). `Flat` only ever describes a linear index
+/// and `Axis` a multi-index, so a lane says which kind of index it belongs to.
+pub(super) fn multi_lane(lane: Lane, shape: &[usize]) -> Lane {
+    match lane {
+        Lane::Flat => match shape.split_last() {
+            None => Lane::Fixed,
+            Some((_, lead)) if lead.iter().all(|&d| d == 1) => Lane::Axis(shape.len() - 1, None),
+            Some(_) => Lane::Unknown,
+        },
+        other => other,
+    }
+}
+
+/// A lane seen as the lane of a linear index into `shape`.
+pub(super) fn linear_lane(lane: Lane, shape: &[usize]) -> Lane {
+    match lane {
+        Lane::Axis(a, _) if shape[a + 1..].iter().all(|&d| d == 1) => Lane::Flat,
+        Lane::Axis(..) => Lane::Unknown,
+        other => other,
+    }
+}
+
+/// The lane of an operand of shape `inp` broadcast to `out` (numpy rules).
+pub(super) fn bcast_lane(lane: Lane, out: &[usize], inp: &[usize]) -> Lane {
+    if out == inp {
+        return lane;
+    }
+    match multi_lane(lane, out) {
+        Lane::Axis(a, off) => {
+            let lead = out.len() - inp.len();
+            if a < lead || (inp[a - lead] == 1 && out[a] != 1) {
+                Lane::Fixed
+            } else {
+                Lane::Axis(a - lead, off)
+            }
+        }
+        other => other,
+    }
+}
+
+/// Whether a reshape from `inp` to `out` at `idx` keeps the last axis (it only regroups the
+/// leading ones), so the innermost loop stays on the operand's last axis.
+pub(super) fn keeps_last_axis(lane: Lane, out: &[usize], inp: &[usize]) -> bool {
+    matches!(lane, Lane::Axis(a, _) if a + 1 == out.len() && inp.last() == Some(&out[a]))
+}
+
+/// The lane of a slice's operand along axis `a` of the slice.
+pub(super) fn slice_lane(lane: Lane, slices: &[Slice], in_shape: &[usize]) -> Lane {
+    match lane {
+        Lane::Axis(a, off) => {
+            let s = &slices[a];
+            if s.is_full(in_shape[a]) {
+                lane
+            } else if s.len == 1 {
+                Lane::Fixed
+            } else if s.step == 1 {
+                Lane::Axis(a, off.map(|o| o + s.start as i64))
+            } else {
+                Lane::Unknown
+            }
+        }
+        other => other,
+    }
+}
+
+/// Byte masks of two-vector shuffles (bytes 0..16 from the first vector, 16..32 from the
+/// second): the even or odd 64-bit (32-bit) lanes of the pair, and the interleaving of the low
+/// or high halves.
+const EVEN64: [u8; 16] = [0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23];
+const ODD64: [u8; 16] = [8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31];
+const EVEN32: [u8; 16] = [0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27];
+const ODD32: [u8; 16] = [4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31];
+const LOW64: [u8; 16] = EVEN64;
+const HIGH64: [u8; 16] = ODD64;
+const LOW32: [u8; 16] = [0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23];
+const HIGH32: [u8; 16] = [8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31];
+
+/// What a pad's guard on the innermost loop's axis is over the current span.
+#[derive(Copy, Clone, Debug, PartialEq, Eq)]
+pub(super) enum Guard {
+    /// Not on the innermost loop's axis (or no such axis): tested per element if needed, the
+    /// same for every lane.
+    Other,
+    /// Every element of the span is inside the taken range: the operand's lane.
+    Inside(Lane),
+    /// Every element of the span is padding.
+    Outside,
+    /// Some lanes inside, some outside: tested per element, scalar code only.
+    Mixed,
+}
+
+/// The guard of a pad (`slices` into `shape`) on the innermost loop's axis, and its cuts.
+pub(super) fn pad_guard(lane: Lane, slices: &[Slice], shape: &[usize], span: (i64, i64)) -> (Guard, [Option<i64>; 2]) {
+    let Lane::Axis(a, off) = lane else { return (Guard::Other, [None, None]) };
+    let s = &slices[a];
+    if s.is_full(shape[a]) {
+        return (Guard::Other, [None, None]);
+    }
+    let Some(off) = off.filter(|_| s.step == 1) else { return (Guard::Mixed, [None, None]) };
+    // Inside for `i` in `[first, end)`.
+    let first = s.start as i64 - off;
+    let end = first + s.len as i64;
+    let (lo, hi) = span;
+    let guard = if lo >= first && hi <= end {
+        Guard::Inside(Lane::Axis(a, Some(off - s.start as i64)))
+    } else if hi <= first || lo >= end {
+        Guard::Outside
+    } else {
+        Guard::Mixed
+    };
+    (guard, [Some(first), Some(end)])
+}
+
+/// Which part of a concatenation along `axis` (parts `(node, offset, len)`) covers the whole
+/// span, if the innermost loop runs along `axis`; `Err` with the cuts otherwise.
+pub(super) fn concat_part(
+    lane: Lane,
+    axis: usize,
+    parts: &[(NodeId, usize, usize)],
+    span: (i64, i64),
+) -> std::result::Result<Option<usize>, Vec<i64>> {
+    let Lane::Axis(a, off) = lane else { return Ok(None) };
+    if a != axis {
+        return Ok(None);
+    }
+    let Some(off) = off else { return Err(Vec::new()) };
+    let (lo, hi) = span;
+    for (p, &(_, at, len)) in parts.iter().enumerate() {
+        let first = at as i64 - off;
+        if lo >= first && hi <= first + len as i64 {
+            return Ok(Some(p));
+        }
+    }
+    Err(parts.iter().map(|&(_, at, _)| at as i64 - off).collect())
+}
+
+/// What [`KernelEmitter::scan`] found.
+pub(super) struct Scan {
+    /// Values of `i` where a guard on the innermost loop changes.
+    pub cuts: Vec<i64>,
+    /// Whether the expression can be computed on a vector of consecutive `i`.
+    pub vector: bool,
+    /// The real dtype of the vector lanes (elements are of it, or complex of it).
+    pub dtype: DType,
+    seen: HashSet<(NodeId, Lane, bool)>,
+}
+
+impl Scan {
+    /// A scan of expressions whose elements are of `dtype`.
+    pub(super) fn new(dtype: DType) -> Self {
+        Scan { cuts: Vec::new(), vector: vector_type(dtype).is_some(), dtype: dtype.real(), seen: HashSet::new() }
+    }
+
+    /// Whether vector code handles elements of `d`.
+    fn lanes(&self, d: DType) -> bool {
+        d != DType::Bool && d.real() == self.dtype
+    }
+}
+
+impl KernelEmitter<'_, '_> {
+    /// Scans the expression of `n` at an index with lane `lane` over the current span; `own`
+    /// computes `n` from its operands even if it has a buffer (a kernel's root).
+    pub(super) fn scan(&self, n: NodeId, lane: Lane, own: bool, s: &mut Scan) {
+        if !s.seen.insert((n, lane, own)) {
+            return;
+        }
+        let g = self.g;
+        let node = &g.nodes[n];
+        let float = s.lanes(node.dtype);
+        if !own && self.plan.buffer[n].is_some() {
+            let contiguous = match lane {
+                Lane::Fixed | Lane::Flat => true,
+                Lane::Axis(a, _) => node.shape[a + 1..].iter().all(|&d| d == 1),
+                Lane::Unknown => false,
+            };
+            s.vector &= float && contiguous;
+            return;
+        }
+        if self.plan.inline_const[n] {
+            s.vector &= float || node.dtype == DType::Bool;
+            return;
+        }
+        let in_dtype = |k: usize| g.nodes[node.inputs[k]].dtype;
+        let operand = |k: usize| -> Lane {
+            let inp = &g.nodes[node.inputs[k]].shape;
+            bcast_lane(lane, &node.shape, inp)
+        };
+        match &node.op {
+            Op::Unary(u) => {
+                let d = in_dtype(0);
+                s.vector &= float && s.lanes(d) && u.lowering(d.is_complex()) == Lowering::Inline
+                    || (!d.is_complex() && u.lowering(false) == Lowering::Host && s.lanes(d));
+                self.scan(node.inputs[0], operand(0), false, s);
+            }
+            Op::Binary(b) => {
+                let d = in_dtype(0);
+                s.vector &= float && s.lanes(d) && b.lowering(d.is_complex()) == Lowering::Inline
+                    || (!d.is_complex() && b.lowering(false) == Lowering::Host && s.lanes(d));
+                self.scan(node.inputs[0], operand(0), false, s);
+                self.scan(node.inputs[1], operand(1), false, s);
+            }
+            Op::Compare(_) => {
+                s.vector &= s.lanes(in_dtype(0));
+                self.scan(node.inputs[0], operand(0), false, s);
+                self.scan(node.inputs[1], operand(1), false, s);
+            }
+            Op::Select => {
+                s.vector &= float;
+                for k in 0..3 {
+                    self.scan(node.inputs[k], operand(k), false, s);
+                }
+            }
+            Op::Cast(to) => {
+                s.vector &= s.lanes(*to) && (s.lanes(in_dtype(0)) || in_dtype(0) == DType::Bool);
+                self.scan(node.inputs[0], operand(0), false, s);
+            }
+            Op::Broadcast(_) => self.scan(node.inputs[0], operand(0), false, s),
+            Op::Reshape(_) => {
+                let inp = &g.nodes[node.inputs[0]].shape;
+                let l = match lane {
+                    Lane::Axis(_, off) if keeps_last_axis(lane, &node.shape, inp) => Lane::Axis(inp.len() - 1, off),
+                    _ => linear_lane(lane, &node.shape),
+                };
+                self.scan(node.inputs[0], l, false, s);
+            }
+            Op::Permute(axes) => {
+                let l = match multi_lane(lane, &node.shape) {
+                    Lane::Axis(a, off) => Lane::Axis(axes[a], off),
+                    other => other,
+                };
+                self.scan(node.inputs[0], l, false, s);
+            }
+            Op::Slice(slices) => {
+                let l = slice_lane(multi_lane(lane, &node.shape), slices, &g.nodes[node.inputs[0]].shape);
+                self.scan(node.inputs[0], l, false, s);
+            }
+            Op::Pad { shape, slices } => {
+                if slices.iter().any(|x| x.len == 0) {
+                    return;
+                }
+                let lane = multi_lane(lane, shape);
+                let (guard, cuts) = pad_guard(lane, slices, shape, self.span);
+                s.cuts.extend(cuts.iter().flatten());
+                let l = match guard {
+                    Guard::Outside => return,
+                    Guard::Inside(l) => l,
+                    Guard::Other => lane,
+                    Guard::Mixed => {
+                        s.vector = false;
+                        Lane::Unknown
+                    }
+                };
+                if matches!(l, Lane::Unknown) && slices.iter().enumerate().any(|(a, x)| !x.is_full(shape[a])) {
+                    s.vector = false;
+                }
+                self.scan(node.inputs[0], l, false, s);
+            }
+            Op::Concat(axis) => {
+                let mut parts = Vec::new();
+                let mut off = 0usize;
+                for &i in &node.inputs {
+                    let len = g.nodes[i].shape[*axis];
+                    if len > 0 {
+                        parts.push((i, off, len));
+                    }
+                    off += len;
+                }
+                let lane = multi_lane(lane, &node.shape);
+                match concat_part(lane, *axis, &parts, self.span) {
+                    Ok(Some(p)) => {
+                        let (i, at, _) = parts[p];
+                        let l = match lane {
+                            Lane::Axis(a, off) => Lane::Axis(a, off.map(|o| o - at as i64)),
+                            other => other,
+                        };
+                        self.scan(i, l, false, s);
+                    }
+                    Ok(None) => {
+                        if matches!(lane, Lane::Unknown) && parts.len() > 1 {
+                            s.vector = false;
+                        }
+                        for &(i, _, _) in &parts {
+                            self.scan(i, lane, false, s);
+                        }
+                    }
+                    Err(cuts) => {
+                        s.cuts.extend(cuts);
+                        s.vector = false;
+                        for &(i, _, _) in &parts {
+                            self.scan(i, Lane::Unknown, false, s);
+                        }
+                    }
+                }
+            }
+            Op::Input(_)
+            | Op::Constant(_)
+            | Op::ReduceSum(_)
+            | Op::ReduceMax(_)
+            | Op::ReduceMin(_)
+            | Op::MatMul
+            | Op::Call(_) => s.vector = false,
+        }
+    }
+
+    /// Loads the element(s) at address `at`: a vector of consecutive elements when `lane` moves
+    /// with the vector loop, otherwise one element (splat to every lane in vector mode).
+    pub(super) fn load_lanes(&mut self, at: Value, ty: Type, lane: Lane) -> Value {
+        match self.vec {
+            Some(v) if lane != Lane::Fixed => self.b.ins().load(v, MemFlagsData::new().with_notrap(), at, 0),
+            Some(v) => {
+                let x = self.b.ins().load(ty, MemFlagsData::trusted(), at, 0);
+                self.b.ins().splat(v, x)
+            }
+            None => self.b.ins().load(ty, MemFlagsData::trusted(), at, 0),
+        }
+    }
+
+    /// The complex elements at `at` and after it, one per lane, split into a vector of real
+    /// parts and one of imaginary parts (or one element, splat, for a `Fixed` lane).
+    pub(super) fn load_complex_lanes(&mut self, at: Value, ty: Type, lane: Lane) -> (Value, Value) {
+        let Some(v) = self.vec else {
+            let f = MemFlagsData::trusted();
+            return (self.b.ins().load(ty, f, at, 0), self.b.ins().load(ty, f, at, ty.bytes() as i32));
+        };
+        if lane == Lane::Fixed {
+            let f = MemFlagsData::trusted();
+            let (re, im) = (self.b.ins().load(ty, f, at, 0), self.b.ins().load(ty, f, at, ty.bytes() as i32));
+            return (self.b.ins().splat(v, re), self.b.ins().splat(v, im));
+        }
+        let f = MemFlagsData::new().with_notrap();
+        let a = self.b.ins().load(v, f, at, 0);
+        let b = self.b.ins().load(v, f, at, 16);
+        // f64: [r0 i0] [r1 i1]; f32: [r0 i0 r1 i1] [r2 i2 r3 i3].
+        let (re, im) = if v == types::F64X2 { (EVEN64, ODD64) } else { (EVEN32, ODD32) };
+        (self.shuffle(v, a, b, re), self.shuffle(v, a, b, im))
+    }
+
+    /// Stores vectors of real and imaginary parts as consecutive complex elements at `at`.
+    pub(super) fn store_complex_lanes(&mut self, at: Value, re: Value, im: Value) {
+        let v = self.b.func.dfg.value_type(re);
+        let (lo, hi) = if v == types::F64X2 { (LOW64, HIGH64) } else { (LOW32, HIGH32) };
+        let a = self.shuffle(v, re, im, lo);
+        let b = self.shuffle(v, re, im, hi);
+        let f = MemFlagsData::new().with_notrap();
+        self.b.ins().store(f, a, at, 0);
+        self.b.ins().store(f, b, at, 16);
+    }
+
+    /// A two-vector byte shuffle of vectors of type `v`.
+    fn shuffle(&mut self, v: Type, a: Value, b: Value, mask: [u8; 16]) -> Value {
+        let le = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
+        let a = self.b.ins().bitcast(types::I8X16, le, a);
+        let b = self.b.ins().bitcast(types::I8X16, le, b);
+        let m = self.b.func.dfg.immediates.push(cranelift_codegen::ir::ConstantData::from(&mask[..]));
+        let r = self.b.ins().shuffle(a, b, m);
+        self.b.ins().bitcast(v, le, r)
+    }
+
+    /// `c ? x : y` per lane: a `select` on a scalar condition, a `bitselect` on a vector mask.
+    pub(super) fn sel(&mut self, c: Value, x: Value, y: Value) -> Value {
+        let ct = self.b.func.dfg.value_type(c);
+        if ct.is_vector() {
+            let xt = self.b.func.dfg.value_type(x);
+            let mask = if ct == xt { c } else { self.b.ins().bitcast(xt, MemFlagsData::new(), c) };
+            self.b.ins().bitselect(mask, x, y)
+        } else {
+            self.b.ins().select(c, x, y)
+        }
+    }
+
+    /// A host function of scalars applied to each lane of vector arguments.
+    pub(super) fn per_lane(
+        &mut self,
+        v: Type,
+        args: &[Value],
+        call: &mut dyn FnMut(&mut Self, &[Value]) -> Value,
+    ) -> Value {
+        let mut out: Option<Value> = None;
+        for l in 0..v.lane_count() as u8 {
+            let xs: Vec<Value> = args.iter().map(|&a| self.b.ins().extractlane(a, l)).collect();
+            let r = call(self, &xs);
+            out = Some(match out {
+                None => self.b.ins().scalar_to_vector(v, r),
+                Some(acc) => self.b.ins().insertlane(acc, r, l),
+            });
+        }
+        out.expect("a vector has lanes")
+    }
+}

@@ -1,0 +1,159 @@
+//! Large kernels run in chunks on the thread pool: the same bits for any number of threads
+//! (pools of 1, 2 and 3 threads), the same bits as the interpreter, and many user threads
+//! calling one accelerated function at once.
+
+use cranegrad::array::Data;
+use cranegrad::interp;
+use cranegrad::ir::{AxisSlice, BinaryOp, Graph, Op};
+use cranegrad::jit;
+use cranegrad::prelude::*;
+use ndarray::{s, Array1, ArrayD, IxDyn};
+use std::sync::Arc;
+
+fn values(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+        })
+        .collect()
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
+}
+
+fn bits(d: &Data) -> Vec<u64> {
+    match d {
+        Data::F32(a) => a.iter().map(|v| v.to_bits() as u64).collect(),
+        Data::F64(a) => a.iter().map(|v| v.to_bits()).collect(),
+        _ => panic!("real data only"),
+    }
+}
+
+/// A sum of `n` squares and an elementwise map, compiled; results under pools of 1, 2 and 3
+/// threads and the interpreter's must agree bit for bit.
+fn check_sizes(dtype: DType) {
+    let min = 1 << 18;
+    for n in [min - 1, min, min + 1, 300_007, 1_048_576, 1_000_003] {
+        let mut g = Graph::new();
+        let x = g.input(0, dtype, &[n]);
+        let sq = g.push(Op::Binary(BinaryOp::Mul), vec![x, x], 0).unwrap();
+        let sum = g.push(Op::ReduceSum(vec![0]), vec![sq], 0).unwrap();
+        let head = g.push(Op::Slice(vec![AxisSlice { start: 0, len: n - 1, step: 1 }]), vec![x], 0).unwrap();
+        let tail = g.push(Op::Slice(vec![AxisSlice { start: 1, len: n - 1, step: 1 }]), vec![x], 0).unwrap();
+        let d = g.push(Op::Binary(BinaryOp::Sub), vec![tail, head], 0).unwrap();
+        let pad =
+            g.push(Op::Pad { shape: vec![n], slices: vec![AxisSlice { start: 1, len: n - 1, step: 1 }] }, vec![d], 0);
+        let pad = pad.unwrap();
+        let out = g.push(Op::Binary(BinaryOp::Add), vec![pad, sq], 0).unwrap();
+        g.outputs = vec![sum, out];
+        let v = ArrayD::from_shape_vec(IxDyn(&[n]), values(n, n as u64)).unwrap();
+        let data = Arc::new(match dtype {
+            DType::F32 => Data::F32(v.mapv(|x| x as f32)),
+            _ => Data::F64(v),
+        });
+        let inputs = [data];
+        let want = interp::run(&g, &inputs).unwrap();
+        let c = jit::compile(&g).unwrap();
+        if n >= min {
+            assert!(c.clif_text().contains("chunks_n"), "n = {n}: no kernel was split");
+        }
+        for threads in [1, 2, 3] {
+            let got = pool(threads).install(|| c.run(&inputs).unwrap());
+            for (a, b) in got.iter().zip(&want) {
+                assert_eq!(bits(a), bits(b), "{dtype} n = {n}, {threads} threads");
+            }
+        }
+    }
+}
+
+#[test]
+fn split_kernels_give_the_same_bits_for_any_number_of_threads_f64() {
+    check_sizes(DType::F64);
+}
+
+#[test]
+fn split_kernels_give_the_same_bits_for_any_number_of_threads_f32() {
+    check_sizes(DType::F32);
+}
+
+#[test]
+fn rows_of_a_matrix_and_their_sums_are_split_too() {
+    let (r, c) = (900, 300);
+    let mut g = Graph::new();
+    let x = g.input(0, DType::F64, &[r, c]);
+    let e = g.push(Op::Unary(cranegrad::ir::UnaryOp::Exp), vec![x], 0).unwrap();
+    let rows = g.push(Op::ReduceSum(vec![1]), vec![e], 0).unwrap();
+    let mx = g.push(Op::ReduceMax(vec![1]), vec![x], 0).unwrap();
+    g.outputs = vec![e, rows, mx];
+    let inputs = [Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[r, c]), values(r * c, 3)).unwrap()))];
+    let want = interp::run(&g, &inputs).unwrap();
+    let compiled = jit::compile(&g).unwrap();
+    assert!(compiled.clif_text().contains("chunks_n"), "no kernel was split");
+    for threads in [1, 2] {
+        let got = pool(threads).install(|| compiled.run(&inputs).unwrap());
+        assert_eq!(got, want, "{threads} threads");
+    }
+}
+
+fn w2(x: &DlArray) -> Result<(DlArray, DlArray)> {
+    let (head, tail) = (x.slice(s![..-1]), x.slice(s![1..]));
+    let y = (100.0 * (&tail - head.square()).square() + (1.0 - &head).square()).sum_all();
+    let g = dlgradient(&y, x)?;
+    Ok((y, g))
+}
+
+#[test]
+fn eight_user_threads_call_a_large_accelerated_function_at_once() {
+    let x = DlArray::from(Array1::from_vec(values(600_000, 9)));
+    let af = accelerate(|x: DlArray| w2(&x));
+    let (y0, g0) = dlfeval(|x: DlArray| w2(&x), x.clone()).unwrap();
+    let (y0, g0) = (y0.to_scalar::<f64>().unwrap(), g0.extractdata::<f64>().unwrap());
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                for _ in 0..5 {
+                    let (y, g) = af.call(x.clone()).unwrap();
+                    assert_eq!(y.to_scalar::<f64>().unwrap().to_bits(), y0.to_bits());
+                    assert_eq!(g.extractdata::<f64>().unwrap(), g0);
+                }
+            });
+        }
+    });
+    // And from inside the pool's own threads.
+    pool(2).install(|| {
+        use rayon::prelude::*;
+        (0..4).into_par_iter().for_each(|_| {
+            let (y, _) = af.call(x.clone()).unwrap();
+            assert_eq!(y.to_scalar::<f64>().unwrap().to_bits(), y0.to_bits());
+        });
+    });
+}
+
+#[test]
+fn a_large_output_the_caller_keeps_is_never_written_again() {
+    // Large outputs are reused by the next run only once the caller has dropped them.
+    let n = 400_000;
+    let mut g = Graph::new();
+    let x = g.input(0, DType::F64, &[n]);
+    let y = g.push(Op::Binary(BinaryOp::Mul), vec![x, x], 0).unwrap();
+    g.outputs = vec![y];
+    let c = jit::compile(&g).unwrap();
+    let a = Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[n]), values(n, 1)).unwrap()));
+    let b = Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[n]), values(n, 2)).unwrap()));
+    let first = c.run(std::slice::from_ref(&a)).unwrap();
+    let kept = bits(&first[0]);
+    let second = c.run(std::slice::from_ref(&b)).unwrap();
+    assert_eq!(bits(&first[0]), kept, "a kept output was overwritten");
+    assert_eq!(second, interp::run(&g, std::slice::from_ref(&b)).unwrap());
+    drop(first);
+    // Now the first output's memory may be reused: the results stay right.
+    for input in [&a, &b, &a] {
+        let got = c.run(std::slice::from_ref(input)).unwrap();
+        assert_eq!(got, interp::run(&g, std::slice::from_ref(input)).unwrap());
+    }
+}

@@ -1,0 +1,318 @@
+//! Vector loops (F64X2, F32X4) and split loops against the interpreter, bit for bit: every
+//! innermost length from 0 to 17 (vector body and every scalar remainder), odd shapes,
+//! broadcasts along either axis, non-contiguous reads (transposes, strided and reversed
+//! slices), pads and concatenations along the innermost axis (split into guard-free pieces),
+//! sums over the innermost axis (vector lanes as the blocked sum's accumulators), in f32 and f64.
+
+use cranegrad::array::Data;
+use cranegrad::interp;
+use cranegrad::ir::{AxisSlice, BinaryOp, CmpOp, Graph, NodeId, Op, UnaryOp};
+use cranegrad::jit;
+use cranegrad::DType;
+use ndarray::{ArrayD, IxDyn};
+use std::sync::Arc;
+
+fn data(d: DType, shape: &[usize], seed: u64) -> Arc<Data> {
+    let n: usize = shape.iter().product();
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let v: Vec<f64> = (0..n)
+        .map(|k| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            // A few special values among ordinary ones.
+            match k % 23 {
+                5 => f64::NAN,
+                11 => -0.0,
+                17 => f64::INFINITY,
+                _ => (s >> 11) as f64 / (1u64 << 53) as f64 * 6.0 - 3.0,
+            }
+        })
+        .collect();
+    let a = ArrayD::from_shape_vec(IxDyn(shape), v).unwrap();
+    Arc::new(match d {
+        DType::F32 => Data::F32(a.mapv(|x| x as f32)),
+        _ => Data::F64(a),
+    })
+}
+
+/// The bits of each element, every NaN alike.
+fn bits(d: &Data) -> Vec<u64> {
+    match d {
+        Data::F32(a) => a.iter().map(|v| if v.is_nan() { u64::MAX } else { v.to_bits() as u64 }).collect(),
+        Data::F64(a) => a.iter().map(|v| if v.is_nan() { u64::MAX } else { v.to_bits() }).collect(),
+        Data::Bool(a) => a.iter().map(|&v| v as u64).collect(),
+        Data::C64(a) => a.iter().flat_map(|v| [canon32(v.re), canon32(v.im)]).collect(),
+        Data::C128(a) => a.iter().flat_map(|v| [canon64(v.re), canon64(v.im)]).collect(),
+    }
+}
+
+fn canon32(x: f32) -> u64 {
+    if x.is_nan() {
+        u64::MAX
+    } else {
+        x.to_bits() as u64
+    }
+}
+
+fn canon64(x: f64) -> u64 {
+    if x.is_nan() {
+        u64::MAX
+    } else {
+        x.to_bits()
+    }
+}
+
+/// Compiles `g`, runs it and the interpreter on `inputs`, and compares bit for bit.
+fn check(g: &Graph, inputs: &[Arc<Data>], what: &str) {
+    let want = interp::run(g, inputs).unwrap();
+    let got = jit::compile(g).unwrap().run(inputs).unwrap();
+    for (k, (a, b)) in got.iter().zip(&want).enumerate() {
+        assert_eq!(a.shape(), b.shape(), "{what}: output {k} shape");
+        assert_eq!(bits(a), bits(b), "{what}: output {k}");
+    }
+}
+
+fn push(g: &mut Graph, op: Op, inputs: Vec<NodeId>) -> NodeId {
+    g.push(op, inputs, 0).unwrap()
+}
+
+fn un(g: &mut Graph, u: UnaryOp, x: NodeId) -> NodeId {
+    push(g, Op::Unary(u), vec![x])
+}
+
+fn bin(g: &mut Graph, b: BinaryOp, x: NodeId, y: NodeId) -> NodeId {
+    push(g, Op::Binary(b), vec![x, y])
+}
+
+/// An expression using every kind of inline op, a host call, a comparison with a select and a
+/// logical cast, over `x` and `y` (same shape, or broadcast).
+fn mixed(g: &mut Graph, x: NodeId, y: NodeId) -> NodeId {
+    let s = bin(g, BinaryOp::Add, x, y);
+    let p = bin(g, BinaryOp::Mul, s, x);
+    let q = bin(g, BinaryOp::Div, p, y);
+    let r = bin(g, BinaryOp::Max, q, x);
+    let m = bin(g, BinaryOp::Min, r, y);
+    let a = un(g, UnaryOp::Abs, m);
+    let sq = un(g, UnaryOp::Sqrt, a);
+    let e = un(g, UnaryOp::Exp, sq);
+    let sg = un(g, UnaryOp::Sign, x);
+    let f = un(g, UnaryOp::Floor, y);
+    let gt = push(g, Op::Compare(CmpOp::Gt), vec![x, y]);
+    let d = g.nodes[x].dtype;
+    let c = push(g, Op::Cast(d), vec![gt]);
+    let sel = push(g, Op::Select, vec![gt, e, sg]);
+    let t = bin(g, BinaryOp::Sub, sel, f);
+    let t = bin(g, BinaryOp::Add, t, c);
+    un(g, UnaryOp::Neg, t)
+}
+
+#[test]
+fn elementwise_loops_of_every_length() {
+    for d in [DType::F64, DType::F32] {
+        for n in 0..=17 {
+            for rows in [1, 3] {
+                let shape = [rows, n];
+                let mut g = Graph::new();
+                let x = g.input(0, d, &shape);
+                let y = g.input(1, d, &shape);
+                let out = mixed(&mut g, x, y);
+                g.outputs = vec![out];
+                check(&g, &[data(d, &shape, 1), data(d, &shape, 2)], &format!("{d} {shape:?}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn broadcasts_along_either_axis() {
+    for d in [DType::F64, DType::F32] {
+        for n in [1, 2, 5, 8, 13] {
+            for (xs, ys) in
+                [(vec![3, n], vec![1, n]), (vec![3, n], vec![3, 1]), (vec![3, n], vec![]), (vec![n], vec![4, n])]
+            {
+                let shape = if xs.len() >= ys.len() { xs.clone() } else { ys.clone() };
+                let out_shape: Vec<usize> = if ys.len() > xs.len() { ys.clone() } else { xs.clone() };
+                let mut g = Graph::new();
+                let x = g.input(0, d, &xs);
+                let y = g.input(1, d, &ys);
+                let xb = push(&mut g, Op::Broadcast(out_shape.clone()), vec![x]);
+                let yb = push(&mut g, Op::Broadcast(out_shape.clone()), vec![y]);
+                let out = mixed(&mut g, xb, yb);
+                g.outputs = vec![out];
+                check(&g, &[data(d, &xs, 3), data(d, &ys, 4)], &format!("{d} {xs:?} with {ys:?} -> {shape:?}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn non_contiguous_reads_stay_correct() {
+    for d in [DType::F64, DType::F32] {
+        for n in [1, 3, 4, 7, 9, 16, 17] {
+            // A transpose, a strided slice, a reversed slice.
+            let mut g = Graph::new();
+            let x = g.input(0, d, &[n, 5]);
+            let t = push(&mut g, Op::Permute(vec![1, 0]), vec![x]);
+            let y = g.input(1, d, &[5, 2 * n]);
+            let strided = push(
+                &mut g,
+                Op::Slice(vec![AxisSlice { start: 0, len: 5, step: 1 }, AxisSlice { start: 1, len: n, step: 2 }]),
+                vec![y],
+            );
+            let reversed = push(
+                &mut g,
+                Op::Slice(vec![
+                    AxisSlice { start: 0, len: 5, step: 1 },
+                    AxisSlice { start: 2 * n - 1, len: n, step: -1 },
+                ]),
+                vec![y],
+            );
+            let a = bin(&mut g, BinaryOp::Mul, t, strided);
+            let out = bin(&mut g, BinaryOp::Sub, a, reversed);
+            g.outputs = vec![out];
+            check(&g, &[data(d, &[n, 5], 5), data(d, &[5, 2 * n], 6)], &format!("{d} n={n}"));
+        }
+    }
+}
+
+#[test]
+fn pads_and_concatenations_along_the_innermost_axis() {
+    for d in [DType::F64, DType::F32] {
+        for n in [1, 2, 3, 5, 8, 11, 17] {
+            // W2's gradient shape: two shifted pads of the same expression, added.
+            let mut g = Graph::new();
+            let x = g.input(0, d, &[2, n + 1]);
+            let head = push(
+                &mut g,
+                Op::Slice(vec![AxisSlice { start: 0, len: 2, step: 1 }, AxisSlice { start: 0, len: n, step: 1 }]),
+                vec![x],
+            );
+            let tail = push(
+                &mut g,
+                Op::Slice(vec![AxisSlice { start: 0, len: 2, step: 1 }, AxisSlice { start: 1, len: n, step: 1 }]),
+                vec![x],
+            );
+            let sq = bin(&mut g, BinaryOp::Mul, head, head);
+            let r = bin(&mut g, BinaryOp::Sub, tail, sq);
+            let full = vec![2, n + 1];
+            let p1 = push(
+                &mut g,
+                Op::Pad {
+                    shape: full.clone(),
+                    slices: vec![AxisSlice { start: 0, len: 2, step: 1 }, AxisSlice { start: 1, len: n, step: 1 }],
+                },
+                vec![r],
+            );
+            let p2 = push(
+                &mut g,
+                Op::Pad {
+                    shape: full.clone(),
+                    slices: vec![AxisSlice { start: 0, len: 2, step: 1 }, AxisSlice { start: 0, len: n, step: 1 }],
+                },
+                vec![sq],
+            );
+            // A pad along the outer axis too (its guard is the same for every lane).
+            let p3 = push(
+                &mut g,
+                Op::Pad {
+                    shape: vec![3, n + 1],
+                    slices: vec![AxisSlice { start: 1, len: 2, step: 1 }, AxisSlice { start: 0, len: n + 1, step: 1 }],
+                },
+                vec![p1],
+            );
+            let s = bin(&mut g, BinaryOp::Add, p1, p2);
+            let c = push(&mut g, Op::Concat(1), vec![s, x, head]);
+            g.outputs = vec![s, c, p3];
+            check(&g, &[data(d, &[2, n + 1], 7)], &format!("{d} n={n}"));
+        }
+    }
+}
+
+#[test]
+fn sums_over_the_innermost_axis_keep_the_blocked_order() {
+    for d in [DType::F64, DType::F32] {
+        for n in (0..=17).chain([255, 256, 257, 512, 773, 1023, 1029, 4099]) {
+            let mut g = Graph::new();
+            let x = g.input(0, d, &[3, n]);
+            let sq = bin(&mut g, BinaryOp::Mul, x, x);
+            let rows = push(&mut g, Op::ReduceSum(vec![1]), vec![sq]);
+            let all = push(&mut g, Op::ReduceSum(vec![0, 1]), vec![x]);
+            let cols = push(&mut g, Op::ReduceSum(vec![0]), vec![x]);
+            g.outputs = vec![rows, all, cols];
+            // No special values: a NaN would hide the order of the additions.
+            let v = data(d, &[3, n], 8);
+            let clean = Arc::new(match &*v {
+                Data::F32(a) => Data::F32(a.mapv(|x| if x.is_finite() { x } else { 0.25 })),
+                Data::F64(a) => Data::F64(a.mapv(|x| if x.is_finite() { x } else { 0.25 })),
+                _ => unreachable!(),
+            });
+            check(&g, &[clean], &format!("{d} n={n}"));
+        }
+    }
+}
+
+#[test]
+fn the_padded_gradient_loop_has_no_select() {
+    // W2's gradient: its loop is split at the pad boundaries, and the interior has no guard.
+    let n = 1000;
+    let mut g = Graph::new();
+    let x = g.input(0, DType::F64, &[n]);
+    let head = push(&mut g, Op::Slice(vec![AxisSlice { start: 0, len: n - 1, step: 1 }]), vec![x]);
+    let tail = push(&mut g, Op::Slice(vec![AxisSlice { start: 1, len: n - 1, step: 1 }]), vec![x]);
+    let r = bin(&mut g, BinaryOp::Sub, tail, head);
+    let p1 =
+        push(&mut g, Op::Pad { shape: vec![n], slices: vec![AxisSlice { start: 1, len: n - 1, step: 1 }] }, vec![r]);
+    let p2 =
+        push(&mut g, Op::Pad { shape: vec![n], slices: vec![AxisSlice { start: 0, len: n - 1, step: 1 }] }, vec![r]);
+    let out = bin(&mut g, BinaryOp::Add, p1, p2);
+    g.outputs = vec![out];
+    let c = jit::compile(&g).unwrap();
+    let clif = c.clif_text();
+    assert!(!clif.contains("select"), "{clif}");
+    assert!(clif.contains("f64x2"), "{clif}");
+    check(&g, &[data(DType::F64, &[n], 9)], "w2 gradient");
+}
+
+#[test]
+fn complex_loops_of_every_length() {
+    for d in [DType::F64, DType::F32] {
+        let c = d.complex();
+        for n in 0..=17 {
+            let shape = [2, n];
+            let mut g = Graph::new();
+            let x = g.input(0, d, &shape);
+            let y = g.input(1, d, &shape);
+            let z = g.input(2, c, &shape);
+            let w = bin(&mut g, BinaryOp::Complex, x, y);
+            let p = bin(&mut g, BinaryOp::Mul, w, z);
+            let q = bin(&mut g, BinaryOp::Sub, p, z);
+            let cj = un(&mut g, UnaryOp::Conj, q);
+            let s = bin(&mut g, BinaryOp::Add, cj, w);
+            let ng = un(&mut g, UnaryOp::Neg, s);
+            let re = un(&mut g, UnaryOp::Real, ng);
+            let im = un(&mut g, UnaryOp::Imag, p);
+            let r = bin(&mut g, BinaryOp::Mul, re, im);
+            // A host-lowered complex op: scalar code, still correct.
+            let e = un(&mut g, UnaryOp::Exp, z);
+            let ez = bin(&mut g, BinaryOp::Add, e, ng);
+            let xc = push(&mut g, Op::Cast(c), vec![x]);
+            let m = bin(&mut g, BinaryOp::Mul, xc, z);
+            g.outputs = vec![ng, r, ez, m];
+            let zdata = {
+                let re = data(d, &shape, 12);
+                let im = data(d, &shape, 13);
+                Arc::new(match (&*re, &*im) {
+                    (Data::F64(a), Data::F64(b)) => {
+                        Data::C128(ndarray::Zip::from(a).and(b).map_collect(|&r, &i| num_complex::Complex64::new(r, i)))
+                    }
+                    (Data::F32(a), Data::F32(b)) => {
+                        Data::C64(ndarray::Zip::from(a).and(b).map_collect(|&r, &i| num_complex::Complex32::new(r, i)))
+                    }
+                    _ => unreachable!(),
+                })
+            };
+            check(&g, &[data(d, &shape, 10), data(d, &shape, 11), zdata], &format!("{c} {shape:?}"));
+        }
+    }
+}
