@@ -248,10 +248,12 @@ fn hits_race_with_eviction_resizing_and_clearing() {
                 }
             });
         }
-        let af = af.clone();
-        let stop = &stop;
+        let (af, stop, calls) = (af.clone(), &stop, &calls);
         s.spawn(move || {
-            for k in 0..200 {
+            // At least 200 changes, and until the callers have made 400 calls between them.
+            let mut k = 0;
+            while k < 200 || calls.load(std::sync::atomic::Ordering::Relaxed) < 400 {
+                k += 1;
                 match k % 3 {
                     0 => af.clear_cache(),
                     1 => af.set_cache_size(1 + k % 4),
@@ -266,7 +268,7 @@ fn hits_race_with_eviction_resizing_and_clearing() {
     let total = calls.load(std::sync::atomic::Ordering::Relaxed);
     assert!(total > 0);
     assert_eq!(af.hits() + af.misses(), total, "hits {} misses {}", af.hits(), af.misses());
-    assert!(af.misses() >= 6 && af.num_entries() <= 6);
+    assert!(af.misses() >= 1 && af.num_entries() <= 6);
 }
 
 #[test]
