@@ -110,7 +110,7 @@ fn mixed(g: &mut Graph, x: NodeId, y: NodeId) -> NodeId {
 #[test]
 fn elementwise_loops_of_every_length() {
     for d in [DType::F64, DType::F32] {
-        for n in 0..=17 {
+        for n in (0..=17).chain(31..=49) {
             for rows in [1, 3] {
                 let shape = [rows, n];
                 let mut g = Graph::new();
@@ -127,7 +127,7 @@ fn elementwise_loops_of_every_length() {
 #[test]
 fn broadcasts_along_either_axis() {
     for d in [DType::F64, DType::F32] {
-        for n in [1, 2, 5, 8, 13] {
+        for n in [1, 2, 5, 8, 13, 32, 37, 40] {
             for (xs, ys) in
                 [(vec![3, n], vec![1, n]), (vec![3, n], vec![3, 1]), (vec![3, n], vec![]), (vec![n], vec![4, n])]
             {
@@ -149,7 +149,7 @@ fn broadcasts_along_either_axis() {
 #[test]
 fn non_contiguous_reads_stay_correct() {
     for d in [DType::F64, DType::F32] {
-        for n in [1, 3, 4, 7, 9, 16, 17] {
+        for n in [1, 3, 4, 7, 9, 16, 17, 32, 33, 39] {
             // A transpose, a strided slice, a reversed slice.
             let mut g = Graph::new();
             let x = g.input(0, d, &[n, 5]);
@@ -179,7 +179,7 @@ fn non_contiguous_reads_stay_correct() {
 #[test]
 fn pads_and_concatenations_along_the_innermost_axis() {
     for d in [DType::F64, DType::F32] {
-        for n in [1, 2, 3, 5, 8, 11, 17] {
+        for n in [1, 2, 3, 5, 8, 11, 17, 32, 35, 41] {
             // W2's gradient shape: two shifted pads of the same expression, added.
             let mut g = Graph::new();
             let x = g.input(0, d, &[2, n + 1]);
@@ -232,7 +232,7 @@ fn pads_and_concatenations_along_the_innermost_axis() {
 #[test]
 fn sums_over_the_innermost_axis_keep_the_blocked_order() {
     for d in [DType::F64, DType::F32] {
-        for n in (0..=17).chain([255, 256, 257, 512, 773, 1023, 1029, 4099]) {
+        for n in (0..=17).chain(31..=49).chain([255, 256, 257, 512, 773, 1023, 1029, 4099]) {
             let mut g = Graph::new();
             let x = g.input(0, d, &[3, n]);
             let sq = bin(&mut g, BinaryOp::Mul, x, x);
@@ -278,7 +278,7 @@ fn the_padded_gradient_loop_has_no_select() {
 fn complex_loops_of_every_length() {
     for d in [DType::F64, DType::F32] {
         let c = d.complex();
-        for n in 0..=17 {
+        for n in (0..=17).chain(31..=49) {
             let shape = [2, n];
             let mut g = Graph::new();
             let x = g.input(0, d, &shape);

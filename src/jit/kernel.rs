@@ -4,7 +4,7 @@
 
 use super::emitter::{elem_ty, jerr, Elem, Index, KernelEmitter, Lane, Reduction};
 use super::parallel::Split;
-use super::vector::{vector_type, Scan, MAX_PIECES};
+use super::vector::{vector_type, Scan, MAX_PIECES, MIN_VECTOR_LOOP};
 use crate::array::DType;
 use crate::error::Result;
 use crate::ir::{NodeId, Op};
@@ -288,7 +288,7 @@ impl KernelEmitter<'_, '_> {
             self.span = (lo, hi);
             let mut s = Scan::new(dtype);
             self.scan(expr, lane, own, &mut s);
-            let vt = vector_type(dtype).filter(|_| s.vector);
+            let vt = vector_type(dtype).filter(|_| s.vector && (range.is_some() || hi - lo >= MIN_VECTOR_LOOP));
             if let Some((rlo, rhi)) = range {
                 // A chunk function: this piece clipped to the chunk's range.
                 let (a, b) = (self.b.ins().iconst(types::I64, lo), self.b.ins().iconst(types::I64, hi));

@@ -6,7 +6,7 @@
 
 use super::emitter::{elem_ty, jerr, Elem, KernelEmitter, Lane};
 use super::kernel::ReduceLevel;
-use super::vector::{vector_type, Scan};
+use super::vector::{vector_type, Scan, MIN_VECTOR_LOOP};
 use crate::array::DType;
 use crate::error::Result;
 use crate::interp::{SUM_ACCUMULATORS, SUM_BLOCK};
@@ -88,7 +88,7 @@ impl KernelEmitter<'_, '_> {
             let mut s = Scan::new(dtype);
             self.scan(red.operand, Lane::Axis(axis, Some(0)), false, &mut s);
             self.span = saved;
-            vector_type(dtype).filter(|_| s.vector && !dtype.is_complex())
+            vector_type(dtype).filter(|_| s.vector && !dtype.is_complex() && n as i64 >= MIN_VECTOR_LOOP)
         } else {
             None
         };

@@ -24,6 +24,10 @@ use crate::ir::{AxisSlice as Slice, Lowering, NodeId, Op};
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
 use std::collections::HashSet;
 
+/// Innermost loops shorter than this stay scalar: their vector body and remainder would cost
+/// more compile time than they save (a recurrent loss makes thousands of 14-element loops).
+pub(super) const MIN_VECTOR_LOOP: i64 = 32;
+
 /// The most pieces an innermost loop is split into at pad and concatenation boundaries (more
 /// pieces keep the guards in one loop instead).
 pub(super) const MAX_PIECES: usize = 8;
