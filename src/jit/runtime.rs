@@ -23,14 +23,6 @@ pub type Outputs = SmallVec<[Arc<Data>; 4]>;
 /// allocation costs a page fault per 4 KiB page on its first write).
 const RECYCLE_MIN: usize = 1 << 20;
 
-/// An output's storage during a run: a clone of its small zeroed prototype, a fresh buffer, or
-/// the last run's, no longer shared.
-enum Out {
-    Cloned(Arc<Data>),
-    Fresh(OutBuf),
-    Reused(Arc<Data>),
-}
-
 #[derive(Clone, Debug)]
 pub(super) enum Step {
     /// A generated kernel (its entry address).
@@ -185,31 +177,37 @@ impl Compiled {
             true => self.recycled.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default(),
             false => Vec::new(),
         };
-        let mut outs: SmallVec<[Out; 4]> = SmallVec::with_capacity(self.out_allocs.len());
+        // `allocated[j]` holds output `j` once it is an array; fresh buffers become arrays
+        // after the kernels ran. (No per-output enum is built or moved: this is the hit path.)
+        let mut allocated: SmallVec<[Option<Arc<Data>>; 4]> = SmallVec::with_capacity(self.out_allocs.len());
+        let mut fresh: SmallVec<[(usize, OutBuf); 2]> = SmallVec::new();
+        let mut out_ptrs: SmallVec<[*mut u8; 4]> = SmallVec::with_capacity(self.out_allocs.len());
         for (j, ((d, s), &zeroed)) in self.out_allocs.iter().zip(&self.out_zeroed).enumerate() {
-            outs.push(
-                match (self.out_prototypes.get(j).and_then(|p| p.as_ref()), recycled.get_mut(j).and_then(Option::take))
-                {
-                    (Some(zeros), _) => Out::Cloned(Arc::new(zeros.clone())),
-                    // Written element by element again, so no need to clear it.
-                    (None, Some(old)) if !zeroed && Arc::strong_count(&old) == 1 && Arc::weak_count(&old) == 0 => {
-                        Out::Reused(old)
-                    }
-                    _ => {
-                        crate::interp::ensure_allocatable("run", *d, s)?;
-                        Out::Fresh(OutBuf::new(*d, s.iter().product(), zeroed)?)
-                    }
-                },
-            );
-        }
-        let mut out_ptrs: SmallVec<[*mut u8; 4]> = SmallVec::with_capacity(outs.len());
-        for o in outs.iter_mut() {
-            out_ptrs.push(match o {
-                Out::Fresh(b) => b.ptr(),
-                Out::Cloned(d) | Out::Reused(d) => {
-                    Arc::get_mut(d).map(mut_ptr).ok_or_else(|| Error::Jit("an output buffer is shared".into()))?
+            let prototype = self.out_prototypes.get(j).and_then(|p| p.as_ref());
+            let reuse = match prototype {
+                Some(_) => None,
+                // Written element by element again, so no need to clear it.
+                None => recycled
+                    .get_mut(j)
+                    .and_then(Option::take)
+                    .filter(|old| !zeroed && Arc::strong_count(old) == 1 && Arc::weak_count(old) == 0),
+            };
+            let mut array = match (prototype, reuse) {
+                (Some(zeros), _) => Arc::new(zeros.clone()),
+                (None, Some(old)) => old,
+                (None, None) => {
+                    crate::interp::ensure_allocatable("run", *d, s)?;
+                    let mut buffer = OutBuf::new(*d, s.iter().product(), zeroed)?;
+                    out_ptrs.push(buffer.ptr());
+                    fresh.push((j, buffer));
+                    allocated.push(None);
+                    continue;
                 }
-            });
+            };
+            out_ptrs.push(
+                Arc::get_mut(&mut array).map(mut_ptr).ok_or_else(|| Error::Jit("an output buffer is shared".into()))?,
+            );
+            allocated.push(Some(array));
         }
         let small = self.arena_words <= THREAD_ARENA_WORDS;
         let mut arena = if small {
@@ -265,23 +263,18 @@ impl Compiled {
             }
         }
         drop(copies);
-        let mut allocated: SmallVec<[Arc<Data>; 4]> = SmallVec::with_capacity(outs.len());
-        for (o, (_, s)) in outs.into_iter().zip(&self.out_allocs) {
-            allocated.push(match o {
-                // SAFETY: a fresh output is zeroed, or is the buffer of one generated kernel,
-                // which has just written every element of it.
-                Out::Fresh(b) => Arc::new(unsafe { b.finish(s) }?),
-                Out::Cloned(d) | Out::Reused(d) => d,
-            });
+        for (j, buffer) in fresh {
+            // SAFETY: a fresh output is zeroed, or is the buffer of one generated kernel, which
+            // has just written every element of it.
+            allocated[j] = Some(Arc::new(unsafe { buffer.finish(&self.out_allocs[j].1) }?));
         }
         if recycling {
             if let Ok(mut r) = self.recycled.lock() {
-                *r = allocated.iter().zip(&self.out_allocs).map(|(o, a)| large(a).then(|| o.clone())).collect();
+                *r = allocated.iter().zip(&self.out_allocs).map(|(o, a)| o.clone().filter(|_| large(a))).collect();
             }
         }
         // Each allocated output is moved out at its last use, cloned before (no reference
         // count traffic in the common case of distinct outputs).
-        let mut allocated: SmallVec<[Option<Arc<Data>>; 4]> = allocated.into_iter().map(Some).collect();
         let mut result = Outputs::with_capacity(self.outputs.len());
         for (i, o) in self.outputs.iter().enumerate() {
             result.push(match o {
