@@ -2,6 +2,8 @@
 //! computing values, computes a value only where `f` asks for one (and only what it depends
 //! on), and returns the compiled program's outputs.
 
+mod common;
+
 use cranegrad::prelude::*;
 use ndarray::{s, Array1};
 use std::sync::{Arc, Mutex};
@@ -122,25 +124,17 @@ fn a_trace_that_fails_after_asking_for_a_value_caches_nothing() {
     assert_eq!(y.to_scalar::<f64>().unwrap(), 4.0);
 }
 
-/// This process's peak resident memory in KiB (Linux), if known.
-fn peak_rss_kib() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    line.split_whitespace().nth(1)?.parse().ok()
-}
-
 #[test]
 fn make_ir_records_without_computing() {
     // A broadcast to 2^28 doubles (2 GiB): computed, it would raise the peak resident memory
     // by 2 GiB; recorded, by nothing.
-    let before = peak_rss_kib();
+    let before = common::peak_rss_kib();
     let ir = make_ir(
         |x: DlArray| Ok(x.reshape(&[1, 1]).broadcast_to(&[1 << 14, 1 << 14]).exp().sum_all()),
         DlArray::scalar(1.0),
     )
     .unwrap();
     assert!(ir.contains("broadcast") && ir.contains("exp"), "{ir}");
-    if let (Some(before), Some(after)) = (before, peak_rss_kib()) {
-        assert!(after < before + 512 * 1024, "peak RSS grew from {before} KiB to {after} KiB");
-    }
+    let after = common::peak_rss_kib();
+    assert!(after < before + 512 * 1024, "peak RSS grew from {before} KiB to {after} KiB");
 }

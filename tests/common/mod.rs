@@ -396,9 +396,19 @@ pub fn assert_close(got: &ArrayD<f64>, want: &ArrayD<f64>, tol: f64) {
 
 /// The resident set size of this process in KiB (0 where `/proc` is unavailable).
 pub fn rss_kib() -> usize {
+    status_kib("VmRSS:")
+}
+
+/// The peak resident set size of this process in KiB (0 where `/proc` is unavailable).
+pub fn peak_rss_kib() -> usize {
+    status_kib("VmHWM:")
+}
+
+/// A `kB` line of `/proc/self/status`.
+fn status_kib(key: &str) -> usize {
     let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     s.lines()
-        .find(|l| l.starts_with("VmRSS:"))
+        .find(|l| l.starts_with(key))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
         .unwrap_or(0)
