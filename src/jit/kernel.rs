@@ -114,6 +114,7 @@ impl KernelEmitter<'_, '_> {
                 let axes = axes.clone();
                 self.emit_reduce(root, &axes)?;
             }
+            Op::MatMul => self.emit_small_product(root)?,
             _ => {
                 let shape = node.shape.clone();
                 let lane = inner_lane(&shape);

@@ -97,6 +97,12 @@ impl KernelEmitter<'_, '_> {
             None => Vec::new(),
         };
         let sums = Accumulators { scalar: &accs, vector: vt.map(|v| (v, vaccs.as_slice())) };
+        if chunk.is_none() && blocks == 1 {
+            // One block: the binary counter holds its sum alone, so the sum is the block's,
+            // with no partial sums in memory.
+            let base = self.b.ins().iconst(types::I64, 0);
+            return self.sum_block(red, &sums, base, n).map(Some);
+        }
         let first = chunk.map(|(lo, _, _)| lo);
         let mut block = |k: &mut Self, b: Value| -> Result<()> {
             let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
