@@ -302,6 +302,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         arenas: Mutex::new(Vec::new()),
         recycled: Mutex::new(Vec::new()),
         source: None,
+        id: super::runtime::next_id(),
     };
     Ok((compiled, native_text))
 }
