@@ -14,10 +14,11 @@
 //!   placement is `v` added to the other pads' `+0` (and to sums of `+0`, which are `+0`), in
 //!   some order; `v + (+0)` is `v` except that `-0` becomes `+0` (and a NaN stays a NaN), and
 //!   adding `+0` again changes nothing, so the element is `v + (+0)` whatever the number of
-//!   pads. An element in no placement is `+0` in both. The `+ 0` is what keeps `-0`: the bare
-//!   assembled array would give `-0` where the original gives `+0`. The assembled form costs the
+//!   pads. An element in no placement is `+0` in both. The `+ 0` is needed: the bare assembled
+//!   array would keep a `-0` that the original turns into `+0`. The assembled form costs the
 //!   backend one add per element however many pads there were (the chain of `k` pads costs
-//!   `k - 1`), and one array instead of `k`.
+//!   `k - 1`); it is built only while the `concat` has at most 4 parts (gaps included), which
+//!   the backend fuses into the consumer's loop as it does pads (a longer one gets a buffer).
 //!
 //! Not done: overlapping placements (W2's `pad(d, [1:n]) + pad(e, [0:n-1])`): an element in the
 //! overlap is a real sum, so the best exact form is the same three pieces the backend already
@@ -32,6 +33,16 @@ use std::sync::Arc;
 
 /// The most pads one assembled array is built from (bounds the walk over nested `add`s).
 const MAX_PIECES: usize = 64;
+
+/// The most nodes the walk over one `add`'s operands visits (shared operands can make a tree
+/// of nested `add`s exponentially larger than the graph).
+const MAX_VISITS: usize = 256;
+
+/// The most parts (pieces and gaps) of an assembled `concat`: the backend fuses a `concat` of
+/// up to 4 parts into its consumer's loop, as it does pads, but writes a longer one into a
+/// buffer of its own (`INLINE_CONCAT_PARTS` in `jit/plan.rs`), which would add a pass over
+/// memory that the chain of pads did not have.
+const MAX_PARTS: usize = 4;
 
 /// True when `d` is `dtype`'s `+0` (every element, every part, bit for bit).
 fn is_pos_zero(d: &Data) -> bool {
@@ -88,60 +99,64 @@ fn is_zero_fill(rw: &Rewriter, id: NodeId) -> bool {
     }
 }
 
-/// The parts of `concat` node `id` as pieces at `at` (its box in the result), gap fills left out.
-fn concat_pieces(rw: &Rewriter, id: NodeId, axis: usize, at: &[(usize, usize)], out: &mut Vec<Piece>) {
-    let mut offset = at[axis].0;
-    for &part in &rw.node(id).inputs {
-        let len = rw.node(part).shape[axis];
-        if !is_zero_fill(rw, part) {
-            let mut box_ = at.to_vec();
-            box_[axis] = (offset, len);
-            out.push(Piece { value: part, at: box_ });
-        }
-        offset += len;
-    }
+/// True when boxes `a` and `b` share an element.
+fn overlap(a: &[(usize, usize)], b: &[(usize, usize)]) -> bool {
+    a.iter().zip(b).all(|(&(s, l), &(t, m))| s < t + m && t < s + l)
 }
 
-/// Collects into `out` the pieces of new node `id`, an array of `shape` that is an `add` tree of
-/// pads, of assembled arrays (`concat`s, maybe padded) and of `x + (+0)` of those. The values
-/// need not be normalized (`-0` kept): the caller adds `+0` once. `false` when `id` is not such
-/// a tree or has more than [`MAX_PIECES`] pieces.
-fn collect(rw: &Rewriter, id: NodeId, shape: &[usize], out: &mut Vec<Piece>) -> bool {
+/// True when no two of `pieces` share an element.
+fn disjoint(pieces: &[Piece]) -> bool {
+    pieces.iter().enumerate().all(|(i, p)| pieces[i + 1..].iter().all(|q| !overlap(&p.at, &q.at)))
+}
+
+/// Collects into `out` the pieces of new node `id`, which occupies the box `at` of the result:
+/// through pads of unit steps, `concat`s, `y + (+0)` and `add`s of disjoint pieces, down to
+/// `+0` fills (no piece) and other nodes (one piece each; an `add` whose pieces overlap is one
+/// piece). The values need not be normalized (`-0` kept): the caller adds `+0` once. `false`
+/// when a node does not have its box's shape, there are more than [`MAX_PIECES`] pieces, or
+/// `budget` (nodes visited) runs out.
+fn collect(rw: &Rewriter, id: NodeId, at: &[(usize, usize)], out: &mut Vec<Piece>, budget: &mut usize) -> bool {
     let m = rw.node(id);
-    if m.shape != shape || out.len() > MAX_PIECES {
+    if m.shape.len() != at.len() || m.shape.iter().zip(at).any(|(&d, &(_, l))| d != l) || out.len() > MAX_PIECES {
         return false;
     }
-    let full: Vec<(usize, usize)> = shape.iter().map(|&d| (0, d)).collect();
+    let Some(left) = budget.checked_sub(1) else { return false };
+    *budget = left;
+    if is_zero_fill(rw, id) || m.shape.contains(&0) {
+        return true;
+    }
+    let zero = |i: NodeId| matches!(&rw.node(i).op, Op::Constant(d) if d.shape().is_empty() && is_pos_zero(d));
     match &m.op {
-        Op::Pad { slices, .. } => {
-            if slices.iter().any(|s| s.step != 1 || s.len == 0) {
-                return false;
-            }
-            let at: Vec<(usize, usize)> = slices.iter().map(|s| (s.start, s.len)).collect();
-            let inner = m.inputs[0];
-            match rw.node(inner).op {
-                Op::Concat(axis) => concat_pieces(rw, inner, axis, &at, out),
-                _ => out.push(Piece { value: inner, at }),
-            }
-            true
+        Op::Pad { slices, .. } if slices.iter().all(|s| s.step == 1) => {
+            let inner: Vec<(usize, usize)> = slices.iter().zip(at).map(|(s, &(o, _))| (o + s.start, s.len)).collect();
+            collect(rw, m.inputs[0], &inner, out, budget)
         }
         Op::Concat(axis) => {
-            concat_pieces(rw, id, *axis, &full, out);
+            let mut offset = at[*axis].0;
+            m.inputs.iter().all(|&part| {
+                let mut inner = at.to_vec();
+                inner[*axis] = (offset, rw.node(part).shape[*axis]);
+                offset += inner[*axis].1;
+                collect(rw, part, &inner, out, budget)
+            })
+        }
+        // `y + (+0)`: the pieces of `y`, normalized here and again by the caller's `+ 0`.
+        Op::Binary(BinaryOp::Add) if zero(m.inputs[1]) => collect(rw, m.inputs[0], at, out, budget),
+        Op::Binary(BinaryOp::Add) if zero(m.inputs[0]) => collect(rw, m.inputs[1], at, out, budget),
+        Op::Binary(BinaryOp::Add) if m.inputs[0] != m.inputs[1] => {
+            let mut sub = Vec::new();
+            let (a, b) = (m.inputs[0], m.inputs[1]);
+            if collect(rw, a, at, &mut sub, budget) && collect(rw, b, at, &mut sub, budget) && disjoint(&sub) {
+                out.extend(sub);
+            } else {
+                out.push(Piece { value: id, at: at.to_vec() });
+            }
+            *budget > 0
+        }
+        _ => {
+            out.push(Piece { value: id, at: at.to_vec() });
             true
         }
-        Op::Binary(BinaryOp::Add) => {
-            let (a, b) = (m.inputs[0], m.inputs[1]);
-            let zero = |i: NodeId| matches!(&rw.node(i).op, Op::Constant(d) if d.shape().is_empty() && is_pos_zero(d));
-            // `y + (+0)`: the pieces of `y`, normalized here and again by the caller's `+ 0`.
-            if zero(b) {
-                return collect(rw, a, shape, out);
-            }
-            if zero(a) {
-                return collect(rw, b, shape, out);
-            }
-            collect(rw, a, shape, out) && collect(rw, b, shape, out)
-        }
-        _ => false,
     }
 }
 
@@ -152,7 +167,13 @@ pub(super) fn add_of_disjoint_pads(rw: &mut Rewriter, n: &Node, x: &[NodeId]) ->
         return Ok(None);
     }
     let mut pieces = Vec::new();
-    if !x.iter().all(|&i| collect(rw, i, &n.shape, &mut pieces)) || pieces.len() < 2 || pieces.len() > MAX_PIECES {
+    let full: Vec<(usize, usize)> = n.shape.iter().map(|&d| (0, d)).collect();
+    let mut budget = MAX_VISITS;
+    if !x.iter().all(|&i| collect(rw, i, &full, &mut pieces, &mut budget))
+        || pieces.len() < 2
+        || pieces.len() > MAX_PIECES
+        || !disjoint(&pieces)
+    {
         return Ok(None);
     }
     // The one axis where the boxes differ; on every other axis they must agree.
@@ -164,6 +185,10 @@ pub(super) fn add_of_disjoint_pads(rw: &mut Rewriter, n: &Node, x: &[NodeId]) ->
     };
     pieces.sort_by_key(|p| p.at[axis].0);
     if pieces.windows(2).any(|w| w[0].at[axis].0 + w[0].at[axis].1 > w[1].at[axis].0) {
+        return Ok(None);
+    }
+    let gaps = pieces.windows(2).filter(|w| w[0].at[axis].0 + w[0].at[axis].1 < w[1].at[axis].0).count();
+    if pieces.len() + gaps > MAX_PARTS {
         return Ok(None);
     }
     let mut parts = Vec::with_capacity(2 * pieces.len());
