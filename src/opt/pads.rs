@@ -160,10 +160,23 @@ fn collect(rw: &Rewriter, id: NodeId, at: &[(usize, usize)], out: &mut Vec<Piece
     }
 }
 
+/// True when new node `id` is a pad, a `concat` or `y + (+0)`: an `add` with such an operand is
+/// worth walking (the inner `add`s of a chain of pads were assembled first, the sweep being in
+/// order), and long sums of other terms (gradient accumulations) are not walked at all.
+fn assembles(rw: &Rewriter, id: NodeId) -> bool {
+    let m = rw.node(id);
+    let zero = |i: NodeId| matches!(&rw.node(i).op, Op::Constant(d) if d.shape().is_empty() && is_pos_zero(d));
+    match m.op {
+        Op::Pad { .. } | Op::Concat(_) => true,
+        Op::Binary(BinaryOp::Add) => zero(m.inputs[0]) || zero(m.inputs[1]),
+        _ => false,
+    }
+}
+
 /// `add` of pads with pairwise disjoint placements (see the module documentation) -> one
 /// assembled array plus `+0`.
 pub(super) fn add_of_disjoint_pads(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
-    if n.op != Op::Binary(BinaryOp::Add) || n.shape.is_empty() {
+    if n.op != Op::Binary(BinaryOp::Add) || n.shape.is_empty() || !x.iter().any(|&i| assembles(rw, i)) {
         return Ok(None);
     }
     let mut pieces = Vec::new();
