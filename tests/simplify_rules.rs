@@ -504,3 +504,32 @@ fn random_sums_of_pads_keep_their_bits_through_optimize_and_the_backend() {
     // The generator reaches the rule often enough for this to test it.
     assert!(assembled > 150, "only {assembled} of 400 sums were assembled");
 }
+
+#[test]
+fn elementwise_op_of_complex_pads_is_one_pad_where_it_keeps_plus_zero() {
+    // (0+0i)(0+0i), |0+0i| and imag(0+0i) are +0 (abs and imag with a real result): one pad
+    // each. conj(0+0i) = 0-0i and 1/(0+0i) are not: those stay on the padded arrays.
+    let mut g = Graph::new();
+    let z = g.input(0, DType::C128, &[6]);
+    let w = g.input(1, DType::C128, &[6]);
+    let pz = pad(&mut g, z, &[10], vec![unit(2, 6)]);
+    let pw = pad(&mut g, w, &[10], vec![unit(2, 6)]);
+    let fired = [
+        g.push(Op::Binary(BinaryOp::Mul), vec![pz, pw], 0).unwrap(),
+        g.push(Op::Unary(UnaryOp::Abs), vec![pz], 0).unwrap(),
+        g.push(Op::Unary(UnaryOp::Imag), vec![pw], 0).unwrap(),
+    ];
+    let stayed = vec![
+        g.push(Op::Unary(UnaryOp::Conj), vec![pz], 0).unwrap(),
+        g.push(Op::Unary(UnaryOp::Recip), vec![pw], 0).unwrap(),
+    ];
+    g.outputs = fired.iter().chain(&stayed).copied().collect();
+    let o = simplify(&g).unwrap();
+    for (k, &out) in o.outputs.iter().enumerate() {
+        let is_pad = matches!(o.nodes[out].op, Op::Pad { .. });
+        assert_eq!(is_pad, k < fired.len(), "output {k}\n{}", ir::to_text(&o));
+    }
+    for k in 0..8 {
+        assert_same_outputs(&g, &o, &[c128_data(&[6], k), c128_data(&[6], k + 5)]);
+    }
+}
