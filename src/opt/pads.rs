@@ -7,8 +7,8 @@
 //!   the placement each element is the same computation on the same elements; outside it the
 //!   original computes `f(+0, c)`, whose bits are those of `+0`, the pad's zero. `neg(pad a)`
 //!   (`-0`) and `mul(pad a, -2)` (`-0`), `exp(pad a)` (`1`) stay.
-//! - An `add` of `pad`s whose placements are pairwise disjoint (through nested `add`s, and
-//!   through the result of this rule) -> one assembled array (a `concat` of the pads' operands
+//! - An `add` of `pad`s whose placements are pairwise disjoint (through the result of this
+//!   rule on its operands, so a chain of pads assembles) -> one assembled array (a `concat` of the pads' operands
 //!   along the one axis where the placements differ, `+0` filling the gaps, padded when it does
 //!   not cover the result) plus a scalar `+0`. Exact: in the original, an element inside one
 //!   placement is `v` added to the other pads' `+0` (and to sums of `+0`, which are `+0`), in
@@ -29,7 +29,6 @@ use crate::array::Data;
 use crate::error::Result;
 use crate::interp;
 use crate::ir::{AxisSlice, BinaryOp, Node, NodeId, Op};
-use std::sync::Arc;
 
 /// The most pads one assembled array is built from (bounds the walk over nested `add`s).
 const MAX_PIECES: usize = 64;
@@ -99,22 +98,17 @@ fn is_zero_fill(rw: &Rewriter, id: NodeId) -> bool {
     }
 }
 
-/// True when boxes `a` and `b` share an element.
-fn overlap(a: &[(usize, usize)], b: &[(usize, usize)]) -> bool {
-    a.iter().zip(b).all(|(&(s, l), &(t, m))| s < t + m && t < s + l)
-}
-
-/// True when no two of `pieces` share an element.
-fn disjoint(pieces: &[Piece]) -> bool {
-    pieces.iter().enumerate().all(|(i, p)| pieces[i + 1..].iter().all(|q| !overlap(&p.at, &q.at)))
-}
-
 /// Collects into `out` the pieces of new node `id`, which occupies the box `at` of the result:
-/// through pads of unit steps, `concat`s, `y + (+0)` and `add`s of disjoint pieces, down to
-/// `+0` fills (no piece) and other nodes (one piece each; an `add` whose pieces overlap is one
-/// piece). The values need not be normalized (`-0` kept): the caller adds `+0` once. `false`
-/// when a node does not have its box's shape, there are more than [`MAX_PIECES`] pieces, or
-/// `budget` (nodes visited) runs out.
+/// through pads of unit steps, `concat`s and `y + (+0)`, down to `+0` fills (no piece) and other
+/// nodes (one piece each). The values need not be normalized (`-0` kept): the caller adds `+0`
+/// once. `false` when a node does not have its box's shape, there are more than [`MAX_PIECES`]
+/// pieces, or `budget` (nodes visited) runs out.
+///
+/// Another `add` is one piece, not walked: the sweep visits operands first, so an `add` of
+/// disjoint pads below has already been assembled (into `y + (+0)`), and one that was not
+/// (overlapping pieces, boxes differing on two axes, more than [`MAX_PARTS`] parts) cannot be
+/// assembled with more pieces either (adding a piece never removes a part). Walking it would
+/// cost a walk down every long sum (a gradient accumulating 100,000 pads) at each of its adds.
 fn collect(rw: &Rewriter, id: NodeId, at: &[(usize, usize)], out: &mut Vec<Piece>, budget: &mut usize) -> bool {
     let m = rw.node(id);
     if m.shape.len() != at.len() || m.shape.iter().zip(at).any(|(&d, &(_, l))| d != l) || out.len() > MAX_PIECES {
@@ -143,16 +137,6 @@ fn collect(rw: &Rewriter, id: NodeId, at: &[(usize, usize)], out: &mut Vec<Piece
         // `y + (+0)`: the pieces of `y`, normalized here and again by the caller's `+ 0`.
         Op::Binary(BinaryOp::Add) if zero(m.inputs[1]) => collect(rw, m.inputs[0], at, out, budget),
         Op::Binary(BinaryOp::Add) if zero(m.inputs[0]) => collect(rw, m.inputs[1], at, out, budget),
-        Op::Binary(BinaryOp::Add) if m.inputs[0] != m.inputs[1] => {
-            let mut sub = Vec::new();
-            let (a, b) = (m.inputs[0], m.inputs[1]);
-            if collect(rw, a, at, &mut sub, budget) && collect(rw, b, at, &mut sub, budget) && disjoint(&sub) {
-                out.extend(sub);
-            } else {
-                out.push(Piece { value: id, at: at.to_vec() });
-            }
-            *budget > 0
-        }
         _ => {
             out.push(Piece { value: id, at: at.to_vec() });
             true
@@ -185,7 +169,6 @@ pub(super) fn add_of_disjoint_pads(rw: &mut Rewriter, n: &Node, x: &[NodeId]) ->
     if !x.iter().all(|&i| collect(rw, i, &full, &mut pieces, &mut budget))
         || pieces.len() < 2
         || pieces.len() > MAX_PIECES
-        || !disjoint(&pieces)
     {
         return Ok(None);
     }
@@ -196,6 +179,7 @@ pub(super) fn add_of_disjoint_pads(rw: &mut Rewriter, n: &Node, x: &[NodeId]) ->
         [k] => *k,
         _ => return Ok(None),
     };
+    // The boxes agree on every other axis: they are disjoint when their intervals on `axis` are.
     pieces.sort_by_key(|p| p.at[axis].0);
     if pieces.windows(2).any(|w| w[0].at[axis].0 + w[0].at[axis].1 > w[1].at[axis].0) {
         return Ok(None);
@@ -211,7 +195,7 @@ pub(super) fn add_of_disjoint_pads(rw: &mut Rewriter, n: &Node, x: &[NodeId]) ->
         if start > end {
             let mut gap: Vec<usize> = p.at.iter().map(|&(_, l)| l).collect();
             gap[axis] = start - end;
-            let zero = rw.push(Op::Constant(Arc::new(Data::zeros(n.dtype, &[]))), vec![], n.region)?;
+            let zero = rw.scalar_constant(Data::zeros(n.dtype, &[]), n.region)?;
             parts.push(rw.push(Op::Broadcast(gap), vec![zero], n.region)?);
         }
         parts.push(p.value);
@@ -227,6 +211,6 @@ pub(super) fn add_of_disjoint_pads(rw: &mut Rewriter, n: &Node, x: &[NodeId]) ->
         let slices = at.iter().map(|&(start, len)| AxisSlice { start, len, step: 1 }).collect();
         rw.push(Op::Pad { shape: n.shape.clone(), slices }, vec![assembled], n.region)?
     };
-    let zero = rw.push(Op::Constant(Arc::new(Data::zeros(n.dtype, &[]))), vec![], n.region)?;
+    let zero = rw.scalar_constant(Data::zeros(n.dtype, &[]), n.region)?;
     rw.push(Op::Binary(BinaryOp::Add), vec![placed, zero], n.region).map(Some)
 }

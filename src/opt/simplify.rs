@@ -183,7 +183,7 @@ fn slice_of_pad(
     for (w, p) in window.iter().zip(placed) {
         let (lo, hi) = (w.start.max(p.start), (w.start + w.len).min(p.start + p.len));
         if lo >= hi {
-            let zero = rw.push(Op::Constant(Arc::new(Data::zeros(n.dtype, &[]))), vec![], n.region)?;
+            let zero = rw.scalar_constant(Data::zeros(n.dtype, &[]), n.region)?;
             return rw.push(Op::Broadcast(n.shape.clone()), vec![zero], n.region).map(Some);
         }
         take.push(AxisSlice { start: lo - p.start, len: hi - lo, step: 1 });
