@@ -8,9 +8,9 @@
 //!   original computes `f(+0, c)`, whose bits are those of `+0`, the pad's zero. `neg(pad a)`
 //!   (`-0`) and `mul(pad a, -2)` (`-0`), `exp(pad a)` (`1`) stay.
 //! - An `add` of `pad`s whose placements are pairwise disjoint (through the result of this
-//!   rule on its operands, so a chain of pads assembles) -> one assembled array (a `concat` of the pads' operands
-//!   along the one axis where the placements differ, `+0` filling the gaps, padded when it does
-//!   not cover the result) plus a scalar `+0`. Exact: in the original, an element inside one
+//!   rule on its operands, so a chain of pads assembles) -> one assembled array (a `concat` of
+//!   the pads' operands along the one axis where the placements differ, `+0` filling the gaps,
+//!   padded when it does not cover the result) plus a scalar `+0`. Exact: in the original, an element inside one
 //!   placement is `v` added to the other pads' `+0` (and to sums of `+0`, which are `+0`), in
 //!   some order; `v + (+0)` is `v` except that `-0` becomes `+0` (and a NaN stays a NaN), and
 //!   adding `+0` again changes nothing, so the element is `v + (+0)` whatever the number of
@@ -30,11 +30,11 @@ use crate::error::Result;
 use crate::interp;
 use crate::ir::{AxisSlice, BinaryOp, Node, NodeId, Op};
 
-/// The most pads one assembled array is built from (bounds the walk over nested `add`s).
+/// The most pieces the walk over one `add`'s operands collects.
 const MAX_PIECES: usize = 64;
 
-/// The most nodes the walk over one `add`'s operands visits (shared operands can make a tree
-/// of nested `add`s exponentially larger than the graph).
+/// The most nodes the walk over one `add`'s operands visits (operands shared by nested
+/// `concat`s would make the walk larger than the graph).
 const MAX_VISITS: usize = 256;
 
 /// The most parts (pieces and gaps) of an assembled `concat`: the backend fuses a `concat` of
