@@ -3,7 +3,7 @@
 //! expression above a buffer without the buffer's own expression, so the stencil of the second
 //! pass stays inline instead of being buffered piecewise (issue 10).
 
-use cranegrad::ir::{AxisSlice, BinaryOp, Op};
+use cranegrad::ir::{AxisSlice, BinaryOp, Op, UnaryOp};
 use cranegrad::prelude::*;
 use cranegrad::{interp, jit, opt};
 use ndarray::s;
@@ -27,7 +27,9 @@ fn second_order_rosenbrock_is_two_passes() {
     assert_eq!(c.loop_count(), 2, "{}", cranegrad::ir::to_text(&o));
     let x = Arc::new(cranegrad::array::Data::new(ndarray::Array1::linspace(-1.5, 1.5, n).into_dyn()));
     let got = c.run(std::slice::from_ref(&x)).unwrap();
-    assert_eq!(got, interp::run(&o, &[x]).unwrap());
+    assert_eq!(got, interp::run(&o, std::slice::from_ref(&x)).unwrap());
+    // The optimized graph (its sign rules included) has the unoptimized graph's bits.
+    assert_eq!(got, interp::run(&g, &[x]).unwrap());
 }
 
 #[test]
@@ -44,6 +46,9 @@ fn second_order_rosenbrock_has_only_the_stencils_layout_ops() {
     let ops = |f: &dyn Fn(&Op) -> bool| o.nodes.iter().filter(|n| f(&n.op)).count();
     assert_eq!(ops(&|op| matches!(op, Op::Broadcast(_) | Op::Reshape(_) | Op::Concat(_))), 0, "{text}");
     assert_eq!(ops(&|op| matches!(op, Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_))), 0, "{text}");
+    // One neg: the first pass's `-(200 (tail - head^2))`, used by two products. The second
+    // pass's were moved out of `(-a) * b` and `(-a) - a` and absorbed by the sums (opt/signs.rs).
+    assert_eq!(ops(&|op| *op == Op::Unary(UnaryOp::Neg)), 1, "{text}");
     let head = AxisSlice { start: 0, len: n - 1, step: 1 };
     let tail = AxisSlice { start: 1, len: n - 1, step: 1 };
     let pads: Vec<&Op> = o.nodes.iter().map(|n| &n.op).filter(|op| matches!(op, Op::Pad { .. })).collect();

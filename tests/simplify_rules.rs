@@ -533,3 +533,269 @@ fn elementwise_op_of_complex_pads_is_one_pad_where_it_keeps_plus_zero() {
         assert_same_outputs(&g, &o, &[c128_data(&[6], k), c128_data(&[6], k + 5)]);
     }
 }
+
+// The sign rules (`opt/signs.rs`): a `neg` moved out of a product, a quotient or `(-a) - a` to
+// where a consumer absorbs it, only where that adds no work.
+
+fn binary(g: &mut Graph, b: BinaryOp, x: NodeId, y: NodeId) -> NodeId {
+    g.push(Op::Binary(b), vec![x, y], 0).unwrap()
+}
+
+fn neg(g: &mut Graph, x: NodeId) -> NodeId {
+    g.push(Op::Unary(UnaryOp::Neg), vec![x], 0).unwrap()
+}
+
+/// A graph of `inputs` inputs of length 8 and `dtype`, with `f` of them as the outputs.
+fn on_inputs(dtype: DType, inputs: usize, f: impl FnOnce(&mut Graph, &[NodeId]) -> Vec<NodeId>) -> Graph {
+    let mut g = Graph::new();
+    let xs: Vec<NodeId> = (0..inputs).map(|k| g.input(k, dtype, &[8])).collect();
+    g.outputs = f(&mut g, &xs);
+    g
+}
+
+/// `o` computes `g`'s outputs bit for bit under the interpreter, and so does `o` compiled, on
+/// every pair of the special values (the first two inputs rotated independently, a third
+/// rotated with both).
+fn assert_exact_in_both(g: &Graph, o: &Graph) {
+    let compiled = cranegrad::jit::compile(o).unwrap();
+    let dtypes: Vec<DType> = g.inputs().iter().map(|&i| g.nodes[i].dtype).collect();
+    for k in 0..8 {
+        for j in 0..8 {
+            let inputs: Vec<Arc<Data>> = dtypes
+                .iter()
+                .zip([k, j, k + 3 * j])
+                .map(|(&d, offset)| if d == DType::F64 { f64_data(&[8], offset) } else { c128_data(&[8], offset) })
+                .collect();
+            assert_same_outputs(g, o, &inputs);
+            let want = interp::run(g, &inputs).unwrap();
+            for (a, b) in compiled.run(&inputs).unwrap().iter().zip(&want) {
+                assert!(same_bits(a, b), "{a}\nvs\n{b}\n{}", ir::to_text(o));
+            }
+        }
+    }
+}
+
+fn negs(g: &Graph) -> usize {
+    count(g, |op| *op == Op::Unary(UnaryOp::Neg))
+}
+
+/// The op and operands of output `k` of `o`.
+fn output(o: &Graph, k: usize) -> (&Op, &[NodeId]) {
+    let n = &o.nodes[o.outputs[k]];
+    (&n.op, &n.inputs)
+}
+
+#[test]
+fn product_or_quotient_of_a_sole_neg_hands_the_neg_to_its_consumer() {
+    // c + (-a) * b, (a / -b) + c, c - b * (-a): each neg has one consumer, moves out of the
+    // product and is absorbed by the sum (c - a*b, c - a/b, c + b*a): three nodes fewer.
+    // (-a) * b as an output: the neg moves out and stays (two nodes for two).
+    let g = on_inputs(DType::F64, 3, |g, x| {
+        let (a, b, c) = (x[0], x[1], x[2]);
+        let (n1, n2, n3, n4) = (neg(g, a), neg(g, b), neg(g, a), neg(g, a));
+        let m1 = binary(g, BinaryOp::Mul, n1, b);
+        let d2 = binary(g, BinaryOp::Div, a, n2);
+        let m3 = binary(g, BinaryOp::Mul, b, n3);
+        let m4 = binary(g, BinaryOp::Mul, n4, b);
+        vec![binary(g, BinaryOp::Add, c, m1), binary(g, BinaryOp::Add, d2, c), binary(g, BinaryOp::Sub, c, m3), m4]
+    });
+    let o = simplify(&g).unwrap();
+    let text = ir::to_text(&o);
+    assert_eq!(o.nodes.len(), g.nodes.len() - 3, "{text}");
+    assert_eq!(negs(&o), 1, "{text}");
+    let (a, b, c) = (0, 1, 2);
+    for (k, op, inner, operands) in [
+        (0, BinaryOp::Sub, BinaryOp::Mul, [a, b]),
+        (1, BinaryOp::Sub, BinaryOp::Div, [a, b]),
+        (2, BinaryOp::Add, BinaryOp::Mul, [b, a]),
+    ] {
+        let (got, inputs) = output(&o, k);
+        assert_eq!((got, inputs[0]), (&Op::Binary(op), c), "output {k}\n{text}");
+        assert_eq!(o.nodes[inputs[1]].op, Op::Binary(inner), "output {k}\n{text}");
+        assert_eq!(o.nodes[inputs[1]].inputs, operands, "output {k}\n{text}");
+    }
+    let (got, inputs) = output(&o, 3);
+    assert_eq!(got, &Op::Unary(UnaryOp::Neg), "{text}");
+    assert_eq!(o.nodes[inputs[0]].op, Op::Binary(BinaryOp::Mul), "{text}");
+    assert_exact_in_both(&g, &o);
+}
+
+#[test]
+fn product_of_a_shared_or_smaller_or_complex_neg_keeps_it() {
+    // A neg with another consumer (moving it would leave it and add one), a neg of a scalar
+    // (moving it would negate 8 elements instead of 1), and complex products: all stay.
+    let shared = on_inputs(DType::F64, 3, |g, x| {
+        let n = neg(g, x[0]);
+        let m = binary(g, BinaryOp::Mul, n, x[1]);
+        let e = g.push(Op::Unary(UnaryOp::Exp), vec![n], 0).unwrap();
+        vec![binary(g, BinaryOp::Add, x[2], m), e]
+    });
+    let scalar = {
+        let mut g = Graph::new();
+        let b = g.input(0, DType::F64, &[8]);
+        let c = g.input(1, DType::F64, &[8]);
+        let s = g.input(2, DType::F64, &[]);
+        let n = neg(&mut g, s);
+        let m = binary(&mut g, BinaryOp::Div, b, n);
+        g.outputs = vec![binary(&mut g, BinaryOp::Add, c, m)];
+        g
+    };
+    let complex = on_inputs(DType::C128, 3, |g, x| {
+        let n = neg(g, x[0]);
+        let m = binary(g, BinaryOp::Mul, n, x[1]);
+        vec![binary(g, BinaryOp::Add, x[2], m)]
+    });
+    for g in [&shared, &complex] {
+        let o = simplify(g).unwrap();
+        assert_eq!(ir::to_text(&o), ir::to_text(g));
+        assert_exact_in_both(g, &o);
+    }
+    let o = simplify(&scalar).unwrap();
+    assert_eq!(ir::to_text(&o), ir::to_text(&scalar));
+    let specials: Vec<Arc<Data>> = vec![
+        f64_data(&[8], 0),
+        f64_data(&[8], 3),
+        Arc::new(Data::scalar(DType::F64, num_complex::Complex64::new(-0.0, 0.0))),
+    ];
+    assert_same_outputs(&scalar, &o, &specials);
+    // Why complex stays: re((-a) b) = (-1)(1) - (-1)(1) = +0 for a = b = 1 + i, where
+    // -(a b) has re = -(1 - 1) = -0.
+    let moved = on_inputs(DType::C128, 2, |g, x| {
+        let m = binary(g, BinaryOp::Mul, x[0], x[1]);
+        vec![neg(g, m)]
+    });
+    let kept = on_inputs(DType::C128, 2, |g, x| {
+        let n = neg(g, x[0]);
+        vec![binary(g, BinaryOp::Mul, n, x[1])]
+    });
+    let one_plus_i = Arc::new(Data::C128(ArrayD::from_elem(IxDyn(&[8]), num_complex::Complex64::new(1.0, 1.0))));
+    let inputs = [one_plus_i.clone(), one_plus_i];
+    let (m, k) = (interp::run(&moved, &inputs).unwrap(), interp::run(&kept, &inputs).unwrap());
+    assert_eq!(m[0].get_c128(0).unwrap().re.to_bits(), (-0.0f64).to_bits());
+    assert_eq!(k[0].get_c128(0).unwrap().re.to_bits(), 0.0f64.to_bits());
+}
+
+#[test]
+fn product_or_quotient_of_two_negs_drops_both() {
+    // (-a) * (-b) -> a * b and (-a) / (-a) -> a / a, whatever else uses the negs (here the
+    // first neg is an output too, and stays for it).
+    let g = on_inputs(DType::F64, 2, |g, x| {
+        let (na, nb, nc) = (neg(g, x[0]), neg(g, x[1]), neg(g, x[0]));
+        vec![binary(g, BinaryOp::Mul, na, nb), binary(g, BinaryOp::Div, nc, nc), na]
+    });
+    let o = simplify(&g).unwrap();
+    let text = ir::to_text(&o);
+    assert_eq!(negs(&o), 1, "{text}");
+    assert_eq!(output(&o, 0), (&Op::Binary(BinaryOp::Mul), &[0, 1][..]), "{text}");
+    assert_eq!(output(&o, 1), (&Op::Binary(BinaryOp::Div), &[0, 0][..]), "{text}");
+    assert_exact_in_both(&g, &o);
+    // Complex products and quotients of negs stay (the rule is for real dtypes).
+    let complex = on_inputs(DType::C128, 2, |g, x| {
+        let (na, nb) = (neg(g, x[0]), neg(g, x[1]));
+        vec![binary(g, BinaryOp::Div, na, nb)]
+    });
+    let o = simplify(&complex).unwrap();
+    assert_eq!(ir::to_text(&o), ir::to_text(&complex));
+}
+
+#[test]
+fn minus_a_minus_a_is_minus_a_plus_a() {
+    // (-a) - a -> -(a + a), in f64 and c128; under c - (...) the neg is absorbed: c + (a + a).
+    for dtype in [DType::F64, DType::C128] {
+        let g = on_inputs(dtype, 3, |g, x| {
+            let (n1, n2) = (neg(g, x[0]), neg(g, x[1]));
+            let d1 = binary(g, BinaryOp::Sub, n1, x[0]);
+            let d2 = binary(g, BinaryOp::Sub, n2, x[1]);
+            vec![binary(g, BinaryOp::Sub, x[2], d1), d2]
+        });
+        let o = simplify(&g).unwrap();
+        let text = ir::to_text(&o);
+        assert_eq!(o.nodes.len(), g.nodes.len() - 1, "{text}");
+        let (op, inputs) = output(&o, 0);
+        assert_eq!((op, inputs[0]), (&Op::Binary(BinaryOp::Add), 2), "{text}");
+        assert_eq!(o.nodes[inputs[1]].op, Op::Binary(BinaryOp::Add), "{text}");
+        assert_eq!(o.nodes[inputs[1]].inputs, vec![0, 0], "{text}");
+        let (op, inputs) = output(&o, 1);
+        assert_eq!(op, &Op::Unary(UnaryOp::Neg), "{text}");
+        assert_eq!(o.nodes[inputs[0]].inputs, vec![1, 1], "{text}");
+        assert_exact_in_both(&g, &o);
+    }
+}
+
+#[test]
+fn minus_a_minus_another_or_with_a_shared_neg_stays() {
+    // (-a) - b stays (not exact, below); (-a) - a stays when the neg has another consumer
+    // (the rewrite would keep it and add a node).
+    let g = on_inputs(DType::F64, 3, |g, x| {
+        let (n1, n2) = (neg(g, x[0]), neg(g, x[1]));
+        let d1 = binary(g, BinaryOp::Sub, n1, x[1]);
+        let d2 = binary(g, BinaryOp::Sub, n2, x[1]);
+        let e = g.push(Op::Unary(UnaryOp::Exp), vec![n2], 0).unwrap();
+        vec![binary(g, BinaryOp::Sub, x[2], d1), binary(g, BinaryOp::Sub, x[2], d2), e]
+    });
+    let o = simplify(&g).unwrap();
+    assert_eq!(ir::to_text(&o), ir::to_text(&g));
+    assert_exact_in_both(&g, &o);
+    // Why (-a) - b stays: (-1) - (-1) is +0, -(1 + (-1)) is -0.
+    let direct = on_inputs(DType::F64, 2, |g, x| {
+        let n = neg(g, x[0]);
+        vec![binary(g, BinaryOp::Sub, n, x[1])]
+    });
+    let moved = on_inputs(DType::F64, 2, |g, x| {
+        let s = binary(g, BinaryOp::Add, x[0], x[1]);
+        vec![neg(g, s)]
+    });
+    let filled = |v: f64| Arc::new(Data::F64(ArrayD::from_elem(IxDyn(&[8]), v)));
+    let inputs = [filled(1.0), filled(-1.0)];
+    let first = |g: &Graph| interp::run(g, &inputs).unwrap()[0].get_c128(0).unwrap().re.to_bits();
+    assert_eq!((first(&direct), first(&moved)), (0.0f64.to_bits(), (-0.0f64).to_bits()));
+}
+
+#[test]
+fn moved_neg_is_absorbed_by_every_consumer() {
+    // W4's shape: m = (-a) * b used by s = c + m and by s + m: both adds become subs of a * b
+    // and no neg is left (the neg moved out of the product dies). (-a) - (-b) -> b - a.
+    let g = on_inputs(DType::F64, 3, |g, x| {
+        let n = neg(g, x[0]);
+        let m = binary(g, BinaryOp::Mul, n, x[1]);
+        let s = binary(g, BinaryOp::Add, x[2], m);
+        let t = binary(g, BinaryOp::Add, s, m);
+        let (na, nb) = (neg(g, x[0]), neg(g, x[1]));
+        vec![t, binary(g, BinaryOp::Sub, na, nb)]
+    });
+    let o = simplify(&g).unwrap();
+    let text = ir::to_text(&o);
+    assert_eq!(negs(&o), 0, "{text}");
+    assert_eq!(o.nodes.len(), g.nodes.len() - 3, "{text}");
+    let (op, inputs) = output(&o, 0);
+    assert_eq!(op, &Op::Binary(BinaryOp::Sub), "{text}");
+    let inner = &o.nodes[inputs[0]];
+    assert_eq!((&inner.op, inner.inputs[0], inputs[1]), (&Op::Binary(BinaryOp::Sub), 2, inner.inputs[1]), "{text}");
+    assert_eq!(o.nodes[inputs[1]].op, Op::Binary(BinaryOp::Mul), "{text}");
+    assert_eq!(output(&o, 1), (&Op::Binary(BinaryOp::Sub), &[1, 0][..]), "{text}");
+    assert_exact_in_both(&g, &o);
+}
+
+#[test]
+fn neg_of_a_moved_neg_cancels() {
+    // -((-a) * b) -> a * b and -((-a) - a) -> a + a: one node each. A moved neg under an op
+    // that does not absorb it (exp) stays, on the product: two nodes for two.
+    let g = on_inputs(DType::F64, 2, |g, x| {
+        let (n1, n2, n3) = (neg(g, x[0]), neg(g, x[0]), neg(g, x[1]));
+        let m = binary(g, BinaryOp::Mul, n1, x[1]);
+        let d = binary(g, BinaryOp::Sub, n2, x[0]);
+        let q = binary(g, BinaryOp::Div, x[0], n3);
+        let e = g.push(Op::Unary(UnaryOp::Exp), vec![q], 0).unwrap();
+        vec![neg(g, m), neg(g, d), e]
+    });
+    let o = simplify(&g).unwrap();
+    let text = ir::to_text(&o);
+    assert_eq!(output(&o, 0), (&Op::Binary(BinaryOp::Mul), &[0, 1][..]), "{text}");
+    assert_eq!(output(&o, 1), (&Op::Binary(BinaryOp::Add), &[0, 0][..]), "{text}");
+    let (op, inputs) = output(&o, 2);
+    assert_eq!(op, &Op::Unary(UnaryOp::Exp), "{text}");
+    assert_eq!(o.nodes[inputs[0]].op, Op::Unary(UnaryOp::Neg), "{text}");
+    assert_eq!(negs(&o), 1, "{text}");
+    assert_eq!(o.nodes.len(), g.nodes.len() - 4, "{text}");
+    assert_exact_in_both(&g, &o);
+}

@@ -14,6 +14,7 @@ mod dce;
 mod fold;
 mod pads;
 mod rewrite;
+mod signs;
 mod simplify;
 
 pub use cse::cse;

@@ -35,6 +35,8 @@
 //!
 //! - `a + neg b` -> `a - b`, `neg a + b` -> `b - a`, `a - neg b` -> `a + b`: IEEE subtraction
 //!   is addition of the negation, and addition commutes exactly (real and complex alike).
+//! - `neg` moved out of products, quotients and `(-a) - a` where a consumer absorbs it or it
+//!   meets another `neg`, when no work is added: see the `signs` module.
 //! - An explicit `broadcast` operand of an elementwise op (`add`, `select`, `lt`, ...) is
 //!   dropped when the op's own broadcasting still gives the result's shape: the elements are
 //!   the same, and one node and one materialized array fewer.
@@ -62,6 +64,7 @@ use super::bits::first_element;
 use super::dce::dce;
 use super::pads;
 use super::rewrite::Rewriter;
+use super::signs::signs;
 use crate::array::{DType, Data};
 use crate::error::Result;
 use crate::ir::{broadcast_shapes, broadcasts_to, verify, AxisSlice, BinaryOp, Graph, Node, NodeId, Op, UnaryOp};
@@ -69,8 +72,9 @@ use num_complex::Complex64;
 use std::sync::Arc;
 
 /// The graph with the rules of this module applied in one forward sweep (rules see the
-/// already-simplified operands, so chains collapse). The result is pruned ([`dce`]). `Err`
-/// when `g` does not [`verify`].
+/// already-simplified operands, so chains collapse), then the sign rules of the `signs` module
+/// in another (they count consumers, so they need the first sweep's finished graph). The
+/// result is pruned ([`dce`]). `Err` when `g` does not [`verify`].
 pub fn simplify(g: &Graph) -> Result<Graph> {
     verify(g)?;
     let mut rw = Rewriter::new(g);
@@ -83,7 +87,7 @@ pub fn simplify(g: &Graph) -> Result<Graph> {
             }
         }
     }
-    dce(&rw.finish())
+    signs(&dce(&rw.finish())?)
 }
 
 /// The one value every element of node `id` has (same bits), looking through `broadcast` and
