@@ -3,30 +3,20 @@
 //! `2 k u |a| |b|`, and a product has the same bits on every call and for any number of rayon
 //! threads, the large ones (which run on the pool) included.
 
+mod common;
+
+use common::data::{lcg_step, real_data, XorShift};
 use cranegrad::array::{DType, Data};
 use cranegrad::interp;
 use cranegrad::ir::{Graph, Op};
 use cranegrad::jit;
-use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;
 
 /// Pseudo-random values in [-1, 1) of `dtype` (f32 or f64).
 fn data(dtype: DType, shape: &[usize], seed: u64) -> Arc<Data> {
     let n: usize = shape.iter().product();
-    let mut s = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-    let v: Vec<f64> = (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        })
-        .collect();
-    let a = ArrayD::from_shape_vec(IxDyn(shape), v).unwrap();
-    Arc::new(match dtype {
-        DType::F32 => Data::F32(a.mapv(|x| x as f32)),
-        _ => Data::F64(a),
-    })
+    let mut rng = XorShift(lcg_step(seed));
+    real_data(dtype, shape, (0..n).map(|_| rng.unit() * 2.0 - 1.0).collect())
 }
 
 /// `op(a) @ op(b)` with `a`, `b` inputs of the given (stored) shapes; `ta`/`tb` transpose the

@@ -1,6 +1,9 @@
 //! Property tests: random elementwise / layout / reduction graphs, and traced first- and
 //! second-order gradient graphs, compiled vs interpreted, bit for bit.
 
+mod common;
+
+use common::data::canonical_bits;
 use cranegrad::array::Data;
 use cranegrad::interp;
 use cranegrad::ir::{AxisSlice, BinaryOp, CmpOp, Graph, NodeId, Op, UnaryOp};
@@ -11,24 +14,12 @@ use num_complex::{Complex32, Complex64};
 use proptest::prelude::*;
 use std::sync::Arc;
 
-fn key(d: &Data) -> Vec<(u64, u64)> {
-    let c32 = |x: f32| if x.is_nan() { u64::MAX } else { x.to_bits() as u64 };
-    let c64 = |x: f64| if x.is_nan() { u64::MAX } else { x.to_bits() };
-    match d {
-        Data::Bool(a) => a.iter().map(|&v| (v as u64, 0)).collect(),
-        Data::F32(a) => a.iter().map(|v| (c32(*v), 0)).collect(),
-        Data::F64(a) => a.iter().map(|v| (c64(*v), 0)).collect(),
-        Data::C64(a) => a.iter().map(|v| (c32(v.re), c32(v.im))).collect(),
-        Data::C128(a) => a.iter().map(|v| (c64(v.re), c64(v.im))).collect(),
-    }
-}
-
 fn agree(g: &Graph, inputs: &[Arc<Data>]) -> Result<(), String> {
     let want = interp::run(g, inputs).map_err(|e| format!("interp: {e}"))?;
     let c = jit::compile(g).map_err(|e| format!("compile: {e}"))?;
     let got = c.run(inputs).map_err(|e| format!("run: {e}"))?;
     for (k, (w, h)) in want.iter().zip(&got).enumerate() {
-        if w.dtype() != h.dtype() || w.shape() != h.shape() || key(w) != key(h) {
+        if w.dtype() != h.dtype() || w.shape() != h.shape() || canonical_bits(w) != canonical_bits(h) {
             return Err(format!("output {k} differs:\n{}\ninterp {w:?}\njit {h:?}", cranegrad::ir::to_text(g)));
         }
     }

@@ -1,5 +1,8 @@
 //! Differential tests: every primitive and dtype, compiled vs interpreted, bit for bit.
 
+mod common;
+
+use common::data::{canonical_bits, Lcg as Rng};
 use cranegrad::array::Data;
 use cranegrad::interp;
 use cranegrad::ir::{AxisSlice, BinaryOp, CmpOp, Graph, Op, UnaryOp};
@@ -9,65 +12,37 @@ use ndarray::{ArrayD, IxDyn};
 use num_complex::{Complex32, Complex64};
 use std::sync::Arc;
 
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> f64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        ((self.0 >> 11) as f64) / ((1u64 << 53) as f64)
+/// Uniform in `[-3, 3)`, or with `specials` 15% of the time one of ten special values.
+fn val(rng: &mut Rng, specials: bool) -> f64 {
+    let r = rng.unit();
+    if specials && r < 0.15 {
+        let s = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.5];
+        return s[(rng.unit() * s.len() as f64) as usize % s.len()];
     }
-    fn val(&mut self, specials: bool) -> f64 {
-        let r = self.next();
-        if specials && r < 0.15 {
-            let s = [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.0, -0.0, 1.0, -1.0, 0.5, -0.5, 2.5];
-            return s[(self.next() * s.len() as f64) as usize % s.len()];
-        }
-        (self.next() - 0.5) * 6.0
-    }
+    (rng.unit() - 0.5) * 6.0
 }
 
 fn random(rng: &mut Rng, d: DType, shape: &[usize], specials: bool) -> Arc<Data> {
     let n: usize = shape.iter().product();
     let s = IxDyn(shape);
     Arc::new(match d {
-        DType::Bool => Data::Bool(ArrayD::from_shape_vec(s, (0..n).map(|_| rng.next() < 0.5).collect()).unwrap()),
-        DType::F32 => Data::F32(ArrayD::from_shape_vec(s, (0..n).map(|_| rng.val(specials) as f32).collect()).unwrap()),
-        DType::F64 => Data::F64(ArrayD::from_shape_vec(s, (0..n).map(|_| rng.val(specials)).collect()).unwrap()),
+        DType::Bool => Data::Bool(ArrayD::from_shape_vec(s, (0..n).map(|_| rng.unit() < 0.5).collect()).unwrap()),
+        DType::F32 => {
+            Data::F32(ArrayD::from_shape_vec(s, (0..n).map(|_| val(rng, specials) as f32).collect()).unwrap())
+        }
+        DType::F64 => Data::F64(ArrayD::from_shape_vec(s, (0..n).map(|_| val(rng, specials)).collect()).unwrap()),
         DType::C64 => Data::C64(
             ArrayD::from_shape_vec(
                 s,
-                (0..n).map(|_| Complex32::new(rng.val(specials) as f32, rng.val(specials) as f32)).collect(),
+                (0..n).map(|_| Complex32::new(val(rng, specials) as f32, val(rng, specials) as f32)).collect(),
             )
             .unwrap(),
         ),
         DType::C128 => Data::C128(
-            ArrayD::from_shape_vec(s, (0..n).map(|_| Complex64::new(rng.val(specials), rng.val(specials))).collect())
+            ArrayD::from_shape_vec(s, (0..n).map(|_| Complex64::new(val(rng, specials), val(rng, specials))).collect())
                 .unwrap(),
         ),
     })
-}
-
-fn bits(d: &Data) -> Vec<(u64, u64)> {
-    match d {
-        Data::Bool(a) => a.iter().map(|&v| (v as u64, 0)).collect(),
-        Data::F32(a) => a.iter().map(|v| (canon32(*v), 0)).collect(),
-        Data::F64(a) => a.iter().map(|v| (canon64(*v), 0)).collect(),
-        Data::C64(a) => a.iter().map(|v| (canon32(v.re), canon32(v.im))).collect(),
-        Data::C128(a) => a.iter().map(|v| (canon64(v.re), canon64(v.im))).collect(),
-    }
-}
-fn canon32(x: f32) -> u64 {
-    if x.is_nan() {
-        u64::MAX
-    } else {
-        x.to_bits() as u64
-    }
-}
-fn canon64(x: f64) -> u64 {
-    if x.is_nan() {
-        u64::MAX
-    } else {
-        x.to_bits()
-    }
 }
 
 /// Runs `g` both ways and compares bit for bit (NaNs compare equal whatever their payload).
@@ -79,7 +54,7 @@ pub fn check(g: &Graph, inputs: &[Arc<Data>]) -> jit::Compiled {
     for (k, (w, h)) in want.iter().zip(&got).enumerate() {
         assert_eq!(w.dtype(), h.dtype(), "output {k} dtype");
         assert_eq!(w.shape(), h.shape(), "output {k} shape");
-        let (bw, bh) = (bits(w), bits(h));
+        let (bw, bh) = (canonical_bits(w), canonical_bits(h));
         if bw != bh {
             let i = bw.iter().zip(&bh).position(|(a, b)| a != b).unwrap();
             panic!(

@@ -1,6 +1,9 @@
 //! The optimization passes: each fires where it should, leaves alone what it must, and the
 //! optimized graph computes the same bits as the original under the interpreter.
 
+mod common;
+
+use common::data::{f64_data, same_bits};
 use cranegrad::array::{DType, Data};
 use cranegrad::interp;
 use cranegrad::ir::{self, AxisSlice, BinaryOp, Graph, NodeId, Op, UnaryOp};
@@ -9,32 +12,12 @@ use cranegrad::prelude::*;
 use ndarray::{s, Array1, Array2, ArrayD, IxDyn};
 use std::sync::Arc;
 
-/// Special values every test input mixes in.
-const SPECIAL: [f64; 8] = [-0.0, 0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1.5, -2.25, 1e-310];
-
-fn f64_data(shape: &[usize], offset: usize) -> Arc<Data> {
-    let n: usize = shape.iter().product();
-    let v: Vec<f64> = (0..n).map(|i| SPECIAL[(i + offset) % SPECIAL.len()]).collect();
-    Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()))
-}
-
 fn scalar(v: f64) -> Op {
     Op::Constant(Arc::new(Data::F64(ndarray::arr0(v).into_dyn())))
 }
 
 fn constant(v: Vec<f64>) -> Op {
     Op::Constant(Arc::new(Data::F64(Array1::from(v).into_dyn())))
-}
-
-/// Bit-for-bit equality of two arrays (any NaN equals any NaN).
-fn same_bits(a: &Data, b: &Data) -> bool {
-    let bits = |v: f64| if v.is_nan() { u64::MAX } else { v.to_bits() };
-    a.dtype() == b.dtype()
-        && a.shape() == b.shape()
-        && a.to_c128_vec()
-            .iter()
-            .zip(b.to_c128_vec())
-            .all(|(x, y)| bits(x.re) == bits(y.re) && bits(x.im) == bits(y.im))
 }
 
 /// Asserts that `after` verifies and gives the same outputs as `before` on `inputs`.

@@ -2,6 +2,9 @@
 //! constants (0, -0, 1, -1, NaN, inf): `optimize` must give a graph that verifies and computes
 //! the same bits (any NaN equal to any NaN).
 
+mod common;
+
+use common::data::same_bits;
 use cranegrad::array::{DType, Data};
 use cranegrad::interp;
 use cranegrad::ir::{self, AxisSlice, BinaryOp, CmpOp, Graph, NodeId, Op, UnaryOp};
@@ -189,16 +192,6 @@ fn build(steps: &[Step], outputs: &[bool]) -> Graph {
     g.outputs = pool.iter().enumerate().filter(|(k, _)| outputs[k % outputs.len()]).map(|(_, &id)| id).collect();
     g.outputs.push(*pool.last().expect("the pool is never empty"));
     g
-}
-
-fn same_bits(a: &Data, b: &Data) -> bool {
-    let bits = |v: f64| if v.is_nan() { u64::MAX } else { v.to_bits() };
-    a.dtype() == b.dtype()
-        && a.shape() == b.shape()
-        && a.to_c128_vec()
-            .iter()
-            .zip(b.to_c128_vec())
-            .all(|(x, y)| bits(x.re) == bits(y.re) && bits(x.im) == bits(y.im))
 }
 
 proptest! {

@@ -2,6 +2,9 @@
 //! (pools of 1, 2 and 3 threads), the same bits as the interpreter, and many user threads
 //! calling one accelerated function at once.
 
+mod common;
+
+use common::data::{exact_bits as bits, XorShift};
 use cranegrad::array::Data;
 use cranegrad::interp;
 use cranegrad::ir::{AxisSlice, BinaryOp, Graph, Op};
@@ -11,27 +14,12 @@ use ndarray::{s, Array1, ArrayD, IxDyn};
 use std::sync::Arc;
 
 fn values(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
-        })
-        .collect()
+    let mut rng = XorShift::golden(seed);
+    (0..n).map(|_| rng.unit() * 2.0 - 1.0).collect()
 }
 
 fn pool(threads: usize) -> rayon::ThreadPool {
     rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
-}
-
-fn bits(d: &Data) -> Vec<u64> {
-    match d {
-        Data::F32(a) => a.iter().map(|v| v.to_bits() as u64).collect(),
-        Data::F64(a) => a.iter().map(|v| v.to_bits()).collect(),
-        _ => panic!("real data only"),
-    }
 }
 
 /// A sum of `n` squares and an elementwise map, compiled; results under pools of 1, 2 and 3

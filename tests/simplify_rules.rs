@@ -4,30 +4,15 @@
 //! graph) and that the result has the same bits as the original under the interpreter, on
 //! inputs mixing signed zeros, NaN and infinities.
 
+mod common;
+
+use common::data::{f64_data, same_bits, XorShift as Rng, SPECIAL};
 use cranegrad::array::{DType, Data};
 use cranegrad::interp;
 use cranegrad::ir::{self, AxisSlice, BinaryOp, Graph, NodeId, Op, UnaryOp};
 use cranegrad::opt::{optimize, simplify};
 use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;
-
-const SPECIAL: [f64; 8] = [-0.0, 0.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1.5, -2.25, 1e-310];
-
-fn f64_data(shape: &[usize], offset: usize) -> Arc<Data> {
-    let n: usize = shape.iter().product();
-    let v: Vec<f64> = (0..n).map(|i| SPECIAL[(i + offset) % SPECIAL.len()]).collect();
-    Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()))
-}
-
-fn same_bits(a: &Data, b: &Data) -> bool {
-    let bits = |v: f64| if v.is_nan() { u64::MAX } else { v.to_bits() };
-    a.dtype() == b.dtype()
-        && a.shape() == b.shape()
-        && a.to_c128_vec()
-            .iter()
-            .zip(b.to_c128_vec())
-            .all(|(x, y)| bits(x.re) == bits(y.re) && bits(x.im) == bits(y.im))
-}
 
 /// `after` verifies and computes `before`'s outputs bit for bit.
 fn assert_same_outputs(before: &Graph, after: &Graph, inputs: &[Arc<Data>]) {
@@ -410,18 +395,6 @@ fn rosenbrock_gradient_assembles_the_cotangents_of_its_two_elements() {
         for (a, b) in jitted.iter().zip(interp::run(&g, &[x]).unwrap()) {
             assert!(same_bits(a, &b), "{a} vs {b}");
         }
-    }
-}
-
-/// A small deterministic generator (xorshift).
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
     }
 }
 

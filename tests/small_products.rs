@@ -4,6 +4,9 @@
 //! result is within the GEMM bound of an exact (f64-accumulated) product, and sizes just above
 //! the threshold still go to faer.
 
+mod common;
+
+use common::data::{exact_bits as bits, real_data, Lcg};
 use cranegrad::array::Data;
 use cranegrad::interp;
 use cranegrad::ir::{BinaryOp, Graph, Op, UnaryOp};
@@ -13,35 +16,18 @@ use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;
 
 fn values(seed: u64, n: usize) -> Vec<f64> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-            ((s >> 11) as f64 / (1u64 << 53) as f64 - 0.5) * 4.0
-        })
-        .collect()
+    let mut rng = Lcg(seed);
+    (0..n).map(|_| (rng.unit() - 0.5) * 4.0).collect()
 }
 
 fn data(d: DType, shape: &[usize], seed: u64) -> Arc<Data> {
-    let v = values(seed, shape.iter().product());
-    Arc::new(match d {
-        DType::F32 => Data::F32(ArrayD::from_shape_vec(IxDyn(shape), v.iter().map(|&x| x as f32).collect()).unwrap()),
-        _ => Data::F64(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap()),
-    })
+    real_data(d, shape, values(seed, shape.iter().product()))
 }
 
 fn as_f64(d: &Data) -> Vec<f64> {
     match d {
         Data::F32(a) => a.iter().map(|&x| x as f64).collect(),
         Data::F64(a) => a.iter().copied().collect(),
-        _ => panic!("real data"),
-    }
-}
-
-fn bits(d: &Data) -> Vec<u64> {
-    match d {
-        Data::F32(a) => a.iter().map(|x| x.to_bits() as u64).collect(),
-        Data::F64(a) => a.iter().map(|x| x.to_bits()).collect(),
         _ => panic!("real data"),
     }
 }

@@ -4,63 +4,32 @@
 //! slices), pads and concatenations along the innermost axis (split into guard-free pieces),
 //! sums over the innermost axis (vector lanes as the blocked sum's accumulators), in f32 and f64.
 
+mod common;
+
+use common::data::{canonical_bits, real_data, XorShift};
 use cranegrad::array::Data;
 use cranegrad::interp;
 use cranegrad::ir::{AxisSlice, BinaryOp, CmpOp, Graph, NodeId, Op, UnaryOp};
 use cranegrad::jit;
 use cranegrad::DType;
-use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;
 
 fn data(d: DType, shape: &[usize], seed: u64) -> Arc<Data> {
     let n: usize = shape.iter().product();
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    let mut rng = XorShift::golden(seed);
     let v: Vec<f64> = (0..n)
         .map(|k| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
+            let u = rng.unit();
             // A few special values among ordinary ones.
             match k % 23 {
                 5 => f64::NAN,
                 11 => -0.0,
                 17 => f64::INFINITY,
-                _ => (s >> 11) as f64 / (1u64 << 53) as f64 * 6.0 - 3.0,
+                _ => u * 6.0 - 3.0,
             }
         })
         .collect();
-    let a = ArrayD::from_shape_vec(IxDyn(shape), v).unwrap();
-    Arc::new(match d {
-        DType::F32 => Data::F32(a.mapv(|x| x as f32)),
-        _ => Data::F64(a),
-    })
-}
-
-/// The bits of each element, every NaN alike.
-fn bits(d: &Data) -> Vec<u64> {
-    match d {
-        Data::F32(a) => a.iter().map(|v| if v.is_nan() { u64::MAX } else { v.to_bits() as u64 }).collect(),
-        Data::F64(a) => a.iter().map(|v| if v.is_nan() { u64::MAX } else { v.to_bits() }).collect(),
-        Data::Bool(a) => a.iter().map(|&v| v as u64).collect(),
-        Data::C64(a) => a.iter().flat_map(|v| [canon32(v.re), canon32(v.im)]).collect(),
-        Data::C128(a) => a.iter().flat_map(|v| [canon64(v.re), canon64(v.im)]).collect(),
-    }
-}
-
-fn canon32(x: f32) -> u64 {
-    if x.is_nan() {
-        u64::MAX
-    } else {
-        x.to_bits() as u64
-    }
-}
-
-fn canon64(x: f64) -> u64 {
-    if x.is_nan() {
-        u64::MAX
-    } else {
-        x.to_bits()
-    }
+    real_data(d, shape, v)
 }
 
 /// Compiles `g`, runs it and the interpreter on `inputs`, and compares bit for bit.
@@ -69,7 +38,7 @@ fn check(g: &Graph, inputs: &[Arc<Data>], what: &str) {
     let got = jit::compile(g).unwrap().run(inputs).unwrap();
     for (k, (a, b)) in got.iter().zip(&want).enumerate() {
         assert_eq!(a.shape(), b.shape(), "{what}: output {k} shape");
-        assert_eq!(bits(a), bits(b), "{what}: output {k}");
+        assert_eq!(canonical_bits(a), canonical_bits(b), "{what}: output {k}");
     }
 }
 

@@ -1,5 +1,6 @@
 //! Shared test harness: a small deterministic RNG, random arrays, and gradient checks against
-//! central finite differences (first order, and second order as Hessian-vector products).
+//! central finite differences (first order, and second order as Hessian-vector products). The
+//! generators and bit comparisons of the backend and optimizer tests are in [`data`].
 //!
 //! The checks work on any mix of real and complex arguments in single or double precision. The
 //! scalar that is differentiated is `s(x) = sum(w * f(x))` for a fixed random `w` of `f`'s output
@@ -12,6 +13,8 @@
 //! `H v`, compared with the finite difference `(g(x + t v) - g(x - t v)) / 2t` of the first-order
 //! gradient.
 #![allow(dead_code)]
+
+pub mod data;
 
 use cranegrad::prelude::*;
 use ndarray::{ArrayD, IxDyn};
