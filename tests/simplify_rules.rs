@@ -562,7 +562,7 @@ fn output(o: &Graph, k: usize) -> (&Op, &[NodeId]) {
 fn product_or_quotient_of_a_sole_neg_hands_the_neg_to_its_consumer() {
     // c + (-a) * b, (a / -b) + c, c - b * (-a): each neg has one consumer, moves out of the
     // product and is absorbed by the sum (c - a*b, c - a/b, c + b*a): three nodes fewer.
-    // (-a) * b as an output: the neg moves out and stays (two nodes for two).
+    // (-a) * b as an output stays: nothing would absorb the neg (two nodes for two).
     let g = on_inputs(DType::F64, 3, |g, x| {
         let (a, b, c) = (x[0], x[1], x[2]);
         let (n1, n2, n3, n4) = (neg(g, a), neg(g, b), neg(g, a), neg(g, a));
@@ -588,8 +588,8 @@ fn product_or_quotient_of_a_sole_neg_hands_the_neg_to_its_consumer() {
         assert_eq!(o.nodes[inputs[1]].inputs, operands, "output {k}\n{text}");
     }
     let (got, inputs) = output(&o, 3);
-    assert_eq!(got, &Op::Unary(UnaryOp::Neg), "{text}");
-    assert_eq!(o.nodes[inputs[0]].op, Op::Binary(BinaryOp::Mul), "{text}");
+    assert_eq!(got, &Op::Binary(BinaryOp::Mul), "{text}");
+    assert_eq!(o.nodes[inputs[0]].op, Op::Unary(UnaryOp::Neg), "{text}");
     assert_exact_in_both(&g, &o);
 }
 
@@ -673,7 +673,8 @@ fn product_or_quotient_of_two_negs_drops_both() {
 
 #[test]
 fn minus_a_minus_a_is_minus_a_plus_a() {
-    // (-a) - a -> -(a + a), in f64 and c128; under c - (...) the neg is absorbed: c + (a + a).
+    // (-a) - a -> -(a + a), in f64 and c128, under c - (...), which absorbs the neg:
+    // c + (a + a). As an output (nothing absorbs the neg) (-b) - b stays.
     for dtype in [DType::F64, DType::C128] {
         let g = on_inputs(dtype, 3, |g, x| {
             let (n1, n2) = (neg(g, x[0]), neg(g, x[1]));
@@ -689,8 +690,8 @@ fn minus_a_minus_a_is_minus_a_plus_a() {
         assert_eq!(o.nodes[inputs[1]].op, Op::Binary(BinaryOp::Add), "{text}");
         assert_eq!(o.nodes[inputs[1]].inputs, vec![0, 0], "{text}");
         let (op, inputs) = output(&o, 1);
-        assert_eq!(op, &Op::Unary(UnaryOp::Neg), "{text}");
-        assert_eq!(o.nodes[inputs[0]].inputs, vec![1, 1], "{text}");
+        assert_eq!((op, inputs[1]), (&Op::Binary(BinaryOp::Sub), 1), "{text}");
+        assert_eq!(o.nodes[inputs[0]].op, Op::Unary(UnaryOp::Neg), "{text}");
         assert_exact_in_both(&g, &o);
     }
 }
@@ -751,8 +752,8 @@ fn moved_neg_is_absorbed_by_every_consumer() {
 
 #[test]
 fn neg_of_a_moved_neg_cancels() {
-    // -((-a) * b) -> a * b and -((-a) - a) -> a + a: one node each. A moved neg under an op
-    // that does not absorb it (exp) stays, on the product: two nodes for two.
+    // -((-a) * b) -> a * b and -((-a) - a) -> a + a: one node each. Under an op that would
+    // not absorb it (exp), the neg of a / (-b) is not moved.
     let g = on_inputs(DType::F64, 2, |g, x| {
         let (n1, n2, n3) = (neg(g, x[0]), neg(g, x[0]), neg(g, x[1]));
         let m = binary(g, BinaryOp::Mul, n1, x[1]);
@@ -767,7 +768,8 @@ fn neg_of_a_moved_neg_cancels() {
     assert_eq!(output(&o, 1), (&Op::Binary(BinaryOp::Add), &[0, 0][..]), "{text}");
     let (op, inputs) = output(&o, 2);
     assert_eq!(op, &Op::Unary(UnaryOp::Exp), "{text}");
-    assert_eq!(o.nodes[inputs[0]].op, Op::Unary(UnaryOp::Neg), "{text}");
+    let q = &o.nodes[inputs[0]];
+    assert_eq!((&q.op, &o.nodes[q.inputs[1]].op), (&Op::Binary(BinaryOp::Div), &Op::Unary(UnaryOp::Neg)), "{text}");
     assert_eq!(negs(&o), 1, "{text}");
     assert_eq!(o.nodes.len(), g.nodes.len() - 4, "{text}");
     assert_exact_in_both(&g, &o);

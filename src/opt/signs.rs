@@ -21,12 +21,13 @@
 //!
 //! None adds work. The rules that push a new `neg` (`(-a) * b`, `(-a) - a`) fire only when the
 //! operand `neg` has no other consumer in the swept graph (no other operand slot, not an output)
-//! and, for a product, has the result's shape: the operand `neg` dies, so two nodes of the
-//! result's size replace two. The others replace one node by one (or none), and may leave a
-//! `neg` without consumers. Use counts of the swept graph hold for the rewritten one: a `neg` in
-//! the new graph is always a node built for one old node (a copy, or a rule's result; the
-//! `neg(neg z)` rule maps to `z`, never a `neg`), used only where that old node's consumers use
-//! it, slot for slot.
+//! and has the result's shape, so that two nodes of the result's size replace two; and only
+//! when every consumer of the result absorbs a `neg` (`c + r`, `c - r`, `neg r`; not an
+//! output), so that the move is not made for nothing. The others replace one node by one (or
+//! none), and may leave a `neg` without consumers. Use counts of the swept graph hold for the
+//! rewritten one: a `neg` in the new graph is always a node built for one old node (a copy, or
+//! a rule's result; the `neg(neg z)` rule maps to `z`, never a `neg`), used only where that old
+//! node's consumers use it, slot for slot.
 
 use super::dce::dce;
 use super::rewrite::Rewriter;
@@ -35,70 +36,116 @@ use crate::error::Result;
 use crate::ir::{BinaryOp, Graph, Node, NodeId, Op, UnaryOp};
 
 /// The graph with the sign rules (see the module documentation) applied in one forward sweep,
-/// pruned ([`dce`]). `g` must verify (the caller checks).
-pub(super) fn signs(g: &Graph) -> Result<Graph> {
+/// pruned ([`dce`]); `None` when no rule fires (the graph would be `g`). `g` must verify (the
+/// caller checks).
+pub(super) fn signs(g: &Graph) -> Result<Option<Graph>> {
     let mut uses = vec![0usize; g.nodes.len()];
-    for &i in g.nodes.iter().flat_map(|n| &n.inputs).chain(&g.outputs) {
-        uses[i] += 1;
+    // Whether every consumer of a node absorbs a `neg` in its place (`c + neg m`, `c - neg m`,
+    // `neg(neg m)`); an output does not.
+    let mut absorbs = vec![true; g.nodes.len()];
+    for &o in &g.outputs {
+        uses[o] += 1;
+        absorbs[o] = false;
+    }
+    for n in &g.nodes {
+        let distinct = n.inputs.len() == 2 && n.inputs[0] != n.inputs[1];
+        for (k, &i) in n.inputs.iter().enumerate() {
+            uses[i] += 1;
+            absorbs[i] &= match n.op {
+                Op::Unary(UnaryOp::Neg) => true,
+                Op::Binary(BinaryOp::Add) => distinct,
+                Op::Binary(BinaryOp::Sub) => distinct && k == 1,
+                _ => false,
+            };
+        }
+    }
+    // Until a rule fires the sweep copies, so the first rule to fire fires on `g` itself: where
+    // none would, there is nothing to sweep.
+    let fires_in_g = g
+        .nodes
+        .iter()
+        .enumerate()
+        .any(|(id, n)| plan(|i| &g.nodes[i], n, &n.inputs, |k| uses[n.inputs[k]] == 1, absorbs[id]).is_some());
+    if !fires_in_g {
+        return Ok(None);
     }
     let mut rw = Rewriter::new(g);
     for (id, n) in g.nodes.iter().enumerate() {
         let x = rw.mapped_inputs(id);
-        let sole = |k: usize| uses[n.inputs[k]] == 1;
-        match rule(&mut rw, n, &x, sole)? {
-            Some(new_id) => rw.set(id, new_id),
+        match plan(|i| rw.node(i), n, &x, |k| uses[n.inputs[k]] == 1, absorbs[id]) {
+            Some(p) => {
+                let new_id = apply(&mut rw, p, n.region)?;
+                rw.set(id, new_id);
+            }
             None => {
                 rw.copy(id);
             }
         }
     }
-    dce(&rw.finish())
+    dce(&rw.finish()).map(Some)
 }
 
-/// The operand of new node `i` when it is a `neg`.
-fn negated(rw: &Rewriter, i: NodeId) -> Option<NodeId> {
-    let m = rw.node(i);
-    (m.op == Op::Unary(UnaryOp::Neg)).then(|| m.inputs[0])
+/// What a rule makes of a node.
+enum Plan {
+    /// An existing node of the new graph.
+    Alias(NodeId),
+    /// A new binary node on new operands.
+    Binary(BinaryOp, NodeId, NodeId),
+    /// The negation of a new binary node on new operands.
+    Negated(BinaryOp, NodeId, NodeId),
 }
 
-/// The replacement of old node `n` (whose operands are the new nodes `x`; `sole(k)` when its
-/// operand `k` has no other consumer), or `None` to copy it.
-fn rule(rw: &mut Rewriter, n: &Node, x: &[NodeId], sole: impl Fn(usize) -> bool) -> Result<Option<NodeId>> {
-    if n.dtype == DType::Bool {
-        return Ok(None);
+/// The nodes `plan` stands for, pushed in `region`; the new node for the old one.
+fn apply(rw: &mut Rewriter, p: Plan, region: u32) -> Result<NodeId> {
+    match p {
+        Plan::Alias(z) => Ok(z),
+        Plan::Binary(b, u, v) => rw.push(Op::Binary(b), vec![u, v], region),
+        Plan::Negated(b, u, v) => {
+            let m = rw.push(Op::Binary(b), vec![u, v], region)?;
+            rw.push(Op::Unary(UnaryOp::Neg), vec![m], region)
+        }
     }
+}
+
+/// The rule for old node `n` whose operands are the nodes `x` (`node` looks them up), or `None`
+/// to copy it. `sole(k)`: operand `k` of `n` has no other consumer; `absorbed`: every consumer
+/// of `n` absorbs a `neg` (a `neg` is moved out only then, so that a move is not made for
+/// nothing).
+fn plan<'a>(
+    node: impl Fn(NodeId) -> &'a Node,
+    n: &Node,
+    x: &[NodeId],
+    sole: impl Fn(usize) -> bool,
+    absorbed: bool,
+) -> Option<Plan> {
+    if n.dtype == DType::Bool {
+        return None;
+    }
+    let negated = |i: NodeId| {
+        let m = node(i);
+        (m.op == Op::Unary(UnaryOp::Neg)).then(|| m.inputs[0])
+    };
     let real = matches!(n.dtype, DType::F32 | DType::F64);
-    let binary = |rw: &mut Rewriter, b: BinaryOp, inputs: Vec<NodeId>| rw.push(Op::Binary(b), inputs, n.region);
-    let negate = |rw: &mut Rewriter, i: NodeId| rw.push(Op::Unary(UnaryOp::Neg), vec![i], n.region).map(Some);
-    let full = |rw: &Rewriter, i: NodeId| rw.node(i).shape == n.shape;
+    let movable = |k: usize| absorbed && sole(k) && node(x[k]).shape == n.shape;
     match n.op {
-        Op::Unary(UnaryOp::Neg) => Ok(negated(rw, x[0])),
-        Op::Binary(b @ (BinaryOp::Mul | BinaryOp::Div)) if real => match (negated(rw, x[0]), negated(rw, x[1])) {
-            (Some(a), Some(c)) => binary(rw, b, vec![a, c]).map(Some),
-            (Some(a), None) if sole(0) && full(rw, x[0]) => {
-                let m = binary(rw, b, vec![a, x[1]])?;
-                negate(rw, m)
-            }
-            (None, Some(c)) if sole(1) && full(rw, x[1]) => {
-                let m = binary(rw, b, vec![x[0], c])?;
-                negate(rw, m)
-            }
-            _ => Ok(None),
+        Op::Unary(UnaryOp::Neg) => negated(x[0]).map(Plan::Alias),
+        Op::Binary(b @ (BinaryOp::Mul | BinaryOp::Div)) if real => match (negated(x[0]), negated(x[1])) {
+            (Some(a), Some(c)) => Some(Plan::Binary(b, a, c)),
+            (Some(a), None) if movable(0) => Some(Plan::Negated(b, a, x[1])),
+            (None, Some(c)) if movable(1) => Some(Plan::Negated(b, x[0], c)),
+            _ => None,
         },
-        Op::Binary(BinaryOp::Add) => match (negated(rw, x[0]), negated(rw, x[1])) {
-            (_, Some(m)) => binary(rw, BinaryOp::Sub, vec![x[0], m]).map(Some),
-            (Some(m), None) => binary(rw, BinaryOp::Sub, vec![x[1], m]).map(Some),
-            (None, None) => Ok(None),
+        Op::Binary(BinaryOp::Add) => match (negated(x[0]), negated(x[1])) {
+            (_, Some(m)) => Some(Plan::Binary(BinaryOp::Sub, x[0], m)),
+            (Some(m), None) => Some(Plan::Binary(BinaryOp::Sub, x[1], m)),
+            (None, None) => None,
         },
-        Op::Binary(BinaryOp::Sub) => match (negated(rw, x[0]), negated(rw, x[1])) {
-            (Some(a), Some(c)) => binary(rw, BinaryOp::Sub, vec![c, a]).map(Some),
-            (None, Some(m)) => binary(rw, BinaryOp::Add, vec![x[0], m]).map(Some),
-            (Some(a), None) if a == x[1] && sole(0) => {
-                let s = binary(rw, BinaryOp::Add, vec![a, a])?;
-                negate(rw, s)
-            }
-            _ => Ok(None),
+        Op::Binary(BinaryOp::Sub) => match (negated(x[0]), negated(x[1])) {
+            (Some(a), Some(c)) => Some(Plan::Binary(BinaryOp::Sub, c, a)),
+            (None, Some(m)) => Some(Plan::Binary(BinaryOp::Add, x[0], m)),
+            (Some(a), None) if a == x[1] && movable(0) => Some(Plan::Negated(BinaryOp::Add, a, a)),
+            _ => None,
         },
-        _ => Ok(None),
+        _ => None,
     }
 }

@@ -87,7 +87,8 @@ pub fn simplify(g: &Graph) -> Result<Graph> {
             }
         }
     }
-    signs(&dce(&rw.finish())?)
+    let swept = dce(&rw.finish())?;
+    Ok(signs(&swept)?.unwrap_or(swept))
 }
 
 /// The one value every element of node `id` has (same bits), looking through `broadcast` and
