@@ -774,3 +774,41 @@ fn neg_of_a_moved_neg_cancels() {
     assert_eq!(o.nodes.len(), g.nodes.len() - 4, "{text}");
     assert_exact_in_both(&g, &o);
 }
+
+#[test]
+fn moved_neg_passes_through_products_and_doubling() {
+    // c + ((-a) * b) * d: the neg moves out of both products and the sum absorbs it; and
+    // c + (r + r) for r = b * (-a) (the Hessian-vector product's shape): (-m) + (-m) ->
+    // -(m + m), absorbed by the sum. Two negs fewer, and nothing else added.
+    let g = on_inputs(DType::F64, 3, |g, x| {
+        let (a, b, c) = (x[0], x[1], x[2]);
+        let n1 = neg(g, a);
+        let m = binary(g, BinaryOp::Mul, n1, b);
+        let md = binary(g, BinaryOp::Div, m, c);
+        let n2 = neg(g, a);
+        let r = binary(g, BinaryOp::Mul, b, n2);
+        let rr = binary(g, BinaryOp::Add, r, r);
+        vec![binary(g, BinaryOp::Add, c, md), binary(g, BinaryOp::Add, c, rr)]
+    });
+    let o = simplify(&g).unwrap();
+    let text = ir::to_text(&o);
+    assert_eq!(negs(&o), 0, "{text}");
+    assert_eq!(o.nodes.len(), g.nodes.len() - 2, "{text}");
+    for k in 0..2 {
+        let (op, inputs) = output(&o, k);
+        assert_eq!((op, inputs[0]), (&Op::Binary(BinaryOp::Sub), 2), "output {k}\n{text}");
+    }
+    assert_exact_in_both(&g, &o);
+    // (-a) + (-a) whose neg has another consumer keeps the neg: at most (-a) - a (one node for
+    // one, by the sum rule), not -(a + a) beside it.
+    let shared = on_inputs(DType::F64, 2, |g, x| {
+        let n = neg(g, x[0]);
+        let s = binary(g, BinaryOp::Add, n, n);
+        let e = g.push(Op::Unary(UnaryOp::Exp), vec![n], 0).unwrap();
+        vec![binary(g, BinaryOp::Add, x[1], s), e]
+    });
+    let o = simplify(&shared).unwrap();
+    let text = ir::to_text(&o);
+    assert_eq!((o.nodes.len(), negs(&o)), (shared.nodes.len(), 1), "{text}");
+    assert_exact_in_both(&shared, &o);
+}

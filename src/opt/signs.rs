@@ -12,18 +12,19 @@
 //! - `(-a) * b` -> `-(a * b)`, `a * (-b)` -> `-(a * b)`, and the same for `/` (real dtypes), by
 //!   the same argument. Not for complex: `re((-a) b) = (-ar) br - (-ai) bi` has an exact zero
 //!   where `-(ar br - ai bi)` has `-0`.
-//! - `(-a) - a` -> `-(a + a)` (the same node `a` on both sides): `(-a) - a` is `(-a) + (-a)`,
-//!   which rounds as `-(a + a)`; the two differ only where the sum is an exact zero, and
+//! - `(-a) - a` -> `-(a + a)` and `(-a) + (-a)` -> `-(a + a)` (the same node `a` on both
+//!   sides): `(-a) - a` is `(-a) + (-a)`, which rounds as `-(a + a)`; the two differ only where the sum is an exact zero, and
 //!   `a + a` is zero only for `a = ±0`, where both give `∓0`. Componentwise, so complex too.
 //!   Not `(-a) - b` for another `b`: `(-1) - (-1)` is `+0`, `-(1 + (-1))` is `-0`.
 //! - `c + (-m)` -> `c - m`, `(-m) + c` -> `c - m`, `c - (-m)` -> `c + m`, `(-a) - (-b)` ->
 //!   `b - a`: IEEE subtraction is addition of the negation, and addition commutes exactly.
 //!
-//! None adds work. The rules that push a new `neg` (`(-a) * b`, `(-a) - a`) fire only when the
-//! operand `neg` has no other consumer in the swept graph (no other operand slot, not an output)
-//! and has the result's shape, so that two nodes of the result's size replace two; and only
-//! when every consumer of the result absorbs a `neg` (`c + r`, `c - r`, `neg r`; not an
-//! output), so that the move is not made for nothing. The others replace one node by one (or
+//! None adds work. The rules that push a new `neg` (`(-a) * b`, `(-a) - a`, `(-a) + (-a)`)
+//! fire only when the operand `neg` has no other consumer in the swept graph (no other operand
+//! slot, not an output) and has the result's shape, so that two nodes of the result's size
+//! replace two; and only when every consumer of the result absorbs a `neg` (`c + r`, `c - r`,
+//! `neg r`) or passes it on to consumers that do (`r * c`, `r / c`, `r + r` where these rules
+//! move it; not an output), so that the move is not made for nothing. The others replace one node by one (or
 //! none), and may leave a `neg` without consumers. Use counts of the swept graph hold for the
 //! rewritten one: a `neg` in the new graph is always a node built for one old node (a copy, or
 //! a rule's result; the `neg(neg z)` rule maps to `z`, never a `neg`), used only where that old
@@ -40,21 +41,28 @@ use crate::ir::{BinaryOp, Graph, Node, NodeId, Op, UnaryOp};
 /// caller checks).
 pub(super) fn signs(g: &Graph) -> Result<Option<Graph>> {
     let mut uses = vec![0usize; g.nodes.len()];
+    for &i in g.nodes.iter().flat_map(|n| &n.inputs).chain(&g.outputs) {
+        uses[i] += 1;
+    }
     // Whether every consumer of a node absorbs a `neg` in its place (`c + neg m`, `c - neg m`,
-    // `neg(neg m)`); an output does not.
+    // `neg(neg m)`), or passes it on to consumers that do (a product or quotient, or
+    // `neg m + neg m`, that the rules move it out of); an output does not. Consumers come
+    // later in `g`, so a backward walk sees theirs first.
     let mut absorbs = vec![true; g.nodes.len()];
     for &o in &g.outputs {
-        uses[o] += 1;
         absorbs[o] = false;
     }
-    for n in &g.nodes {
+    for (id, n) in g.nodes.iter().enumerate().rev() {
         let distinct = n.inputs.len() == 2 && n.inputs[0] != n.inputs[1];
+        let real = matches!(n.dtype, DType::F32 | DType::F64);
         for (k, &i) in n.inputs.iter().enumerate() {
-            uses[i] += 1;
+            let passes = absorbs[id] && g.nodes[i].shape == n.shape;
             absorbs[i] &= match n.op {
                 Op::Unary(UnaryOp::Neg) => true,
-                Op::Binary(BinaryOp::Add) => distinct,
+                Op::Binary(BinaryOp::Add) if distinct => true,
                 Op::Binary(BinaryOp::Sub) => distinct && k == 1,
+                Op::Binary(BinaryOp::Add) => passes && uses[i] == 2,
+                Op::Binary(BinaryOp::Mul | BinaryOp::Div) => passes && real && distinct && uses[i] == 1,
                 _ => false,
             };
         }
@@ -65,14 +73,14 @@ pub(super) fn signs(g: &Graph) -> Result<Option<Graph>> {
         .nodes
         .iter()
         .enumerate()
-        .any(|(id, n)| plan(|i| &g.nodes[i], n, &n.inputs, |k| uses[n.inputs[k]] == 1, absorbs[id]).is_some());
+        .any(|(id, n)| plan(|i| &g.nodes[i], n, &n.inputs, |k| uses[n.inputs[k]], absorbs[id]).is_some());
     if !fires_in_g {
         return Ok(None);
     }
     let mut rw = Rewriter::new(g);
     for (id, n) in g.nodes.iter().enumerate() {
         let x = rw.mapped_inputs(id);
-        match plan(|i| rw.node(i), n, &x, |k| uses[n.inputs[k]] == 1, absorbs[id]) {
+        match plan(|i| rw.node(i), n, &x, |k| uses[n.inputs[k]], absorbs[id]) {
             Some(p) => {
                 let new_id = apply(&mut rw, p, n.region)?;
                 rw.set(id, new_id);
@@ -108,14 +116,14 @@ fn apply(rw: &mut Rewriter, p: Plan, region: u32) -> Result<NodeId> {
 }
 
 /// The rule for old node `n` whose operands are the nodes `x` (`node` looks them up), or `None`
-/// to copy it. `sole(k)`: operand `k` of `n` has no other consumer; `absorbed`: every consumer
-/// of `n` absorbs a `neg` (a `neg` is moved out only then, so that a move is not made for
-/// nothing).
+/// to copy it. `uses(k)`: the operand slots and outputs using operand `k` of `n`; `absorbed`:
+/// every consumer of `n` absorbs a `neg` or passes it on (a `neg` is moved out only then, so
+/// that a move is not made for nothing).
 fn plan<'a>(
     node: impl Fn(NodeId) -> &'a Node,
     n: &Node,
     x: &[NodeId],
-    sole: impl Fn(usize) -> bool,
+    uses: impl Fn(usize) -> usize,
     absorbed: bool,
 ) -> Option<Plan> {
     if n.dtype == DType::Bool {
@@ -126,7 +134,9 @@ fn plan<'a>(
         (m.op == Op::Unary(UnaryOp::Neg)).then(|| m.inputs[0])
     };
     let real = matches!(n.dtype, DType::F32 | DType::F64);
-    let movable = |k: usize| absorbed && sole(k) && node(x[k]).shape == n.shape;
+    // Operand `k`, a `neg` of the result's shape, dies when `n` stops using it.
+    let slots = |k: usize| n.inputs.iter().filter(|&&i| i == n.inputs[k]).count();
+    let movable = |k: usize| absorbed && uses(k) == slots(k) && node(x[k]).shape == n.shape;
     match n.op {
         Op::Unary(UnaryOp::Neg) => negated(x[0]).map(Plan::Alias),
         Op::Binary(b @ (BinaryOp::Mul | BinaryOp::Div)) if real => match (negated(x[0]), negated(x[1])) {
@@ -136,6 +146,7 @@ fn plan<'a>(
             _ => None,
         },
         Op::Binary(BinaryOp::Add) => match (negated(x[0]), negated(x[1])) {
+            (Some(a), Some(_)) if x[0] == x[1] && movable(0) => Some(Plan::Negated(BinaryOp::Add, a, a)),
             (_, Some(m)) => Some(Plan::Binary(BinaryOp::Sub, x[0], m)),
             (Some(m), None) => Some(Plan::Binary(BinaryOp::Sub, x[1], m)),
             (None, None) => None,
