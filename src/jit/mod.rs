@@ -47,6 +47,7 @@ mod lower;
 mod parallel;
 mod plan;
 mod runtime;
+mod sibling;
 mod sum;
 mod vector;
 

@@ -98,40 +98,53 @@ impl KernelEmitter<'_, '_> {
         };
         let sums = Accumulators { scalar: &accs, vector: vt.map(|v| (v, vaccs.as_slice())) };
         let first = chunk.map(|(lo, _, _)| lo);
-        let mut block = |k: &mut Self, b: Value| -> Result<()> {
-            let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
-            let s = k.sum_block(red, &sums, base, SUM_BLOCK)?;
-            let count = match first {
-                Some(lo) => k.b.ins().isub(b, lo),
-                None => b,
-            };
-            k.merge_partial(&partials, count, s, dtype)
-        };
         // With vectors, two blocks at a time: their accumulators are independent chains of
         // additions (each still in its block's order), so their latencies overlap.
         let vaccs2: Vec<Variable> = vaccs.iter().map(|_| self.b.declare_var(vt.unwrap_or(types::F64X2))).collect();
-        let mut pair = |k: &mut Self, b: Value| -> Result<()> {
-            let Some(vt) = vt else { return Err(jerr("block pairs without vectors")) };
-            let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
-            let (s0, s1) = k.sum_block_pair(red, vt, [&vaccs, &vaccs2], base)?;
-            let count = match first {
-                Some(lo) => k.b.ins().isub(b, lo),
-                None => b,
+        let run_blocks = |k: &mut Self, lo: Value, end: Value, r: &ReduceLevel<'_>| -> Result<()> {
+            let mut block = |k: &mut Self, b: Value| -> Result<()> {
+                let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
+                let s = k.sum_block(r, &sums, base, SUM_BLOCK)?;
+                let count = match first {
+                    Some(lo) => k.b.ins().isub(b, lo),
+                    None => b,
+                };
+                k.merge_partial(&partials, count, s, dtype)
             };
-            k.merge_partial(&partials, count, s0, dtype)?;
-            let next = k.b.ins().iadd_imm_s(count, 1);
-            k.merge_partial(&partials, next, s1, dtype)
-        };
-        let mut run_blocks = |k: &mut Self, lo: Value, end: Value| -> Result<()> {
+            let mut pair = |k: &mut Self, b: Value| -> Result<()> {
+                let Some(vt) = vt else { return Err(jerr("block pairs without vectors")) };
+                let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
+                let (s0, s1) = k.sum_block_pair(r, vt, [&vaccs, &vaccs2], base)?;
+                let count = match first {
+                    Some(lo) => k.b.ins().isub(b, lo),
+                    None => b,
+                };
+                k.merge_partial(&partials, count, s0, dtype)?;
+                let next = k.b.ins().iadd_imm_s(count, 1);
+                k.merge_partial(&partials, next, s1, dtype)
+            };
             let next = if vt.is_some() { k.emit_dyn(lo, end, 2, &mut pair)? } else { lo };
             k.emit_dyn(next, end, 1, &mut block).map(|_| ())
         };
+        // The full blocks in runs, in order: a run of blocks that also write a sibling kernel's
+        // elements (`sibling.rs`) between runs that do not.
+        let plain = ReduceLevel { sibling: None, ..*red };
+        let (runs, tail_level) = match red.sibling {
+            Some(f) => {
+                let (a, b) = (f.blocks.0.min(full_blocks), f.blocks.1.min(full_blocks));
+                let tail_level = if f.blocks.1 > full_blocks { red } else { &plain };
+                (vec![(0, a, &plain), (a, b, red), (b, full_blocks, &plain)], tail_level)
+            }
+            None => (vec![(0, full_blocks, red)], red),
+        };
         let Some((lo, hi, _)) = chunk else {
-            let (lo, end) = (self.b.ins().iconst(types::I64, 0), self.b.ins().iconst(types::I64, full_blocks as i64));
-            run_blocks(self, lo, end)?;
+            for &(a, b, r) in runs.iter().filter(|(a, b, _)| a < b) {
+                let (lo, end) = (self.b.ins().iconst(types::I64, a as i64), self.b.ins().iconst(types::I64, b as i64));
+                run_blocks(self, lo, end, r)?;
+            }
             if tail > 0 {
                 let base = self.b.ins().iconst(types::I64, (full_blocks * SUM_BLOCK) as i64);
-                let s = self.sum_block(red, &sums, base, tail)?;
+                let s = self.sum_block(tail_level, &sums, base, tail)?;
                 let count = self.b.ins().iconst(types::I64, full_blocks as i64);
                 self.merge_partial(&partials, count, s, dtype)?;
             }
@@ -149,7 +162,12 @@ impl KernelEmitter<'_, '_> {
         };
         let full = self.b.ins().iconst(types::I64, full_blocks as i64);
         let end = self.b.ins().umin(hi, full);
-        run_blocks(self, lo, end)?;
+        for &(a, b, r) in runs.iter().filter(|(a, b, _)| a < b) {
+            // This run's blocks in the chunk.
+            let (a, b) = (self.b.ins().iconst(types::I64, a as i64), self.b.ins().iconst(types::I64, b as i64));
+            let (a, b) = (self.b.ins().umax(a, lo), self.b.ins().umin(b, end));
+            run_blocks(self, a, b, r)?;
+        }
         if tail > 0 {
             // The last chunk ends with the partial block.
             let (tb, done) = (self.b.create_block(), self.b.create_block());
@@ -157,7 +175,7 @@ impl KernelEmitter<'_, '_> {
             self.b.ins().brif(last, tb, &[], done, &[]);
             self.b.switch_to_block(tb);
             let base = self.b.ins().iconst(types::I64, (full_blocks * SUM_BLOCK) as i64);
-            let s = self.sum_block(red, &sums, base, tail)?;
+            let s = self.sum_block(tail_level, &sums, base, tail)?;
             let count = self.b.ins().isub(full, lo);
             self.merge_partial(&partials, count, s, dtype)?;
             self.b.ins().jump(done, &[]);
