@@ -13,7 +13,9 @@
 //!   exactly the partial that the one-thread counter forms for those blocks; the last chunk
 //!   leaves the partials of its remaining blocks. [`combine_chunks`] feeds the full chunks'
 //!   sums through the same counter and finishes with the last chunk's partials, which
-//!   reproduces the one-thread order addition for addition.
+//!   reproduces the one-thread order addition for addition. A sum with a sibling kernel
+//!   (`sibling.rs`) also writes the sibling's elements of its blocks in each chunk (the last
+//!   chunk those past the sum's end too): the chunks write disjoint elements.
 //!
 //! Calls below [`PARALLEL_MIN`] elements stay on the calling thread. A call from a user thread
 //! blocks on the pool's work (rayon never runs more workers than the pool has), and a call
