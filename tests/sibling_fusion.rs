@@ -161,12 +161,3 @@ fn siblings_of_other_lengths_and_a_dependent_one() {
         }
     }
 }
-
-#[test]
-#[ignore]
-fn dump_clif() {
-    let n: usize = std::env::var("N").map(|v| v.parse().unwrap()).unwrap_or(1000);
-    let g = w2_graph(DType::F64, n);
-    let c = jit::compile_shared(&Arc::new(g)).unwrap();
-    println!("{}", c.clif_text());
-}

@@ -315,7 +315,7 @@ impl KernelEmitter<'_, '_> {
             self.span = (lo, hi);
             let mut s = Scan::new(dtype);
             self.scan(expr, lane, own, &mut s);
-            let vt = vector_type(dtype).filter(|_| s.vector && (range.is_some() || hi - lo >= MIN_VECTOR_LOOP));
+            let vt = vector_type(dtype).filter(|_| s.vector && hi - lo >= MIN_VECTOR_LOOP);
             if let Some((rlo, rhi)) = range {
                 // A chunk function: this piece clipped to the chunk's range.
                 let (a, b) = (self.b.ins().iconst(types::I64, lo), self.b.ins().iconst(types::I64, hi));

@@ -101,7 +101,7 @@ impl KernelEmitter<'_, '_> {
         // With vectors, two blocks at a time: their accumulators are independent chains of
         // additions (each still in its block's order), so their latencies overlap.
         let vaccs2: Vec<Variable> = vaccs.iter().map(|_| self.b.declare_var(vt.unwrap_or(types::F64X2))).collect();
-        let run_blocks = |k: &mut Self, lo: Value, end: Value, r: &ReduceLevel<'_>| -> Result<()> {
+        let run_blocks = |k: &mut Self, lo: Value, end: Value, r: &ReduceLevel<'_>, pairs: bool| -> Result<()> {
             let mut block = |k: &mut Self, b: Value| -> Result<()> {
                 let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
                 let s = k.sum_block(r, &sums, base, SUM_BLOCK)?;
@@ -123,24 +123,26 @@ impl KernelEmitter<'_, '_> {
                 let next = k.b.ins().iadd_imm_s(count, 1);
                 k.merge_partial(&partials, next, s1, dtype)
             };
-            let next = if vt.is_some() { k.emit_dyn(lo, end, 2, &mut pair)? } else { lo };
+            let next = if vt.is_some() && pairs { k.emit_dyn(lo, end, 2, &mut pair)? } else { lo };
             k.emit_dyn(next, end, 1, &mut block).map(|_| ())
         };
         // The full blocks in runs, in order: a run of blocks that also write a sibling kernel's
-        // elements (`sibling.rs`) between runs that do not.
+        // elements (`sibling.rs`) between runs that do not. With a sibling every run takes one
+        // block at a time: the plain runs are a block or two at the ends, and the fused run has
+        // the sibling's work to overlap its additions with (measured on W2: faster, less code).
         let plain = ReduceLevel { sibling: None, ..*red };
         let (runs, tail_level) = match red.sibling {
             Some(f) => {
                 let (a, b) = (f.blocks.0.min(full_blocks), f.blocks.1.min(full_blocks));
                 let tail_level = if f.blocks.1 > full_blocks { red } else { &plain };
-                (vec![(0, a, &plain), (a, b, red), (b, full_blocks, &plain)], tail_level)
+                (vec![(0, a, &plain, false), (a, b, red, false), (b, full_blocks, &plain, false)], tail_level)
             }
-            None => (vec![(0, full_blocks, red)], red),
+            None => (vec![(0, full_blocks, red, true)], red),
         };
         let Some((lo, hi, _)) = chunk else {
-            for &(a, b, r) in runs.iter().filter(|(a, b, _)| a < b) {
+            for &(a, b, r, pairs) in runs.iter().filter(|(a, b, ..)| a < b) {
                 let (lo, end) = (self.b.ins().iconst(types::I64, a as i64), self.b.ins().iconst(types::I64, b as i64));
-                run_blocks(self, lo, end, r)?;
+                run_blocks(self, lo, end, r, pairs)?;
             }
             if tail > 0 {
                 let base = self.b.ins().iconst(types::I64, (full_blocks * SUM_BLOCK) as i64);
@@ -162,11 +164,11 @@ impl KernelEmitter<'_, '_> {
         };
         let full = self.b.ins().iconst(types::I64, full_blocks as i64);
         let end = self.b.ins().umin(hi, full);
-        for &(a, b, r) in runs.iter().filter(|(a, b, _)| a < b) {
+        for &(a, b, r, pairs) in runs.iter().filter(|(a, b, ..)| a < b) {
             // This run's blocks in the chunk.
             let (a, b) = (self.b.ins().iconst(types::I64, a as i64), self.b.ins().iconst(types::I64, b as i64));
             let (a, b) = (self.b.ins().umax(a, lo), self.b.ins().umin(b, end));
-            run_blocks(self, a, b, r)?;
+            run_blocks(self, a, b, r, pairs)?;
         }
         if tail > 0 {
             // The last chunk ends with the partial block.
