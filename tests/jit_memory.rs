@@ -40,3 +40,29 @@ fn compile_and_drop_ten_thousand_graphs() {
     eprintln!("VmRSS before {before} KiB, after {after} KiB, growth {growth} KiB");
     assert!(growth < 64 * 1024, "RSS grew by {growth} KiB");
 }
+
+#[test]
+fn small_outputs_the_caller_let_go_are_written_again_and_kept_ones_never() {
+    let g = small(0);
+    let c = jit::compile(&g).unwrap();
+    let input = |v: f64| Arc::new(Data::F64(ndarray::Array1::from_elem(4, v).into_dyn()));
+    let want = |v: f64| cranegrad::interp::run(&g, &[input(v)]).unwrap();
+    // Kept by the caller: the next run allocates, and the kept values do not change.
+    let first = c.run(&[input(1.0)]).unwrap();
+    let second = c.run(&[input(2.0)]).unwrap();
+    assert_eq!(first, want(1.0));
+    assert_eq!(second, want(2.0));
+    assert!(!Arc::ptr_eq(&first[1], &second[1]));
+    // Let go: the next run on this thread writes into the same arrays, with the right values.
+    let addresses: Vec<*const Data> = second.iter().map(Arc::as_ptr).collect();
+    drop(second);
+    let third = c.run(&[input(3.0)]).unwrap();
+    assert_eq!(third, want(3.0));
+    assert_eq!(third.iter().map(Arc::as_ptr).collect::<Vec<_>>(), addresses);
+    // Another graph run in between on this thread takes the store: still the right values.
+    let other = jit::compile(&small(1)).unwrap();
+    drop(third);
+    other.run(&[Arc::new(Data::zeros(DType::F64, &[5]))]).unwrap();
+    assert_eq!(c.run(&[input(4.0)]).unwrap(), want(4.0));
+    assert_eq!(first, want(1.0));
+}

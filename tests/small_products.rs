@@ -1,11 +1,12 @@
 //! Small real matrix products (at most 4,096 multiply-adds) run as plain loops that sum each
-//! element in order over the shared axis: the interpreter and the JIT (which reads transposed
-//! operands through strides) agree bit for bit, the result is within the GEMM bound of an
-//! exact (f64-accumulated) product, and sizes just above the threshold still go to faer.
+//! element in order over the shared axis: the interpreter and the JIT (which emits them inline
+//! among its loop nests, reading transposed operands through strides) agree bit for bit, the
+//! result is within the GEMM bound of an exact (f64-accumulated) product, and sizes just above
+//! the threshold still go to faer.
 
 use cranegrad::array::Data;
 use cranegrad::interp;
-use cranegrad::ir::{Graph, Op};
+use cranegrad::ir::{BinaryOp, Graph, Op, UnaryOp};
 use cranegrad::jit;
 use cranegrad::DType;
 use ndarray::{ArrayD, IxDyn};
@@ -62,7 +63,18 @@ fn product_graph(d: DType, m: usize, k: usize, n: usize, ta: bool, tb: bool) -> 
 fn small_products_agree_bit_for_bit_in_every_layout_and_within_the_gemm_bound() {
     for d in [DType::F64, DType::F32] {
         let u = if d == DType::F64 { f64::EPSILON / 2.0 } else { f32::EPSILON as f64 / 2.0 };
-        for (m, k, n) in [(1, 14, 14), (14, 1, 14), (14, 14, 1), (3, 5, 7), (16, 16, 16), (16, 16, 17), (1, 1, 1)] {
+        for (m, k, n) in [
+            (1, 14, 14),
+            (14, 1, 14),
+            (14, 14, 1),
+            (3, 5, 7),
+            (16, 16, 16),
+            (16, 16, 17),
+            (1, 1, 1),
+            (1, 2, 70),
+            (2, 3, 40),
+            (1, 1, 33),
+        ] {
             for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
                 let g = product_graph(d, m, k, n, ta, tb);
                 let shape_a = if ta { [k, m] } else { [m, k] };
@@ -101,4 +113,59 @@ fn a_small_product_sums_in_order_over_the_shared_axis() {
     assert_eq!(as_f64(&want[0]), vec![0.0]);
     let got = jit::compile(&g).unwrap().run(&[a, b]).unwrap();
     assert_eq!(as_f64(&got[0]), vec![0.0]);
+}
+
+/// Runs `g` on `inputs` through the interpreter and the JIT and asserts the same bits.
+fn assert_same_bits(g: &Graph, inputs: &[Arc<Data>], case: &str) {
+    let want = interp::run(g, inputs).unwrap();
+    let got = jit::compile(g).unwrap().run(inputs).unwrap();
+    assert_eq!(want.len(), got.len(), "{case}");
+    for (w, o) in want.iter().zip(&got) {
+        assert_eq!(bits(w), bits(o), "{case}");
+    }
+}
+
+#[test]
+fn batched_small_products_agree_bit_for_bit() {
+    for d in [DType::F64, DType::F32] {
+        let mut g = Graph::new();
+        let a = g.input(0, d, &[3, 2, 5]);
+        let b = g.input(1, d, &[3, 7, 5]);
+        let bt = g.push(Op::Permute(vec![0, 2, 1]), vec![b], 0).unwrap();
+        let c = g.push(Op::MatMul, vec![a, bt], 0).unwrap();
+        g.outputs = vec![c];
+        assert_same_bits(&g, &[data(d, &[3, 2, 5], 7), data(d, &[3, 7, 5], 8)], &format!("{d:?} batched"));
+    }
+}
+
+#[test]
+fn small_products_are_inline_loop_nests_and_larger_ones_call_gemm() {
+    for (m, k, n, inline) in [(1, 14, 14, true), (16, 16, 16, true), (16, 16, 17, false)] {
+        let clif = jit::compile(&product_graph(DType::F64, m, k, n, false, false)).unwrap().clif_text();
+        // Each function's header comment names the nodes its loop nests compute.
+        assert_eq!(clif.contains("= matmul"), inline, "{m}x{k}x{n}:\n{clif}");
+    }
+}
+
+#[test]
+fn a_recurrent_step_with_inline_products_agrees_bit_for_bit() {
+    // h' = tanh(x w + h u); s = sum(h'^2): two products feeding a fused expression and a sum,
+    // all in one function.
+    for d in [DType::F64, DType::F32] {
+        let mut g = Graph::new();
+        let x = g.input(0, d, &[1, 14]);
+        let w = g.input(1, d, &[14, 14]);
+        let h = g.input(2, d, &[1, 14]);
+        let u = g.input(3, d, &[14, 14]);
+        let xw = g.push(Op::MatMul, vec![x, w], 0).unwrap();
+        let hu = g.push(Op::MatMul, vec![h, u], 0).unwrap();
+        let z = g.push(Op::Binary(BinaryOp::Add), vec![xw, hu], 0).unwrap();
+        let h1 = g.push(Op::Unary(UnaryOp::Tanh), vec![z], 0).unwrap();
+        let sq = g.push(Op::Binary(BinaryOp::Mul), vec![h1, h1], 0).unwrap();
+        let s = g.push(Op::ReduceSum(vec![0, 1]), vec![sq], 0).unwrap();
+        let h1u = g.push(Op::MatMul, vec![h1, u], 0).unwrap();
+        g.outputs = vec![s, h1u];
+        let inputs = [data(d, &[1, 14], 1), data(d, &[14, 14], 2), data(d, &[1, 14], 3), data(d, &[14, 14], 4)];
+        assert_same_bits(&g, &inputs, &format!("{d:?} recurrent step"));
+    }
 }

@@ -316,3 +316,23 @@ fn complex_loops_of_every_length() {
         }
     }
 }
+
+#[test]
+fn same_shape_kernels_run_as_one_vector_loop_over_memory() {
+    // A [14, 14] elementwise kernel whose operands all have its shape: one loop over its 196
+    // elements, on vectors, although each row (14) is shorter than a vector loop's minimum.
+    for (d, vector) in [(DType::F64, "f64x2"), (DType::F32, "f32x4")] {
+        let shape = [14, 14];
+        let mut g = Graph::new();
+        let x = g.input(0, d, &shape);
+        let y = g.input(1, d, &shape);
+        let s = bin(&mut g, BinaryOp::Add, x, y);
+        let p = bin(&mut g, BinaryOp::Mul, s, x);
+        g.outputs = vec![p];
+        check(&g, &[data(d, &shape, 3), data(d, &shape, 4)], &format!("{d} {shape:?}"));
+        let clif = jit::compile(&g).unwrap().clif_text();
+        assert!(clif.contains(&format!("fadd.{vector}")) || clif.contains(&format!("load.{vector}")), "{clif}");
+        // One loop (196 elements are whole vectors): a single conditional back edge.
+        assert_eq!(clif.matches("brif").count(), 1, "{clif}");
+    }
+}

@@ -1,5 +1,6 @@
 //! Kernel of the matrix product, batched over equal leading axes: ndarray's GEMM, except for
-//! small products ([`small_product`], shared with the JIT so both give the same bits).
+//! small products ([`small_product`]; the JIT's inline products, `jit/product.rs`, follow its
+//! order, so both give the same bits).
 
 use crate::array::{Data, Element};
 use crate::error::{Error, Result};
@@ -22,7 +23,7 @@ pub(crate) fn is_small_product(m: usize, k: usize, n: usize) -> bool {
 /// into rows of `c` when both are contiguous, dot products of rows of `a` with columns of `b`
 /// when those are, indexing otherwise. The interpreter and the JIT (which reads transposed
 /// operands through strides) both call it for small products.
-pub(crate) fn small_product<T: LinalgScalar>(c: MatMut<'_, T>, a: MatRef<'_, T>, b: MatRef<'_, T>) {
+pub(super) fn small_product<T: LinalgScalar>(c: MatMut<'_, T>, a: MatRef<'_, T>, b: MatRef<'_, T>) {
     let (m, k, n) = (a.nrows(), a.ncols(), b.ncols());
     if b.col_stride() == 1 && c.col_stride() == 1 {
         if let (Some(mut c), Some(b)) = (c.try_as_row_major_mut(), b.try_as_row_major()) {

@@ -4,7 +4,7 @@
 mod elementwise;
 mod layout;
 mod linalg;
-pub(crate) use linalg::{is_small_product, small_product};
+pub(crate) use linalg::is_small_product;
 mod reduce;
 
 pub(crate) use elementwise::{

@@ -7,16 +7,20 @@ use super::gemm;
 use super::host;
 use super::parallel;
 use super::plan::{self, Slot};
+use super::product;
 use super::runtime::{Compiled, ModuleBox, OutSrc, Step, PROTOTYPE_ELEMENTS};
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
 use crate::ir::{verify, Graph, Op};
-use cranelift_codegen::ir::UserFuncName;
-use cranelift_codegen::isa::OwnedTargetIsa;
+use cranelift_codegen::control::ControlPlane;
+use cranelift_codegen::ir::{Function, Signature, UserFuncName};
+use cranelift_codegen::isa::{OwnedTargetIsa, TargetIsa};
 use cranelift_codegen::settings::{self, Configurable};
+use cranelift_codegen::Context;
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
-use cranelift_module::{Linkage, Module};
+use cranelift_module::{FuncId, Linkage, Module, ModuleReloc};
+use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -40,6 +44,56 @@ fn isa() -> Result<OwnedTargetIsa> {
 /// small fused groups becomes a few functions of straight-line loop nests instead of one
 /// function (and one call) per group, which keeps compilation about linear in the graph.
 const KERNELS_PER_FUNCTION: usize = 32;
+
+/// One generated function, built as CLIF and not yet compiled.
+struct Built {
+    id: FuncId,
+    name: String,
+    /// The comment lines that name the nodes it computes (for the dumps).
+    header: String,
+    /// The run step it fills in.
+    step: usize,
+    func: Function,
+}
+
+/// One function's machine code, ready to be defined in the module.
+struct MachineCode {
+    alignment: u64,
+    bytes: Vec<u8>,
+    relocs: Vec<ModuleReloc>,
+    disasm: String,
+}
+
+/// Declares a function named `name` with signature `sig` and builds its CLIF with `emit`.
+#[allow(clippy::too_many_arguments)]
+fn build_function(
+    g: &Graph,
+    plan: &plan::Plan,
+    module: &mut JITModule,
+    fctx: &mut FunctionBuilderContext,
+    imports: &mut HashMap<String, FuncId>,
+    (name, header, sig): (String, String, Signature),
+    step: usize,
+    emit: &mut dyn FnMut(KernelEmitter<'_, '_>) -> Result<()>,
+) -> Result<Built> {
+    let id = module.declare_function(&name, Linkage::Local, &sig).map_err(jerr)?;
+    let mut func = Function::with_name_signature(UserFuncName::user(0, id.as_u32()), sig);
+    emit(KernelEmitter::new(g, plan, FunctionBuilder::new(&mut func, fctx), module, imports))?;
+    Ok(Built { id, name, header, step, func })
+}
+
+/// Compiles one built function to machine code (on any thread: it touches no module state).
+fn machine_code(isa: &dyn TargetIsa, func: Function, id: FuncId, text: bool) -> Result<MachineCode> {
+    let mut ctx = Context::for_function(func);
+    ctx.set_disasm(text);
+    let code = ctx.compile(isa, &mut ControlPlane::default()).map_err(|e| jerr(format!("{:?}", e.inner)))?;
+    let alignment = u64::from(code.buffer.alignment);
+    let bytes = code.code_buffer().to_vec();
+    let disasm = code.vcode.clone().unwrap_or_default();
+    let relocs = code.buffer.relocs().to_vec();
+    let relocs = relocs.iter().map(|r| ModuleReloc::from_mach_reloc(r, &ctx.func, id)).collect();
+    Ok(MachineCode { alignment, bytes, relocs, disasm })
+}
 
 /// Compiles a verified graph with static shapes.
 pub fn compile(g: &Graph) -> Result<Compiled> {
@@ -80,11 +134,8 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         jb.symbol(f.name.clone(), f.addr as *const u8);
     }
     let mut module = JITModule::new(jb);
-    let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
     let mut imports = HashMap::new();
-    let mut native_text = NativeText::default();
-    let mut pending = Vec::new(); // (step index, func id)
     let mut steps = Vec::new();
     let mut loops = 0;
     let slot_of = |n: usize| plan.buffer[n].ok_or_else(|| jerr(format!("%{n} has no buffer")));
@@ -97,7 +148,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         if plan.absorbed[k] || node.shape.iter().product::<usize>() == 0 {
             continue;
         }
-        if let Op::MatMul = node.op {
+        if matches!(node.op, Op::MatMul) && !product::is_inline_product(g, k) {
             let (a, b) = (node.inputs[0], node.inputs[1]);
             let sa = &g.nodes[a].shape;
             let r = sa.len();
@@ -137,70 +188,73 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
             groups.push(Vec::new());
         }
     }
+    // Every function's CLIF is built here, in order (host imports are declared in the
+    // module as they are met); they are then compiled to machine code in parallel, and the
+    // code is defined in the module in order.
+    let mut built = Vec::new();
     let mut step = 0;
     for group in groups.iter().filter(|g| !g.is_empty()) {
         while !matches!(steps[step], Step::Kernel(_)) {
             step += 1;
         }
+        let name = format!("kernels{}_n{}", built.len(), group[0]);
+        let mut header = format!("; {name}:\n");
+        for &k in group {
+            header.push_str(&format!(";   %{k} = {} {:?}\n", g.nodes[k].op, g.nodes[k].shape));
+        }
         let sig = kernel_signature(&module);
-        let name = format!("kernels{}_n{}", pending.len(), group[0]);
-        let id = module.declare_function(&name, Linkage::Local, &sig).map_err(jerr)?;
-        ctx.func.signature = sig;
-        ctx.func.name = UserFuncName::user(0, id.as_u32());
-        {
-            let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-            KernelEmitter::new(g, &plan, b, &mut module, &mut imports).emit_kernels(group)?;
-        }
-        if text {
-            native_text.clif.push_str(&format!("; {name}:\n"));
-            for &k in group {
-                let node = &g.nodes[k];
-                native_text.clif.push_str(&format!(";   %{k} = {} {:?}\n", node.op, node.shape));
-            }
-            native_text.clif.push_str(&ctx.func.display().to_string());
-            native_text.clif.push('\n');
-            ctx.set_disasm(true);
-        }
-        module.define_function(id, &mut ctx).map_err(|e| jerr(format!("{e:?}")))?;
-        if let Some(v) = ctx.compiled_code().and_then(|code| code.vcode.as_ref()) {
-            native_text.disasm.push_str(&format!("; {name}\n{v}\n"));
-        }
-        module.clear_context(&mut ctx);
-        pending.push((step, id));
+        let mut emit = |e: KernelEmitter<'_, '_>| e.emit_kernels(group);
+        built.push(build_function(
+            g,
+            &plan,
+            &mut module,
+            &mut fctx,
+            &mut imports,
+            (name, header, sig),
+            step,
+            &mut emit,
+        )?);
         step += 1;
     }
-    let mut pending_chunks = Vec::new();
-    for (s, k, split) in chunked {
-        let sig = chunk_signature(&module);
+    for (s, k, split) in &chunked {
         let name = format!("chunks_n{k}");
-        let id = module.declare_function(&name, Linkage::Local, &sig).map_err(jerr)?;
-        ctx.func.signature = sig;
-        ctx.func.name = UserFuncName::user(0, id.as_u32());
-        {
-            let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-            KernelEmitter::new(g, &plan, b, &mut module, &mut imports).emit_chunk_function(k, &split)?;
-        }
+        let header =
+            format!("; {name} (run in chunks, {split:?}):\n;   %{k} = {} {:?}\n", g.nodes[*k].op, g.nodes[*k].shape);
+        let sig = chunk_signature(&module);
+        let mut emit = |e: KernelEmitter<'_, '_>| e.emit_chunk_function(*k, split);
+        built.push(build_function(g, &plan, &mut module, &mut fctx, &mut imports, (name, header, sig), *s, &mut emit)?);
+    }
+    let isa = module.isa();
+    let mut native_text = NativeText::default();
+    let mut defined = Vec::new(); // (func id, step)
+    let machine: Vec<(Built, Result<MachineCode>)> = built
+        .into_par_iter()
+        .map(|mut f| {
+            if text {
+                f.header.push_str(&f.func.display().to_string());
+                f.header.push('\n');
+            }
+            let func = std::mem::replace(&mut f.func, Function::new());
+            let code = machine_code(isa, func, f.id, text);
+            (f, code)
+        })
+        .collect();
+    for (f, code) in machine {
+        let code = code.map_err(|e| jerr(format!("{}: {e}", f.name)))?;
         if text {
-            let node = &g.nodes[k];
-            native_text.clif.push_str(&format!("; {name} (run in chunks, {split:?}):\n"));
-            native_text.clif.push_str(&format!(";   %{k} = {} {:?}\n", node.op, node.shape));
-            native_text.clif.push_str(&ctx.func.display().to_string());
-            native_text.clif.push('\n');
-            ctx.set_disasm(true);
+            native_text.clif.push_str(&f.header);
+            native_text.disasm.push_str(&format!("; {}\n{}\n", f.name, code.disasm));
         }
-        module.define_function(id, &mut ctx).map_err(|e| jerr(format!("{e:?}")))?;
-        if let Some(v) = ctx.compiled_code().and_then(|code| code.vcode.as_ref()) {
-            native_text.disasm.push_str(&format!("; {name}\n{v}\n"));
-        }
-        module.clear_context(&mut ctx);
-        pending_chunks.push((s, id, split));
+        module.define_function_bytes(f.id, code.alignment, &code.bytes, &code.relocs).map_err(jerr)?;
+        defined.push((f.id, f.step));
     }
     module.finalize_definitions().map_err(jerr)?;
-    for &(s, id) in &pending {
-        steps[s] = Step::Kernel(module.get_finalized_function(id) as usize);
-    }
-    for (s, id, split) in pending_chunks {
-        steps[s] = Step::Chunked { f: module.get_finalized_function(id) as usize, split };
+    for (id, s) in defined {
+        let addr = module.get_finalized_function(id) as usize;
+        steps[s] = match &steps[s] {
+            Step::Chunked { split, .. } => Step::Chunked { f: addr, split: split.clone() },
+            _ => Step::Kernel(addr),
+        };
     }
     let mut inputs = vec![(DType::F64, vec![]); g.num_inputs()];
     for id in g.inputs() {
@@ -221,12 +275,13 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         })
         .collect::<Result<Vec<_>>>()?;
     // Outputs written element by element by their kernel start uninitialized; the others
-    // (matrix products, whose GEMM may skip writing) start zeroed.
+    // (matrix products through GEMM, which may skip writing) start zeroed.
     let mut out_zeroed = vec![true; plan.out_allocs.len()];
     for &k in &plan.kernels {
-        if let (Some(Slot::Output(j)), false) =
-            (plan.buffer[k].map(|s| &plan.slots[s]), matches!(g.nodes[k].op, Op::MatMul))
-        {
+        if let (Some(Slot::Output(j)), false) = (
+            plan.buffer[k].map(|s| &plan.slots[s]),
+            matches!(g.nodes[k].op, Op::MatMul) && !product::is_inline_product(g, k),
+        ) {
             out_zeroed[*j] = false;
         }
     }
@@ -248,6 +303,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         arenas: Mutex::new(Vec::new()),
         recycled: Mutex::new(Vec::new()),
         source: None,
+        id: super::runtime::next_id(),
     };
     Ok((compiled, native_text))
 }

@@ -28,16 +28,17 @@ impl KernelEmitter<'_, '_> {
                 });
             }
         }
-        if let Index::Multi(m, _) = &idx {
-            if let Some(v) = self.memo.get(&(n, m.clone())) {
-                return Ok(*v);
-            }
+        // A linear index is memoized as a one-element key: for a node of rank one it is the
+        // multi-index, and a node of higher rank has longer multi-indices.
+        let key = match &idx {
+            Index::Multi(m, _) => m.clone(),
+            Index::Linear(l, _) => vec![*l],
+        };
+        if let Some(v) = self.memo.get(&(n, key.clone())) {
+            return Ok(*v);
         }
-        let key = if let Index::Multi(m, _) = &idx { Some(m.clone()) } else { None };
         let v = self.expr_op(n, idx)?;
-        if let Some(m) = key {
-            self.memo.insert((n, m), v);
-        }
+        self.memo.insert((n, key), v);
         Ok(v)
     }
 

@@ -10,8 +10,8 @@
 //! axis, so a product has the same bits for any number of threads (`tests/gemm.rs` checks
 //! it). Complex products call matrixmultiply's `cgemm`/`zgemm`, as the interpreter does.
 //!
-//! Small products (at most `interp::SMALL_PRODUCT_WORK` multiply-adds) are the interpreter's
-//! own loop (`interp::small_product`), the same bits.
+//! Small real products (at most `interp::SMALL_PRODUCT_WORK` multiply-adds) never come here:
+//! they are loop nests inside the kernel functions (`product.rs`), in the interpreter's order.
 //!
 //! Agreement with the interpreter (tolerance): the interpreter multiplies with ndarray's
 //! `general_mat_mul` (matrixmultiply). Both compute each `c[i, j]` as a sum over `k` of
@@ -209,9 +209,5 @@ unsafe fn real<T: RealGemm>(
             MatMut::from_raw_parts_mut(c as *mut T, m, n, n as isize, 1),
         )
     };
-    if crate::interp::is_small_product(m, k, n) {
-        crate::interp::small_product(cv, av, bv);
-        return;
-    }
     faer::linalg::matmul::matmul(cv, faer::Accum::Replace, av, bv, T::ONE, parallelism(m, k, n));
 }

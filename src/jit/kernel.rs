@@ -123,6 +123,21 @@ impl KernelEmitter<'_, '_> {
                 let axes = axes.clone();
                 self.emit_reduce(root, &axes)?;
             }
+            Op::MatMul => self.emit_small_product(root)?,
+            _ if node.shape.len() >= 2 && self.range.is_none() && self.reads_same_shape_only(root) => {
+                // One loop over the elements in memory order: no loop per axis, and a vector
+                // loop however short the last axis is.
+                let n = node.shape.iter().product::<usize>();
+                let dtype = node.dtype;
+                let mut body = |k: &mut Self, i: Value| -> Result<()> {
+                    k.memo.clear();
+                    let v = k.expr_op(root, Index::Linear(i, Lane::Flat))?;
+                    let at = k.addr(root, i);
+                    k.store_elem(at, v, dtype);
+                    Ok(())
+                };
+                self.pieces(n, root, true, Lane::Flat, dtype, &mut body)?;
+            }
             _ => {
                 let shape = node.shape.clone();
                 let lane = inner_lane(&shape);
@@ -136,6 +151,33 @@ impl KernelEmitter<'_, '_> {
             }
         }
         Ok(())
+    }
+
+    /// True when kernel `root`'s fused expression is elementwise ops only, each operand of the
+    /// root's shape (or an immediate): every element it reads has the root element's linear
+    /// index, so the kernel can run as one loop over the elements in memory order.
+    fn reads_same_shape_only(&self, root: NodeId) -> bool {
+        let shape = &self.g.nodes[root].shape;
+        let mut seen = std::collections::HashSet::new();
+        let mut stack = vec![root];
+        while let Some(n) = stack.pop() {
+            let node = &self.g.nodes[n];
+            if !node.op.is_elementwise() {
+                return false;
+            }
+            for &i in &node.inputs {
+                if self.plan.inline_const[i] {
+                    continue;
+                }
+                if &self.g.nodes[i].shape != shape {
+                    return false;
+                }
+                if self.plan.buffer[i].is_none() && seen.insert(i) {
+                    stack.push(i);
+                }
+            }
+        }
+        true
     }
 
     /// Loads the buffer pointers that kernel `root` needs to compute `expr` (its own

@@ -8,9 +8,9 @@
 //! kernel reading the same buffer (a value and its gradient) share one loop (`sibling.rs`). Runs of up to 32 consecutive kernels
 //! are emitted into one Cranelift function `fn(bufs: *const *mut u8)` (`emitter.rs` holds the
 //! state; `kernel.rs` the loop nests, `index.rs` index arithmetic and memory, `expr.rs` the fused
-//! expression walk, `lower.rs` the per-op scalar lowering); matrix products call
-//! GEMM from the runtime (`gemm.rs`: faer for real dtypes, transposed operands read through
-//! strides). Transcendentals call `extern "C"`
+//! expression walk, `lower.rs` the per-op scalar lowering); small real matrix products are
+//! loop nests among them (`product.rs`, the interpreter's order), larger ones call GEMM from
+//! the runtime (`gemm.rs`: faer for real dtypes, transposed operands read through strides). Transcendentals call `extern "C"`
 //! trampolines into the interpreter's own scalar kernels (`host.rs`, generated from the
 //! primitive lists), so the results are the interpreter's bit for bit.
 //!
@@ -47,6 +47,7 @@ mod kernel;
 mod lower;
 mod parallel;
 mod plan;
+mod product;
 mod runtime;
 mod sibling;
 mod sum;

@@ -12,6 +12,7 @@ use crate::ir::Graph;
 use crate::with_data;
 use cranelift_jit::JITModule;
 use smallvec::SmallVec;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 type KernelFn = unsafe extern "C" fn(*const *mut u8);
@@ -69,6 +70,15 @@ pub struct Compiled {
     pub(super) source: Option<Arc<Graph>>,
     /// The number of fused loop nests (kernels).
     pub(super) loops: usize,
+    /// A number no other compiled graph of this process has: it keys the per-thread store of
+    /// small outputs ([`SMALL_OUTPUTS`]).
+    pub(super) id: u64,
+}
+
+/// A fresh [`Compiled::id`].
+pub(super) fn next_id() -> u64 {
+    static NEXT: AtomicU64 = AtomicU64::new(1);
+    NEXT.fetch_add(1, Ordering::Relaxed)
 }
 
 impl std::fmt::Debug for Compiled {
@@ -129,6 +139,18 @@ thread_local! {
     static POINTERS: std::cell::Cell<Vec<*mut u8>> = const { std::cell::Cell::new(Vec::new()) };
     /// This thread's arena for small graphs (taken while a graph runs).
     static SMALL_ARENA: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
+    /// The small outputs of this thread's last run, with the [`Compiled::id`] of the graph
+    /// that made them: when that graph runs next on this thread and the caller has dropped an
+    /// output, the run writes into it again instead of allocating (taken while a graph runs).
+    static SMALL_OUTPUTS: std::cell::Cell<(u64, SmallOutputs)> = std::cell::Cell::new((0, SmallVec::new()));
+}
+
+/// The small outputs a run keeps for the next (`None` for the large ones).
+type SmallOutputs = SmallVec<[Option<Arc<Data>>; 4]>;
+
+/// True when `a` is held by nothing but the caller: it can be written in place.
+fn exclusive(a: &Arc<Data>) -> bool {
+    Arc::strong_count(a) == 1 && Arc::weak_count(a) == 0
 }
 
 impl Compiled {
@@ -139,8 +161,9 @@ impl Compiled {
         Ok(self.run_refs(&refs)?.into_vec())
     }
 
-    /// [`run`](Self::run) on borrowed inputs. On a hit this allocates only the outputs (and
-    /// the result list): pointer tables and small arenas are per-thread scratch.
+    /// [`run`](Self::run) on borrowed inputs. This allocates only the outputs: pointer tables
+    /// and small arenas are per-thread scratch, and small outputs that this thread's previous
+    /// run of this graph returned and the caller has dropped are written again in place.
     pub fn run_refs(&self, inputs: &[&Arc<Data>]) -> Result<Outputs> {
         if inputs.len() < self.inputs.len() {
             return Err(Error::argument(
@@ -169,8 +192,10 @@ impl Compiled {
                 copies.push(copy);
             }
         }
-        // Small outputs clone their zeroed prototype; large ones reuse the last run's buffer
-        // when the caller has let it go (only runs with large outputs touch that lock).
+        // Small outputs are written again into this thread's last outputs of this graph when
+        // the caller has let them go, else clone their zeroed prototype; large ones reuse the
+        // last run's buffer when the caller has let it go (only runs with large outputs touch
+        // that lock).
         let large = |(d, s): &(DType, Vec<usize>)| s.iter().product::<usize>() * d.size_of() >= RECYCLE_MIN;
         let recycling = self.out_allocs.iter().any(large);
         let mut recycled: Vec<Option<Arc<Data>>> = match recycling {
@@ -182,18 +207,27 @@ impl Compiled {
         let mut allocated: SmallVec<[Option<Arc<Data>>; 4]> = SmallVec::with_capacity(self.out_allocs.len());
         let mut fresh: SmallVec<[(usize, OutBuf); 2]> = SmallVec::new();
         let mut out_ptrs: SmallVec<[*mut u8; 4]> = SmallVec::with_capacity(self.out_allocs.len());
+        let (kept_id, mut kept) = SMALL_OUTPUTS.with(|k| k.take());
+        if kept_id != self.id {
+            kept.clear();
+        }
         for (j, ((d, s), &zeroed)) in self.out_allocs.iter().zip(&self.out_zeroed).enumerate() {
             let prototype = self.out_prototypes.get(j).and_then(|p| p.as_ref());
             let reuse = match prototype {
-                Some(_) => None,
+                Some(_) => kept.get_mut(j).and_then(Option::take).filter(exclusive),
                 // Written element by element again, so no need to clear it.
-                None => recycled
-                    .get_mut(j)
-                    .and_then(Option::take)
-                    .filter(|old| !zeroed && Arc::strong_count(old) == 1 && Arc::weak_count(old) == 0),
+                None => recycled.get_mut(j).and_then(Option::take).filter(|old| !zeroed && exclusive(old)),
             };
             let mut array = match (prototype, reuse) {
-                (Some(zeros), _) => Arc::new(zeros.clone()),
+                (Some(_), Some(mut old)) => {
+                    if zeroed {
+                        if let Some(d) = Arc::get_mut(&mut old) {
+                            with_data!(d, a => a.fill(Default::default()));
+                        }
+                    }
+                    old
+                }
+                (Some(zeros), None) => Arc::new(zeros.clone()),
                 (None, Some(old)) => old,
                 (None, None) => {
                     crate::interp::ensure_allocatable("run", *d, s)?;
@@ -268,6 +302,11 @@ impl Compiled {
             // has just written every element of it.
             allocated[j] = Some(Arc::new(unsafe { buffer.finish(&self.out_allocs[j].1) }?));
         }
+        drop(kept);
+        // The small outputs stay shared with this thread's store for the next run.
+        let keep: SmallOutputs =
+            allocated.iter().zip(&self.out_prototypes).map(|(o, p)| p.as_ref().and(o.clone())).collect();
+        SMALL_OUTPUTS.with(|k| k.set((self.id, keep)));
         if recycling {
             if let Ok(mut r) = self.recycled.lock() {
                 *r = allocated.iter().zip(&self.out_allocs).map(|(o, a)| o.clone().filter(|_| large(a))).collect();

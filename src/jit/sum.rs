@@ -97,6 +97,12 @@ impl KernelEmitter<'_, '_> {
             None => Vec::new(),
         };
         let sums = Accumulators { scalar: &accs, vector: vt.map(|v| (v, vaccs.as_slice())) };
+        if chunk.is_none() && blocks == 1 {
+            // One block: the binary counter holds its sum alone, so the sum is the block's,
+            // with no partial sums in memory.
+            let base = self.b.ins().iconst(types::I64, 0);
+            return self.sum_block(red, &sums, base, n).map(Some);
+        }
         let first = chunk.map(|(lo, _, _)| lo);
         // With vectors, two blocks at a time: their accumulators are independent chains of
         // additions (each still in its block's order), so their latencies overlap.
