@@ -97,7 +97,7 @@ impl KernelEmitter<'_, '_> {
             None => Vec::new(),
         };
         let sums = Accumulators { scalar: &accs, vector: vt.map(|v| (v, vaccs.as_slice())) };
-        if chunk.is_none() && blocks == 1 {
+        if chunk.is_none() && blocks == 1 && red.sibling.is_none() {
             // One block: the binary counter holds its sum alone, so the sum is the block's,
             // with no partial sums in memory.
             let base = self.b.ins().iconst(types::I64, 0);
