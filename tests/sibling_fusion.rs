@@ -2,7 +2,8 @@
 //! elementwise kernel over `x`) compile to one loop nest that reads `x` once, with results
 //! bit-identical to the interpreter's for lengths around the vector width and the sum's block,
 //! and for lengths run in chunks on the thread pool (pools of 1, 2 and 3 threads), in f32 and
-//! f64. A sibling that reads the sum is not fused.
+//! f64. Siblings longer and shorter than the sum, and scalar loops (a complex sum, a strided
+//! one) are fused too; a sibling that reads the sum is not.
 
 use cranegrad::array::Data;
 use cranegrad::interp;
@@ -10,6 +11,7 @@ use cranegrad::ir::{AxisSlice, BinaryOp, Graph, Op};
 use cranegrad::jit;
 use cranegrad::prelude::*;
 use ndarray::{s, ArrayD, IxDyn};
+use num_complex::Complex64;
 use std::sync::Arc;
 
 fn w2(x: &DlArray) -> Result<(DlArray, DlArray)> {
@@ -33,18 +35,16 @@ fn values(n: usize, seed: u64) -> Vec<f64> {
 
 fn input(dtype: DType, n: usize) -> Arc<Data> {
     let v = ArrayD::from_shape_vec(IxDyn(&[n]), values(n, n as u64 + 7)).unwrap();
+    let w = ArrayD::from_shape_vec(IxDyn(&[n]), values(n, n as u64 + 8)).unwrap();
     Arc::new(match dtype {
         DType::F32 => Data::F32(v.mapv(|x| x as f32)),
+        DType::C128 => Data::C128(ndarray::Zip::from(&v).and(&w).map_collect(|&re, &im| Complex64::new(re, im))),
         _ => Data::F64(v),
     })
 }
 
 fn bits(d: &Data) -> Vec<u64> {
-    match d {
-        Data::F32(a) => a.iter().map(|v| v.to_bits() as u64).collect(),
-        Data::F64(a) => a.iter().map(|v| v.to_bits()).collect(),
-        _ => panic!("real data only"),
-    }
+    d.element_bits()
 }
 
 fn pool(threads: usize) -> rayon::ThreadPool {
@@ -101,6 +101,11 @@ fn w2_value_and_gradient_are_one_loop_nest_with_the_interpreters_bits() {
                 let kernels: Vec<&str> = clif.lines().filter(|l| l.starts_with(";   %")).collect();
                 assert_eq!(kernels.len(), 1, "{what}: one kernel listed\n{clif}");
                 assert!(kernels[0].contains("reduce_sum"), "{what}: the sum's loop nest\n{clif}");
+                // The gradient's vector stores (`store notrap`, not known aligned) are in the
+                // sum's loops: two per group of the sum's blocks and of its tail, one more in
+                // the loop of the gradient's first elements (alone, the gradient has one).
+                let vector_stores = clif.lines().filter(|l| l.trim_start().starts_with("store notrap v")).count();
+                assert!(vector_stores >= 3, "{what}: {vector_stores} vector stores\n{clif}");
             }
         }
     }
@@ -159,5 +164,34 @@ fn siblings_of_other_lengths_and_a_dependent_one() {
             let c = check_bits(&g, input(dtype, n), &format!("dependent sibling {dtype:?} n={n}"));
             assert_eq!(c.loop_count(), 2);
         }
+    }
+}
+
+/// Sums that run as scalar code keep their sibling in the same loop, computed in scalar code:
+/// a complex sum, and a real sum over every other element (a strided read is not vectorized).
+#[test]
+fn scalar_sums_with_siblings() {
+    for n in [600usize, 1001, 300_003] {
+        // y = sum(x * x), e = x * x + x, complex.
+        let mut g = Graph::new();
+        let x = g.input(0, DType::C128, &[n]);
+        let sq = g.push(Op::Binary(BinaryOp::Mul), vec![x, x], 0).unwrap();
+        let y = g.push(Op::ReduceSum(vec![0]), vec![sq], 0).unwrap();
+        let e = g.push(Op::Binary(BinaryOp::Add), vec![sq, x], 0).unwrap();
+        g.outputs = vec![y, e];
+        let c = check_bits(&g, input(DType::C128, n), &format!("complex n={n}"));
+        assert_eq!(c.loop_count(), 1, "complex n={n}");
+        // y = sum(x[0..2n:2]^2), e = 3 x[..n].
+        let mut g = Graph::new();
+        let x = g.input(0, DType::F64, &[2 * n]);
+        let even = g.push(Op::Slice(vec![AxisSlice { start: 0, len: n, step: 2 }]), vec![x], 0).unwrap();
+        let sq = g.push(Op::Binary(BinaryOp::Mul), vec![even, even], 0).unwrap();
+        let y = g.push(Op::ReduceSum(vec![0]), vec![sq], 0).unwrap();
+        let head = g.push(Op::Slice(vec![AxisSlice { start: 0, len: n, step: 1 }]), vec![x], 0).unwrap();
+        let e = g.push(Op::Binary(BinaryOp::Add), vec![head, head], 0).unwrap();
+        let e = g.push(Op::Binary(BinaryOp::Add), vec![e, head], 0).unwrap();
+        g.outputs = vec![y, e];
+        let c = check_bits(&g, input(DType::F64, 2 * n), &format!("strided n={n}"));
+        assert_eq!(c.loop_count(), 1, "strided n={n}");
     }
 }
