@@ -342,12 +342,17 @@ fn reads(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], root: NodeI
 /// The shortest sum [`pair_siblings`] pairs (shorter sums have at most one block to share).
 const SIBLING_MIN: usize = 2 * SUM_BLOCK;
 
+/// How many of the kernels after a sum [`pair_siblings`] looks at for its sibling (so a long
+/// trace of many sums is not searched in quadratic time).
+const SIBLING_LOOKAHEAD: usize = 32;
+
 /// Pairs sibling kernels (see the module's documentation): a sum kernel `s` of a whole 1-D
-/// operand of `m >= SIBLING_MIN` elements takes the first later kernel `e` that is 1-D of the
-/// same dtype with `n` elements, `|n - m| <= SUM_BLOCK`, is elementwise (not a reduction, a
-/// product or a concatenation written piece by piece), reads a buffer that `s` reads, does not
-/// read `s`, and reads no kernel from `s` on (so it can run at `s`'s place). Returns, per node,
-/// the sibling of each paired sum and whether each node is absorbed into one.
+/// operand of `m >= SIBLING_MIN` elements takes the first of the next `SIBLING_LOOKAHEAD`
+/// kernels `e` that is 1-D of the same dtype with `n` elements, `|n - m| <= SUM_BLOCK`, is
+/// elementwise (not a reduction, a product or a concatenation written piece by piece), reads a
+/// buffer that `s` reads, does not read `s`, and reads no kernel from `s` on (so it can run at
+/// `s`'s place). Returns, per node, the sibling of each paired sum and whether each node is
+/// absorbed into one.
 fn pair_siblings(
     g: &Graph,
     buffer: &[Option<usize>],
@@ -373,19 +378,16 @@ fn pair_siblings(
     };
     for (ps, &s) in kernels.iter().enumerate() {
         let nd = &g.nodes[s];
+        if !matches!(nd.op, Op::ReduceSum(_)) || !nd.shape.is_empty() || nd.dtype == DType::Bool {
+            continue;
+        }
         let operand = &g.nodes[nd.inputs[0]];
         let m = operand.shape.first().copied().unwrap_or(0);
-        if !matches!(nd.op, Op::ReduceSum(_))
-            || !nd.shape.is_empty()
-            || operand.shape.len() != 1
-            || m < SIBLING_MIN
-            || nd.dtype == DType::Bool
-            || absorbed[s]
-        {
+        if operand.shape.len() != 1 || m < SIBLING_MIN {
             continue;
         }
         let sum_reads = reads(g, buffer, inline_const, s);
-        for &e in &kernels[ps + 1..] {
+        for &e in kernels[ps + 1..].iter().take(SIBLING_LOOKAHEAD) {
             let en = &g.nodes[e];
             if absorbed[e] || sibling[e].is_some() || !candidate(e) || en.dtype != nd.dtype {
                 continue;
