@@ -99,42 +99,36 @@ pub(super) unsafe fn matmul(p: Product, a: *const u8, b: *const u8, c: *mut u8) 
             // SAFETY (both arms): the caller's buffers hold these matrices; `c` is exclusive.
             DType::F32 => real::<f32>(m, k, n, (ap, ars, acs), (bp, brs, bcs), cp),
             DType::F64 => real::<f64>(m, k, n, (ap, ars, acs), (bp, brs, bcs), cp),
-            DType::C64 => matrixmultiply::cgemm(
-                matrixmultiply::CGemmOption::Standard,
-                matrixmultiply::CGemmOption::Standard,
-                m,
-                k,
-                n,
-                [1.0, 0.0],
-                ap as _,
-                ars,
-                acs,
-                bp as _,
-                brs,
-                bcs,
-                [0.0, 0.0],
-                cp as _,
-                n as isize,
-                1,
-            ),
-            DType::C128 => matrixmultiply::zgemm(
-                matrixmultiply::CGemmOption::Standard,
-                matrixmultiply::CGemmOption::Standard,
-                m,
-                k,
-                n,
-                [1.0, 0.0],
-                ap as _,
-                ars,
-                acs,
-                bp as _,
-                brs,
-                bcs,
-                [0.0, 0.0],
-                cp as _,
-                n as isize,
-                1,
-            ),
+            // matrixmultiply's complex products take the same arguments in both precisions.
+            DType::C64 | DType::C128 => {
+                macro_rules! complex {
+                    ($gemm:path) => {
+                        $gemm(
+                            matrixmultiply::CGemmOption::Standard,
+                            matrixmultiply::CGemmOption::Standard,
+                            m,
+                            k,
+                            n,
+                            [1.0, 0.0],
+                            ap as _,
+                            ars,
+                            acs,
+                            bp as _,
+                            brs,
+                            bcs,
+                            [0.0, 0.0],
+                            cp as _,
+                            n as isize,
+                            1,
+                        )
+                    };
+                }
+                if dtype == DType::C64 {
+                    complex!(matrixmultiply::cgemm)
+                } else {
+                    complex!(matrixmultiply::zgemm)
+                }
+            }
             DType::Bool => {}
         }
     }

@@ -12,6 +12,7 @@ mod bits;
 mod cse;
 mod dce;
 mod fold;
+mod pads;
 mod rewrite;
 mod simplify;
 

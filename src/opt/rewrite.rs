@@ -2,8 +2,11 @@
 //! copy it, push replacement nodes, or alias it to a node already in the new graph. Outputs
 //! and regions are renumbered at the end.
 
+use crate::array::Data;
 use crate::error::Result;
 use crate::ir::{Graph, Node, NodeId, Op, Origin};
+use std::collections::HashMap;
+use std::sync::Arc;
 
 /// A new graph under construction from an old one, with the old-to-new node map.
 pub(crate) struct Rewriter<'a> {
@@ -17,13 +20,15 @@ pub(crate) struct Rewriter<'a> {
     /// [`Rewriter::mapped_inputs`] or [`Rewriter::copy`]): the nodes [`Rewriter::push`] adds
     /// in its place carry it.
     origin: Option<Origin>,
+    /// The first node of the new graph holding each scalar constant (by op: dtype and bits).
+    scalars: HashMap<Op, NodeId>,
 }
 
 impl<'a> Rewriter<'a> {
     /// An empty new graph with the old graph's regions (renumbered in [`Rewriter::finish`]).
     pub fn new(old: &'a Graph) -> Self {
         let new = Graph { nodes: Vec::with_capacity(old.nodes.len()), outputs: Vec::new(), regions: Vec::new() };
-        Rewriter { old, new, map: vec![usize::MAX; old.nodes.len()], origin: None }
+        Rewriter { old, new, map: vec![usize::MAX; old.nodes.len()], origin: None, scalars: HashMap::new() }
     }
 
     /// The new operands of old node `old_id`, which becomes the node being rewritten (whose
@@ -51,7 +56,28 @@ impl<'a> Rewriter<'a> {
         self.new.nodes.push(n);
         let id = self.new.nodes.len() - 1;
         self.map[old_id] = id;
+        self.note_scalar(id);
         id
+    }
+
+    /// Records new node `id` when it is the first scalar constant with its value.
+    fn note_scalar(&mut self, id: NodeId) {
+        if let Op::Constant(d) = &self.new.nodes[id].op {
+            if d.shape().is_empty() {
+                self.scalars.entry(self.new.nodes[id].op.clone()).or_insert(id);
+            }
+        }
+    }
+
+    /// A scalar constant holding `d` (which must have shape `[]`): the new graph's node with the
+    /// same dtype and bits when it has one (so the next round's CSE has nothing left to merge,
+    /// and `optimize` no extra round to run), else a new node in `region`.
+    pub fn scalar_constant(&mut self, d: Data, region: u32) -> Result<NodeId> {
+        let op = Op::Constant(Arc::new(d));
+        match self.scalars.get(&op) {
+            Some(&id) => Ok(id),
+            None => self.push(op, vec![], region),
+        }
     }
 
     /// Appends `op` on new operands, checking its type rule; the node carries the origin of
@@ -59,6 +85,7 @@ impl<'a> Rewriter<'a> {
     pub fn push(&mut self, op: Op, inputs: Vec<NodeId>, region: u32) -> Result<NodeId> {
         let id = self.new.push(op, inputs, region)?;
         self.new.nodes[id].origin = self.origin;
+        self.note_scalar(id);
         Ok(id)
     }
 

@@ -27,6 +27,8 @@
 //! - `pad` into the operand's own shape at every position -> `x`; `pad(pad x)` -> one `pad`
 //!   placing `x` where the outer pad puts the inner one's elements (zeros are zeros either way).
 //! - `concat` of one operand -> that operand.
+//! - Elementwise ops of equally placed pads, and `add`s of disjointly placed pads: see the
+//!   `pads` module.
 //! - `reduce_sum`, `reduce_max`, `reduce_min` over no axes -> `x` (the kernels fold nothing).
 //! - `select` with a constant condition (all true or all false) -> that branch; `select(c, a, a)`
 //!   -> `a`, broadcast to the result's shape when it is smaller (broadcast copies exactly).
@@ -58,6 +60,7 @@
 
 use super::bits::first_element;
 use super::dce::dce;
+use super::pads;
 use super::rewrite::Rewriter;
 use crate::array::{DType, Data};
 use crate::error::Result;
@@ -180,7 +183,7 @@ fn slice_of_pad(
     for (w, p) in window.iter().zip(placed) {
         let (lo, hi) = (w.start.max(p.start), (w.start + w.len).min(p.start + p.len));
         if lo >= hi {
-            let zero = rw.push(Op::Constant(Arc::new(Data::zeros(n.dtype, &[]))), vec![], n.region)?;
+            let zero = rw.scalar_constant(Data::zeros(n.dtype, &[]), n.region)?;
             return rw.push(Op::Broadcast(n.shape.clone()), vec![zero], n.region).map(Some);
         }
         take.push(AxisSlice { start: lo - p.start, len: hi - lo, step: 1 });
@@ -302,16 +305,22 @@ fn rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
 fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
     let operand = |rw: &Rewriter, i: usize| rw.node(x[i]).clone();
     match &n.op {
-        Op::Binary(b) => binary_rule(rw, *b, n, x),
+        Op::Binary(b) => match binary_rule(rw, *b, n, x)? {
+            Some(r) => Ok(Some(r)),
+            None => match pads::elementwise_of_pads(rw, n, x)? {
+                Some(r) => Ok(Some(r)),
+                None => pads::add_of_disjoint_pads(rw, n, x),
+            },
+        },
         Op::Unary(u) => {
             let inner = operand(rw, 0);
-            Ok(match u {
+            match u {
                 UnaryOp::Neg | UnaryOp::Conj if matches!(inner.op, Op::Unary(v) if v == *u) => {
-                    same(rw, inner.inputs[0], n)
+                    Ok(same(rw, inner.inputs[0], n))
                 }
-                UnaryOp::Conj | UnaryOp::Real if real(inner.dtype) => same(rw, x[0], n),
-                _ => None,
-            })
+                UnaryOp::Conj | UnaryOp::Real if real(inner.dtype) => Ok(same(rw, x[0], n)),
+                _ => pads::elementwise_of_pads(rw, n, x),
+            }
         }
         Op::Cast(d) if operand(rw, 0).dtype == *d => Ok(same(rw, x[0], n)),
         Op::Reshape(shape) => {
