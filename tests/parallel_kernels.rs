@@ -145,3 +145,31 @@ fn a_large_output_the_caller_keeps_is_never_written_again() {
         assert_eq!(got, interp::run(&g, std::slice::from_ref(input)).unwrap());
     }
 }
+
+#[test]
+fn costly_elementwise_kernels_are_split_from_fewer_elements() {
+    // tanh(x + b) over 256 x 160 (40,960 elements, under the split threshold of inline
+    // arithmetic): a host call per element, so it runs in chunks; the plain sum beside it
+    // of the same size does not.
+    let (r, c) = (256, 160);
+    let mut g = Graph::new();
+    let x = g.input(0, DType::F64, &[r, c]);
+    let b = g.input(1, DType::F64, &[c]);
+    let z = g.push(Op::Binary(BinaryOp::Add), vec![x, b], 0).unwrap();
+    let t = g.push(Op::Unary(cranegrad::ir::UnaryOp::Tanh), vec![z], 0).unwrap();
+    let cheap = g.push(Op::Binary(BinaryOp::Mul), vec![x, x], 0).unwrap();
+    g.outputs = vec![t, cheap];
+    let inputs = [
+        Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[r, c]), values(r * c, 5)).unwrap())),
+        Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[c]), values(c, 6)).unwrap())),
+    ];
+    let want = interp::run(&g, &inputs).unwrap();
+    let compiled = jit::compile(&g).unwrap();
+    let clif = compiled.clif_text();
+    assert_eq!(clif.matches("(run in chunks").count(), 1, "{clif}");
+    assert!(clif.contains(&format!("chunks_n{t}")), "the tanh kernel was not split");
+    for threads in [1, 2, 3] {
+        let got = pool(threads).install(|| compiled.run(&inputs).unwrap());
+        assert_eq!(got, want, "{threads} threads");
+    }
+}

@@ -144,7 +144,8 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
     let mut chunked = Vec::new(); // (step index, kernel, split)
     for &k in &plan.kernels {
         let node = &g.nodes[k];
-        if node.shape.iter().product::<usize>() == 0 {
+        // Emitted in its sibling sum's loop nest.
+        if plan.absorbed[k] || node.shape.iter().product::<usize>() == 0 {
             continue;
         }
         if matches!(node.op, Op::MatMul) && !product::is_inline_product(g, k) {

@@ -4,6 +4,7 @@
 
 use super::emitter::{elem_ty, jerr, Elem, Index, KernelEmitter, Lane, Reduction};
 use super::parallel::Split;
+use super::sibling::Fused;
 use super::vector::{vector_type, Scan, MAX_PIECES, MIN_VECTOR_LOOP};
 use crate::array::DType;
 use crate::error::Result;
@@ -74,6 +75,10 @@ impl KernelEmitter<'_, '_> {
                     return Err(jerr("a chunked kernel without a partitioned loop"));
                 }
             }
+            Split::Sum { .. } if self.plan.sibling[root].is_some() => {
+                let sib = self.plan.sibling[root].ok_or_else(|| jerr("a sibling"))?;
+                self.emit_sum_chunk_with_sibling(bufs, root, sib, (lo, hi, part))?;
+            }
             Split::Sum { .. } => {
                 self.load_pointers(bufs, root, root)?;
                 let node = &self.g.nodes[root];
@@ -91,6 +96,7 @@ impl KernelEmitter<'_, '_> {
                     operand,
                     dtype,
                     kind: Reduction::Sum,
+                    sibling: None,
                 };
                 self.sum_chunk(&red, lo, hi, part)?;
             }
@@ -107,6 +113,9 @@ impl KernelEmitter<'_, '_> {
         let node = &self.g.nodes[root];
         if let Op::Concat(axis) = node.op {
             return self.emit_concat_pieces(bufs, root, axis);
+        }
+        if let Some(sib) = self.plan.sibling[root] {
+            return self.emit_sum_with_sibling(bufs, root, sib);
         }
         self.load_pointers(bufs, root, root)?;
         match &node.op {
@@ -311,6 +320,21 @@ impl KernelEmitter<'_, '_> {
         dtype: DType,
         body: &mut dyn FnMut(&mut Self, Value) -> Result<()>,
     ) -> Result<()> {
+        self.pieces_in(n, expr, own, lane, dtype, (0, n as i64), body)
+    }
+
+    /// [`pieces`](Self::pieces) of the part `clip` of the loop `0..n` only.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) fn pieces_in(
+        &mut self,
+        n: usize,
+        expr: NodeId,
+        own: bool,
+        lane: Lane,
+        dtype: DType,
+        clip: (i64, i64),
+        body: &mut dyn FnMut(&mut Self, Value) -> Result<()>,
+    ) -> Result<()> {
         let saved = (self.span, self.vec);
         let range = self.range.take();
         let n = n as i64;
@@ -326,11 +350,14 @@ impl KernelEmitter<'_, '_> {
         bounds.insert(0, 0);
         bounds.push(n);
         for w in bounds.windows(2) {
-            let (lo, hi) = (w[0], w[1]);
+            let (lo, hi) = (w[0].max(clip.0), w[1].min(clip.1));
+            if lo >= hi {
+                continue;
+            }
             self.span = (lo, hi);
             let mut s = Scan::new(dtype);
             self.scan(expr, lane, own, &mut s);
-            let vt = vector_type(dtype).filter(|_| s.vector && (range.is_some() || hi - lo >= MIN_VECTOR_LOOP));
+            let vt = vector_type(dtype).filter(|_| s.vector && hi - lo >= MIN_VECTOR_LOOP);
             if let Some((rlo, rhi)) = range {
                 // A chunk function: this piece clipped to the chunk's range.
                 let (a, b) = (self.b.ins().iconst(types::I64, lo), self.b.ins().iconst(types::I64, hi));
@@ -424,6 +451,7 @@ impl KernelEmitter<'_, '_> {
                     operand,
                     dtype,
                     kind,
+                    sibling: None,
                 };
                 k.reduce_level(&red)?;
                 k.read_vars(&vars[0])
@@ -489,7 +517,14 @@ impl KernelEmitter<'_, '_> {
             let axis = red.axes[red.level];
             self.span = (0, red.in_shape[axis] as i64);
             let idx: Vec<Value> = full2.iter().map(|v| v.expect("every axis set")).collect();
-            self.expr(red.operand, Index::Multi(idx, Lane::Axis(axis, Some(0))))
+            let v = self.expr(red.operand, Index::Multi(idx.clone(), Lane::Axis(axis, Some(0))))?;
+            if let Some(f) = red.sibling {
+                // The sibling's element at the same index, sharing what the sum computed.
+                self.span = f.window;
+                let w = self.expr_op(f.node, Index::Multi(idx.clone(), Lane::Axis(axis, Some(0))))?;
+                self.store(f.node, &idx, w);
+            }
+            Ok(v)
         }
     }
 }
@@ -505,10 +540,12 @@ pub(super) struct ReduceLevel<'r> {
     pub operand: NodeId,
     pub dtype: DType,
     pub kind: Reduction,
+    /// A sibling kernel written at each element this level reads (`sibling.rs`).
+    pub sibling: Option<&'r Fused>,
 }
 
 /// The lane of a kernel's own index: its innermost axis moves with the innermost loop.
-fn inner_lane(shape: &[usize]) -> Lane {
+pub(super) fn inner_lane(shape: &[usize]) -> Lane {
     if shape.is_empty() {
         Lane::Fixed
     } else {

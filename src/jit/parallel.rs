@@ -13,9 +13,12 @@
 //!   exactly the partial that the one-thread counter forms for those blocks; the last chunk
 //!   leaves the partials of its remaining blocks. [`combine_chunks`] feeds the full chunks'
 //!   sums through the same counter and finishes with the last chunk's partials, which
-//!   reproduces the one-thread order addition for addition.
+//!   reproduces the one-thread order addition for addition. A sum with a sibling kernel
+//!   (`sibling.rs`) also writes the sibling's elements of its blocks in each chunk (the last
+//!   chunk those past the sum's end too): the chunks write disjoint elements.
 //!
-//! Calls below [`PARALLEL_MIN`] elements stay on the calling thread. A call from a user thread
+//! Calls below [`PARALLEL_MIN`] elements (fewer for costly elementwise kernels,
+//! [`COSTLY_FACTOR`]) stay on the calling thread. A call from a user thread
 //! blocks on the pool's work (rayon never runs more workers than the pool has), and a call
 //! from inside the pool helps run it, so many concurrent callers neither oversubscribe the
 //! cores nor deadlock.
@@ -34,6 +37,11 @@ pub(crate) const PARALLEL_MIN: usize = 1 << 18;
 
 /// Elements per chunk of a split kernel (a multiple of every vector width).
 const CHUNK: usize = 1 << 15;
+
+/// An elementwise kernel with a host call per element (a transcendental: about 5 to 20 ns an
+/// element, against well under 1 ns for inline arithmetic) is split from this many times fewer
+/// elements, in chunks this many times smaller: W3's `tanh` of `256 x 256` runs on the pool.
+const COSTLY_FACTOR: usize = 8;
 
 /// Blocks per chunk of a split sum: a power of two, `CHUNK` elements.
 pub(crate) const SUM_CHUNK_BLOCKS: usize = CHUNK / SUM_BLOCK;
@@ -81,11 +89,16 @@ pub(crate) fn split(g: &Graph, plan: &Plan, k: NodeId) -> Option<Split> {
             (units > chunk).then_some(Split::Rows { units, chunk })
         }
         _ => {
-            if out < PARALLEL_MIN || node.shape.is_empty() {
+            // An expression with a host call per element (or as costly) does about
+            // `COSTLY_FACTOR` times the work per element of a simple one.
+            let costly = plan.cost[k] > super::plan::CHEAP;
+            let (least, chunk_elements) =
+                if costly { (PARALLEL_MIN / COSTLY_FACTOR, CHUNK / COSTLY_FACTOR) } else { (PARALLEL_MIN, CHUNK) };
+            if out < least || node.shape.is_empty() {
                 return None;
             }
             let units = node.shape[0];
-            let chunk = if node.shape.len() == 1 { CHUNK } else { (CHUNK * units / out).max(1) };
+            let chunk = if node.shape.len() == 1 { chunk_elements } else { (chunk_elements * units / out).max(1) };
             (units > chunk).then_some(Split::Rows { units, chunk })
         }
     }

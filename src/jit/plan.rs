@@ -10,10 +10,16 @@
 //! would nest deeper than `MAX_INLINE_DEPTH` (so code generation's recursion stays bounded).
 //! Layout nodes (broadcast, reshape, permute, slice) are index arithmetic: they are never
 //! materialized for having several consumers, they are duplicated into each consumer instead.
+//!
+//! Sibling kernels share one loop nest: a sum of a whole 1-D operand and a later 1-D kernel of
+//! about its length, of its dtype, that reads one of the same buffers (a value and its gradient)
+//! are emitted as one loop over the sum's blocks that also writes the other kernel's elements
+//! ([`pair_siblings`]; `sum.rs` emits it, keeping the sum's order).
 
 use super::gemm::is_matrix_transpose;
 use crate::array::{DType, Data};
 use crate::error::Result;
+use crate::interp::SUM_BLOCK;
 use crate::ir::{Graph, Lowering, NodeId, Op};
 use std::sync::Arc;
 
@@ -46,6 +52,10 @@ pub(crate) struct Plan {
     pub cost: Vec<usize>,
     /// Size of the temporary arena in bytes.
     pub arena_bytes: usize,
+    /// Per node: for a sum kernel, the sibling kernel emitted in its loop nest.
+    pub sibling: Vec<Option<NodeId>>,
+    /// Per node: a kernel emitted inside its sibling sum's loop nest (not on its own).
+    pub absorbed: Vec<bool>,
 }
 
 fn numel(s: &[usize]) -> usize {
@@ -307,5 +317,92 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
         buffer[id] = Some(slots.len());
         slots.push(slot);
     }
-    Ok(Plan { buffer, slots, inline_const, kernels, out_allocs, arena_bytes: arena, cost })
+    let (sibling, absorbed) = pair_siblings(g, &buffer, &inline_const, &kernels);
+    Ok(Plan { buffer, slots, inline_const, kernels, out_allocs, arena_bytes: arena, cost, sibling, absorbed })
+}
+
+/// The buffered nodes the fused expression of kernel `root` reads (not its own buffer).
+fn reads(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], root: NodeId) -> Vec<NodeId> {
+    let mut seen = std::collections::HashSet::new();
+    let mut out = Vec::new();
+    let mut stack: Vec<NodeId> = g.nodes[root].inputs.clone();
+    while let Some(n) = stack.pop() {
+        if !seen.insert(n) || inline_const[n] {
+            continue;
+        }
+        if buffer[n].is_some() {
+            out.push(n);
+        } else {
+            stack.extend(&g.nodes[n].inputs);
+        }
+    }
+    out
+}
+
+/// The shortest sum [`pair_siblings`] pairs (shorter sums have at most one block to share).
+const SIBLING_MIN: usize = 2 * SUM_BLOCK;
+
+/// How many of the kernels after a sum [`pair_siblings`] looks at for its sibling (so a long
+/// trace of many sums is not searched in quadratic time).
+const SIBLING_LOOKAHEAD: usize = 32;
+
+/// Pairs sibling kernels (see the module's documentation): a sum kernel `s` of a whole 1-D
+/// operand of `m >= SIBLING_MIN` elements takes the first of the next `SIBLING_LOOKAHEAD`
+/// kernels `e` that is 1-D of the same dtype with `n` elements, `|n - m| <= SUM_BLOCK`, is
+/// elementwise (not a reduction, a product or a concatenation written piece by piece), reads a
+/// buffer that `s` reads, does not read `s`, and reads no kernel from `s` on (so it can run at
+/// `s`'s place). Returns, per node, the sibling of each paired sum and whether each node is
+/// absorbed into one.
+fn pair_siblings(
+    g: &Graph,
+    buffer: &[Option<usize>],
+    inline_const: &[bool],
+    kernels: &[NodeId],
+) -> (Vec<Option<NodeId>>, Vec<bool>) {
+    let n_nodes = g.nodes.len();
+    let mut sibling = vec![None; n_nodes];
+    let mut absorbed = vec![false; n_nodes];
+    let mut position = vec![usize::MAX; n_nodes];
+    for (p, &k) in kernels.iter().enumerate() {
+        position[k] = p;
+    }
+    let candidate = |k: NodeId| {
+        let nd = &g.nodes[k];
+        nd.shape.len() == 1
+            && match &nd.op {
+                Op::Input(_) | Op::Constant(_) | Op::MatMul | Op::Call(_) => false,
+                Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) => false,
+                Op::Concat(_) => nd.inputs.len() <= INLINE_CONCAT_PARTS,
+                _ => true,
+            }
+    };
+    for (ps, &s) in kernels.iter().enumerate() {
+        let nd = &g.nodes[s];
+        if !matches!(nd.op, Op::ReduceSum(_)) || !nd.shape.is_empty() || nd.dtype == DType::Bool {
+            continue;
+        }
+        let operand = &g.nodes[nd.inputs[0]];
+        let m = operand.shape.first().copied().unwrap_or(0);
+        if operand.shape.len() != 1 || m < SIBLING_MIN {
+            continue;
+        }
+        let sum_reads = reads(g, buffer, inline_const, s);
+        for &e in kernels[ps + 1..].iter().take(SIBLING_LOOKAHEAD) {
+            let en = &g.nodes[e];
+            if absorbed[e] || sibling[e].is_some() || !candidate(e) || en.dtype != nd.dtype {
+                continue;
+            }
+            if en.shape[0].abs_diff(m) > SUM_BLOCK {
+                continue;
+            }
+            let e_reads = reads(g, buffer, inline_const, e);
+            let ready = e_reads.iter().all(|&r| position[r] == usize::MAX || position[r] < ps);
+            if ready && e_reads.iter().any(|r| sum_reads.contains(r)) {
+                sibling[s] = Some(e);
+                absorbed[e] = true;
+                break;
+            }
+        }
+    }
+    (sibling, absorbed)
 }

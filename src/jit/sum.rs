@@ -97,47 +97,62 @@ impl KernelEmitter<'_, '_> {
             None => Vec::new(),
         };
         let sums = Accumulators { scalar: &accs, vector: vt.map(|v| (v, vaccs.as_slice())) };
-        if chunk.is_none() && blocks == 1 {
+        if chunk.is_none() && blocks == 1 && red.sibling.is_none() {
             // One block: the binary counter holds its sum alone, so the sum is the block's,
             // with no partial sums in memory.
             let base = self.b.ins().iconst(types::I64, 0);
             return self.sum_block(red, &sums, base, n).map(Some);
         }
         let first = chunk.map(|(lo, _, _)| lo);
-        let mut block = |k: &mut Self, b: Value| -> Result<()> {
-            let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
-            let s = k.sum_block(red, &sums, base, SUM_BLOCK)?;
-            let count = match first {
-                Some(lo) => k.b.ins().isub(b, lo),
-                None => b,
-            };
-            k.merge_partial(&partials, count, s, dtype)
-        };
         // With vectors, two blocks at a time: their accumulators are independent chains of
         // additions (each still in its block's order), so their latencies overlap.
         let vaccs2: Vec<Variable> = vaccs.iter().map(|_| self.b.declare_var(vt.unwrap_or(types::F64X2))).collect();
-        let mut pair = |k: &mut Self, b: Value| -> Result<()> {
-            let Some(vt) = vt else { return Err(jerr("block pairs without vectors")) };
-            let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
-            let (s0, s1) = k.sum_block_pair(red, vt, [&vaccs, &vaccs2], base)?;
-            let count = match first {
-                Some(lo) => k.b.ins().isub(b, lo),
-                None => b,
+        let run_blocks = |k: &mut Self, lo: Value, end: Value, r: &ReduceLevel<'_>, pairs: bool| -> Result<()> {
+            let mut block = |k: &mut Self, b: Value| -> Result<()> {
+                let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
+                let s = k.sum_block(r, &sums, base, SUM_BLOCK)?;
+                let count = match first {
+                    Some(lo) => k.b.ins().isub(b, lo),
+                    None => b,
+                };
+                k.merge_partial(&partials, count, s, dtype)
             };
-            k.merge_partial(&partials, count, s0, dtype)?;
-            let next = k.b.ins().iadd_imm_s(count, 1);
-            k.merge_partial(&partials, next, s1, dtype)
-        };
-        let mut run_blocks = |k: &mut Self, lo: Value, end: Value| -> Result<()> {
-            let next = if vt.is_some() { k.emit_dyn(lo, end, 2, &mut pair)? } else { lo };
+            let mut pair = |k: &mut Self, b: Value| -> Result<()> {
+                let Some(vt) = vt else { return Err(jerr("block pairs without vectors")) };
+                let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
+                let (s0, s1) = k.sum_block_pair(r, vt, [&vaccs, &vaccs2], base)?;
+                let count = match first {
+                    Some(lo) => k.b.ins().isub(b, lo),
+                    None => b,
+                };
+                k.merge_partial(&partials, count, s0, dtype)?;
+                let next = k.b.ins().iadd_imm_s(count, 1);
+                k.merge_partial(&partials, next, s1, dtype)
+            };
+            let next = if vt.is_some() && pairs { k.emit_dyn(lo, end, 2, &mut pair)? } else { lo };
             k.emit_dyn(next, end, 1, &mut block).map(|_| ())
         };
+        // The full blocks in runs, in order: a run of blocks that also write a sibling kernel's
+        // elements (`sibling.rs`) between runs that do not. With a sibling every run takes one
+        // block at a time: the plain runs are a block or two at the ends, and the fused run has
+        // the sibling's work to overlap its additions with (measured on W2: faster, less code).
+        let plain = ReduceLevel { sibling: None, ..*red };
+        let (runs, tail_level) = match red.sibling {
+            Some(f) => {
+                let (a, b) = (f.blocks.0.min(full_blocks), f.blocks.1.min(full_blocks));
+                let tail_level = if f.blocks.1 > full_blocks { red } else { &plain };
+                (vec![(0, a, &plain, false), (a, b, red, false), (b, full_blocks, &plain, false)], tail_level)
+            }
+            None => (vec![(0, full_blocks, red, true)], red),
+        };
         let Some((lo, hi, _)) = chunk else {
-            let (lo, end) = (self.b.ins().iconst(types::I64, 0), self.b.ins().iconst(types::I64, full_blocks as i64));
-            run_blocks(self, lo, end)?;
+            for &(a, b, r, pairs) in runs.iter().filter(|(a, b, ..)| a < b) {
+                let (lo, end) = (self.b.ins().iconst(types::I64, a as i64), self.b.ins().iconst(types::I64, b as i64));
+                run_blocks(self, lo, end, r, pairs)?;
+            }
             if tail > 0 {
                 let base = self.b.ins().iconst(types::I64, (full_blocks * SUM_BLOCK) as i64);
-                let s = self.sum_block(red, &sums, base, tail)?;
+                let s = self.sum_block(tail_level, &sums, base, tail)?;
                 let count = self.b.ins().iconst(types::I64, full_blocks as i64);
                 self.merge_partial(&partials, count, s, dtype)?;
             }
@@ -155,7 +170,12 @@ impl KernelEmitter<'_, '_> {
         };
         let full = self.b.ins().iconst(types::I64, full_blocks as i64);
         let end = self.b.ins().umin(hi, full);
-        run_blocks(self, lo, end)?;
+        for &(a, b, r, pairs) in runs.iter().filter(|(a, b, ..)| a < b) {
+            // This run's blocks in the chunk.
+            let (a, b) = (self.b.ins().iconst(types::I64, a as i64), self.b.ins().iconst(types::I64, b as i64));
+            let (a, b) = (self.b.ins().umax(a, lo), self.b.ins().umin(b, end));
+            run_blocks(self, a, b, r, pairs)?;
+        }
         if tail > 0 {
             // The last chunk ends with the partial block.
             let (tb, done) = (self.b.create_block(), self.b.create_block());
@@ -163,7 +183,7 @@ impl KernelEmitter<'_, '_> {
             self.b.ins().brif(last, tb, &[], done, &[]);
             self.b.switch_to_block(tb);
             let base = self.b.ins().iconst(types::I64, (full_blocks * SUM_BLOCK) as i64);
-            let s = self.sum_block(red, &sums, base, tail)?;
+            let s = self.sum_block(tail_level, &sums, base, tail)?;
             let count = self.b.ins().isub(full, lo);
             self.merge_partial(&partials, count, s, dtype)?;
             self.b.ins().jump(done, &[]);

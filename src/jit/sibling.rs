@@ -1,0 +1,207 @@
+//! Sibling kernels in one loop nest: a sum of a whole 1-D operand and the 1-D kernel that
+//! `plan::pair_siblings` paired with it (a value and its gradient, reading the same `x`).
+//!
+//! The sum's blocks define the loop: `sum.rs` emits them in its usual order, with the same
+//! accumulators and vector lanes, so the sum's bits do not change. In the blocks that lie inside
+//! one guard-free piece of the sibling (its *window*, `pieces` in `kernel.rs`), every element the
+//! sum reads is followed by the sibling's element at the same index, computed in the same mode
+//! (vector lanes or scalar) and reusing the loads and subexpressions the sum's element computed;
+//! the sibling's value does not depend on where it is computed, so its bits do not change
+//! either. The sibling's few elements outside those blocks (the ends) are written after the sum
+//! by loops of their own. A sum split into chunks (`parallel.rs`) does this per chunk: each
+//! chunk writes the sibling's elements of its own blocks (the last chunk also those past the
+//! sum's end), so the chunks write disjoint elements.
+
+use super::emitter::{elem_ty, jerr, Index, KernelEmitter, Lane, Reduction};
+use super::kernel::{inner_lane, ReduceLevel};
+use super::vector::{vector_type, Scan, MAX_PIECES, MIN_VECTOR_LOOP};
+use crate::error::Result;
+use crate::interp::SUM_BLOCK;
+use crate::ir::NodeId;
+use cranelift_codegen::ir::condcodes::IntCC;
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
+use cranelift_frontend::Variable;
+
+/// The part of a sibling kernel written inside its sum's loop.
+pub(super) struct Fused {
+    /// The sibling kernel.
+    pub node: NodeId,
+    /// The guard-free piece of the sibling's loop its fused elements lie in (the span its
+    /// expression is emitted for).
+    pub window: (i64, i64),
+    /// The sum's blocks `blocks.0..blocks.1` that write the sibling's elements (the last one
+    /// may be the sum's partial tail block).
+    pub blocks: (usize, usize),
+    /// The sibling's elements those blocks write.
+    pub covered: (i64, i64),
+}
+
+impl KernelEmitter<'_, '_> {
+    /// Which blocks of sum `sum` write sibling `sib`'s elements: the most that lie inside one
+    /// piece of the sibling's loop where its expression has no guard, and runs on vectors
+    /// whenever the sum's elements do. `None` when no block does.
+    fn fuse_sibling(&mut self, sum: NodeId, sib: NodeId) -> Option<Fused> {
+        let g = self.g;
+        let operand = g.nodes[sum].inputs[0];
+        let (m, n) = (g.nodes[operand].shape[0], g.nodes[sib].shape[0]);
+        let dtype = g.nodes[sum].dtype;
+        let saved = self.span;
+        // The condition `sum.rs` runs the sum's innermost level on vectors under.
+        self.span = (0, m as i64);
+        let mut s = Scan::new(dtype);
+        self.scan(operand, Lane::Axis(0, Some(0)), false, &mut s);
+        let vector = vector_type(dtype).is_some() && s.vector && !dtype.is_complex() && m as i64 >= MIN_VECTOR_LOOP;
+        let lane = inner_lane(&g.nodes[sib].shape);
+        self.span = (0, n as i64);
+        let mut s = Scan::new(dtype);
+        self.scan(sib, lane, true, &mut s);
+        let mut bounds: Vec<i64> = s.cuts.into_iter().filter(|&c| c > 0 && c < n as i64).collect();
+        bounds.sort_unstable();
+        bounds.dedup();
+        if bounds.len() >= MAX_PIECES {
+            bounds.clear();
+        }
+        bounds.insert(0, 0);
+        bounds.push(n as i64);
+        let limit = m.min(n) as i64;
+        let (full, tail) = (m / SUM_BLOCK, m % SUM_BLOCK);
+        let mut best: Option<Fused> = None;
+        for w in bounds.windows(2) {
+            let (lo, hi) = (w[0], w[1].min(limit));
+            if lo >= hi {
+                continue;
+            }
+            if vector {
+                self.span = (lo, hi);
+                let mut s = Scan::new(dtype);
+                self.scan(sib, lane, true, &mut s);
+                if !s.vector {
+                    continue;
+                }
+            }
+            let first = (lo as usize).div_ceil(SUM_BLOCK);
+            let mut end = (hi as usize / SUM_BLOCK).min(full);
+            if tail > 0 && end == full && first <= full && m as i64 <= hi {
+                end = full + 1;
+            }
+            if end <= first {
+                continue;
+            }
+            let covered = ((first * SUM_BLOCK) as i64, (end * SUM_BLOCK).min(m) as i64);
+            if best.as_ref().is_none_or(|b| b.covered.1 - b.covered.0 < covered.1 - covered.0) {
+                best = Some(Fused { node: sib, window: (lo, hi), blocks: (first, end), covered });
+            }
+        }
+        self.span = saved;
+        best
+    }
+
+    /// Loads the pointers kernel `root` needs in addition to those already loaded.
+    fn add_pointers(&mut self, bufs: Value, root: NodeId) -> Result<()> {
+        let mut slots = vec![self.plan.buffer[root].ok_or_else(|| jerr("kernel root without a buffer"))?];
+        self.collect_slots(root, &mut slots);
+        for s in slots {
+            if !self.ptrs.contains_key(&s) {
+                let p = self.b.ins().load(self.ptr_ty, MemFlagsData::trusted().with_readonly(), bufs, (s * 8) as i32);
+                self.ptrs.insert(s, p);
+            }
+        }
+        Ok(())
+    }
+
+    /// The sum level of kernel `sum` (a whole 1-D sum), with `fused` written in its blocks.
+    fn sibling_level<'r>(
+        &self,
+        sum: NodeId,
+        in_shape: &'r [usize],
+        vars: &'r [Vec<Variable>],
+        fused: Option<&'r Fused>,
+    ) -> ReduceLevel<'r> {
+        let node = &self.g.nodes[sum];
+        ReduceLevel {
+            level: 0,
+            axes: &[0],
+            in_shape,
+            full: &[None],
+            vars,
+            operand: node.inputs[0],
+            dtype: node.dtype,
+            kind: Reduction::Sum,
+            sibling: fused,
+        }
+    }
+
+    /// Kernel `sum` and its sibling `sib` at the current position: the sum's loop writing the
+    /// sibling's fused elements, then the sibling's other elements.
+    pub(super) fn emit_sum_with_sibling(&mut self, bufs: Value, sum: NodeId, sib: NodeId) -> Result<()> {
+        self.load_pointers(bufs, sum, sum)?;
+        self.add_pointers(bufs, sib)?;
+        let fused = self.fuse_sibling(sum, sib);
+        let in_shape = self.g.nodes[self.g.nodes[sum].inputs[0]].shape.clone();
+        let dtype = self.g.nodes[sum].dtype;
+        let vars =
+            vec![(0..if dtype.is_complex() { 2 } else { 1 }).map(|_| self.b.declare_var(elem_ty(dtype))).collect()];
+        let red = self.sibling_level(sum, &in_shape, &vars, fused.as_ref());
+        self.reduce_level(&red)?;
+        let v = self.read_vars(&vars[0]);
+        self.store(sum, &[], v);
+        let n = self.g.nodes[sib].shape[0] as i64;
+        let (c0, c1) = fused.as_ref().map_or((0, 0), |f| f.covered);
+        self.emit_sibling_part(sib, (0, c0))?;
+        self.emit_sibling_part(sib, (c1, n))
+    }
+
+    /// The chunk `(lo, hi, part)` of kernel `sum` split into chunks of blocks, with its sibling
+    /// `sib`: blocks `lo..hi` of the sum writing the sibling's fused elements, then the
+    /// sibling's other elements of the chunk's range (up to the sibling's end in the last).
+    pub(super) fn emit_sum_chunk_with_sibling(
+        &mut self,
+        bufs: Value,
+        sum: NodeId,
+        sib: NodeId,
+        (lo, hi, part): (Value, Value, Value),
+    ) -> Result<()> {
+        self.load_pointers(bufs, sum, sum)?;
+        self.add_pointers(bufs, sib)?;
+        let fused = self.fuse_sibling(sum, sib);
+        let in_shape = self.g.nodes[self.g.nodes[sum].inputs[0]].shape.clone();
+        let red = self.sibling_level(sum, &in_shape, &[], fused.as_ref());
+        self.sum_chunk(&red, lo, hi, part)?;
+        let (m, n) = (in_shape[0], self.g.nodes[sib].shape[0] as i64);
+        let end = self.b.ins().iconst(types::I64, n);
+        let first = self.b.ins().imul_imm_s(lo, SUM_BLOCK as i64);
+        let first = self.b.ins().umin(first, end);
+        let last = self.b.ins().imul_imm_s(hi, SUM_BLOCK as i64);
+        let last = self.b.ins().umin(last, end);
+        let is_last = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, hi, m.div_ceil(SUM_BLOCK) as i64);
+        let last = self.b.ins().select(is_last, end, last);
+        let (c0, c1) = fused.as_ref().map_or((0, 0), |f| f.covered);
+        self.range = Some((first, last));
+        self.emit_sibling_part(sib, (0, c0))?;
+        self.range = Some((first, last));
+        self.emit_sibling_part(sib, (c1, n))?;
+        if self.range.take().is_some() {
+            return Err(jerr("a chunk of a sibling without a partitioned loop"));
+        }
+        Ok(())
+    }
+
+    /// The elements `clip` of 1-D kernel `sib` (in a chunk function, those of them in the
+    /// chunk's range, `self.range`), in pieces.
+    fn emit_sibling_part(&mut self, sib: NodeId, clip: (i64, i64)) -> Result<()> {
+        let node = &self.g.nodes[sib];
+        let (n, dtype, lane) = (node.shape[0], node.dtype, inner_lane(&node.shape));
+        let mut body = |k: &mut Self, i: Value| -> Result<()> {
+            k.memo.clear();
+            let v = k.expr_op(sib, Index::Multi(vec![i], lane))?;
+            k.store(sib, &[i], v);
+            Ok(())
+        };
+        if clip.0 >= clip.1 {
+            // Nothing to write (a chunk's range is consumed all the same).
+            self.range = None;
+            return Ok(());
+        }
+        self.pieces_in(n, sib, true, lane, dtype, clip, &mut body)
+    }
+}

@@ -1,0 +1,197 @@
+//! Sibling kernels share one loop nest: W2's value (a sum over `x`) and its gradient (an
+//! elementwise kernel over `x`) compile to one loop nest that reads `x` once, with results
+//! bit-identical to the interpreter's for lengths around the vector width and the sum's block,
+//! and for lengths run in chunks on the thread pool (pools of 1, 2 and 3 threads), in f32 and
+//! f64. Siblings longer and shorter than the sum, and scalar loops (a complex sum, a strided
+//! one) are fused too; a sibling that reads the sum is not.
+
+use cranegrad::array::Data;
+use cranegrad::interp;
+use cranegrad::ir::{AxisSlice, BinaryOp, Graph, Op};
+use cranegrad::jit;
+use cranegrad::prelude::*;
+use ndarray::{s, ArrayD, IxDyn};
+use num_complex::Complex64;
+use std::sync::Arc;
+
+fn w2(x: &DlArray) -> Result<(DlArray, DlArray)> {
+    let (head, tail) = (x.slice(s![..-1]), x.slice(s![1..]));
+    let y = (100.0 * (&tail - head.square()).square() + (1.0 - &head).square()).sum_all();
+    let g = dlgradient(&y, x)?;
+    Ok((y, g))
+}
+
+fn values(n: usize, seed: u64) -> Vec<f64> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..n)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            (s >> 11) as f64 / (1u64 << 53) as f64 * 3.0 - 1.5
+        })
+        .collect()
+}
+
+fn input(dtype: DType, n: usize) -> Arc<Data> {
+    let v = ArrayD::from_shape_vec(IxDyn(&[n]), values(n, n as u64 + 7)).unwrap();
+    let w = ArrayD::from_shape_vec(IxDyn(&[n]), values(n, n as u64 + 8)).unwrap();
+    Arc::new(match dtype {
+        DType::F32 => Data::F32(v.mapv(|x| x as f32)),
+        DType::C128 => Data::C128(ndarray::Zip::from(&v).and(&w).map_collect(|&re, &im| Complex64::new(re, im))),
+        _ => Data::F64(v),
+    })
+}
+
+fn bits(d: &Data) -> Vec<u64> {
+    d.element_bits()
+}
+
+fn pool(threads: usize) -> rayon::ThreadPool {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
+}
+
+/// W2's optimized value-and-gradient graph for `x` of `n` elements of `dtype`.
+fn w2_graph(dtype: DType, n: usize) -> Graph {
+    let x = match dtype {
+        DType::F32 => DlArray::from(ndarray::Array1::from_vec(vec![0.5f32; n])),
+        _ => DlArray::from(ndarray::Array1::from_vec(vec![0.5f64; n])),
+    };
+    let g = cranegrad::trace_graph(|x: DlArray| w2(&x), x).unwrap();
+    cranegrad::opt::optimize(&g).unwrap()
+}
+
+/// Compiles `g`, runs it under pools of 1, 2 and 3 threads and checks every output's bits
+/// against the interpreter's; returns the compiled graph.
+fn check_bits(g: &Graph, x: Arc<Data>, what: &str) -> jit::Compiled {
+    let c = jit::compile_shared(&Arc::new(g.clone())).unwrap();
+    let inputs = [x];
+    let want = interp::run(g, &inputs).unwrap();
+    for threads in [1, 2, 3] {
+        let got = pool(threads).install(|| c.run(&inputs).unwrap());
+        assert_eq!(got.len(), want.len());
+        for (k, (a, b)) in got.iter().zip(&want).enumerate() {
+            assert!(bits(a) == bits(b), "{what}: output {k} differs from the interpreter ({threads} threads)");
+        }
+    }
+    c
+}
+
+/// The generated functions: `; kernels...` and `; chunks...` headers of the CLIF text.
+fn functions(clif: &str) -> usize {
+    clif.lines().filter(|l| l.starts_with("; kernels") || l.starts_with("; chunks")).count()
+}
+
+#[test]
+fn w2_value_and_gradient_are_one_loop_nest_with_the_interpreters_bits() {
+    // Around the sum's smallest fused length (512 + 1), odd lengths (not a multiple of the
+    // vector width), whole blocks, and lengths the thread pool runs in chunks (from 2^18 + 1).
+    let sizes = [513, 514, 515, 1000, 1001, 1002, 1025, 1027, 4099, 65_537, 262_145, 262_147, 300_007, 1_000_003];
+    for dtype in [DType::F64, DType::F32] {
+        for n in sizes {
+            let g = w2_graph(dtype, n);
+            let what = format!("W2 {dtype:?} n={n}");
+            let c = check_bits(&g, input(dtype, n), &what);
+            assert_eq!(c.loop_count(), 1, "{what}: the value and the gradient are one loop nest");
+            if n == 1000 || n == 300_007 {
+                let clif = c.clif_text();
+                assert_eq!(functions(&clif), 1, "{what}: one generated function\n{clif}");
+                // `x` is the only input: its pointer is loaded from the buffer table once, and
+                // the value's and the gradient's loads in the fused loop both go through it.
+                let kernels: Vec<&str> = clif.lines().filter(|l| l.starts_with(";   %")).collect();
+                assert_eq!(kernels.len(), 1, "{what}: one kernel listed\n{clif}");
+                assert!(kernels[0].contains("reduce_sum"), "{what}: the sum's loop nest\n{clif}");
+                // The gradient's vector stores (`store notrap`, not known aligned) are in the
+                // sum's loops: two per group of the sum's blocks and of its tail, one more in
+                // the loop of the gradient's first elements (alone, the gradient has one).
+                let vector_stores = clif.lines().filter(|l| l.trim_start().starts_with("store notrap v")).count();
+                assert!(vector_stores >= 3, "{what}: {vector_stores} vector stores\n{clif}");
+            }
+        }
+    }
+}
+
+#[test]
+fn w2_through_accelerate_builds_one_kernel() {
+    for n in [1000usize, 300_007] {
+        let x = DlArray::from(ndarray::Array1::from_vec(values(n, 3)));
+        let af = accelerate(|x: DlArray| w2(&x));
+        let (y, g) = af.call(x.clone()).unwrap();
+        let (ye, ge) = dlfeval(|x: DlArray| w2(&x), x).unwrap();
+        assert_eq!(af.build_reports()[0].kernels, 1, "n={n}");
+        assert_eq!(y.to_scalar::<f64>().unwrap().to_bits(), ye.to_scalar::<f64>().unwrap().to_bits(), "n={n}");
+        let (a, b) = (g.extractdata::<f64>().unwrap(), ge.extractdata::<f64>().unwrap());
+        let same = a.iter().zip(b.iter()).all(|(p, q)| p.to_bits() == q.to_bits());
+        assert!(same && a.len() == b.len(), "n={n}: gradient differs from the eager one");
+    }
+}
+
+/// `sum(x^2)` and `x - slice`-style siblings built by hand: a sibling longer than the sum (the
+/// last chunk writes its extra elements), one shorter, and one that reads the sum (not fused).
+#[test]
+fn siblings_of_other_lengths_and_a_dependent_one() {
+    for dtype in [DType::F64, DType::F32] {
+        for n in [777usize, 4096, 300_001] {
+            // y = sum(x[1..]^2), e = x * 3 over all n elements (one longer than the sum).
+            let mut g = Graph::new();
+            let x = g.input(0, dtype, &[n]);
+            let tail = g.push(Op::Slice(vec![AxisSlice { start: 1, len: n - 1, step: 1 }]), vec![x], 0).unwrap();
+            let sq = g.push(Op::Binary(BinaryOp::Mul), vec![tail, tail], 0).unwrap();
+            let y = g.push(Op::ReduceSum(vec![0]), vec![sq], 0).unwrap();
+            let e = g.push(Op::Binary(BinaryOp::Add), vec![x, x], 0).unwrap();
+            let e = g.push(Op::Binary(BinaryOp::Mul), vec![e, x], 0).unwrap();
+            g.outputs = vec![y, e];
+            let c = check_bits(&g, input(dtype, n), &format!("longer sibling {dtype:?} n={n}"));
+            assert_eq!(c.loop_count(), 1);
+            // y = sum(x^2), e = x[1..] - x[..-1] (one shorter than the sum).
+            let mut g = Graph::new();
+            let x = g.input(0, dtype, &[n]);
+            let sq = g.push(Op::Binary(BinaryOp::Mul), vec![x, x], 0).unwrap();
+            let y = g.push(Op::ReduceSum(vec![0]), vec![sq], 0).unwrap();
+            let head = g.push(Op::Slice(vec![AxisSlice { start: 0, len: n - 1, step: 1 }]), vec![x], 0).unwrap();
+            let tail = g.push(Op::Slice(vec![AxisSlice { start: 1, len: n - 1, step: 1 }]), vec![x], 0).unwrap();
+            let e = g.push(Op::Binary(BinaryOp::Sub), vec![tail, head], 0).unwrap();
+            g.outputs = vec![e, y];
+            let c = check_bits(&g, input(dtype, n), &format!("shorter sibling {dtype:?} n={n}"));
+            assert_eq!(c.loop_count(), 1);
+            // y = sum(x^2), e = x - y: e reads the sum, so it runs after it.
+            let mut g = Graph::new();
+            let x = g.input(0, dtype, &[n]);
+            let sq = g.push(Op::Binary(BinaryOp::Mul), vec![x, x], 0).unwrap();
+            let y = g.push(Op::ReduceSum(vec![0]), vec![sq], 0).unwrap();
+            let e = g.push(Op::Binary(BinaryOp::Sub), vec![x, y], 0).unwrap();
+            g.outputs = vec![y, e];
+            let c = check_bits(&g, input(dtype, n), &format!("dependent sibling {dtype:?} n={n}"));
+            assert_eq!(c.loop_count(), 2);
+        }
+    }
+}
+
+/// Sums that run as scalar code keep their sibling in the same loop, computed in scalar code:
+/// a complex sum, and a real sum over every other element (a strided read is not vectorized).
+#[test]
+fn scalar_sums_with_siblings() {
+    for n in [600usize, 1001, 300_003] {
+        // y = sum(x * x), e = x * x + x, complex.
+        let mut g = Graph::new();
+        let x = g.input(0, DType::C128, &[n]);
+        let sq = g.push(Op::Binary(BinaryOp::Mul), vec![x, x], 0).unwrap();
+        let y = g.push(Op::ReduceSum(vec![0]), vec![sq], 0).unwrap();
+        let e = g.push(Op::Binary(BinaryOp::Add), vec![sq, x], 0).unwrap();
+        g.outputs = vec![y, e];
+        let c = check_bits(&g, input(DType::C128, n), &format!("complex n={n}"));
+        assert_eq!(c.loop_count(), 1, "complex n={n}");
+        // y = sum(x[0..2n:2]^2), e = 3 x[..n].
+        let mut g = Graph::new();
+        let x = g.input(0, DType::F64, &[2 * n]);
+        let even = g.push(Op::Slice(vec![AxisSlice { start: 0, len: n, step: 2 }]), vec![x], 0).unwrap();
+        let sq = g.push(Op::Binary(BinaryOp::Mul), vec![even, even], 0).unwrap();
+        let y = g.push(Op::ReduceSum(vec![0]), vec![sq], 0).unwrap();
+        let head = g.push(Op::Slice(vec![AxisSlice { start: 0, len: n, step: 1 }]), vec![x], 0).unwrap();
+        let e = g.push(Op::Binary(BinaryOp::Add), vec![head, head], 0).unwrap();
+        let e = g.push(Op::Binary(BinaryOp::Add), vec![e, head], 0).unwrap();
+        g.outputs = vec![y, e];
+        let c = check_bits(&g, input(DType::F64, 2 * n), &format!("strided n={n}"));
+        assert_eq!(c.loop_count(), 1, "strided n={n}");
+    }
+}
