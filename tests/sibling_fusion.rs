@@ -5,6 +5,9 @@
 //! f64. Siblings longer and shorter than the sum, and scalar loops (a complex sum, a strided
 //! one) are fused too; a sibling that reads the sum is not.
 
+mod common;
+
+use common::data::XorShift;
 use cranegrad::array::Data;
 use cranegrad::interp;
 use cranegrad::ir::{AxisSlice, BinaryOp, Graph, Op};
@@ -22,15 +25,8 @@ fn w2(x: &DlArray) -> Result<(DlArray, DlArray)> {
 }
 
 fn values(n: usize, seed: u64) -> Vec<f64> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            (s >> 11) as f64 / (1u64 << 53) as f64 * 3.0 - 1.5
-        })
-        .collect()
+    let mut rng = XorShift::golden(seed);
+    (0..n).map(|_| rng.unit() * 3.0 - 1.5).collect()
 }
 
 fn input(dtype: DType, n: usize) -> Arc<Data> {
