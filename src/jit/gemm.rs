@@ -27,7 +27,6 @@ use crate::array::DType;
 use crate::error::{Error, Result};
 use crate::ir::{Graph, NodeId, Op};
 use faer::{MatMut, MatRef};
-use rayon::prelude::*;
 
 /// True for a permutation that swaps the last two axes and keeps the others: a matrix product
 /// reads its operand through strides instead of a copy.
@@ -195,58 +194,6 @@ unsafe fn real<T: RealGemm>(
     b: (*const u8, isize, isize),
     c: *mut u8,
 ) {
-    let par = parallelism(m, k, n);
-    if matches!(par, faer::Par::Rayon(_)) && a.1 == 1 && m >= ROW_PARTS {
-        // faer runs a product whose left operand is stored transposed on one thread: its
-        // result's rows are cut into `ROW_PARTS` fixed parts (whatever the number of threads,
-        // so the bits are the same), each a product of its own on the pool.
-        let (a_at, b_at, c_at) = (a.0 as usize, b.0 as usize, c as usize);
-        let rows = m.div_ceil(ROW_PARTS);
-        (0..ROW_PARTS).into_par_iter().for_each(|part| {
-            let (lo, hi) = (part * rows, ((part + 1) * rows).min(m));
-            if lo < hi {
-                let size = std::mem::size_of::<T>();
-                // SAFETY: rows `lo..hi` of `a` (row stride `a.1`) and of `c` (row stride `n`)
-                // lie inside the caller's matrices; the parts write disjoint rows of `c`.
-                unsafe {
-                    let a_part = (a_at as *const u8).offset(lo as isize * a.1 * size as isize);
-                    let c_part = (c_at as *mut u8).add(lo * n * size);
-                    product_view::<T>(
-                        hi - lo,
-                        k,
-                        n,
-                        (a_part, a.1, a.2),
-                        (b_at as *const u8, b.1, b.2),
-                        c_part,
-                        faer::Par::Seq,
-                    );
-                    // This may be a pool thread: its next chunk function is SSE code.
-                    clear_upper_vector_state();
-                }
-            }
-        });
-        return;
-    }
-    // SAFETY: as for this function.
-    unsafe { product_view::<T>(m, k, n, a, b, c, par) }
-}
-
-/// Parts the rows of a large product with a transposed left operand are cut into.
-const ROW_PARTS: usize = 4;
-
-/// `c = a @ b` through faer with parallelism `par`, from raw pointers and element strides.
-///
-/// # Safety
-/// As for [`matmul`], for one matrix of each operand.
-unsafe fn product_view<T: RealGemm>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: (*const u8, isize, isize),
-    b: (*const u8, isize, isize),
-    c: *mut u8,
-    par: faer::Par,
-) {
     // SAFETY: the caller guarantees the matrices these pointers and strides describe; `c` is
     // row-major `[m, n]` and written only through this view.
     let (av, bv, cv) = unsafe {
@@ -256,5 +203,5 @@ unsafe fn product_view<T: RealGemm>(
             MatMut::from_raw_parts_mut(c as *mut T, m, n, n as isize, 1),
         )
     };
-    faer::linalg::matmul::matmul(cv, faer::Accum::Replace, av, bv, T::ONE, par);
+    faer::linalg::matmul::matmul(cv, faer::Accum::Replace, av, bv, T::ONE, parallelism(m, k, n));
 }
