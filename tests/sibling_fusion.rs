@@ -191,3 +191,64 @@ fn scalar_sums_with_siblings() {
         assert_eq!(c.loop_count(), 1, "strided n={n}");
     }
 }
+
+/// `e = a * (1 - b * b)` over `[rows, columns]` (a layer's gradient), its sum over the rows
+/// (the bias gradient) and a product reading `e` (so `e` has a buffer).
+fn gradient_and_column_sum(dtype: DType, rows: usize, columns: usize) -> Graph {
+    let mut g = Graph::new();
+    let a = g.input(0, dtype, &[rows, columns]);
+    let b = g.input(1, dtype, &[rows, columns]);
+    let w = g.input(2, dtype, &[columns, 3]);
+    let bb = g.push(Op::Binary(BinaryOp::Mul), vec![b, b], 0).unwrap();
+    let one = g.push(Op::Constant(Arc::new(Data::scalar(dtype, Complex64::new(1.0, 0.0)))), vec![], 0).unwrap();
+    let d = g.push(Op::Binary(BinaryOp::Sub), vec![one, bb], 0).unwrap();
+    let e = g.push(Op::Binary(BinaryOp::Mul), vec![a, d], 0).unwrap();
+    let s = g.push(Op::ReduceSum(vec![0]), vec![e], 0).unwrap();
+    let p = g.push(Op::MatMul, vec![e, w], 0).unwrap();
+    g.outputs = vec![s, p, e];
+    g
+}
+
+#[test]
+fn a_sum_over_the_rows_of_a_kernel_is_computed_in_its_loop_nest() {
+    for dtype in [DType::F64, DType::F32] {
+        // Vector columns with a remainder, short rows, one row, and the most rows one block of
+        // the blocked order holds.
+        for (rows, columns) in [(256, 256), (5, 37), (1, 10), (7, 3), (256, 33)] {
+            let g = gradient_and_column_sum(dtype, rows, columns);
+            let data = |shape: &[usize], seed: u64| {
+                let v = ArrayD::from_shape_vec(IxDyn(shape), values(shape.iter().product(), seed)).unwrap();
+                Arc::new(match dtype {
+                    DType::F32 => Data::F32(v.mapv(|x| x as f32)),
+                    _ => Data::F64(v),
+                })
+            };
+            let inputs = [data(&[rows, columns], 1), data(&[rows, columns], 2), data(&[columns, 3], 3)];
+            let want = interp::run(&g, &inputs).unwrap();
+            let c = jit::compile(&g).unwrap();
+            let got = c.run(&inputs).unwrap();
+            let case = format!("{dtype:?} [{rows}, {columns}]");
+            for (w, o) in want.iter().zip(&got) {
+                assert_eq!(bits(w), bits(o), "{case}");
+            }
+            // The gradient's loop nest and the product: the sum has no loop of its own.
+            let product_loops = usize::from(rows * columns * 3 <= 4096);
+            assert_eq!(c.loop_count(), 1 + product_loops, "{case}");
+        }
+    }
+}
+
+#[test]
+fn a_sum_over_more_rows_than_one_block_keeps_its_own_loop() {
+    let g = gradient_and_column_sum(DType::F64, 300, 8);
+    let data = |shape: &[usize], seed: u64| {
+        Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(shape), values(shape.iter().product(), seed)).unwrap()))
+    };
+    let inputs = [data(&[300, 8], 4), data(&[300, 8], 5), data(&[8, 3], 6)];
+    let c = jit::compile(&g).unwrap();
+    // The gradient's loop nest and the sum's (the product calls GEMM).
+    assert_eq!(c.loop_count(), 2);
+    for (w, o) in interp::run(&g, &inputs).unwrap().iter().zip(&c.run(&inputs).unwrap()) {
+        assert_eq!(bits(w), bits(o));
+    }
+}

@@ -124,7 +124,11 @@ impl KernelEmitter<'_, '_> {
                 self.emit_reduce(root, &axes)?;
             }
             Op::MatMul => self.emit_small_product(root)?,
-            _ if node.shape.len() >= 2 && self.range.is_none() && self.reads_same_shape_only(root) => {
+            _ if node.shape.len() >= 2
+                && self.range.is_none()
+                && self.plan.column_sum[root].is_none()
+                && self.reads_same_shape_only(root) =>
+            {
                 // One loop over the elements in memory order: no loop per axis, and a vector
                 // loop however short the last axis is.
                 let n = node.shape.iter().product::<usize>();
@@ -141,13 +145,23 @@ impl KernelEmitter<'_, '_> {
             _ => {
                 let shape = node.shape.clone();
                 let lane = inner_lane(&shape);
+                let column_sum = match self.plan.column_sum[root] {
+                    Some(sum) => Some(self.begin_column_sum(bufs, root, sum)?),
+                    None => None,
+                };
                 let mut body = |k: &mut Self, idx: &[Value]| -> Result<()> {
                     k.memo.clear();
                     let v = k.expr_op(root, Index::Multi(idx.to_vec(), lane))?;
                     k.store(root, idx, v);
+                    if let Some(sum) = &column_sum {
+                        k.accumulate_column(sum, idx[0], idx[1], v)?;
+                    }
                     Ok(())
                 };
                 self.nest_pieces(&shape, root, true, &mut body)?;
+                if let Some(sum) = &column_sum {
+                    self.finish_column_sum(sum)?;
+                }
             }
         }
         Ok(())

@@ -37,6 +37,7 @@
 //! ```
 
 mod buffers;
+mod columns;
 mod compile;
 mod emitter;
 mod expr;

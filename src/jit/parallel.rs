@@ -43,6 +43,18 @@ const CHUNK: usize = 1 << 15;
 /// elements, in chunks this many times smaller: W3's `tanh` of `256 x 256` runs on the pool.
 const COSTLY_FACTOR: usize = 8;
 
+/// The fewest elements an elementwise kernel whose expression has inline cost `cost`
+/// (`Plan::cost`) is split from.
+pub(crate) fn elementwise_parallel_min(cost: usize) -> usize {
+    // An expression with a host call per element (or as costly) does about `COSTLY_FACTOR`
+    // times the work per element of a simple one.
+    if cost > super::plan::CHEAP {
+        PARALLEL_MIN / COSTLY_FACTOR
+    } else {
+        PARALLEL_MIN
+    }
+}
+
 /// Blocks per chunk of a split sum: a power of two, `CHUNK` elements.
 pub(crate) const SUM_CHUNK_BLOCKS: usize = CHUNK / SUM_BLOCK;
 
@@ -89,11 +101,8 @@ pub(crate) fn split(g: &Graph, plan: &Plan, k: NodeId) -> Option<Split> {
             (units > chunk).then_some(Split::Rows { units, chunk })
         }
         _ => {
-            // An expression with a host call per element (or as costly) does about
-            // `COSTLY_FACTOR` times the work per element of a simple one.
-            let costly = plan.cost[k] > super::plan::CHEAP;
-            let (least, chunk_elements) =
-                if costly { (PARALLEL_MIN / COSTLY_FACTOR, CHUNK / COSTLY_FACTOR) } else { (PARALLEL_MIN, CHUNK) };
+            let least = elementwise_parallel_min(plan.cost[k]);
+            let chunk_elements = if least < PARALLEL_MIN { CHUNK / COSTLY_FACTOR } else { CHUNK };
             if out < least || node.shape.is_empty() {
                 return None;
             }

@@ -14,7 +14,9 @@
 //! Sibling kernels share one loop nest: a sum of a whole 1-D operand and a later 1-D kernel of
 //! about its length, of its dtype, that reads one of the same buffers (a value and its gradient)
 //! are emitted as one loop over the sum's blocks that also writes the other kernel's elements
-//! ([`pair_siblings`]; `sum.rs` emits it, keeping the sum's order).
+//! ([`pair_siblings`]; `sum.rs` emits it, keeping the sum's order). A sum over the rows of a
+//! 2-D kernel's buffer (a bias gradient beside the layer's gradient) accumulates in that
+//! kernel's loop nest, which reads each element once ([`pair_column_sums`]; `columns.rs`).
 
 use super::gemm::is_matrix_transpose;
 use crate::array::{DType, Data};
@@ -54,8 +56,12 @@ pub(crate) struct Plan {
     pub arena_bytes: usize,
     /// Per node: for a sum kernel, the sibling kernel emitted in its loop nest.
     pub sibling: Vec<Option<NodeId>>,
-    /// Per node: a kernel emitted inside its sibling sum's loop nest (not on its own).
+    /// Per node: a kernel emitted inside its sibling sum's loop nest, or a column sum emitted
+    /// inside the loop nest of the kernel it sums (not on its own).
     pub absorbed: Vec<bool>,
+    /// Per node: for a 2-D kernel, the sum over its rows (`reduce_sum(axes = [0])`) that its
+    /// loop nest also computes ([`pair_column_sums`]).
+    pub column_sum: Vec<Option<NodeId>>,
 }
 
 fn numel(s: &[usize]) -> usize {
@@ -317,8 +323,69 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
         buffer[id] = Some(slots.len());
         slots.push(slot);
     }
-    let (sibling, absorbed) = pair_siblings(g, &buffer, &inline_const, &kernels);
-    Ok(Plan { buffer, slots, inline_const, kernels, out_allocs, arena_bytes: arena, cost, sibling, absorbed })
+    let (sibling, mut absorbed) = pair_siblings(g, &buffer, &inline_const, &kernels);
+    let column_sum = pair_column_sums(g, &kernels, &cost, &sibling, &mut absorbed);
+    Ok(Plan {
+        buffer,
+        slots,
+        inline_const,
+        kernels,
+        out_allocs,
+        arena_bytes: arena,
+        cost,
+        sibling,
+        absorbed,
+        column_sum,
+    })
+}
+
+/// The most columns a kernel with a column sum has: its four rows of accumulators live in
+/// the function's stack frame (16 KiB at most).
+const COLUMN_SUM_MAX_COLUMNS: usize = 512;
+
+/// Pairs column sums with the kernel they sum (see the module's documentation): a kernel
+/// `r = reduce_sum(e, axes = [0])` whose operand `e` is a real 2-D elementwise kernel of at
+/// most `SUM_BLOCK` rows (one block of the blocked order per column) and at most
+/// `COLUMN_SUM_MAX_COLUMNS` columns, small enough to stay on the calling thread, with no sibling
+/// of its own, is computed in `e`'s loop nest (the sum of a layer's gradient over its batch,
+/// beside the gradient itself). Returns, per node, the column sum each kernel computes; marks
+/// those sums absorbed.
+fn pair_column_sums(
+    g: &Graph,
+    kernels: &[NodeId],
+    cost: &[usize],
+    sibling: &[Option<NodeId>],
+    absorbed: &mut [bool],
+) -> Vec<Option<NodeId>> {
+    let mut column_sum = vec![None; g.nodes.len()];
+    let mut is_kernel = vec![false; g.nodes.len()];
+    for &k in kernels {
+        is_kernel[k] = true;
+    }
+    for &r in kernels {
+        let rn = &g.nodes[r];
+        if !matches!(&rn.op, Op::ReduceSum(axes) if axes.as_slice() == [0]) || absorbed[r] {
+            continue;
+        }
+        let e = rn.inputs[0];
+        let en = &g.nodes[e];
+        let elementwise = en.op.is_elementwise() || matches!(en.op, Op::Broadcast(_) | Op::Slice(_) | Op::Pad { .. });
+        if is_kernel[e]
+            && elementwise
+            && !absorbed[e]
+            && sibling[e].is_none()
+            && column_sum[e].is_none()
+            && matches!(en.dtype, DType::F32 | DType::F64)
+            && en.shape.len() == 2
+            && en.shape[0] <= SUM_BLOCK
+            && en.shape[1] <= COLUMN_SUM_MAX_COLUMNS
+            && numel(&en.shape) < super::parallel::elementwise_parallel_min(cost[e])
+        {
+            column_sum[e] = Some(r);
+            absorbed[r] = true;
+        }
+    }
+    column_sum
 }
 
 /// The buffered nodes the fused expression of kernel `root` reads (not its own buffer).
