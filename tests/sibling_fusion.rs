@@ -252,3 +252,37 @@ fn a_sum_over_more_rows_than_one_block_keeps_its_own_loop() {
         assert_eq!(bits(w), bits(o));
     }
 }
+
+#[test]
+fn independent_reductions_over_the_same_rows_share_one_loop_nest() {
+    // Three reductions of the rows of [7, 4] expressions (a softmax backward's row sums, a
+    // row max) and one that reads another's result (it stays after them).
+    for dtype in [DType::F64, DType::F32] {
+        let (rows, columns) = (7, 4);
+        let mut g = Graph::new();
+        let a = g.input(0, dtype, &[rows, columns]);
+        let b = g.input(1, dtype, &[rows, columns]);
+        let ab = g.push(Op::Binary(BinaryOp::Mul), vec![a, b], 0).unwrap();
+        let s1 = g.push(Op::ReduceSum(vec![1]), vec![ab], 0).unwrap();
+        let d = g.push(Op::Binary(BinaryOp::Sub), vec![a, b], 0).unwrap();
+        let s2 = g.push(Op::ReduceMax(vec![1]), vec![d], 0).unwrap();
+        let s3 = g.push(Op::ReduceSum(vec![1]), vec![b], 0).unwrap();
+        g.outputs = vec![s1, s2, s3];
+        let data = |seed: u64| {
+            let v = ArrayD::from_shape_vec(IxDyn(&[rows, columns]), values(rows * columns, seed)).unwrap();
+            Arc::new(match dtype {
+                DType::F32 => Data::F32(v.mapv(|x| x as f32)),
+                _ => Data::F64(v),
+            })
+        };
+        let inputs = [data(11), data(12)];
+        let c = jit::compile(&g).unwrap();
+        for (w, o) in interp::run(&g, &inputs).unwrap().iter().zip(&c.run(&inputs).unwrap()) {
+            assert_eq!(bits(w), bits(o), "{dtype:?}");
+        }
+        // Rows of 4: each sum's row is straight code and the max's a loop of its own, inside
+        // the one loop over the rows (three loops over the rows would make four).
+        let clif = c.clif_text();
+        assert_eq!(clif.matches("brif").count(), 2, "{clif}");
+    }
+}

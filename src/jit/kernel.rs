@@ -44,12 +44,19 @@ impl KernelEmitter<'_, '_> {
         self.b.append_block_params_for_function_params(entry);
         self.b.switch_to_block(entry);
         let bufs = self.b.block_params(entry)[0];
-        for &root in roots {
+        let mut at = 0;
+        while at < roots.len() {
             // Pointers are loaded again for each kernel, in the block it starts in, so each
             // load dominates its uses.
             self.ptrs.clear();
             self.memo.clear();
-            self.emit_kernel(bufs, root)?;
+            let group = self.reductions_alike(&roots[at..]);
+            if group > 1 {
+                self.emit_reduce_group(bufs, &roots[at..at + group])?;
+            } else {
+                self.emit_kernel(bufs, roots[at])?;
+            }
+            at += group.max(1);
         }
         self.b.ins().return_(&[]);
         self.b.seal_all_blocks();
@@ -426,54 +433,133 @@ impl KernelEmitter<'_, '_> {
         self.emit_loop(n, &mut inner)
     }
 
+    /// How many of the kernels at the start of `roots` are reductions over the same axes of
+    /// operands of the same shape, none reading another's result (at least 1 when the first is
+    /// a plain reduction, else 0): they run in one loop nest over their common output, each
+    /// element of each in its own blocked order, reading each operand row once for all.
+    fn reductions_alike(&self, roots: &[NodeId]) -> usize {
+        let plain_reduction = |k: NodeId| {
+            matches!(self.g.nodes[k].op, Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_))
+                && self.plan.sibling[k].is_none()
+                && !self.g.nodes[k].shape.is_empty()
+        };
+        let axes = |k: NodeId| match &self.g.nodes[k].op {
+            Op::ReduceSum(a) | Op::ReduceMax(a) | Op::ReduceMin(a) => a.clone(),
+            _ => Vec::new(),
+        };
+        let Some(&first) = roots.first().filter(|&&k| plain_reduction(k)) else { return 0 };
+        let in_shape = &self.g.nodes[self.g.nodes[first].inputs[0]].shape;
+        let mut group_slots = vec![self.plan.buffer[first]];
+        let mut n = 1;
+        for &k in &roots[1..] {
+            if !plain_reduction(k)
+                || axes(k) != axes(first)
+                || &self.g.nodes[self.g.nodes[k].inputs[0]].shape != in_shape
+            {
+                break;
+            }
+            let mut reads = Vec::new();
+            self.collect_slots(k, &mut reads);
+            if reads.iter().any(|s| group_slots.contains(&Some(*s))) {
+                break;
+            }
+            group_slots.push(self.plan.buffer[k]);
+            n += 1;
+        }
+        n
+    }
+
+    /// Reductions `roots` (see [`reductions_alike`](Self::reductions_alike)) in one loop nest.
+    fn emit_reduce_group(&mut self, bufs: Value, roots: &[NodeId]) -> Result<()> {
+        let mut slots = Vec::new();
+        for &root in roots {
+            slots.push(self.plan.buffer[root].ok_or_else(|| jerr("kernel root without a buffer"))?);
+            self.collect_slots(root, &mut slots);
+        }
+        for s in slots {
+            if !self.ptrs.contains_key(&s) {
+                let p = self.b.ins().load(self.ptr_ty, MemFlagsData::trusted().with_readonly(), bufs, (s * 8) as i32);
+                self.ptrs.insert(s, p);
+            }
+        }
+        let axes = match &self.g.nodes[roots[0]].op {
+            Op::ReduceSum(a) | Op::ReduceMax(a) | Op::ReduceMin(a) => a.clone(),
+            _ => return Err(jerr("a reduction group of other kernels")),
+        };
+        self.emit_reduce_all(roots, &axes)
+    }
+
     pub(super) fn emit_reduce(&mut self, root: NodeId, axes: &[usize]) -> Result<()> {
+        self.emit_reduce_all(&[root], axes)
+    }
+
+    /// Reductions `roots` over `axes` of operands of one shape: one loop nest over the common
+    /// output shape whose body computes and stores each root's element.
+    fn emit_reduce_all(&mut self, roots: &[NodeId], axes: &[usize]) -> Result<()> {
+        let first = &self.g.nodes[roots[0]];
+        let in_shape = self.g.nodes[first.inputs[0]].shape.clone();
+        let out_shape = first.shape.clone();
+        let mut sorted = axes.to_vec();
+        sorted.sort_unstable();
+        let keep: Vec<usize> = (0..in_shape.len()).filter(|a| !sorted.contains(a)).collect();
+        let mut body = |k: &mut Self, out_idx: &[Value]| -> Result<()> {
+            for &root in roots {
+                k.reduce_element(root, &sorted, &keep, &in_shape, out_idx)?;
+            }
+            Ok(())
+        };
+        self.nest(&out_shape, &[], &mut body)
+    }
+
+    /// Element `out_idx` of reduction `root` over the `sorted` axes of its operand (of shape
+    /// `in_shape`; `keep` are the other axes), computed and stored.
+    fn reduce_element(
+        &mut self,
+        root: NodeId,
+        sorted: &[usize],
+        keep: &[usize],
+        in_shape: &[usize],
+        out_idx: &[Value],
+    ) -> Result<()> {
         let node = &self.g.nodes[root];
         let operand = node.inputs[0];
-        let in_shape = self.g.nodes[operand].shape.clone();
-        let out_shape = node.shape.clone();
         let dtype = node.dtype;
         let kind = match node.op {
             Op::ReduceSum(_) => Reduction::Sum,
             Op::ReduceMax(_) => Reduction::Max,
             _ => Reduction::Min,
         };
-        let mut sorted = axes.to_vec();
-        sorted.sort_unstable();
-        let keep: Vec<usize> = (0..in_shape.len()).filter(|a| !sorted.contains(a)).collect();
-        let mut body = |k: &mut Self, out_idx: &[Value]| -> Result<()> {
-            let mut full: Vec<Option<Value>> = vec![None; in_shape.len()];
-            for (p, &a) in keep.iter().enumerate() {
-                full[a] = Some(out_idx[p]);
-            }
-            let v = if sorted.is_empty() {
-                k.memo.clear();
-                let idx: Vec<Value> = full.iter().map(|v| v.expect("every axis kept")).collect();
-                k.expr(operand, Index::Multi(idx, Lane::Unknown))?
-            } else {
-                let vars: Vec<Vec<Variable>> = (0..sorted.len())
-                    .map(|_| {
-                        let n = if dtype.is_complex() { 2 } else { 1 };
-                        (0..n).map(|_| k.b.declare_var(elem_ty(dtype))).collect()
-                    })
-                    .collect();
-                let red = ReduceLevel {
-                    level: 0,
-                    axes: &sorted,
-                    in_shape: &in_shape,
-                    full: &full,
-                    vars: &vars,
-                    operand,
-                    dtype,
-                    kind,
-                    sibling: None,
-                };
-                k.reduce_level(&red)?;
-                k.read_vars(&vars[0])
+        let mut full: Vec<Option<Value>> = vec![None; in_shape.len()];
+        for (p, &a) in keep.iter().enumerate() {
+            full[a] = Some(out_idx[p]);
+        }
+        let v = if sorted.is_empty() {
+            self.memo.clear();
+            let idx: Vec<Value> = full.iter().map(|v| v.expect("every axis kept")).collect();
+            self.expr(operand, Index::Multi(idx, Lane::Unknown))?
+        } else {
+            let vars: Vec<Vec<Variable>> = (0..sorted.len())
+                .map(|_| {
+                    let n = if dtype.is_complex() { 2 } else { 1 };
+                    (0..n).map(|_| self.b.declare_var(elem_ty(dtype))).collect()
+                })
+                .collect();
+            let red = ReduceLevel {
+                level: 0,
+                axes: sorted,
+                in_shape,
+                full: &full,
+                vars: &vars,
+                operand,
+                dtype,
+                kind,
+                sibling: None,
             };
-            k.store(root, out_idx, v);
-            Ok(())
+            self.reduce_level(&red)?;
+            self.read_vars(&vars[0])
         };
-        self.nest(&out_shape, &[], &mut body)
+        self.store(root, out_idx, v);
+        Ok(())
     }
 
     pub(super) fn read_vars(&mut self, vars: &[Variable]) -> Elem {

@@ -64,17 +64,6 @@ impl KernelEmitter<'_, '_> {
         let blocks = full_blocks + usize::from(tail > 0);
         let levels = (usize::BITS - blocks.leading_zeros()) as usize;
         let size = dtype.size_of() as i64;
-        let partials = match chunk {
-            Some((_, _, part)) => Partials { at: PartialsAt::Ptr(part), size },
-            None => {
-                let slot = self.b.create_sized_stack_slot(StackSlotData::new(
-                    StackSlotKind::ExplicitSlot,
-                    (levels as i64 * size) as u32,
-                    4,
-                ));
-                Partials { at: PartialsAt::Slot(slot), size }
-            }
-        };
         let accs: Vec<Vec<Variable>> = (0..SUM_ACCUMULATORS)
             .map(|_| (0..if dtype.is_complex() { 2 } else { 1 }).map(|_| self.b.declare_var(elem_ty(dtype))).collect())
             .collect();
@@ -103,6 +92,17 @@ impl KernelEmitter<'_, '_> {
             let base = self.b.ins().iconst(types::I64, 0);
             return self.sum_block(red, &sums, base, n).map(Some);
         }
+        let partials = match chunk {
+            Some((_, _, part)) => Partials { at: PartialsAt::Ptr(part), size },
+            None => {
+                let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+                    StackSlotKind::ExplicitSlot,
+                    (levels as i64 * size) as u32,
+                    4,
+                ));
+                Partials { at: PartialsAt::Slot(slot), size }
+            }
+        };
         let first = chunk.map(|(lo, _, _)| lo);
         // With vectors, two blocks at a time: their accumulators are independent chains of
         // additions (each still in its block's order), so their latencies overlap.
