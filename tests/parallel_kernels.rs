@@ -149,8 +149,8 @@ fn a_large_output_the_caller_keeps_is_never_written_again() {
 #[test]
 fn costly_elementwise_kernels_are_split_from_fewer_elements() {
     // tanh(x + b) over 256 x 160 (40,960 elements, under the split threshold of inline
-    // arithmetic): a host call per element, so it runs in chunks; the plain sum beside it
-    // of the same size does not.
+    // arithmetic): a host call per element, so it runs in chunks; the product and the long
+    // chain of arithmetic beside it, of the same size, do not.
     let (r, c) = (256, 160);
     let mut g = Graph::new();
     let x = g.input(0, DType::F64, &[r, c]);
@@ -158,7 +158,13 @@ fn costly_elementwise_kernels_are_split_from_fewer_elements() {
     let z = g.push(Op::Binary(BinaryOp::Add), vec![x, b], 0).unwrap();
     let t = g.push(Op::Unary(cranegrad::ir::UnaryOp::Tanh), vec![z], 0).unwrap();
     let cheap = g.push(Op::Binary(BinaryOp::Mul), vec![x, x], 0).unwrap();
-    g.outputs = vec![t, cheap];
+    // A long chain of inline arithmetic (no host call) is not split either.
+    let mut long = x;
+    for k in 0..24 {
+        let op = if k % 2 == 0 { BinaryOp::Add } else { BinaryOp::Mul };
+        long = g.push(Op::Binary(op), vec![long, z], 0).unwrap();
+    }
+    g.outputs = vec![t, cheap, long];
     let inputs = [
         Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[r, c]), values(r * c, 5)).unwrap())),
         Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[c]), values(c, 6)).unwrap())),

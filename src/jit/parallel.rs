@@ -26,7 +26,7 @@
 use super::plan::Plan;
 use crate::array::{DType, Num};
 use crate::interp::SUM_BLOCK;
-use crate::ir::{Graph, NodeId, Op};
+use crate::ir::{Graph, Lowering, NodeId, Op};
 use num_complex::{Complex32, Complex64};
 use rayon::prelude::*;
 
@@ -43,16 +43,30 @@ const CHUNK: usize = 1 << 15;
 /// elements, in chunks this many times smaller: W3's `tanh` of `256 x 256` runs on the pool.
 const COSTLY_FACTOR: usize = 8;
 
-/// The fewest elements an elementwise kernel whose expression has inline cost `cost`
-/// (`Plan::cost`) is split from.
-pub(crate) fn elementwise_parallel_min(cost: usize) -> usize {
-    // An expression with a host call per element (or as costly) does about `COSTLY_FACTOR`
-    // times the work per element of a simple one.
-    if cost > super::plan::CHEAP {
-        PARALLEL_MIN / COSTLY_FACTOR
-    } else {
-        PARALLEL_MIN
+/// The fewest elements elementwise kernel `k` is split from: fewer when its fused expression
+/// (down to the buffers in `buffer` and the immediates in `inline_const`) calls a host
+/// function per element, which does about `COSTLY_FACTOR` times the work of inline arithmetic.
+pub(crate) fn elementwise_parallel_min(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], k: NodeId) -> usize {
+    let mut seen = std::collections::HashSet::new();
+    let mut stack = vec![k];
+    while let Some(n) = stack.pop() {
+        let nd = &g.nodes[n];
+        let complex = |i: usize| nd.inputs.get(i).is_some_and(|&x| g.nodes[x].dtype.is_complex());
+        let host = match &nd.op {
+            Op::Unary(u) => u.lowering(complex(0)) == Lowering::Host,
+            Op::Binary(b) => b.lowering(complex(0)) == Lowering::Host,
+            _ => false,
+        };
+        if host {
+            return PARALLEL_MIN / COSTLY_FACTOR;
+        }
+        for &i in &nd.inputs {
+            if buffer[i].is_none() && !inline_const[i] && seen.insert(i) {
+                stack.push(i);
+            }
+        }
     }
+    PARALLEL_MIN
 }
 
 /// Blocks per chunk of a split sum: a power of two, `CHUNK` elements.
@@ -101,7 +115,7 @@ pub(crate) fn split(g: &Graph, plan: &Plan, k: NodeId) -> Option<Split> {
             (units > chunk).then_some(Split::Rows { units, chunk })
         }
         _ => {
-            let least = elementwise_parallel_min(plan.cost[k]);
+            let least = elementwise_parallel_min(g, &plan.buffer, &plan.inline_const, k);
             let chunk_elements = if least < PARALLEL_MIN { CHUNK / COSTLY_FACTOR } else { CHUNK };
             if out < least || node.shape.is_empty() {
                 return None;

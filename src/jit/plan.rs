@@ -324,7 +324,7 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
         slots.push(slot);
     }
     let (sibling, mut absorbed) = pair_siblings(g, &buffer, &inline_const, &kernels);
-    let column_sum = pair_column_sums(g, &kernels, &cost, &sibling, &mut absorbed);
+    let column_sum = pair_column_sums(g, &kernels, (&buffer, &inline_const), &sibling, &mut absorbed);
     Ok(Plan {
         buffer,
         slots,
@@ -353,7 +353,7 @@ const COLUMN_SUM_MAX_COLUMNS: usize = 512;
 fn pair_column_sums(
     g: &Graph,
     kernels: &[NodeId],
-    cost: &[usize],
+    (buffer, inline_const): (&[Option<usize>], &[bool]),
     sibling: &[Option<NodeId>],
     absorbed: &mut [bool],
 ) -> Vec<Option<NodeId>> {
@@ -379,7 +379,7 @@ fn pair_column_sums(
             && en.shape.len() == 2
             && en.shape[0] <= SUM_BLOCK
             && en.shape[1] <= COLUMN_SUM_MAX_COLUMNS
-            && numel(&en.shape) < super::parallel::elementwise_parallel_min(cost[e])
+            && numel(&en.shape) < super::parallel::elementwise_parallel_min(g, buffer, inline_const, e)
         {
             column_sum[e] = Some(r);
             absorbed[r] = true;
