@@ -286,3 +286,34 @@ fn independent_reductions_over_the_same_rows_share_one_loop_nest() {
         assert_eq!(clif.matches("brif").count(), 2, "{clif}");
     }
 }
+
+#[test]
+fn a_sum_over_the_short_rows_of_a_kernel_is_computed_in_its_loop_nest() {
+    // exp(x - max) of a softmax and its sum over each row of 10: one loop nest, the rows'
+    // sums in the interpreter's blocked order. Rows of 40 run on vectors: their sum keeps its
+    // own loop.
+    for dtype in [DType::F64, DType::F32] {
+        for (rows, columns, fused) in [(256, 10, true), (3, 1, true), (5, 31, true), (4, 40, false)] {
+            let mut g = Graph::new();
+            let x = g.input(0, dtype, &[rows, columns]);
+            let m = g.push(Op::ReduceMax(vec![1]), vec![x], 0).unwrap();
+            let m = g.push(Op::Reshape(vec![rows, 1]), vec![m], 0).unwrap();
+            let d = g.push(Op::Binary(BinaryOp::Sub), vec![x, m], 0).unwrap();
+            let e = g.push(Op::Unary(cranegrad::ir::UnaryOp::Exp), vec![d], 0).unwrap();
+            let s = g.push(Op::ReduceSum(vec![1]), vec![e], 0).unwrap();
+            g.outputs = vec![s, e];
+            let v = ArrayD::from_shape_vec(IxDyn(&[rows, columns]), values(rows * columns, 21)).unwrap();
+            let inputs = [Arc::new(match dtype {
+                DType::F32 => Data::F32(v.mapv(|x| x as f32)),
+                _ => Data::F64(v),
+            })];
+            let c = jit::compile(&g).unwrap();
+            let case = format!("{dtype:?} [{rows}, {columns}]");
+            for (w, o) in interp::run(&g, &inputs).unwrap().iter().zip(&c.run(&inputs).unwrap()) {
+                assert_eq!(bits(w), bits(o), "{case}");
+            }
+            // The max, then exp with (or without) its row sums.
+            assert_eq!(c.loop_count(), if fused { 2 } else { 3 }, "{case}");
+        }
+    }
+}

@@ -133,7 +133,7 @@ impl KernelEmitter<'_, '_> {
             Op::MatMul => self.emit_small_product(root)?,
             _ if node.shape.len() >= 2
                 && self.range.is_none()
-                && self.plan.column_sum[root].is_none()
+                && self.plan.axis_sum[root].is_none()
                 && self.reads_same_shape_only(root) =>
             {
                 // One loop over the elements in memory order: no loop per axis, and a vector
@@ -152,22 +152,22 @@ impl KernelEmitter<'_, '_> {
             _ => {
                 let shape = node.shape.clone();
                 let lane = inner_lane(&shape);
-                let column_sum = match self.plan.column_sum[root] {
-                    Some(sum) => Some(self.begin_column_sum(bufs, root, sum)?),
+                let axis_sum = match self.plan.axis_sum[root] {
+                    Some((sum, axis)) => Some(self.begin_axis_sum(bufs, root, sum, axis)?),
                     None => None,
                 };
                 let mut body = |k: &mut Self, idx: &[Value]| -> Result<()> {
                     k.memo.clear();
                     let v = k.expr_op(root, Index::Multi(idx.to_vec(), lane))?;
                     k.store(root, idx, v);
-                    if let Some(sum) = &column_sum {
-                        k.accumulate_column(sum, idx[0], idx[1], v)?;
+                    if let Some(sum) = &axis_sum {
+                        k.accumulate_axis_sum(sum, idx[0], idx[1], v)?;
                     }
                     Ok(())
                 };
                 self.nest_pieces(&shape, root, true, &mut body)?;
-                if let Some(sum) = &column_sum {
-                    self.finish_column_sum(sum)?;
+                if let Some(sum) = &axis_sum {
+                    self.finish_axis_sum(sum)?;
                 }
             }
         }

@@ -14,9 +14,10 @@
 //! Sibling kernels share one loop nest: a sum of a whole 1-D operand and a later 1-D kernel of
 //! about its length, of its dtype, that reads one of the same buffers (a value and its gradient)
 //! are emitted as one loop over the sum's blocks that also writes the other kernel's elements
-//! ([`pair_siblings`]; `sum.rs` emits it, keeping the sum's order). A sum over the rows of a
-//! 2-D kernel's buffer (a bias gradient beside the layer's gradient) accumulates in that
-//! kernel's loop nest, which reads each element once ([`pair_column_sums`]; `columns.rs`).
+//! ([`pair_siblings`]; `sum.rs` emits it, keeping the sum's order). A sum over one axis of a
+//! 2-D kernel's buffer (a bias gradient beside the layer's gradient, a softmax's sum of
+//! exponentials) accumulates in that kernel's loop nest, which reads each element once
+//! ([`pair_axis_sums`]; `columns.rs`).
 
 use super::gemm::is_matrix_transpose;
 use crate::array::{DType, Data};
@@ -59,9 +60,9 @@ pub(crate) struct Plan {
     /// Per node: a kernel emitted inside its sibling sum's loop nest, or a column sum emitted
     /// inside the loop nest of the kernel it sums (not on its own).
     pub absorbed: Vec<bool>,
-    /// Per node: for a 2-D kernel, the sum over its rows (`reduce_sum(axes = [0])`) that its
-    /// loop nest also computes ([`pair_column_sums`]).
-    pub column_sum: Vec<Option<NodeId>>,
+    /// Per node: for a 2-D kernel, a sum over one of its axes (`reduce_sum(axes = [a])`, with
+    /// `a`) that its loop nest also computes ([`pair_axis_sums`]).
+    pub axis_sum: Vec<Option<(NodeId, usize)>>,
 }
 
 fn numel(s: &[usize]) -> usize {
@@ -324,68 +325,66 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
         slots.push(slot);
     }
     let (sibling, mut absorbed) = pair_siblings(g, &buffer, &inline_const, &kernels);
-    let column_sum = pair_column_sums(g, &kernels, (&buffer, &inline_const), &sibling, &mut absorbed);
-    Ok(Plan {
-        buffer,
-        slots,
-        inline_const,
-        kernels,
-        out_allocs,
-        arena_bytes: arena,
-        cost,
-        sibling,
-        absorbed,
-        column_sum,
-    })
+    let axis_sum = pair_axis_sums(g, &kernels, (&buffer, &inline_const), &sibling, &mut absorbed);
+    Ok(Plan { buffer, slots, inline_const, kernels, out_allocs, arena_bytes: arena, cost, sibling, absorbed, axis_sum })
 }
 
-/// The most columns a kernel with a column sum has: its four rows of accumulators live in
-/// the function's stack frame (16 KiB at most).
-const COLUMN_SUM_MAX_COLUMNS: usize = 512;
+/// The most elements a kernel with an axis sum keeps (columns for a sum over the rows, rows
+/// for a sum over the columns): its four accumulators per kept element live in the function's
+/// stack frame (16 KiB at most).
+const AXIS_SUM_MAX_KEPT: usize = 512;
 
-/// Pairs column sums with the kernel they sum (see the module's documentation): a kernel
-/// `r = reduce_sum(e, axes = [0])` whose operand `e` is a real 2-D elementwise kernel of at
-/// most `SUM_BLOCK` rows (one block of the blocked order per column) and at most
-/// `COLUMN_SUM_MAX_COLUMNS` columns, small enough to stay on the calling thread, with no sibling
-/// of its own, is computed in `e`'s loop nest (the sum of a layer's gradient over its batch,
-/// beside the gradient itself). Returns, per node, the column sum each kernel computes; marks
+/// Pairs axis sums with the kernel they sum (see the module's documentation): a kernel
+/// `r = reduce_sum(e, axes = [a])` whose operand `e` is a real 2-D elementwise kernel with at
+/// most `SUM_BLOCK` elements along `a` (one block of the blocked order per sum), at most
+/// `AXIS_SUM_MAX_KEPT` along the other axis, small enough to stay on the calling thread, with no
+/// sibling of its own, is computed in `e`'s loop nest: the sum over the rows of a layer's
+/// gradient (its bias gradient), or over the columns of a row shorter than a vector loop
+/// (`vector::MIN_VECTOR_LOOP`: its elements then come one at a time, in order), such as a
+/// softmax's sum of exponentials. Returns, per node, the axis sum each kernel computes; marks
 /// those sums absorbed.
-fn pair_column_sums(
+fn pair_axis_sums(
     g: &Graph,
     kernels: &[NodeId],
     (buffer, inline_const): (&[Option<usize>], &[bool]),
     sibling: &[Option<NodeId>],
     absorbed: &mut [bool],
-) -> Vec<Option<NodeId>> {
-    let mut column_sum = vec![None; g.nodes.len()];
+) -> Vec<Option<(NodeId, usize)>> {
+    let mut axis_sum = vec![None; g.nodes.len()];
     let mut is_kernel = vec![false; g.nodes.len()];
     for &k in kernels {
         is_kernel[k] = true;
     }
     for &r in kernels {
         let rn = &g.nodes[r];
-        if !matches!(&rn.op, Op::ReduceSum(axes) if axes.as_slice() == [0]) || absorbed[r] {
-            continue;
-        }
+        let axis = match &rn.op {
+            Op::ReduceSum(axes) if axes.len() == 1 && axes[0] < 2 => axes[0],
+            _ => continue,
+        };
         let e = rn.inputs[0];
         let en = &g.nodes[e];
+        if absorbed[r] || en.shape.len() != 2 {
+            continue;
+        }
         let elementwise = en.op.is_elementwise() || matches!(en.op, Op::Broadcast(_) | Op::Slice(_) | Op::Pad { .. });
+        let (summed, kept) = (en.shape[axis], en.shape[1 - axis]);
+        let scalar_rows = axis == 0 || (summed as i64) < super::vector::MIN_VECTOR_LOOP;
         if is_kernel[e]
             && elementwise
+            && scalar_rows
             && !absorbed[e]
             && sibling[e].is_none()
-            && column_sum[e].is_none()
+            && axis_sum[e].is_none()
             && matches!(en.dtype, DType::F32 | DType::F64)
-            && en.shape.len() == 2
-            && en.shape[0] <= SUM_BLOCK
-            && en.shape[1] <= COLUMN_SUM_MAX_COLUMNS
+            && summed <= SUM_BLOCK
+            && kept <= AXIS_SUM_MAX_KEPT
             && numel(&en.shape) < super::parallel::elementwise_parallel_min(g, buffer, inline_const, e)
         {
-            column_sum[e] = Some(r);
+            axis_sum[e] = Some((r, axis));
             absorbed[r] = true;
         }
     }
-    column_sum
+    axis_sum
 }
 
 /// The buffered nodes the fused expression of kernel `root` reads (not its own buffer).
