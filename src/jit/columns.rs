@@ -55,7 +55,7 @@ impl KernelEmitter<'_, '_> {
             4,
         ));
         let sum_slot = self.plan.buffer[sum].ok_or_else(|| jerr("an axis sum without a buffer"))?;
-        let out = self.b.ins().load(self.ptr_ty, MemFlagsData::trusted().with_readonly(), bufs, (sum_slot * 8) as i32);
+        let out = self.slot_pointer(bufs, sum_slot);
         // `bytes` is a multiple of 16 (four rows of 4- or 8-byte elements).
         let zero = self.b.ins().f64const(0.0);
         let zero = self.b.ins().splat(types::F64X2, zero);

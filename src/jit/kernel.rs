@@ -214,10 +214,15 @@ impl KernelEmitter<'_, '_> {
         }
         self.ptrs.clear();
         for s in slots {
-            let p = self.b.ins().load(self.ptr_ty, MemFlagsData::trusted().with_readonly(), bufs, (s * 8) as i32);
+            let p = self.slot_pointer(bufs, s);
             self.ptrs.insert(s, p);
         }
         Ok(())
+    }
+
+    /// The base pointer of buffer slot `slot`, loaded from the run's pointer table `bufs`.
+    pub(super) fn slot_pointer(&mut self, bufs: Value, slot: usize) -> Value {
+        self.b.ins().load(self.ptr_ty, MemFlagsData::trusted().with_readonly(), bufs, (slot * 8) as i32)
     }
 
     /// A materialized concatenation: one loop nest per operand, each writing its own range of
@@ -443,10 +448,7 @@ impl KernelEmitter<'_, '_> {
                 && self.plan.sibling[k].is_none()
                 && !self.g.nodes[k].shape.is_empty()
         };
-        let axes = |k: NodeId| match &self.g.nodes[k].op {
-            Op::ReduceSum(a) | Op::ReduceMax(a) | Op::ReduceMin(a) => a.clone(),
-            _ => Vec::new(),
-        };
+        let axes = |k: NodeId| reduced_axes(&self.g.nodes[k].op);
         let Some(&first) = roots.first().filter(|&&k| plain_reduction(k)) else { return 0 };
         let in_shape = &self.g.nodes[self.g.nodes[first].inputs[0]].shape;
         let mut group_slots = vec![self.plan.buffer[first]];
@@ -471,22 +473,12 @@ impl KernelEmitter<'_, '_> {
 
     /// Reductions `roots` (see [`reductions_alike`](Self::reductions_alike)) in one loop nest.
     fn emit_reduce_group(&mut self, bufs: Value, roots: &[NodeId]) -> Result<()> {
-        let mut slots = Vec::new();
         for &root in roots {
-            slots.push(self.plan.buffer[root].ok_or_else(|| jerr("kernel root without a buffer"))?);
-            self.collect_slots(root, &mut slots);
+            self.add_pointers(bufs, root)?;
         }
-        for s in slots {
-            if !self.ptrs.contains_key(&s) {
-                let p = self.b.ins().load(self.ptr_ty, MemFlagsData::trusted().with_readonly(), bufs, (s * 8) as i32);
-                self.ptrs.insert(s, p);
-            }
-        }
-        let axes = match &self.g.nodes[roots[0]].op {
-            Op::ReduceSum(a) | Op::ReduceMax(a) | Op::ReduceMin(a) => a.clone(),
-            _ => return Err(jerr("a reduction group of other kernels")),
-        };
-        self.emit_reduce_all(roots, &axes)
+        let axes =
+            reduced_axes(&self.g.nodes[roots[0]].op).ok_or_else(|| jerr("a reduction group of other kernels"))?;
+        self.emit_reduce_all(roots, axes)
     }
 
     pub(super) fn emit_reduce(&mut self, root: NodeId, axes: &[usize]) -> Result<()> {
@@ -642,6 +634,14 @@ pub(super) struct ReduceLevel<'r> {
     pub kind: Reduction,
     /// A sibling kernel written at each element this level reads (`sibling.rs`).
     pub sibling: Option<&'r Fused>,
+}
+
+/// The axes a reduction reduces (`None` for other ops).
+fn reduced_axes(op: &Op) -> Option<&[usize]> {
+    match op {
+        Op::ReduceSum(a) | Op::ReduceMax(a) | Op::ReduceMin(a) => Some(a),
+        _ => None,
+    }
 }
 
 /// The lane of a kernel's own index: its innermost axis moves with the innermost loop.

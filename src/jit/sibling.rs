@@ -19,7 +19,7 @@ use crate::error::Result;
 use crate::interp::SUM_BLOCK;
 use crate::ir::NodeId;
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
+use cranelift_codegen::ir::{types, InstBuilder, Value};
 use cranelift_frontend::Variable;
 
 /// The part of a sibling kernel written inside its sum's loop.
@@ -97,12 +97,12 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// Loads the pointers kernel `root` needs in addition to those already loaded.
-    fn add_pointers(&mut self, bufs: Value, root: NodeId) -> Result<()> {
+    pub(super) fn add_pointers(&mut self, bufs: Value, root: NodeId) -> Result<()> {
         let mut slots = vec![self.plan.buffer[root].ok_or_else(|| jerr("kernel root without a buffer"))?];
         self.collect_slots(root, &mut slots);
         for s in slots {
             if !self.ptrs.contains_key(&s) {
-                let p = self.b.ins().load(self.ptr_ty, MemFlagsData::trusted().with_readonly(), bufs, (s * 8) as i32);
+                let p = self.slot_pointer(bufs, s);
                 self.ptrs.insert(s, p);
             }
         }
