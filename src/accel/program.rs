@@ -46,6 +46,10 @@ impl Program {
             Backend::Native(native) => native.loop_count(),
             Backend::Interpreter => 0,
         };
+        report.functions = match &backend {
+            Backend::Native(native) => native.function_count(),
+            Backend::Interpreter => 0,
+        };
         report.optimize = optimized_at - started;
         report.compile = optimized_at.elapsed();
         Ok(Program { unoptimized, optimized, backend })

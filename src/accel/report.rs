@@ -17,6 +17,9 @@ pub struct BuildReport {
     pub optimized_nodes: usize,
     /// Fused loop nests the backend generated (0 when it fell back to the interpreter).
     pub kernels: usize,
+    /// Distinct native functions compiled for them: the kernels are cut into functions of a
+    /// few dozen, and functions with the same code (the steps of an unrolled loop) share it.
+    pub functions: usize,
     /// Traced ops whose value the trace computed because `f` asked for one (`to_scalar`,
     /// `extractdata`, printing, ...); 0 when `f` never looks at values.
     pub evaluated_nodes: usize,
@@ -44,13 +47,14 @@ impl fmt::Display for BuildReport {
         let ms = |d: Duration| d.as_secs_f64() * 1e3;
         write!(
             f,
-            "{}: {} nodes traced ({} evaluated), {} optimized, {} kernels; trace {:.2} ms (differentiate {:.2} ms), optimize \
+            "{}: {} nodes traced ({} evaluated), {} optimized, {} kernels in {} compiled functions; trace {:.2} ms (differentiate {:.2} ms), optimize \
              {:.2} ms, compile {:.2} ms, run {:.2} ms, total {:.2} ms",
             self.signature,
             self.traced_nodes,
             self.evaluated_nodes,
             self.optimized_nodes,
             self.kernels,
+            self.functions,
             ms(self.trace),
             ms(self.differentiate),
             ms(self.optimize),

@@ -8,6 +8,7 @@ use super::host;
 use super::parallel;
 use super::plan::{self, Slot};
 use super::product;
+use super::repeats;
 use super::runtime::{Compiled, ModuleBox, OutSrc, Step, PROTOTYPE_ELEMENTS};
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
@@ -40,20 +41,16 @@ fn isa() -> Result<OwnedTargetIsa> {
     .map_err(Error::Jit)
 }
 
-/// Consecutive kernels emitted into one native function, at most: a long unrolled trace of
-/// small fused groups becomes a few functions of straight-line loop nests instead of one
-/// function (and one call) per group, which keeps compilation about linear in the graph.
-const KERNELS_PER_FUNCTION: usize = 32;
-
 /// One generated function, built as CLIF and not yet compiled.
 struct Built {
-    id: FuncId,
     name: String,
     /// The comment lines that name the nodes it computes (for the dumps).
     header: String,
     /// The run step it fills in.
     step: usize,
     func: Function,
+    /// Its pointer table: the slot of each entry.
+    table: Vec<usize>,
 }
 
 /// One function's machine code, ready to be defined in the module.
@@ -64,7 +61,8 @@ struct MachineCode {
     disasm: String,
 }
 
-/// Declares a function named `name` with signature `sig` and builds its CLIF with `emit`.
+/// Builds the CLIF of a function with signature `sig` with `emit` (named later, once it is
+/// known to be new code).
 #[allow(clippy::too_many_arguments)]
 fn build_function(
     g: &Graph,
@@ -76,10 +74,10 @@ fn build_function(
     step: usize,
     emit: &mut dyn FnMut(KernelEmitter<'_, '_>) -> Result<()>,
 ) -> Result<Built> {
-    let id = module.declare_function(&name, Linkage::Local, &sig).map_err(jerr)?;
-    let mut func = Function::with_name_signature(UserFuncName::user(0, id.as_u32()), sig);
-    emit(KernelEmitter::new(g, plan, FunctionBuilder::new(&mut func, fctx), module, imports))?;
-    Ok(Built { id, name, header, step, func })
+    let mut func = Function::with_name_signature(UserFuncName::default(), sig);
+    let mut table = Vec::new();
+    emit(KernelEmitter::new(g, plan, FunctionBuilder::new(&mut func, fctx), module, imports, &mut table))?;
+    Ok(Built { name, header, step, func, table })
 }
 
 /// Compiles one built function to machine code (on any thread: it touches no module state).
@@ -137,10 +135,23 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
     let mut fctx = FunctionBuilderContext::new();
     let mut imports = HashMap::new();
     let mut steps = Vec::new();
+    // The slot of each entry of the run's pointer table: each function's own table, and the
+    // operands of each GEMM call, one after the other.
+    let mut table: Vec<usize> = Vec::new();
     let mut loops = 0;
     let slot_of = |n: usize| plan.buffer[n].ok_or_else(|| jerr(format!("%{n} has no buffer")));
-    // Runs of consecutive kernels, split at matrix products (a GEMM call between them).
-    let mut groups: Vec<Vec<crate::ir::NodeId>> = vec![Vec::new()];
+    // Runs of consecutive kernels (split at GEMM calls and chunked kernels) are cut into
+    // functions (`repeats::cut`): (step, kernels).
+    let mut groups: Vec<(usize, Vec<crate::ir::NodeId>)> = Vec::new();
+    let mut run: Vec<crate::ir::NodeId> = Vec::new();
+    let flush = |run: &mut Vec<crate::ir::NodeId>, steps: &mut Vec<Step>, groups: &mut Vec<_>| {
+        let hashes: Vec<u64> = run.iter().map(|&k| repeats::kernel_hash(g, &plan, k)).collect();
+        for range in repeats::cut(&hashes) {
+            groups.push((steps.len(), run[range].to_vec()));
+            steps.push(Step::Kernel { f: 0, table: 0 });
+        }
+        run.clear();
+    };
     let mut chunked = Vec::new(); // (step index, kernel, split)
     for &k in &plan.kernels {
         let node = &g.nodes[k];
@@ -149,15 +160,13 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
             continue;
         }
         if matches!(node.op, Op::MatMul) && !product::is_inline_product(g, k) {
+            flush(&mut run, &mut steps, &mut groups);
             let (a, b) = (node.inputs[0], node.inputs[1]);
             let sa = &g.nodes[a].shape;
             let r = sa.len();
             let ((sa_slot, ta), (sb_slot, tb)) = (gemm::operand(g, &plan, a)?, gemm::operand(g, &plan, b)?);
-            groups.push(Vec::new());
             steps.push(Step::MatMul {
-                a: sa_slot,
-                b: sb_slot,
-                c: slot_of(k)?,
+                operands: table.len(),
                 product: gemm::Product {
                     dtype: node.dtype,
                     batch: sa[..r - 2].iter().product(),
@@ -168,35 +177,25 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
                     tb,
                 },
             });
+            table.extend([sa_slot, sb_slot, slot_of(k)?]);
             continue;
         }
         if let Some(split) = parallel::split(g, &plan, k) {
             // Its own function, run in chunks on the thread pool.
-            groups.push(Vec::new());
+            flush(&mut run, &mut steps, &mut groups);
             chunked.push((steps.len(), k, split.clone()));
-            steps.push(Step::Chunked { f: 0, split });
+            steps.push(Step::Chunked { f: 0, table: 0, split });
             loops += 1;
             continue;
         }
-        let group = groups.last_mut().expect("one group");
-        if group.is_empty() {
-            steps.push(Step::Kernel(0));
-        }
-        group.push(k);
+        run.push(k);
         loops += 1;
-        if group.len() == KERNELS_PER_FUNCTION {
-            groups.push(Vec::new());
-        }
     }
+    flush(&mut run, &mut steps, &mut groups);
     // Every function's CLIF is built here, in order (host imports are declared in the
-    // module as they are met); they are then compiled to machine code in parallel, and the
-    // code is defined in the module in order.
+    // module as they are met).
     let mut built = Vec::new();
-    let mut step = 0;
-    for group in groups.iter().filter(|g| !g.is_empty()) {
-        while !matches!(steps[step], Step::Kernel(_)) {
-            step += 1;
-        }
+    for (step, group) in &groups {
         let name = format!("kernels{}_n{}", built.len(), group[0]);
         let mut header = format!("; {name}:\n");
         for &k in group {
@@ -211,10 +210,9 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
             &mut fctx,
             &mut imports,
             (name, header, sig),
-            step,
+            *step,
             &mut emit,
         )?);
-        step += 1;
     }
     for (s, k, split) in &chunked {
         let name = format!("chunks_n{k}");
@@ -224,38 +222,81 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         let mut emit = |e: KernelEmitter<'_, '_>| e.emit_chunk_function(*k, split);
         built.push(build_function(g, &plan, &mut module, &mut fctx, &mut imports, (name, header, sig), *s, &mut emit)?);
     }
+    // Functions with the same code (the steps of an unrolled loop, on other buffers) are
+    // compiled once: `code[i]` is the index of the first built function with built[i]'s code.
+    let mut code = Vec::with_capacity(built.len());
+    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+    for (i, f) in built.iter().enumerate() {
+        let alike = by_hash.entry(repeats::code_hash(&f.func)).or_default();
+        match alike.iter().find(|&&j| repeats::same_code(&built[j].func, &f.func)) {
+            Some(&j) => code.push(j),
+            None => {
+                alike.push(i);
+                code.push(i);
+            }
+        }
+    }
+    let mut ids = HashMap::new(); // first built function -> its id in the module
+    for (i, f) in built.iter_mut().enumerate() {
+        if code[i] == i {
+            let id = module.declare_function(&f.name, Linkage::Local, &f.func.signature).map_err(jerr)?;
+            f.func.name = UserFuncName::user(0, id.as_u32());
+            ids.insert(i, id);
+        }
+    }
+    // The distinct functions are compiled to machine code in parallel and defined in the
+    // module in order.
     let isa = module.isa();
     let mut native_text = NativeText::default();
-    let mut defined = Vec::new(); // (func id, step)
-    let machine: Vec<(Built, Result<MachineCode>)> = built
-        .into_par_iter()
-        .map(|mut f| {
+    let distinct: Vec<(usize, FuncId, Function, String)> = built
+        .iter_mut()
+        .enumerate()
+        .filter_map(|(i, f)| {
+            let id = *ids.get(&i)?;
+            let mut text_header = String::new();
             if text {
-                f.header.push_str(&f.func.display().to_string());
-                f.header.push('\n');
+                text_header = f.func.display().to_string();
             }
-            let func = std::mem::replace(&mut f.func, Function::new());
-            let code = machine_code(isa, func, f.id, text);
-            (f, code)
+            Some((i, id, std::mem::replace(&mut f.func, Function::new()), text_header))
         })
         .collect();
-    for (f, code) in machine {
-        let code = code.map_err(|e| jerr(format!("{}: {e}", f.name)))?;
+    let machine: Vec<(usize, FuncId, String, Result<MachineCode>)> =
+        distinct.into_par_iter().map(|(i, id, func, clif)| (i, id, clif, machine_code(isa, func, id, text))).collect();
+    let mut disasm = HashMap::new();
+    for (i, id, clif, code) in machine {
+        let code = code.map_err(|e| jerr(format!("{}: {e}", built[i].name)))?;
         if text {
-            native_text.clif.push_str(&f.header);
-            native_text.disasm.push_str(&format!("; {}\n{}\n", f.name, code.disasm));
+            disasm.insert(i, (clif, code.disasm.clone()));
         }
-        module.define_function_bytes(f.id, code.alignment, &code.bytes, &code.relocs).map_err(jerr)?;
-        defined.push((f.id, f.step));
+        module.define_function_bytes(id, code.alignment, &code.bytes, &code.relocs).map_err(jerr)?;
     }
     module.finalize_definitions().map_err(jerr)?;
-    for (id, s) in defined {
-        let addr = module.get_finalized_function(id) as usize;
-        steps[s] = match &steps[s] {
-            Step::Chunked { split, .. } => Step::Chunked { f: addr, split: split.clone() },
-            _ => Step::Kernel(addr),
+    for (i, f) in built.iter().enumerate() {
+        let first = code[i];
+        let addr = module.get_finalized_function(ids[&first]) as usize;
+        let at = table.len();
+        table.extend(&f.table);
+        steps[f.step] = match &steps[f.step] {
+            Step::Chunked { split, .. } => Step::Chunked { f: addr, table: at, split: split.clone() },
+            _ => Step::Kernel { f: addr, table: at },
         };
+        if text {
+            native_text.clif.push_str(&f.header);
+            match disasm.get(&i) {
+                Some((clif, machine)) => {
+                    native_text.clif.push_str(clif);
+                    native_text.clif.push('\n');
+                    native_text.disasm.push_str(&format!("; {}\n{}\n", f.name, machine));
+                }
+                None => {
+                    let same = format!("; the code of {}, on its own buffers\n", built[first].name);
+                    native_text.clif.push_str(&same);
+                    native_text.disasm.push_str(&format!("; {}\n{same}", f.name));
+                }
+            }
+        }
     }
+    let functions = ids.len();
     let mut inputs = vec![(DType::F64, vec![]); g.num_inputs()];
     for id in g.inputs() {
         if let Op::Input(k) = g.nodes[id].op {
@@ -288,7 +329,9 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
     let compiled = Compiled {
         module: Mutex::new(Some(ModuleBox(module))),
         loops,
+        functions,
         steps,
+        table,
         slots: plan.slots.clone(),
         inputs,
         out_prototypes: plan

@@ -93,7 +93,7 @@ pub(crate) fn elem_ty(d: DType) -> Type {
     }
 }
 
-/// The kernel signature: `fn(bufs: *const *mut u8)`.
+/// The kernel signature: `fn(bufs: *const *mut u8)`, `bufs` the function's pointer table.
 pub(crate) fn kernel_signature(module: &JITModule) -> Signature {
     let mut sig = module.make_signature();
     sig.params.push(AbiParam::new(module.target_config().pointer_type()));
@@ -119,6 +119,10 @@ pub(crate) struct KernelEmitter<'a, 'b> {
     pub(super) ptr_ty: Type,
     /// The loaded base pointer of each buffer slot the current kernel touches.
     pub(super) ptrs: HashMap<usize, Value>,
+    /// The function's own pointer table: entry `i` is the pointer of slot `table[i]`. Slots
+    /// are numbered in the order the function first reads them, so the kernels of two time
+    /// steps of an unrolled loop emit the same code (`repeats.rs`).
+    pub(super) table: &'a mut Vec<usize>,
     /// Host functions declared in this function.
     pub(super) funcs: HashMap<String, FuncRef>,
     /// The stack slot complex host calls write their result to.
@@ -142,6 +146,7 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
         b: FunctionBuilder<'b>,
         module: &'a mut JITModule,
         imports: &'a mut HashMap<String, FuncId>,
+        table: &'a mut Vec<usize>,
     ) -> Self {
         let ptr_ty = module.target_config().pointer_type();
         KernelEmitter {
@@ -152,6 +157,7 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
             imports,
             ptr_ty,
             ptrs: HashMap::new(),
+            table,
             funcs: HashMap::new(),
             scratch: None,
             memo: HashMap::new(),

@@ -74,6 +74,10 @@ impl KernelEmitter<'_, '_> {
         self.b.switch_to_block(entry);
         let p = self.b.block_params(entry).to_vec();
         let (bufs, lo, hi, part) = (p[0], p[1], p[2], p[3]);
+        if let Split::Sum { .. } = split {
+            // The runtime writes the combined sum through the table's first entry.
+            self.table.push(self.plan.buffer[root].ok_or_else(|| jerr("a sum without a buffer"))?);
+        }
         match split {
             Split::Rows { .. } => {
                 self.range = Some((lo, hi));
@@ -220,9 +224,17 @@ impl KernelEmitter<'_, '_> {
         Ok(())
     }
 
-    /// The base pointer of buffer slot `slot`, loaded from the run's pointer table `bufs`.
+    /// The base pointer of buffer slot `slot`, loaded from the function's pointer table `bufs`
+    /// (see [`KernelEmitter::table`]).
     pub(super) fn slot_pointer(&mut self, bufs: Value, slot: usize) -> Value {
-        self.b.ins().load(self.ptr_ty, MemFlagsData::trusted().with_readonly(), bufs, (slot * 8) as i32)
+        let entry = match self.table.iter().position(|&s| s == slot) {
+            Some(i) => i,
+            None => {
+                self.table.push(slot);
+                self.table.len() - 1
+            }
+        };
+        self.b.ins().load(self.ptr_ty, MemFlagsData::trusted().with_readonly(), bufs, (entry * 8) as i32)
     }
 
     /// A materialized concatenation: one loop nest per operand, each writing its own range of

@@ -4,9 +4,13 @@
 //! [`compile`] (`compile.rs`, the driver) plans fusion (`plan.rs`): elementwise chains with
 //! their broadcasts, slices (offset loads), pads (guarded loads), concats and reshapes become one
 //! loop nest (a kernel); a reduction absorbs its elementwise producer; nodes used several times,
-//! graph outputs and matrix product operands get buffers; a whole 1-D sum and a 1-D sibling
-//! kernel reading the same buffer (a value and its gradient) share one loop (`sibling.rs`). Runs of up to 32 consecutive kernels
-//! are emitted into one Cranelift function `fn(bufs: *const *mut u8)` (`emitter.rs` holds the
+//! graph outputs and matrix product operands get buffers (a contiguous slice of an input is
+//! read in place); a whole 1-D sum and a 1-D sibling kernel reading the same buffer (a value
+//! and its gradient) share one loop (`sibling.rs`). Runs of consecutive kernels are cut into
+//! Cranelift functions `fn(bufs: *const *mut u8)` of about 32 kernels, at the period the run
+//! repeats with, if any (`repeats.rs`); each function reads its buffers through its own
+//! pointer table `bufs`, so the functions of an unrolled loop's steps have the same code, which
+//! is compiled once and called with each step's table (`emitter.rs` holds the
 //! state; `kernel.rs` the loop nests, `index.rs` index arithmetic and memory, `expr.rs` the fused
 //! expression walk, `lower.rs` the per-op scalar lowering); small real matrix products are
 //! loop nests among them (`product.rs`, the interpreter's order), larger ones call GEMM from
@@ -49,6 +53,7 @@ mod lower;
 mod parallel;
 mod plan;
 mod product;
+mod repeats;
 mod runtime;
 mod sibling;
 mod sum;

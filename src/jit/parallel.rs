@@ -77,8 +77,9 @@ pub(crate) const SUM_CHUNK_BLOCKS: usize = CHUNK / SUM_BLOCK;
 pub(crate) enum Split {
     /// `units` iterations of the outermost loop, `chunk` per chunk.
     Rows { units: usize, chunk: usize },
-    /// A 1-D sum of `blocks` blocks into the root's buffer, `SUM_CHUNK_BLOCKS` per chunk.
-    Sum { blocks: usize, dtype: DType, slot: usize },
+    /// A 1-D sum of `blocks` blocks into the root's buffer, `SUM_CHUNK_BLOCKS` per chunk (the
+    /// first entry of the chunk function's pointer table).
+    Sum { blocks: usize, dtype: DType },
 }
 
 fn numel(s: &[usize]) -> usize {
@@ -102,11 +103,9 @@ pub(crate) fn split(g: &Graph, plan: &Plan, k: NodeId) -> Option<Split> {
             if node.shape.is_empty() {
                 // Only a sum of one axis is split (by blocks).
                 return match (&node.op, in_shape.len()) {
-                    (Op::ReduceSum(_), 1) => Some(Split::Sum {
-                        blocks: in_shape[0].div_ceil(SUM_BLOCK),
-                        dtype: node.dtype,
-                        slot: plan.buffer[k]?,
-                    }),
+                    (Op::ReduceSum(_), 1) if plan.buffer[k].is_some() => {
+                        Some(Split::Sum { blocks: in_shape[0].div_ceil(SUM_BLOCK), dtype: node.dtype })
+                    }
                     _ => None,
                 };
             }
@@ -142,7 +141,7 @@ unsafe impl Send for Bufs {}
 /// Runs chunk function `f` of a kernel split as `split`.
 ///
 /// # Safety
-/// `f` must be the chunk function compiled for `split`, and `bufs` the run's buffer pointers.
+/// `f` must be the chunk function compiled for `split`, and `bufs` its pointer table.
 pub(super) unsafe fn run_split(f: ChunkFn, split: &Split, bufs: *const *mut u8) {
     let shared = Bufs(bufs);
     match *split {
@@ -155,9 +154,9 @@ pub(super) unsafe fn run_split(f: ChunkFn, split: &Split, bufs: *const *mut u8) 
                 unsafe { f(b.0, lo as u64, hi as u64, std::ptr::null_mut()) };
             });
         }
-        Split::Sum { blocks, dtype, slot } => {
-            // SAFETY: the caller's `bufs` has the reduction's slot.
-            let out = unsafe { *bufs.add(slot) };
+        Split::Sum { blocks, dtype } => {
+            // SAFETY: the chunk function's table starts with the reduction's buffer.
+            let out = unsafe { *bufs };
             // SAFETY: `f` is the chunk function of a sum of `dtype`, and `out` the buffer of
             // its one element.
             unsafe {

@@ -23,7 +23,7 @@ use super::gemm::is_matrix_transpose;
 use crate::array::{DType, Data};
 use crate::error::Result;
 use crate::interp::SUM_BLOCK;
-use crate::ir::{Graph, Lowering, NodeId, Op};
+use crate::ir::{AxisSlice, Graph, Lowering, NodeId, Op};
 use std::sync::Arc;
 
 /// Where a buffer's memory comes from at run time.
@@ -37,6 +37,9 @@ pub(crate) enum Slot {
     Temp(usize),
     /// The `k`-th freshly allocated output array.
     Output(usize),
+    /// A contiguous slice of an input or constant, read in place: slot `of`'s buffer from
+    /// this byte offset on (no kernel copies it).
+    View { of: usize, offset: usize },
 }
 
 /// The fusion plan of a graph.
@@ -306,9 +309,19 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
             continue;
         }
         let nd = &g.nodes[id];
+        let view = match &nd.op {
+            Op::Slice(s) if !is_output[id] => contiguous_offset(&g.nodes[nd.inputs[0]].shape, s)
+                .zip(buffer[nd.inputs[0]])
+                .filter(|&(_, of)| matches!(slots[of], Slot::Input(_) | Slot::Const(_))),
+            _ => None,
+        };
         let slot = match &nd.op {
             Op::Input(k) => Slot::Input(*k),
             Op::Constant(d) => Slot::Const(d.clone()),
+            _ if view.is_some() => {
+                let (elements, of) = view.expect("a view");
+                Slot::View { of, offset: elements * nd.dtype.size_of() }
+            }
             _ => {
                 kernels.push(id);
                 if is_output[id] {
@@ -327,6 +340,20 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
     let (sibling, mut absorbed) = pair_siblings(g, &buffer, &inline_const, &kernels);
     let axis_sum = pair_axis_sums(g, &kernels, (&buffer, &inline_const), &sibling, &mut absorbed);
     Ok(Plan { buffer, slots, inline_const, kernels, out_allocs, arena_bytes: arena, cost, sibling, absorbed, axis_sum })
+}
+
+/// The offset (in elements) of the first element of slice `s` of a row-major array of shape
+/// `shape`, when the slice's elements are one contiguous run of the array in the same order
+/// (some leading axes of one element, one axis taken in steps of 1, whole axes after it).
+fn contiguous_offset(shape: &[usize], s: &[AxisSlice]) -> Option<usize> {
+    if s.iter().any(|a| a.len == 0) {
+        return None;
+    }
+    // The last axis not taken whole: the axes after it are whole, those before it must be
+    // single elements, and it must go in steps of 1.
+    let varying = s.iter().zip(shape).rposition(|(a, &n)| !a.is_full(n));
+    let contiguous = varying.is_none_or(|j| (s[j].step == 1 || s[j].len == 1) && s[..j].iter().all(|a| a.len == 1));
+    contiguous.then(|| s.iter().zip(shape).fold(0, |offset, (a, &n)| offset * n + a.start))
 }
 
 /// The most elements a kernel with an axis sum keeps (columns for a sum over the rows, rows

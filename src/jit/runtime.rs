@@ -26,12 +26,15 @@ const RECYCLE_MIN: usize = 1 << 20;
 
 #[derive(Clone, Debug)]
 pub(super) enum Step {
-    /// A generated kernel (its entry address).
-    Kernel(usize),
-    /// A kernel's chunk function (its entry address), run in chunks on the thread pool.
-    Chunked { f: usize, split: Split },
-    /// `c = op(a) @ op(b)`, batched (`jit/gemm.rs`); `a`, `b`, `c` are slots.
-    MatMul { a: usize, b: usize, c: usize, product: Product },
+    /// A generated function (its entry address), called with its pointer table: the run's
+    /// table from entry `table` on.
+    Kernel { f: usize, table: usize },
+    /// A kernel's chunk function (its entry address and table), run in chunks on the thread
+    /// pool.
+    Chunked { f: usize, table: usize, split: Split },
+    /// `c = op(a) @ op(b)`, batched (`jit/gemm.rs`); the pointers of `a`, `b`, `c` are the
+    /// run's table entries from `operands` on.
+    MatMul { operands: usize, product: Product },
 }
 
 #[derive(Clone, Debug)]
@@ -51,6 +54,9 @@ pub struct Compiled {
     pub(super) module: Mutex<Option<ModuleBox>>,
     pub(super) steps: Vec<Step>,
     pub(super) slots: Vec<Slot>,
+    /// The slot of each entry of a run's pointer table (`Step` says which entries each step
+    /// reads).
+    pub(super) table: Vec<usize>,
     pub(super) inputs: Vec<(DType, Vec<usize>)>,
     pub(super) out_allocs: Vec<(DType, Vec<usize>)>,
     /// Whether each output allocation must start zeroed (it is not written element by element
@@ -70,6 +76,9 @@ pub struct Compiled {
     pub(super) source: Option<Arc<Graph>>,
     /// The number of fused loop nests (kernels).
     pub(super) loops: usize,
+    /// The number of distinct native functions compiled (functions with the same code share
+    /// it, `repeats.rs`).
+    pub(super) functions: usize,
     /// A number no other compiled graph of this process has: it keys the per-thread store of
     /// small outputs ([`SMALL_OUTPUTS`]).
     pub(super) id: u64,
@@ -255,36 +264,46 @@ impl Compiled {
         let arena_ptr = arena.as_mut_ptr() as *mut u8;
         let mut ptrs = POINTERS.with(|p| p.take());
         ptrs.clear();
-        ptrs.extend(self.slots.iter().map(|s| match s {
+        let pointer = |slot: &Slot| match slot {
             Slot::Input(k) => in_ptrs[*k],
             Slot::Const(d) => const_ptr(d),
             // SAFETY: offsets are within the arena (at least `arena_words` long) by construction.
             Slot::Temp(off) => unsafe { arena_ptr.add(*off) },
             Slot::Output(j) => out_ptrs[*j],
+            // Views are of inputs and constants only.
+            Slot::View { .. } => std::ptr::null_mut(),
+        };
+        ptrs.extend(self.table.iter().map(|&s| match &self.slots[s] {
+            // SAFETY: the plan made a view only of a contiguous slice of an input or constant
+            // buffer, which holds at least `offset` bytes more than the view reads.
+            Slot::View { of, offset } => unsafe { pointer(&self.slots[*of]).add(*offset) },
+            slot => pointer(slot),
         }));
         for step in &self.steps {
             match *step {
-                Step::Chunked { f, ref split } => {
+                Step::Chunked { f, table, ref split } => {
                     // SAFETY: `f` is the finalized chunk function compiled for `split`; every
-                    // buffer it touches is in `ptrs` with the size the plan computed.
+                    // buffer it touches is in its table (from entry `table` of `ptrs`) with the
+                    // size the plan computed.
                     unsafe {
                         let f: ChunkFn = std::mem::transmute::<usize, ChunkFn>(f);
-                        run_split(f, split, ptrs.as_ptr());
+                        run_split(f, split, ptrs.as_ptr().add(table));
                     }
                 }
-                Step::Kernel(f) => {
-                    // SAFETY: `f` is a finalized kernel of this module; every buffer it touches
-                    // is in `ptrs` with the size the plan computed.
+                Step::Kernel { f, table } => {
+                    // SAFETY: `f` is a finalized function of this module; every buffer it
+                    // touches is in its table (from entry `table` of `ptrs`) with the size the
+                    // plan computed.
                     unsafe {
                         let f: KernelFn = std::mem::transmute::<usize, KernelFn>(f);
-                        f(ptrs.as_ptr());
+                        f(ptrs.as_ptr().add(table));
                     }
                 }
                 // SAFETY: the plan gave `a`, `b`, `c` buffers of the product's batch of
                 // matrices (operands maybe stored transposed, as `product` says), and `c`
                 // aliases neither operand.
-                Step::MatMul { a, b, c, product } => unsafe {
-                    matmul(product, ptrs[a], ptrs[b], ptrs[c]);
+                Step::MatMul { operands: o, product } => unsafe {
+                    matmul(product, ptrs[o], ptrs[o + 1], ptrs[o + 2]);
                 },
             }
         }
@@ -339,5 +358,11 @@ impl Compiled {
     /// The number of fused loops (generated kernels).
     pub fn loop_count(&self) -> usize {
         self.loops
+    }
+
+    /// The number of distinct native functions compiled (the kernels' functions, with those
+    /// of the same code counted once).
+    pub fn function_count(&self) -> usize {
+        self.functions
     }
 }

@@ -1,0 +1,161 @@
+//! Repeated structure in a long trace. An unrolled loop (a recurrent loss over many time steps,
+//! and its gradient) is the same few kernels again and again on other buffers. A run of
+//! kernels is cut into functions at the period it repeats with ([`cut`]), so the functions of
+//! two stretches of steps are the same code on other buffers. Each function reads its buffers
+//! through its own pointer table (`KernelEmitter::table`), so such functions have equal CLIF
+//! ([`same_code`]): the backend compiles each distinct function once and calls it with each
+//! table. Compilation then grows with the distinct code, not with the number of steps.
+
+use super::plan::Plan;
+use crate::ir::{Graph, NodeId};
+use cranelift_codegen::ir::Function;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::ops::Range;
+
+/// About this many kernels go in one function (a long trace becomes a few functions of
+/// straight-line loop nests rather than one function, and one call, per kernel).
+pub(super) const KERNELS_PER_FUNCTION: usize = 32;
+
+/// The longest period looked for, in kernels.
+const MAX_PERIOD: usize = 64;
+
+/// How many kernels of a repeat are compared to choose between periods.
+const COMPARED: usize = 4 * MAX_PERIOD;
+
+/// A repeat is used when it covers at least this many kernels.
+const MIN_REPEAT: usize = 16;
+
+/// The operation, shape and dtype of the nodes of kernel `k`'s fused expression (the first
+/// 64 met), and how the plan emits it: equal for the kernels of two steps of an unrolled loop.
+/// It only chooses where functions are cut; [`same_code`] decides what is shared.
+pub(super) fn kernel_hash(g: &Graph, plan: &Plan, k: NodeId) -> u64 {
+    let mut h = DefaultHasher::new();
+    (plan.sibling[k].is_some(), plan.axis_sum[k].map(|(_, axis)| axis)).hash(&mut h);
+    let mut stack = vec![k];
+    let mut met = 0;
+    while let Some(n) = stack.pop() {
+        let node = &g.nodes[n];
+        std::mem::discriminant(&node.op).hash(&mut h);
+        (&node.shape, node.dtype, plan.inline_const[n]).hash(&mut h);
+        met += 1;
+        if met == 64 {
+            break;
+        }
+        if n == k || (plan.buffer[n].is_none() && !plan.inline_const[n]) {
+            stack.extend(&node.inputs);
+        }
+    }
+    h.finish()
+}
+
+/// The period `p` (at most [`MAX_PERIOD`]) with which `h` repeats from position `i` over the
+/// most kernels, and how many times (at least 2): `h[i..i + p]` equals each following block of
+/// `p`. Covers of up to [`COMPARED`] kernels decide, the shortest period winning ties (so a
+/// multiple of the period does not win).
+fn repeat_at(h: &[u64], i: usize) -> Option<(usize, usize)> {
+    let repeats = |p: usize, cap: usize| {
+        let mut r = 1;
+        while r < cap && i + (r + 1) * p <= h.len() && h[i + r * p..i + (r + 1) * p] == h[i..i + p] {
+            r += 1;
+        }
+        r
+    };
+    let mut best: Option<(usize, usize)> = None;
+    for p in 1..=MAX_PERIOD.min((h.len() - i) / 2) {
+        if h[i] != h[i + p] {
+            continue;
+        }
+        let r = repeats(p, COMPARED / p);
+        if r >= 2 && best.is_none_or(|(bp, br)| p * r > bp * br) {
+            best = Some((p, r));
+        }
+    }
+    best.map(|(p, _)| (p, repeats(p, usize::MAX))).filter(|&(p, r)| p * r >= MIN_REPEAT)
+}
+
+/// Cuts a run of kernels (one structural hash each, [`kernel_hash`]) into functions of about
+/// [`KERNELS_PER_FUNCTION`] kernels: a stretch that repeats with period `p` is cut every whole
+/// number of periods, so its functions are alike; the rest is cut every
+/// `KERNELS_PER_FUNCTION`. Linear in the run (each position is looked at with at most
+/// [`MAX_PERIOD`] candidate periods of bounded checks).
+pub(super) fn cut(h: &[u64]) -> Vec<Range<usize>> {
+    let mut out = Vec::new();
+    let mut plain = 0; // start of the kernels not yet cut that repeat nothing
+    let mut i = 0;
+    let flush = |out: &mut Vec<Range<usize>>, from: usize, to: usize| {
+        let mut s = from;
+        while s < to {
+            let e = (s + KERNELS_PER_FUNCTION).min(to);
+            out.push(s..e);
+            s = e;
+        }
+    };
+    while i < h.len() {
+        match repeat_at(h, i) {
+            Some((p, r)) => {
+                flush(&mut out, plain, i);
+                let per = ((KERNELS_PER_FUNCTION + p / 2) / p).max(1);
+                let mut done = 0;
+                while done < r {
+                    let take = per.min(r - done);
+                    out.push(i + done * p..i + (done + take) * p);
+                    done += take;
+                }
+                i += r * p;
+                plain = i;
+            }
+            None => i += 1,
+        }
+    }
+    flush(&mut out, plain, h.len());
+    out
+}
+
+/// A hash of function `f`'s code (its CLIF, not its name): equal for functions with
+/// [`same_code`].
+pub(super) fn code_hash(f: &Function) -> u64 {
+    let mut h = DefaultHasher::new();
+    f.stencil.hash(&mut h);
+    h.finish()
+}
+
+/// True when `a` and `b` compile to the same machine code: the same CLIF and the same
+/// external functions.
+pub(super) fn same_code(a: &Function, b: &Function) -> bool {
+    a.stencil == b.stencil && a.params == b.params
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_periodic_run_is_cut_at_whole_periods() {
+        // A prologue, 100 steps of a 7-kernel period, an epilogue.
+        let mut h: Vec<u64> = vec![90, 91, 92];
+        for _ in 0..100 {
+            h.extend([1, 2, 3, 1, 4, 5, 6]);
+        }
+        h.extend([80, 81]);
+        let cuts = cut(&h);
+        assert_eq!(cuts.first().map(|r| r.start), Some(0));
+        assert_eq!(cuts.last().map(|r| r.end), Some(h.len()));
+        assert!(cuts.windows(2).all(|w| w[0].end == w[1].start));
+        let periodic: Vec<_> = cuts.iter().filter(|r| r.start >= 3 && r.end <= 703).collect();
+        // Groups of 5 periods (35 kernels), all the same sequence but the last.
+        assert!(periodic.iter().all(|r| (r.end - r.start) % 7 == 0));
+        let first = &h[periodic[0].clone()];
+        let alike = periodic.iter().filter(|r| h[r.start..r.end] == *first).count();
+        assert!(alike >= periodic.len() - 1, "{alike} of {}", periodic.len());
+        assert!(alike >= 19);
+    }
+
+    #[test]
+    fn a_run_without_repeats_is_cut_every_function_length() {
+        let h: Vec<u64> = (0..100).collect();
+        let cuts = cut(&h);
+        assert_eq!(cuts, vec![0..32, 32..64, 64..96, 96..100]);
+        assert!(cut(&[]).is_empty());
+    }
+}
