@@ -22,7 +22,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module, ModuleReloc};
 use rayon::prelude::*;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 fn isa() -> Result<OwnedTargetIsa> {
@@ -133,7 +133,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
     }
     let mut module = JITModule::new(jb);
     let mut fctx = FunctionBuilderContext::new();
-    let mut imports = HashMap::new();
+    let mut imports = HashMap::default();
     let mut steps = Vec::new();
     // The slot of each entry of the run's pointer table: each function's own table, and the
     // operands of each GEMM call, one after the other.
@@ -225,7 +225,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
     // Functions with the same code (the steps of an unrolled loop, on other buffers) are
     // compiled once: `code[i]` is the index of the first built function with built[i]'s code.
     let mut code = Vec::with_capacity(built.len());
-    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::new();
+    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::default();
     for (i, f) in built.iter().enumerate() {
         let alike = by_hash.entry(repeats::code_hash(&f.func)).or_default();
         match alike.iter().find(|&&j| repeats::same_code(&built[j].func, &f.func)) {
@@ -236,7 +236,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
             }
         }
     }
-    let mut ids = HashMap::new(); // first built function -> its id in the module
+    let mut ids = HashMap::default(); // first built function -> its id in the module
     for (i, f) in built.iter_mut().enumerate() {
         if code[i] == i {
             let id = module.declare_function(&f.name, Linkage::Local, &f.func.signature).map_err(jerr)?;
@@ -262,7 +262,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         .collect();
     let machine: Vec<(usize, FuncId, String, Result<MachineCode>)> =
         distinct.into_par_iter().map(|(i, id, func, clif)| (i, id, clif, machine_code(isa, func, id, text))).collect();
-    let mut disasm = HashMap::new();
+    let mut disasm = HashMap::default();
     for (i, id, clif, code) in machine {
         let code = code.map_err(|e| jerr(format!("{}: {e}", built[i].name)))?;
         if text {

@@ -12,7 +12,7 @@ use cranelift_codegen::ir::{types, AbiParam, FuncRef, InstBuilder, Signature, St
 use cranelift_frontend::FunctionBuilder;
 use cranelift_jit::JITModule;
 use cranelift_module::{FuncId, Module};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// The value of one element: a real or logical scalar, or a complex pair.
 #[derive(Copy, Clone, Debug)]
@@ -156,11 +156,11 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
             module,
             imports,
             ptr_ty,
-            ptrs: HashMap::new(),
+            ptrs: HashMap::default(),
             table,
-            funcs: HashMap::new(),
+            funcs: HashMap::default(),
             scratch: None,
-            memo: HashMap::new(),
+            memo: HashMap::default(),
             vec: None,
             span: (0, 0),
             range: None,

@@ -18,7 +18,7 @@ impl KernelEmitter<'_, '_> {
     /// The slots a kernel rooted at `root` reads (not its own).
     /// Walks the fused expression with an explicit stack, visiting each node once.
     pub(super) fn collect_slots(&self, root: NodeId, out: &mut Vec<usize>) {
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = rustc_hash::FxHashSet::default();
         let mut stack: Vec<NodeId> = self.g.nodes[root].inputs.iter().rev().copied().collect();
         while let Some(n) = stack.pop() {
             if !seen.insert(n) {
@@ -183,7 +183,7 @@ impl KernelEmitter<'_, '_> {
     /// index, so the kernel can run as one loop over the elements in memory order.
     fn reads_same_shape_only(&self, root: NodeId) -> bool {
         let shape = &self.g.nodes[root].shape;
-        let mut seen = std::collections::HashSet::new();
+        let mut seen = rustc_hash::FxHashSet::default();
         let mut stack = vec![root];
         while let Some(n) = stack.pop() {
             let node = &self.g.nodes[n];

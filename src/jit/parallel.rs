@@ -47,7 +47,7 @@ const COSTLY_FACTOR: usize = 8;
 /// (down to the buffers in `buffer` and the immediates in `inline_const`) calls a host
 /// function per element, which does about `COSTLY_FACTOR` times the work of inline arithmetic.
 pub(crate) fn elementwise_parallel_min(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], k: NodeId) -> usize {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = rustc_hash::FxHashSet::default();
     let mut stack = vec![k];
     while let Some(n) = stack.pop() {
         let nd = &g.nodes[n];

@@ -416,7 +416,7 @@ fn pair_axis_sums(
 
 /// The buffered nodes the fused expression of kernel `root` reads (not its own buffer).
 fn reads(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], root: NodeId) -> Vec<NodeId> {
-    let mut seen = std::collections::HashSet::new();
+    let mut seen = rustc_hash::FxHashSet::default();
     let mut out = Vec::new();
     let mut stack: Vec<NodeId> = g.nodes[root].inputs.clone();
     while let Some(n) = stack.pop() {

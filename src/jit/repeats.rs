@@ -9,7 +9,7 @@
 use super::plan::Plan;
 use crate::ir::{Graph, NodeId};
 use cranelift_codegen::ir::Function;
-use std::collections::hash_map::DefaultHasher;
+use rustc_hash::FxHasher;
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
 
@@ -30,7 +30,7 @@ const MIN_REPEAT: usize = 16;
 /// 64 met), and how the plan emits it: equal for the kernels of two steps of an unrolled loop.
 /// It only chooses where functions are cut; [`same_code`] decides what is shared.
 pub(super) fn kernel_hash(g: &Graph, plan: &Plan, k: NodeId) -> u64 {
-    let mut h = DefaultHasher::new();
+    let mut h = FxHasher::default();
     (plan.sibling[k].is_some(), plan.axis_sum[k].map(|(_, axis)| axis)).hash(&mut h);
     let mut stack = vec![k];
     let mut met = 0;
@@ -115,7 +115,7 @@ pub(super) fn cut(h: &[u64]) -> Vec<Range<usize>> {
 /// A hash of function `f`'s code (its CLIF, not its name): equal for functions with
 /// [`same_code`].
 pub(super) fn code_hash(f: &Function) -> u64 {
-    let mut h = DefaultHasher::new();
+    let mut h = FxHasher::default();
     f.stencil.hash(&mut h);
     h.finish()
 }

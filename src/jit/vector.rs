@@ -22,7 +22,7 @@ use super::emitter::{KernelEmitter, Lane};
 use crate::array::DType;
 use crate::ir::{AxisSlice as Slice, Lowering, NodeId, Op};
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
-use std::collections::HashSet;
+use rustc_hash::FxHashSet as HashSet;
 
 /// Innermost loops shorter than this stay scalar: their vector body and remainder would cost
 /// more compile time than they save (a recurrent loss makes thousands of 14-element loops).
@@ -193,7 +193,7 @@ pub(super) struct Scan {
 impl Scan {
     /// A scan of expressions whose elements are of `dtype`.
     pub(super) fn new(dtype: DType) -> Self {
-        Scan { cuts: Vec::new(), vector: vector_type(dtype).is_some(), dtype: dtype.real(), seen: HashSet::new() }
+        Scan { cuts: Vec::new(), vector: vector_type(dtype).is_some(), dtype: dtype.real(), seen: HashSet::default() }
     }
 
     /// Whether vector code handles elements of `d`.

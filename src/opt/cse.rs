@@ -4,7 +4,7 @@ use super::dce::dce;
 use super::rewrite::Rewriter;
 use crate::error::Result;
 use crate::ir::{verify, Graph, NodeId, Op};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// The graph with structurally identical nodes merged: two nodes with the same op, the same
 /// attributes and the same operands (after merging their operands) become one, the first.
@@ -15,7 +15,7 @@ use std::collections::HashMap;
 pub fn cse(g: &Graph) -> Result<Graph> {
     verify(g)?;
     let mut rw = Rewriter::new(g);
-    let mut seen: HashMap<(Op, Vec<NodeId>), NodeId> = HashMap::new();
+    let mut seen: HashMap<(Op, Vec<NodeId>), NodeId> = HashMap::default();
     for (id, n) in g.nodes.iter().enumerate() {
         let mut inputs = rw.mapped_inputs(id);
         if n.op.commutes() {

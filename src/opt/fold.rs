@@ -7,7 +7,7 @@ use crate::array::Data;
 use crate::error::Result;
 use crate::interp;
 use crate::ir::{verify, Graph, Node, NodeId, Op};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 /// Results with more elements than this are never folded (they would bloat the graph).
@@ -36,9 +36,9 @@ pub fn fold_constants(g: &Graph) -> Result<Graph> {
     verify(g)?;
     let mut rw = Rewriter::new(g);
     // The value of every new node known to be constant (folded or not), by new id.
-    let mut known: HashMap<NodeId, Arc<Data>> = HashMap::new();
+    let mut known: HashMap<NodeId, Arc<Data>> = HashMap::default();
     // The scalar every element of a new node equals (same bits), for constant splats of any size.
-    let mut splats: HashMap<NodeId, Arc<Data>> = HashMap::new();
+    let mut splats: HashMap<NodeId, Arc<Data>> = HashMap::default();
     for (id, n) in g.nodes.iter().enumerate() {
         let inputs = rw.mapped_inputs(id);
         let operands: Option<Vec<Arc<Data>>> = inputs.iter().map(|i| known.get(i).cloned()).collect();

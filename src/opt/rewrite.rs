@@ -5,7 +5,7 @@
 use crate::array::Data;
 use crate::error::Result;
 use crate::ir::{Graph, Node, NodeId, Op, Origin};
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 /// A new graph under construction from an old one, with the old-to-new node map.
@@ -28,7 +28,7 @@ impl<'a> Rewriter<'a> {
     /// An empty new graph with the old graph's regions (renumbered in [`Rewriter::finish`]).
     pub fn new(old: &'a Graph) -> Self {
         let new = Graph { nodes: Vec::with_capacity(old.nodes.len()), outputs: Vec::new(), regions: Vec::new() };
-        Rewriter { old, new, map: vec![usize::MAX; old.nodes.len()], origin: None, scalars: HashMap::new() }
+        Rewriter { old, new, map: vec![usize::MAX; old.nodes.len()], origin: None, scalars: HashMap::default() }
     }
 
     /// The new operands of old node `old_id`, which becomes the node being rewritten (whose
