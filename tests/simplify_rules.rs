@@ -1,6 +1,6 @@
 //! The layout rules of `opt::simplify` that reverse mode's graphs need (issue 10): a slice of a
 //! pad, a pad of a pad, an elementwise op of equally placed pads, and an add of disjointly
-//! placed pads. Each test checks that its rule fires (the shape of the simplified
+//! placed pads; and small outer products as elementwise products. Each test checks that its rule fires (the shape of the simplified
 //! graph) and that the result has the same bits as the original under the interpreter, on
 //! inputs mixing signed zeros, NaN and infinities.
 
@@ -811,4 +811,54 @@ fn moved_neg_passes_through_products_and_doubling() {
     let text = ir::to_text(&o);
     assert_eq!((o.nodes.len(), negs(&o)), (shared.nodes.len(), 1), "{text}");
     assert_exact_in_both(&shared, &o);
+}
+
+/// `a @ b` for `a` of `[.., m, 1]` and `b` of `[.., 1, n]`.
+fn outer_product(d: DType, batch: &[usize], m: usize, n: usize) -> Graph {
+    let mut g = Graph::new();
+    let a = g.input(0, d, &[batch, &[m, 1]].concat());
+    let b = g.input(1, d, &[batch, &[1, n]].concat());
+    let c = g.push(Op::MatMul, vec![a, b], 0).unwrap();
+    g.outputs = vec![c];
+    g
+}
+
+#[test]
+fn small_outer_products_are_elementwise_products_plus_zero() {
+    for (batch, m, n) in [(&[][..], 14, 14), (&[3][..], 5, 7), (&[][..], 1, 9), (&[][..], 64, 64)] {
+        let g = outer_product(DType::F64, batch, m, n);
+        let o = simplify(&g).unwrap();
+        assert_eq!(count(&o, |op| matches!(op, Op::MatMul)), 0, "{}", ir::to_text(&o));
+        assert!(o.nodes.iter().any(|n| n.op == Op::Binary(BinaryOp::Mul)), "{}", ir::to_text(&o));
+        // Signed zeros, NaN and infinities on both sides: `-0 * 1.5` is `-0`, and the
+        // product's `+0` start makes it `+0` in both forms.
+        let sa = [batch, &[m, 1]].concat();
+        let sb = [batch, &[1, n]].concat();
+        assert_same_on_specials(&g, &o, &[&sa, &sb]);
+        // And through the backend.
+        for k in 0..4 {
+            let inputs = [f64_data(&sa, k), f64_data(&sb, k + 3)];
+            let want = interp::run(&g, &inputs).unwrap();
+            let got = cranegrad::jit::compile(&o).unwrap().run(&inputs).unwrap();
+            assert!(same_bits(&want[0], &got[0]), "{batch:?} {m} x {n}");
+        }
+    }
+    let f32_product = simplify(&outer_product(DType::F32, &[], 6, 4)).unwrap();
+    assert_eq!(count(&f32_product, |op| matches!(op, Op::MatMul)), 0);
+}
+
+#[test]
+fn large_complex_and_inner_products_stay_products() {
+    // Above the small-product size a GEMM computes it (its zero handling is its own); complex
+    // small products are not the interpreter's ordered loop; a shared axis longer than one.
+    for g in [outer_product(DType::F64, &[], 65, 64), outer_product(DType::C128, &[], 4, 4)] {
+        let o = simplify(&g).unwrap();
+        assert_eq!(count(&o, |op| matches!(op, Op::MatMul)), 1, "{}", ir::to_text(&o));
+    }
+    let mut g = Graph::new();
+    let a = g.input(0, DType::F64, &[3, 2]);
+    let b = g.input(1, DType::F64, &[2, 3]);
+    let c = g.push(Op::MatMul, vec![a, b], 0).unwrap();
+    g.outputs = vec![c];
+    assert_eq!(count(&simplify(&g).unwrap(), |op| matches!(op, Op::MatMul)), 1);
 }

@@ -131,6 +131,9 @@ pub(crate) struct KernelEmitter<'a, 'b> {
     pub(super) memo: HashMap<(NodeId, Vec<Value>), Elem>,
     /// In vector mode, the vector type every element value has (`F64X2`, `F32X4`).
     pub(super) vec: Option<Type>,
+    /// True while a plain elementwise kernel is emitted (no sum in its loop nest): its
+    /// innermost loops run on vectors from `vector::MIN_SHORT_VECTOR_LOOP` elements on.
+    pub(super) short_vectors: bool,
     /// The static range `[lo, hi)` of the innermost loop variable being emitted.
     pub(super) span: (i64, i64),
     /// In a chunk function, the run-time range `[lo, hi)` of the partitioned (outermost) loop,
@@ -162,6 +165,7 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
             scratch: None,
             memo: HashMap::default(),
             vec: None,
+            short_vectors: false,
             span: (0, 0),
             range: None,
         }

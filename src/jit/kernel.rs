@@ -5,7 +5,7 @@
 use super::emitter::{elem_ty, jerr, Elem, Index, KernelEmitter, Lane, Reduction};
 use super::parallel::Split;
 use super::sibling::Fused;
-use super::vector::{vector_type, Scan, MAX_PIECES, MIN_VECTOR_LOOP};
+use super::vector::{vector_type, Scan, MAX_PIECES, MIN_SHORT_VECTOR_LOOP, MIN_VECTOR_LOOP};
 use crate::array::DType;
 use crate::error::Result;
 use crate::ir::{NodeId, Op};
@@ -151,7 +151,10 @@ impl KernelEmitter<'_, '_> {
                     k.store_elem(at, v, dtype);
                     Ok(())
                 };
-                self.pieces(n, root, true, Lane::Flat, dtype, &mut body)?;
+                self.short_vectors = true;
+                let r = self.pieces(n, root, true, Lane::Flat, dtype, &mut body);
+                self.short_vectors = false;
+                r?;
             }
             _ => {
                 let shape = node.shape.clone();
@@ -169,7 +172,10 @@ impl KernelEmitter<'_, '_> {
                     }
                     Ok(())
                 };
-                self.nest_pieces(&shape, root, true, &mut body)?;
+                self.short_vectors = axis_sum.is_none();
+                let r = self.nest_pieces(&shape, root, true, &mut body);
+                self.short_vectors = false;
+                r?;
                 if let Some(sum) = &axis_sum {
                     self.finish_axis_sum(sum)?;
                 }
@@ -395,7 +401,8 @@ impl KernelEmitter<'_, '_> {
             self.span = (lo, hi);
             let mut s = Scan::new(dtype);
             self.scan(expr, lane, own, &mut s);
-            let vt = vector_type(dtype).filter(|_| s.vector && hi - lo >= MIN_VECTOR_LOOP);
+            let least = if self.short_vectors { MIN_SHORT_VECTOR_LOOP } else { MIN_VECTOR_LOOP };
+            let vt = vector_type(dtype).filter(|_| s.vector && hi - lo >= least);
             if let Some((rlo, rhi)) = range {
                 // A chunk function: this piece clipped to the chunk's range.
                 let (a, b) = (self.b.ins().iconst(types::I64, lo), self.b.ins().iconst(types::I64, hi));

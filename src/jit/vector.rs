@@ -28,6 +28,12 @@ use rustc_hash::FxHashSet as HashSet;
 /// more compile time than they save (a recurrent loss makes thousands of 14-element loops).
 pub(super) const MIN_VECTOR_LOOP: i64 = 32;
 
+/// The same for the innermost loops of plain elementwise kernels (no sum accumulated in their
+/// loop nest, whose order would depend on the lanes): the 14-wide rows of a recurrent loss's
+/// `[14, 14]` gradient sums run on vectors. (Their compile time is paid once per distinct
+/// function, `repeats.rs`.)
+pub(super) const MIN_SHORT_VECTOR_LOOP: i64 = 8;
+
 /// The most pieces an innermost loop is split into at pad and concatenation boundaries (more
 /// pieces keep the guards in one loop instead).
 pub(super) const MAX_PIECES: usize = 8;

@@ -13,6 +13,7 @@ mod cse;
 mod dce;
 mod fold;
 mod pads;
+mod products;
 mod rewrite;
 mod signs;
 mod simplify;

@@ -32,6 +32,8 @@
 //! - `reduce_sum`, `reduce_max`, `reduce_min` over no axes -> `x` (the kernels fold nothing).
 //! - `select` with a constant condition (all true or all false) -> that branch; `select(c, a, a)`
 //!   -> `a`, broadcast to the result's shape when it is smaller (broadcast copies exactly).
+//! - A small real `matmul` over a shared axis of length one (an outer product) -> `+0 + a * b`
+//!   elementwise: see the `products` module.
 //!
 //! - `a + neg b` -> `a - b`, `neg a + b` -> `b - a`, `a - neg b` -> `a + b`: IEEE subtraction
 //!   is addition of the negation, and addition commutes exactly (real and complex alike).
@@ -63,6 +65,7 @@
 use super::bits::first_element;
 use super::dce::dce;
 use super::pads;
+use super::products;
 use super::rewrite::Rewriter;
 use super::signs::signs;
 use crate::array::{DType, Data};
@@ -414,6 +417,7 @@ fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<Node
                 None => Ok(None),
             }
         }
+        Op::MatMul => products::outer_product(rw, n, x),
         _ => Ok(None),
     }
 }
