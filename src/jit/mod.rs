@@ -5,7 +5,9 @@
 //! their broadcasts, slices (offset loads), pads (guarded loads), concats and reshapes become one
 //! loop nest (a kernel); a reduction absorbs its elementwise producer; nodes used several times,
 //! graph outputs and matrix product operands get buffers; a whole 1-D sum and a 1-D sibling
-//! kernel reading the same buffer (a value and its gradient) share one loop (`sibling.rs`). Runs of up to 32 consecutive kernels
+//! kernel reading the same buffer (a value and its gradient) share one loop, and so do a sum of
+//! every axis of a 2-D operand and a kernel of its shape (a loss and its logits' gradient:
+//! `sibling.rs`). Runs of up to 32 consecutive kernels
 //! are emitted into one Cranelift function `fn(bufs: *const *mut u8)` (`emitter.rs` holds the
 //! state; `kernel.rs` the loop nests, `index.rs` index arithmetic and memory, `expr.rs` the fused
 //! expression walk, `lower.rs` the per-op scalar lowering); small real matrix products are
