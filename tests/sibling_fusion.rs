@@ -317,3 +317,230 @@ fn a_sum_over_the_short_rows_of_a_kernel_is_computed_in_its_loop_nest() {
         }
     }
 }
+
+/// Compiles `g`, runs it on `inputs` under pools of 1, 2 and 3 threads and checks every
+/// output's bits against the interpreter's; returns the compiled graph.
+fn check_bits_of(g: &Graph, inputs: &[Arc<Data>], what: &str) -> jit::Compiled {
+    let c = jit::compile_shared(&Arc::new(g.clone())).unwrap();
+    let want = interp::run(g, inputs).unwrap();
+    for threads in [1, 2, 3] {
+        let got = pool(threads).install(|| c.run(inputs).unwrap());
+        assert_eq!(got.len(), want.len());
+        for (k, (a, b)) in got.iter().zip(&want).enumerate() {
+            assert!(bits(a) == bits(b), "{what}: output {k} differs from the interpreter ({threads} threads)");
+        }
+    }
+    c
+}
+
+/// The kernels the generated functions list (`;   %k = op [shape]` lines of the CLIF text).
+fn listed_kernels(c: &jit::Compiled) -> Vec<String> {
+    c.clif_text().lines().filter(|l| l.starts_with(";   %")).map(|l| l.trim_start_matches(";   ").to_string()).collect()
+}
+
+fn data_of(dtype: DType, shape: &[usize], seed: u64) -> Arc<Data> {
+    let v = ArrayD::from_shape_vec(IxDyn(shape), values(shape.iter().product(), seed)).unwrap();
+    Arc::new(match dtype {
+        DType::F32 => Data::F32(v.mapv(|x| x as f32)),
+        DType::C128 => Data::C128(v.mapv(|x| Complex64::new(x, 0.5 - x))),
+        _ => Data::F64(v),
+    })
+}
+
+/// How the gradient kernel of [`softmax_loss`] is summed.
+#[derive(Clone, Copy, Debug)]
+enum GradSum {
+    None,
+    /// Over the rows (a bias gradient: `columns.rs`).
+    Rows,
+    /// Over the columns.
+    Columns,
+}
+
+/// A log-softmax cross-entropy loss of logits `z` and targets `t` (inputs 0 and 1, `[rows,
+/// columns]`) and the logits' gradient: `loss = sum(t * (z - max - log(sum(exp(z - max)))))`
+/// over both axes, `scaled = loss * -1/rows` (it reads the loss), and `grad = exp(z - max) /
+/// sum - t` (a later kernel of the logits' shape that reads `t` too), with `sum` of `grad` as
+/// `grad_sum` says. Returns the graph and the ids of the loss and the gradient.
+fn softmax_loss(dtype: DType, rows: usize, columns: usize, grad_sum: GradSum) -> (Graph, usize, usize) {
+    use cranegrad::ir::UnaryOp;
+    let mut g = Graph::new();
+    let z = g.input(0, dtype, &[rows, columns]);
+    let t = g.input(1, dtype, &[rows, columns]);
+    let m = g.push(Op::ReduceMax(vec![1]), vec![z], 0).unwrap();
+    let m = g.push(Op::Reshape(vec![rows, 1]), vec![m], 0).unwrap();
+    let d = g.push(Op::Binary(BinaryOp::Sub), vec![z, m], 0).unwrap();
+    let e = g.push(Op::Unary(UnaryOp::Exp), vec![d], 0).unwrap();
+    let s = g.push(Op::ReduceSum(vec![1]), vec![e], 0).unwrap();
+    let s = g.push(Op::Reshape(vec![rows, 1]), vec![s], 0).unwrap();
+    let l = g.push(Op::Unary(UnaryOp::Log), vec![s], 0).unwrap();
+    let lp = g.push(Op::Binary(BinaryOp::Sub), vec![d, l], 0).unwrap();
+    let p = g.push(Op::Binary(BinaryOp::Mul), vec![t, lp], 0).unwrap();
+    let loss = g.push(Op::ReduceSum(vec![0, 1]), vec![p], 0).unwrap();
+    let k = g.push(Op::Constant(Arc::new(Data::scalar(dtype, Complex64::new(-1.0 / rows as f64, 0.0)))), vec![], 0);
+    let scaled = g.push(Op::Binary(BinaryOp::Mul), vec![loss, k.unwrap()], 0).unwrap();
+    let q = g.push(Op::Binary(BinaryOp::Div), vec![e, s], 0).unwrap();
+    let grad = g.push(Op::Binary(BinaryOp::Sub), vec![q, t], 0).unwrap();
+    g.outputs = vec![scaled, grad];
+    let axis = match grad_sum {
+        GradSum::None => None,
+        GradSum::Rows => Some(0),
+        GradSum::Columns => Some(1),
+    };
+    if let Some(axis) = axis {
+        let r = g.push(Op::ReduceSum(vec![axis]), vec![grad], 0).unwrap();
+        g.outputs.push(r);
+    }
+    (g, loss, grad)
+}
+
+/// W3's loss and gradients (`benches/workloads/models.rs`): a tanh layer, logits, log-softmax
+/// cross-entropy.
+#[allow(clippy::type_complexity)]
+fn w3(
+    args: (DlArray, DlArray, DlArray, DlArray, DlArray, DlArray),
+) -> Result<(DlArray, DlArray, DlArray, DlArray, DlArray)> {
+    let (w1, b1, w2, b2, x, t) = args;
+    let hidden = (x.matmul(&w1) + &b1).tanh();
+    let logits = hidden.matmul(&w2) + &b2;
+    let shifted = &logits - logits.max_axes(&[1], true);
+    let log_probs = &shifted - shifted.exp().sum_axes(&[1], true).log();
+    let loss = -(&t * log_probs).sum_all() / x.shape()[0] as f64;
+    let (g1, g2, g3, g4) = dlgradient(&loss, (&w1, &b1, &w2, &b2))?;
+    Ok((loss, g1, g2, g3, g4))
+}
+
+fn w3_args(b: usize, d: usize, h: usize, c: usize) -> (DlArray, DlArray, DlArray, DlArray, DlArray, DlArray) {
+    let m = |shape: &[usize], seed: u64, scale: f64| {
+        let v: Vec<f64> = values(shape.iter().product(), seed).into_iter().map(|x| x * scale).collect();
+        DlArray::from(ArrayD::from_shape_vec(IxDyn(shape), v).unwrap())
+    };
+    let targets = ArrayD::from_shape_fn(IxDyn(&[b, c]), |i| if (i[0] * 7 + 3) % c == i[1] { 1.0 } else { 0.0 });
+    (
+        m(&[d, h], 31, 1.0 / (d as f64).sqrt()),
+        m(&[h], 32, 1.0),
+        m(&[h, c], 33, 1.0 / (h as f64).sqrt()),
+        m(&[c], 34, 1.0),
+        m(&[b, d], 35, 1.0),
+        DlArray::from(targets),
+    )
+}
+
+#[test]
+fn w3_loss_is_summed_in_the_loop_nest_of_the_logits_gradient() {
+    // Through `accelerate`: W3's first function ran 9 kernels (11 in all), the loss its own
+    // pass over the logits; the loss now runs in the loop nest of the logits' gradient.
+    let args = w3_args(256, 784, 256, 10);
+    let af = accelerate(w3);
+    let (loss, ..) = af.call(args.clone()).unwrap();
+    let (eager_loss, ..) = dlfeval(w3, args.clone()).unwrap();
+    assert_eq!(loss.to_scalar::<f64>().unwrap().to_bits(), eager_loss.to_scalar::<f64>().unwrap().to_bits());
+    assert_eq!(af.build_reports()[0].kernels, 10, "{}", af.native_dump());
+    // The optimized graph, compiled: every output (the loss and the four gradients) has the
+    // interpreter's bits, and the loss is listed with no kernel of the logits' shape after it.
+    // (Products of at most 4096 multiply-adds, which both compute in the same order: a GEMM
+    // call sums in another order than the interpreter's product. The next test checks W3's
+    // part after the products at [256, 10].)
+    for (b, d, h, c) in [(37, 5, 7, 10), (300, 2, 2, 3), (2, 2, 3, 300), (3, 2, 2, 5)] {
+        let args = w3_args(b, d, h, c);
+        let g = cranegrad::opt::optimize(&cranegrad::trace_graph(w3, args.clone()).unwrap()).unwrap();
+        let inputs: Vec<Arc<Data>> =
+            [&args.0, &args.1, &args.2, &args.3, &args.4, &args.5].iter().map(|a| a.data().unwrap().clone()).collect();
+        let what = format!("W3 ({b}, {d}, {h}, {c})");
+        let compiled = check_bits_of(&g, &inputs, &what);
+        let kernels = listed_kernels(&compiled);
+        let loss = kernels.iter().position(|k| k.contains("reduce_sum []")).expect("the loss's kernel");
+        let logits_shape = format!("[{b}, {c}]");
+        assert!(
+            !kernels[loss..].iter().any(|k| k.ends_with(&logits_shape)),
+            "{what}: the logits' gradient is written in the loss's loop nest\n{kernels:#?}"
+        );
+    }
+}
+
+#[test]
+fn a_loss_and_its_logits_gradient_share_one_loop_nest_with_the_interpreters_bits() {
+    // Rows of scalar code and of vectors (with remainders), one row, one column, rows longer
+    // than a block of the blocked order (several blocks per row), more rows than a block.
+    let shapes =
+        [(256, 10), (3, 5), (37, 10), (1000, 3), (1, 7), (9, 1), (7, 40), (20, 300), (3, 1000), (300, 300), (600, 33)];
+    for dtype in [DType::F64, DType::F32] {
+        for (rows, columns) in shapes {
+            for grad_sum in [GradSum::None, GradSum::Rows, GradSum::Columns] {
+                let (g, loss, grad) = softmax_loss(dtype, rows, columns, grad_sum);
+                let inputs = [data_of(dtype, &[rows, columns], 41), data_of(dtype, &[rows, columns], 42)];
+                let what = format!("{dtype:?} [{rows}, {columns}] {grad_sum:?}");
+                let c = check_bits_of(&g, &inputs, &what);
+                let kernels = listed_kernels(&c);
+                assert!(kernels.iter().any(|k| k.starts_with(&format!("%{loss} "))), "{what}\n{kernels:#?}");
+                assert!(!kernels.iter().any(|k| k.starts_with(&format!("%{grad} "))), "{what}\n{kernels:#?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn full_sums_with_siblings_of_three_axes_padded_complex_and_dependent() {
+    use cranegrad::ir::UnaryOp;
+    // sum(x * y) over [4, 5, 6] and y * exp(x) beside it.
+    for dtype in [DType::F64, DType::F32, DType::C128] {
+        let shape = [4usize, 5, 6];
+        let mut g = Graph::new();
+        let x = g.input(0, dtype, &shape);
+        let y = g.input(1, dtype, &shape);
+        let xy = g.push(Op::Binary(BinaryOp::Mul), vec![x, y], 0).unwrap();
+        let s = g.push(Op::ReduceSum(vec![0, 1, 2]), vec![xy], 0).unwrap();
+        let e = g.push(Op::Unary(UnaryOp::Exp), vec![x], 0).unwrap();
+        let e = g.push(Op::Binary(BinaryOp::Mul), vec![e, y], 0).unwrap();
+        g.outputs = vec![s, e];
+        let inputs = [data_of(dtype, &shape, 51), data_of(dtype, &shape, 52)];
+        let c = check_bits_of(&g, &inputs, &format!("{dtype:?} 3 axes"));
+        assert_eq!(c.loop_count(), 1, "{dtype:?} 3 axes");
+    }
+    // A sibling with a pad along the rows (its first column is a piece of its own): the sum's
+    // blocks write the columns of one piece, a loop nest after it the others, and the sum over
+    // the rows of the sibling takes each column in row order in either.
+    for (rows, columns) in [(5, 500), (3, 10), (70, 400)] {
+        let mut g = Graph::new();
+        let x = g.input(0, DType::F64, &[rows, columns]);
+        let y = g.input(1, DType::F64, &[rows, columns]);
+        let xy = g.push(Op::Binary(BinaryOp::Mul), vec![x, y], 0).unwrap();
+        let s = g.push(Op::ReduceSum(vec![0, 1]), vec![xy], 0).unwrap();
+        let tail = AxisSlice { start: 1, len: columns - 1, step: 1 };
+        let all = AxisSlice { start: 0, len: rows, step: 1 };
+        let shifted = g.push(Op::Slice(vec![all, AxisSlice { start: 0, ..tail }]), vec![x], 0);
+        let pad = g.push(Op::Pad { shape: vec![rows, columns], slices: vec![all, tail] }, vec![shifted.unwrap()], 0);
+        let e = g.push(Op::Binary(BinaryOp::Sub), vec![pad.unwrap(), y], 0).unwrap();
+        let r = g.push(Op::ReduceSum(vec![0]), vec![e], 0).unwrap();
+        g.outputs = vec![s, e, r];
+        let inputs = [data_of(DType::F64, &[rows, columns], 53), data_of(DType::F64, &[rows, columns], 54)];
+        let c = check_bits_of(&g, &inputs, &format!("padded [{rows}, {columns}]"));
+        assert_eq!(c.loop_count(), 1, "padded [{rows}, {columns}]");
+    }
+    // A kernel that reads the sum is not its sibling: the sum keeps its own loop nest.
+    let mut g = Graph::new();
+    let x = g.input(0, DType::F64, &[6, 7]);
+    let xx = g.push(Op::Binary(BinaryOp::Mul), vec![x, x], 0).unwrap();
+    let s = g.push(Op::ReduceSum(vec![0, 1]), vec![xx], 0).unwrap();
+    let e = g.push(Op::Binary(BinaryOp::Sub), vec![x, s], 0).unwrap();
+    g.outputs = vec![s, e];
+    let c = check_bits_of(&g, &[data_of(DType::F64, &[6, 7], 55)], "dependent");
+    assert_eq!(c.loop_count(), 2, "dependent");
+    // Between the sum and its sibling, a kernel that reads the sum and one that reads that
+    // kernel: both move after the sibling, which takes the sum's place (3 loops, not 4).
+    let mut g = Graph::new();
+    let x = g.input(0, DType::F64, &[6, 7]);
+    let y = g.input(1, DType::F64, &[6, 7]);
+    let xy = g.push(Op::Binary(BinaryOp::Mul), vec![x, y], 0).unwrap();
+    let s = g.push(Op::ReduceSum(vec![0, 1]), vec![xy], 0).unwrap();
+    let a = g.push(Op::Binary(BinaryOp::Mul), vec![x, s], 0).unwrap();
+    let b = g.push(Op::Binary(BinaryOp::Add), vec![a, y], 0).unwrap();
+    let e = g.push(Op::Binary(BinaryOp::Sub), vec![y, x], 0).unwrap();
+    g.outputs = vec![b, s, e, a];
+    let inputs = [data_of(DType::F64, &[6, 7], 56), data_of(DType::F64, &[6, 7], 57)];
+    let c = check_bits_of(&g, &inputs, "reordered");
+    let kernels = listed_kernels(&c);
+    assert_eq!(c.loop_count(), 3, "reordered\n{kernels:#?}");
+    let at = |k: usize| kernels.iter().position(|l| l.starts_with(&format!("%{k} "))).unwrap();
+    assert!(at(s) < at(a) && at(a) < at(b), "reordered\n{kernels:#?}");
+}

@@ -634,6 +634,9 @@ impl KernelEmitter<'_, '_> {
                 self.span = f.window;
                 let w = self.expr_op(f.node, Index::Multi(idx.clone(), Lane::Axis(axis, Some(0))))?;
                 self.store(f.node, &idx, w);
+                if let (Some(a), [i, j, ..]) = (&f.axis_sum, idx.as_slice()) {
+                    self.accumulate_axis_sum(a, *i, *j, w)?;
+                }
             }
             Ok(v)
         }

@@ -6,11 +6,12 @@
 //! loop nest (a kernel); a reduction absorbs its elementwise producer; nodes used several times,
 //! graph outputs and matrix product operands get buffers (a contiguous slice of an input is
 //! read in place); a whole 1-D sum and a 1-D sibling kernel reading the same buffer (a value
-//! and its gradient) share one loop (`sibling.rs`). Runs of consecutive kernels are cut into
-//! Cranelift functions `fn(bufs: *const *mut u8)` of about 32 kernels, at the period the run
-//! repeats with, if any (`repeats.rs`); each function reads its buffers through its own
-//! pointer table `bufs`, so the functions of an unrolled loop's steps have the same code, which
-//! is compiled once and called with each step's table (`emitter.rs` holds the
+//! and its gradient) share one loop, and so do a sum of every axis of a 2-D operand and a
+//! kernel of its shape (a loss and its logits' gradient: `sibling.rs`). Runs of consecutive
+//! kernels are cut into Cranelift functions `fn(bufs: *const *mut u8)` of about 32 kernels, at
+//! the period the run repeats with, if any (`repeats.rs`); each function reads its buffers
+//! through its own pointer table `bufs`, so the functions of an unrolled loop's steps have the
+//! same code, which is compiled once and called with each step's table (`emitter.rs` holds the
 //! state; `kernel.rs` the loop nests, `index.rs` index arithmetic and memory, `expr.rs` the fused
 //! expression walk, `lower.rs` the per-op scalar lowering); small real matrix products are
 //! loop nests among them (`product.rs`, the interpreter's order), larger ones call GEMM from

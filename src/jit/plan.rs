@@ -14,7 +14,10 @@
 //! Sibling kernels share one loop nest: a sum of a whole 1-D operand and a later 1-D kernel of
 //! about its length, of its dtype, that reads one of the same buffers (a value and its gradient)
 //! are emitted as one loop over the sum's blocks that also writes the other kernel's elements
-//! ([`pair_siblings`]; `sum.rs` emits it, keeping the sum's order). A sum over one axis of a
+//! ([`pair_siblings`]; `sum.rs` emits it, keeping the sum's order). A sum of every axis of a
+//! 2-D (or higher) operand and a later kernel of the operand's shape reading one of the same
+//! buffers (a loss and the gradient of its logits) share one loop nest the same way, the sum
+//! moved to the other kernel's place ([`pair_full_sums`]). A sum over one axis of a
 //! 2-D kernel's buffer (a bias gradient beside the layer's gradient, a softmax's sum of
 //! exponentials) accumulates in that kernel's loop nest, which reads each element once
 //! ([`pair_axis_sums`]; `columns.rs`).
@@ -337,8 +340,9 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
         buffer[id] = Some(slots.len());
         slots.push(slot);
     }
-    let (sibling, mut absorbed) = pair_siblings(g, &buffer, &inline_const, &kernels);
+    let (mut sibling, mut absorbed) = pair_siblings(g, &buffer, &inline_const, &kernels);
     let axis_sum = pair_axis_sums(g, &kernels, (&buffer, &inline_const), &sibling, &mut absorbed);
+    pair_full_sums(g, (&buffer, &inline_const), &mut kernels, (&mut sibling, &mut absorbed), &axis_sum);
     Ok(Plan { buffer, slots, inline_const, kernels, out_allocs, arena_bytes: arena, cost, sibling, absorbed, axis_sum })
 }
 
@@ -498,4 +502,106 @@ fn pair_siblings(
         }
     }
     (sibling, absorbed)
+}
+
+/// Pairs sums of every axis with siblings of their operand's shape (see the module's
+/// documentation): a sum kernel `s` (not of booleans) of a non-empty operand of two or more
+/// axes takes the first of the next `SIBLING_LOOKAHEAD` kernels `e` that has the operand's
+/// shape and `s`'s dtype, is elementwise (as in [`pair_siblings`]), is small enough to stay on
+/// the calling thread, reads a buffer that `s` reads, and depends on no kernel that depends on
+/// `s`. `s` then moves to `e`'s place (it is emitted there, writing `e` too: `sibling.rs`), and
+/// the kernels between them that depend on `s` (its readers, theirs, ...) move after `e`, so the
+/// order stays topological. A kernel emitted in another's loop nest (an absorbed sibling or axis
+/// sum) counts as part of that kernel. `e` may compute an axis sum of its own
+/// ([`pair_axis_sums`]): it is computed in the shared loop nest.
+fn pair_full_sums(
+    g: &Graph,
+    (buffer, inline_const): (&[Option<usize>], &[bool]),
+    kernels: &mut [NodeId],
+    (sibling, absorbed): (&mut [Option<NodeId>], &mut [bool]),
+    axis_sum: &[Option<(NodeId, usize)>],
+) {
+    let n_nodes = g.nodes.len();
+    // The kernel whose loop nest emits each kernel.
+    let mut host: Vec<NodeId> = (0..n_nodes).collect();
+    for &k in kernels.iter() {
+        if let Some(e) = sibling[k] {
+            host[e] = k;
+        }
+        if let Some((r, _)) = axis_sum[k] {
+            host[r] = k;
+        }
+    }
+    let full_sum = |s: NodeId| {
+        let nd = &g.nodes[s];
+        let operand = match (&nd.op, nd.inputs.first()) {
+            (Op::ReduceSum(_), Some(&x)) => &g.nodes[x].shape,
+            _ => return false,
+        };
+        nd.shape.is_empty() && nd.dtype != DType::Bool && operand.len() >= 2 && numel(operand) > 0
+    };
+    let elementwise = |k: NodeId| {
+        let nd = &g.nodes[k];
+        match &nd.op {
+            Op::Input(_) | Op::Constant(_) | Op::MatMul | Op::Call(_) => false,
+            Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) => false,
+            Op::Concat(_) => nd.inputs.len() <= INLINE_CONCAT_PARTS,
+            _ => true,
+        }
+    };
+    let sums: Vec<NodeId> = kernels.iter().copied().filter(|&s| full_sum(s)).collect();
+    let mut position = vec![usize::MAX; n_nodes];
+    for (p, &k) in kernels.iter().enumerate() {
+        position[k] = p;
+    }
+    for s in sums {
+        let ps = position[s];
+        if absorbed[s] || sibling[s].is_some() || ps >= kernels.len() {
+            continue;
+        }
+        let nd = &g.nodes[s];
+        let shape = &g.nodes[nd.inputs[0]].shape;
+        let sum_reads = reads(g, buffer, inline_const, s);
+        // The kernels from `s` on that depend on `s` (at most `SIBLING_LOOKAHEAD + 1`).
+        let mut after = vec![s];
+        let mut found = None;
+        for (pe, &e) in kernels.iter().enumerate().skip(ps + 1).take(SIBLING_LOOKAHEAD) {
+            if absorbed[e] {
+                // Emitted with its kernel (`host`).
+                continue;
+            }
+            let e_reads = reads(g, buffer, inline_const, e);
+            let mut unit_reads = e_reads.clone();
+            for p in sibling[e].into_iter().chain(axis_sum[e].map(|(r, _)| r)) {
+                unit_reads.extend(reads(g, buffer, inline_const, p));
+            }
+            if unit_reads.iter().any(|r| after.contains(&host[*r])) {
+                after.push(e);
+                continue;
+            }
+            let en = &g.nodes[e];
+            if &en.shape == shape
+                && en.dtype == nd.dtype
+                && elementwise(e)
+                && sibling[e].is_none()
+                && numel(&en.shape) < super::parallel::elementwise_parallel_min(g, buffer, inline_const, e)
+                && e_reads.iter().any(|r| sum_reads.contains(r))
+            {
+                found = Some((pe, e));
+                break;
+            }
+        }
+        let Some((pe, e)) = found else { continue };
+        // Only `kernels[ps..=pe]` changes order.
+        let (moved, stay): (Vec<NodeId>, Vec<NodeId>) =
+            kernels[ps + 1..pe].iter().partition(|&&k| after.contains(&host[k]));
+        let window: Vec<NodeId> = stay.into_iter().chain([s, e]).chain(moved).collect();
+        for (p, &k) in (ps..).zip(&window) {
+            position[k] = p;
+        }
+        kernels[ps..=pe].copy_from_slice(&window);
+        sibling[s] = Some(e);
+        absorbed[e] = true;
+        host[e] = s;
+    }
 }

@@ -11,7 +11,15 @@
 //! by loops of their own. A sum split into chunks (`parallel.rs`) does this per chunk: each
 //! chunk writes the sibling's elements of its own blocks (the last chunk also those past the
 //! sum's end), so the chunks write disjoint elements.
+//!
+//! A sum of every axis of a 2-D (or higher) operand and a kernel of the operand's shape
+//! (`plan::pair_full_sums`: a loss and its logits' gradient) share the sum's loop nest the same
+//! way: its innermost level sums each row in the blocked order, and its blocks that lie in the
+//! sibling's window write the sibling's elements of that row; the outer levels add the row sums
+//! in the blocked order as usual, one element per iteration (`sum.rs`, `sum_block_rolled`), so
+//! the rows' code, and the sibling's, is emitted once. Such a sum is never split into chunks.
 
+use super::columns::AxisSum;
 use super::emitter::{elem_ty, jerr, Index, KernelEmitter, Lane, Reduction};
 use super::kernel::{inner_lane, ReduceLevel};
 use super::vector::{vector_type, Scan, MAX_PIECES, MIN_VECTOR_LOOP};
@@ -34,22 +42,27 @@ pub(super) struct Fused {
     pub blocks: (usize, usize),
     /// The sibling's elements those blocks write.
     pub covered: (i64, i64),
+    /// The sum over one axis of the sibling that its loop nest computes (`columns.rs`), if any.
+    pub axis_sum: Option<AxisSum>,
 }
 
 impl KernelEmitter<'_, '_> {
     /// Which blocks of sum `sum` write sibling `sib`'s elements: the most that lie inside one
     /// piece of the sibling's loop where its expression has no guard, and runs on vectors
-    /// whenever the sum's elements do. `None` when no block does.
+    /// whenever the sum's elements do. `None` when no block does. (For a sum of a 2-D or
+    /// higher operand, the blocks of its innermost level, which sums each row along the last
+    /// axis: the same blocks of every row.)
     fn fuse_sibling(&mut self, sum: NodeId, sib: NodeId) -> Option<Fused> {
         let g = self.g;
         let operand = g.nodes[sum].inputs[0];
-        let (m, n) = (g.nodes[operand].shape[0], g.nodes[sib].shape[0]);
+        let axis = g.nodes[operand].shape.len().checked_sub(1)?;
+        let (m, n) = (g.nodes[operand].shape[axis], *g.nodes[sib].shape.last()?);
         let dtype = g.nodes[sum].dtype;
         let saved = self.span;
         // The condition `sum.rs` runs the sum's innermost level on vectors under.
         self.span = (0, m as i64);
         let mut s = Scan::new(dtype);
-        self.scan(operand, Lane::Axis(0, Some(0)), false, &mut s);
+        self.scan(operand, Lane::Axis(axis, Some(0)), false, &mut s);
         let vector = vector_type(dtype).is_some() && s.vector && !dtype.is_complex() && m as i64 >= MIN_VECTOR_LOOP;
         let lane = inner_lane(&g.nodes[sib].shape);
         self.span = (0, n as i64);
@@ -89,7 +102,7 @@ impl KernelEmitter<'_, '_> {
             }
             let covered = ((first * SUM_BLOCK) as i64, (end * SUM_BLOCK).min(m) as i64);
             if best.as_ref().is_none_or(|b| b.covered.1 - b.covered.0 < covered.1 - covered.0) {
-                best = Some(Fused { node: sib, window: (lo, hi), blocks: (first, end), covered });
+                best = Some(Fused { node: sib, window: (lo, hi), blocks: (first, end), covered, axis_sum: None });
             }
         }
         self.span = saved;
@@ -134,6 +147,9 @@ impl KernelEmitter<'_, '_> {
     /// Kernel `sum` and its sibling `sib` at the current position: the sum's loop writing the
     /// sibling's fused elements, then the sibling's other elements.
     pub(super) fn emit_sum_with_sibling(&mut self, bufs: Value, sum: NodeId, sib: NodeId) -> Result<()> {
+        if self.g.nodes[self.g.nodes[sum].inputs[0]].shape.len() >= 2 {
+            return self.emit_full_sum_with_sibling(bufs, sum, sib);
+        }
         self.load_pointers(bufs, sum, sum)?;
         self.add_pointers(bufs, sib)?;
         let fused = self.fuse_sibling(sum, sib);
@@ -203,5 +219,92 @@ impl KernelEmitter<'_, '_> {
             return Ok(());
         }
         self.pieces_in(n, sib, true, lane, dtype, clip, &mut body)
+    }
+
+    /// Kernel `sum`, a sum of every axis of an operand of two or more axes, and its sibling
+    /// `sib`, a kernel of the operand's shape (`plan::pair_full_sums`): the sum's loop nest in
+    /// its usual order (each row along the last axis summed in the blocked order, then the
+    /// row sums, level by level), whose innermost level writes the sibling's elements of the
+    /// same row and column in its fused blocks (`fuse_sibling`: the same columns in every row);
+    /// then the sibling's other columns, in a loop nest of their own. A sum over one axis of
+    /// the sibling (`columns.rs`) accumulates each element the sibling writes, in either nest:
+    /// one over the rows takes each column's elements in row order in either; one over the
+    /// columns (of rows of scalar code) needs each row's elements in order, so it is fused only
+    /// when the sum's blocks write every column (else the sibling has the second nest alone).
+    fn emit_full_sum_with_sibling(&mut self, bufs: Value, sum: NodeId, sib: NodeId) -> Result<()> {
+        self.load_pointers(bufs, sum, sum)?;
+        self.add_pointers(bufs, sib)?;
+        let in_shape = self.g.nodes[self.g.nodes[sum].inputs[0]].shape.clone();
+        let n = *self.g.nodes[sib].shape.last().ok_or_else(|| jerr("a sibling of no axes"))? as i64;
+        if self.g.nodes[sib].shape != in_shape {
+            return Err(jerr("a sibling of another shape than its sum's operand"));
+        }
+        let mut fused = self.fuse_sibling(sum, sib);
+        let axis_sum = self.plan.axis_sum[sib];
+        if matches!(axis_sum, Some((_, 1))) && fused.as_ref().is_some_and(|f| f.covered != (0, n)) {
+            fused = None;
+        }
+        let mut acc = match axis_sum {
+            Some((r, axis)) => Some(self.begin_axis_sum(bufs, sib, r, axis)?),
+            None => None,
+        };
+        if let Some(f) = fused.as_mut() {
+            f.axis_sum = acc.take();
+        }
+        let dtype = self.g.nodes[sum].dtype;
+        let axes: Vec<usize> = (0..in_shape.len()).collect();
+        let full = vec![None; in_shape.len()];
+        let vars: Vec<Vec<_>> = axes
+            .iter()
+            .map(|_| (0..if dtype.is_complex() { 2 } else { 1 }).map(|_| self.b.declare_var(elem_ty(dtype))).collect())
+            .collect();
+        let red = ReduceLevel {
+            level: 0,
+            axes: &axes,
+            in_shape: &in_shape,
+            full: &full,
+            vars: &vars,
+            operand: self.g.nodes[sum].inputs[0],
+            dtype,
+            kind: Reduction::Sum,
+            sibling: fused.as_ref(),
+        };
+        self.reduce_level(&red)?;
+        let v = self.read_vars(&vars[0]);
+        self.store(sum, &[], v);
+        let (c0, c1) = fused.as_ref().map_or((0, 0), |f| f.covered);
+        let acc = fused.as_ref().map_or(acc.as_ref(), |f| f.axis_sum.as_ref());
+        self.emit_sibling_columns(sib, (0, c0), acc)?;
+        self.emit_sibling_columns(sib, (c1, n), acc)?;
+        if let Some(a) = acc {
+            self.finish_axis_sum(a)?;
+        }
+        Ok(())
+    }
+
+    /// The columns `clip` (along the last axis) of every row of kernel `sib`, each element
+    /// also added to the axis sum `acc`.
+    fn emit_sibling_columns(&mut self, sib: NodeId, clip: (i64, i64), acc: Option<&AxisSum>) -> Result<()> {
+        if clip.0 >= clip.1 {
+            return Ok(());
+        }
+        let node = &self.g.nodes[sib];
+        let (shape, dtype) = (node.shape.clone(), node.dtype);
+        let Some((&n, outer)) = shape.split_last() else { return Err(jerr("a sibling of no axes")) };
+        let lane = inner_lane(&shape);
+        let mut row = |k: &mut Self, idx: &[Value]| -> Result<()> {
+            k.pieces_in(n, sib, true, lane, dtype, clip, &mut |k: &mut Self, i: Value| {
+                let mut at = idx.to_vec();
+                at.push(i);
+                k.memo.clear();
+                let v = k.expr_op(sib, Index::Multi(at.clone(), lane))?;
+                k.store(sib, &at, v);
+                match (acc, at.as_slice()) {
+                    (Some(a), [i, j, ..]) => k.accumulate_axis_sum(a, *i, *j, v),
+                    _ => Ok(()),
+                }
+            })
+        };
+        self.nest(outer, &[], &mut row)
     }
 }

@@ -86,9 +86,12 @@ impl KernelEmitter<'_, '_> {
             None => Vec::new(),
         };
         let sums = Accumulators { scalar: &accs, vector: vt.map(|v| (v, vaccs.as_slice())) };
-        if chunk.is_none() && blocks == 1 && red.sibling.is_none() {
+        // A sibling kernel is written by the innermost level (an outer level passes it down
+        // to each of its elements' levels).
+        let sibling = red.sibling.filter(|_| red.level + 1 == red.axes.len());
+        if chunk.is_none() && blocks == 1 && sibling.is_none_or(|f| f.blocks.0 == 0) {
             // One block: the binary counter holds its sum alone, so the sum is the block's,
-            // with no partial sums in memory.
+            // with no partial sums in memory (with a sibling, the block writes its elements).
             let base = self.b.ins().iconst(types::I64, 0);
             return self.sum_block(red, &sums, base, n).map(Some);
         }
@@ -137,7 +140,7 @@ impl KernelEmitter<'_, '_> {
         // block at a time: the plain runs are a block or two at the ends, and the fused run has
         // the sibling's work to overlap its additions with (measured on W2: faster, less code).
         let plain = ReduceLevel { sibling: None, ..*red };
-        let (runs, tail_level) = match red.sibling {
+        let (runs, tail_level) = match sibling {
             Some(f) => {
                 let (a, b) = (f.blocks.0.min(full_blocks), f.blocks.1.min(full_blocks));
                 let tail_level = if f.blocks.1 > full_blocks { red } else { &plain };
@@ -252,6 +255,9 @@ impl KernelEmitter<'_, '_> {
 
     /// The sum of `len` elements from index `base` into the accumulators, combined.
     fn sum_block(&mut self, red: &ReduceLevel<'_>, sums: &Accumulators<'_>, base: Value, len: usize) -> Result<Elem> {
+        if red.sibling.is_some() && red.level + 1 < red.axes.len() {
+            return self.sum_block_rolled(red, base, len);
+        }
         let dtype = red.dtype;
         let accs = sums.scalar;
         let groups = len / SUM_ACCUMULATORS;
@@ -308,6 +314,48 @@ impl KernelEmitter<'_, '_> {
             self.accumulate(red, acc, i)?;
         }
         let a: Vec<Elem> = accs.iter().map(|acc| self.read_vars(acc)).collect();
+        let low = self.binary(BinaryOp::Add, dtype, a[0], a[1])?;
+        let high = self.binary(BinaryOp::Add, dtype, a[2], a[3])?;
+        self.binary(BinaryOp::Add, dtype, low, high)
+    }
+
+    /// [`sum_block`](Self::sum_block) of an outer level whose elements are sums of the next
+    /// level that write a sibling kernel's elements (`sibling.rs`): one loop over the elements,
+    /// so that the next level's code (and the sibling's) is emitted once rather than once per
+    /// accumulator; element `j` of the block goes into accumulator `j % 4`, kept in a stack
+    /// slot, in the same order as in [`sum_block`](Self::sum_block).
+    fn sum_block_rolled(&mut self, red: &ReduceLevel<'_>, base: Value, len: usize) -> Result<Elem> {
+        let dtype = red.dtype;
+        let size = dtype.size_of() as i64;
+        let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            (SUM_ACCUMULATORS as i64 * size) as u32,
+            4,
+        ));
+        for r in 0..SUM_ACCUMULATORS as i64 {
+            let at = self.b.ins().stack_addr(self.ptr_ty, slot, (r * size) as i32);
+            let zero = self.zero(dtype);
+            self.store_elem(at, zero, dtype);
+        }
+        let mut element = |k: &mut Self, j: Value| -> Result<()> {
+            let i = k.b.ins().iadd(base, j);
+            let v = k.level_element(red, i)?;
+            let r = k.b.ins().band_imm_s(j, (SUM_ACCUMULATORS - 1) as i64);
+            let off = k.b.ins().imul_imm_s(r, size);
+            let at = k.b.ins().stack_addr(k.ptr_ty, slot, 0);
+            let at = k.b.ins().iadd(at, off);
+            let a = k.load_elem(at, dtype);
+            let s = k.binary(BinaryOp::Add, dtype, a, v)?;
+            k.store_elem(at, s, dtype);
+            Ok(())
+        };
+        self.emit_loop(len, &mut element)?;
+        let a: Vec<Elem> = (0..SUM_ACCUMULATORS as i64)
+            .map(|r| {
+                let at = self.b.ins().stack_addr(self.ptr_ty, slot, (r * size) as i32);
+                self.load_elem(at, dtype)
+            })
+            .collect();
         let low = self.binary(BinaryOp::Add, dtype, a[0], a[1])?;
         let high = self.binary(BinaryOp::Add, dtype, a[2], a[3])?;
         self.binary(BinaryOp::Add, dtype, low, high)
