@@ -331,8 +331,8 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         loops,
         functions,
         steps,
-        table,
-        slots: plan.slots.clone(),
+        table: super::runtime::entries(&plan.slots, &table)?,
+        _slots: plan.slots.clone(),
         inputs,
         out_prototypes: plan
             .out_allocs

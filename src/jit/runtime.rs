@@ -37,6 +37,40 @@ pub(super) enum Step {
     MatMul { operands: usize, product: Product },
 }
 
+/// Where one entry of a run's pointer table points, resolved from its slot at compile time so
+/// that filling the table is one pass of additions.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum Entry {
+    /// The arena of temporaries, at this byte offset.
+    Arena(usize),
+    /// Input `k`, at this byte offset (a view of a slice of it).
+    Input(usize, usize),
+    /// Output `j`.
+    Output(usize),
+    /// The address of a constant's elements (owned by [`Compiled::_slots`]), or of a view
+    /// into them.
+    Fixed(usize),
+}
+
+/// The pointer-table entries of `table` (slots of `slots`).
+pub(super) fn entries(slots: &[Slot], table: &[usize]) -> Result<Vec<Entry>> {
+    let entry = |slot: &Slot, offset: usize| match slot {
+        Slot::Temp(off) => Ok(Entry::Arena(off + offset)),
+        Slot::Input(k) => Ok(Entry::Input(*k, offset)),
+        Slot::Output(j) if offset == 0 => Ok(Entry::Output(*j)),
+        Slot::Const(d) => Ok(Entry::Fixed(const_ptr(d) as usize + offset)),
+        _ => Err(Error::Jit(format!("a view at {offset} bytes into slot {slot:?}"))),
+    };
+    table
+        .iter()
+        .map(|&s| match slots.get(s) {
+            Some(Slot::View { of, offset }) => entry(&slots[*of], *offset),
+            Some(slot) => entry(slot, 0),
+            None => Err(Error::Jit(format!("slot {s} does not exist"))),
+        })
+        .collect()
+}
+
 #[derive(Clone, Debug)]
 pub(super) enum OutSrc {
     Input(usize),
@@ -53,10 +87,11 @@ unsafe impl Send for ModuleBox {}
 pub struct Compiled {
     pub(super) module: Mutex<Option<ModuleBox>>,
     pub(super) steps: Vec<Step>,
-    pub(super) slots: Vec<Slot>,
-    /// The slot of each entry of a run's pointer table (`Step` says which entries each step
+    /// The buffer slots, kept for the constants that [`Entry::Fixed`] entries point into.
+    pub(super) _slots: Vec<Slot>,
+    /// Where each entry of a run's pointer table points (`Step` says which entries each step
     /// reads).
-    pub(super) table: Vec<usize>,
+    pub(super) table: Vec<Entry>,
     pub(super) inputs: Vec<(DType, Vec<usize>)>,
     pub(super) out_allocs: Vec<(DType, Vec<usize>)>,
     /// Whether each output allocation must start zeroed (it is not written element by element
@@ -264,20 +299,11 @@ impl Compiled {
         let arena_ptr = arena.as_mut_ptr() as *mut u8;
         let mut ptrs = POINTERS.with(|p| p.take());
         ptrs.clear();
-        let pointer = |slot: &Slot| match slot {
-            Slot::Input(k) => in_ptrs[*k],
-            Slot::Const(d) => const_ptr(d),
-            // SAFETY: offsets are within the arena (at least `arena_words` long) by construction.
-            Slot::Temp(off) => unsafe { arena_ptr.add(*off) },
-            Slot::Output(j) => out_ptrs[*j],
-            // Views are of inputs and constants only.
-            Slot::View { .. } => std::ptr::null_mut(),
-        };
-        ptrs.extend(self.table.iter().map(|&s| match &self.slots[s] {
-            // SAFETY: the plan made a view only of a contiguous slice of an input or constant
-            // buffer, which holds at least `offset` bytes more than the view reads.
-            Slot::View { of, offset } => unsafe { pointer(&self.slots[*of]).add(*offset) },
-            slot => pointer(slot),
+        ptrs.extend(self.table.iter().map(|e| match *e {
+            Entry::Arena(off) => arena_ptr.wrapping_add(off),
+            Entry::Input(k, off) => in_ptrs[k].wrapping_add(off),
+            Entry::Output(j) => out_ptrs[j],
+            Entry::Fixed(address) => address as *mut u8,
         }));
         for step in &self.steps {
             match *step {
