@@ -128,7 +128,7 @@ fn main() -> Result<()> {
         let growth = previous.map(|d| format!(", {:.2}x the previous", first.as_secs_f64() / d.as_secs_f64()));
         previous = Some(first);
         println!(
-            "| recurrent loss, {steps} steps | {}{} | {} | {} | {} | {} | {} | - | {} / {} | {} |",
+            "| recurrent loss, {steps} steps | {}{} | {} | {} | {} | {} | {} | - | {} / {} | {} ({} compiled functions) |",
             ms(first),
             growth.unwrap_or_default(),
             ms(r.trace),
@@ -138,7 +138,8 @@ fn main() -> Result<()> {
             ms(r.run),
             r.traced_nodes,
             r.optimized_nodes,
-            r.kernels
+            r.kernels,
+            r.functions
         );
     }
     Ok(())

@@ -163,3 +163,52 @@ fn contiguous_slices_of_inputs_are_read_in_place() {
         assert!(compiled.loop_count() <= 14, "{} loops", compiled.loop_count());
     }
 }
+
+#[test]
+fn steps_that_differ_in_an_attribute_or_in_sharing_do_not_share_code() {
+    // h <- step_v(h, x_t) over 60 steps, where the variant v of each step (an irregular
+    // pattern) differs from the others in a slice offset, a reduction's axis, a pad's
+    // placement, or in whether one subexpression is shared or written twice.
+    let steps = 60;
+    let mut g = Graph::new();
+    let xs = g.input(0, DType::F64, &[steps, 6]);
+    let mut h = g.input(1, DType::F64, &[6, 6]);
+    let mut outs = Vec::new();
+    for t in 0..steps {
+        let row = vec![AxisSlice { start: t, len: 1, step: 1 }, AxisSlice::full(6)];
+        let x = g.push(Op::Slice(row), vec![xs], 0).unwrap();
+        let variant = (t * 7 + t / 5) % 5;
+        let z = match variant {
+            0 | 1 => {
+                // A window of h at offset `variant`, padded back.
+                let w = vec![AxisSlice { start: variant, len: 5, step: 1 }, AxisSlice::full(6)];
+                let s = g.push(Op::Slice(w), vec![h], 0).unwrap();
+                let placed = vec![AxisSlice { start: 1 - variant, len: 5, step: 1 }, AxisSlice::full(6)];
+                g.push(Op::Pad { shape: vec![6, 6], slices: placed }, vec![s], 0).unwrap()
+            }
+            2 | 3 => {
+                // A sum over axis `variant - 2`, broadcast back by the add below.
+                let axis = variant - 2;
+                let r = g.push(Op::ReduceSum(vec![axis]), vec![h], 0).unwrap();
+                let shape = if axis == 0 { vec![1, 6] } else { vec![6, 1] };
+                let r = g.push(Op::Reshape(shape), vec![r], 0).unwrap();
+                g.push(Op::Binary(BinaryOp::Mul), vec![h, r], 0).unwrap()
+            }
+            _ => {
+                // tanh(h) * tanh(h), once as one shared node and once as two equal ones.
+                let a = g.push(Op::Unary(UnaryOp::Tanh), vec![h], 0).unwrap();
+                let b = if t % 2 == 0 { a } else { g.push(Op::Unary(UnaryOp::Tanh), vec![h], 0).unwrap() };
+                g.push(Op::Binary(BinaryOp::Mul), vec![a, b], 0).unwrap()
+            }
+        };
+        let z = g.push(Op::Binary(BinaryOp::Add), vec![z, x], 0).unwrap();
+        h = g.push(Op::Unary(UnaryOp::Sin), vec![z], 0).unwrap();
+        if t % 10 == 9 {
+            outs.push(h);
+        }
+    }
+    g.outputs = outs;
+    let inputs = [data(DType::F64, &[steps, 6], 7), data(DType::F64, &[6, 6], 8)];
+    let compiled = assert_same_bits(&g, &inputs, "steps with five variants");
+    assert!(compiled.function_count() >= 2);
+}

@@ -53,6 +53,17 @@ struct Built {
     table: Vec<usize>,
 }
 
+/// A function not built because an earlier one has its structure: it runs that one's code.
+struct Alike {
+    name: String,
+    header: String,
+    step: usize,
+    /// The built function whose code it runs.
+    first: usize,
+    /// Its pointer table: the slot of each entry.
+    table: Vec<usize>,
+}
+
 /// One function's machine code, ready to be defined in the module.
 struct MachineCode {
     alignment: u64,
@@ -194,25 +205,41 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
     flush(&mut run, &mut steps, &mut groups);
     // Every function's CLIF is built here, in order (host imports are declared in the
     // module as they are met).
-    let mut built = Vec::new();
-    for (step, group) in &groups {
-        let name = format!("kernels{}_n{}", built.len(), group[0]);
+    // A function whose kernels have the structure of one built before (`repeats::GroupKey`)
+    // is not built again: it runs that function's code on its own table. Debug builds build
+    // it anyway and check that the code is the same.
+    let mut built: Vec<Built> = Vec::new();
+    let mut keys: Vec<repeats::GroupKey> = Vec::new(); // of built[i], for the kernel functions
+    let mut by_key: HashMap<u64, Vec<usize>> = HashMap::default();
+    let mut alike: Vec<Alike> = Vec::new();
+    for (i, (step, group)) in groups.iter().enumerate() {
+        let name = format!("kernels{i}_n{}", group[0]);
         let mut header = format!("; {name}:\n");
         for &k in group {
             header.push_str(&format!(";   %{k} = {} {:?}\n", g.nodes[k].op, g.nodes[k].shape));
         }
+        let key = repeats::GroupKey::of(g, &plan, group);
+        let hash = key.hash();
+        let first = by_key.get(&hash).and_then(|c| c.iter().copied().find(|&j| keys[j].same(&key)));
+        let reuse = first.and_then(|j| key.table_like(&keys[j], &built[j].table).map(|table| (j, table)));
+        if let (Some((j, table)), false) = (&reuse, cfg!(debug_assertions)) {
+            alike.push(Alike { name, header, step: *step, first: *j, table: table.clone() });
+            continue;
+        }
         let sig = kernel_signature(&module);
         let mut emit = |e: KernelEmitter<'_, '_>| e.emit_kernels(group);
-        built.push(build_function(
-            g,
-            &plan,
-            &mut module,
-            &mut fctx,
-            &mut imports,
-            (name, header, sig),
-            *step,
-            &mut emit,
-        )?);
+        let f = build_function(g, &plan, &mut module, &mut fctx, &mut imports, (name, header, sig), *step, &mut emit)?;
+        if let Some((j, table)) = &reuse {
+            if !repeats::same_code(&f.func, &built[*j].func) || f.table != *table {
+                return Err(jerr(format!(
+                    "internal: {} has the structure of {} but not its code",
+                    f.name, built[*j].name
+                )));
+            }
+        }
+        by_key.entry(hash).or_default().push(built.len());
+        keys.push(key);
+        built.push(f);
     }
     for (s, k, split) in &chunked {
         let name = format!("chunks_n{k}");
@@ -271,27 +298,30 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         module.define_function_bytes(id, code.alignment, &code.bytes, &code.relocs).map_err(jerr)?;
     }
     module.finalize_definitions().map_err(jerr)?;
-    for (i, f) in built.iter().enumerate() {
-        let first = code[i];
+    let runs = built.iter().enumerate().map(|(i, f)| (i, &f.name, &f.header, f.step, code[i], &f.table));
+    let alike_runs = alike.iter().map(|a| (usize::MAX, &a.name, &a.header, a.step, code[a.first], &a.table));
+    let mut all: Vec<_> = runs.chain(alike_runs).collect();
+    all.sort_by_key(|run| run.3);
+    for (i, name, header, step, first, own_table) in all {
         let addr = module.get_finalized_function(ids[&first]) as usize;
         let at = table.len();
-        table.extend(&f.table);
-        steps[f.step] = match &steps[f.step] {
+        table.extend(own_table);
+        steps[step] = match &steps[step] {
             Step::Chunked { split, .. } => Step::Chunked { f: addr, table: at, split: split.clone() },
             _ => Step::Kernel { f: addr, table: at },
         };
         if text {
-            native_text.clif.push_str(&f.header);
+            native_text.clif.push_str(header);
             match disasm.get(&i) {
                 Some((clif, machine)) => {
                     native_text.clif.push_str(clif);
                     native_text.clif.push('\n');
-                    native_text.disasm.push_str(&format!("; {}\n{}\n", f.name, machine));
+                    native_text.disasm.push_str(&format!("; {name}\n{machine}\n"));
                 }
                 None => {
                     let same = format!("; the code of {}, on its own buffers\n", built[first].name);
                     native_text.clif.push_str(&same);
-                    native_text.disasm.push_str(&format!("; {}\n{same}", f.name));
+                    native_text.disasm.push_str(&format!("; {name}\n{same}"));
                 }
             }
         }

@@ -2,13 +2,16 @@
 //! and its gradient) is the same few kernels again and again on other buffers. A run of
 //! kernels is cut into functions at the period it repeats with ([`cut`]), so the functions of
 //! two stretches of steps are the same code on other buffers. Each function reads its buffers
-//! through its own pointer table (`KernelEmitter::table`), so such functions have equal CLIF
-//! ([`same_code`]): the backend compiles each distinct function once and calls it with each
+//! through its own pointer table (`KernelEmitter::table`), so such functions have equal CLIF:
+//! a function whose kernels have the structure of an earlier one ([`GroupKey`]) is not built
+//! again, functions with equal CLIF ([`same_code`]) are compiled once, and each runs on its own
 //! table. Compilation then grows with the distinct code, not with the number of steps.
 
 use super::plan::Plan;
-use crate::ir::{Graph, NodeId};
+use crate::array::DType;
+use crate::ir::{Graph, NodeId, Op};
 use cranelift_codegen::ir::Function;
+use rustc_hash::FxHashMap;
 use rustc_hash::FxHasher;
 use std::hash::{Hash, Hasher};
 use std::ops::Range;
@@ -110,6 +113,112 @@ pub(super) fn cut(h: &[u64]) -> Vec<Range<usize>> {
     }
     flush(&mut out, plain, h.len());
     out
+}
+
+/// One item of a [`GroupKey`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Item {
+    /// A kernel root (or its sibling, or the sum in its loop nest): how the plan emits it,
+    /// then its node.
+    Kernel { sibling: bool, axis_sum: Option<usize> },
+    /// A node the kernel computes in its loop nest: its op, shape, dtype, pricing (the emitter
+    /// reads it at pads) and operand count; its operands follow.
+    Fused { op: Op, shape: Vec<usize>, dtype: DType, cost: usize, operands: usize },
+    /// A fused node met before: its number in order of first meeting.
+    Again(usize),
+    /// A node read from a buffer: the buffer's number in order of first meeting (a kernel
+    /// root's own buffer too), and the node's shape and dtype.
+    Buffer { buffer: usize, shape: Vec<usize>, dtype: DType },
+    /// A constant emitted as an immediate.
+    Immediate { op: Op, shape: Vec<usize> },
+}
+
+/// The structure of a function's kernels: everything the emitter reads from the graph and the
+/// plan, with buffers and fused nodes numbered in the order met. Functions with equal keys are
+/// emitted as the same CLIF, reading corresponding buffers ([`GroupKey::table_like`]), so only
+/// the first is built. (Debug builds build every function and check that it is so.)
+pub(super) struct GroupKey {
+    items: Vec<Item>,
+    /// The slot of each buffer number.
+    slots: Vec<usize>,
+}
+
+impl GroupKey {
+    /// The key of the function that runs kernels `group`.
+    pub(super) fn of(g: &Graph, plan: &Plan, group: &[NodeId]) -> GroupKey {
+        let mut key = GroupKey { items: Vec::new(), slots: Vec::new() };
+        let mut buffer_of: FxHashMap<usize, usize> = FxHashMap::default();
+        let mut fused: FxHashMap<NodeId, usize> = FxHashMap::default();
+        let mut buffer = |key: &mut GroupKey, slot: usize| {
+            *buffer_of.entry(slot).or_insert_with(|| {
+                key.slots.push(slot);
+                key.slots.len() - 1
+            })
+        };
+        for &root in group {
+            let mut roots = vec![root];
+            roots.extend(plan.sibling[root]);
+            roots.extend(plan.axis_sum[root].map(|(sum, _)| sum));
+            let axis_sum = plan.axis_sum[root].map(|(_, axis)| axis);
+            key.items.push(Item::Kernel { sibling: plan.sibling[root].is_some(), axis_sum });
+            for r in roots {
+                let node = &g.nodes[r];
+                let own = plan.buffer[r].map(|s| buffer(&mut key, s));
+                let (shape, dtype) = (node.shape.clone(), node.dtype);
+                key.items.push(Item::Buffer { buffer: own.unwrap_or(usize::MAX), shape, dtype });
+                // The root's expression, depth first, operands in order (an explicit stack).
+                let mut stack: Vec<(NodeId, bool)> = vec![(r, true)];
+                while let Some((n, is_root)) = stack.pop() {
+                    let node = &g.nodes[n];
+                    if !is_root {
+                        if let Some(s) = plan.buffer[n] {
+                            let b = buffer(&mut key, s);
+                            key.items.push(Item::Buffer { buffer: b, shape: node.shape.clone(), dtype: node.dtype });
+                            continue;
+                        }
+                        if plan.inline_const[n] {
+                            key.items.push(Item::Immediate { op: node.op.clone(), shape: node.shape.clone() });
+                            continue;
+                        }
+                        if let Some(&k) = fused.get(&n) {
+                            key.items.push(Item::Again(k));
+                            continue;
+                        }
+                    }
+                    let number = fused.len();
+                    fused.insert(n, number);
+                    key.items.push(Item::Fused {
+                        op: node.op.canonical(),
+                        shape: node.shape.clone(),
+                        dtype: node.dtype,
+                        cost: plan.cost[n],
+                        operands: node.inputs.len(),
+                    });
+                    stack.extend(node.inputs.iter().rev().map(|&i| (i, false)));
+                }
+            }
+        }
+        key
+    }
+
+    /// A hash of the key.
+    pub(super) fn hash(&self) -> u64 {
+        let mut h = FxHasher::default();
+        self.items.hash(&mut h);
+        h.finish()
+    }
+
+    /// True when `self` and `other` describe the same code.
+    pub(super) fn same(&self, other: &GroupKey) -> bool {
+        self.items == other.items
+    }
+
+    /// The pointer table of this key's function, given the table `built` that the function
+    /// of `other` (an equal key) was built with: each entry's buffer number mapped to this
+    /// key's slot. `None` when `built` holds a slot `other` did not meet.
+    pub(super) fn table_like(&self, other: &GroupKey, built: &[usize]) -> Option<Vec<usize>> {
+        built.iter().map(|s| other.slots.iter().position(|o| o == s).map(|b| self.slots[b])).collect()
+    }
 }
 
 /// A hash of function `f`'s code (its CLIF, not its name): equal for functions with

@@ -15,7 +15,8 @@ use rustc_hash::FxHashMap as HashMap;
 pub fn cse(g: &Graph) -> Result<Graph> {
     verify(g)?;
     let mut rw = Rewriter::new(g);
-    let mut seen: HashMap<(Op, Vec<NodeId>), NodeId> = HashMap::default();
+    let mut seen: HashMap<(Op, Vec<NodeId>), NodeId> =
+        HashMap::with_capacity_and_hasher(g.nodes.len(), Default::default());
     for (id, n) in g.nodes.iter().enumerate() {
         let mut inputs = rw.mapped_inputs(id);
         if n.op.commutes() {
