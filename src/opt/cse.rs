@@ -1,6 +1,6 @@
 //! Common-subexpression elimination.
 
-use super::dce::dce;
+use super::dce::prune;
 use super::rewrite::Rewriter;
 use crate::error::Result;
 use crate::ir::{verify, Graph, NodeId, Op};
@@ -11,9 +11,14 @@ use rustc_hash::FxHashMap as HashMap;
 /// Identity is `Op`'s own equality on [`Op::canonical`]: constants are identical when their
 /// dtype, shape and element bits agree. The operands of `add`, `mul`,
 /// `eq` and `ne` are taken in either order (they commute exactly). The result is pruned
-/// ([`dce`]). A graph that does not [`verify`] is an `Err`, as for the other passes.
+/// ([`dce`](super::dce)). A graph that does not [`verify`] is an `Err`, as for the other passes.
 pub fn cse(g: &Graph) -> Result<Graph> {
     verify(g)?;
+    cse_verified(g)
+}
+
+/// [`cse`] of a graph known to verify.
+pub(super) fn cse_verified(g: &Graph) -> Result<Graph> {
     let mut rw = Rewriter::new(g);
     let mut seen: HashMap<(Op, Vec<NodeId>), NodeId> =
         HashMap::with_capacity_and_hasher(g.nodes.len(), Default::default());
@@ -31,5 +36,5 @@ pub fn cse(g: &Graph) -> Result<Graph> {
             }
         }
     }
-    dce(&rw.finish())
+    prune(rw.finish())
 }

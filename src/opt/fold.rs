@@ -1,7 +1,7 @@
 //! Constant folding.
 
 use super::bits::splat_scalar;
-use super::dce::dce;
+use super::dce::prune;
 use super::rewrite::Rewriter;
 use crate::array::Data;
 use crate::error::Result;
@@ -31,9 +31,14 @@ const SMALL: usize = 64;
 /// constant, and an elementwise op whose operands are all splats becomes `broadcast` of the op
 /// applied to their scalars (exact: every element is that same computation).
 ///
-/// `Err` when `g` does not [`verify`]. The result is pruned ([`dce`]).
+/// `Err` when `g` does not [`verify`]. The result is pruned ([`dce`](super::dce)).
 pub fn fold_constants(g: &Graph) -> Result<Graph> {
     verify(g)?;
+    fold_constants_verified(g)
+}
+
+/// [`fold_constants`] of a graph known to verify.
+pub(super) fn fold_constants_verified(g: &Graph) -> Result<Graph> {
     let mut rw = Rewriter::new(g);
     // The value of every new node known to be constant (folded or not), by new id.
     let mut known: HashMap<NodeId, Arc<Data>> = HashMap::default();
@@ -102,7 +107,7 @@ pub fn fold_constants(g: &Graph) -> Result<Graph> {
             splats.insert(new_id, Arc::new(scalar));
         }
     }
-    dce(&rw.finish())
+    prune(rw.finish())
 }
 
 /// `broadcast(scalar)` to the shape of `n`, in `n`'s region.

@@ -30,14 +30,14 @@
 //! a rule's result; the `neg(neg z)` rule maps to `z`, never a `neg`), used only where that old
 //! node's consumers use it, slot for slot.
 
-use super::dce::dce;
+use super::dce::prune;
 use super::rewrite::Rewriter;
 use crate::array::DType;
 use crate::error::Result;
 use crate::ir::{BinaryOp, Graph, Node, NodeId, Op, UnaryOp};
 
 /// The graph with the sign rules (see the module documentation) applied in one forward sweep,
-/// pruned ([`dce`]); `None` when no rule fires (the graph would be `g`). `g` must verify (the
+/// pruned ([`dce`](super::dce)); `None` when no rule fires (the graph would be `g`). `g` must verify (the
 /// caller checks).
 pub(super) fn signs(g: &Graph) -> Result<Option<Graph>> {
     let mut uses = vec![0usize; g.nodes.len()];
@@ -90,7 +90,7 @@ pub(super) fn signs(g: &Graph) -> Result<Option<Graph>> {
             }
         }
     }
-    dce(&rw.finish()).map(Some)
+    prune(rw.finish()).map(Some)
 }
 
 /// What a rule makes of a node.

@@ -63,7 +63,7 @@
 //!   against `+0`), reassociation of any kind.
 
 use super::bits::first_element;
-use super::dce::dce;
+use super::dce::prune;
 use super::pads;
 use super::products;
 use super::rewrite::Rewriter;
@@ -77,9 +77,14 @@ use std::sync::Arc;
 /// The graph with the rules of this module applied in one forward sweep (rules see the
 /// already-simplified operands, so chains collapse), then the sign rules of the `signs` module
 /// in another (they count consumers, so they need the first sweep's finished graph). The
-/// result is pruned ([`dce`]). `Err` when `g` does not [`verify`].
+/// result is pruned ([`dce`](super::dce)). `Err` when `g` does not [`verify`].
 pub fn simplify(g: &Graph) -> Result<Graph> {
     verify(g)?;
+    simplify_verified(g)
+}
+
+/// [`simplify`] of a graph known to verify.
+pub(super) fn simplify_verified(g: &Graph) -> Result<Graph> {
     let mut rw = Rewriter::new(g);
     for (id, n) in g.nodes.iter().enumerate() {
         let inputs = rw.mapped_inputs(id);
@@ -90,7 +95,7 @@ pub fn simplify(g: &Graph) -> Result<Graph> {
             }
         }
     }
-    let swept = dce(&rw.finish())?;
+    let swept = prune(rw.finish())?;
     Ok(signs(&swept)?.unwrap_or(swept))
 }
 
