@@ -160,6 +160,30 @@ impl Graph {
         out.regions = out.regions.into_iter().map(|r| r.remapped(&map)).collect();
         Ok(out)
     }
+
+    /// [`Graph::pruned`] of a graph the caller gives up: the live nodes are moved, not copied.
+    pub fn into_pruned(self) -> Result<Graph> {
+        let mut live = self.live()?;
+        for (id, n) in self.nodes.iter().enumerate() {
+            if matches!(n.op, Op::Input(_)) {
+                live[id] = true;
+            }
+        }
+        let mut map = vec![usize::MAX; self.nodes.len()];
+        let mut nodes = Vec::with_capacity(live.iter().filter(|&&l| l).count());
+        for (id, mut n) in self.nodes.into_iter().enumerate() {
+            if live[id] {
+                for i in &mut n.inputs {
+                    *i = map[*i];
+                }
+                map[id] = nodes.len();
+                nodes.push(n);
+            }
+        }
+        let outputs = self.outputs.iter().map(|&o| map[o]).collect();
+        let regions = self.regions.iter().map(|r| r.remapped(&map)).collect();
+        Ok(Graph { nodes, outputs, regions })
+    }
 }
 
 impl Region {

@@ -16,7 +16,7 @@ pub fn dce(g: &Graph) -> Result<Graph> {
 /// `g` pruned like [`dce`], for a pass's result: built by the rewriter from a verified graph,
 /// it is not verified again (except in debug builds, which check every pass).
 pub(super) fn prune(g: Graph) -> Result<Graph> {
-    let pruned = g.pruned()?;
+    let pruned = g.into_pruned()?;
     if cfg!(debug_assertions) {
         verify(&pruned)?;
     }

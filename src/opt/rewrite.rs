@@ -51,9 +51,15 @@ impl<'a> Rewriter<'a> {
     /// Copies old node `old_id` with its operands renamed; returns its new id.
     pub fn copy(&mut self, old_id: NodeId) -> NodeId {
         self.origin = self.old.nodes[old_id].origin;
-        let mut n = self.old.nodes[old_id].clone();
-        n.inputs = n.inputs.iter().map(|&i| self.map[i]).collect();
-        self.new.nodes.push(n);
+        let old = &self.old.nodes[old_id];
+        self.new.nodes.push(Node {
+            op: old.op.clone(),
+            inputs: old.inputs.iter().map(|&i| self.map[i]).collect(),
+            dtype: old.dtype,
+            shape: old.shape.clone(),
+            region: old.region,
+            origin: old.origin,
+        });
         let id = self.new.nodes.len() - 1;
         self.map[old_id] = id;
         self.note_scalar(id);
