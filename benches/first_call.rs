@@ -8,10 +8,14 @@
 //!
 //! Run: `cargo bench --bench first_call` (`STEPS=64,128` to choose the unrolled lengths).
 
+#[path = "support/unrolled_loss.rs"]
+mod unrolled_loss;
+
 use cranegrad::prelude::*;
-use ndarray::{s, Array1, Array2};
+use ndarray::{s, Array1};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+use unrolled_loss::{recurrent_inputs, recurrent_loss};
 
 fn extended_rosenbrock(x: &DlArray) -> Result<(DlArray, DlArray)> {
     let (head, tail) = (x.slice(s![..-1]), x.slice(s![1..]));
@@ -35,20 +39,6 @@ fn two_passes(x: &[f64], g: &mut [f64]) -> f64 {
         g[i + 1] += 200.0 * r;
     }
     y
-}
-
-fn recurrent_loss(p: &[DlArray], xs: &DlArray, steps: usize) -> DlArray {
-    let (w1, u1, w2, u2) = (&p[0], &p[1], &p[2], &p[3]);
-    let mut h1 = DlArray::from(Array2::<f64>::zeros((1, 14)));
-    let mut h2 = DlArray::from(Array2::<f64>::zeros((1, 14)));
-    let mut total = DlArray::scalar(0.0);
-    for t in 0..steps {
-        let x = xs.slice(s![t..t + 1, ..]);
-        h1 = (x.matmul(w1) + h1.matmul(u1)).tanh();
-        h2 = (h1.matmul(w2) + h2.matmul(u2)).tanh();
-        total = total + (&h2 - 0.1).square().sum_all();
-    }
-    total
 }
 
 fn ms(d: Duration) -> String {
@@ -110,12 +100,7 @@ fn main() -> Result<()> {
         .unwrap_or_else(|| vec![64, 128, 256, 512, 1024]);
     let mut previous: Option<Duration> = None;
     for steps in steps {
-        let p: Vec<DlArray> = (0..4)
-            .map(|k| {
-                DlArray::from(Array2::from_shape_fn((14, 14), |(i, j)| ((i * 7 + j * 3 + k) % 11) as f64 * 0.02 - 0.1))
-            })
-            .collect();
-        let xs = DlArray::from(Array2::from_shape_fn((steps, 14), |(i, j)| ((i + j) % 5) as f64 * 0.1));
+        let (p, xs) = recurrent_inputs(steps);
         let af = accelerate(move |(p, xs): (Vec<DlArray>, DlArray)| {
             let l = recurrent_loss(&p, &xs, steps);
             let g = dlgradient(&l, &p)?;

@@ -5,6 +5,8 @@
 //! the interpreter bit for bit, and functions that differ in any constant are not shared.
 
 mod common;
+#[path = "../benches/support/unrolled_loss.rs"]
+mod unrolled_loss;
 
 use common::data::{real_data, same_bits, Lcg};
 use cranegrad::array::Data;
@@ -13,9 +15,9 @@ use cranegrad::ir::{AxisSlice, BinaryOp, Graph, Op, UnaryOp};
 use cranegrad::jit;
 use cranegrad::prelude::*;
 use cranegrad::DType;
-use ndarray::{s, Array2};
 use num_complex::Complex64;
 use std::sync::Arc;
+use unrolled_loss::{recurrent_inputs, recurrent_loss};
 
 fn data(d: DType, shape: &[usize], seed: u64) -> Arc<Data> {
     let mut rng = Lcg(seed);
@@ -33,31 +35,6 @@ fn assert_same_bits(g: &Graph, inputs: &[Arc<Data>], what: &str) -> jit::Compile
         }
     }
     compiled
-}
-
-/// A two-layer recurrent loss over `steps` rows of `xs`, as `benches/first_call.rs` has it.
-fn recurrent_loss(p: &[DlArray], xs: &DlArray, steps: usize) -> DlArray {
-    let (w1, u1, w2, u2) = (&p[0], &p[1], &p[2], &p[3]);
-    let mut h1 = DlArray::from(Array2::<f64>::zeros((1, 14)));
-    let mut h2 = DlArray::from(Array2::<f64>::zeros((1, 14)));
-    let mut total = DlArray::scalar(0.0);
-    for t in 0..steps {
-        let x = xs.slice(s![t..t + 1, ..]);
-        h1 = (x.matmul(w1) + h1.matmul(u1)).tanh();
-        h2 = (h1.matmul(w2) + h2.matmul(u2)).tanh();
-        total = total + (&h2 - 0.1).square().sum_all();
-    }
-    total
-}
-
-fn recurrent_inputs(steps: usize) -> (Vec<DlArray>, DlArray) {
-    let p = (0..4)
-        .map(|k| {
-            DlArray::from(Array2::from_shape_fn((14, 14), |(i, j)| ((i * 7 + j * 3 + k) % 11) as f64 * 0.02 - 0.1))
-        })
-        .collect();
-    let xs = DlArray::from(Array2::from_shape_fn((steps, 14), |(i, j)| ((i + j) % 5) as f64 * 0.1));
-    (p, xs)
 }
 
 #[test]
