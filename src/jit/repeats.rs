@@ -156,11 +156,15 @@ impl GroupKey {
             })
         };
         for &root in group {
-            let mut roots = vec![root];
-            roots.extend(plan.sibling[root]);
-            roots.extend(plan.axis_sum[root].map(|(sum, _)| sum));
-            let axis_sum = plan.axis_sum[root].map(|(_, axis)| axis);
-            key.items.push(Item::Kernel { sibling: plan.sibling[root].is_some(), axis_sum });
+            // The kernel, the sibling written in its loop nest, and the sums over one axis
+            // that either accumulates there: each with how the plan emits it.
+            let mut roots = Vec::new();
+            for r in std::iter::once(root).chain(plan.sibling[root]) {
+                let axis_sum = plan.axis_sum[r].map(|(_, axis)| axis);
+                key.items.push(Item::Kernel { sibling: plan.sibling[r].is_some(), axis_sum });
+                roots.push(r);
+                roots.extend(plan.axis_sum[r].map(|(sum, _)| sum));
+            }
             for r in roots {
                 let node = &g.nodes[r];
                 let own = plan.buffer[r].map(|s| buffer(&mut key, s));
@@ -188,7 +192,7 @@ impl GroupKey {
                     let number = fused.len();
                     fused.insert(n, number);
                     key.items.push(Item::Fused {
-                        op: node.op.canonical(),
+                        op: node.op.clone(),
                         shape: node.shape.clone(),
                         dtype: node.dtype,
                         cost: plan.cost[n],
