@@ -4,7 +4,9 @@ use super::dce::prune;
 use super::rewrite::Rewriter;
 use crate::error::Result;
 use crate::ir::{verify, Graph, NodeId, Op};
-use rustc_hash::FxHashMap as HashMap;
+use rustc_hash::{FxHashMap as HashMap, FxHashSet};
+use smallvec::SmallVec;
+use std::borrow::Cow;
 
 /// The graph with structurally identical nodes merged: two nodes with the same op, the same
 /// attributes and the same operands (after merging their operands) become one, the first.
@@ -37,4 +39,26 @@ pub(super) fn cse_verified(g: &Graph) -> Result<Graph> {
         }
     }
     prune(rw.finish())
+}
+
+/// True when [`cse`] would merge two nodes of `g`: two nodes with the same key, their operands
+/// taken as they are (with no merge before them, the operands are not renamed). When it is
+/// false, `cse` of a pruned graph is the graph itself, and `optimize` skips building it.
+pub(super) fn has_duplicates(g: &Graph) -> bool {
+    let mut seen: FxHashSet<(Cow<'_, Op>, SmallVec<[NodeId; 4]>)> =
+        FxHashSet::with_capacity_and_hasher(g.nodes.len(), Default::default());
+    for n in &g.nodes {
+        let mut inputs: SmallVec<[NodeId; 4]> = n.inputs.iter().copied().collect();
+        if n.op.commutes() {
+            inputs.sort_unstable();
+        }
+        let op = match n.op {
+            Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) => Cow::Owned(n.op.canonical()),
+            _ => Cow::Borrowed(&n.op),
+        };
+        if !seen.insert((op, inputs)) {
+            return true;
+        }
+    }
+    false
 }

@@ -46,7 +46,12 @@ pub fn optimize(g: &Graph) -> Result<Graph> {
         let before = g.nodes.len();
         // The passes' own checks of their input are skipped: each result is built from a
         // verified graph (debug builds verify every one), and the last is verified below.
-        g = simplify::simplify_verified(&fold::fold_constants_verified(&cse::cse_verified(&g)?)?)?;
+        // A graph with nothing to merge (the usual state from the second round on) is not
+        // rebuilt by CSE: it is already pruned.
+        if cse::has_duplicates(&g) {
+            g = cse::cse_verified(&g)?;
+        }
+        g = simplify::simplify_verified(&fold::fold_constants_verified(&g)?)?;
         if g.nodes.len() == before {
             break;
         }
