@@ -62,3 +62,39 @@ pub(super) fn has_duplicates(g: &Graph) -> bool {
     }
     false
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::array::DType;
+    use crate::ir::{BinaryOp, UnaryOp};
+
+    #[test]
+    fn duplicates_are_found_in_either_operand_order_and_only_then() {
+        let mut g = Graph::new();
+        let x = g.input(0, DType::F64, &[3]);
+        let y = g.input(1, DType::F64, &[3]);
+        let a = g.push(Op::Binary(BinaryOp::Add), vec![x, y], 0).unwrap();
+        let s = g.push(Op::Binary(BinaryOp::Sub), vec![x, y], 0).unwrap();
+        g.outputs = vec![a, s];
+        assert!(!has_duplicates(&g));
+        assert_eq!(cse(&g).unwrap().nodes.len(), g.nodes.len());
+        let b = g.push(Op::Binary(BinaryOp::Add), vec![y, x], 0).unwrap();
+        g.outputs.push(b);
+        assert!(has_duplicates(&g));
+        // `sub` does not commute: `x - y` and `y - x` are two nodes.
+        let mut h = Graph::new();
+        let (x2, y2) = (h.input(0, DType::F64, &[3]), h.input(1, DType::F64, &[3]));
+        let s1 = h.push(Op::Binary(BinaryOp::Sub), vec![x2, y2], 0).unwrap();
+        let s2 = h.push(Op::Binary(BinaryOp::Sub), vec![y2, x2], 0).unwrap();
+        h.outputs = vec![s1, s2];
+        assert!(!has_duplicates(&h));
+        let mut e = Graph::new();
+        let x = e.input(0, DType::F64, &[3]);
+        let p = e.push(Op::Unary(UnaryOp::Exp), vec![x], 0).unwrap();
+        let q = e.push(Op::Unary(UnaryOp::Exp), vec![x], 0).unwrap();
+        e.outputs = vec![p, q];
+        assert!(has_duplicates(&e));
+        assert_eq!(cse(&e).unwrap().nodes.len(), 2);
+    }
+}
