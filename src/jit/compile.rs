@@ -249,20 +249,9 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         let mut emit = |e: KernelEmitter<'_, '_>| e.emit_chunk_function(*k, split);
         built.push(build_function(g, &plan, &mut module, &mut fctx, &mut imports, (name, header, sig), *s, &mut emit)?);
     }
-    // Functions with the same code (the steps of an unrolled loop, on other buffers) are
-    // compiled once: `code[i]` is the index of the first built function with built[i]'s code.
-    let mut code = Vec::with_capacity(built.len());
-    let mut by_hash: HashMap<u64, Vec<usize>> = HashMap::default();
-    for (i, f) in built.iter().enumerate() {
-        let alike = by_hash.entry(repeats::code_hash(&f.func)).or_default();
-        match alike.iter().find(|&&j| repeats::same_code(&built[j].func, &f.func)) {
-            Some(&j) => code.push(j),
-            None => {
-                alike.push(i);
-                code.push(i);
-            }
-        }
-    }
+    // Functions with the same code are compiled once: `code[i]` is the first built function
+    // with built[i]'s code.
+    let code = repeats::first_with_same_code(built.iter().map(|f| &f.func));
     let mut ids = HashMap::default(); // first built function -> its id in the module
     for (i, f) in built.iter_mut().enumerate() {
         if code[i] == i {
@@ -298,10 +287,12 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         module.define_function_bytes(id, code.alignment, &code.bytes, &code.relocs).map_err(jerr)?;
     }
     module.finalize_definitions().map_err(jerr)?;
-    let runs = built.iter().enumerate().map(|(i, f)| (i, &f.name, &f.header, f.step, code[i], &f.table));
-    let alike_runs = alike.iter().map(|a| (usize::MAX, &a.name, &a.header, a.step, code[a.first], &a.table));
+    // Every function in step order: (built index if built, name, header, step, the built
+    // function whose code it runs, its table).
+    let runs = built.iter().enumerate().map(|(i, f)| (Some(i), &f.name, &f.header, f.step, code[i], &f.table));
+    let alike_runs = alike.iter().map(|a| (None, &a.name, &a.header, a.step, code[a.first], &a.table));
     let mut all: Vec<_> = runs.chain(alike_runs).collect();
-    all.sort_by_key(|run| run.3);
+    all.sort_by_key(|&(_, _, _, step, _, _)| step);
     for (i, name, header, step, first, own_table) in all {
         let addr = module.get_finalized_function(ids[&first]) as usize;
         let at = table.len();
@@ -312,7 +303,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         };
         if text {
             native_text.clif.push_str(header);
-            match disasm.get(&i) {
+            match i.and_then(|i| disasm.get(&i)) {
                 Some((clif, machine)) => {
                     native_text.clif.push_str(clif);
                     native_text.clif.push('\n');
@@ -327,6 +318,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         }
     }
     let functions = ids.len();
+    let (entries, constants) = super::runtime::entries(&plan.slots, &table)?;
     let mut inputs = vec![(DType::F64, vec![]); g.num_inputs()];
     for id in g.inputs() {
         if let Op::Input(k) = g.nodes[id].op {
@@ -361,8 +353,8 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         loops,
         functions,
         steps,
-        table: super::runtime::entries(&plan.slots, &table)?,
-        _slots: plan.slots.clone(),
+        table: entries,
+        constants,
         inputs,
         out_prototypes: plan
             .out_allocs

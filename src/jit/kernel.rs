@@ -2,6 +2,7 @@
 //! over its output (and, for a reduction, over the reduced axes, with an accumulator per level)
 //! whose body evaluates the fused expression at one multi-index. Every bound is a constant.
 
+use super::columns::AxisSum;
 use super::emitter::{elem_ty, jerr, Elem, Index, KernelEmitter, Lane, Reduction};
 use super::parallel::Split;
 use super::sibling::Fused;
@@ -151,10 +152,7 @@ impl KernelEmitter<'_, '_> {
                     k.store_elem(at, v, dtype);
                     Ok(())
                 };
-                self.short_vectors = true;
-                let r = self.pieces(n, root, true, Lane::Flat, dtype, &mut body);
-                self.short_vectors = false;
-                r?;
+                self.with_short_vectors(true, |k| k.pieces(n, root, true, Lane::Flat, dtype, &mut body))?;
             }
             _ => {
                 let shape = node.shape.clone();
@@ -163,25 +161,41 @@ impl KernelEmitter<'_, '_> {
                     Some((sum, axis)) => Some(self.begin_axis_sum(bufs, root, sum, axis)?),
                     None => None,
                 };
-                let mut body = |k: &mut Self, idx: &[Value]| -> Result<()> {
-                    k.memo.clear();
-                    let v = k.expr_op(root, Index::Multi(idx.to_vec(), lane))?;
-                    k.store(root, idx, v);
-                    if let Some(sum) = &axis_sum {
-                        k.accumulate_axis_sum(sum, idx[0], idx[1], v)?;
-                    }
-                    Ok(())
-                };
-                self.short_vectors = axis_sum.is_none();
-                let r = self.nest_pieces(&shape, root, true, &mut body);
-                self.short_vectors = false;
-                r?;
+                let mut body = |k: &mut Self, idx: &[Value]| k.write_element(root, idx, lane, axis_sum.as_ref());
+                let short = axis_sum.is_none();
+                self.with_short_vectors(short, |k| k.nest_pieces(&shape, root, true, &mut body))?;
                 if let Some(sum) = &axis_sum {
                     self.finish_axis_sum(sum)?;
                 }
             }
         }
         Ok(())
+    }
+
+    /// Computes kernel `root`'s element at multi-index `idx` (its innermost index moving along
+    /// `lane`) and stores it, adding it to `axis_sum` when the kernel accumulates one.
+    pub(super) fn write_element(
+        &mut self,
+        root: NodeId,
+        idx: &[Value],
+        lane: Lane,
+        axis_sum: Option<&AxisSum>,
+    ) -> Result<()> {
+        self.memo.clear();
+        let v = self.expr_op(root, Index::Multi(idx.to_vec(), lane))?;
+        self.store(root, idx, v);
+        match (axis_sum, idx) {
+            (Some(sum), [i, j, ..]) => self.accumulate_axis_sum(sum, *i, *j, v),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs `emit` with [`KernelEmitter::short_vectors`] set to `on` (and cleared after).
+    fn with_short_vectors(&mut self, on: bool, emit: impl FnOnce(&mut Self) -> Result<()>) -> Result<()> {
+        self.short_vectors = on;
+        let r = emit(self);
+        self.short_vectors = false;
+        r
     }
 
     /// True when kernel `root`'s fused expression is elementwise ops only, each operand of the

@@ -312,19 +312,17 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
             continue;
         }
         let nd = &g.nodes[id];
+        // A contiguous slice of an input or constant is read in place: (offset, slot read).
         let view = match &nd.op {
             Op::Slice(s) if !is_output[id] => contiguous_offset(&g.nodes[nd.inputs[0]].shape, s)
                 .zip(buffer[nd.inputs[0]])
                 .filter(|&(_, of)| matches!(slots[of], Slot::Input(_) | Slot::Const(_))),
             _ => None,
         };
-        let slot = match &nd.op {
-            Op::Input(k) => Slot::Input(*k),
-            Op::Constant(d) => Slot::Const(d.clone()),
-            _ if view.is_some() => {
-                let (elements, of) = view.expect("a view");
-                Slot::View { of, offset: elements * nd.dtype.size_of() }
-            }
+        let slot = match (&nd.op, view) {
+            (Op::Input(k), _) => Slot::Input(*k),
+            (Op::Constant(d), _) => Slot::Const(d.clone()),
+            (_, Some((elements, of))) => Slot::View { of, offset: elements * nd.dtype.size_of() },
             _ => {
                 kernels.push(id);
                 if is_output[id] {

@@ -225,12 +225,24 @@ impl GroupKey {
     }
 }
 
-/// A hash of function `f`'s code (its CLIF, not its name): equal for functions with
-/// [`same_code`].
-pub(super) fn code_hash(f: &Function) -> u64 {
-    let mut h = FxHasher::default();
-    f.stencil.hash(&mut h);
-    h.finish()
+/// For each of `funcs`, the index of the first of them with the same code ([`same_code`]).
+pub(super) fn first_with_same_code<'f>(funcs: impl Iterator<Item = &'f Function>) -> Vec<usize> {
+    let funcs: Vec<&Function> = funcs.collect();
+    let mut by_hash: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
+    let mut first = Vec::with_capacity(funcs.len());
+    for (i, f) in funcs.iter().enumerate() {
+        let mut h = FxHasher::default();
+        f.stencil.hash(&mut h);
+        let alike = by_hash.entry(h.finish()).or_default();
+        match alike.iter().find(|&&j| same_code(funcs[j], f)) {
+            Some(&j) => first.push(j),
+            None => {
+                alike.push(i);
+                first.push(i);
+            }
+        }
+    }
+    first
 }
 
 /// True when `a` and `b` compile to the same machine code: the same CLIF and the same

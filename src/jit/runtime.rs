@@ -47,28 +47,36 @@ pub(super) enum Entry {
     Input(usize, usize),
     /// Output `j`.
     Output(usize),
-    /// The address of a constant's elements (owned by [`Compiled::_slots`]), or of a view
-    /// into them.
-    Fixed(usize),
+    /// Constant `k` of [`Compiled::constants`], at this byte offset.
+    Const(usize, usize),
 }
 
-/// The pointer-table entries of `table` (slots of `slots`).
-pub(super) fn entries(slots: &[Slot], table: &[usize]) -> Result<Vec<Entry>> {
-    let entry = |slot: &Slot, offset: usize| match slot {
+/// The pointer-table entries of `table` (slots of `slots`), and the constants they read.
+pub(super) fn entries(slots: &[Slot], table: &[usize]) -> Result<(Vec<Entry>, Vec<Arc<Data>>)> {
+    let mut constants: Vec<Arc<Data>> = Vec::new();
+    let mut index_of: rustc_hash::FxHashMap<*const Data, usize> = Default::default();
+    let mut entry = |slot: &Slot, offset: usize| match slot {
         Slot::Temp(off) => Ok(Entry::Arena(off + offset)),
         Slot::Input(k) => Ok(Entry::Input(*k, offset)),
         Slot::Output(j) if offset == 0 => Ok(Entry::Output(*j)),
-        Slot::Const(d) => Ok(Entry::Fixed(const_ptr(d) as usize + offset)),
+        Slot::Const(d) => {
+            let k = *index_of.entry(Arc::as_ptr(d)).or_insert_with(|| {
+                constants.push(d.clone());
+                constants.len() - 1
+            });
+            Ok(Entry::Const(k, offset))
+        }
         _ => Err(Error::Jit(format!("a view at {offset} bytes into slot {slot:?}"))),
     };
-    table
+    let entries = table
         .iter()
         .map(|&s| match slots.get(s) {
             Some(Slot::View { of, offset }) => entry(&slots[*of], *offset),
             Some(slot) => entry(slot, 0),
             None => Err(Error::Jit(format!("slot {s} does not exist"))),
         })
-        .collect()
+        .collect::<Result<Vec<_>>>()?;
+    Ok((entries, constants))
 }
 
 #[derive(Clone, Debug)]
@@ -87,8 +95,8 @@ unsafe impl Send for ModuleBox {}
 pub struct Compiled {
     pub(super) module: Mutex<Option<ModuleBox>>,
     pub(super) steps: Vec<Step>,
-    /// The buffer slots, kept for the constants that [`Entry::Fixed`] entries point into.
-    pub(super) _slots: Vec<Slot>,
+    /// The constant arrays the pointer table reads ([`Entry::Const`]).
+    pub(super) constants: Vec<Arc<Data>>,
     /// Where each entry of a run's pointer table points (`Step` says which entries each step
     /// reads).
     pub(super) table: Vec<Entry>,
@@ -303,7 +311,7 @@ impl Compiled {
             Entry::Arena(off) => arena_ptr.wrapping_add(off),
             Entry::Input(k, off) => in_ptrs[k].wrapping_add(off),
             Entry::Output(j) => out_ptrs[j],
-            Entry::Fixed(address) => address as *mut u8,
+            Entry::Const(k, off) => const_ptr(&self.constants[k]).wrapping_add(off),
         }));
         for step in &self.steps {
             match *step {

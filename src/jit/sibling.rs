@@ -20,7 +20,7 @@
 //! the rows' code, and the sibling's, is emitted once. Such a sum is never split into chunks.
 
 use super::columns::AxisSum;
-use super::emitter::{elem_ty, jerr, Index, KernelEmitter, Lane, Reduction};
+use super::emitter::{elem_ty, jerr, KernelEmitter, Lane, Reduction};
 use super::kernel::{inner_lane, ReduceLevel};
 use super::vector::{vector_type, Scan, MAX_PIECES, MIN_VECTOR_LOOP};
 use crate::error::Result;
@@ -163,8 +163,8 @@ impl KernelEmitter<'_, '_> {
         self.store(sum, &[], v);
         let n = self.g.nodes[sib].shape[0] as i64;
         let (c0, c1) = fused.as_ref().map_or((0, 0), |f| f.covered);
-        self.emit_sibling_part(sib, (0, c0))?;
-        self.emit_sibling_part(sib, (c1, n))
+        self.emit_sibling_columns(sib, (0, c0), None)?;
+        self.emit_sibling_columns(sib, (c1, n), None)
     }
 
     /// The chunk `(lo, hi, part)` of kernel `sum` split into chunks of blocks, with its sibling
@@ -193,32 +193,13 @@ impl KernelEmitter<'_, '_> {
         let last = self.b.ins().select(is_last, end, last);
         let (c0, c1) = fused.as_ref().map_or((0, 0), |f| f.covered);
         self.range = Some((first, last));
-        self.emit_sibling_part(sib, (0, c0))?;
+        self.emit_sibling_columns(sib, (0, c0), None)?;
         self.range = Some((first, last));
-        self.emit_sibling_part(sib, (c1, n))?;
+        self.emit_sibling_columns(sib, (c1, n), None)?;
         if self.range.take().is_some() {
             return Err(jerr("a chunk of a sibling without a partitioned loop"));
         }
         Ok(())
-    }
-
-    /// The elements `clip` of 1-D kernel `sib` (in a chunk function, those of them in the
-    /// chunk's range, `self.range`), in pieces.
-    fn emit_sibling_part(&mut self, sib: NodeId, clip: (i64, i64)) -> Result<()> {
-        let node = &self.g.nodes[sib];
-        let (n, dtype, lane) = (node.shape[0], node.dtype, inner_lane(&node.shape));
-        let mut body = |k: &mut Self, i: Value| -> Result<()> {
-            k.memo.clear();
-            let v = k.expr_op(sib, Index::Multi(vec![i], lane))?;
-            k.store(sib, &[i], v);
-            Ok(())
-        };
-        if clip.0 >= clip.1 {
-            // Nothing to write (a chunk's range is consumed all the same).
-            self.range = None;
-            return Ok(());
-        }
-        self.pieces_in(n, sib, true, lane, dtype, clip, &mut body)
     }
 
     /// Kernel `sum`, a sum of every axis of an operand of two or more axes, and its sibling
@@ -283,9 +264,12 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// The columns `clip` (along the last axis) of every row of kernel `sib`, each element
-    /// also added to the axis sum `acc`.
+    /// also added to the axis sum `acc`; in a chunk function, the rows (or, for a 1-D
+    /// sibling, the elements) of the chunk's range `self.range` only.
     fn emit_sibling_columns(&mut self, sib: NodeId, clip: (i64, i64), acc: Option<&AxisSum>) -> Result<()> {
         if clip.0 >= clip.1 {
+            // Nothing to write (a chunk's range is consumed all the same).
+            self.range = None;
             return Ok(());
         }
         let node = &self.g.nodes[sib];
@@ -296,13 +280,7 @@ impl KernelEmitter<'_, '_> {
             k.pieces_in(n, sib, true, lane, dtype, clip, &mut |k: &mut Self, i: Value| {
                 let mut at = idx.to_vec();
                 at.push(i);
-                k.memo.clear();
-                let v = k.expr_op(sib, Index::Multi(at.clone(), lane))?;
-                k.store(sib, &at, v);
-                match (acc, at.as_slice()) {
-                    (Some(a), [i, j, ..]) => k.accumulate_axis_sum(a, *i, *j, v),
-                    _ => Ok(()),
-                }
+                k.write_element(sib, &at, lane, acc)
             })
         };
         self.nest(outer, &[], &mut row)
