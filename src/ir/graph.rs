@@ -140,25 +140,7 @@ impl Graph {
     /// renumbered in the same order.
     /// A malformed graph (see [`Graph::live`]) is an `Err`.
     pub fn pruned(&self) -> Result<Graph> {
-        let mut live = self.live()?;
-        for (id, n) in self.nodes.iter().enumerate() {
-            if matches!(n.op, Op::Input(_)) {
-                live[id] = true;
-            }
-        }
-        let mut map = vec![usize::MAX; self.nodes.len()];
-        let mut out = Graph { nodes: Vec::new(), outputs: Vec::new(), regions: self.regions.clone() };
-        for (id, n) in self.nodes.iter().enumerate() {
-            if live[id] {
-                let mut n = n.clone();
-                n.inputs = n.inputs.iter().map(|&i| map[i]).collect();
-                map[id] = out.nodes.len();
-                out.nodes.push(n);
-            }
-        }
-        out.outputs = self.outputs.iter().map(|&o| map[o]).collect();
-        out.regions = out.regions.into_iter().map(|r| r.remapped(&map)).collect();
-        Ok(out)
+        self.clone().into_pruned()
     }
 
     /// [`Graph::pruned`] of a graph the caller gives up: the live nodes are moved, not copied.

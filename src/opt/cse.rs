@@ -22,45 +22,43 @@ pub fn cse(g: &Graph) -> Result<Graph> {
 /// [`cse`] of a graph known to verify.
 pub(super) fn cse_verified(g: &Graph) -> Result<Graph> {
     let mut rw = Rewriter::new(g);
-    let mut seen: HashMap<(Op, Vec<NodeId>), NodeId> =
-        HashMap::with_capacity_and_hasher(g.nodes.len(), Default::default());
+    let mut seen: HashMap<Key<'_>, NodeId> = HashMap::with_capacity_and_hasher(g.nodes.len(), Default::default());
     for (id, n) in g.nodes.iter().enumerate() {
-        let mut inputs = rw.mapped_inputs(id);
-        if n.op.commutes() {
-            inputs.sort_unstable();
-        }
-        let key = (n.op.canonical(), inputs);
-        match seen.get(&key) {
+        let k = key(&n.op, rw.mapped_inputs(id).into_iter());
+        match seen.get(&k) {
             Some(&same) => rw.set(id, same),
             None => {
                 let new_id = rw.copy(id);
-                seen.insert(key, new_id);
+                seen.insert(k, new_id);
             }
         }
     }
     prune(rw.finish())
 }
 
+/// What CSE compares: the op (reductions with their axes sorted, [`Op::canonical`]) and the
+/// operands (sorted for an op that commutes).
+type Key<'g> = (Cow<'g, Op>, SmallVec<[NodeId; 4]>);
+
+/// The [`Key`] of a node with op `op` and operands `inputs`.
+fn key(op: &Op, inputs: impl Iterator<Item = NodeId>) -> Key<'_> {
+    let mut inputs: SmallVec<[NodeId; 4]> = inputs.collect();
+    if op.commutes() {
+        inputs.sort_unstable();
+    }
+    let op = match op {
+        Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) => Cow::Owned(op.canonical()),
+        _ => Cow::Borrowed(op),
+    };
+    (op, inputs)
+}
+
 /// True when [`cse`] would merge two nodes of `g`: two nodes with the same key, their operands
 /// taken as they are (with no merge before them, the operands are not renamed). When it is
 /// false, `cse` of a pruned graph is the graph itself, and `optimize` skips building it.
 pub(super) fn has_duplicates(g: &Graph) -> bool {
-    let mut seen: FxHashSet<(Cow<'_, Op>, SmallVec<[NodeId; 4]>)> =
-        FxHashSet::with_capacity_and_hasher(g.nodes.len(), Default::default());
-    for n in &g.nodes {
-        let mut inputs: SmallVec<[NodeId; 4]> = n.inputs.iter().copied().collect();
-        if n.op.commutes() {
-            inputs.sort_unstable();
-        }
-        let op = match n.op {
-            Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) => Cow::Owned(n.op.canonical()),
-            _ => Cow::Borrowed(&n.op),
-        };
-        if !seen.insert((op, inputs)) {
-            return true;
-        }
-    }
-    false
+    let mut seen: FxHashSet<Key<'_>> = FxHashSet::with_capacity_and_hasher(g.nodes.len(), Default::default());
+    !g.nodes.iter().all(|n| seen.insert(key(&n.op, n.inputs.iter().copied())))
 }
 
 #[cfg(test)]

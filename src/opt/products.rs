@@ -13,7 +13,7 @@ use super::rewrite::Rewriter;
 use crate::array::{DType, Data};
 use crate::error::Result;
 use crate::interp::is_small_product;
-use crate::ir::{BinaryOp, Node, NodeId, Op};
+use crate::ir::{broadcast_shapes, BinaryOp, Node, NodeId, Op};
 use num_complex::Complex64;
 
 /// `+0 + a * b` for a matrix product `n` of operands `x` over an axis of length one (see the
@@ -30,10 +30,10 @@ pub(super) fn outer_product(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result
     {
         return Ok(None);
     }
-    let product = rw.push(Op::Binary(BinaryOp::Mul), vec![x[0], x[1]], n.region)?;
-    if rw.node(product).shape != n.shape {
+    if broadcast_shapes(a, b).as_deref() != Some(&n.shape[..]) {
         return Ok(None);
     }
+    let product = rw.push(Op::Binary(BinaryOp::Mul), vec![x[0], x[1]], n.region)?;
     let zero = rw.scalar_constant(Data::scalar(n.dtype, Complex64::new(0.0, 0.0)), n.region)?;
     rw.push(Op::Binary(BinaryOp::Add), vec![zero, product], n.region).map(Some)
 }
