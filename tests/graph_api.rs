@@ -32,7 +32,7 @@ fn an_operand_after_its_user_is_an_err_everywhere() {
     let mut g = Graph::new();
     let x = g.input(0, DType::F64, &[2]);
     let e = g.push(Op::Unary(UnaryOp::Exp), vec![x], 0).unwrap();
-    g.nodes[e].inputs = vec![e];
+    g.nodes[e].inputs = vec![e].into();
     g.outputs = vec![e];
     assert!(g.live().is_err());
     assert!(g.pruned().is_err());

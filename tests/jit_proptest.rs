@@ -74,7 +74,7 @@ fn build(dt: DType, steps: &[(usize, usize, usize, usize)]) -> Graph {
                     let mut to = shape.clone();
                     to[0] += 2;
                     sl[0] = AxisSlice { start: 1, len: shape[0], step: 1 };
-                    g.push(Op::Pad { shape: to, slices: sl }, vec![x], 0)
+                    g.push(Op::Pad { shape: to.to_vec(), slices: sl }, vec![x], 0)
                 }
                 5 => {
                     let mut to = vec![2];

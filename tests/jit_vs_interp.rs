@@ -429,9 +429,9 @@ fn matmul_of_a_splat_constant_operand() {
         let h0 = g.nodes.len();
         g.nodes.push(cranegrad::ir::Node {
             op: Op::Constant(Arc::new(Data::F64(ArrayD::from_elem(IxDyn(&[1, 3]), value)))),
-            inputs: vec![],
+            inputs: vec![].into(),
             dtype: DType::F64,
-            shape: vec![1, 3],
+            shape: vec![1, 3].into(),
             region: 0,
             origin: None,
         });

@@ -117,7 +117,7 @@ fn build(steps: &[Step], outputs: &[bool]) -> Graph {
                 let x = pick(&pool, *x);
                 let mut c = g.push(Op::Constant(Arc::new(data(&[], &[*v], true))), vec![], 0).unwrap();
                 if *wide {
-                    c = g.push(Op::Broadcast(g.nodes[x].shape.clone()), vec![c], 0).unwrap();
+                    c = g.push(Op::Broadcast(g.nodes[x].shape.to_vec()), vec![c], 0).unwrap();
                 }
                 let operands = if *left { vec![c, x] } else { vec![x, c] };
                 g.push(Op::Binary(BINARY[*b]), operands, 0)

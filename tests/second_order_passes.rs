@@ -54,7 +54,7 @@ fn second_order_rosenbrock_has_only_the_stencils_layout_ops() {
     let pads: Vec<&Op> = o.nodes.iter().map(|n| &n.op).filter(|op| matches!(op, Op::Pad { .. })).collect();
     let pad_at = |s: &AxisSlice| Op::Pad { shape: vec![n], slices: vec![*s] };
     assert_eq!(pads, vec![&pad_at(&tail), &pad_at(&head), &pad_at(&tail), &pad_at(&head)], "{text}");
-    for pair in o.nodes.iter().filter(|m| m.op == Op::Binary(BinaryOp::Add) && m.shape == vec![n]) {
+    for pair in o.nodes.iter().filter(|m| m.op == Op::Binary(BinaryOp::Add) && m.shape[..] == [n]) {
         assert!(
             pair.inputs.iter().all(|&i| matches!(o.nodes[i].op, Op::Pad { .. })) || pair.inputs[0] == pair.inputs[1]
         );

@@ -199,7 +199,7 @@ fn elementwise_op_of_equally_placed_pads_is_one_pad() {
     for &out in &o.outputs {
         let n = &o.nodes[out];
         assert_eq!(n.op, Op::Pad { shape: vec![10], slices: vec![unit(2, 6)] }, "{}", ir::to_text(&o));
-        assert_eq!(o.nodes[n.inputs[0]].shape, vec![6], "{}", ir::to_text(&o));
+        assert_eq!(o.nodes[n.inputs[0]].shape[..], [6], "{}", ir::to_text(&o));
     }
     assert_same_on_specials(&g, &o, &[&[6], &[6]]);
 }
@@ -225,7 +225,7 @@ fn elementwise_op_of_pads_that_moves_their_zeros_stays() {
     let o = simplify(&g).unwrap();
     for &out in &o.outputs {
         let n = &o.nodes[out];
-        assert!(matches!(n.op, Op::Unary(_) | Op::Binary(_)) && n.shape == vec![10], "{}", ir::to_text(&o));
+        assert!(matches!(n.op, Op::Unary(_) | Op::Binary(_)) && n.shape[..] == [10], "{}", ir::to_text(&o));
     }
     assert_same_on_specials(&g, &o, &[&[6], &[6]]);
 }
@@ -245,7 +245,7 @@ fn add_of_disjoint_pads_is_one_assembled_array_plus_zero() {
     let out = &o.nodes[o.outputs[0]];
     assert_eq!(out.op, Op::Binary(BinaryOp::Add), "{}", ir::to_text(&o));
     assert_eq!(o.nodes[out.inputs[0]].op, Op::Concat(0), "{}", ir::to_text(&o));
-    assert_eq!(o.nodes[out.inputs[0]].inputs, vec![0, 1], "{}", ir::to_text(&o));
+    assert_eq!(o.nodes[out.inputs[0]].inputs[..], [0, 1], "{}", ir::to_text(&o));
     match &o.nodes[out.inputs[1]].op {
         Op::Constant(d) => assert_eq!(d.element_bits(), vec![0], "{}", ir::to_text(&o)),
         op => panic!("{op:?}"),
@@ -585,7 +585,7 @@ fn product_or_quotient_of_a_sole_neg_hands_the_neg_to_its_consumer() {
         let (got, inputs) = output(&o, k);
         assert_eq!((got, inputs[0]), (&Op::Binary(op), c), "output {k}\n{text}");
         assert_eq!(o.nodes[inputs[1]].op, Op::Binary(inner), "output {k}\n{text}");
-        assert_eq!(o.nodes[inputs[1]].inputs, operands, "output {k}\n{text}");
+        assert_eq!(o.nodes[inputs[1]].inputs[..], operands, "output {k}\n{text}");
     }
     let (got, inputs) = output(&o, 3);
     assert_eq!(got, &Op::Binary(BinaryOp::Mul), "{text}");
@@ -688,7 +688,7 @@ fn minus_a_minus_a_is_minus_a_plus_a() {
         let (op, inputs) = output(&o, 0);
         assert_eq!((op, inputs[0]), (&Op::Binary(BinaryOp::Add), 2), "{text}");
         assert_eq!(o.nodes[inputs[1]].op, Op::Binary(BinaryOp::Add), "{text}");
-        assert_eq!(o.nodes[inputs[1]].inputs, vec![0, 0], "{text}");
+        assert_eq!(o.nodes[inputs[1]].inputs[..], [0, 0], "{text}");
         let (op, inputs) = output(&o, 1);
         assert_eq!((op, inputs[1]), (&Op::Binary(BinaryOp::Sub), 1), "{text}");
         assert_eq!(o.nodes[inputs[0]].op, Op::Unary(UnaryOp::Neg), "{text}");

@@ -37,7 +37,7 @@ impl EntryCallee {
     /// The call target of `entry`'s program; `make` builds output `i`'s backward function.
     pub fn new(name: &str, program: &Arc<Program>, make: BackwardFactory) -> Self {
         let g = &program.unoptimized;
-        let types = |ids: &[usize]| ids.iter().map(|&i| (g.nodes[i].dtype, g.nodes[i].shape.clone())).collect();
+        let types = |ids: &[usize]| ids.iter().map(|&i| (g.nodes[i].dtype, g.nodes[i].shape.to_vec())).collect();
         let outputs: Vec<(DType, Vec<usize>)> = types(&g.outputs);
         let backward =
             EntryBackward { name: name.to_string(), make, made: outputs.iter().map(|_| OnceLock::new()).collect() };

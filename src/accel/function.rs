@@ -275,7 +275,6 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
         let mut report = BuildReport { signature: sig.describe(), ..BuildReport::default() };
         let (started, differentiated) = (Instant::now(), differentiation_time());
         let (result, mut trace) = capture(|a| (self.shared.f)(a), args, Mode::Lazy)?;
-        let graph = graph_with_outputs(&result, &mut trace)?;
         report.evaluated_nodes = trace
             .graph
             .nodes
@@ -283,6 +282,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
             .zip(&trace.values)
             .filter(|(n, v)| v.is_some() && !matches!(n.op, Op::Input(_) | Op::Constant(_)))
             .count();
+        let graph = graph_with_outputs(&result, &mut trace)?;
         drop(trace);
         report.trace = started.elapsed();
         report.differentiate = differentiation_time().saturating_sub(differentiated);

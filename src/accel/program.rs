@@ -29,11 +29,11 @@ impl Program {
     /// Optimizes a traced graph and compiles it to native code; fills in the sizes and the
     /// optimize and compile times of `report`.
     pub fn build(traced: Graph, report: &mut BuildReport) -> Result<Program> {
-        let unoptimized = traced.pruned()?;
+        let unoptimized = traced.into_pruned()?;
         let started = Instant::now();
-        let optimized = Arc::new(crate::opt::optimize(&unoptimized)?);
+        let optimized = Arc::new(crate::opt::optimize_pruned(&unoptimized)?);
         let optimized_at = Instant::now();
-        let backend = match jit::compile_shared(&optimized) {
+        let backend = match jit::compile_optimized(&optimized) {
             Ok(native) => Backend::Native(Box::new(native)),
             Err(e) => {
                 log::warn!("native compilation failed, the cached trace runs on the interpreter: {e}");

@@ -3,9 +3,16 @@
 use super::{infer, Op, Origin};
 use crate::array::DType;
 use crate::error::{Error, Result};
+use smallvec::SmallVec;
 
 /// Index of a node in its graph.
 pub type NodeId = usize;
+
+/// A node's operands: inline up to two (most primitives), so a node owns no heap memory.
+pub type Operands = SmallVec<[NodeId; 2]>;
+
+/// A node's shape: inline up to two axes (the shapes of the long unrolled graphs; more spill to the heap).
+pub type Shape = SmallVec<[usize; 2]>;
 
 /// One primitive application, with its inferred dtype and shape.
 #[derive(Clone, Debug)]
@@ -13,11 +20,11 @@ pub struct Node {
     /// The primitive.
     pub op: Op,
     /// Operand nodes, all earlier in the graph.
-    pub inputs: Vec<NodeId>,
+    pub inputs: Operands,
     /// Element type of the result.
     pub dtype: DType,
     /// Shape of the result.
-    pub shape: Vec<usize>,
+    pub shape: Shape,
     /// Which part of the trace recorded it: 0 is the forward pass, `k > 0` is the `k`-th
     /// `dlgradient` call (its label is `Graph::regions[k]`).
     pub region: u32,
@@ -28,8 +35,8 @@ pub struct Node {
 
 impl Node {
     /// A node with no recorded origin.
-    pub fn new(op: Op, inputs: Vec<NodeId>, dtype: DType, shape: Vec<usize>, region: u32) -> Self {
-        Node { op, inputs, dtype, shape, region, origin: None }
+    pub fn new(op: Op, inputs: impl Into<Operands>, dtype: DType, shape: impl Into<Shape>, region: u32) -> Self {
+        Node { op, inputs: inputs.into(), dtype, shape: shape.into(), region, origin: None }
     }
 
     /// The same node with `origin`.
@@ -72,16 +79,18 @@ impl Graph {
 
     /// Appends `op` applied to `inputs`, checking that every operand is an earlier node and
     /// the op's type rule.
-    pub fn push(&mut self, op: Op, inputs: Vec<NodeId>, region: u32) -> Result<NodeId> {
+    pub fn push(&mut self, op: Op, inputs: impl Into<Operands>, region: u32) -> Result<NodeId> {
+        let inputs = inputs.into();
         if let Some(&bad) = inputs.iter().find(|&&i| i >= self.nodes.len()) {
             return Err(Error::argument(
                 op.name(),
                 format!("operand %{bad} is not a node of the graph (it has {} nodes)", self.nodes.len()),
             ));
         }
-        let types: Vec<(DType, &[usize])> =
+        let types: SmallVec<[(DType, &[usize]); 4]> =
             inputs.iter().map(|&i| (self.nodes[i].dtype, self.nodes[i].shape.as_slice())).collect();
         let (dtype, shape) = infer(&op, &types)?;
+        drop(types);
         self.nodes.push(Node::new(op, inputs, dtype, shape, region));
         Ok(self.nodes.len() - 1)
     }
@@ -151,8 +160,13 @@ impl Graph {
                 live[id] = true;
             }
         }
+        let kept = live.iter().filter(|&&l| l).count();
+        if kept == self.nodes.len() {
+            // Nothing dies: the graph is already pruned (its node ids do not change).
+            return Ok(self);
+        }
         let mut map = vec![usize::MAX; self.nodes.len()];
-        let mut nodes = Vec::with_capacity(live.iter().filter(|&&l| l).count());
+        let mut nodes = Vec::with_capacity(kept);
         for (id, mut n) in self.nodes.into_iter().enumerate() {
             if live[id] {
                 for i in &mut n.inputs {

@@ -11,7 +11,7 @@ mod print;
 mod verify;
 
 pub use call::{Call, CallTarget};
-pub use graph::{Graph, Node, NodeId, Region};
+pub use graph::{Graph, Node, NodeId, Operands, Region, Shape};
 pub use infer::{broadcast_shapes, broadcasts_to, infer};
 pub use op::{AxisSlice, BinaryOp, CmpOp, Op, UnaryOp};
 pub use origin::Origin;

@@ -20,7 +20,7 @@ pub fn verify(g: &Graph) -> Result<()> {
         let types: Vec<(DType, &[usize])> =
             n.inputs.iter().map(|&i| (g.nodes[i].dtype, g.nodes[i].shape.as_slice())).collect();
         let (dtype, shape) = infer(&n.op, &types)?;
-        if dtype != n.dtype || shape != n.shape {
+        if dtype != n.dtype || shape[..] != n.shape[..] {
             return bad(format!(
                 "%{id} = {} records {}{:?} but its rule gives {dtype}{shape:?}",
                 n.op, n.dtype, n.shape

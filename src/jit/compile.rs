@@ -112,6 +112,16 @@ pub fn compile(g: &Graph) -> Result<Compiled> {
 /// [`compile`] for a graph the caller keeps too: the compiled code shares it (to print its
 /// native code on request) instead of holding a copy.
 pub fn compile_shared(g: &Arc<Graph>) -> Result<Compiled> {
+    verify(g)?;
+    compile_optimized(g)
+}
+
+/// [`compile_shared`] of a graph that [`optimize`](crate::opt::optimize) has just verified:
+/// not verified again, except in debug builds.
+pub(crate) fn compile_optimized(g: &Arc<Graph>) -> Result<Compiled> {
+    if cfg!(debug_assertions) {
+        verify(g)?;
+    }
     let mut compiled = compile_with(g, false)?.0;
     compiled.source = Some(g.clone());
     Ok(compiled)
@@ -124,10 +134,9 @@ pub(super) struct NativeText {
     pub(super) disasm: String,
 }
 
-/// Compiles `g`; with `text`, also prints every function's CLIF and machine code (costly, so
-/// only done when a dump asks for it).
+/// Compiles a verified `g`; with `text`, also prints every function's CLIF and machine code
+/// (costly, so only done when a dump asks for it).
 pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeText)> {
-    verify(g)?;
     if g.nodes.iter().any(|n| matches!(n.op, Op::Call(_))) {
         return Err(jerr(
             "call nodes only appear in eager traces (accelerated traces inline nested calls); they are not lowered"
@@ -214,9 +223,13 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
     let mut alike: Vec<Alike> = Vec::new();
     for (i, (step, group)) in groups.iter().enumerate() {
         let name = format!("kernels{i}_n{}", group[0]);
-        let mut header = format!("; {name}:\n");
-        for &k in group {
-            header.push_str(&format!(";   %{k} = {} {:?}\n", g.nodes[k].op, g.nodes[k].shape));
+        // The dump's comment naming the function's kernels (only printed with `text`).
+        let mut header = String::new();
+        if text {
+            header = format!("; {name}:\n");
+            for &k in group {
+                header.push_str(&format!(";   %{k} = {} {:?}\n", g.nodes[k].op, g.nodes[k].shape));
+            }
         }
         let key = repeats::GroupKey::of(g, &plan, group);
         let hash = key.hash();
@@ -322,7 +335,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
     let mut inputs = vec![(DType::F64, vec![]); g.num_inputs()];
     for id in g.inputs() {
         if let Op::Input(k) = g.nodes[id].op {
-            inputs[k] = (g.nodes[id].dtype, g.nodes[id].shape.clone());
+            inputs[k] = (g.nodes[id].dtype, g.nodes[id].shape.to_vec());
         }
     }
     let outputs = g

@@ -60,5 +60,6 @@ mod sibling;
 mod sum;
 mod vector;
 
+pub(crate) use compile::compile_optimized;
 pub use compile::{compile, compile_shared};
 pub use runtime::{Compiled, Outputs};

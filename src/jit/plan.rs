@@ -126,10 +126,16 @@ fn is_layout(op: &Op) -> bool {
 /// products) and at the nodes `stop` marks (buffered ones), capped just above `CHEAP`.
 fn inline_costs(g: &Graph, own: &[usize], stop: &[bool]) -> Vec<usize> {
     let leaf = |k: usize| stop[k] || is_leaf(&g.nodes[k].op);
+    // `seen[k] == id + 1` once node `k` is in node `id`'s expression: one mark array and one
+    // stack serve every node.
+    let mut seen = vec![0usize; g.nodes.len()];
+    let mut stack = Vec::new();
     (0..g.nodes.len())
         .map(|id| {
-            let mut seen = vec![id];
-            let mut stack = vec![id];
+            let mark = id + 1;
+            seen[id] = mark;
+            stack.clear();
+            stack.push(id);
             let mut total = 0;
             let mut scanned = 0usize;
             while let Some(k) = stack.pop() {
@@ -141,8 +147,8 @@ fn inline_costs(g: &Graph, own: &[usize], stop: &[bool]) -> Vec<usize> {
                     continue;
                 }
                 for &i in &g.nodes[k].inputs {
-                    if !seen.contains(&i) && !leaf(i) {
-                        seen.push(i);
+                    if seen[i] != mark && !leaf(i) {
+                        seen[i] = mark;
                         stack.push(i);
                     }
                     // An expression with this many operand edges is not cheap (and the scan
@@ -326,7 +332,7 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
             _ => {
                 kernels.push(id);
                 if is_output[id] {
-                    out_allocs.push((nd.dtype, nd.shape.clone()));
+                    out_allocs.push((nd.dtype, nd.shape.to_vec()));
                     Slot::Output(out_allocs.len() - 1)
                 } else {
                     let off = arena;
@@ -420,7 +426,7 @@ fn pair_axis_sums(
 fn reads(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], root: NodeId) -> Vec<NodeId> {
     let mut seen = rustc_hash::FxHashSet::default();
     let mut out = Vec::new();
-    let mut stack: Vec<NodeId> = g.nodes[root].inputs.clone();
+    let mut stack: Vec<NodeId> = g.nodes[root].inputs.to_vec();
     while let Some(n) = stack.pop() {
         if !seen.insert(n) || inline_const[n] {
             continue;

@@ -9,7 +9,7 @@
 
 use super::plan::Plan;
 use crate::array::DType;
-use crate::ir::{Graph, NodeId, Op};
+use crate::ir::{Graph, NodeId, Op, Shape};
 use cranelift_codegen::ir::Function;
 use rustc_hash::FxHashMap;
 use rustc_hash::FxHasher;
@@ -117,39 +117,39 @@ pub(super) fn cut(h: &[u64]) -> Vec<Range<usize>> {
 
 /// One item of a [`GroupKey`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-enum Item {
+enum Item<'g> {
     /// A kernel root (or its sibling, or the sum in its loop nest): how the plan emits it,
     /// then its node.
     Kernel { sibling: bool, axis_sum: Option<usize> },
     /// A node the kernel computes in its loop nest: its op, shape, dtype, pricing (the emitter
     /// reads it at pads) and operand count; its operands follow.
-    Fused { op: Op, shape: Vec<usize>, dtype: DType, cost: usize, operands: usize },
+    Fused { op: &'g Op, shape: Shape, dtype: DType, cost: usize, operands: usize },
     /// A fused node met before: its number in order of first meeting.
     Again(usize),
     /// A node read from a buffer: the buffer's number in order of first meeting (a kernel
     /// root's own buffer too), and the node's shape and dtype.
-    Buffer { buffer: usize, shape: Vec<usize>, dtype: DType },
+    Buffer { buffer: usize, shape: Shape, dtype: DType },
     /// A constant emitted as an immediate.
-    Immediate { op: Op, shape: Vec<usize> },
+    Immediate { op: &'g Op, shape: Shape },
 }
 
 /// The structure of a function's kernels: everything the emitter reads from the graph and the
 /// plan, with buffers and fused nodes numbered in the order met. Functions with equal keys are
 /// emitted as the same CLIF, reading corresponding buffers ([`GroupKey::table_like`]), so only
 /// the first is built. (Debug builds build every function and check that it is so.)
-pub(super) struct GroupKey {
-    items: Vec<Item>,
+pub(super) struct GroupKey<'g> {
+    items: Vec<Item<'g>>,
     /// The slot of each buffer number.
     slots: Vec<usize>,
 }
 
-impl GroupKey {
+impl<'g> GroupKey<'g> {
     /// The key of the function that runs kernels `group`.
-    pub(super) fn of(g: &Graph, plan: &Plan, group: &[NodeId]) -> GroupKey {
+    pub(super) fn of(g: &'g Graph, plan: &Plan, group: &[NodeId]) -> GroupKey<'g> {
         let mut key = GroupKey { items: Vec::new(), slots: Vec::new() };
         let mut buffer_of: FxHashMap<usize, usize> = FxHashMap::default();
         let mut fused: FxHashMap<NodeId, usize> = FxHashMap::default();
-        let mut buffer = |key: &mut GroupKey, slot: usize| {
+        let mut buffer = |key: &mut GroupKey<'g>, slot: usize| {
             *buffer_of.entry(slot).or_insert_with(|| {
                 key.slots.push(slot);
                 key.slots.len() - 1
@@ -181,7 +181,7 @@ impl GroupKey {
                             continue;
                         }
                         if plan.inline_const[n] {
-                            key.items.push(Item::Immediate { op: node.op.clone(), shape: node.shape.clone() });
+                            key.items.push(Item::Immediate { op: &node.op, shape: node.shape.clone() });
                             continue;
                         }
                         if let Some(&k) = fused.get(&n) {
@@ -192,7 +192,7 @@ impl GroupKey {
                     let number = fused.len();
                     fused.insert(n, number);
                     key.items.push(Item::Fused {
-                        op: node.op.clone(),
+                        op: &node.op,
                         shape: node.shape.clone(),
                         dtype: node.dtype,
                         cost: plan.cost[n],

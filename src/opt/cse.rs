@@ -3,10 +3,12 @@
 use super::dce::prune;
 use super::rewrite::Rewriter;
 use crate::error::Result;
-use crate::ir::{verify, Graph, NodeId, Op};
-use rustc_hash::{FxHashMap as HashMap, FxHashSet};
+use crate::ir::{verify, Graph, Node, NodeId, Op};
+use rustc_hash::{FxHashMap as HashMap, FxHasher};
 use smallvec::SmallVec;
 use std::borrow::Cow;
+use std::collections::hash_map::Entry;
+use std::hash::{Hash, Hasher};
 
 /// The graph with structurally identical nodes merged: two nodes with the same op, the same
 /// attributes and the same operands (after merging their operands) become one, the first.
@@ -16,24 +18,69 @@ use std::borrow::Cow;
 /// ([`dce`](super::dce)). A graph that does not [`verify`] is an `Err`, as for the other passes.
 pub fn cse(g: &Graph) -> Result<Graph> {
     verify(g)?;
-    cse_verified(g)
+    cse_verified(g)?.map_or_else(|| g.pruned(), Ok)
 }
 
-/// [`cse`] of a graph known to verify.
-pub(super) fn cse_verified(g: &Graph) -> Result<Graph> {
+/// [`cse`] of a graph known to verify; `None` when it has nothing to merge.
+pub(super) fn cse_verified(g: &Graph) -> Result<Option<Graph>> {
     let mut rw = Rewriter::new(g);
-    let mut seen: HashMap<Key<'_>, NodeId> = HashMap::with_capacity_and_hasher(g.nodes.len(), Default::default());
+    let mut seen = Seen::with_capacity(g.nodes.len());
     for (id, n) in g.nodes.iter().enumerate() {
         let k = key(&n.op, rw.mapped_inputs(id).into_iter());
-        match seen.get(&k) {
-            Some(&same) => rw.set(id, same),
+        match seen.find(&k, rw.nodes()) {
+            Some(same) => rw.set(id, same),
             None => {
                 let new_id = rw.copy(id);
-                seen.insert(k, new_id);
+                seen.insert(&k, new_id);
             }
         }
     }
-    prune(rw.finish())
+    rw.finish().map(prune).transpose()
+}
+
+/// The first node with each [`Key`], held as the key's hash and the node: a key is rebuilt from
+/// its node to be compared, so the table stays a few bytes per node (a long trace's table of
+/// whole keys outgrew the caches).
+struct Seen {
+    /// The first node with each hash.
+    first: HashMap<u64, NodeId>,
+    /// Later nodes whose key differs from the first one's with the same hash.
+    more: HashMap<u64, Vec<NodeId>>,
+}
+
+impl Seen {
+    fn with_capacity(n: usize) -> Self {
+        Seen { first: HashMap::with_capacity_and_hasher(n, Default::default()), more: HashMap::default() }
+    }
+
+    /// The node of `nodes` with key `k`, if one was inserted.
+    fn find(&self, k: &Key<'_>, nodes: &[Node]) -> Option<NodeId> {
+        let h = hash(k);
+        let same = |&id: &NodeId| key(&nodes[id].op, nodes[id].inputs.iter().copied()) == *k;
+        let first = self.first.get(&h)?;
+        if same(first) {
+            return Some(*first);
+        }
+        self.more.get(&h)?.iter().copied().find(|id| same(id))
+    }
+
+    /// Records node `id` with key `k` (which [`Seen::find`] did not find).
+    fn insert(&mut self, k: &Key<'_>, id: NodeId) {
+        let h = hash(k);
+        match self.first.entry(h) {
+            Entry::Vacant(v) => {
+                v.insert(id);
+            }
+            Entry::Occupied(_) => self.more.entry(h).or_default().push(id),
+        }
+    }
+}
+
+/// The hash of a key.
+fn hash(k: &Key<'_>) -> u64 {
+    let mut h = FxHasher::default();
+    k.hash(&mut h);
+    h.finish()
 }
 
 /// What CSE compares: the op (reductions with their axes sorted, [`Op::canonical`]) and the
@@ -57,8 +104,15 @@ fn key(op: &Op, inputs: impl Iterator<Item = NodeId>) -> Key<'_> {
 /// taken as they are (with no merge before them, the operands are not renamed). When it is
 /// false, `cse` of a pruned graph is the graph itself, and `optimize` skips building it.
 pub(super) fn has_duplicates(g: &Graph) -> bool {
-    let mut seen: FxHashSet<Key<'_>> = FxHashSet::with_capacity_and_hasher(g.nodes.len(), Default::default());
-    !g.nodes.iter().all(|n| seen.insert(key(&n.op, n.inputs.iter().copied())))
+    let mut seen = Seen::with_capacity(g.nodes.len());
+    for (id, n) in g.nodes.iter().enumerate() {
+        let k = key(&n.op, n.inputs.iter().copied());
+        if seen.find(&k, &g.nodes).is_some() {
+            return true;
+        }
+        seen.insert(&k, id);
+    }
+    false
 }
 
 #[cfg(test)]

@@ -34,11 +34,11 @@ const SMALL: usize = 64;
 /// `Err` when `g` does not [`verify`]. The result is pruned ([`dce`](super::dce)).
 pub fn fold_constants(g: &Graph) -> Result<Graph> {
     verify(g)?;
-    fold_constants_verified(g)
+    fold_constants_verified(g)?.map_or_else(|| g.pruned(), Ok)
 }
 
 /// [`fold_constants`] of a graph known to verify.
-pub(super) fn fold_constants_verified(g: &Graph) -> Result<Graph> {
+pub(super) fn fold_constants_verified(g: &Graph) -> Result<Option<Graph>> {
     let mut rw = Rewriter::new(g);
     // The value of every new node known to be constant (folded or not), by new id.
     let mut known: HashMap<NodeId, Arc<Data>> = HashMap::default();
@@ -107,11 +107,11 @@ pub(super) fn fold_constants_verified(g: &Graph) -> Result<Graph> {
             splats.insert(new_id, Arc::new(scalar));
         }
     }
-    prune(rw.finish())
+    rw.finish().map(prune).transpose()
 }
 
 /// `broadcast(scalar)` to the shape of `n`, in `n`'s region.
 fn splat_node(rw: &mut Rewriter, scalar: Arc<Data>, n: &Node) -> Result<NodeId> {
     let c = rw.push(Op::Constant(scalar), vec![], n.region)?;
-    rw.push(Op::Broadcast(n.shape.clone()), vec![c], n.region)
+    rw.push(Op::Broadcast(n.shape.to_vec()), vec![c], n.region)
 }

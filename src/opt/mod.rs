@@ -25,6 +25,7 @@ pub use simplify::simplify;
 
 use crate::error::Result;
 use crate::ir::{verify, Graph};
+use std::borrow::Cow;
 
 /// At most this many rounds of all passes.
 const MAX_ROUNDS: usize = 10;
@@ -41,21 +42,41 @@ const MAX_ROUNDS: usize = 10;
 /// ```
 pub fn optimize(g: &Graph) -> Result<Graph> {
     verify(g)?;
-    let mut g = dce(g)?;
+    rounds(Cow::Owned(g.pruned()?))
+}
+
+/// [`optimize`] of a pruned graph known to verify (a trace, which is built through the type
+/// rules): not verified first, except in debug builds, and not copied until a pass changes it.
+pub(crate) fn optimize_pruned(g: &Graph) -> Result<Graph> {
+    if cfg!(debug_assertions) {
+        verify(g)?;
+    }
+    rounds(Cow::Borrowed(g))
+}
+
+/// The rounds of [`optimize`] on a pruned, verified graph, and the final check.
+fn rounds(mut g: Cow<'_, Graph>) -> Result<Graph> {
     for _ in 0..MAX_ROUNDS {
         let before = g.nodes.len();
         // The passes' own checks of their input are skipped: each result is built from a
         // verified graph (debug builds verify every one), and the last is verified below.
-        // A graph with nothing to merge (the usual state from the second round on) is not
-        // rebuilt by CSE: it is already pruned.
+        // A pass with nothing to do returns `None` and writes nothing; CSE is not even walked
+        // when no two nodes have the same key (the usual state from the second round on).
         if cse::has_duplicates(&g) {
-            g = cse::cse_verified(&g)?;
+            if let Some(merged) = cse::cse_verified(&g)? {
+                g = Cow::Owned(merged);
+            }
         }
-        g = simplify::simplify_verified(&fold::fold_constants_verified(&g)?)?;
+        if let Some(folded) = fold::fold_constants_verified(&g)? {
+            g = Cow::Owned(folded);
+        }
+        if let Some(simplified) = simplify::simplify_verified(&g)? {
+            g = Cow::Owned(simplified);
+        }
         if g.nodes.len() == before {
             break;
         }
     }
     verify(&g)?;
-    Ok(g)
+    Ok(g.into_owned())
 }

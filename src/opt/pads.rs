@@ -60,7 +60,9 @@ pub(super) fn elementwise_of_pads(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> 
     for &i in x {
         let m = rw.node(i);
         match &m.op {
-            Op::Pad { shape, slices } if *shape == n.shape && placement.is_none_or(|p| p == slices.as_slice()) => {
+            Op::Pad { shape, slices }
+                if shape[..] == n.shape[..] && placement.is_none_or(|p| p == slices.as_slice()) =>
+            {
                 placement = Some(slices);
                 inner.push(m.inputs[0]);
                 at_zero.push(Data::zeros(m.dtype, &[]));
@@ -79,7 +81,7 @@ pub(super) fn elementwise_of_pads(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> 
         _ => return Ok(None),
     }
     let computed = rw.push(n.op.clone(), inner, n.region)?;
-    rw.push(Op::Pad { shape: n.shape.clone(), slices }, vec![computed], n.region).map(Some)
+    rw.push(Op::Pad { shape: n.shape.to_vec(), slices }, vec![computed], n.region).map(Some)
 }
 
 /// A piece of an assembled array: `value` occupies the box `at` (`(start, len)` per axis) and
@@ -209,7 +211,7 @@ pub(super) fn add_of_disjoint_pads(rw: &mut Rewriter, n: &Node, x: &[NodeId]) ->
         assembled
     } else {
         let slices = at.iter().map(|&(start, len)| AxisSlice { start, len, step: 1 }).collect();
-        rw.push(Op::Pad { shape: n.shape.clone(), slices }, vec![assembled], n.region)?
+        rw.push(Op::Pad { shape: n.shape.to_vec(), slices }, vec![assembled], n.region)?
     };
     let zero = rw.scalar_constant(Data::zeros(n.dtype, &[]), n.region)?;
     rw.push(Op::Binary(BinaryOp::Add), vec![placed, zero], n.region).map(Some)

@@ -4,16 +4,25 @@
 
 use crate::array::Data;
 use crate::error::Result;
-use crate::ir::{Graph, Node, NodeId, Op, Origin};
+use crate::ir::{Graph, Node, NodeId, Op, Operands, Origin};
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
 /// A new graph under construction from an old one, with the old-to-new node map.
+///
+/// The new graph is built lazily: while every node so far is copied unchanged, nothing is
+/// written (the new graph is that prefix of the old one, with the same ids), so a pass where
+/// no rule fires costs one read-only walk and [`Rewriter::finish`] says the graph is unchanged.
 pub(crate) struct Rewriter<'a> {
     /// The graph being rewritten.
     pub old: &'a Graph,
-    /// The graph being built.
-    pub new: Graph,
+    /// The graph being built, once it differs from a prefix of `old` (see `copied`).
+    new: Graph,
+    /// While `new` is empty and unwritten: how many leading nodes of `old` were copied as
+    /// they are (the new graph so far is `old.nodes[..copied]`).
+    copied: usize,
+    /// True once `new` holds the new graph's nodes.
+    written: bool,
     /// For each old node already visited, the new node that computes its value.
     map: Vec<NodeId>,
     /// The origin of the old node being rewritten (the last one passed to
@@ -27,30 +36,65 @@ pub(crate) struct Rewriter<'a> {
 impl<'a> Rewriter<'a> {
     /// An empty new graph with the old graph's regions (renumbered in [`Rewriter::finish`]).
     pub fn new(old: &'a Graph) -> Self {
-        let new = Graph { nodes: Vec::with_capacity(old.nodes.len()), outputs: Vec::new(), regions: Vec::new() };
-        Rewriter { old, new, map: vec![usize::MAX; old.nodes.len()], origin: None, scalars: HashMap::default() }
+        Rewriter {
+            old,
+            new: Graph { nodes: Vec::new(), outputs: Vec::new(), regions: Vec::new() },
+            copied: 0,
+            written: false,
+            map: vec![usize::MAX; old.nodes.len()],
+            origin: None,
+            scalars: HashMap::default(),
+        }
     }
 
     /// The new operands of old node `old_id`, which becomes the node being rewritten (whose
     /// origin pushed nodes carry).
-    pub fn mapped_inputs(&mut self, old_id: NodeId) -> Vec<NodeId> {
+    pub fn mapped_inputs(&mut self, old_id: NodeId) -> Operands {
         self.origin = self.old.nodes[old_id].origin;
         self.old.nodes[old_id].inputs.iter().map(|&i| self.map[i]).collect()
     }
 
-    /// Records that old node `old_id` is computed by new node `new_id`.
+    /// Records that old node `old_id` is computed by new node `new_id` (an earlier node or one
+    /// just pushed: either way the new graph is no longer a copy of the old one).
     pub fn set(&mut self, old_id: NodeId, new_id: NodeId) {
+        self.write();
         self.map[old_id] = new_id;
+    }
+
+    /// The nodes of the new graph so far.
+    pub fn nodes(&self) -> &[Node] {
+        if self.written {
+            &self.new.nodes
+        } else {
+            &self.old.nodes[..self.copied]
+        }
     }
 
     /// A node of the new graph.
     pub fn node(&self, new_id: NodeId) -> &Node {
-        &self.new.nodes[new_id]
+        &self.nodes()[new_id]
+    }
+
+    /// Starts writing the new graph: the prefix copied so far becomes real nodes.
+    fn write(&mut self) {
+        if !self.written {
+            self.new.nodes = Vec::with_capacity(self.old.nodes.len());
+            self.new.nodes.extend_from_slice(&self.old.nodes[..self.copied]);
+            self.written = true;
+        }
     }
 
     /// Copies old node `old_id` with its operands renamed; returns its new id.
     pub fn copy(&mut self, old_id: NodeId) -> NodeId {
         self.origin = self.old.nodes[old_id].origin;
+        let old = &self.old.nodes[old_id];
+        if !self.written && old_id == self.copied && old.inputs.iter().all(|&i| self.map[i] == i) {
+            self.copied += 1;
+            self.map[old_id] = old_id;
+            self.note_scalar(old_id);
+            return old_id;
+        }
+        self.write();
         let old = &self.old.nodes[old_id];
         self.new.nodes.push(Node {
             op: old.op.clone(),
@@ -68,9 +112,11 @@ impl<'a> Rewriter<'a> {
 
     /// Records new node `id` when it is the first scalar constant with its value.
     fn note_scalar(&mut self, id: NodeId) {
-        if let Op::Constant(d) = &self.new.nodes[id].op {
-            if d.shape().is_empty() {
-                self.scalars.entry(self.new.nodes[id].op.clone()).or_insert(id);
+        let op = &self.nodes()[id].op;
+        if let Op::Constant(d) = op {
+            if d.shape().is_empty() && !self.scalars.contains_key(op) {
+                let op = op.clone();
+                self.scalars.insert(op, id);
             }
         }
     }
@@ -88,18 +134,56 @@ impl<'a> Rewriter<'a> {
 
     /// Appends `op` on new operands, checking its type rule; the node carries the origin of
     /// the old node being rewritten.
-    pub fn push(&mut self, op: Op, inputs: Vec<NodeId>, region: u32) -> Result<NodeId> {
-        let id = self.new.push(op, inputs, region)?;
+    pub fn push(&mut self, op: Op, inputs: impl Into<Operands>, region: u32) -> Result<NodeId> {
+        self.write();
+        let id = self.new.push(op, inputs.into(), region)?;
         self.new.nodes[id].origin = self.origin;
         self.note_scalar(id);
         Ok(id)
     }
 
     /// The new graph: outputs and regions renamed through the map (regions naming a node that
-    /// has no counterpart drop it).
-    pub fn finish(mut self) -> Graph {
+    /// has no counterpart drop it); `None` when every node was copied as it is, so the new
+    /// graph would equal the old one.
+    pub fn finish(mut self) -> Option<Graph> {
+        if !self.written && self.copied == self.old.nodes.len() {
+            return None;
+        }
+        self.write();
         self.new.outputs = self.old.outputs.iter().map(|&o| self.map[o]).collect();
         self.new.regions = self.old.regions.iter().map(|r| r.remapped(&self.map)).collect();
-        self.new
+        Some(self.new)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::array::DType;
+    use crate::ir::UnaryOp;
+
+    #[test]
+    fn a_rewrite_that_copies_every_node_writes_nothing() {
+        let mut g = Graph::new();
+        let x = g.input(0, DType::F64, &[3]);
+        let e = g.push(Op::Unary(UnaryOp::Exp), vec![x], 0).unwrap();
+        g.outputs = vec![e];
+        let mut rw = Rewriter::new(&g);
+        for id in 0..g.nodes.len() {
+            assert_eq!(rw.copy(id), id);
+        }
+        assert_eq!(rw.nodes().len(), 2);
+        assert!(rw.finish().is_none());
+        // A replaced node writes the new graph: the copied prefix, then the new node.
+        let mut rw = Rewriter::new(&g);
+        rw.copy(x);
+        let operands = rw.mapped_inputs(e);
+        let neg = rw.push(Op::Unary(UnaryOp::Neg), operands, 0).unwrap();
+        rw.set(e, neg);
+        let h = rw.finish().expect("a changed graph");
+        assert_eq!(h.nodes.len(), 2);
+        assert_eq!(h.nodes[1].op, Op::Unary(UnaryOp::Neg));
+        assert_eq!(h.nodes[1].inputs[..], [0]);
+        assert_eq!(h.outputs, vec![1]);
     }
 }

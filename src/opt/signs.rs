@@ -90,7 +90,7 @@ pub(super) fn signs(g: &Graph) -> Result<Option<Graph>> {
             }
         }
     }
-    prune(rw.finish()).map(Some)
+    rw.finish().map(prune).transpose()
 }
 
 /// What a rule makes of a node.

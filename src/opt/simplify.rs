@@ -80,11 +80,11 @@ use std::sync::Arc;
 /// result is pruned ([`dce`](super::dce)). `Err` when `g` does not [`verify`].
 pub fn simplify(g: &Graph) -> Result<Graph> {
     verify(g)?;
-    simplify_verified(g)
+    simplify_verified(g)?.map_or_else(|| g.pruned(), Ok)
 }
 
 /// [`simplify`] of a graph known to verify.
-pub(super) fn simplify_verified(g: &Graph) -> Result<Graph> {
+pub(super) fn simplify_verified(g: &Graph) -> Result<Option<Graph>> {
     let mut rw = Rewriter::new(g);
     for (id, n) in g.nodes.iter().enumerate() {
         let inputs = rw.mapped_inputs(id);
@@ -95,14 +95,17 @@ pub(super) fn simplify_verified(g: &Graph) -> Result<Graph> {
             }
         }
     }
-    let swept = prune(rw.finish())?;
-    Ok(signs(&swept)?.unwrap_or(swept))
+    let swept = rw.finish().map(prune).transpose()?;
+    match signs(swept.as_ref().unwrap_or(g))? {
+        Some(signed) => Ok(Some(signed)),
+        None => Ok(swept),
+    }
 }
 
 /// The one value every element of node `id` has (same bits), looking through `broadcast` and
 /// `reshape` of a constant; `None` when it is not such a constant or has no elements.
-fn splat(g: &Graph, id: NodeId) -> Option<Complex64> {
-    match &g.nodes[id].op {
+fn splat(nodes: &[Node], id: NodeId) -> Option<Complex64> {
+    match &nodes[id].op {
         Op::Constant(d) => {
             let words = if d.dtype().is_complex() { 2 } else { 1 };
             let bits = d.element_bits();
@@ -113,7 +116,7 @@ fn splat(g: &Graph, id: NodeId) -> Option<Complex64> {
                 None
             }
         }
-        Op::Broadcast(_) | Op::Reshape(_) => splat(g, g.nodes[id].inputs[0]),
+        Op::Broadcast(_) | Op::Reshape(_) => splat(nodes, nodes[id].inputs[0]),
         _ => None,
     }
 }
@@ -149,7 +152,7 @@ fn broadcast_to_node(rw: &mut Rewriter, x: NodeId, n: &Node) -> Result<Option<No
     }
     let m = rw.node(x);
     if m.dtype == n.dtype && broadcasts_to(&m.shape, &n.shape) {
-        return rw.push(Op::Broadcast(n.shape.clone()), vec![x], n.region).map(Some);
+        return rw.push(Op::Broadcast(n.shape.to_vec()), vec![x], n.region).map(Some);
     }
     Ok(None)
 }
@@ -197,7 +200,7 @@ fn slice_of_pad(
         let (lo, hi) = (w.start.max(p.start), (w.start + w.len).min(p.start + p.len));
         if lo >= hi {
             let zero = rw.scalar_constant(Data::zeros(n.dtype, &[]), n.region)?;
-            return rw.push(Op::Broadcast(n.shape.clone()), vec![zero], n.region).map(Some);
+            return rw.push(Op::Broadcast(n.shape.to_vec()), vec![zero], n.region).map(Some);
         }
         take.push(AxisSlice { start: lo - p.start, len: hi - lo, step: 1 });
         put.push(AxisSlice { start: lo - w.start, len: hi - lo, step: 1 });
@@ -205,12 +208,12 @@ fn slice_of_pad(
     let xs = rw.node(x).shape.clone();
     let taken =
         if take.iter().zip(&xs).all(|(s, &d)| s.is_full(d)) { x } else { rw.push(Op::Slice(take), vec![x], n.region)? };
-    push_or_same(rw, Op::Pad { shape: n.shape.clone(), slices: put }, taken, n)
+    push_or_same(rw, Op::Pad { shape: n.shape.to_vec(), slices: put }, taken, n)
 }
 
 fn binary_rule(rw: &mut Rewriter, b: BinaryOp, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
     let (a, c) = (x[0], x[1]);
-    let (sa, sc) = (splat(&rw.new, a), splat(&rw.new, c));
+    let (sa, sc) = (splat(rw.nodes(), a), splat(rw.nodes(), c));
     let d = n.dtype;
     let r = real(d);
     let one = |v| r && is(v, d, 1.0, 0.0);
@@ -247,21 +250,16 @@ fn binary_rule(rw: &mut Rewriter, b: BinaryOp, n: &Node, x: &[NodeId]) -> Result
     })
 }
 
-/// The broadcast shape of the given new nodes, or `None` when they do not broadcast.
-fn broadcast_of(rw: &Rewriter, x: &[NodeId]) -> Option<Vec<usize>> {
-    x.iter().try_fold(Vec::new(), |acc, &i| broadcast_shapes(&acc, &rw.node(i).shape))
-}
-
 /// The splat constant behind new node `id` (a constant of one repeated value, maybe under
 /// `broadcast` and `reshape`), when it has more than one element.
-fn splat_source(g: &Graph, id: NodeId) -> Option<Arc<Data>> {
+fn splat_source(nodes: &[Node], id: NodeId) -> Option<Arc<Data>> {
     let mut id = id;
     loop {
-        match &g.nodes[id].op {
-            Op::Constant(d) if d.numel() > 1 && splat(g, id).is_some() => return Some(d.clone()),
-            Op::Broadcast(_) | Op::Reshape(_) if splat(g, id).is_some() => {
-                let inner = g.nodes[id].inputs[0];
-                if let Op::Constant(d) = &g.nodes[inner].op {
+        match &nodes[id].op {
+            Op::Constant(d) if d.numel() > 1 && splat(nodes, id).is_some() => return Some(d.clone()),
+            Op::Broadcast(_) | Op::Reshape(_) if splat(nodes, id).is_some() => {
+                let inner = nodes[id].inputs[0];
+                if let Op::Constant(d) = &nodes[inner].op {
                     return Some(d.clone());
                 }
                 id = inner;
@@ -269,6 +267,13 @@ fn splat_source(g: &Graph, id: NodeId) -> Option<Arc<Data>> {
             _ => return None,
         }
     }
+}
+
+/// A smaller stand-in for an operand of an elementwise node: a scalar constant (made only once
+/// it is kept), or the operand of a broadcast.
+enum Smaller {
+    Scalar(Data),
+    Operand(NodeId),
 }
 
 /// The operands of elementwise node `n` with explicit broadcasts dropped and splat constants
@@ -281,21 +286,29 @@ fn shrink_operands(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Vec<Node
     // Splat constants first: a scalar immediate beats dropping a broadcast of a variable.
     for splats in [true, false] {
         for i in 0..x.len() {
-            let m = rw.node(x[i]).clone();
+            let m = rw.node(x[i]);
             if m.shape.is_empty() {
                 continue;
             }
-            let mut candidate = x.clone();
-            match (splats, splat_source(&rw.new, x[i])) {
-                (true, Some(d)) => {
-                    let Some(scalar) = first_element(&d) else { continue };
-                    candidate[i] = rw.push(Op::Constant(Arc::new(scalar)), vec![], n.region)?;
-                }
-                (false, None) if matches!(m.op, Op::Broadcast(_)) => candidate[i] = m.inputs[0],
+            let smaller = match (splats, splat_source(rw.nodes(), x[i])) {
+                (true, Some(d)) => match first_element(&d) {
+                    Some(scalar) => Smaller::Scalar(scalar),
+                    None => continue,
+                },
+                (false, None) if matches!(m.op, Op::Broadcast(_)) => Smaller::Operand(m.inputs[0]),
                 _ => continue,
-            }
-            if broadcast_of(rw, &candidate).as_deref() == Some(n.shape.as_slice()) {
-                x = candidate;
+            };
+            let shape = |k: usize| match (&smaller, k == i) {
+                (Smaller::Scalar(_), true) => &[][..],
+                (Smaller::Operand(inner), true) => &rw.node(*inner).shape[..],
+                (_, false) => &rw.node(x[k]).shape[..],
+            };
+            let broadcast = (0..x.len()).try_fold(Vec::new(), |acc, k| broadcast_shapes(&acc, shape(k)));
+            if broadcast.as_deref() == Some(n.shape.as_slice()) {
+                x[i] = match smaller {
+                    Smaller::Operand(inner) => inner,
+                    Smaller::Scalar(scalar) => rw.scalar_constant(scalar, n.region)?,
+                };
             }
         }
     }
@@ -338,7 +351,7 @@ fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<Node
         Op::Cast(d) if operand(rw, 0).dtype == *d => Ok(same(rw, x[0], n)),
         Op::Reshape(shape) => {
             let inner = operand(rw, 0);
-            if inner.shape == *shape {
+            if inner.shape[..] == shape[..] {
                 Ok(same(rw, x[0], n))
             } else if let Op::Reshape(_) = inner.op {
                 push_or_same(rw, Op::Reshape(shape.clone()), inner.inputs[0], n)
@@ -348,7 +361,7 @@ fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<Node
         }
         Op::Broadcast(shape) => {
             let inner = operand(rw, 0);
-            if inner.shape == *shape {
+            if inner.shape[..] == shape[..] {
                 Ok(same(rw, x[0], n))
             } else if let Op::Broadcast(_) = inner.op {
                 push_or_same(rw, Op::Broadcast(shape.clone()), inner.inputs[0], n)
@@ -398,7 +411,7 @@ fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<Node
         }
         Op::Pad { shape, slices } => {
             let inner = operand(rw, 0);
-            let full = inner.shape == *shape && slices.iter().zip(shape).all(|(s, &d)| s.is_full(d));
+            let full = inner.shape[..] == shape[..] && slices.iter().zip(shape).all(|(s, &d)| s.is_full(d));
             if full {
                 Ok(same(rw, x[0], n))
             } else if let Op::Pad { slices: first, .. } = &inner.op {
@@ -416,7 +429,7 @@ fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<Node
             if x[1] == x[2] {
                 return broadcast_to_node(rw, x[1], n);
             }
-            match splat(&rw.new, x[0]) {
+            match splat(rw.nodes(), x[0]) {
                 Some(c) if c.re != 0.0 => broadcast_to_node(rw, x[1], n),
                 Some(_) => broadcast_to_node(rw, x[2], n),
                 None => Ok(None),

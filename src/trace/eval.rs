@@ -72,7 +72,7 @@ pub fn dlfeval<A: Tree, R: Tree, F: FnOnce(A) -> Result<R>>(f: F, args: A) -> Re
 }
 
 /// The graph of a captured trace with the given results as its outputs; results that are not
-/// nodes of the trace become constants.
+/// nodes of the trace become constants. The graph is moved out of the trace (its values stay).
 pub(crate) fn graph_with_outputs<R: Tree>(result: &R, trace: &mut Trace) -> Result<Graph> {
     let mut outputs = Vec::new();
     let mut failure = None;
@@ -92,7 +92,7 @@ pub(crate) fn graph_with_outputs<R: Tree>(result: &R, trace: &mut Trace) -> Resu
     if let Some(e) = failure {
         return Err(e);
     }
-    let mut g = trace.graph.clone();
+    let mut g = std::mem::take(&mut trace.graph);
     g.outputs = outputs;
     Ok(g)
 }
