@@ -132,6 +132,9 @@ fn snapshot(y: &DlArray, vars: &[&DlArray]) -> Result<Snapshot> {
         for id in (0..n).filter(|&id| on_path[id]) {
             let node = &t.graph.nodes[id];
             for &i in node.inputs.iter().chain(std::iter::once(&id)) {
+                if values[i].is_some() {
+                    continue;
+                }
                 values[i] = Some(match &t.values[i] {
                     Some(d) => Value::Ready(d.clone()),
                     None if t.lazy => {
