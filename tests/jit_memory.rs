@@ -66,3 +66,39 @@ fn small_outputs_the_caller_let_go_are_written_again_and_kept_ones_never() {
     assert_eq!(c.run(&[input(4.0)]).unwrap(), want(4.0));
     assert_eq!(first, want(1.0));
 }
+
+#[test]
+fn a_pointer_table_kept_between_runs_follows_new_inputs_outputs_and_graphs() {
+    // `exp(x) * sum(exp(x))`: the sum is a temporary (an arena entry of the table), `x` an
+    // input entry and the product an output entry.
+    let graph = |n: usize| {
+        let mut g = Graph::new();
+        let x = g.input(0, DType::F64, &[n]);
+        let e = g.push(Op::Unary(UnaryOp::Exp), vec![x], 0).unwrap();
+        let s = g.push(Op::ReduceSum(vec![0]), vec![e], 0).unwrap();
+        let b = g.push(Op::Broadcast(vec![n]), vec![s], 0).unwrap();
+        let m = g.push(Op::Binary(BinaryOp::Mul), vec![e, b], 0).unwrap();
+        g.outputs = vec![m];
+        g
+    };
+    let (ga, gb) = (graph(6), graph(9));
+    let (a, b) = (jit::compile(&ga).unwrap(), jit::compile(&gb).unwrap());
+    let input =
+        |n: usize, v: f64| Arc::new(Data::F64(ndarray::Array1::from_shape_fn(n, |i| v + i as f64 * 0.1).into_dyn()));
+    // Each run has a new input array at another address (the earlier ones are kept alive);
+    // the outputs are kept (so the next run allocates new ones) except in the last round, and
+    // the other graph runs on this thread before round 2.
+    let mut kept = Vec::new();
+    for (k, v) in [0.5, -1.0, 2.0, 0.25, 3.0].into_iter().enumerate() {
+        if k == 2 {
+            let y = input(9, v);
+            assert_eq!(b.run(&[y.clone()]).unwrap(), cranegrad::interp::run(&gb, &[y]).unwrap());
+        }
+        let x = input(6, v);
+        let out = a.run(&[x.clone()]).unwrap();
+        assert_eq!(out, cranegrad::interp::run(&ga, &[x.clone()]).unwrap(), "run {k}");
+        if k < 4 {
+            kept.push((x, out));
+        }
+    }
+}

@@ -9,7 +9,7 @@ use super::parallel;
 use super::plan::{self, Slot};
 use super::product;
 use super::repeats;
-use super::runtime::{Compiled, ModuleBox, OutSrc, Step, PROTOTYPE_ELEMENTS};
+use super::runtime::{Compiled, Entry, ModuleBox, OutSrc, Step, PROTOTYPE_ELEMENTS};
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
 use crate::ir::{verify, Graph, Op};
@@ -366,6 +366,12 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         loops,
         functions,
         steps,
+        per_call: entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| matches!(e, Entry::Input(..) | Entry::Output(_)))
+            .map(|(i, _)| i)
+            .collect(),
         table: entries,
         constants,
         inputs,

@@ -100,6 +100,9 @@ pub struct Compiled {
     /// Where each entry of a run's pointer table points (`Step` says which entries each step
     /// reads).
     pub(super) table: Vec<Entry>,
+    /// The entries of `table` that point into inputs or outputs: the only ones a run refills
+    /// when this thread's table was last filled by this graph with the same arena.
+    pub(super) per_call: Vec<usize>,
     pub(super) inputs: Vec<(DType, Vec<usize>)>,
     pub(super) out_allocs: Vec<(DType, Vec<usize>)>,
     /// Whether each output allocation must start zeroed (it is not written element by element
@@ -187,8 +190,9 @@ pub(super) const PROTOTYPE_ELEMENTS: usize = 4096;
 const THREAD_ARENA_WORDS: usize = 1 << 16;
 
 thread_local! {
-    /// This thread's buffer pointer table (taken while a graph runs, so nesting is safe).
-    static POINTERS: std::cell::Cell<Vec<*mut u8>> = const { std::cell::Cell::new(Vec::new()) };
+    /// This thread's buffer pointer table (taken while a graph runs, so nesting is safe), with
+    /// the [`Compiled::id`] and arena address it was last filled for.
+    static POINTERS: std::cell::Cell<(u64, usize, Vec<*mut u8>)> = const { std::cell::Cell::new((0, 0, Vec::new())) };
     /// This thread's arena for small graphs (taken while a graph runs).
     static SMALL_ARENA: std::cell::Cell<Vec<u64>> = const { std::cell::Cell::new(Vec::new()) };
     /// The small outputs of this thread's last run, with the [`Compiled::id`] of the graph
@@ -305,14 +309,23 @@ impl Compiled {
             arena = zeroed_arena(self.arena_words.max(if small { 1024 } else { 0 }))?;
         }
         let arena_ptr = arena.as_mut_ptr() as *mut u8;
-        let mut ptrs = POINTERS.with(|p| p.take());
-        ptrs.clear();
-        ptrs.extend(self.table.iter().map(|e| match *e {
+        let (filled_for, filled_arena, mut ptrs) = POINTERS.with(|p| p.take());
+        let pointer = |e: Entry| match e {
             Entry::Arena(off) => arena_ptr.wrapping_add(off),
             Entry::Input(k, off) => in_ptrs[k].wrapping_add(off),
             Entry::Output(j) => out_ptrs[j],
             Entry::Const(k, off) => const_ptr(&self.constants[k]).wrapping_add(off),
-        }));
+        };
+        if filled_for == self.id && filled_arena == arena_ptr as usize && ptrs.len() == self.table.len() {
+            // This graph's last run on this thread filled the table with this arena: the
+            // arena and constant entries are still right.
+            for &i in &self.per_call {
+                ptrs[i] = pointer(self.table[i]);
+            }
+        } else {
+            ptrs.clear();
+            ptrs.extend(self.table.iter().map(|&e| pointer(e)));
+        }
         for step in &self.steps {
             match *step {
                 Step::Chunked { f, table, ref split } => {
@@ -341,7 +354,7 @@ impl Compiled {
                 },
             }
         }
-        POINTERS.with(|p| p.set(ptrs));
+        POINTERS.with(|p| p.set((self.id, arena_ptr as usize, ptrs)));
         if small {
             SMALL_ARENA.with(|a| a.set(arena));
         } else if let Ok(mut p) = self.arenas.lock() {
