@@ -92,11 +92,11 @@ fn a_pointer_table_kept_between_runs_follows_new_inputs_outputs_and_graphs() {
     for (k, v) in [0.5, -1.0, 2.0, 0.25, 3.0].into_iter().enumerate() {
         if k == 2 {
             let y = input(9, v);
-            assert_eq!(b.run(&[y.clone()]).unwrap(), cranegrad::interp::run(&gb, &[y]).unwrap());
+            assert_eq!(b.run(std::slice::from_ref(&y)).unwrap(), cranegrad::interp::run(&gb, &[y]).unwrap());
         }
         let x = input(6, v);
-        let out = a.run(&[x.clone()]).unwrap();
-        assert_eq!(out, cranegrad::interp::run(&ga, &[x.clone()]).unwrap(), "run {k}");
+        let out = a.run(std::slice::from_ref(&x)).unwrap();
+        assert_eq!(out, cranegrad::interp::run(&ga, std::slice::from_ref(&x)).unwrap(), "run {k}");
         if k < 4 {
             kept.push((x, out));
         }
