@@ -3,6 +3,7 @@
 use super::{AxisSlice, Op};
 use crate::array::DType;
 use crate::error::{Error, Result};
+use smallvec::SmallVec;
 
 /// numpy's broadcast of two shapes, or `None` when they do not fit.
 pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
@@ -98,8 +99,8 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<
     if arity != usize::MAX && inputs.len() != arity {
         return Err(Error::argument(op.name(), format!("takes {arity} operands, got {}", inputs.len())));
     }
-    let dtypes: Vec<DType> = inputs.iter().map(|i| i.0).collect();
-    let shapes: Vec<&[usize]> = inputs.iter().map(|i| i.1).collect();
+    let dtypes: SmallVec<[DType; 4]> = inputs.iter().map(|i| i.0).collect();
+    let shapes: SmallVec<[&[usize]; 4]> = inputs.iter().map(|i| i.1).collect();
     let same_dtypes = || -> Result<DType> {
         if dtypes.windows(2).all(|w| w[0] == w[1]) {
             Ok(dtypes[0])
