@@ -165,17 +165,23 @@ impl Graph {
             // Nothing dies: the graph is already pruned (its node ids do not change).
             return Ok(self);
         }
+        // Compacted in place: each live node moves down past the dead ones before it, and its
+        // operands (earlier nodes, already moved) are renamed.
         let mut map = vec![usize::MAX; self.nodes.len()];
-        let mut nodes = Vec::with_capacity(kept);
-        for (id, mut n) in self.nodes.into_iter().enumerate() {
-            if live[id] {
+        let mut nodes = self.nodes;
+        let (mut id, mut next) = (0, 0);
+        nodes.retain_mut(|n| {
+            let keep = live[id];
+            if keep {
                 for i in &mut n.inputs {
                     *i = map[*i];
                 }
-                map[id] = nodes.len();
-                nodes.push(n);
+                map[id] = next;
+                next += 1;
             }
-        }
+            id += 1;
+            keep
+        });
         let outputs = self.outputs.iter().map(|&o| map[o]).collect();
         let regions = self.regions.iter().map(|r| r.remapped(&map)).collect();
         Ok(Graph { nodes, outputs, regions })

@@ -55,7 +55,19 @@ pub(crate) fn optimize_pruned(g: &Graph) -> Result<Graph> {
 }
 
 /// The rounds of [`optimize`] on a pruned, verified graph, and the final check.
-fn rounds(mut g: Cow<'_, Graph>) -> Result<Graph> {
+fn rounds(g: Cow<'_, Graph>) -> Result<Graph> {
+    let result = rounds_reusing_buffers(g);
+    rewrite::release_spare();
+    result
+}
+
+/// [`rounds`], each replaced graph's node buffer reused by the next pass that writes.
+fn rounds_reusing_buffers(mut g: Cow<'_, Graph>) -> Result<Graph> {
+    let replace = |g: &mut Cow<'_, Graph>, new: Graph| {
+        if let Cow::Owned(old) = std::mem::replace(g, Cow::Owned(new)) {
+            rewrite::recycle(old);
+        }
+    };
     for _ in 0..MAX_ROUNDS {
         let before = g.nodes.len();
         // The passes' own checks of their input are skipped: each result is built from a
@@ -64,14 +76,14 @@ fn rounds(mut g: Cow<'_, Graph>) -> Result<Graph> {
         // when no two nodes have the same key (the usual state from the second round on).
         if cse::has_duplicates(&g) {
             if let Some(merged) = cse::cse_verified(&g)? {
-                g = Cow::Owned(merged);
+                replace(&mut g, merged);
             }
         }
         if let Some(folded) = fold::fold_constants_verified(&g)? {
-            g = Cow::Owned(folded);
+            replace(&mut g, folded);
         }
         if let Some(simplified) = simplify::simplify_verified(&g)? {
-            g = Cow::Owned(simplified);
+            replace(&mut g, simplified);
         }
         if g.nodes.len() == before {
             break;

@@ -6,7 +6,30 @@ use crate::array::Data;
 use crate::error::Result;
 use crate::ir::{Graph, Node, NodeId, Op, Operands, Origin};
 use rustc_hash::FxHashMap as HashMap;
+use std::cell::Cell;
 use std::sync::Arc;
+
+thread_local! {
+    /// The node buffer of a graph an earlier pass replaced, kept empty for the next rewrite on
+    /// this thread: a fresh buffer of megabytes per pass costs its page faults again.
+    static SPARE: Cell<Vec<Node>> = const { Cell::new(Vec::new()) };
+}
+
+/// Keeps the node buffer of `g`, which a pass has replaced, for the next rewrite on this
+/// thread (its nodes are dropped).
+pub(crate) fn recycle(g: Graph) {
+    let mut nodes = g.nodes;
+    nodes.clear();
+    SPARE.with(|s| {
+        let kept = s.take();
+        s.set(if nodes.capacity() > kept.capacity() { nodes } else { kept });
+    });
+}
+
+/// Frees the kept node buffer.
+pub(crate) fn release_spare() {
+    drop(SPARE.with(|s| s.take()));
+}
 
 /// A new graph under construction from an old one, with the old-to-new node map.
 ///
@@ -78,7 +101,8 @@ impl<'a> Rewriter<'a> {
     /// Starts writing the new graph: the prefix copied so far becomes real nodes.
     fn write(&mut self) {
         if !self.written {
-            self.new.nodes = Vec::with_capacity(self.old.nodes.len());
+            self.new.nodes = SPARE.with(|s| s.take());
+            self.new.nodes.reserve(self.old.nodes.len());
             self.new.nodes.extend_from_slice(&self.old.nodes[..self.copied]);
             self.written = true;
         }
