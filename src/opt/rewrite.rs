@@ -111,8 +111,8 @@ impl<'a> Rewriter<'a> {
     /// Copies old node `old_id` with its operands renamed; returns its new id.
     pub fn copy(&mut self, old_id: NodeId) -> NodeId {
         self.origin = self.old.nodes[old_id].origin;
-        let old = &self.old.nodes[old_id];
-        if !self.written && old_id == self.copied && old.inputs.iter().all(|&i| self.map[i] == i) {
+        // Unwritten, every earlier node maps to itself: the next node in order is its own copy.
+        if !self.written && old_id == self.copied {
             self.copied += 1;
             self.map[old_id] = old_id;
             self.note_scalar(old_id);
