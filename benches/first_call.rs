@@ -4,7 +4,7 @@
 //! 1. W2 (extended Rosenbrock, value and gradient) at n = 1e6 and 1e7, beside two hand-written
 //!    passes over the data (the budget: 10 ms at 1e6, 100 ms at 1e7, plus two passes);
 //! 2. a two-layer recurrent loss on 14-wide vectors unrolled over 64 to 1,024 time steps, with
-//!    its gradient (best of 3): graph sizes, kernels and seconds per phase, and the growth per
+//!    its gradient (best of 5): graph sizes, kernels and seconds per phase, and the growth per
 //!    doubling.
 //!
 //! Run: `cargo bench --bench first_call` (`STEPS=64,128` to choose the unrolled lengths).
@@ -101,9 +101,9 @@ fn main() -> Result<()> {
         .unwrap_or_else(|| vec![64, 128, 256, 512, 1024]);
     let mut previous: Option<Duration> = None;
     for steps in steps {
-        // The best of three first calls, each of a new accelerated function.
+        // The best of five first calls, each of a new accelerated function.
         let mut best = None;
-        for _ in 0..3 {
+        for _ in 0..5 {
             let (p, xs) = recurrent_inputs(steps);
             let af = accelerate(move |(p, xs): (Vec<DlArray>, DlArray)| {
                 let l = recurrent_loss(&p, &xs, steps);
@@ -118,11 +118,11 @@ fn main() -> Result<()> {
                 best = Some((first, report));
             }
         }
-        let (first, r) = best.expect("three runs");
+        let (first, r) = best.expect("five runs");
         let growth = previous.map(|d| format!(", {:.2}x the previous", first.as_secs_f64() / d.as_secs_f64()));
         previous = Some(first);
         println!(
-            "| recurrent loss, {steps} steps (best of 3) | {}{} | {} | {} | {} | {} | {} | - | {} / {} | {} ({} compiled functions) |",
+            "| recurrent loss, {steps} steps (best of 5) | {}{} | {} | {} | {} | {} | {} | - | {} / {} | {} ({} compiled functions) |",
             ms(first),
             growth.unwrap_or_default(),
             ms(r.trace),

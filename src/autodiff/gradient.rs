@@ -139,7 +139,7 @@ fn snapshot(y: &DlArray, vars: &[&DlArray]) -> Result<Snapshot> {
                     Some(d) => Value::Ready(d.clone()),
                     None if t.lazy => {
                         let n = &t.graph.nodes[i];
-                        Value::pending(n.dtype, n.shape.to_vec(), NodeRef { trace: t.id, id: i })
+                        Value::pending(n.dtype, n.shape.clone(), NodeRef { trace: t.id, id: i })
                     }
                     None => return Err(Error::Released),
                 });

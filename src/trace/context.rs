@@ -5,7 +5,7 @@
 
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
-use crate::ir::{Graph, Node, NodeId, Op};
+use crate::ir::{Graph, Node, NodeId, Op, Operands, Shape};
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -90,7 +90,7 @@ impl Trace {
     }
 
     /// Appends a node whose type is already inferred, with no value yet (a lazy trace).
-    pub fn record_lazy(&mut self, op: Op, inputs: Vec<NodeId>, dtype: DType, shape: Vec<usize>) -> NodeRef {
+    pub fn record_lazy(&mut self, op: Op, inputs: Operands, dtype: DType, shape: Shape) -> NodeRef {
         let node = Node::new(op, inputs, dtype, shape, self.region).with_origin(super::origin::current());
         self.graph.nodes.push(node);
         self.values.push(None);

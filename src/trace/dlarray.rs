@@ -3,7 +3,7 @@
 use super::context::{with_top, NodeRef};
 use crate::array::{DType, Data, Element};
 use crate::error::{Error, Result};
-use crate::ir::Op;
+use crate::ir::{Op, Shape};
 use ndarray::{Array, ArrayD, Dimension};
 use std::fmt;
 use std::sync::{Arc, OnceLock};
@@ -57,15 +57,15 @@ pub(crate) enum Value {
 /// that computes it, and the data once something asked for it.
 pub(crate) struct Pending {
     dtype: DType,
-    shape: Vec<usize>,
+    shape: Shape,
     at: NodeRef,
     data: OnceLock<Arc<Data>>,
 }
 
 impl Value {
     /// A value to be computed by node `at` of a lazy trace.
-    pub fn pending(dtype: DType, shape: Vec<usize>, at: NodeRef) -> Value {
-        Value::Pending(Arc::new(Pending { dtype, shape, at, data: OnceLock::new() }))
+    pub fn pending(dtype: DType, shape: impl Into<Shape>, at: NodeRef) -> Value {
+        Value::Pending(Arc::new(Pending { dtype, shape: shape.into(), at, data: OnceLock::new() }))
     }
 
     fn dtype(&self) -> DType {

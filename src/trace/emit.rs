@@ -8,7 +8,7 @@ use super::{DlArray, Value};
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
 use crate::interp::eval_checked;
-use crate::ir::{infer, Op};
+use crate::ir::{infer, Op, Operands, Shape};
 use std::sync::Arc;
 
 /// Applies `op` to `inputs`: a new array, traced when any operand is traced in the innermost
@@ -83,7 +83,7 @@ fn record_lazy(
         });
     }
     let node = with_top(|t| -> Result<NodeRef> {
-        let mut ids = Vec::with_capacity(inputs.len());
+        let mut ids = Operands::with_capacity(inputs.len());
         for (a, c) in inputs.iter().zip(constants) {
             ids.push(match (t.own(a.node), c) {
                 (Some(id), _) => id,
@@ -91,7 +91,7 @@ fn record_lazy(
                 (None, None) => return Err(Error::argument(op.name(), "internal: an operand of another trace")),
             });
         }
-        Ok(t.record_lazy(op, ids, dtype, shape.clone()))
+        Ok(t.record_lazy(op, ids, dtype, Shape::from_slice(&shape)))
     });
     match node {
         Some(Ok(at)) => DlArray { value: Ok(Value::pending(dtype, shape, at)), node: Some(at) },
