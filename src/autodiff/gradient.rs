@@ -9,6 +9,7 @@ use crate::trace::context::{tracing, with_top, NodeRef};
 use crate::trace::origin;
 use crate::trace::{DlArray, Value};
 use num_complex::Complex64;
+use smallvec::SmallVec;
 use std::sync::Arc;
 
 /// Options of [`dlgradient_with`], MATLAB's name-value arguments.
@@ -257,12 +258,12 @@ fn sweep(snap: &Snapshot, higher: bool, fallback: Option<Origin>) -> Result<Vec<
     });
     for (id, node) in snap.nodes.iter().rev() {
         let Some(ct) = cts[*id].clone() else { continue };
-        let wants: Vec<bool> = node.inputs.iter().map(|&i| snap.on_path[i]).collect();
+        let wants: SmallVec<[bool; 4]> = node.inputs.iter().map(|&i| snap.on_path[i]).collect();
         if !wants.iter().any(|&w| w) {
             continue;
         }
         let _origin = origin::scoped(node.origin.map(Origin::backward).or(fallback));
-        let xs: Vec<DlArray> = node.inputs.iter().map(|&i| handle(i)).collect();
+        let xs: SmallVec<[DlArray; 2]> = node.inputs.iter().map(|&i| handle(i)).collect();
         let contributions = vjp(&node.op, &xs, &handle(*id), &ct, &wants)?;
         for ((&i, g), &want) in node.inputs.iter().zip(contributions).zip(&wants) {
             let Some(g) = g.filter(|_| want) else { continue };
