@@ -9,7 +9,7 @@ use super::parallel;
 use super::plan::{self, Slot};
 use super::product;
 use super::repeats;
-use super::runtime::{Compiled, Entry, ModuleBox, OutSrc, Step, PROTOTYPE_ELEMENTS};
+use super::runtime::{Compiled, ModuleBox, OutSrc, Step, PROTOTYPE_ELEMENTS};
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
 use crate::ir::{verify, Graph, Op};
@@ -331,7 +331,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         }
     }
     let functions = ids.len();
-    let (entries, constants) = super::runtime::entries(&plan.slots, &table)?;
+    let entries = super::runtime::entries(&plan.slots, &table)?;
     let mut inputs = vec![(DType::F64, vec![]); g.num_inputs()];
     for id in g.inputs() {
         if let Op::Input(k) = g.nodes[id].op {
@@ -366,14 +366,9 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         loops,
         functions,
         steps,
-        per_call: entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| matches!(e, Entry::Input(..) | Entry::Output(_)))
-            .map(|(i, _)| i)
-            .collect(),
-        table: entries,
-        constants,
+        per_call: entries.per_call,
+        table: entries.table,
+        constants: entries.constants,
         inputs,
         out_prototypes: plan
             .out_allocs

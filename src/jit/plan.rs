@@ -304,9 +304,10 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
     // elementwise steps) is cut into kernels of at most `MAX_INLINE_DEPTH` levels each.
     // Likewise the distinct buffers one fused expression reads: an unrolled accumulation (a
     // weight's gradient summed over time steps) would read one or two buffers per step in one
-    // loop nest, more pointers than registers.
+    // loop nest, more pointers than registers. (`buffers_read[id]` is what [`reads`] would walk
+    // from `id`, built once for every node in order.)
     let mut depth = vec![0usize; n];
-    let mut reads: Vec<SmallVec<[NodeId; 4]>> = vec![SmallVec::new(); n];
+    let mut buffers_read: Vec<SmallVec<[NodeId; 4]>> = vec![SmallVec::new(); n];
     for id in 0..n {
         if !live[id] || mat[id] || inline_const[id] {
             continue;
@@ -318,7 +319,7 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
             let read: &[NodeId] = match (mat[i], inline_const[i]) {
                 (true, _) => std::slice::from_ref(&i),
                 (false, true) => &[],
-                (false, false) => &reads[i],
+                (false, false) => &buffers_read[i],
             };
             for &b in read {
                 if !r.contains(&b) {
@@ -330,7 +331,7 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
             mat[id] = true;
         } else {
             depth[id] = d;
-            reads[id] = r;
+            buffers_read[id] = r;
         }
     }
     // A layout node fed by a materialized node is fine; otherwise a materialized layout node

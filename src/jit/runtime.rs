@@ -51,8 +51,16 @@ pub(super) enum Entry {
     Const(usize, usize),
 }
 
-/// The pointer-table entries of `table` (slots of `slots`), and the constants they read.
-pub(super) fn entries(slots: &[Slot], table: &[usize]) -> Result<(Vec<Entry>, Vec<Arc<Data>>)> {
+/// The pointer-table entries of `table` (slots of `slots`) and the constants they read.
+pub(super) struct Entries {
+    pub(super) table: Vec<Entry>,
+    pub(super) constants: Vec<Arc<Data>>,
+    /// The entries that point into inputs or outputs ([`Compiled::per_call`]).
+    pub(super) per_call: Vec<usize>,
+}
+
+/// The [`Entries`] of `table`, a slot of `slots` per entry.
+pub(super) fn entries(slots: &[Slot], table: &[usize]) -> Result<Entries> {
     let mut constants: Vec<Arc<Data>> = Vec::new();
     let mut index_of: rustc_hash::FxHashMap<*const Data, usize> = Default::default();
     let mut entry = |slot: &Slot, offset: usize| match slot {
@@ -76,7 +84,8 @@ pub(super) fn entries(slots: &[Slot], table: &[usize]) -> Result<(Vec<Entry>, Ve
             None => Err(Error::Jit(format!("slot {s} does not exist"))),
         })
         .collect::<Result<Vec<_>>>()?;
-    Ok((entries, constants))
+    let per_call = (0..entries.len()).filter(|&i| matches!(entries[i], Entry::Input(..) | Entry::Output(_))).collect();
+    Ok(Entries { table: entries, constants, per_call })
 }
 
 #[derive(Clone, Debug)]

@@ -27,11 +27,12 @@ pub(super) fn cse_verified(g: &Graph) -> Result<Option<Graph>> {
     let mut seen = Seen::with_capacity(g.nodes.len());
     for (id, n) in g.nodes.iter().enumerate() {
         let k = key(&n.op, rw.mapped_inputs(id).into_iter());
-        match seen.find(&k, rw.nodes()) {
+        let h = hash(&k);
+        match seen.find(h, &k, rw.nodes()) {
             Some(same) => rw.set(id, same),
             None => {
                 let new_id = rw.copy(id);
-                seen.insert(&k, new_id);
+                seen.insert(h, new_id);
             }
         }
     }
@@ -53,9 +54,8 @@ impl Seen {
         Seen { first: HashMap::with_capacity_and_hasher(n, Default::default()), more: HashMap::default() }
     }
 
-    /// The node of `nodes` with key `k`, if one was inserted.
-    fn find(&self, k: &Key<'_>, nodes: &[Node]) -> Option<NodeId> {
-        let h = hash(k);
+    /// The node of `nodes` with key `k` (whose hash is `h`), if one was inserted.
+    fn find(&self, h: u64, k: &Key<'_>, nodes: &[Node]) -> Option<NodeId> {
         let same = |&id: &NodeId| key(&nodes[id].op, nodes[id].inputs.iter().copied()) == *k;
         let first = self.first.get(&h)?;
         if same(first) {
@@ -64,9 +64,8 @@ impl Seen {
         self.more.get(&h)?.iter().copied().find(|id| same(id))
     }
 
-    /// Records node `id` with key `k` (which [`Seen::find`] did not find).
-    fn insert(&mut self, k: &Key<'_>, id: NodeId) {
-        let h = hash(k);
+    /// Records node `id`, whose key has hash `h` (and which [`Seen::find`] did not find).
+    fn insert(&mut self, h: u64, id: NodeId) {
         match self.first.entry(h) {
             Entry::Vacant(v) => {
                 v.insert(id);
@@ -100,26 +99,16 @@ fn key(op: &Op, inputs: impl Iterator<Item = NodeId>) -> Key<'_> {
     (op, inputs)
 }
 
-/// True when [`cse`] would merge two nodes of `g`: two nodes with the same key, their operands
-/// taken as they are (with no merge before them, the operands are not renamed). When it is
-/// false, `cse` of a pruned graph is the graph itself, and `optimize` skips building it.
-pub(super) fn has_duplicates(g: &Graph) -> bool {
-    let mut seen = Seen::with_capacity(g.nodes.len());
-    for (id, n) in g.nodes.iter().enumerate() {
-        let k = key(&n.op, n.inputs.iter().copied());
-        if seen.find(&k, &g.nodes).is_some() {
-            return true;
-        }
-        seen.insert(&k, id);
-    }
-    false
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::array::DType;
     use crate::ir::{BinaryOp, UnaryOp};
+
+    /// True when CSE merges two nodes of `g` (it returns a new graph only then).
+    fn has_duplicates(g: &Graph) -> bool {
+        cse_verified(g).unwrap().is_some()
+    }
 
     #[test]
     fn duplicates_are_found_in_either_operand_order_and_only_then() {

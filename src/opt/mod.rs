@@ -72,12 +72,10 @@ fn rounds_reusing_buffers(mut g: Cow<'_, Graph>) -> Result<Graph> {
         let before = g.nodes.len();
         // The passes' own checks of their input are skipped: each result is built from a
         // verified graph (debug builds verify every one), and the last is verified below.
-        // A pass with nothing to do returns `None` and writes nothing; CSE is not even walked
-        // when no two nodes have the same key (the usual state from the second round on).
-        if cse::has_duplicates(&g) {
-            if let Some(merged) = cse::cse_verified(&g)? {
-                replace(&mut g, merged);
-            }
+        // A pass with nothing to do returns `None` and writes nothing (CSE's usual state from
+        // the second round on).
+        if let Some(merged) = cse::cse_verified(&g)? {
+            replace(&mut g, merged);
         }
         if let Some(folded) = fold::fold_constants_verified(&g)? {
             replace(&mut g, folded);
