@@ -4,8 +4,8 @@
 //! 1. W2 (extended Rosenbrock, value and gradient) at n = 1e6 and 1e7, beside two hand-written
 //!    passes over the data (the budget: 10 ms at 1e6, 100 ms at 1e7, plus two passes);
 //! 2. a two-layer recurrent loss on 14-wide vectors unrolled over 64 to 1,024 time steps, with
-//!    its gradient (best of 5): graph sizes, kernels and seconds per phase, and the growth per
-//!    doubling.
+//!    its gradient (best of 5, in five rounds that each call every length once): graph sizes,
+//!    kernels and seconds per phase, the growth per doubling and the time per step.
 //!
 //! Run: `cargo bench --bench first_call` (`STEPS=64,128` to choose the unrolled lengths).
 
@@ -99,11 +99,12 @@ fn main() -> Result<()> {
         .ok()
         .map(|v| v.split(',').filter_map(|t| t.trim().parse().ok()).collect())
         .unwrap_or_else(|| vec![64, 128, 256, 512, 1024]);
-    let mut previous: Option<Duration> = None;
-    for steps in steps {
-        // The best of five first calls, each of a new accelerated function.
-        let mut best = None;
-        for _ in 0..5 {
+    // Five rounds, each calling every length once (a new accelerated function each time), so
+    // that the machine's drift during the run falls on every length alike; each length's row is
+    // its best call.
+    let mut best: Vec<Option<(Duration, BuildReport)>> = steps.iter().map(|_| None).collect();
+    for _ in 0..5 {
+        for (&steps, best) in steps.iter().zip(&mut best) {
             let (p, xs) = recurrent_inputs(steps);
             let af = accelerate(move |(p, xs): (Vec<DlArray>, DlArray)| {
                 let l = recurrent_loss(&p, &xs, steps);
@@ -115,16 +116,20 @@ fn main() -> Result<()> {
             let first = t.elapsed();
             let report = af.build_reports().remove(0);
             if best.as_ref().is_none_or(|(d, _)| first < *d) {
-                best = Some((first, report));
+                *best = Some((first, report));
             }
         }
-        let (first, r) = best.expect("five runs");
+    }
+    let mut previous: Option<Duration> = None;
+    for (steps, best) in steps.into_iter().zip(best) {
+        let (first, r) = best.expect("five rounds");
         let growth = previous.map(|d| format!(", {:.2}x the previous", first.as_secs_f64() / d.as_secs_f64()));
         previous = Some(first);
         println!(
-            "| recurrent loss, {steps} steps (best of 5) | {}{} | {} | {} | {} | {} | {} | - | {} / {} | {} ({} compiled functions) |",
+            "| recurrent loss, {steps} steps (best of 5) | {}{} ({:.1} us a step) | {} | {} | {} | {} | {} | - | {} / {} | {} ({} compiled functions) |",
             ms(first),
             growth.unwrap_or_default(),
+            first.as_secs_f64() * 1e6 / steps as f64,
             ms(r.trace),
             ms(r.differentiate),
             ms(r.optimize),

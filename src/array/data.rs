@@ -213,9 +213,57 @@ impl Data {
     }
 }
 
+impl Data {
+    /// Calls `f` with the words of [`element_bits`](Self::element_bits) in order, without
+    /// collecting them.
+    pub(crate) fn for_each_bits(&self, mut f: impl FnMut(u64)) {
+        match self {
+            Data::Bool(a) => a.iter().for_each(|&v| f(v as u64)),
+            Data::F32(a) => a.iter().for_each(|v| f(v.to_bits() as u64)),
+            Data::F64(a) => a.iter().for_each(|v| f(v.to_bits())),
+            Data::C64(a) => a.iter().for_each(|v| {
+                f(v.re.to_bits() as u64);
+                f(v.im.to_bits() as u64)
+            }),
+            Data::C128(a) => a.iter().for_each(|v| {
+                f(v.re.to_bits());
+                f(v.im.to_bits())
+            }),
+        }
+    }
+}
+
+impl Data {
+    /// True when every element has the bits of the first (complex: both parts), and there is
+    /// at least one.
+    pub(crate) fn is_splat(&self) -> bool {
+        let words = if self.dtype().is_complex() { 2 } else { 1 };
+        let (mut first, mut k, mut same) = ([0u64; 2], 0usize, true);
+        self.for_each_bits(|w| {
+            if k < words {
+                first[k] = w;
+            } else {
+                same &= w == first[k % words];
+            }
+            k += 1;
+        });
+        k > 0 && same
+    }
+}
+
 impl PartialEq for Data {
     fn eq(&self, other: &Self) -> bool {
-        self.dtype() == other.dtype() && self.shape() == other.shape() && self.element_bits() == other.element_bits()
+        fn same<T>(a: &ndarray::ArrayD<T>, b: &ndarray::ArrayD<T>, bits: impl Fn(&T) -> u128) -> bool {
+            a.shape() == b.shape() && a.iter().zip(b.iter()).all(|(x, y)| bits(x) == bits(y))
+        }
+        match (self, other) {
+            (Data::Bool(a), Data::Bool(b)) => same(a, b, |&v| v as u128),
+            (Data::F32(a), Data::F32(b)) => same(a, b, |v| v.to_bits() as u128),
+            (Data::F64(a), Data::F64(b)) => same(a, b, |v| v.to_bits() as u128),
+            (Data::C64(a), Data::C64(b)) => same(a, b, |v| (v.re.to_bits() as u128) << 64 | v.im.to_bits() as u128),
+            (Data::C128(a), Data::C128(b)) => same(a, b, |v| (v.re.to_bits() as u128) << 64 | v.im.to_bits() as u128),
+            _ => false,
+        }
     }
 }
 
@@ -225,6 +273,6 @@ impl std::hash::Hash for Data {
     fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
         self.dtype().hash(state);
         self.shape().hash(state);
-        self.element_bits().hash(state);
+        self.for_each_bits(|w| state.write_u64(w));
     }
 }

@@ -21,7 +21,8 @@ use std::sync::Arc;
 /// Applies one primitive to operand values; operands that break the op's type rule are an
 /// `Err`.
 pub fn eval(op: &Op, inputs: &[&Data]) -> Result<Data> {
-    let types: Vec<(crate::DType, &[usize])> = inputs.iter().map(|d| (d.dtype(), d.shape())).collect();
+    let types: smallvec::SmallVec<[(crate::DType, &[usize]); 4]> =
+        inputs.iter().map(|d| (d.dtype(), d.shape())).collect();
     let (dtype, shape) = crate::ir::infer(op, &types)?;
     ensure_allocatable(op.name(), dtype, &shape)?;
     eval_checked(op, inputs)

@@ -1,33 +1,39 @@
 //! One type-and-shape rule per primitive.
 
-use super::{AxisSlice, Op};
+use super::{AxisSlice, Op, Shape};
 use crate::array::DType;
 use crate::error::{Error, Result};
 use smallvec::SmallVec;
 
 /// numpy's broadcast of two shapes, or `None` when they do not fit.
 pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
-    let n = a.len().max(b.len());
-    let mut out = vec![0; n];
-    for i in 0..n {
-        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
-        out[i] = match (da, db) {
-            _ if da == db => da,
-            (1, d) | (d, 1) => d,
-            _ => return None,
-        };
-    }
-    Some(out)
+    broadcast_pair(a, b).map(|s| s.to_vec())
 }
 
-/// True when `from` broadcasts to exactly `to` (numpy rules).
+/// [`broadcast_shapes`] into an inline shape (no heap memory up to two axes).
+fn broadcast_pair(a: &[usize], b: &[usize]) -> Option<Shape> {
+    let n = a.len().max(b.len());
+    (0..n)
+        .map(|i| {
+            let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
+            let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+            match (da, db) {
+                _ if da == db => Some(da),
+                (1, d) | (d, 1) => Some(d),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+/// True when `from` broadcasts to exactly `to` (numpy rules): each trailing axis of `from` is
+/// 1 or the length of `to`'s axis there.
 pub fn broadcasts_to(from: &[usize], to: &[usize]) -> bool {
-    from.len() <= to.len() && broadcast_shapes(from, to).as_deref() == Some(to)
+    from.len() <= to.len() && from.iter().rev().zip(to.iter().rev()).all(|(&f, &t)| f == t || f == 1)
 }
 
 fn check_axes(op: &Op, axes: &[usize], shape: &[usize]) -> Result<()> {
-    let mut seen = vec![false; shape.len()];
+    let mut seen: SmallVec<[bool; 8]> = smallvec::smallvec![false; shape.len()];
     for &a in axes {
         if a >= shape.len() || seen[a] {
             return Err(Error::shape(
@@ -61,7 +67,7 @@ fn check_slices(op: &Op, slices: &[AxisSlice], shape: &[usize]) -> Result<()> {
 /// The dtype and shape of `op` applied to inputs of the given dtypes and shapes. A result
 /// whose element count or byte size does not fit in `isize` (as ndarray and the allocator
 /// require) is an error naming the op and the shapes, never an overflow.
-pub fn infer(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<usize>)> {
+pub fn infer(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Shape)> {
     let (dtype, shape) = infer_unchecked(op, inputs)?;
     let fits = element_count(&shape)
         .and_then(|n| n.checked_mul(dtype.size_of()))
@@ -78,7 +84,7 @@ pub fn infer(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<usize>
     Ok((dtype, shape))
 }
 
-fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<usize>)> {
+fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Shape)> {
     let arity = match op {
         Op::Input(_) | Op::Constant(_) => 0,
         Op::Unary(_)
@@ -108,10 +114,10 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<
             Err(Error::dtype(op.name(), &dtypes, "operands must have one dtype"))
         }
     };
-    let broadcast_all = |shapes: &[&[usize]]| -> Result<Vec<usize>> {
-        let mut out: Vec<usize> = Vec::new();
+    let broadcast_all = |shapes: &[&[usize]]| -> Result<Shape> {
+        let mut out = Shape::new();
         for s in shapes {
-            out = broadcast_shapes(&out, s)
+            out = broadcast_pair(&out, s)
                 .ok_or_else(|| Error::shape(op.name(), shapes, "they do not broadcast (numpy rules)"))?;
         }
         Ok(out)
@@ -127,11 +133,11 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<
     };
     match op {
         Op::Input(_) => Err(Error::argument("input", "an input's type comes from the graph's signature")),
-        Op::Constant(data) => Ok((data.dtype(), data.shape().to_vec())),
+        Op::Constant(data) => Ok((data.dtype(), data.shape().into())),
         Op::Unary(u) => {
             numeric(dtypes[0], u.real_only())?;
             let d = if u.to_real() { dtypes[0].real() } else { dtypes[0] };
-            Ok((d, shapes[0].to_vec()))
+            Ok((d, shapes[0].into()))
         }
         Op::Binary(b) => {
             let d = same_dtypes()?;
@@ -156,16 +162,16 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<
             }
             Ok((dtypes[1], broadcast_all(&shapes)?))
         }
-        Op::Cast(d) => Ok((*d, shapes[0].to_vec())),
+        Op::Cast(d) => Ok((*d, shapes[0].into())),
         Op::Broadcast(to) => {
             if broadcasts_to(shapes[0], to) {
-                Ok((dtypes[0], to.clone()))
+                Ok((dtypes[0], to.as_slice().into()))
             } else {
                 Err(Error::shape(op.name(), &[shapes[0], to], "the first does not broadcast to the second"))
             }
         }
         Op::Reshape(to) => match (element_count(to), element_count(shapes[0])) {
-            (Some(a), Some(b)) if a == b => Ok((dtypes[0], to.clone())),
+            (Some(a), Some(b)) if a == b => Ok((dtypes[0], to.as_slice().into())),
             (None, _) => Err(Error::shape(op.name(), &[shapes[0], to], "the new shape is too large")),
             _ => Err(Error::shape(op.name(), &[shapes[0], to], "element counts differ")),
         },
@@ -186,11 +192,11 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<
         }
         Op::Pad { shape, slices } => {
             check_slices(op, slices, shape)?;
-            let lens: Vec<usize> = slices.iter().map(|s| s.len).collect();
-            if lens != shapes[0] {
+            let lens: Shape = slices.iter().map(|s| s.len).collect();
+            if lens.as_slice() != shapes[0] {
                 return Err(Error::shape(op.name(), &[shapes[0], &lens], "operand must have the slice's shape"));
             }
-            Ok((dtypes[0], shape.clone()))
+            Ok((dtypes[0], shape.as_slice().into()))
         }
         Op::Concat(axis) => {
             if inputs.is_empty() {
@@ -205,7 +211,7 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<
                     format!("axis {axis} is not below the rank {}", first.len()),
                 ));
             }
-            let mut out = first.to_vec();
+            let mut out: Shape = first.into();
             out[*axis] = 0;
             for s in &shapes {
                 let fits =
@@ -236,7 +242,7 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<
             c.target
                 .output_types()
                 .get(c.output)
-                .cloned()
+                .map(|(d, s)| (*d, s.as_slice().into()))
                 .ok_or_else(|| Error::argument("call", format!("output {} does not exist", c.output)))
         }
         Op::MatMul => {
@@ -254,7 +260,7 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Vec<
                     "needs [.., m, k] and [.., k, n] with equal leading axes",
                 ));
             }
-            let mut out = a.to_vec();
+            let mut out: Shape = a.into();
             *out.last_mut().unwrap_or(&mut 0) = b[b.len() - 1];
             Ok((d, out))
         }

@@ -3,6 +3,7 @@
 use super::{infer, Graph, Op};
 use crate::array::DType;
 use crate::error::{Error, Result};
+use smallvec::SmallVec;
 
 /// Checks that `g` is well formed: topological order, every node's recorded dtype and shape
 /// match its type rule, inputs are numbered without gaps, outputs are in range.
@@ -17,7 +18,7 @@ pub fn verify(g: &Graph) -> Result<()> {
             seen_inputs.push(k);
             continue;
         }
-        let types: Vec<(DType, &[usize])> =
+        let types: SmallVec<[(DType, &[usize]); 4]> =
             n.inputs.iter().map(|&i| (g.nodes[i].dtype, g.nodes[i].shape.as_slice())).collect();
         let (dtype, shape) = infer(&n.op, &types)?;
         if dtype != n.dtype || shape[..] != n.shape[..] {

@@ -57,6 +57,7 @@ mod product;
 mod repeats;
 mod runtime;
 mod sibling;
+mod small_set;
 mod sum;
 mod vector;
 

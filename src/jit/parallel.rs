@@ -47,8 +47,8 @@ const COSTLY_FACTOR: usize = 8;
 /// (down to the buffers in `buffer` and the immediates in `inline_const`) calls a host
 /// function per element, which does about `COSTLY_FACTOR` times the work of inline arithmetic.
 pub(crate) fn elementwise_parallel_min(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], k: NodeId) -> usize {
-    let mut seen = rustc_hash::FxHashSet::default();
-    let mut stack = vec![k];
+    let mut seen = super::small_set::SmallSet::default();
+    let mut stack: smallvec::SmallVec<[NodeId; 16]> = smallvec::smallvec![k];
     while let Some(n) = stack.pop() {
         let nd = &g.nodes[n];
         let complex = |i: usize| nd.inputs.get(i).is_some_and(|&x| g.nodes[x].dtype.is_complex());

@@ -187,18 +187,7 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
     for &o in &g.outputs {
         is_output[o] = true;
     }
-    // Distinct live consumers of each node.
-    let mut consumers: Vec<Vec<NodeId>> = vec![Vec::new(); n];
-    for (id, nd) in g.nodes.iter().enumerate() {
-        if !live[id] {
-            continue;
-        }
-        for &i in &nd.inputs {
-            if consumers[i].last() != Some(&id) {
-                consumers[i].push(id);
-            }
-        }
-    }
+    let consumers = Consumers::of(g, &live);
     // Two rounds: the second prices each node's expression with the first round's buffers as
     // leaves (a node above a buffer does not recompute what the buffer holds).
     let mut cost;
@@ -233,7 +222,7 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
             let mut count = usize::from(is_output[id]);
             let mut expanded = false;
             let mut forced = false;
-            for &c in &consumers[id] {
+            for &c in consumers.of_node(id) {
                 count = count.saturating_add(if mat[c] { 1 } else { emit[c] });
                 let cn = &g.nodes[c];
                 let broadcasting = cn.op.is_elementwise() || matches!(cn.op, Op::Broadcast(_));
@@ -287,7 +276,7 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
     for id in 0..n {
         if live[id] && first_round[id] && !mat[id] {
             let (c, k) = (remaining[id], counts[id]);
-            let read_by_reduction_or_reshape = consumers[id].iter().any(|&u| {
+            let read_by_reduction_or_reshape = consumers.of_node(id).iter().any(|&u| {
                 matches!(g.nodes[u].op, Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) | Op::Reshape(_))
             });
             if read_by_reduction_or_reshape
@@ -450,11 +439,51 @@ fn pair_axis_sums(
     axis_sum
 }
 
+/// The distinct live consumers of every node, in order, in one array (node `i`'s are
+/// `ids[start[i]..start[i + 1]]`): no allocation per node.
+struct Consumers {
+    start: Vec<usize>,
+    ids: Vec<NodeId>,
+}
+
+impl Consumers {
+    fn of(g: &Graph, live: &[bool]) -> Consumers {
+        let n = g.nodes.len();
+        // Each live node's distinct operands (a node using one operand twice counts once).
+        let distinct = |id: NodeId| {
+            let inputs = &g.nodes[id].inputs;
+            inputs.iter().enumerate().filter(move |&(k, i)| !inputs[..k].contains(i)).map(|(_, &i)| i)
+        };
+        let mut start = vec![0usize; n + 1];
+        for id in (0..n).filter(|&id| live[id]) {
+            for i in distinct(id) {
+                start[i + 1] += 1;
+            }
+        }
+        for i in 0..n {
+            start[i + 1] += start[i];
+        }
+        let mut next = start.clone();
+        let mut ids = vec![0; start[n]];
+        for id in (0..n).filter(|&id| live[id]) {
+            for i in distinct(id) {
+                ids[next[i]] = id;
+                next[i] += 1;
+            }
+        }
+        Consumers { start, ids }
+    }
+
+    fn of_node(&self, id: NodeId) -> &[NodeId] {
+        &self.ids[self.start[id]..self.start[id + 1]]
+    }
+}
+
 /// The buffered nodes the fused expression of kernel `root` reads (not its own buffer).
-fn reads(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], root: NodeId) -> Vec<NodeId> {
-    let mut seen = rustc_hash::FxHashSet::default();
-    let mut out = Vec::new();
-    let mut stack: Vec<NodeId> = g.nodes[root].inputs.to_vec();
+fn reads(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], root: NodeId) -> SmallVec<[NodeId; 8]> {
+    let mut seen = super::small_set::SmallSet::default();
+    let mut out = SmallVec::new();
+    let mut stack: SmallVec<[NodeId; 16]> = g.nodes[root].inputs.iter().copied().collect();
     while let Some(n) = stack.pop() {
         if !seen.insert(n) || inline_const[n] {
             continue;
@@ -462,7 +491,7 @@ fn reads(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], root: NodeI
         if buffer[n].is_some() {
             out.push(n);
         } else {
-            stack.extend(&g.nodes[n].inputs);
+            stack.extend(g.nodes[n].inputs.iter().copied());
         }
     }
     out

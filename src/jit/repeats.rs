@@ -35,7 +35,7 @@ const MIN_REPEAT: usize = 16;
 pub(super) fn kernel_hash(g: &Graph, plan: &Plan, k: NodeId) -> u64 {
     let mut h = FxHasher::default();
     (plan.sibling[k].is_some(), plan.axis_sum[k].map(|(_, axis)| axis)).hash(&mut h);
-    let mut stack = vec![k];
+    let mut stack: smallvec::SmallVec<[NodeId; 16]> = smallvec::smallvec![k];
     let mut met = 0;
     while let Some(n) = stack.pop() {
         let node = &g.nodes[n];
@@ -46,7 +46,7 @@ pub(super) fn kernel_hash(g: &Graph, plan: &Plan, k: NodeId) -> u64 {
             break;
         }
         if n == k || (plan.buffer[n].is_none() && !plan.inline_const[n]) {
-            stack.extend(&node.inputs);
+            stack.extend(node.inputs.iter().copied());
         }
     }
     h.finish()
@@ -155,10 +155,11 @@ impl<'g> GroupKey<'g> {
                 key.slots.len() - 1
             })
         };
+        let mut stack: Vec<(NodeId, bool)> = Vec::new();
         for &root in group {
             // The kernel, the sibling written in its loop nest, and the sums over one axis
             // that either accumulates there: each with how the plan emits it.
-            let mut roots = Vec::new();
+            let mut roots: smallvec::SmallVec<[NodeId; 4]> = smallvec::SmallVec::new();
             for r in std::iter::once(root).chain(plan.sibling[root]) {
                 let axis_sum = plan.axis_sum[r].map(|(_, axis)| axis);
                 key.items.push(Item::Kernel { sibling: plan.sibling[r].is_some(), axis_sum });
@@ -171,7 +172,7 @@ impl<'g> GroupKey<'g> {
                 let (shape, dtype) = (node.shape.clone(), node.dtype);
                 key.items.push(Item::Buffer { buffer: own.unwrap_or(usize::MAX), shape, dtype });
                 // The root's expression, depth first, operands in order (an explicit stack).
-                let mut stack: Vec<(NodeId, bool)> = vec![(r, true)];
+                stack.push((r, true));
                 while let Some((n, is_root)) = stack.pop() {
                     let node = &g.nodes[n];
                     if !is_root {

@@ -2,7 +2,7 @@
 
 use crate::array::promote;
 use crate::error::Error;
-use crate::ir::{broadcast_shapes, Op};
+use crate::ir::{broadcast_shapes, Op, Shape};
 use crate::trace::{emit, DlArray};
 
 impl DlArray {
@@ -42,9 +42,9 @@ impl DlArray {
                 "the batch axes do not broadcast",
             ));
         };
-        let mut sa = batch.clone();
+        let mut sa = Shape::from_slice(&batch);
         sa.extend_from_slice(&a.shape()[ra - 2..]);
-        let mut sb = batch;
+        let mut sb = Shape::from_slice(&batch);
         sb.extend_from_slice(&b.shape()[rb - 2..]);
         let out = emit(Op::MatMul, &[&a.broadcast_to(&sa), &b.broadcast_to(&sb)]);
         if out.is_failed() || (!va && !vb) {

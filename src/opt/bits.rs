@@ -14,10 +14,7 @@ pub(crate) fn first_element(d: &Data) -> Option<Data> {
 /// The one element of `d` as a scalar, when every element has the same bits (and there is at
 /// least one).
 pub(crate) fn splat_scalar(d: &Data) -> Option<Data> {
-    let words = if d.dtype().is_complex() { 2 } else { 1 };
-    let bits = d.element_bits();
-    let first = bits.get(..words)?;
-    if bits.chunks(words).all(|c| c == first) {
+    if d.is_splat() {
         first_element(d)
     } else {
         None

@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::interp;
 use crate::ir::{verify, Graph, Node, NodeId, Op};
 use rustc_hash::FxHashMap as HashMap;
+use smallvec::SmallVec;
 use std::sync::Arc;
 
 /// Results with more elements than this are never folded (they would bloat the graph).
@@ -46,13 +47,13 @@ pub(super) fn fold_constants_verified(g: &Graph) -> Result<Option<Graph>> {
     let mut splats: HashMap<NodeId, Arc<Data>> = HashMap::default();
     for (id, n) in g.nodes.iter().enumerate() {
         let inputs = rw.mapped_inputs(id);
-        let operands: Option<Vec<Arc<Data>>> = inputs.iter().map(|i| known.get(i).cloned()).collect();
-        let splat_operands: Option<Vec<Arc<Data>>> = inputs.iter().map(|i| splats.get(i).cloned()).collect();
+        let operands: Option<SmallVec<[Arc<Data>; 3]>> = inputs.iter().map(|i| known.get(i).cloned()).collect();
+        let splat_operands: Option<SmallVec<[Arc<Data>; 3]>> = inputs.iter().map(|i| splats.get(i).cloned()).collect();
         let numel: usize = n.shape.iter().product();
         let evaluable = !matches!(n.op, Op::Input(_) | Op::Constant(_)) && !inputs.is_empty();
         let new_id = match (operands, splat_operands) {
             (Some(values), _) if evaluable && numel <= MAX_FOLDED_ELEMENTS => {
-                let refs: Vec<&Data> = values.iter().map(|d| &**d).collect();
+                let refs: SmallVec<[&Data; 3]> = values.iter().map(|d| &**d).collect();
                 let value = Arc::new(interp::eval(&n.op, &refs)?);
                 let largest_operand = values.iter().map(|d| d.numel()).max().unwrap_or(0);
                 let new_id = if numel <= largest_operand || numel <= SMALL {
@@ -67,7 +68,7 @@ pub(super) fn fold_constants_verified(g: &Graph) -> Result<Option<Graph>> {
             }
             (_, Some(scalars)) if evaluable && n.op.is_elementwise() && numel > SMALL => {
                 // An elementwise op of splats is the splat of the op on their scalars.
-                let refs: Vec<&Data> = scalars.iter().map(|d| &**d).collect();
+                let refs: SmallVec<[&Data; 3]> = scalars.iter().map(|d| &**d).collect();
                 let value = Arc::new(interp::eval(&n.op, &refs)?);
                 let new_id = splat_node(&mut rw, value.clone(), n)?;
                 rw.set(id, new_id);

@@ -29,6 +29,7 @@ use crate::array::Data;
 use crate::error::Result;
 use crate::interp;
 use crate::ir::{AxisSlice, BinaryOp, Node, NodeId, Op};
+use smallvec::SmallVec;
 
 /// The most pieces the walk over one `add`'s operands collects.
 const MAX_PIECES: usize = 64;
@@ -45,13 +46,15 @@ const MAX_PARTS: usize = 4;
 
 /// True when `d` is `dtype`'s `+0` (every element, every part, bit for bit).
 fn is_pos_zero(d: &Data) -> bool {
-    d.numel() > 0 && d.element_bits().iter().all(|&b| b == 0)
+    let mut zero = true;
+    d.for_each_bits(|b| zero &= b == 0);
+    d.numel() > 0 && zero
 }
 
 /// `f(pad a, pad b, c)` -> `pad(f(a, b, c))` for pads of one placement filling `n`'s shape and
 /// scalar constants `c`, when `f(+0, +0, c)` is `+0` bit for bit.
 pub(super) fn elementwise_of_pads(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
-    if !matches!(n.op, Op::Unary(_) | Op::Binary(_)) {
+    if !matches!(n.op, Op::Unary(_) | Op::Binary(_)) || !x.iter().any(|&i| matches!(rw.node(i).op, Op::Pad { .. })) {
         return Ok(None);
     }
     let mut placement: Option<&[AxisSlice]> = None;
@@ -84,11 +87,14 @@ pub(super) fn elementwise_of_pads(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> 
     rw.push(Op::Pad { shape: n.shape.to_vec(), slices }, vec![computed], n.region).map(Some)
 }
 
+/// A box: `(start, len)` per axis.
+type Boxes = SmallVec<[(usize, usize); 2]>;
+
 /// A piece of an assembled array: `value` occupies the box `at` (`(start, len)` per axis) and
 /// the array is `+0` outside the pieces.
 struct Piece {
     value: NodeId,
-    at: Vec<(usize, usize)>,
+    at: Boxes,
 }
 
 /// True when new node `id` is `+0` everywhere (a constant, maybe broadcast).
@@ -111,7 +117,13 @@ fn is_zero_fill(rw: &Rewriter, id: NodeId) -> bool {
 /// (overlapping pieces, boxes differing on two axes, more than [`MAX_PARTS`] parts) cannot be
 /// assembled with more pieces either (adding a piece never removes a part). Walking it would
 /// cost a walk down every long sum (a gradient accumulating 100,000 pads) at each of its adds.
-fn collect(rw: &Rewriter, id: NodeId, at: &[(usize, usize)], out: &mut Vec<Piece>, budget: &mut usize) -> bool {
+fn collect(
+    rw: &Rewriter,
+    id: NodeId,
+    at: &[(usize, usize)],
+    out: &mut SmallVec<[Piece; 4]>,
+    budget: &mut usize,
+) -> bool {
     let m = rw.node(id);
     if m.shape.len() != at.len() || m.shape.iter().zip(at).any(|(&d, &(_, l))| d != l) || out.len() > MAX_PIECES {
         return false;
@@ -124,13 +136,13 @@ fn collect(rw: &Rewriter, id: NodeId, at: &[(usize, usize)], out: &mut Vec<Piece
     let zero = |i: NodeId| matches!(&rw.node(i).op, Op::Constant(d) if d.shape().is_empty() && is_pos_zero(d));
     match &m.op {
         Op::Pad { slices, .. } if slices.iter().all(|s| s.step == 1) => {
-            let inner: Vec<(usize, usize)> = slices.iter().zip(at).map(|(s, &(o, _))| (o + s.start, s.len)).collect();
+            let inner: Boxes = slices.iter().zip(at).map(|(s, &(o, _))| (o + s.start, s.len)).collect();
             collect(rw, m.inputs[0], &inner, out, budget)
         }
         Op::Concat(axis) => {
             let mut offset = at[*axis].0;
             m.inputs.iter().all(|&part| {
-                let mut inner = at.to_vec();
+                let mut inner = Boxes::from_slice(at);
                 inner[*axis] = (offset, rw.node(part).shape[*axis]);
                 offset += inner[*axis].1;
                 collect(rw, part, &inner, out, budget)
@@ -140,7 +152,7 @@ fn collect(rw: &Rewriter, id: NodeId, at: &[(usize, usize)], out: &mut Vec<Piece
         Op::Binary(BinaryOp::Add) if zero(m.inputs[1]) => collect(rw, m.inputs[0], at, out, budget),
         Op::Binary(BinaryOp::Add) if zero(m.inputs[0]) => collect(rw, m.inputs[1], at, out, budget),
         _ => {
-            out.push(Piece { value: id, at: at.to_vec() });
+            out.push(Piece { value: id, at: Boxes::from_slice(at) });
             true
         }
     }
@@ -165,8 +177,8 @@ pub(super) fn add_of_disjoint_pads(rw: &mut Rewriter, n: &Node, x: &[NodeId]) ->
     if n.op != Op::Binary(BinaryOp::Add) || n.shape.is_empty() || !x.iter().any(|&i| assembles(rw, i)) {
         return Ok(None);
     }
-    let mut pieces = Vec::new();
-    let full: Vec<(usize, usize)> = n.shape.iter().map(|&d| (0, d)).collect();
+    let mut pieces: SmallVec<[Piece; 4]> = SmallVec::new();
+    let full: Boxes = n.shape.iter().map(|&d| (0, d)).collect();
     let mut budget = MAX_VISITS;
     if !x.iter().all(|&i| collect(rw, i, &full, &mut pieces, &mut budget))
         || pieces.len() < 2

@@ -70,7 +70,9 @@ use super::rewrite::Rewriter;
 use super::signs::signs;
 use crate::array::{DType, Data};
 use crate::error::Result;
-use crate::ir::{broadcast_shapes, broadcasts_to, verify, AxisSlice, BinaryOp, Graph, Node, NodeId, Op, UnaryOp};
+use crate::ir::{
+    broadcast_shapes, broadcasts_to, verify, AxisSlice, BinaryOp, Graph, Node, NodeId, Op, Operands, UnaryOp,
+};
 use num_complex::Complex64;
 use std::sync::Arc;
 
@@ -106,16 +108,8 @@ pub(super) fn simplify_verified(g: &Graph) -> Result<Option<Graph>> {
 /// `reshape` of a constant; `None` when it is not such a constant or has no elements.
 fn splat(nodes: &[Node], id: NodeId) -> Option<Complex64> {
     match &nodes[id].op {
-        Op::Constant(d) => {
-            let words = if d.dtype().is_complex() { 2 } else { 1 };
-            let bits = d.element_bits();
-            let first = bits.get(..words)?;
-            if bits.chunks(words).all(|c| c == first) {
-                d.get_c128(0)
-            } else {
-                None
-            }
-        }
+        Op::Constant(d) if d.is_splat() => d.get_c128(0),
+        Op::Constant(_) => None,
         Op::Broadcast(_) | Op::Reshape(_) => splat(nodes, nodes[id].inputs[0]),
         _ => None,
     }
@@ -278,8 +272,8 @@ enum Smaller {
 
 /// The operands of elementwise node `n` with explicit broadcasts dropped and splat constants
 /// shrunk to scalars, where the result's shape stays the same.
-fn shrink_operands(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Vec<NodeId>> {
-    let mut x = x.to_vec();
+fn shrink_operands(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Operands> {
+    let mut x = Operands::from_slice(x);
     if !matches!(n.op, Op::Binary(_) | Op::Compare(_) | Op::Select) {
         return Ok(x);
     }
@@ -321,7 +315,7 @@ fn rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
     if let Some(r) = operand_rule(rw, n, &shrunk)? {
         return Ok(Some(r));
     }
-    if shrunk != x {
+    if shrunk[..] != *x {
         return rw.push(n.op.clone(), shrunk, n.region).map(Some);
     }
     Ok(None)
@@ -329,7 +323,6 @@ fn rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
 
 /// The rules that look at the operands of `n`.
 fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
-    let operand = |rw: &Rewriter, i: usize| rw.node(x[i]).clone();
     match &n.op {
         Op::Binary(b) => match binary_rule(rw, *b, n, x)? {
             Some(r) => Ok(Some(r)),
@@ -339,7 +332,7 @@ fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<Node
             },
         },
         Op::Unary(u) => {
-            let inner = operand(rw, 0);
+            let inner = rw.node(x[0]);
             match u {
                 UnaryOp::Neg | UnaryOp::Conj if matches!(inner.op, Op::Unary(v) if v == *u) => {
                     Ok(same(rw, inner.inputs[0], n))
@@ -348,77 +341,74 @@ fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<Node
                 _ => pads::elementwise_of_pads(rw, n, x),
             }
         }
-        Op::Cast(d) if operand(rw, 0).dtype == *d => Ok(same(rw, x[0], n)),
-        Op::Reshape(shape) => {
-            let inner = operand(rw, 0);
+        Op::Cast(d) if rw.node(x[0]).dtype == *d => Ok(same(rw, x[0], n)),
+        Op::Reshape(shape) | Op::Broadcast(shape) => {
+            let inner = rw.node(x[0]);
             if inner.shape[..] == shape[..] {
                 Ok(same(rw, x[0], n))
-            } else if let Op::Reshape(_) = inner.op {
-                push_or_same(rw, Op::Reshape(shape.clone()), inner.inputs[0], n)
-            } else {
-                Ok(None)
-            }
-        }
-        Op::Broadcast(shape) => {
-            let inner = operand(rw, 0);
-            if inner.shape[..] == shape[..] {
-                Ok(same(rw, x[0], n))
-            } else if let Op::Broadcast(_) = inner.op {
-                push_or_same(rw, Op::Broadcast(shape.clone()), inner.inputs[0], n)
+            } else if std::mem::discriminant(&inner.op) == std::mem::discriminant(&n.op) {
+                // A reshape of a reshape, a broadcast of a broadcast: one step.
+                let base = inner.inputs[0];
+                push_or_same(rw, n.op.clone(), base, n)
             } else {
                 Ok(None)
             }
         }
         Op::Permute(axes) => {
-            let inner = operand(rw, 0);
+            let inner = rw.node(x[0]);
             if axes.iter().enumerate().all(|(i, &a)| i == a) {
                 Ok(same(rw, x[0], n))
             } else if let Op::Permute(first) = &inner.op {
                 // The composition is the identity only when it maps every axis to itself; a
                 // result of the same shape is not enough (a cube permuted in a cycle).
                 let composed: Vec<usize> = axes.iter().map(|&a| first[a]).collect();
+                let base = inner.inputs[0];
                 if composed.iter().enumerate().all(|(i, &a)| i == a) {
-                    Ok(same(rw, inner.inputs[0], n))
+                    Ok(same(rw, base, n))
                 } else {
-                    rw.push(Op::Permute(composed), vec![inner.inputs[0]], n.region).map(Some)
+                    rw.push(Op::Permute(composed), vec![base], n.region).map(Some)
                 }
             } else {
                 Ok(None)
             }
         }
         Op::Slice(slices) => {
-            let inner = operand(rw, 0);
+            let inner = rw.node(x[0]);
             if slices.iter().zip(&inner.shape).all(|(s, &d)| s.is_full(d)) {
                 Ok(same(rw, x[0], n))
             } else {
+                let base = inner.inputs.first().copied().unwrap_or(x[0]);
                 match &inner.op {
                     Op::Slice(first) => {
                         // Identity only when the composition takes every axis whole and in order;
                         // a result of the same shape is not enough (a reversal keeps the shape).
                         let composed = compose_slices(first, slices);
-                        let base = inner.inputs[0];
                         if composed.iter().zip(&rw.node(base).shape).all(|(s, &d)| s.is_full(d)) {
                             Ok(same(rw, base, n))
                         } else {
                             rw.push(Op::Slice(composed), vec![base], n.region).map(Some)
                         }
                     }
-                    Op::Pad { slices: placed, .. } if placed == slices => Ok(same(rw, inner.inputs[0], n)),
-                    Op::Pad { slices: placed, .. } => slice_of_pad(rw, n, slices, placed, inner.inputs[0]),
+                    Op::Pad { slices: placed, .. } if placed == slices => Ok(same(rw, base, n)),
+                    Op::Pad { slices: placed, .. } => {
+                        let placed = placed.clone();
+                        slice_of_pad(rw, n, slices, &placed, base)
+                    }
                     _ => Ok(None),
                 }
             }
         }
         Op::Pad { shape, slices } => {
-            let inner = operand(rw, 0);
+            let inner = rw.node(x[0]);
             let full = inner.shape[..] == shape[..] && slices.iter().zip(shape).all(|(s, &d)| s.is_full(d));
             if full {
                 Ok(same(rw, x[0], n))
             } else if let Op::Pad { slices: first, .. } = &inner.op {
                 // The inner pad's elements land at the outer placement of their positions.
                 let composed = compose_slices(slices, first);
+                let base = inner.inputs[0];
                 let op = Op::Pad { shape: shape.clone(), slices: composed };
-                rw.push(op, vec![inner.inputs[0]], n.region).map(Some)
+                rw.push(op, vec![base], n.region).map(Some)
             } else {
                 Ok(None)
             }

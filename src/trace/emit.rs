@@ -9,12 +9,13 @@ use crate::array::{DType, Data};
 use crate::error::{Error, Result};
 use crate::interp::eval_checked;
 use crate::ir::{infer, Op, Operands, Shape};
+use smallvec::SmallVec;
 use std::sync::Arc;
 
 /// Applies `op` to `inputs`: a new array, traced when any operand is traced in the innermost
 /// trace; an array carrying the error when an operand carries one or the op fails.
 pub(crate) fn emit(op: Op, inputs: &[&DlArray]) -> DlArray {
-    let mut types: Vec<(DType, &[usize])> = Vec::with_capacity(inputs.len());
+    let mut types: SmallVec<[(DType, &[usize]); 3]> = SmallVec::with_capacity(inputs.len());
     for a in inputs {
         match a.dtype_and_shape() {
             Some(t) => types.push(t),
@@ -33,14 +34,14 @@ pub(crate) fn emit(op: Op, inputs: &[&DlArray]) -> DlArray {
     if top.is_some_and(|t| t.1) && inputs.iter().any(|a| owned(a)) {
         return record_lazy(op, inputs, dtype, shape, &owned);
     }
-    let mut datas: Vec<&Arc<Data>> = Vec::with_capacity(inputs.len());
+    let mut datas: SmallVec<[&Arc<Data>; 3]> = SmallVec::with_capacity(inputs.len());
     for a in inputs {
         match a.data() {
             Ok(d) => datas.push(d),
             Err(e) => return DlArray::failed(e),
         }
     }
-    let refs: Vec<&Data> = datas.iter().map(|d| &***d).collect();
+    let refs: SmallVec<[&Data; 3]> = datas.iter().map(|d| &***d).collect();
     let value = match eval_checked(&op, &refs) {
         Ok(v) => Arc::new(v),
         Err(e) => return DlArray::failed(e),
@@ -64,14 +65,8 @@ pub(crate) fn emit(op: Op, inputs: &[&DlArray]) -> DlArray {
 
 /// Records `op` in the innermost (lazy) trace without computing it. Operands from outside the
 /// trace become constants, so their data is needed (and computed first if pending).
-fn record_lazy(
-    op: Op,
-    inputs: &[&DlArray],
-    dtype: DType,
-    shape: Vec<usize>,
-    owned: &dyn Fn(&DlArray) -> bool,
-) -> DlArray {
-    let mut constants: Vec<Option<Arc<Data>>> = Vec::with_capacity(inputs.len());
+fn record_lazy(op: Op, inputs: &[&DlArray], dtype: DType, shape: Shape, owned: &dyn Fn(&DlArray) -> bool) -> DlArray {
+    let mut constants: SmallVec<[Option<Arc<Data>>; 3]> = SmallVec::with_capacity(inputs.len());
     for a in inputs {
         constants.push(if owned(a) {
             None
@@ -91,7 +86,7 @@ fn record_lazy(
                 (None, None) => return Err(Error::argument(op.name(), "internal: an operand of another trace")),
             });
         }
-        Ok(t.record_lazy(op, ids, dtype, Shape::from_slice(&shape)))
+        Ok(t.record_lazy(op, ids, dtype, shape.clone()))
     });
     match node {
         Some(Ok(at)) => DlArray { value: Ok(Value::pending(dtype, shape, at)), node: Some(at) },
