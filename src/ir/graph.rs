@@ -15,7 +15,7 @@ pub type Operands = SmallVec<[NodeId; 2]>;
 pub type Shape = SmallVec<[usize; 2]>;
 
 /// One primitive application, with its inferred dtype and shape.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Node {
     /// The primitive.
     pub op: Op,
@@ -31,6 +31,21 @@ pub struct Node {
     /// The user's call that recorded it (file and line), when known; kept through the
     /// optimizer, and marked `backward` on nodes the reverse sweep made.
     pub origin: Option<Origin>,
+}
+
+impl Clone for Node {
+    /// Copies the operands and the shape as slices (smallvec's own `clone` goes element by
+    /// element through `extend`, a measurable cost when a pass copies every node).
+    fn clone(&self) -> Self {
+        Node {
+            op: self.op.clone(),
+            inputs: Operands::from_slice(&self.inputs),
+            dtype: self.dtype,
+            shape: Shape::from_slice(&self.shape),
+            region: self.region,
+            origin: self.origin,
+        }
+    }
 }
 
 impl Node {

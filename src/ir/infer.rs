@@ -13,17 +13,17 @@ pub fn broadcast_shapes(a: &[usize], b: &[usize]) -> Option<Vec<usize>> {
 /// [`broadcast_shapes`] into an inline shape (no heap memory up to two axes).
 fn broadcast_pair(a: &[usize], b: &[usize]) -> Option<Shape> {
     let n = a.len().max(b.len());
-    (0..n)
-        .map(|i| {
-            let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
-            let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
-            match (da, db) {
-                _ if da == db => Some(da),
-                (1, d) | (d, 1) => Some(d),
-                _ => None,
-            }
-        })
-        .collect()
+    let mut out = Shape::new();
+    for i in 0..n {
+        let da = if i + a.len() >= n { a[i + a.len() - n] } else { 1 };
+        let db = if i + b.len() >= n { b[i + b.len() - n] } else { 1 };
+        out.push(match (da, db) {
+            _ if da == db => da,
+            (1, d) | (d, 1) => d,
+            _ => return None,
+        });
+    }
+    Some(out)
 }
 
 /// True when `from` broadcasts to exactly `to` (numpy rules): each trailing axis of `from` is
@@ -105,8 +105,13 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Shap
     if arity != usize::MAX && inputs.len() != arity {
         return Err(Error::argument(op.name(), format!("takes {arity} operands, got {}", inputs.len())));
     }
-    let dtypes: SmallVec<[DType; 4]> = inputs.iter().map(|i| i.0).collect();
-    let shapes: SmallVec<[&[usize]; 4]> = inputs.iter().map(|i| i.1).collect();
+    // Pushed one by one: smallvec's `collect` costs more than the rule for one or two operands.
+    let mut dtypes: SmallVec<[DType; 4]> = SmallVec::new();
+    let mut shapes: SmallVec<[&[usize]; 4]> = SmallVec::new();
+    for &(d, s) in inputs {
+        dtypes.push(d);
+        shapes.push(s);
+    }
     let same_dtypes = || -> Result<DType> {
         if dtypes.windows(2).all(|w| w[0] == w[1]) {
             Ok(dtypes[0])
@@ -115,6 +120,9 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Shap
         }
     };
     let broadcast_all = |shapes: &[&[usize]]| -> Result<Shape> {
+        if shapes.iter().all(|s| *s == shapes[0]) {
+            return Ok(Shape::from_slice(shapes[0]));
+        }
         let mut out = Shape::new();
         for s in shapes {
             out = broadcast_pair(&out, s)

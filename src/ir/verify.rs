@@ -18,8 +18,10 @@ pub fn verify(g: &Graph) -> Result<()> {
             seen_inputs.push(k);
             continue;
         }
-        let types: SmallVec<[(DType, &[usize]); 4]> =
-            n.inputs.iter().map(|&i| (g.nodes[i].dtype, g.nodes[i].shape.as_slice())).collect();
+        let mut types: SmallVec<[(DType, &[usize]); 4]> = SmallVec::new();
+        for &i in &n.inputs {
+            types.push((g.nodes[i].dtype, g.nodes[i].shape.as_slice()));
+        }
         let (dtype, shape) = infer(&n.op, &types)?;
         if dtype != n.dtype || shape[..] != n.shape[..] {
             return bad(format!(

@@ -138,40 +138,49 @@ fn inline_costs(g: &Graph, own: &[usize], stop: &[bool]) -> Vec<usize> {
     // stack serve every node.
     let mut seen = vec![0usize; g.nodes.len()];
     let mut stack = Vec::new();
-    (0..g.nodes.len())
-        .map(|id| {
-            let mark = id + 1;
-            seen[id] = mark;
-            stack.clear();
-            stack.push(id);
-            let mut total = 0;
-            let mut scanned = 0usize;
-            while let Some(k) = stack.pop() {
-                total += own[k];
-                if total > CHEAP {
+    let mut costs: Vec<usize> = Vec::with_capacity(g.nodes.len());
+    for (id, node) in g.nodes.iter().enumerate() {
+        // An operand's expression is part of this node's: when one is already not cheap, neither
+        // is this one, with no walk (the walks of long chains were most of the planner's time).
+        if !is_leaf(&node.op) {
+            let widest = node.inputs.iter().filter(|&&i| !leaf(i)).map(|&i| costs[i]).max().unwrap_or(0);
+            if own[id] + widest > CHEAP {
+                costs.push(CHEAP + 1);
+                continue;
+            }
+        }
+        let mark = id + 1;
+        seen[id] = mark;
+        stack.clear();
+        stack.push(id);
+        let mut total = 0;
+        let mut scanned = 0usize;
+        while let Some(k) = stack.pop() {
+            total += own[k];
+            if total > CHEAP {
+                break;
+            }
+            if is_leaf(&g.nodes[k].op) {
+                continue;
+            }
+            for &i in &g.nodes[k].inputs {
+                if seen[i] != mark && !leaf(i) {
+                    seen[i] = mark;
+                    stack.push(i);
+                }
+                // An expression with this many operand edges is not cheap (and the scan
+                // stays bounded for nodes of many operands).
+                scanned += 1;
+                if scanned > 4 * CHEAP {
+                    total = CHEAP + 1;
+                    stack.clear();
                     break;
                 }
-                if is_leaf(&g.nodes[k].op) {
-                    continue;
-                }
-                for &i in &g.nodes[k].inputs {
-                    if seen[i] != mark && !leaf(i) {
-                        seen[i] = mark;
-                        stack.push(i);
-                    }
-                    // An expression with this many operand edges is not cheap (and the scan
-                    // stays bounded for nodes of many operands).
-                    scanned += 1;
-                    if scanned > 4 * CHEAP {
-                        total = CHEAP + 1;
-                        stack.clear();
-                        break;
-                    }
-                }
             }
-            total
-        })
-        .collect()
+        }
+        costs.push(total.min(CHEAP + 1));
+    }
+    costs
 }
 
 /// Plans `g` (which must be verified).
@@ -483,7 +492,7 @@ impl Consumers {
 fn reads(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], root: NodeId) -> SmallVec<[NodeId; 8]> {
     let mut seen = super::small_set::SmallSet::default();
     let mut out = SmallVec::new();
-    let mut stack: SmallVec<[NodeId; 16]> = g.nodes[root].inputs.iter().copied().collect();
+    let mut stack: SmallVec<[NodeId; 16]> = SmallVec::from_slice(&g.nodes[root].inputs);
     while let Some(n) = stack.pop() {
         if !seen.insert(n) || inline_const[n] {
             continue;
@@ -491,7 +500,7 @@ fn reads(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], root: NodeI
         if buffer[n].is_some() {
             out.push(n);
         } else {
-            stack.extend(g.nodes[n].inputs.iter().copied());
+            stack.extend_from_slice(&g.nodes[n].inputs);
         }
     }
     out

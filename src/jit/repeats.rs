@@ -46,7 +46,7 @@ pub(super) fn kernel_hash(g: &Graph, plan: &Plan, k: NodeId) -> u64 {
             break;
         }
         if n == k || (plan.buffer[n].is_none() && !plan.inline_const[n]) {
-            stack.extend(node.inputs.iter().copied());
+            stack.extend_from_slice(&node.inputs);
         }
     }
     h.finish()
@@ -169,7 +169,7 @@ impl<'g> GroupKey<'g> {
             for r in roots {
                 let node = &g.nodes[r];
                 let own = plan.buffer[r].map(|s| buffer(&mut key, s));
-                let (shape, dtype) = (node.shape.clone(), node.dtype);
+                let (shape, dtype) = (Shape::from_slice(&node.shape), node.dtype);
                 key.items.push(Item::Buffer { buffer: own.unwrap_or(usize::MAX), shape, dtype });
                 // The root's expression, depth first, operands in order (an explicit stack).
                 stack.push((r, true));
@@ -178,11 +178,15 @@ impl<'g> GroupKey<'g> {
                     if !is_root {
                         if let Some(s) = plan.buffer[n] {
                             let b = buffer(&mut key, s);
-                            key.items.push(Item::Buffer { buffer: b, shape: node.shape.clone(), dtype: node.dtype });
+                            key.items.push(Item::Buffer {
+                                buffer: b,
+                                shape: Shape::from_slice(&node.shape),
+                                dtype: node.dtype,
+                            });
                             continue;
                         }
                         if plan.inline_const[n] {
-                            key.items.push(Item::Immediate { op: &node.op, shape: node.shape.clone() });
+                            key.items.push(Item::Immediate { op: &node.op, shape: Shape::from_slice(&node.shape) });
                             continue;
                         }
                         if let Some(&k) = fused.get(&n) {
@@ -194,7 +198,7 @@ impl<'g> GroupKey<'g> {
                     fused.insert(n, number);
                     key.items.push(Item::Fused {
                         op: &node.op,
-                        shape: node.shape.clone(),
+                        shape: Shape::from_slice(&node.shape),
                         dtype: node.dtype,
                         cost: plan.cost[n],
                         operands: node.inputs.len(),

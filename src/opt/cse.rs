@@ -87,8 +87,11 @@ fn hash(k: &Key<'_>) -> u64 {
 type Key<'g> = (Cow<'g, Op>, SmallVec<[NodeId; 4]>);
 
 /// The [`Key`] of a node with op `op` and operands `inputs`.
-fn key(op: &Op, inputs: impl Iterator<Item = NodeId>) -> Key<'_> {
-    let mut inputs: SmallVec<[NodeId; 4]> = inputs.collect();
+fn key(op: &Op, inputs_iter: impl Iterator<Item = NodeId>) -> Key<'_> {
+    let mut inputs: SmallVec<[NodeId; 4]> = SmallVec::new();
+    for i in inputs_iter {
+        inputs.push(i);
+    }
     if op.commutes() {
         inputs.sort_unstable();
     }

@@ -47,8 +47,8 @@ pub(super) fn fold_constants_verified(g: &Graph) -> Result<Option<Graph>> {
     let mut splats: HashMap<NodeId, Arc<Data>> = HashMap::default();
     for (id, n) in g.nodes.iter().enumerate() {
         let inputs = rw.mapped_inputs(id);
-        let operands: Option<SmallVec<[Arc<Data>; 3]>> = inputs.iter().map(|i| known.get(i).cloned()).collect();
-        let splat_operands: Option<SmallVec<[Arc<Data>; 3]>> = inputs.iter().map(|i| splats.get(i).cloned()).collect();
+        let operands = all_found(&inputs, &known);
+        let splat_operands = all_found(&inputs, &splats);
         let numel: usize = n.shape.iter().product();
         let evaluable = !matches!(n.op, Op::Input(_) | Op::Constant(_)) && !inputs.is_empty();
         let new_id = match (operands, splat_operands) {
@@ -109,6 +109,15 @@ pub(super) fn fold_constants_verified(g: &Graph) -> Result<Option<Graph>> {
         }
     }
     rw.finish().map(prune).transpose()
+}
+
+/// The value of every one of `inputs` in `values`, or `None` when one has none.
+fn all_found(inputs: &[NodeId], values: &HashMap<NodeId, Arc<Data>>) -> Option<SmallVec<[Arc<Data>; 3]>> {
+    let mut found = SmallVec::new();
+    for i in inputs {
+        found.push(values.get(i)?.clone());
+    }
+    Some(found)
 }
 
 /// `broadcast(scalar)` to the shape of `n`, in `n`'s region.

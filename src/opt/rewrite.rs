@@ -74,7 +74,11 @@ impl<'a> Rewriter<'a> {
     /// origin pushed nodes carry).
     pub fn mapped_inputs(&mut self, old_id: NodeId) -> Operands {
         self.origin = self.old.nodes[old_id].origin;
-        self.old.nodes[old_id].inputs.iter().map(|&i| self.map[i]).collect()
+        let mut inputs = Operands::from_slice(&self.old.nodes[old_id].inputs);
+        for i in inputs.iter_mut() {
+            *i = self.map[*i];
+        }
+        inputs
     }
 
     /// Records that old node `old_id` is computed by new node `new_id` (an earlier node or one
@@ -119,15 +123,11 @@ impl<'a> Rewriter<'a> {
             return old_id;
         }
         self.write();
-        let old = &self.old.nodes[old_id];
-        self.new.nodes.push(Node {
-            op: old.op.clone(),
-            inputs: old.inputs.iter().map(|&i| self.map[i]).collect(),
-            dtype: old.dtype,
-            shape: old.shape.clone(),
-            region: old.region,
-            origin: old.origin,
-        });
+        let mut node = self.old.nodes[old_id].clone();
+        for i in node.inputs.iter_mut() {
+            *i = self.map[*i];
+        }
+        self.new.nodes.push(node);
         let id = self.new.nodes.len() - 1;
         self.map[old_id] = id;
         self.note_scalar(id);

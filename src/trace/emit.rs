@@ -86,7 +86,7 @@ fn record_lazy(op: Op, inputs: &[&DlArray], dtype: DType, shape: Shape, owned: &
                 (None, None) => return Err(Error::argument(op.name(), "internal: an operand of another trace")),
             });
         }
-        Ok(t.record_lazy(op, ids, dtype, shape.clone()))
+        Ok(t.record_lazy(op, ids, dtype, Shape::from_slice(&shape)))
     });
     match node {
         Some(Ok(at)) => DlArray { value: Ok(Value::pending(dtype, shape, at)), node: Some(at) },
