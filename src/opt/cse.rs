@@ -4,10 +4,10 @@ use super::dce::prune;
 use super::rewrite::Rewriter;
 use crate::error::Result;
 use crate::ir::{verify, Graph, Node, NodeId, Op};
-use rustc_hash::{FxHashMap as HashMap, FxHasher};
+use hashbrown::HashTable;
+use rustc_hash::FxHasher;
 use smallvec::SmallVec;
 use std::borrow::Cow;
-use std::collections::hash_map::Entry;
 use std::hash::{Hash, Hasher};
 
 /// The graph with structurally identical nodes merged: two nodes with the same op, the same
@@ -23,6 +23,9 @@ pub fn cse(g: &Graph) -> Result<Graph> {
 
 /// [`cse`] of a graph known to verify; `None` when it has nothing to merge.
 pub(super) fn cse_verified(g: &Graph) -> Result<Option<Graph>> {
+    if u32::try_from(g.nodes.len()).is_err() {
+        return Err(crate::error::Error::argument("cse", "a graph of more than 2^32 nodes"));
+    }
     let mut rw = Rewriter::new(g);
     let mut seen = Seen::with_capacity(g.nodes.len());
     for (id, n) in g.nodes.iter().enumerate() {
@@ -32,46 +35,37 @@ pub(super) fn cse_verified(g: &Graph) -> Result<Option<Graph>> {
             Some(same) => rw.set(id, same),
             None => {
                 let new_id = rw.copy(id);
-                seen.insert(h, new_id);
+                seen.insert(h, new_id, rw.nodes());
             }
         }
     }
     rw.finish().map(prune).transpose()
 }
 
-/// The first node with each [`Key`], held as the key's hash and the node: a key is rebuilt from
-/// its node to be compared, so the table stays a few bytes per node (a long trace's table of
-/// whole keys outgrew the caches).
+/// The first node with each [`Key`], held as the node's id alone (four bytes; the table keeps
+/// seven bits of each hash beside it): a key is rebuilt from its node to be compared, so the
+/// table stays small (a long trace's table of whole keys, and then of hashes and ids, outgrew
+/// the caches).
 struct Seen {
-    /// The first node with each hash.
-    first: HashMap<u64, NodeId>,
-    /// Later nodes whose key differs from the first one's with the same hash.
-    more: HashMap<u64, Vec<NodeId>>,
+    ids: HashTable<u32>,
 }
 
 impl Seen {
     fn with_capacity(n: usize) -> Self {
-        Seen { first: HashMap::with_capacity_and_hasher(n, Default::default()), more: HashMap::default() }
+        Seen { ids: HashTable::with_capacity(n) }
     }
 
     /// The node of `nodes` with key `k` (whose hash is `h`), if one was inserted.
     fn find(&self, h: u64, k: &Key<'_>, nodes: &[Node]) -> Option<NodeId> {
-        let same = |&id: &NodeId| key(&nodes[id].op, nodes[id].inputs.iter().copied()) == *k;
-        let first = self.first.get(&h)?;
-        if same(first) {
-            return Some(*first);
-        }
-        self.more.get(&h)?.iter().copied().find(|id| same(id))
+        let same = |&id: &u32| key(&nodes[id as usize].op, nodes[id as usize].inputs.iter().copied()) == *k;
+        self.ids.find(h, same).map(|&id| id as usize)
     }
 
-    /// Records node `id`, whose key has hash `h` (and which [`Seen::find`] did not find).
-    fn insert(&mut self, h: u64, id: NodeId) {
-        match self.first.entry(h) {
-            Entry::Vacant(v) => {
-                v.insert(id);
-            }
-            Entry::Occupied(_) => self.more.entry(h).or_default().push(id),
-        }
+    /// Records node `id` of `nodes`, whose key has hash `h` (and which [`Seen::find`] did not
+    /// find).
+    fn insert(&mut self, h: u64, id: NodeId, nodes: &[Node]) {
+        let rehash = |&i: &u32| hash(&key(&nodes[i as usize].op, nodes[i as usize].inputs.iter().copied()));
+        self.ids.insert_unique(h, id as u32, rehash);
     }
 }
 
