@@ -456,17 +456,19 @@ struct Consumers {
 }
 
 impl Consumers {
+    /// The consumers among the `live` nodes of `g`.
     fn of(g: &Graph, live: &[bool]) -> Consumers {
         let n = g.nodes.len();
-        // Each live node's distinct operands (a node using one operand twice counts once).
-        let distinct = |id: NodeId| {
-            let inputs = &g.nodes[id].inputs;
-            inputs.iter().enumerate().filter(move |&(k, i)| !inputs[..k].contains(i)).map(|(_, &i)| i)
-        };
+        // `last[i] == id` once node `id` is counted as a consumer of `i` (a node using one
+        // operand twice counts once).
+        let mut last = vec![usize::MAX; n];
         let mut start = vec![0usize; n + 1];
         for id in (0..n).filter(|&id| live[id]) {
-            for i in distinct(id) {
-                start[i + 1] += 1;
+            for &i in &g.nodes[id].inputs {
+                if last[i] != id {
+                    last[i] = id;
+                    start[i + 1] += 1;
+                }
             }
         }
         for i in 0..n {
@@ -474,15 +476,20 @@ impl Consumers {
         }
         let mut next = start.clone();
         let mut ids = vec![0; start[n]];
+        last.fill(usize::MAX);
         for id in (0..n).filter(|&id| live[id]) {
-            for i in distinct(id) {
-                ids[next[i]] = id;
-                next[i] += 1;
+            for &i in &g.nodes[id].inputs {
+                if last[i] != id {
+                    last[i] = id;
+                    ids[next[i]] = id;
+                    next[i] += 1;
+                }
             }
         }
         Consumers { start, ids }
     }
 
+    /// The consumers of node `id`, in order.
     fn of_node(&self, id: NodeId) -> &[NodeId] {
         &self.ids[self.start[id]..self.start[id + 1]]
     }
@@ -673,5 +680,31 @@ fn pair_full_sums(
         sibling[s] = Some(e);
         absorbed[e] = true;
         host[e] = s;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::BinaryOp;
+
+    #[test]
+    fn consumers_are_distinct_live_and_in_order() {
+        let mut g = Graph::new();
+        let x = g.input(0, DType::F64, &[3]);
+        let y = g.input(1, DType::F64, &[3]);
+        let square = g.push(Op::Binary(BinaryOp::Mul), vec![x, x], 0).unwrap();
+        let dead = g.push(Op::Binary(BinaryOp::Add), vec![x, y], 0).unwrap();
+        let sum = g.push(Op::Binary(BinaryOp::Add), vec![square, y], 0).unwrap();
+        let parts = g.push(Op::Concat(0), vec![y, sum, y], 0).unwrap();
+        g.outputs = vec![parts];
+        let mut live = vec![true; g.nodes.len()];
+        live[dead] = false;
+        let c = Consumers::of(&g, &live);
+        assert_eq!(c.of_node(x), &[square]);
+        assert_eq!(c.of_node(y), &[sum, parts]);
+        assert_eq!(c.of_node(square), &[sum]);
+        assert_eq!(c.of_node(sum), &[parts]);
+        assert!(c.of_node(dead).is_empty() && c.of_node(parts).is_empty());
     }
 }
