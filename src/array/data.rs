@@ -203,17 +203,11 @@ impl Data {
 impl Data {
     /// The bits of every element, row-major (a complex element gives two words, re then im).
     pub fn element_bits(&self) -> Vec<u64> {
-        match self {
-            Data::Bool(a) => a.iter().map(|&v| v as u64).collect(),
-            Data::F32(a) => a.iter().map(|v| v.to_bits() as u64).collect(),
-            Data::F64(a) => a.iter().map(|v| v.to_bits()).collect(),
-            Data::C64(a) => a.iter().flat_map(|v| [v.re.to_bits() as u64, v.im.to_bits() as u64]).collect(),
-            Data::C128(a) => a.iter().flat_map(|v| [v.re.to_bits(), v.im.to_bits()]).collect(),
-        }
+        let mut bits = Vec::with_capacity(self.numel() * if self.dtype().is_complex() { 2 } else { 1 });
+        self.for_each_bits(|w| bits.push(w));
+        bits
     }
-}
 
-impl Data {
     /// Calls `f` with the words of [`element_bits`](Self::element_bits) in order, without
     /// collecting them.
     pub(crate) fn for_each_bits(&self, mut f: impl FnMut(u64)) {
@@ -231,9 +225,7 @@ impl Data {
             }),
         }
     }
-}
 
-impl Data {
     /// True when every element has the bits of the first (complex: both parts), and there is
     /// at least one.
     pub(crate) fn is_splat(&self) -> bool {

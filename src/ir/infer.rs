@@ -141,11 +141,11 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Shap
     };
     match op {
         Op::Input(_) => Err(Error::argument("input", "an input's type comes from the graph's signature")),
-        Op::Constant(data) => Ok((data.dtype(), data.shape().into())),
+        Op::Constant(data) => Ok((data.dtype(), Shape::from_slice(data.shape()))),
         Op::Unary(u) => {
             numeric(dtypes[0], u.real_only())?;
             let d = if u.to_real() { dtypes[0].real() } else { dtypes[0] };
-            Ok((d, shapes[0].into()))
+            Ok((d, Shape::from_slice(shapes[0])))
         }
         Op::Binary(b) => {
             let d = same_dtypes()?;
@@ -170,16 +170,16 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Shap
             }
             Ok((dtypes[1], broadcast_all(&shapes)?))
         }
-        Op::Cast(d) => Ok((*d, shapes[0].into())),
+        Op::Cast(d) => Ok((*d, Shape::from_slice(shapes[0]))),
         Op::Broadcast(to) => {
             if broadcasts_to(shapes[0], to) {
-                Ok((dtypes[0], to.as_slice().into()))
+                Ok((dtypes[0], Shape::from_slice(to)))
             } else {
                 Err(Error::shape(op.name(), &[shapes[0], to], "the first does not broadcast to the second"))
             }
         }
         Op::Reshape(to) => match (element_count(to), element_count(shapes[0])) {
-            (Some(a), Some(b)) if a == b => Ok((dtypes[0], to.as_slice().into())),
+            (Some(a), Some(b)) if a == b => Ok((dtypes[0], Shape::from_slice(to))),
             (None, _) => Err(Error::shape(op.name(), &[shapes[0], to], "the new shape is too large")),
             _ => Err(Error::shape(op.name(), &[shapes[0], to], "element counts differ")),
         },
@@ -204,7 +204,7 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Shap
             if lens.as_slice() != shapes[0] {
                 return Err(Error::shape(op.name(), &[shapes[0], &lens], "operand must have the slice's shape"));
             }
-            Ok((dtypes[0], shape.as_slice().into()))
+            Ok((dtypes[0], Shape::from_slice(shape)))
         }
         Op::Concat(axis) => {
             if inputs.is_empty() {
@@ -250,7 +250,7 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Shap
             c.target
                 .output_types()
                 .get(c.output)
-                .map(|(d, s)| (*d, s.as_slice().into()))
+                .map(|(d, s)| (*d, Shape::from_slice(s)))
                 .ok_or_else(|| Error::argument("call", format!("output {} does not exist", c.output)))
         }
         Op::MatMul => {

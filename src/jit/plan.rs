@@ -459,33 +459,31 @@ impl Consumers {
     /// The consumers among the `live` nodes of `g`.
     fn of(g: &Graph, live: &[bool]) -> Consumers {
         let n = g.nodes.len();
-        // `last[i] == id` once node `id` is counted as a consumer of `i` (a node using one
-        // operand twice counts once).
+        // Calls `edge(operand, consumer)` once per distinct operand of each live node, in order
+        // (`last[i] == id` once `id` is counted as a consumer of `i`).
         let mut last = vec![usize::MAX; n];
-        let mut start = vec![0usize; n + 1];
-        for id in (0..n).filter(|&id| live[id]) {
-            for &i in &g.nodes[id].inputs {
-                if last[i] != id {
-                    last[i] = id;
-                    start[i + 1] += 1;
+        let mut each_edge = |edge: &mut dyn FnMut(NodeId, NodeId)| {
+            last.fill(usize::MAX);
+            for id in (0..n).filter(|&id| live[id]) {
+                for &i in &g.nodes[id].inputs {
+                    if last[i] != id {
+                        last[i] = id;
+                        edge(i, id);
+                    }
                 }
             }
-        }
+        };
+        let mut start = vec![0usize; n + 1];
+        each_edge(&mut |i, _| start[i + 1] += 1);
         for i in 0..n {
             start[i + 1] += start[i];
         }
         let mut next = start.clone();
         let mut ids = vec![0; start[n]];
-        last.fill(usize::MAX);
-        for id in (0..n).filter(|&id| live[id]) {
-            for &i in &g.nodes[id].inputs {
-                if last[i] != id {
-                    last[i] = id;
-                    ids[next[i]] = id;
-                    next[i] += 1;
-                }
-            }
-        }
+        each_edge(&mut |i, id| {
+            ids[next[i]] = id;
+            next[i] += 1;
+        });
         Consumers { start, ids }
     }
 
