@@ -305,3 +305,56 @@ fn same_shape_kernels_run_as_one_vector_loop_over_memory() {
         assert_eq!(clif.matches("brif").count(), 1, "{clif}");
     }
 }
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn a_stencil_reads_each_element_once_and_negates_with_a_kept_mask() {
+    // W2 reads x[i - 1], x[i] and x[i + 1]. Its gradient reaches x[i] both as element i of
+    // x[..-1] and as element (i - 1) + 1 of x[1..] (through the pad of a slice): one index value,
+    // so one load (between two stores, which Cranelift does not look past). Its negations xor a sign mask that stays in a register, where x64's own
+    // vector `fneg` rebuilds the mask (pcmpeqd, psll) at every use.
+    use cranegrad::prelude::{accelerate, dlgradient, DlArray};
+    fn loss(x: &DlArray) -> cranegrad::Result<(DlArray, DlArray)> {
+        let (head, tail) = (x.slice(ndarray::s![..-1]), x.slice(ndarray::s![1..]));
+        let y = (100.0 * (&tail - head.square()).square() + (1.0 - &head).square()).sum_all();
+        let g = dlgradient(&y, x)?;
+        Ok((y, g))
+    }
+    let xs: Vec<f64> = (0..10_000).map(|i| (i % 17) as f64 / 17.0).collect();
+    let inputs = [
+        DlArray::from(ndarray::Array1::from_vec(xs.clone())),
+        DlArray::from(ndarray::Array1::from_vec(xs.iter().map(|&v| v as f32).collect::<Vec<_>>())),
+    ];
+    for x in inputs {
+        let f = accelerate(|x: DlArray| loss(&x));
+        f.call(x).unwrap();
+        let dump = f.native_dump();
+        let machine = dump.split("-- machine code --").nth(1).expect("a machine code listing");
+        assert!(!machine.contains("pcmpeqd"), "{machine}");
+        let mut vector_loads = 0;
+        for block in machine.split("\nblock") {
+            // The vector loads since the last store (a store may write what a load read).
+            let mut seen = Vec::new();
+            for line in block.lines().map(str::trim) {
+                let (mnemonic, operands) = line.split_once(' ').unwrap_or((line, ""));
+                let operands = operands.trim();
+                if operands.starts_with('%') && operands.contains('(') {
+                    // A register written to memory.
+                    seen.clear();
+                    continue;
+                }
+                let mnemonic = mnemonic.strip_prefix('v').unwrap_or(mnemonic);
+                if !matches!(mnemonic, "movups" | "movupd") || operands.contains("%rip") {
+                    continue;
+                }
+                if let Some(end) = operands.find(')') {
+                    let source = &operands[..=end];
+                    assert!(!seen.contains(&source), "{source} loaded twice in block{block}");
+                    seen.push(source);
+                    vector_loads += 1;
+                }
+            }
+        }
+        assert!(vector_loads >= 3, "{machine}");
+    }
+}

@@ -127,6 +127,9 @@ pub(crate) struct KernelEmitter<'a, 'b> {
     pub(super) funcs: HashMap<String, FuncRef>,
     /// The stack slot complex host calls write their result to.
     pub(super) scratch: Option<StackSlot>,
+    /// Index values made by [`KernelEmitter::offset`]: the value they add a constant to, and
+    /// the constant.
+    pub(super) offsets: HashMap<Value, (Value, i64)>,
     /// Element values already computed at the current index (cleared per element).
     pub(super) memo: HashMap<(NodeId, Vec<Value>), Elem>,
     /// In vector mode, the vector type every element value has (`F64X2`, `F32X4`).
@@ -163,6 +166,7 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
             table,
             funcs: HashMap::default(),
             scratch: None,
+            offsets: HashMap::default(),
             memo: HashMap::default(),
             vec: None,
             short_vectors: false,

@@ -126,7 +126,7 @@ impl KernelEmitter<'_, '_> {
                         inner.push(self.b.ins().iconst(types::I64, s.start as i64));
                     } else {
                         let t = if s.step == 1 { m[a] } else { self.b.ins().imul_imm_s(m[a], s.step as i64) };
-                        let t = if s.start == 0 { t } else { self.b.ins().iadd_imm_s(t, s.start as i64) };
+                        let t = self.offset(t, s.start as i64);
                         inner.push(t);
                     }
                 }
@@ -156,16 +156,12 @@ impl KernelEmitter<'_, '_> {
                     }
                     if known == Some(a) {
                         // Inside for every element of the span (step 1): no test.
-                        inner.push(if s.start == 0 { m[a] } else { self.b.ins().iadd_imm_s(m[a], -(s.start as i64)) });
+                        inner.push(self.offset(m[a], -(s.start as i64)));
                         continue;
                     }
                     let st = s.step.unsigned_abs() as i64;
                     let rel = if s.step > 0 {
-                        if s.start == 0 {
-                            m[a]
-                        } else {
-                            self.b.ins().iadd_imm_s(m[a], -(s.start as i64))
-                        }
+                        self.offset(m[a], -(s.start as i64))
                     } else {
                         let c = self.b.ins().iconst(types::I64, s.start as i64);
                         self.b.ins().isub(c, m[a])
@@ -251,9 +247,7 @@ impl KernelEmitter<'_, '_> {
             [] => Ok(self.zero(dtype)),
             [(i, off, _)] => {
                 let mut inner = m.to_vec();
-                if *off != 0 {
-                    inner[axis] = self.b.ins().iadd_imm_s(m[axis], -(*off as i64));
-                }
+                inner[axis] = self.offset(m[axis], -(*off as i64));
                 let lane = match lane {
                     Lane::Axis(a, o) if a == axis => Lane::Axis(a, o.map(|o| o - *off as i64)),
                     other => other,

@@ -17,25 +17,49 @@ fn strides(shape: &[usize]) -> Vec<i64> {
 }
 
 impl KernelEmitter<'_, '_> {
+    /// The row-major linear index of `idx` into `shape`. The constant offsets its axes carry
+    /// are summed into one, so that one element reached through different slices and pads
+    /// has one index value (and Cranelift merges its loads).
     pub(super) fn linear(&mut self, idx: &Index, shape: &[usize]) -> Value {
         match idx {
             Index::Linear(l, _) => *l,
             Index::Multi(m, _) => {
                 let st = strides(shape);
                 let mut acc: Option<Value> = None;
+                let mut constant = 0i64;
                 for a in 0..shape.len() {
                     if shape[a] == 1 {
                         continue;
                     }
-                    let t = if st[a] == 1 { m[a] } else { self.b.ins().imul_imm_s(m[a], st[a]) };
+                    let (base, c) = self.offsets.get(&m[a]).copied().unwrap_or((m[a], 0));
+                    constant += c * st[a];
+                    let t = if st[a] == 1 { base } else { self.b.ins().imul_imm_s(base, st[a]) };
                     acc = Some(match acc {
                         None => t,
                         Some(x) => self.b.ins().iadd(x, t),
                     });
                 }
-                acc.unwrap_or_else(|| self.b.ins().iconst(types::I64, 0))
+                let acc = acc.unwrap_or_else(|| self.b.ins().iconst(types::I64, 0));
+                self.offset(acc, constant)
             }
         }
+    }
+
+    /// `v + c` for an index value `v`, folded with the constant that `v` itself adds (`(i - 1)
+    /// + 1` is `i`), and remembered for [`KernelEmitter::linear`].
+    pub(super) fn offset(&mut self, v: Value, c: i64) -> Value {
+        if c == 0 {
+            return v;
+        }
+        let (base, c0) = self.offsets.get(&v).copied().unwrap_or((v, 0));
+        let total = c0 + c;
+        if total == 0 {
+            // `base` dominates the definition of `v`, which dominates this use.
+            return base;
+        }
+        let r = self.b.ins().iadd_imm_s(base, total);
+        self.offsets.insert(r, (base, total));
+        r
     }
 
     pub(super) fn multi_index(&mut self, idx: &Index, shape: &[usize]) -> Vec<Value> {
@@ -60,12 +84,20 @@ impl KernelEmitter<'_, '_> {
         }
     }
 
+    /// The address of element `lin` of materialized node `n`. A constant offset that `lin`
+    /// carries is added last, where x64 folds it into the access's displacement.
     pub(super) fn addr(&mut self, n: NodeId, lin: Value) -> Value {
         let slot = self.plan.buffer[n].expect("materialized");
         let p = self.ptrs[&slot];
         let size = self.g.nodes[n].dtype.size_of() as i64;
-        let off = if size == 1 { lin } else { self.b.ins().imul_imm_s(lin, size) };
-        self.b.ins().iadd(p, off)
+        let (base, constant) = self.offsets.get(&lin).copied().unwrap_or((lin, 0));
+        let off = if size == 1 { base } else { self.b.ins().imul_imm_s(base, size) };
+        let at = self.b.ins().iadd(p, off);
+        if constant == 0 {
+            at
+        } else {
+            self.b.ins().iadd_imm_s(at, constant * size)
+        }
     }
 
     /// Element `idx` of materialized node `n` (in vector mode, the elements of every lane).

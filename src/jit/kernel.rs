@@ -271,9 +271,7 @@ impl KernelEmitter<'_, '_> {
                     k.memo.clear();
                     let v = k.expr(part, Index::Multi(idx.to_vec(), lane))?;
                     let mut out_idx = idx.to_vec();
-                    if offset != 0 {
-                        out_idx[axis] = k.b.ins().iadd_imm_s(idx[axis], offset as i64);
-                    }
+                    out_idx[axis] = k.offset(idx[axis], offset as i64);
                     k.store(root, &out_idx, v);
                     Ok(())
                 };

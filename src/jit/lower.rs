@@ -107,8 +107,8 @@ impl KernelEmitter<'_, '_> {
         match a {
             Elem::Scalar(x) => {
                 let r = match u {
-                    UnaryOp::Neg => self.b.ins().fneg(x),
-                    UnaryOp::Abs => self.b.ins().fabs(x),
+                    UnaryOp::Neg => self.negate(x),
+                    UnaryOp::Abs => self.absolute(x),
                     UnaryOp::Sqrt => self.b.ins().sqrt(x),
                     UnaryOp::Floor => self.b.ins().floor(x),
                     UnaryOp::Ceil => self.b.ins().ceil(x),
@@ -133,8 +133,8 @@ impl KernelEmitter<'_, '_> {
                 Ok(Elem::Scalar(r))
             }
             Elem::Complex(re, im) => Ok(match u {
-                UnaryOp::Neg => Elem::Complex(self.b.ins().fneg(re), self.b.ins().fneg(im)),
-                UnaryOp::Conj => Elem::Complex(re, self.b.ins().fneg(im)),
+                UnaryOp::Neg => Elem::Complex(self.negate(re), self.negate(im)),
+                UnaryOp::Conj => Elem::Complex(re, self.negate(im)),
                 UnaryOp::Real => Elem::Scalar(re),
                 UnaryOp::Imag => Elem::Scalar(im),
                 _ => return Err(missing(u.name(), d, "an inline lowering (lower.rs)")),

@@ -225,7 +225,7 @@ impl KernelEmitter<'_, '_> {
             let first = k.b.ins().iadd(first, base);
             for v in 0..accs[0].len() {
                 for (blk, vaccs) in accs.iter().enumerate() {
-                    let i = k.b.ins().iadd_imm_s(first, (blk * SUM_BLOCK + v * width) as i64);
+                    let i = k.offset(first, (blk * SUM_BLOCK + v * width) as i64);
                     k.vec = Some(vt);
                     let x = k.level_element(red, i);
                     k.vec = None;
@@ -274,7 +274,7 @@ impl KernelEmitter<'_, '_> {
                     let first = k.b.ins().imul_imm_s(g, SUM_ACCUMULATORS as i64);
                     let first = k.b.ins().iadd(first, base);
                     for (v, &acc) in vaccs.iter().enumerate() {
-                        let i = k.b.ins().iadd_imm_s(first, (v * width) as i64);
+                        let i = k.offset(first, (v * width) as i64);
                         k.vec = Some(vt);
                         let x = k.level_element(red, i);
                         k.vec = None;
@@ -301,7 +301,7 @@ impl KernelEmitter<'_, '_> {
                     let first = k.b.ins().imul_imm_s(g, SUM_ACCUMULATORS as i64);
                     let first = k.b.ins().iadd(first, base);
                     for (r, acc) in accs.iter().enumerate() {
-                        let i = k.b.ins().iadd_imm_s(first, r as i64);
+                        let i = k.offset(first, r as i64);
                         k.accumulate(red, acc, i)?;
                     }
                     Ok(())
@@ -310,7 +310,7 @@ impl KernelEmitter<'_, '_> {
             }
         }
         for (r, acc) in accs.iter().enumerate().take(len % SUM_ACCUMULATORS) {
-            let i = self.b.ins().iadd_imm_s(base, (groups * SUM_ACCUMULATORS + r) as i64);
+            let i = self.offset(base, (groups * SUM_ACCUMULATORS + r) as i64);
             self.accumulate(red, acc, i)?;
         }
         let a: Vec<Elem> = accs.iter().map(|acc| self.read_vars(acc)).collect();

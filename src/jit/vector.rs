@@ -21,6 +21,7 @@
 use super::emitter::{KernelEmitter, Lane};
 use crate::array::DType;
 use crate::ir::{AxisSlice as Slice, Lowering, NodeId, Op};
+use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
 use rustc_hash::FxHashSet as HashSet;
 
@@ -417,6 +418,41 @@ impl KernelEmitter<'_, '_> {
         } else {
             self.b.ins().select(c, x, y)
         }
+    }
+
+    /// `-x`: for a vector, an `xor` with a sign-bit mask, a constant that Cranelift hoists out
+    /// of the loop (x64's vector `fneg` rebuilds its mask at every use).
+    pub(super) fn negate(&mut self, x: Value) -> Value {
+        match self.sign_mask(x, true) {
+            Some(m) => self.b.ins().bxor(x, m),
+            None => self.b.ins().fneg(x),
+        }
+    }
+
+    /// `|x|`: for a vector, an `and` with a constant mask of every bit but the sign (as
+    /// [`KernelEmitter::negate`]).
+    pub(super) fn absolute(&mut self, x: Value) -> Value {
+        match self.sign_mask(x, false) {
+            Some(m) => self.b.ins().band(x, m),
+            None => self.b.ins().fabs(x),
+        }
+    }
+
+    /// For a float vector `x`, a vector of its type whose lanes have only the sign bit set
+    /// (`sign`) or every bit but the sign; `None` for a scalar.
+    fn sign_mask(&mut self, x: Value, sign: bool) -> Option<Value> {
+        let ty = self.b.func.dfg.value_type(x);
+        if !ty.is_vector() {
+            return None;
+        }
+        let lane = if ty.lane_type() == types::F32 {
+            let bits = if sign { 1u32 << 31 } else { !(1u32 << 31) };
+            self.b.ins().f32const(Ieee32::with_bits(bits))
+        } else {
+            let bits = if sign { 1u64 << 63 } else { !(1u64 << 63) };
+            self.b.ins().f64const(Ieee64::with_bits(bits))
+        };
+        Some(self.b.ins().splat(ty, lane))
     }
 
     /// A host function of scalars applied to each lane of vector arguments.
