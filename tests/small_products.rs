@@ -155,3 +155,19 @@ fn a_recurrent_step_with_inline_products_agrees_bit_for_bit() {
         assert_same_bits(&g, &inputs, &format!("{d:?} recurrent step"));
     }
 }
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn a_product_keeps_its_accumulators_in_registers() {
+    // A recurrent step's `[1, 14] @ [14, 14]^T`: seven vector accumulators over 14 steps of the
+    // summed axis, each step reading 15 operand elements. Read in the order they are used (the
+    // operand loads are pure values to Cranelift), the accumulators and the step's values fit
+    // the 16 vector registers: no vector register is spilled to the stack.
+    for (ta, tb) in [(false, true), (false, false)] {
+        let g = product_graph(DType::F64, 1, 14, 14, ta, tb);
+        let machine = jit::compile(&g).unwrap().disassembly();
+        assert!(machine.contains("mulpd"), "{machine}");
+        let spills: Vec<&str> = machine.lines().filter(|l| l.contains("xmm") && l.contains("(%rsp)")).collect();
+        assert!(spills.is_empty(), "vector spills {spills:?} in\n{machine}");
+    }
+}

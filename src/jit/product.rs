@@ -148,17 +148,18 @@ impl KernelEmitter<'_, '_> {
         let c_cols = self.b.ins().imul_imm_s(tile.start, size);
         let c_tile = self.b.ins().iadd(c_row, c_cols);
         let trusted = MemFlagsData::trusted();
+        let operand = operand_flags(trusted);
         let mut step = |e: &mut Self, p: Value| -> Result<()> {
             let a_off = e.b.ins().imul_imm_s(p, a.col);
             let a_at = e.b.ins().iadd(a.base, a_off);
-            let x = e.b.ins().load(ty, trusted, a_at, 0);
+            let x = e.b.ins().load(ty, operand, a_at, 0);
             let b_off = e.b.ins().imul_imm_s(p, b.row);
             let b_at = e.b.ins().iadd(b_tile, b_off);
             let xs = vt.map(|v| e.b.ins().splat(v, x));
             for &(var, v, column) in &accs {
                 let (x, y) = match (v, xs) {
                     (Some(v), Some(xs)) => (xs, e.load_columns(v, b_at, column, b.col)?),
-                    _ => (x, e.b.ins().load(ty, trusted, b_at, offset(column * b.col)?)),
+                    _ => (x, e.b.ins().load(ty, operand, b_at, offset(column * b.col)?)),
                 };
                 let prod = e.b.ins().fmul(x, y);
                 let acc = e.b.use_var(var);
@@ -181,19 +182,31 @@ impl KernelEmitter<'_, '_> {
     fn load_columns(&mut self, v: Type, at: Value, column: i64, stride: i64) -> Result<Value> {
         let lane_ty = v.lane_type();
         if stride == lane_ty.bytes() as i64 {
-            return Ok(self.b.ins().load(v, MemFlagsData::new().with_notrap(), at, offset(column * stride)?));
+            let flags = operand_flags(MemFlagsData::new().with_notrap());
+            return Ok(self.b.ins().load(v, flags, at, offset(column * stride)?));
         }
-        let trusted = MemFlagsData::trusted();
+        let flags = operand_flags(MemFlagsData::trusted());
         let mut out = None;
         for l in 0..v.lane_count() as u8 {
-            let x = self.b.ins().load(lane_ty, trusted, at, offset((column + l as i64) * stride)?);
+            let x = self.b.ins().load(lane_ty, flags, at, offset((column + l as i64) * stride)?);
+            // The first lane as a splat: one instruction with its load on x64, where
+            // `scalar_to_vector` clears the vector first.
             out = Some(match out {
-                None => self.b.ins().scalar_to_vector(v, x),
+                None => self.b.ins().splat(v, x),
                 Some(acc) => self.b.ins().insertlane(acc, x, l),
             });
         }
         Ok(out.expect("a vector has lanes"))
     }
+}
+
+/// The flags of a load of a product's operand: `flags`, read-only and free to move. No kernel
+/// writes an operand while the product reads it, and every address is an element of the
+/// operand at a step of the summed axis, so Cranelift may treat the load as a pure value and
+/// place it next to the multiply that uses it (instead of all of a step's loads first, whose
+/// values then push the accumulators out of registers).
+fn operand_flags(flags: MemFlagsData) -> MemFlagsData {
+    flags.with_readonly().with_can_move()
 }
 
 /// A byte offset as a load's or store's immediate.
