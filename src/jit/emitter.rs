@@ -130,6 +130,10 @@ pub(crate) struct KernelEmitter<'a, 'b> {
     /// Index values made by [`KernelEmitter::offset`]: the value they add a constant to, and
     /// the constant.
     pub(super) offsets: HashMap<Value, (Value, i64)>,
+    /// How many [`KernelEmitter::branch`]es the code being emitted is inside. A load under a
+    /// branch may read a valid address only when its condition holds, so it stays in place;
+    /// the others are pure values Cranelift may merge and move (`index.rs`).
+    pub(super) branches: usize,
     /// Element values already computed at the current index (cleared per element).
     pub(super) memo: HashMap<(NodeId, Vec<Value>), Elem>,
     /// In vector mode, the vector type every element value has (`F64X2`, `F32X4`).
@@ -167,6 +171,7 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
             funcs: HashMap::default(),
             scratch: None,
             offsets: HashMap::default(),
+            branches: 0,
             memo: HashMap::default(),
             vec: None,
             short_vectors: false,
@@ -232,7 +237,10 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
         let saved = self.memo.clone();
         for (blk, first) in [(tb, true), (eb, false)] {
             self.b.switch_to_block(blk);
-            let v = if first { then(self)? } else { other(self)? };
+            self.branches += 1;
+            let v = if first { then(self) } else { other(self) };
+            self.branches -= 1;
+            let v = v?;
             match v {
                 Elem::Scalar(x) => self.b.ins().jump(merge, &[x.into()]),
                 Elem::Complex(r, i) => self.b.ins().jump(merge, &[r.into(), i.into()]),

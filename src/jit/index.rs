@@ -7,6 +7,16 @@ use crate::array::DType;
 use crate::ir::NodeId;
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 
+/// `flags`, and if `pure`, read-only and free to move: Cranelift then treats the load as a pure
+/// value (merged, hoisted, placed at its use).
+pub(super) fn pure_load(flags: MemFlagsData, pure: bool) -> MemFlagsData {
+    if pure {
+        flags.with_readonly().with_can_move()
+    } else {
+        flags
+    }
+}
+
 /// Row-major strides (in elements) of `shape`.
 fn strides(shape: &[usize]) -> Vec<i64> {
     let mut s = vec![1i64; shape.len()];
@@ -106,15 +116,20 @@ impl KernelEmitter<'_, '_> {
         let d = self.g.nodes[n].dtype;
         let lin = self.linear(idx, &shape);
         let a = self.addr(n, lin);
+        // A kernel never writes what its expression reads, and outside a branch every address
+        // it forms is an element of the operand, so the load is a pure value: Cranelift merges
+        // repeated loads (across stores too), hoists invariant ones out of loops, and places
+        // each next to its use.
+        let pure = self.branches == 0;
         if self.vec.is_some() {
             let lane = linear_lane(idx.lane(), &shape);
             if d.is_complex() {
-                let (re, im) = self.load_complex_lanes(a, elem_ty(d), lane);
+                let (re, im) = self.load_complex_lanes(a, elem_ty(d), lane, pure);
                 return Elem::Complex(re, im);
             }
-            return Elem::Scalar(self.load_lanes(a, elem_ty(d), lane));
+            return Elem::Scalar(self.load_lanes(a, elem_ty(d), lane, pure));
         }
-        self.load_elem(a, d)
+        self.load_elem_with(a, d, pure)
     }
 
     /// Stores `v` as element `idx` of materialized node `n`.
@@ -128,7 +143,12 @@ impl KernelEmitter<'_, '_> {
 
     /// Loads one element of `dtype` at address `at`.
     pub(super) fn load_elem(&mut self, at: Value, dtype: DType) -> Elem {
-        let (ty, f) = (elem_ty(dtype), MemFlagsData::trusted());
+        self.load_elem_with(at, dtype, false)
+    }
+
+    /// [`KernelEmitter::load_elem`], a pure value if `pure` (see [`pure_load`]).
+    fn load_elem_with(&mut self, at: Value, dtype: DType, pure: bool) -> Elem {
+        let (ty, f) = (elem_ty(dtype), pure_load(MemFlagsData::trusted(), pure));
         if dtype.is_complex() {
             let half = (dtype.size_of() / 2) as i32;
             Elem::Complex(self.b.ins().load(ty, f, at, 0), self.b.ins().load(ty, f, at, half))

@@ -15,6 +15,7 @@
 
 use super::emitter::{elem_ty, jerr, KernelEmitter};
 use super::gemm;
+use super::index::pure_load;
 use super::vector::vector_type;
 use crate::array::DType;
 use crate::error::Result;
@@ -200,13 +201,13 @@ impl KernelEmitter<'_, '_> {
     }
 }
 
-/// The flags of a load of a product's operand: `flags`, read-only and free to move. No kernel
-/// writes an operand while the product reads it, and every address is an element of the
-/// operand at a step of the summed axis, so Cranelift may treat the load as a pure value and
-/// place it next to the multiply that uses it (instead of all of a step's loads first, whose
-/// values then push the accumulators out of registers).
+/// The flags of a load of a product's operand: `flags`, as a pure value ([`pure_load`]). No
+/// kernel writes an operand while the product reads it, and every address is an element of the
+/// operand at a step of the summed axis; Cranelift then places each load next to the multiply
+/// that uses it, instead of all of a step's loads first, whose values would push the
+/// accumulators out of registers.
 fn operand_flags(flags: MemFlagsData) -> MemFlagsData {
-    flags.with_readonly().with_can_move()
+    pure_load(flags, true)
 }
 
 /// A byte offset as a load's or store's immediate.

@@ -19,6 +19,7 @@
 //! ever fused (`fma` would round once where the interpreter rounds twice).
 
 use super::emitter::{KernelEmitter, Lane};
+use super::index::pure_load;
 use crate::array::DType;
 use crate::ir::{AxisSlice as Slice, Lowering, NodeId, Op};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
@@ -356,30 +357,32 @@ impl KernelEmitter<'_, '_> {
 
     /// Loads the element(s) at address `at`: a vector of consecutive elements when `lane` moves
     /// with the vector loop, otherwise one element (splat to every lane in vector mode).
-    pub(super) fn load_lanes(&mut self, at: Value, ty: Type, lane: Lane) -> Value {
+    pub(super) fn load_lanes(&mut self, at: Value, ty: Type, lane: Lane, pure: bool) -> Value {
+        let (vector, element) =
+            (pure_load(MemFlagsData::new().with_notrap(), pure), pure_load(MemFlagsData::trusted(), pure));
         match self.vec {
-            Some(v) if lane != Lane::Fixed => self.b.ins().load(v, MemFlagsData::new().with_notrap(), at, 0),
+            Some(v) if lane != Lane::Fixed => self.b.ins().load(v, vector, at, 0),
             Some(v) => {
-                let x = self.b.ins().load(ty, MemFlagsData::trusted(), at, 0);
+                let x = self.b.ins().load(ty, element, at, 0);
                 self.b.ins().splat(v, x)
             }
-            None => self.b.ins().load(ty, MemFlagsData::trusted(), at, 0),
+            None => self.b.ins().load(ty, element, at, 0),
         }
     }
 
     /// The complex elements at `at` and after it, one per lane, split into a vector of real
     /// parts and one of imaginary parts (or one element, splat, for a `Fixed` lane).
-    pub(super) fn load_complex_lanes(&mut self, at: Value, ty: Type, lane: Lane) -> (Value, Value) {
+    pub(super) fn load_complex_lanes(&mut self, at: Value, ty: Type, lane: Lane, pure: bool) -> (Value, Value) {
         let Some(v) = self.vec else {
-            let f = MemFlagsData::trusted();
+            let f = pure_load(MemFlagsData::trusted(), pure);
             return (self.b.ins().load(ty, f, at, 0), self.b.ins().load(ty, f, at, ty.bytes() as i32));
         };
         if lane == Lane::Fixed {
-            let f = MemFlagsData::trusted();
+            let f = pure_load(MemFlagsData::trusted(), pure);
             let (re, im) = (self.b.ins().load(ty, f, at, 0), self.b.ins().load(ty, f, at, ty.bytes() as i32));
             return (self.b.ins().splat(v, re), self.b.ins().splat(v, im));
         }
-        let f = MemFlagsData::new().with_notrap();
+        let f = pure_load(MemFlagsData::new().with_notrap(), pure);
         let a = self.b.ins().load(v, f, at, 0);
         let b = self.b.ins().load(v, f, at, 16);
         // f64: [r0 i0] [r1 i1]; f32: [r0 i0 r1 i1] [r2 i2 r3 i3].
