@@ -149,7 +149,11 @@ impl KernelEmitter<'_, '_> {
         let c_cols = self.b.ins().imul_imm_s(tile.start, size);
         let c_tile = self.b.ins().iadd(c_row, c_cols);
         let trusted = MemFlagsData::trusted();
-        let operand = operand_flags(trusted);
+        // The operands' loads are pure values (`pure_load`): no kernel writes an operand while
+        // the product reads it, and every address is an element of the operand. Cranelift then
+        // places each load next to the multiply that uses it, instead of all of a step's loads
+        // first, whose values would push the accumulators out of registers.
+        let operand = pure_load(trusted, true);
         let mut step = |e: &mut Self, p: Value| -> Result<()> {
             let a_off = e.b.ins().imul_imm_s(p, a.col);
             let a_at = e.b.ins().iadd(a.base, a_off);
@@ -183,10 +187,10 @@ impl KernelEmitter<'_, '_> {
     fn load_columns(&mut self, v: Type, at: Value, column: i64, stride: i64) -> Result<Value> {
         let lane_ty = v.lane_type();
         if stride == lane_ty.bytes() as i64 {
-            let flags = operand_flags(MemFlagsData::new().with_notrap());
+            let flags = pure_load(MemFlagsData::new().with_notrap(), true);
             return Ok(self.b.ins().load(v, flags, at, offset(column * stride)?));
         }
-        let flags = operand_flags(MemFlagsData::trusted());
+        let flags = pure_load(MemFlagsData::trusted(), true);
         let mut out = None;
         for l in 0..v.lane_count() as u8 {
             let x = self.b.ins().load(lane_ty, flags, at, offset((column + l as i64) * stride)?);
@@ -199,15 +203,6 @@ impl KernelEmitter<'_, '_> {
         }
         Ok(out.expect("a vector has lanes"))
     }
-}
-
-/// The flags of a load of a product's operand: `flags`, as a pure value ([`pure_load`]). No
-/// kernel writes an operand while the product reads it, and every address is an element of the
-/// operand at a step of the summed axis; Cranelift then places each load next to the multiply
-/// that uses it, instead of all of a step's loads first, whose values would push the
-/// accumulators out of registers.
-fn operand_flags(flags: MemFlagsData) -> MemFlagsData {
-    pure_load(flags, true)
 }
 
 /// A byte offset as a load's or store's immediate.
