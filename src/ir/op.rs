@@ -262,6 +262,43 @@ impl Op {
         matches!(self, Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select | Op::Cast(_))
     }
 
+    /// The axes a reduction (`reduce_sum`, `reduce_max`, `reduce_min`) reduces; `None` for every
+    /// other op. The one place that names the reductions.
+    pub fn reduced_axes(&self) -> Option<&[usize]> {
+        match self {
+            Op::ReduceSum(a) | Op::ReduceMax(a) | Op::ReduceMin(a) => Some(a),
+            _ => None,
+        }
+    }
+
+    /// True for the reductions (`reduce_sum`, `reduce_max`, `reduce_min`).
+    pub fn is_reduction(&self) -> bool {
+        self.reduced_axes().is_some()
+    }
+
+    /// True for the ops that are kernels of their own whatever consumes them: reductions and
+    /// matrix products (compiled code materializes each of them in a buffer).
+    pub fn is_own_kernel(&self) -> bool {
+        matches!(self, Op::MatMul) || self.is_reduction()
+    }
+
+    /// True for the pure layout ops (broadcast, reshape, permute, slice): index arithmetic on
+    /// their operand, no arithmetic on elements.
+    pub fn is_layout(&self) -> bool {
+        matches!(self, Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice(_))
+    }
+
+    /// True when compiled code evaluates this elementwise op by a host call per element (a
+    /// transcendental without an inline lowering) for operands of which the first is complex
+    /// when `complex` is set.
+    pub fn calls_host(&self, complex: bool) -> bool {
+        match self {
+            Op::Unary(u) => u.lowering(complex) == Lowering::Host,
+            Op::Binary(b) => b.lowering(complex) == Lowering::Host,
+            _ => false,
+        }
+    }
+
     /// The attributes printed after the operands in the IR text (empty when none).
     pub fn attributes(&self) -> String {
         fn slices(s: &[AxisSlice]) -> String {

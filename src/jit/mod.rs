@@ -41,26 +41,12 @@
 //! assert_eq!(out, cranegrad::interp::run(&g, &[x0]).unwrap());
 //! ```
 
-mod buffers;
-mod columns;
 mod compile;
-mod emitter;
-mod expr;
-mod gemm;
-mod host;
-mod index;
-mod kernel;
-mod lower;
-mod parallel;
+mod emit;
+pub(crate) mod limits;
 mod plan;
-mod product;
-mod repeats;
-mod runtime;
-mod sibling;
-mod small_set;
-mod sum;
-mod vector;
+mod run;
 
 pub(crate) use compile::compile_optimized;
 pub use compile::{compile, compile_shared};
-pub use runtime::{Compiled, Outputs};
+pub use run::{Compiled, Outputs};

@@ -3,16 +3,16 @@
 //! `ir/primitives.rs` has its arm here; one declared `Host` calls its trampoline (`host.rs`).
 
 use super::emitter::{elem_ty, jerr, Elem, KernelEmitter};
-use super::host::{self, Convention, HostFn};
 use crate::array::DType;
 use crate::error::Result;
 use crate::ir::{BinaryOp, CmpOp, Lowering, UnaryOp};
+use crate::jit::run::host::{self, Convention, HostFn};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, AbiParam, InstBuilder, Signature, StackSlotData, StackSlotKind, Type, Value};
 use cranelift_module::{Linkage, Module};
 
 impl KernelEmitter<'_, '_> {
-    pub(super) fn host(&mut self, f: &HostFn, real_ty: Type, args: &[Value]) -> Result<Elem> {
+    pub(crate) fn host(&mut self, f: &HostFn, real_ty: Type, args: &[Value]) -> Result<Elem> {
         let fr = match self.funcs.get(&f.name) {
             Some(fr) => *fr,
             None => {
@@ -87,7 +87,7 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// One element of unary `u` on dtype `d`, by the lowering its row declares.
-    pub(super) fn unary(&mut self, u: UnaryOp, d: DType, a: Elem) -> Result<Elem> {
+    pub(crate) fn unary(&mut self, u: UnaryOp, d: DType, a: Elem) -> Result<Elem> {
         match u.lowering(d.is_complex()) {
             Lowering::Host => {
                 let f = host::unary_fn(u, d).ok_or_else(|| missing(u.name(), d, "a host trampoline (host.rs)"))?;
@@ -143,7 +143,7 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// One element of binary `op` on dtype `d`, by the lowering its row declares.
-    pub(super) fn binary(&mut self, op: BinaryOp, d: DType, a: Elem, c: Elem) -> Result<Elem> {
+    pub(crate) fn binary(&mut self, op: BinaryOp, d: DType, a: Elem, c: Elem) -> Result<Elem> {
         match op.lowering(d.is_complex()) {
             Lowering::Host => {
                 let f = host::binary_fn(op, d).ok_or_else(|| missing(op.name(), d, "a host trampoline (host.rs)"))?;
@@ -196,7 +196,7 @@ impl KernelEmitter<'_, '_> {
         }
     }
 
-    pub(super) fn compare(&mut self, c: CmpOp, d: DType, a: Elem, b: Elem) -> Value {
+    pub(crate) fn compare(&mut self, c: CmpOp, d: DType, a: Elem, b: Elem) -> Value {
         match (a, b) {
             (Elem::Scalar(x), Elem::Scalar(y)) if d == DType::Bool => {
                 let cc = match c {
@@ -235,7 +235,7 @@ impl KernelEmitter<'_, '_> {
         }
     }
 
-    pub(super) fn conv_real(&mut self, x: Value, from: Type, to: Type) -> Value {
+    pub(crate) fn conv_real(&mut self, x: Value, from: Type, to: Type) -> Value {
         if from == to {
             x
         } else if to == types::F64 {
@@ -245,7 +245,7 @@ impl KernelEmitter<'_, '_> {
         }
     }
 
-    pub(super) fn cast(&mut self, from: DType, to: DType, a: Elem) -> Elem {
+    pub(crate) fn cast(&mut self, from: DType, to: DType, a: Elem) -> Elem {
         if from == to {
             return a;
         }

@@ -23,111 +23,14 @@
 //! from inside the pool helps run it, so many concurrent callers neither oversubscribe the
 //! cores nor deadlock.
 
-use super::plan::Plan;
 use crate::array::{DType, Num};
-use crate::interp::SUM_BLOCK;
-use crate::ir::{Graph, Lowering, NodeId, Op};
+use crate::jit::limits::SUM_CHUNK_BLOCKS;
+use crate::jit::plan::split::Split;
 use num_complex::{Complex32, Complex64};
 use rayon::prelude::*;
 
-/// Kernels over fewer elements than this run on the calling thread. Measured on the 2-core
-/// build machine (an f64 map and sum, 2 threads against 1, both chunked): 2^16 elements 1.9x
-/// slower, 2^17 even, 2^18 0.89x, 2^19 0.71x, 2^20 0.77x.
-pub(crate) const PARALLEL_MIN: usize = 1 << 18;
-
-/// Elements per chunk of a split kernel (a multiple of every vector width).
-const CHUNK: usize = 1 << 15;
-
-/// An elementwise kernel with a host call per element (a transcendental: about 5 to 20 ns an
-/// element, against well under 1 ns for inline arithmetic) is split from this many times fewer
-/// elements, in chunks this many times smaller: W3's `tanh` of `256 x 256` runs on the pool.
-const COSTLY_FACTOR: usize = 8;
-
-/// The fewest elements elementwise kernel `k` is split from: fewer when its fused expression
-/// (down to the buffers in `buffer` and the immediates in `inline_const`) calls a host
-/// function per element, which does about `COSTLY_FACTOR` times the work of inline arithmetic.
-pub(crate) fn elementwise_parallel_min(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], k: NodeId) -> usize {
-    let mut seen = super::small_set::SmallSet::default();
-    let mut stack: smallvec::SmallVec<[NodeId; 16]> = smallvec::smallvec![k];
-    while let Some(n) = stack.pop() {
-        let nd = &g.nodes[n];
-        let complex = |i: usize| nd.inputs.get(i).is_some_and(|&x| g.nodes[x].dtype.is_complex());
-        let host = match &nd.op {
-            Op::Unary(u) => u.lowering(complex(0)) == Lowering::Host,
-            Op::Binary(b) => b.lowering(complex(0)) == Lowering::Host,
-            _ => false,
-        };
-        if host {
-            return PARALLEL_MIN / COSTLY_FACTOR;
-        }
-        for &i in &nd.inputs {
-            if buffer[i].is_none() && !inline_const[i] && seen.insert(i) {
-                stack.push(i);
-            }
-        }
-    }
-    PARALLEL_MIN
-}
-
-/// Blocks per chunk of a split sum: a power of two, `CHUNK` elements.
-pub(crate) const SUM_CHUNK_BLOCKS: usize = CHUNK / SUM_BLOCK;
-
-/// How a kernel is split into chunks.
-#[derive(Clone, Debug)]
-pub(crate) enum Split {
-    /// `units` iterations of the outermost loop, `chunk` per chunk.
-    Rows { units: usize, chunk: usize },
-    /// A 1-D sum of `blocks` blocks into the root's buffer, `SUM_CHUNK_BLOCKS` per chunk (the
-    /// first entry of the chunk function's pointer table).
-    Sum { blocks: usize, dtype: DType },
-}
-
-fn numel(s: &[usize]) -> usize {
-    s.iter().product()
-}
-
-/// How kernel `k` of `plan` is split, if it is large enough to be.
-pub(crate) fn split(g: &Graph, plan: &Plan, k: NodeId) -> Option<Split> {
-    let node = &g.nodes[k];
-    let out = numel(&node.shape);
-    match &node.op {
-        Op::MatMul | Op::Input(_) | Op::Constant(_) | Op::Call(_) => None,
-        // Written piece by piece: no single outermost loop.
-        Op::Concat(_) if plan.buffer[k].is_some() && node.inputs.len() > super::plan::INLINE_CONCAT_PARTS => None,
-        Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) => {
-            let in_shape = &g.nodes[node.inputs[0]].shape;
-            let work = numel(in_shape);
-            if work < PARALLEL_MIN {
-                return None;
-            }
-            if node.shape.is_empty() {
-                // Only a sum of one axis is split (by blocks).
-                return match (&node.op, in_shape.len()) {
-                    (Op::ReduceSum(_), 1) if plan.buffer[k].is_some() => {
-                        Some(Split::Sum { blocks: in_shape[0].div_ceil(SUM_BLOCK), dtype: node.dtype })
-                    }
-                    _ => None,
-                };
-            }
-            let units = node.shape[0];
-            let chunk = (CHUNK * units / work).max(1);
-            (units > chunk).then_some(Split::Rows { units, chunk })
-        }
-        _ => {
-            let least = elementwise_parallel_min(g, &plan.buffer, &plan.inline_const, k);
-            let chunk_elements = if least < PARALLEL_MIN { CHUNK / COSTLY_FACTOR } else { CHUNK };
-            if out < least || node.shape.is_empty() {
-                return None;
-            }
-            let units = node.shape[0];
-            let chunk = if node.shape.len() == 1 { chunk_elements } else { (chunk_elements * units / out).max(1) };
-            (units > chunk).then_some(Split::Rows { units, chunk })
-        }
-    }
-}
-
 /// A chunk function: `(bufs, lo, hi, part)`.
-pub(super) type ChunkFn = unsafe extern "C" fn(*const *mut u8, u64, u64, *mut u8);
+pub(crate) type ChunkFn = unsafe extern "C" fn(*const *mut u8, u64, u64, *mut u8);
 
 /// The buffer pointers of a run, shared with the pool's threads.
 struct Bufs(*const *mut u8);
@@ -142,7 +45,7 @@ unsafe impl Send for Bufs {}
 ///
 /// # Safety
 /// `f` must be the chunk function compiled for `split`, and `bufs` its pointer table.
-pub(super) unsafe fn run_split(f: ChunkFn, split: &Split, bufs: *const *mut u8) {
+pub(crate) unsafe fn run_split(f: ChunkFn, split: &Split, bufs: *const *mut u8) {
     let shared = Bufs(bufs);
     match *split {
         Split::Rows { units, chunk } => {

@@ -4,13 +4,15 @@
 //! binary counter through a small stack array of partial sums; the remaining partials added from
 //! the lowest level up. Four independent accumulators also break the chain of dependent adds.
 
-use super::emitter::{elem_ty, jerr, Elem, KernelEmitter, Lane};
-use super::kernel::ReduceLevel;
-use super::vector::{vector_type, Scan, MIN_VECTOR_LOOP};
+use super::emitter::{elem_ty, jerr, Elem, KernelEmitter};
+use super::lanes::Lane;
+use super::reduce::ReduceLevel;
+use super::vector::{vector_type, Scan};
 use crate::array::DType;
 use crate::error::Result;
 use crate::interp::{SUM_ACCUMULATORS, SUM_BLOCK};
 use crate::ir::BinaryOp;
+use crate::jit::limits::MIN_VECTOR_LOOP;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, InstBuilder, StackSlot, StackSlotData, StackSlotKind, Type, Value};
 use cranelift_frontend::Variable;
@@ -40,7 +42,7 @@ enum PartialsAt {
 
 impl KernelEmitter<'_, '_> {
     /// The sum over one reduction level's axis, in the blocked order.
-    pub(super) fn blocked_sum(&mut self, red: &ReduceLevel<'_>) -> Result<Elem> {
+    pub(crate) fn blocked_sum(&mut self, red: &ReduceLevel<'_>) -> Result<Elem> {
         Ok(self.blocked_sum_in(red, None)?.unwrap_or_else(|| self.zero(red.dtype)))
     }
 
@@ -48,7 +50,7 @@ impl KernelEmitter<'_, '_> {
     /// most the number of blocks, `hi - lo` a power of two unless `hi` is the last), summed
     /// with a binary counter of their own whose partial sums are left at `part` for the caller
     /// to combine (`runtime::combine_chunks`), so that the result is the one-thread sum's bits.
-    pub(super) fn sum_chunk(&mut self, red: &ReduceLevel<'_>, lo: Value, hi: Value, part: Value) -> Result<()> {
+    pub(crate) fn sum_chunk(&mut self, red: &ReduceLevel<'_>, lo: Value, hi: Value, part: Value) -> Result<()> {
         self.blocked_sum_in(red, Some((lo, hi, part))).map(|_| ())
     }
 

@@ -20,31 +20,17 @@
 //! the rows' code, and the sibling's, is emitted once. Such a sum is never split into chunks.
 
 use super::columns::AxisSum;
-use super::emitter::{elem_ty, jerr, KernelEmitter, Lane, Reduction};
-use super::kernel::{inner_lane, ReduceLevel};
-use super::vector::{vector_type, Scan, MAX_PIECES, MIN_VECTOR_LOOP};
+use super::emitter::{elem_ty, jerr, KernelEmitter, Reduction};
+use super::lanes::Lane;
+use super::reduce::{inner_lane, Fused, ReduceLevel};
+use super::vector::{vector_type, Scan};
 use crate::error::Result;
 use crate::interp::SUM_BLOCK;
 use crate::ir::NodeId;
+use crate::jit::limits::{MAX_PIECES, MIN_VECTOR_LOOP};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 use cranelift_frontend::Variable;
-
-/// The part of a sibling kernel written inside its sum's loop.
-pub(super) struct Fused {
-    /// The sibling kernel.
-    pub node: NodeId,
-    /// The guard-free piece of the sibling's loop its fused elements lie in (the span its
-    /// expression is emitted for).
-    pub window: (i64, i64),
-    /// The sum's blocks `blocks.0..blocks.1` that write the sibling's elements (the last one
-    /// may be the sum's partial tail block).
-    pub blocks: (usize, usize),
-    /// The sibling's elements those blocks write.
-    pub covered: (i64, i64),
-    /// The sum over one axis of the sibling that its loop nest computes (`columns.rs`), if any.
-    pub axis_sum: Option<AxisSum>,
-}
 
 impl KernelEmitter<'_, '_> {
     /// Which blocks of sum `sum` write sibling `sib`'s elements: the most that lie inside one
@@ -110,7 +96,7 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// Loads the pointers kernel `root` needs in addition to those already loaded.
-    pub(super) fn add_pointers(&mut self, bufs: Value, root: NodeId) -> Result<()> {
+    pub(crate) fn add_pointers(&mut self, bufs: Value, root: NodeId) -> Result<()> {
         let mut slots = vec![self.plan.buffer[root].ok_or_else(|| jerr("kernel root without a buffer"))?];
         self.collect_slots(root, &mut slots);
         for s in slots {
@@ -146,7 +132,7 @@ impl KernelEmitter<'_, '_> {
 
     /// Kernel `sum` and its sibling `sib` at the current position: the sum's loop writing the
     /// sibling's fused elements, then the sibling's other elements.
-    pub(super) fn emit_sum_with_sibling(&mut self, bufs: Value, sum: NodeId, sib: NodeId) -> Result<()> {
+    pub(crate) fn emit_sum_with_sibling(&mut self, bufs: Value, sum: NodeId, sib: NodeId) -> Result<()> {
         if self.g.nodes[self.g.nodes[sum].inputs[0]].shape.len() >= 2 {
             return self.emit_full_sum_with_sibling(bufs, sum, sib);
         }
@@ -170,7 +156,7 @@ impl KernelEmitter<'_, '_> {
     /// The chunk `(lo, hi, part)` of kernel `sum` split into chunks of blocks, with its sibling
     /// `sib`: blocks `lo..hi` of the sum writing the sibling's fused elements, then the
     /// sibling's other elements of the chunk's range (up to the sibling's end in the last).
-    pub(super) fn emit_sum_chunk_with_sibling(
+    pub(crate) fn emit_sum_chunk_with_sibling(
         &mut self,
         bufs: Value,
         sum: NodeId,

@@ -10,14 +10,14 @@ const INLINE: usize = 16;
 
 /// A set of node ids, inline while small.
 #[derive(Default)]
-pub(super) struct SmallSet {
+pub(crate) struct SmallSet {
     inline: SmallVec<[NodeId; INLINE]>,
     spilled: Option<FxHashSet<NodeId>>,
 }
 
 impl SmallSet {
     /// Adds `id`; true when it was not in the set.
-    pub(super) fn insert(&mut self, id: NodeId) -> bool {
+    pub(crate) fn insert(&mut self, id: NodeId) -> bool {
         if let Some(set) = &mut self.spilled {
             return set.insert(id);
         }

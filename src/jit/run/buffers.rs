@@ -12,7 +12,7 @@ use num_complex::{Complex32, Complex64};
 const HUGE: usize = 4 << 20;
 
 /// The storage of one output while the kernels write it.
-pub(super) enum OutBuf {
+pub(crate) enum OutBuf {
     Bool(Vec<bool>),
     F32(Vec<f32>),
     F64(Vec<f64>),
@@ -54,7 +54,7 @@ fn advise_huge(_: *mut u8, _: usize) {}
 impl OutBuf {
     /// Storage for `n` elements of `dtype`: zeroed if `zeroed`, else uninitialized (then every
     /// element must be written before [`finish`](Self::finish)).
-    pub(super) fn new(dtype: DType, n: usize, zeroed: bool) -> Result<OutBuf> {
+    pub(crate) fn new(dtype: DType, n: usize, zeroed: bool) -> Result<OutBuf> {
         Ok(match dtype {
             DType::Bool => OutBuf::Bool(reserve(n, zeroed)?),
             DType::F32 => OutBuf::F32(reserve(n, zeroed)?),
@@ -65,7 +65,7 @@ impl OutBuf {
     }
 
     /// The address kernels write to.
-    pub(super) fn ptr(&mut self) -> *mut u8 {
+    pub(crate) fn ptr(&mut self) -> *mut u8 {
         match self {
             OutBuf::Bool(v) => v.as_mut_ptr() as *mut u8,
             OutBuf::F32(v) => v.as_mut_ptr() as *mut u8,
@@ -80,7 +80,7 @@ impl OutBuf {
     /// # Safety
     /// Every one of the `shape`'s elements must have been written (a logical one as 0 or 1),
     /// unless the buffer was created zeroed.
-    pub(super) unsafe fn finish(self, shape: &[usize]) -> Result<Data> {
+    pub(crate) unsafe fn finish(self, shape: &[usize]) -> Result<Data> {
         let n: usize = shape.iter().product();
         /// # Safety
         /// The first `n` elements of `v`'s capacity must be written, `n` the product of `shape`.

@@ -15,7 +15,7 @@ use crate::ir::NodeId;
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, StackSlot, StackSlotData, StackSlotKind, Value};
 
 /// An axis sum being accumulated by the kernel whose loop nest is being emitted.
-pub(super) struct AxisSum {
+pub(crate) struct AxisSum {
     /// The accumulators: `SUM_ACCUMULATORS` per element of the sum.
     slot: StackSlot,
     /// The summed axis (0: over the rows; 1: over the columns).
@@ -44,7 +44,7 @@ impl AxisSum {
 impl KernelEmitter<'_, '_> {
     /// Starts the sum `sum` over `axis` of kernel `root` (of shape `[rows, columns]`): loads
     /// its buffer's pointer and zeroes the accumulators.
-    pub(super) fn begin_axis_sum(&mut self, bufs: Value, root: NodeId, sum: NodeId, axis: usize) -> Result<AxisSum> {
+    pub(crate) fn begin_axis_sum(&mut self, bufs: Value, root: NodeId, sum: NodeId, axis: usize) -> Result<AxisSum> {
         let node = &self.g.nodes[root];
         let (kept, dtype) = (node.shape[1 - axis], node.dtype);
         let size = dtype.size_of();
@@ -71,7 +71,7 @@ impl KernelEmitter<'_, '_> {
 
     /// Adds element `v` at `[i, j]` (in vector code, the elements of a run of columns, for a
     /// sum over the rows) into its accumulator.
-    pub(super) fn accumulate_axis_sum(&mut self, sum: &AxisSum, i: Value, j: Value, v: Elem) -> Result<()> {
+    pub(crate) fn accumulate_axis_sum(&mut self, sum: &AxisSum, i: Value, j: Value, v: Elem) -> Result<()> {
         let Elem::Scalar(v) = v else { return Err(jerr("an axis sum of complex elements")) };
         let ty = self.b.func.dfg.value_type(v);
         if ty.is_vector() && sum.axis == 1 {
@@ -93,7 +93,7 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// Combines each sum element's accumulators into the sum's buffer.
-    pub(super) fn finish_axis_sum(&mut self, sum: &AxisSum) -> Result<()> {
+    pub(crate) fn finish_axis_sum(&mut self, sum: &AxisSum) -> Result<()> {
         let size = sum.dtype.size_of() as i64;
         let ty = elem_ty(sum.dtype);
         let (accumulator_stride, element_stride) = sum.strides();

@@ -14,29 +14,17 @@
 //! strides.
 
 use super::emitter::{elem_ty, jerr, KernelEmitter};
-use super::gemm;
 use super::index::pure_load;
 use super::vector::vector_type;
 use crate::array::DType;
 use crate::error::Result;
-use crate::ir::{Graph, NodeId, Op};
+use crate::ir::NodeId;
+use crate::jit::plan::products::matmul_operand;
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
 use cranelift_frontend::Variable;
 
 /// Vectors of columns accumulated together in registers (16 `f64` or 32 `f32` columns).
 const TILE_VECTORS: usize = 8;
-
-/// True when matrix product `id` is emitted inline: a real product of at most
-/// `interp::SMALL_PRODUCT_WORK` multiply-adds per matrix.
-pub(super) fn is_inline_product(g: &Graph, id: NodeId) -> bool {
-    let node = &g.nodes[id];
-    if !matches!(node.op, Op::MatMul) || !matches!(node.dtype, DType::F32 | DType::F64) {
-        return false;
-    }
-    let sa = &g.nodes[node.inputs[0]].shape;
-    let r = sa.len();
-    r >= 2 && crate::interp::is_small_product(sa[r - 2], sa[r - 1], node.shape[r - 1])
-}
 
 /// One matrix operand (for `a`, one row of it): its base pointer and its row and column
 /// strides in bytes.
@@ -60,10 +48,11 @@ struct Tile {
 impl KernelEmitter<'_, '_> {
     /// Emits matrix product `root` (see [`is_inline_product`]) at the current position; the
     /// pointers of its buffers are loaded.
-    pub(super) fn emit_small_product(&mut self, root: NodeId) -> Result<()> {
+    pub(crate) fn emit_small_product(&mut self, root: NodeId) -> Result<()> {
         let node = &self.g.nodes[root];
         let (a, b) = (node.inputs[0], node.inputs[1]);
-        let ((slot_a, ta), (slot_b, tb)) = (gemm::operand(self.g, self.plan, a)?, gemm::operand(self.g, self.plan, b)?);
+        let ((slot_a, ta), (slot_b, tb)) =
+            (matmul_operand(self.g, self.plan, a)?, matmul_operand(self.g, self.plan, b)?);
         let slot_c = self.plan.buffer[root].ok_or_else(|| jerr("a product without a buffer"))?;
         let shape = &self.g.nodes[a].shape;
         let r = shape.len();

@@ -7,7 +7,7 @@
 //! again, functions with equal CLIF ([`same_code`]) are compiled once, and each runs on its own
 //! table. Compilation then grows with the distinct code, not with the number of steps.
 
-use super::plan::Plan;
+use super::Plan;
 use crate::array::DType;
 use crate::ir::{Graph, NodeId, Op, Shape};
 use cranelift_codegen::ir::Function;
@@ -18,7 +18,7 @@ use std::ops::Range;
 
 /// About this many kernels go in one function (a long trace becomes a few functions of
 /// straight-line loop nests rather than one function, and one call, per kernel).
-pub(super) const KERNELS_PER_FUNCTION: usize = 32;
+pub(crate) const KERNELS_PER_FUNCTION: usize = 32;
 
 /// The longest period looked for, in kernels.
 const MAX_PERIOD: usize = 64;
@@ -32,7 +32,7 @@ const MIN_REPEAT: usize = 16;
 /// The operation, shape and dtype of the nodes of kernel `k`'s fused expression (the first
 /// 64 met), and how the plan emits it: equal for the kernels of two steps of an unrolled loop.
 /// It only chooses where functions are cut; [`same_code`] decides what is shared.
-pub(super) fn kernel_hash(g: &Graph, plan: &Plan, k: NodeId) -> u64 {
+pub(crate) fn kernel_hash(g: &Graph, plan: &Plan, k: NodeId) -> u64 {
     let mut h = FxHasher::default();
     (plan.sibling[k].is_some(), plan.axis_sum[k].map(|(_, axis)| axis)).hash(&mut h);
     let mut stack: smallvec::SmallVec<[NodeId; 16]> = smallvec::smallvec![k];
@@ -82,7 +82,7 @@ fn repeat_at(h: &[u64], i: usize) -> Option<(usize, usize)> {
 /// number of periods, so its functions are alike; the rest is cut every
 /// `KERNELS_PER_FUNCTION`. Linear in the run (each position is looked at with at most
 /// [`MAX_PERIOD`] candidate periods of bounded checks).
-pub(super) fn cut(h: &[u64]) -> Vec<Range<usize>> {
+pub(crate) fn cut(h: &[u64]) -> Vec<Range<usize>> {
     let mut out = Vec::new();
     let mut plain = 0; // start of the kernels not yet cut that repeat nothing
     let mut i = 0;
@@ -137,7 +137,7 @@ enum Item<'g> {
 /// plan, with buffers and fused nodes numbered in the order met. Functions with equal keys are
 /// emitted as the same CLIF, reading corresponding buffers ([`GroupKey::table_like`]), so only
 /// the first is built. (Debug builds build every function and check that it is so.)
-pub(super) struct GroupKey<'g> {
+pub(crate) struct GroupKey<'g> {
     items: Vec<Item<'g>>,
     /// The slot of each buffer number.
     slots: Vec<usize>,
@@ -145,7 +145,7 @@ pub(super) struct GroupKey<'g> {
 
 impl<'g> GroupKey<'g> {
     /// The key of the function that runs kernels `group`.
-    pub(super) fn of(g: &'g Graph, plan: &Plan, group: &[NodeId]) -> GroupKey<'g> {
+    pub(crate) fn of(g: &'g Graph, plan: &Plan, group: &[NodeId]) -> GroupKey<'g> {
         let mut key = GroupKey { items: Vec::new(), slots: Vec::new() };
         let mut buffer_of: FxHashMap<usize, usize> = FxHashMap::default();
         let mut fused: FxHashMap<NodeId, usize> = FxHashMap::default();
@@ -211,27 +211,27 @@ impl<'g> GroupKey<'g> {
     }
 
     /// A hash of the key.
-    pub(super) fn hash(&self) -> u64 {
+    pub(crate) fn hash(&self) -> u64 {
         let mut h = FxHasher::default();
         self.items.hash(&mut h);
         h.finish()
     }
 
     /// True when `self` and `other` describe the same code.
-    pub(super) fn same(&self, other: &GroupKey) -> bool {
+    pub(crate) fn same(&self, other: &GroupKey) -> bool {
         self.items == other.items
     }
 
     /// The pointer table of this key's function, given the table `built` that the function
     /// of `other` (an equal key) was built with: each entry's buffer number mapped to this
     /// key's slot. `None` when `built` holds a slot `other` did not meet.
-    pub(super) fn table_like(&self, other: &GroupKey, built: &[usize]) -> Option<Vec<usize>> {
+    pub(crate) fn table_like(&self, other: &GroupKey, built: &[usize]) -> Option<Vec<usize>> {
         built.iter().map(|s| other.slots.iter().position(|o| o == s).map(|b| self.slots[b])).collect()
     }
 }
 
 /// For each of `funcs`, the index of the first of them with the same code ([`same_code`]).
-pub(super) fn first_with_same_code<'f>(funcs: impl Iterator<Item = &'f Function>) -> Vec<usize> {
+pub(crate) fn first_with_same_code<'f>(funcs: impl Iterator<Item = &'f Function>) -> Vec<usize> {
     let funcs: Vec<&Function> = funcs.collect();
     let mut by_hash: FxHashMap<u64, Vec<usize>> = FxHashMap::default();
     let mut first = Vec::with_capacity(funcs.len());
@@ -252,7 +252,7 @@ pub(super) fn first_with_same_code<'f>(funcs: impl Iterator<Item = &'f Function>
 
 /// True when `a` and `b` compile to the same machine code: the same CLIF and the same
 /// external functions.
-pub(super) fn same_code(a: &Function, b: &Function) -> bool {
+pub(crate) fn same_code(a: &Function, b: &Function) -> bool {
     a.stencil == b.stencil && a.params == b.params
 }
 

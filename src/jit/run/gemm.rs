@@ -22,41 +22,8 @@
 //! roundoff of the dtype, `k` the summed length): each is within `k u |a| |b|` of the exact
 //! product. Complex products are the interpreter's bit for bit.
 
-use super::plan::Plan;
 use crate::array::DType;
-use crate::error::{Error, Result};
-use crate::ir::{Graph, NodeId, Op};
 use faer::{MatMut, MatRef};
-
-/// True for a permutation that swaps the last two axes and keeps the others: a matrix product
-/// reads its operand through strides instead of a copy.
-pub(crate) fn is_matrix_transpose(op: &Op) -> bool {
-    match op {
-        Op::Permute(axes) => {
-            let r = axes.len();
-            r >= 2
-                && axes[r - 2] == r - 1
-                && axes[r - 1] == r - 2
-                && axes[..r - 2].iter().enumerate().all(|(i, &a)| i == a)
-        }
-        _ => false,
-    }
-}
-
-/// The buffer slot that holds matrix product operand `id`, and whether it holds the operand's
-/// transpose (the operand is a transposing permutation without a buffer of its own).
-pub(super) fn operand(g: &Graph, plan: &Plan, id: NodeId) -> Result<(usize, bool)> {
-    if let Some(slot) = plan.buffer[id] {
-        return Ok((slot, false));
-    }
-    let node = &g.nodes[id];
-    if is_matrix_transpose(&node.op) {
-        if let Some(slot) = plan.buffer[node.inputs[0]] {
-            return Ok((slot, true));
-        }
-    }
-    Err(Error::argument("compile", format!("matrix product operand %{id} has no buffer")))
-}
 
 /// Row and column strides (in elements) of an `[rows, cols]` operand stored row-major, or
 /// stored as its `[cols, rows]` transpose.
@@ -70,7 +37,7 @@ fn strides(rows: usize, cols: usize, transposed: bool) -> (isize, isize) {
 
 /// The shape of one batched product.
 #[derive(Clone, Copy, Debug)]
-pub(super) struct Product {
+pub(crate) struct Product {
     pub dtype: DType,
     pub batch: usize,
     pub m: usize,
@@ -88,7 +55,7 @@ pub(super) struct Product {
 /// `a`, `b` and `c` must point at `p.batch` contiguous row-major matrices of `p.dtype` of
 /// shapes `[m, k]` (or `[k, m]` when `p.ta`), `[k, n]` (or `[n, k]` when `p.tb`) and `[m, n]`,
 /// with `c` writable, aligned for the dtype, and aliasing neither operand.
-pub(super) unsafe fn matmul(p: Product, a: *const u8, b: *const u8, c: *mut u8) {
+pub(crate) unsafe fn matmul(p: Product, a: *const u8, b: *const u8, c: *mut u8) {
     let Product { dtype, batch, m, k, n, ta, tb } = p;
     let (ars, acs) = strides(m, k, ta);
     let (brs, bcs) = strides(k, n, tb);

@@ -1,15 +1,15 @@
 //! Index arithmetic and memory: row-major strides, multi-index and linear-index conversions,
 //! numpy broadcasting of an index to an operand, element loads and stores.
 
-use super::emitter::{elem_ty, Elem, Index, KernelEmitter, Lane};
-use super::vector::{bcast_lane, linear_lane};
+use super::emitter::{elem_ty, Elem, Index, KernelEmitter};
+use super::lanes::{bcast_lane, linear_lane, Lane};
 use crate::array::DType;
 use crate::ir::NodeId;
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Value};
 
 /// `flags`, and if `pure`, read-only and free to move: Cranelift then treats the load as a pure
 /// value (merged, hoisted, placed at its use).
-pub(super) fn pure_load(flags: MemFlagsData, pure: bool) -> MemFlagsData {
+pub(crate) fn pure_load(flags: MemFlagsData, pure: bool) -> MemFlagsData {
     if pure {
         flags.with_readonly().with_can_move()
     } else {
@@ -30,7 +30,7 @@ impl KernelEmitter<'_, '_> {
     /// The row-major linear index of `idx` into `shape`. The constant offsets its axes carry
     /// are summed into one, so that one element reached through different slices and pads
     /// has one index value (and Cranelift merges its loads).
-    pub(super) fn linear(&mut self, idx: &Index, shape: &[usize]) -> Value {
+    pub(crate) fn linear(&mut self, idx: &Index, shape: &[usize]) -> Value {
         match idx {
             Index::Linear(l, _) => *l,
             Index::Multi(m, _) => {
@@ -57,7 +57,7 @@ impl KernelEmitter<'_, '_> {
 
     /// `v + c` for an index value `v`, folded with the constant that `v` itself adds (`(i - 1)
     /// + 1` is `i`), and remembered for [`KernelEmitter::linear`].
-    pub(super) fn offset(&mut self, v: Value, c: i64) -> Value {
+    pub(crate) fn offset(&mut self, v: Value, c: i64) -> Value {
         if c == 0 {
             return v;
         }
@@ -72,7 +72,7 @@ impl KernelEmitter<'_, '_> {
         r
     }
 
-    pub(super) fn multi_index(&mut self, idx: &Index, shape: &[usize]) -> Vec<Value> {
+    pub(crate) fn multi_index(&mut self, idx: &Index, shape: &[usize]) -> Vec<Value> {
         match idx {
             Index::Multi(m, _) => m.clone(),
             Index::Linear(l, _) => {
@@ -96,7 +96,7 @@ impl KernelEmitter<'_, '_> {
 
     /// The address of element `lin` of materialized node `n`. A constant offset that `lin`
     /// carries is added last, where x64 folds it into the access's displacement.
-    pub(super) fn addr(&mut self, n: NodeId, lin: Value) -> Value {
+    pub(crate) fn addr(&mut self, n: NodeId, lin: Value) -> Value {
         let slot = self.plan.buffer[n].expect("materialized");
         let p = self.ptrs[&slot];
         let size = self.g.nodes[n].dtype.size_of() as i64;
@@ -111,7 +111,7 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// Element `idx` of materialized node `n` (in vector mode, the elements of every lane).
-    pub(super) fn load(&mut self, n: NodeId, idx: &Index) -> Elem {
+    pub(crate) fn load(&mut self, n: NodeId, idx: &Index) -> Elem {
         let shape = self.g.nodes[n].shape.clone();
         let d = self.g.nodes[n].dtype;
         let lin = self.linear(idx, &shape);
@@ -133,7 +133,7 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// Stores `v` as element `idx` of materialized node `n`.
-    pub(super) fn store(&mut self, n: NodeId, idx: &[Value], v: Elem) {
+    pub(crate) fn store(&mut self, n: NodeId, idx: &[Value], v: Elem) {
         let shape = self.g.nodes[n].shape.clone();
         let d = self.g.nodes[n].dtype;
         let lin = self.linear(&Index::Multi(idx.to_vec(), Lane::Fixed), &shape);
@@ -142,7 +142,7 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// Loads one element of `dtype` at address `at`.
-    pub(super) fn load_elem(&mut self, at: Value, dtype: DType) -> Elem {
+    pub(crate) fn load_elem(&mut self, at: Value, dtype: DType) -> Elem {
         self.load_elem_with(at, dtype, false)
     }
 
@@ -158,7 +158,7 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// Stores one element of `dtype` at address `at`.
-    pub(super) fn store_elem(&mut self, at: Value, v: Elem, dtype: DType) {
+    pub(crate) fn store_elem(&mut self, at: Value, v: Elem, dtype: DType) {
         let f = MemFlagsData::trusted();
         match v {
             Elem::Scalar(x) if self.b.func.dfg.value_type(x).is_vector() => {
@@ -180,7 +180,7 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// The index of operand `i` of `n` under numpy broadcasting.
-    pub(super) fn bcast(&mut self, idx: &Index, out: &[usize], inp: &[usize]) -> Index {
+    pub(crate) fn bcast(&mut self, idx: &Index, out: &[usize], inp: &[usize]) -> Index {
         if out == inp {
             return idx.clone();
         }

@@ -4,10 +4,11 @@
 //! their concern: loop nests (`kernel.rs`), index arithmetic and memory (`index.rs`), the fused
 //! expression walk (`expr.rs`), per-op scalar lowering (`lower.rs`).
 
-use super::plan::Plan;
+use super::lanes::Lane;
 use crate::array::DType;
 use crate::error::{Error, Result};
 use crate::ir::{BinaryOp, Graph, NodeId};
+use crate::jit::plan::Plan;
 use cranelift_codegen::ir::{types, AbiParam, FuncRef, InstBuilder, Signature, StackSlot, Type, Value};
 use cranelift_frontend::FunctionBuilder;
 use cranelift_jit::JITModule;
@@ -26,7 +27,7 @@ pub(crate) enum Elem {
 /// An index into a node's shape: a multi-index, or a row-major linear index, each with how it
 /// moves along the innermost loop (its [`Lane`]). In vector mode the values are those of lane 0.
 #[derive(Clone, Debug)]
-pub(super) enum Index {
+pub(crate) enum Index {
     /// One index per axis.
     Multi(Vec<Value>, Lane),
     /// The row-major linear index.
@@ -35,31 +36,16 @@ pub(super) enum Index {
 
 impl Index {
     /// How this index moves with the innermost loop variable.
-    pub(super) fn lane(&self) -> Lane {
+    pub(crate) fn lane(&self) -> Lane {
         match self {
             Index::Multi(_, l) | Index::Linear(_, l) => *l,
         }
     }
 }
 
-/// How an index depends on the innermost loop variable `i` of the kernel being emitted (the
-/// loop that vector code runs along and that pad and concat guards are split on).
-#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-pub(super) enum Lane {
-    /// The index does not depend on `i`.
-    Fixed,
-    /// Axis `axis` of a multi-index is `i + off` (`off` known, or `None`); the others do not
-    /// depend on `i`.
-    Axis(usize, Option<i64>),
-    /// A linear index that is `i` plus something that does not depend on `i`.
-    Flat,
-    /// Depends on `i` in some other way (a gather): scalar code with guards only.
-    Unknown,
-}
-
 /// The combining operation of a reduction kernel.
 #[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(super) enum Reduction {
+pub(crate) enum Reduction {
     /// `reduce_sum`.
     Sum,
     /// `reduce_max`.
@@ -70,7 +56,7 @@ pub(super) enum Reduction {
 
 impl Reduction {
     /// The binary primitive that folds one more element into the accumulator.
-    pub(super) fn combine(self) -> BinaryOp {
+    pub(crate) fn combine(self) -> BinaryOp {
         match self {
             Reduction::Sum => BinaryOp::Add,
             Reduction::Max => BinaryOp::Max,
@@ -111,41 +97,41 @@ pub(crate) fn chunk_signature(module: &JITModule) -> Signature {
 /// Emits one native function: a run of kernels, each a loop nest over its output whose body
 /// evaluates the node's fused expression at one index.
 pub(crate) struct KernelEmitter<'a, 'b> {
-    pub(super) g: &'a Graph,
-    pub(super) plan: &'a Plan,
-    pub(super) b: FunctionBuilder<'b>,
-    pub(super) module: &'a mut JITModule,
-    pub(super) imports: &'a mut HashMap<String, FuncId>,
-    pub(super) ptr_ty: Type,
+    pub(crate) g: &'a Graph,
+    pub(crate) plan: &'a Plan,
+    pub(crate) b: FunctionBuilder<'b>,
+    pub(crate) module: &'a mut JITModule,
+    pub(crate) imports: &'a mut HashMap<String, FuncId>,
+    pub(crate) ptr_ty: Type,
     /// The loaded base pointer of each buffer slot the current kernel touches.
-    pub(super) ptrs: HashMap<usize, Value>,
+    pub(crate) ptrs: HashMap<usize, Value>,
     /// The function's own pointer table: entry `i` is the pointer of slot `table[i]`. Slots
     /// are numbered in the order the function first reads them, so the kernels of two time
     /// steps of an unrolled loop emit the same code (`repeats.rs`).
-    pub(super) table: &'a mut Vec<usize>,
+    pub(crate) table: &'a mut Vec<usize>,
     /// Host functions declared in this function.
-    pub(super) funcs: HashMap<String, FuncRef>,
+    pub(crate) funcs: HashMap<String, FuncRef>,
     /// The stack slot complex host calls write their result to.
-    pub(super) scratch: Option<StackSlot>,
+    pub(crate) scratch: Option<StackSlot>,
     /// Index values made by [`KernelEmitter::offset`]: the value they add a constant to, and
     /// the constant.
-    pub(super) offsets: HashMap<Value, (Value, i64)>,
+    pub(crate) offsets: HashMap<Value, (Value, i64)>,
     /// How many [`KernelEmitter::branch`]es the code being emitted is inside. A load under a
     /// branch may read a valid address only when its condition holds, so it stays in place;
     /// the others are pure values Cranelift may merge and move (`index.rs`).
-    pub(super) branches: usize,
+    pub(crate) branches: usize,
     /// Element values already computed at the current index (cleared per element).
-    pub(super) memo: HashMap<(NodeId, Vec<Value>), Elem>,
+    pub(crate) memo: HashMap<(NodeId, Vec<Value>), Elem>,
     /// In vector mode, the vector type every element value has (`F64X2`, `F32X4`).
-    pub(super) vec: Option<Type>,
+    pub(crate) vec: Option<Type>,
     /// True while a plain elementwise kernel is emitted (no sum in its loop nest): its
     /// innermost loops run on vectors from `vector::MIN_SHORT_VECTOR_LOOP` elements on.
-    pub(super) short_vectors: bool,
+    pub(crate) short_vectors: bool,
     /// The static range `[lo, hi)` of the innermost loop variable being emitted.
-    pub(super) span: (i64, i64),
+    pub(crate) span: (i64, i64),
     /// In a chunk function, the run-time range `[lo, hi)` of the partitioned (outermost) loop,
     /// taken by the first loop emitted.
-    pub(super) range: Option<(Value, Value)>,
+    pub(crate) range: Option<(Value, Value)>,
 }
 
 impl<'a, 'b> KernelEmitter<'a, 'b> {
@@ -180,7 +166,7 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
         }
     }
 
-    pub(super) fn fconst(&mut self, d: DType, x: f64) -> Elem {
+    pub(crate) fn fconst(&mut self, d: DType, x: f64) -> Elem {
         let re = self.real_const(elem_ty(d), x);
         if d.is_complex() {
             let im = self.real_const(elem_ty(d), 0.0);
@@ -191,7 +177,7 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
     }
 
     /// A constant of element type `ty`; in vector mode a float constant is splat to every lane.
-    pub(super) fn real_const(&mut self, ty: Type, x: f64) -> Value {
+    pub(crate) fn real_const(&mut self, ty: Type, x: f64) -> Value {
         let c = if ty == types::F32 {
             self.b.ins().f32const(x as f32)
         } else if ty == types::F64 {
@@ -206,19 +192,19 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
     }
 
     /// The CLIF type of an element value of `d` in the current mode (vector or scalar).
-    pub(super) fn val_ty(&self, d: DType) -> Type {
+    pub(crate) fn val_ty(&self, d: DType) -> Type {
         match (self.vec, d) {
             (Some(v), DType::F32 | DType::F64 | DType::C64 | DType::C128) => v,
             _ => elem_ty(d),
         }
     }
 
-    pub(super) fn zero(&mut self, d: DType) -> Elem {
+    pub(crate) fn zero(&mut self, d: DType) -> Elem {
         self.fconst(d, 0.0)
     }
 
     /// `cond ? then() : other()`, each computed in its own block.
-    pub(super) fn branch(
+    pub(crate) fn branch(
         &mut self,
         dtype: DType,
         cond: Value,

@@ -4,11 +4,12 @@
 
 use super::buffers::OutBuf;
 use super::gemm::{matmul, Product};
-use super::parallel::{run_split, ChunkFn, Split};
-use super::plan::Slot;
+use super::pool::{run_split, ChunkFn};
 use crate::array::{standard, DType, Data, Element};
 use crate::error::{Error, Result};
 use crate::ir::Graph;
+use crate::jit::plan::split::Split;
+use crate::jit::plan::Slot;
 use crate::with_data;
 use cranelift_jit::JITModule;
 use smallvec::SmallVec;
@@ -25,7 +26,7 @@ pub type Outputs = SmallVec<[Arc<Data>; 4]>;
 const RECYCLE_MIN: usize = 1 << 20;
 
 #[derive(Clone, Debug)]
-pub(super) enum Step {
+pub(crate) enum Step {
     /// A generated function (its entry address), called with its pointer table: the run's
     /// table from entry `table` on.
     Kernel { f: usize, table: usize },
@@ -40,7 +41,7 @@ pub(super) enum Step {
 /// Where one entry of a run's pointer table points, resolved from its slot at compile time so
 /// that filling the table is one pass of additions.
 #[derive(Clone, Copy, Debug)]
-pub(super) enum Entry {
+pub(crate) enum Entry {
     /// The arena of temporaries, at this byte offset.
     Arena(usize),
     /// Input `k`, at this byte offset (a view of a slice of it).
@@ -52,15 +53,15 @@ pub(super) enum Entry {
 }
 
 /// The pointer-table entries of `table` (slots of `slots`) and the constants they read.
-pub(super) struct Entries {
-    pub(super) table: Vec<Entry>,
-    pub(super) constants: Vec<Arc<Data>>,
+pub(crate) struct Entries {
+    pub(crate) table: Vec<Entry>,
+    pub(crate) constants: Vec<Arc<Data>>,
     /// The entries that point into inputs or outputs ([`Compiled::per_call`]).
-    pub(super) per_call: Vec<usize>,
+    pub(crate) per_call: Vec<usize>,
 }
 
 /// The [`Entries`] of `table`, a slot of `slots` per entry.
-pub(super) fn entries(slots: &[Slot], table: &[usize]) -> Result<Entries> {
+pub(crate) fn entries(slots: &[Slot], table: &[usize]) -> Result<Entries> {
     let mut constants: Vec<Arc<Data>> = Vec::new();
     let mut index_of: rustc_hash::FxHashMap<*const Data, usize> = Default::default();
     let mut entry = |slot: &Slot, offset: usize| match slot {
@@ -89,58 +90,58 @@ pub(super) fn entries(slots: &[Slot], table: &[usize]) -> Result<Entries> {
 }
 
 #[derive(Clone, Debug)]
-pub(super) enum OutSrc {
+pub(crate) enum OutSrc {
     Input(usize),
     Const(Arc<Data>),
     Alloc(usize),
 }
 
-pub(super) struct ModuleBox(pub(super) JITModule);
+pub(crate) struct ModuleBox(pub(crate) JITModule);
 // SAFETY: the module is only touched under the mutex (compilation, then `free_memory` on drop);
 // the finalized code it owns is immutable and callable from any thread.
 unsafe impl Send for ModuleBox {}
 
 /// A graph compiled to native code. Cheap to run many times; `Send + Sync`.
 pub struct Compiled {
-    pub(super) module: Mutex<Option<ModuleBox>>,
-    pub(super) steps: Vec<Step>,
+    pub(crate) module: Mutex<Option<ModuleBox>>,
+    pub(crate) steps: Vec<Step>,
     /// The constant arrays the pointer table reads ([`Entry::Const`]).
-    pub(super) constants: Vec<Arc<Data>>,
+    pub(crate) constants: Vec<Arc<Data>>,
     /// Where each entry of a run's pointer table points (`Step` says which entries each step
     /// reads).
-    pub(super) table: Vec<Entry>,
+    pub(crate) table: Vec<Entry>,
     /// The entries of `table` that point into inputs or outputs: the only ones a run refills
     /// when this thread's table was last filled by this graph with the same arena.
-    pub(super) per_call: Vec<usize>,
-    pub(super) inputs: Vec<(DType, Vec<usize>)>,
-    pub(super) out_allocs: Vec<(DType, Vec<usize>)>,
+    pub(crate) per_call: Vec<usize>,
+    pub(crate) inputs: Vec<(DType, Vec<usize>)>,
+    pub(crate) out_allocs: Vec<(DType, Vec<usize>)>,
     /// Whether each output allocation must start zeroed (it is not written element by element
     /// by one generated kernel).
-    pub(super) out_zeroed: Vec<bool>,
-    pub(super) outputs: Vec<OutSrc>,
-    pub(super) arena_words: usize,
+    pub(crate) out_zeroed: Vec<bool>,
+    pub(crate) outputs: Vec<OutSrc>,
+    pub(crate) arena_words: usize,
     /// Arenas of finished runs, reused (a fresh large allocation costs page faults each call).
-    pub(super) arenas: Mutex<Vec<Vec<u64>>>,
+    pub(crate) arenas: Mutex<Vec<Vec<u64>>>,
     /// Per allocated output: a zeroed copy to clone, when it is small.
-    pub(super) out_prototypes: Vec<Option<Data>>,
+    pub(crate) out_prototypes: Vec<Option<Data>>,
     /// The last run's large outputs, shared with the caller: when the caller has dropped its
     /// handle by the next run, that run writes into the same memory instead of faulting in
     /// fresh pages (see [`RECYCLE_MIN`]).
-    pub(super) recycled: Mutex<Vec<Option<Arc<Data>>>>,
+    pub(crate) recycled: Mutex<Vec<Option<Arc<Data>>>>,
     /// The graph this was compiled from, to print its native code on request.
-    pub(super) source: Option<Arc<Graph>>,
+    pub(crate) source: Option<Arc<Graph>>,
     /// The number of fused loop nests (kernels).
-    pub(super) loops: usize,
+    pub(crate) loops: usize,
     /// The number of distinct native functions compiled (functions with the same code share
     /// it, `repeats.rs`).
-    pub(super) functions: usize,
+    pub(crate) functions: usize,
     /// A number no other compiled graph of this process has: it keys the per-thread store of
     /// small outputs ([`SMALL_OUTPUTS`]).
-    pub(super) id: u64,
+    pub(crate) id: u64,
 }
 
 /// A fresh [`Compiled::id`].
-pub(super) fn next_id() -> u64 {
+pub(crate) fn next_id() -> u64 {
     static NEXT: AtomicU64 = AtomicU64::new(1);
     NEXT.fetch_add(1, Ordering::Relaxed)
 }
@@ -189,10 +190,6 @@ fn mut_ptr(d: &mut Data) -> *mut u8 {
 fn standard_copy(d: &Data) -> Arc<Data> {
     Arc::new(with_data!(d, a => Element::into_data(standard(a.clone()))))
 }
-
-/// Outputs of at most this many elements are made by cloning a zeroed prototype (no shape
-/// arithmetic); larger ones are fresh zeroed allocations (untouched pages cost nothing).
-pub(super) const PROTOTYPE_ELEMENTS: usize = 4096;
 
 /// Arenas of at most this many words live in a per-thread scratch buffer shared by every
 /// compiled graph (no lock, no allocation per call); larger ones in the graph's own pool.

@@ -2,14 +2,12 @@
 //! emits and finalizes them in one `JITModule`, and describes the run as a list of steps
 //! (function calls and GEMM calls) for the runtime.
 
-use super::emitter::{chunk_signature, jerr, kernel_signature, KernelEmitter};
-use super::gemm;
-use super::host;
-use super::parallel;
-use super::plan::{self, Slot};
-use super::product;
-use super::repeats;
-use super::runtime::{Compiled, ModuleBox, OutSrc, Step, PROTOTYPE_ELEMENTS};
+use super::emit::{chunk_signature, jerr, kernel_signature, KernelEmitter};
+use super::limits::PROTOTYPE_ELEMENTS;
+use super::plan::products::{is_inline_product, matmul_operand};
+use super::plan::{self, repeats, split, Slot};
+use super::run::runtime::{Compiled, ModuleBox, OutSrc, Step};
+use super::run::{gemm, host};
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
 use crate::ir::{verify, Graph, Op};
@@ -129,14 +127,14 @@ pub(crate) fn compile_optimized(g: &Arc<Graph>) -> Result<Compiled> {
 
 /// The CLIF and machine-code text of each generated function.
 #[derive(Default)]
-pub(super) struct NativeText {
-    pub(super) clif: String,
-    pub(super) disasm: String,
+pub(crate) struct NativeText {
+    pub(crate) clif: String,
+    pub(crate) disasm: String,
 }
 
 /// Compiles a verified `g`; with `text`, also prints every function's CLIF and machine code
 /// (costly, so only done when a dump asks for it).
-pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeText)> {
+pub(crate) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeText)> {
     if g.nodes.iter().any(|n| matches!(n.op, Op::Call(_))) {
         return Err(jerr(
             "call nodes only appear in eager traces (accelerated traces inline nested calls); they are not lowered"
@@ -179,12 +177,12 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         if plan.absorbed[k] || node.shape.iter().product::<usize>() == 0 {
             continue;
         }
-        if matches!(node.op, Op::MatMul) && !product::is_inline_product(g, k) {
+        if matches!(node.op, Op::MatMul) && !is_inline_product(g, k) {
             flush(&mut run, &mut steps, &mut groups);
             let (a, b) = (node.inputs[0], node.inputs[1]);
             let sa = &g.nodes[a].shape;
             let r = sa.len();
-            let ((sa_slot, ta), (sb_slot, tb)) = (gemm::operand(g, &plan, a)?, gemm::operand(g, &plan, b)?);
+            let ((sa_slot, ta), (sb_slot, tb)) = (matmul_operand(g, &plan, a)?, matmul_operand(g, &plan, b)?);
             steps.push(Step::MatMul {
                 operands: table.len(),
                 product: gemm::Product {
@@ -200,7 +198,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
             table.extend([sa_slot, sb_slot, slot_of(k)?]);
             continue;
         }
-        if let Some(split) = parallel::split(g, &plan, k) {
+        if let Some(split) = split::split(g, &plan, k) {
             // Its own function, run in chunks on the thread pool.
             flush(&mut run, &mut steps, &mut groups);
             chunked.push((steps.len(), k, split.clone()));
@@ -331,7 +329,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         }
     }
     let functions = ids.len();
-    let entries = super::runtime::entries(&plan.slots, &table)?;
+    let entries = super::run::runtime::entries(&plan.slots, &table)?;
     let mut inputs = vec![(DType::F64, vec![]); g.num_inputs()];
     for id in g.inputs() {
         if let Op::Input(k) = g.nodes[id].op {
@@ -354,10 +352,9 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
     // (matrix products through GEMM, which may skip writing) start zeroed.
     let mut out_zeroed = vec![true; plan.out_allocs.len()];
     for &k in &plan.kernels {
-        if let (Some(Slot::Output(j)), false) = (
-            plan.buffer[k].map(|s| &plan.slots[s]),
-            matches!(g.nodes[k].op, Op::MatMul) && !product::is_inline_product(g, k),
-        ) {
+        if let (Some(Slot::Output(j)), false) =
+            (plan.buffer[k].map(|s| &plan.slots[s]), matches!(g.nodes[k].op, Op::MatMul) && !is_inline_product(g, k))
+        {
             out_zeroed[*j] = false;
         }
     }
@@ -382,7 +379,7 @@ pub(super) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
         arenas: Mutex::new(Vec::new()),
         recycled: Mutex::new(Vec::new()),
         source: None,
-        id: super::runtime::next_id(),
+        id: super::run::runtime::next_id(),
     };
     Ok((compiled, native_text))
 }

@@ -1,18 +1,19 @@
 //! The fused expression walk: the value of a node at one index, computed from its operands
 //! through the layout ops (broadcast, reshape, permute, slice, pad, concat are index arithmetic)
 //! down to materialized buffers and immediates; elementwise ops go to `lower.rs`. The walk's
-//! depth is bounded by the planner (`plan::MAX_INLINE_DEPTH`).
+//! depth is bounded by the planner (`limits::MAX_INLINE_DEPTH`).
 
-use super::emitter::{elem_ty, jerr, Elem, Index, KernelEmitter, Lane};
-use super::vector::{concat_part, keeps_last_axis, linear_lane, multi_lane, pad_guard, slice_lane, Guard};
+use super::emitter::{elem_ty, jerr, Elem, Index, KernelEmitter};
+use super::lanes::{concat_part, keeps_last_axis, linear_lane, multi_lane, pad_guard, slice_lane, Guard, Lane};
 use crate::array::DType;
 use crate::error::Result;
 use crate::ir::{NodeId, Op};
+use crate::jit::limits::CHEAP;
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, InstBuilder, Value};
 
 impl KernelEmitter<'_, '_> {
-    pub(super) fn expr(&mut self, n: NodeId, idx: Index) -> Result<Elem> {
+    pub(crate) fn expr(&mut self, n: NodeId, idx: Index) -> Result<Elem> {
         if self.plan.buffer[n].is_some() {
             return Ok(self.load(n, &idx));
         }
@@ -42,7 +43,7 @@ impl KernelEmitter<'_, '_> {
         Ok(v)
     }
 
-    pub(super) fn operand(&mut self, n: NodeId, k: usize, idx: &Index) -> Result<Elem> {
+    pub(crate) fn operand(&mut self, n: NodeId, k: usize, idx: &Index) -> Result<Elem> {
         let i = self.g.nodes[n].inputs[k];
         let out = self.g.nodes[n].shape.clone();
         let inp = self.g.nodes[i].shape.clone();
@@ -51,7 +52,7 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// The value of `n` at `idx` computed from its operands (never from its own buffer).
-    pub(super) fn expr_op(&mut self, n: NodeId, idx: Index) -> Result<Elem> {
+    pub(crate) fn expr_op(&mut self, n: NodeId, idx: Index) -> Result<Elem> {
         let g = self.g;
         let node = &g.nodes[n];
         let in_dtype = |k: usize| g.nodes[node.inputs[k]].dtype;
@@ -186,7 +187,7 @@ impl KernelEmitter<'_, '_> {
                     return self.expr(node.inputs[0], Index::Multi(inner, lane));
                 };
                 let operand = node.inputs[0];
-                if self.plan.buffer[operand].is_some() || self.plan.cost[operand] <= super::plan::CHEAP {
+                if self.plan.buffer[operand].is_some() || self.plan.cost[operand] <= CHEAP {
                     // Branch-free: read at a clamped (valid) index, then select.
                     let zero_i = self.b.ins().iconst(types::I64, 0);
                     let clamped: Vec<Value> = inner.iter().map(|&q| self.b.ins().select(cond, q, zero_i)).collect();
@@ -235,7 +236,7 @@ impl KernelEmitter<'_, '_> {
         }
     }
 
-    pub(super) fn concat_parts(
+    pub(crate) fn concat_parts(
         &mut self,
         parts: &[(NodeId, usize, usize)],
         axis: usize,

@@ -18,101 +18,24 @@
 //! code computes that element, so results are the interpreter's bit for bit. No multiply-add is
 //! ever fused (`fma` would round once where the interpreter rounds twice).
 
-use super::emitter::{KernelEmitter, Lane};
+use super::emitter::KernelEmitter;
 use super::index::pure_load;
+use super::lanes::{
+    bcast_lane, concat_part, keeps_last_axis, linear_lane, multi_lane, pad_guard, slice_lane, Guard, Lane,
+};
 use crate::array::DType;
-use crate::ir::{AxisSlice as Slice, Lowering, NodeId, Op};
+use crate::ir::{Lowering, NodeId, Op};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
 use rustc_hash::FxHashSet as HashSet;
 
-/// Innermost loops shorter than this stay scalar: their vector body and remainder would cost
-/// more compile time than they save (a recurrent loss makes thousands of 14-element loops).
-pub(super) const MIN_VECTOR_LOOP: i64 = 32;
-
-/// The same for the innermost loops of plain elementwise kernels (no sum accumulated in their
-/// loop nest, whose order would depend on the lanes): the 14-wide rows of a recurrent loss's
-/// `[14, 14]` gradient sums run on vectors. (Their compile time is paid once per distinct
-/// function, `repeats.rs`.)
-pub(super) const MIN_SHORT_VECTOR_LOOP: i64 = 8;
-
-/// The most pieces an innermost loop is split into at pad and concatenation boundaries (more
-/// pieces keep the guards in one loop instead).
-pub(super) const MAX_PIECES: usize = 8;
-
 /// The vector type for elements of `d`, if loops over `d` are vectorized (a complex element
 /// is a pair of such vectors: real parts and imaginary parts).
-pub(super) fn vector_type(d: DType) -> Option<Type> {
+pub(crate) fn vector_type(d: DType) -> Option<Type> {
     match d {
         DType::F64 | DType::C128 => Some(types::F64X2),
         DType::F32 | DType::C64 => Some(types::F32X4),
         DType::Bool => None,
-    }
-}
-
-/// A lane seen as the lane of a multi-index of `shape` (a linear index's `Flat` lane becomes
-/// the last axis when every other axis has length 1). `Flat` only ever describes a linear index
-/// and `Axis` a multi-index, so a lane says which kind of index it belongs to.
-pub(super) fn multi_lane(lane: Lane, shape: &[usize]) -> Lane {
-    match lane {
-        Lane::Flat => match shape.split_last() {
-            None => Lane::Fixed,
-            Some((_, lead)) if lead.iter().all(|&d| d == 1) => Lane::Axis(shape.len() - 1, None),
-            Some(_) => Lane::Unknown,
-        },
-        other => other,
-    }
-}
-
-/// A lane seen as the lane of a linear index into `shape`.
-pub(super) fn linear_lane(lane: Lane, shape: &[usize]) -> Lane {
-    match lane {
-        Lane::Axis(a, _) if shape[a + 1..].iter().all(|&d| d == 1) => Lane::Flat,
-        Lane::Axis(..) => Lane::Unknown,
-        other => other,
-    }
-}
-
-/// The lane of an operand of shape `inp` broadcast to `out` (numpy rules).
-pub(super) fn bcast_lane(lane: Lane, out: &[usize], inp: &[usize]) -> Lane {
-    if out == inp {
-        return lane;
-    }
-    match multi_lane(lane, out) {
-        Lane::Axis(a, off) => {
-            let lead = out.len() - inp.len();
-            if a < lead || (inp[a - lead] == 1 && out[a] != 1) {
-                Lane::Fixed
-            } else {
-                Lane::Axis(a - lead, off)
-            }
-        }
-        other => other,
-    }
-}
-
-/// Whether a reshape from `inp` to `out` at `idx` keeps the last axis (it only regroups the
-/// leading ones), so the innermost loop stays on the operand's last axis.
-pub(super) fn keeps_last_axis(lane: Lane, out: &[usize], inp: &[usize]) -> bool {
-    matches!(lane, Lane::Axis(a, _) if a + 1 == out.len() && inp.last() == Some(&out[a]))
-}
-
-/// The lane of a slice's operand along axis `a` of the slice.
-pub(super) fn slice_lane(lane: Lane, slices: &[Slice], in_shape: &[usize]) -> Lane {
-    match lane {
-        Lane::Axis(a, off) => {
-            let s = &slices[a];
-            if s.is_full(in_shape[a]) {
-                lane
-            } else if s.len == 1 {
-                Lane::Fixed
-            } else if s.step == 1 {
-                Lane::Axis(a, off.map(|o| o + s.start as i64))
-            } else {
-                Lane::Unknown
-            }
-        }
-        other => other,
     }
 }
 
@@ -128,67 +51,8 @@ const HIGH64: [u8; 16] = ODD64;
 const LOW32: [u8; 16] = [0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23];
 const HIGH32: [u8; 16] = [8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31];
 
-/// What a pad's guard on the innermost loop's axis is over the current span.
-#[derive(Copy, Clone, Debug, PartialEq, Eq)]
-pub(super) enum Guard {
-    /// Not on the innermost loop's axis (or no such axis): tested per element if needed, the
-    /// same for every lane.
-    Other,
-    /// Every element of the span is inside the taken range: the operand's lane.
-    Inside(Lane),
-    /// Every element of the span is padding.
-    Outside,
-    /// Some lanes inside, some outside: tested per element, scalar code only.
-    Mixed,
-}
-
-/// The guard of a pad (`slices` into `shape`) on the innermost loop's axis, and its cuts.
-pub(super) fn pad_guard(lane: Lane, slices: &[Slice], shape: &[usize], span: (i64, i64)) -> (Guard, [Option<i64>; 2]) {
-    let Lane::Axis(a, off) = lane else { return (Guard::Other, [None, None]) };
-    let s = &slices[a];
-    if s.is_full(shape[a]) {
-        return (Guard::Other, [None, None]);
-    }
-    let Some(off) = off.filter(|_| s.step == 1) else { return (Guard::Mixed, [None, None]) };
-    // Inside for `i` in `[first, end)`.
-    let first = s.start as i64 - off;
-    let end = first + s.len as i64;
-    let (lo, hi) = span;
-    let guard = if lo >= first && hi <= end {
-        Guard::Inside(Lane::Axis(a, Some(off - s.start as i64)))
-    } else if hi <= first || lo >= end {
-        Guard::Outside
-    } else {
-        Guard::Mixed
-    };
-    (guard, [Some(first), Some(end)])
-}
-
-/// Which part of a concatenation along `axis` (parts `(node, offset, len)`) covers the whole
-/// span, if the innermost loop runs along `axis`; `Err` with the cuts otherwise.
-pub(super) fn concat_part(
-    lane: Lane,
-    axis: usize,
-    parts: &[(NodeId, usize, usize)],
-    span: (i64, i64),
-) -> std::result::Result<Option<usize>, Vec<i64>> {
-    let Lane::Axis(a, off) = lane else { return Ok(None) };
-    if a != axis {
-        return Ok(None);
-    }
-    let Some(off) = off else { return Err(Vec::new()) };
-    let (lo, hi) = span;
-    for (p, &(_, at, len)) in parts.iter().enumerate() {
-        let first = at as i64 - off;
-        if lo >= first && hi <= first + len as i64 {
-            return Ok(Some(p));
-        }
-    }
-    Err(parts.iter().map(|&(_, at, _)| at as i64 - off).collect())
-}
-
 /// What [`KernelEmitter::scan`] found.
-pub(super) struct Scan {
+pub(crate) struct Scan {
     /// Values of `i` where a guard on the innermost loop changes.
     pub cuts: Vec<i64>,
     /// Whether the expression can be computed on a vector of consecutive `i`.
@@ -200,7 +64,7 @@ pub(super) struct Scan {
 
 impl Scan {
     /// A scan of expressions whose elements are of `dtype`.
-    pub(super) fn new(dtype: DType) -> Self {
+    pub(crate) fn new(dtype: DType) -> Self {
         Scan { cuts: Vec::new(), vector: vector_type(dtype).is_some(), dtype: dtype.real(), seen: HashSet::default() }
     }
 
@@ -213,7 +77,7 @@ impl Scan {
 impl KernelEmitter<'_, '_> {
     /// Scans the expression of `n` at an index with lane `lane` over the current span; `own`
     /// computes `n` from its operands even if it has a buffer (a kernel's root).
-    pub(super) fn scan(&self, n: NodeId, lane: Lane, own: bool, s: &mut Scan) {
+    pub(crate) fn scan(&self, n: NodeId, lane: Lane, own: bool, s: &mut Scan) {
         if !s.seen.insert((n, lane, own)) {
             return;
         }
@@ -357,7 +221,7 @@ impl KernelEmitter<'_, '_> {
 
     /// Loads the element(s) at address `at`: a vector of consecutive elements when `lane` moves
     /// with the vector loop, otherwise one element (splat to every lane in vector mode).
-    pub(super) fn load_lanes(&mut self, at: Value, ty: Type, lane: Lane, pure: bool) -> Value {
+    pub(crate) fn load_lanes(&mut self, at: Value, ty: Type, lane: Lane, pure: bool) -> Value {
         let (vector, element) =
             (pure_load(MemFlagsData::new().with_notrap(), pure), pure_load(MemFlagsData::trusted(), pure));
         match self.vec {
@@ -372,7 +236,7 @@ impl KernelEmitter<'_, '_> {
 
     /// The complex elements at `at` and after it, one per lane, split into a vector of real
     /// parts and one of imaginary parts (or one element, splat, for a `Fixed` lane).
-    pub(super) fn load_complex_lanes(&mut self, at: Value, ty: Type, lane: Lane, pure: bool) -> (Value, Value) {
+    pub(crate) fn load_complex_lanes(&mut self, at: Value, ty: Type, lane: Lane, pure: bool) -> (Value, Value) {
         let Some(v) = self.vec else {
             let f = pure_load(MemFlagsData::trusted(), pure);
             return (self.b.ins().load(ty, f, at, 0), self.b.ins().load(ty, f, at, ty.bytes() as i32));
@@ -391,7 +255,7 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// Stores vectors of real and imaginary parts as consecutive complex elements at `at`.
-    pub(super) fn store_complex_lanes(&mut self, at: Value, re: Value, im: Value) {
+    pub(crate) fn store_complex_lanes(&mut self, at: Value, re: Value, im: Value) {
         let v = self.b.func.dfg.value_type(re);
         let (lo, hi) = if v == types::F64X2 { (LOW64, HIGH64) } else { (LOW32, HIGH32) };
         let a = self.shuffle(v, re, im, lo);
@@ -412,7 +276,7 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// `c ? x : y` per lane: a `select` on a scalar condition, a `bitselect` on a vector mask.
-    pub(super) fn sel(&mut self, c: Value, x: Value, y: Value) -> Value {
+    pub(crate) fn sel(&mut self, c: Value, x: Value, y: Value) -> Value {
         let ct = self.b.func.dfg.value_type(c);
         if ct.is_vector() {
             let xt = self.b.func.dfg.value_type(x);
@@ -425,7 +289,7 @@ impl KernelEmitter<'_, '_> {
 
     /// `-x`: for a vector, an `xor` with a sign-bit mask, a constant that Cranelift hoists out
     /// of the loop (x64's vector `fneg` rebuilds its mask at every use).
-    pub(super) fn negate(&mut self, x: Value) -> Value {
+    pub(crate) fn negate(&mut self, x: Value) -> Value {
         match self.sign_mask(x, true) {
             Some(m) => self.b.ins().bxor(x, m),
             None => self.b.ins().fneg(x),
@@ -434,7 +298,7 @@ impl KernelEmitter<'_, '_> {
 
     /// `|x|`: for a vector, an `and` with a constant mask of every bit but the sign (as
     /// [`KernelEmitter::negate`]).
-    pub(super) fn absolute(&mut self, x: Value) -> Value {
+    pub(crate) fn absolute(&mut self, x: Value) -> Value {
         match self.sign_mask(x, false) {
             Some(m) => self.b.ins().band(x, m),
             None => self.b.ins().fabs(x),
@@ -459,7 +323,7 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// A host function of scalars applied to each lane of vector arguments.
-    pub(super) fn per_lane(
+    pub(crate) fn per_lane(
         &mut self,
         v: Type,
         args: &[Value],

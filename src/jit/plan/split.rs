@@ -1,0 +1,79 @@
+//! Which kernels run in chunks on the pool, and how they are cut (`run/pool.rs` runs them):
+//! the chunks depend only on the kernel's shape, never on the number of threads.
+
+use super::{numel, Plan};
+use crate::array::DType;
+use crate::interp::SUM_BLOCK;
+use crate::ir::{Graph, NodeId, Op};
+use crate::jit::limits::{CHUNK, COSTLY_FACTOR, INLINE_CONCAT_PARTS, PARALLEL_MIN};
+
+/// The fewest elements elementwise kernel `k` is split from: fewer when its fused expression
+/// (down to the buffers in `buffer` and the immediates in `inline_const`) calls a host
+/// function per element, which does about `COSTLY_FACTOR` times the work of inline arithmetic.
+pub(crate) fn elementwise_parallel_min(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], k: NodeId) -> usize {
+    let mut seen = super::small_set::SmallSet::default();
+    let mut stack: smallvec::SmallVec<[NodeId; 16]> = smallvec::smallvec![k];
+    while let Some(n) = stack.pop() {
+        let nd = &g.nodes[n];
+        let first_complex = nd.inputs.first().is_some_and(|&x| g.nodes[x].dtype.is_complex());
+        if nd.op.calls_host(first_complex) {
+            return PARALLEL_MIN / COSTLY_FACTOR;
+        }
+        for &i in &nd.inputs {
+            if buffer[i].is_none() && !inline_const[i] && seen.insert(i) {
+                stack.push(i);
+            }
+        }
+    }
+    PARALLEL_MIN
+}
+
+/// How a kernel is split into chunks.
+#[derive(Clone, Debug)]
+pub(crate) enum Split {
+    /// `units` iterations of the outermost loop, `chunk` per chunk.
+    Rows { units: usize, chunk: usize },
+    /// A 1-D sum of `blocks` blocks into the root's buffer, `SUM_CHUNK_BLOCKS` per chunk (the
+    /// first entry of the chunk function's pointer table).
+    Sum { blocks: usize, dtype: DType },
+}
+
+/// How kernel `k` of `plan` is split, if it is large enough to be.
+pub(crate) fn split(g: &Graph, plan: &Plan, k: NodeId) -> Option<Split> {
+    let node = &g.nodes[k];
+    let out = numel(&node.shape);
+    match &node.op {
+        Op::MatMul | Op::Input(_) | Op::Constant(_) | Op::Call(_) => None,
+        // Written piece by piece: no single outermost loop.
+        Op::Concat(_) if plan.buffer[k].is_some() && node.inputs.len() > INLINE_CONCAT_PARTS => None,
+        op if op.is_reduction() => {
+            let in_shape = &g.nodes[node.inputs[0]].shape;
+            let work = numel(in_shape);
+            if work < PARALLEL_MIN {
+                return None;
+            }
+            if node.shape.is_empty() {
+                // Only a sum of one axis is split (by blocks).
+                return match (&node.op, in_shape.len()) {
+                    (Op::ReduceSum(_), 1) if plan.buffer[k].is_some() => {
+                        Some(Split::Sum { blocks: in_shape[0].div_ceil(SUM_BLOCK), dtype: node.dtype })
+                    }
+                    _ => None,
+                };
+            }
+            let units = node.shape[0];
+            let chunk = (CHUNK * units / work).max(1);
+            (units > chunk).then_some(Split::Rows { units, chunk })
+        }
+        _ => {
+            let least = elementwise_parallel_min(g, &plan.buffer, &plan.inline_const, k);
+            let chunk_elements = if least < PARALLEL_MIN { CHUNK / COSTLY_FACTOR } else { CHUNK };
+            if out < least || node.shape.is_empty() {
+                return None;
+            }
+            let units = node.shape[0];
+            let chunk = if node.shape.len() == 1 { chunk_elements } else { (chunk_elements * units / out).max(1) };
+            (units > chunk).then_some(Split::Rows { units, chunk })
+        }
+    }
+}

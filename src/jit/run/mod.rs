@@ -1,0 +1,13 @@
+//! The runtime: what a compiled program does when it is called. `runtime.rs` holds
+//! [`Compiled`] and runs its steps (native functions, GEMM calls) over the call's buffers;
+//! `buffers.rs` allocates outputs, `pool.rs` runs split kernels in chunks on rayon's pool,
+//! `gemm.rs` multiplies matrices through faer, and `host.rs` is the table of `extern "C"`
+//! trampolines native code calls for transcendentals.
+
+pub(crate) mod buffers;
+pub(crate) mod gemm;
+pub(crate) mod host;
+pub(crate) mod pool;
+pub(crate) mod runtime;
+
+pub use runtime::{Compiled, Outputs};
