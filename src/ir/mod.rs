@@ -14,6 +14,7 @@ pub use call::{Call, CallTarget};
 pub use graph::{Graph, Node, NodeId, Operands, Region, Shape};
 pub use infer::{broadcast_shapes, broadcasts_to, infer};
 pub use op::{AxisSlice, BinaryOp, CmpOp, Op, UnaryOp};
+pub(crate) use op::{InlineBinary, InlineComplexBinary, InlineComplexUnary, InlineUnary};
 pub use origin::Origin;
 pub use primitives::Lowering;
 pub use print::{to_dot, to_dot_with, to_text, to_text_with, type_text, DumpOptions};

@@ -12,6 +12,36 @@ use std::sync::Arc;
 
 use super::primitives::{binary_primitives, compare_primitives, unary_primitives, Lowering};
 
+/// Generates `enum $subset` of the rows whose lowering is `Inline` (from `$v $lowering;`
+/// pairs) and `$op::$getter`, the conversion: the JIT's inline lowering matches on the subset
+/// exhaustively, so a row declared `Inline` without a lowering does not compile.
+macro_rules! inline_subset {
+    ($subset:ident, $op:ident, $getter:ident, [$($acc:ident)*];) => {
+        /// The primitives of one family whose JIT lowering, for one kind of operand, is `Inline`.
+        #[derive(Copy, Clone, Debug, PartialEq, Eq)]
+        pub(crate) enum $subset {
+            $($acc,)*
+        }
+
+        impl $op {
+            /// This op as one of the [`Inline`](Lowering::Inline) ones, if it is.
+            pub(crate) fn $getter(self) -> Option<$subset> {
+                match self {
+                    $($op::$acc => Some($subset::$acc),)*
+                    #[allow(unreachable_patterns)]
+                    _ => None,
+                }
+            }
+        }
+    };
+    ($subset:ident, $op:ident, $getter:ident, [$($acc:ident)*]; $v:ident Inline; $($rest:tt)*) => {
+        inline_subset!($subset, $op, $getter, [$($acc)* $v]; $($rest)*);
+    };
+    ($subset:ident, $op:ident, $getter:ident, [$($acc:ident)*]; $v:ident $other:ident; $($rest:tt)*) => {
+        inline_subset!($subset, $op, $getter, [$($acc)*]; $($rest)*);
+    };
+}
+
 /// Generates `UnaryOp` and its tables from the rows of [`unary_primitives`].
 macro_rules! define_unary_op {
     ($($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident) real: $rl:ident, complex: $cl:ident;)*) => {
@@ -53,6 +83,9 @@ macro_rules! define_unary_op {
                 }
             }
         }
+
+        inline_subset!(InlineUnary, UnaryOp, inline_real, []; $($v $rl;)*);
+        inline_subset!(InlineComplexUnary, UnaryOp, inline_complex, []; $($v $cl;)*);
     };
 }
 
@@ -93,6 +126,9 @@ macro_rules! define_binary_op {
                 }
             }
         }
+
+        inline_subset!(InlineBinary, BinaryOp, inline_real, []; $($v $rl;)*);
+        inline_subset!(InlineComplexBinary, BinaryOp, inline_complex, []; $($v $cl;)*);
     };
 }
 

@@ -90,7 +90,7 @@ fn key(op: &Op, inputs_iter: impl Iterator<Item = NodeId>) -> Key<'_> {
         inputs.sort_unstable();
     }
     let op = match op {
-        Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) => Cow::Owned(op.canonical()),
+        op if op.is_reduction() => Cow::Owned(op.canonical()),
         _ => Cow::Borrowed(op),
     };
     (op, inputs)

@@ -130,8 +130,8 @@ impl KernelEmitter<'_, '_> {
         }
         self.load_pointers(bufs, root, root)?;
         match &node.op {
-            Op::ReduceSum(axes) | Op::ReduceMax(axes) | Op::ReduceMin(axes) => {
-                let axes = axes.clone();
+            op if op.is_reduction() => {
+                let axes = op.reduced_axes().unwrap_or_default().to_vec();
                 self.emit_reduce(root, &axes)?;
             }
             Op::MatMul => self.emit_small_product(root)?,

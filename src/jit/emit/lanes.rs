@@ -3,7 +3,7 @@
 //! when it emits the index arithmetic), including the guards of pads and the parts of
 //! concatenations over a span of `i`.
 
-use crate::ir::{AxisSlice as Slice, NodeId};
+use crate::ir::{AxisSlice as Slice, Graph, NodeId};
 
 /// How an index depends on the innermost loop variable `i` of the kernel being emitted (the
 /// loop that vector code runs along and that pad and concat guards are split on).
@@ -143,4 +143,26 @@ pub(crate) fn concat_part(
         }
     }
     Err(parts.iter().map(|&(_, at, _)| at as i64 - off).collect())
+}
+
+/// The non-empty parts of concatenation `n` along `axis`: `(operand, offset, length)`.
+pub(crate) fn concat_parts_of(g: &Graph, n: NodeId, axis: usize) -> Vec<(NodeId, usize, usize)> {
+    let mut parts = Vec::new();
+    let mut off = 0usize;
+    for &i in &g.nodes[n].inputs {
+        let len = g.nodes[i].shape[axis];
+        if len > 0 {
+            parts.push((i, off, len));
+        }
+        off += len;
+    }
+    parts
+}
+
+/// The lane of a permutation's operand (`axes[i]` is the operand axis of result axis `i`).
+pub(crate) fn permute_lane(lane: Lane, shape: &[usize], axes: &[usize]) -> Lane {
+    match multi_lane(lane, shape) {
+        Lane::Axis(a, off) => Lane::Axis(axes[a], off),
+        other => other,
+    }
 }

@@ -5,7 +5,9 @@
 use super::emitter::{elem_ty, jerr, Elem, KernelEmitter};
 use crate::array::DType;
 use crate::error::Result;
-use crate::ir::{BinaryOp, CmpOp, Lowering, UnaryOp};
+use crate::ir::{
+    BinaryOp, CmpOp, InlineBinary, InlineComplexBinary, InlineComplexUnary, InlineUnary, Lowering, UnaryOp,
+};
 use crate::jit::run::host::{self, Convention, HostFn};
 use cranelift_codegen::ir::condcodes::{FloatCC, IntCC};
 use cranelift_codegen::ir::{types, AbiParam, InstBuilder, Signature, StackSlotData, StackSlotKind, Type, Value};
@@ -101,45 +103,51 @@ impl KernelEmitter<'_, '_> {
         }
     }
 
-    /// The inline lowering of the unary ops declared `Inline`.
+    /// The inline lowering of the unary ops declared `Inline` (an exhaustive match on the rows
+    /// so declared: a new one does not compile without its arm).
     fn unary_inline(&mut self, u: UnaryOp, d: DType, a: Elem) -> Result<Elem> {
         let ty = elem_ty(d);
         match a {
             Elem::Scalar(x) => {
+                let Some(u) = u.inline_real() else { return Err(missing(u.name(), d, "an inline lowering")) };
                 let r = match u {
-                    UnaryOp::Neg => self.negate(x),
-                    UnaryOp::Abs => self.absolute(x),
-                    UnaryOp::Sqrt => self.b.ins().sqrt(x),
-                    UnaryOp::Floor => self.b.ins().floor(x),
-                    UnaryOp::Ceil => self.b.ins().ceil(x),
-                    UnaryOp::Recip => {
+                    InlineUnary::Neg => self.negate(x),
+                    InlineUnary::Abs => self.absolute(x),
+                    InlineUnary::Sqrt => self.b.ins().sqrt(x),
+                    InlineUnary::Floor => self.b.ins().floor(x),
+                    InlineUnary::Ceil => self.b.ins().ceil(x),
+                    InlineUnary::Recip => {
                         let one = self.real_const(ty, 1.0);
                         self.b.ins().fdiv(one, x)
                     }
-                    UnaryOp::Real | UnaryOp::Conj => x,
-                    UnaryOp::Imag => self.real_const(ty, 0.0),
-                    UnaryOp::Sign => {
-                        let zero = self.real_const(ty, 0.0);
-                        let one = self.real_const(ty, 1.0);
-                        let m1 = self.real_const(ty, -1.0);
-                        let x0 = self.b.ins().fmul(x, zero);
-                        let lt = self.b.ins().fcmp(FloatCC::LessThan, x, zero);
-                        let t = self.sel(lt, m1, x0);
-                        let gt = self.b.ins().fcmp(FloatCC::GreaterThan, x, zero);
-                        self.sel(gt, one, t)
-                    }
-                    _ => return Err(missing(u.name(), d, "an inline lowering (lower.rs)")),
+                    InlineUnary::Real | InlineUnary::Conj => x,
+                    InlineUnary::Imag => self.real_const(ty, 0.0),
+                    InlineUnary::Sign => self.sign(ty, x),
                 };
                 Ok(Elem::Scalar(r))
             }
-            Elem::Complex(re, im) => Ok(match u {
-                UnaryOp::Neg => Elem::Complex(self.negate(re), self.negate(im)),
-                UnaryOp::Conj => Elem::Complex(re, self.negate(im)),
-                UnaryOp::Real => Elem::Scalar(re),
-                UnaryOp::Imag => Elem::Scalar(im),
-                _ => return Err(missing(u.name(), d, "an inline lowering (lower.rs)")),
-            }),
+            Elem::Complex(re, im) => {
+                let Some(u) = u.inline_complex() else { return Err(missing(u.name(), d, "an inline lowering")) };
+                Ok(match u {
+                    InlineComplexUnary::Neg => Elem::Complex(self.negate(re), self.negate(im)),
+                    InlineComplexUnary::Conj => Elem::Complex(re, self.negate(im)),
+                    InlineComplexUnary::Real => Elem::Scalar(re),
+                    InlineComplexUnary::Imag => Elem::Scalar(im),
+                })
+            }
         }
+    }
+
+    /// `sign(x)`: -1, 1, or `x * 0` (a signed zero, or NaN).
+    fn sign(&mut self, ty: Type, x: Value) -> Value {
+        let zero = self.real_const(ty, 0.0);
+        let one = self.real_const(ty, 1.0);
+        let m1 = self.real_const(ty, -1.0);
+        let x0 = self.b.ins().fmul(x, zero);
+        let lt = self.b.ins().fcmp(FloatCC::LessThan, x, zero);
+        let t = self.sel(lt, m1, x0);
+        let gt = self.b.ins().fcmp(FloatCC::GreaterThan, x, zero);
+        self.sel(gt, one, t)
     }
 
     /// One element of binary `op` on dtype `d`, by the lowering its row declares.
@@ -158,40 +166,42 @@ impl KernelEmitter<'_, '_> {
         }
     }
 
-    /// The inline lowering of the binary ops declared `Inline`.
+    /// The inline lowering of the binary ops declared `Inline` (exhaustive, as for unary ops).
     fn binary_inline(&mut self, op: BinaryOp, d: DType, a: Elem, c: Elem) -> Result<Elem> {
         match (a, c) {
             (Elem::Scalar(x), Elem::Scalar(y)) => {
+                let Some(op) = op.inline_real() else { return Err(missing(op.name(), d, "an inline lowering")) };
                 let r = match op {
-                    BinaryOp::Add => self.b.ins().fadd(x, y),
-                    BinaryOp::Sub => self.b.ins().fsub(x, y),
-                    BinaryOp::Mul => self.b.ins().fmul(x, y),
-                    BinaryOp::Div => self.b.ins().fdiv(x, y),
+                    InlineBinary::Add => self.b.ins().fadd(x, y),
+                    InlineBinary::Sub => self.b.ins().fsub(x, y),
+                    InlineBinary::Mul => self.b.ins().fmul(x, y),
+                    InlineBinary::Div => self.b.ins().fdiv(x, y),
                     // Rust's f64::max / min: NaN ignored; on a tie (+0 / -0) the first wins.
-                    BinaryOp::Max | BinaryOp::Min => {
-                        let cc = if op == BinaryOp::Max { FloatCC::GreaterThan } else { FloatCC::LessThan };
+                    InlineBinary::Max | InlineBinary::Min => {
+                        let cc = if op == InlineBinary::Max { FloatCC::GreaterThan } else { FloatCC::LessThan };
                         let better = self.b.ins().fcmp(cc, y, x);
                         let t = self.sel(better, y, x);
                         let xnan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
                         self.sel(xnan, y, t)
                     }
-                    BinaryOp::Complex => return Ok(Elem::Complex(x, y)),
-                    _ => return Err(missing(op.name(), d, "an inline lowering (lower.rs)")),
+                    InlineBinary::Complex => return Ok(Elem::Complex(x, y)),
                 };
                 Ok(Elem::Scalar(r))
             }
-            (Elem::Complex(ar, ai), Elem::Complex(br, bi)) => Ok(match op {
-                BinaryOp::Add => Elem::Complex(self.b.ins().fadd(ar, br), self.b.ins().fadd(ai, bi)),
-                BinaryOp::Sub => Elem::Complex(self.b.ins().fsub(ar, br), self.b.ins().fsub(ai, bi)),
-                BinaryOp::Mul => {
-                    let t1 = self.b.ins().fmul(ar, br);
-                    let t2 = self.b.ins().fmul(ai, bi);
-                    let t3 = self.b.ins().fmul(ar, bi);
-                    let t4 = self.b.ins().fmul(ai, br);
-                    Elem::Complex(self.b.ins().fsub(t1, t2), self.b.ins().fadd(t3, t4))
-                }
-                _ => return Err(missing(op.name(), d, "an inline lowering (lower.rs)")),
-            }),
+            (Elem::Complex(ar, ai), Elem::Complex(br, bi)) => {
+                let Some(op) = op.inline_complex() else { return Err(missing(op.name(), d, "an inline lowering")) };
+                Ok(match op {
+                    InlineComplexBinary::Add => Elem::Complex(self.b.ins().fadd(ar, br), self.b.ins().fadd(ai, bi)),
+                    InlineComplexBinary::Sub => Elem::Complex(self.b.ins().fsub(ar, br), self.b.ins().fsub(ai, bi)),
+                    InlineComplexBinary::Mul => {
+                        let t1 = self.b.ins().fmul(ar, br);
+                        let t2 = self.b.ins().fmul(ai, bi);
+                        let t3 = self.b.ins().fmul(ar, bi);
+                        let t4 = self.b.ins().fmul(ai, br);
+                        Elem::Complex(self.b.ins().fsub(t1, t2), self.b.ins().fadd(t3, t4))
+                    }
+                })
+            }
             _ => Err(jerr("binary operands of mixed kinds")),
         }
     }

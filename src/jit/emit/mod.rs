@@ -16,6 +16,7 @@ mod expr;
 mod index;
 mod kernel;
 mod lanes;
+mod layout;
 mod loops;
 mod lower;
 mod product;

@@ -20,11 +20,9 @@ impl KernelEmitter<'_, '_> {
     /// element of each in its own blocked order, reading each operand row once for all.
     pub(crate) fn reductions_alike(&self, roots: &[NodeId]) -> usize {
         let plain_reduction = |k: NodeId| {
-            matches!(self.g.nodes[k].op, Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_))
-                && self.plan.sibling[k].is_none()
-                && !self.g.nodes[k].shape.is_empty()
+            self.g.nodes[k].op.is_reduction() && self.plan.sibling[k].is_none() && !self.g.nodes[k].shape.is_empty()
         };
-        let axes = |k: NodeId| reduced_axes(&self.g.nodes[k].op);
+        let axes = |k: NodeId| self.g.nodes[k].op.reduced_axes();
         let Some(&first) = roots.first().filter(|&&k| plain_reduction(k)) else { return 0 };
         let in_shape = &self.g.nodes[self.g.nodes[first].inputs[0]].shape;
         let mut group_slots = vec![self.plan.buffer[first]];
@@ -53,7 +51,7 @@ impl KernelEmitter<'_, '_> {
             self.add_pointers(bufs, root)?;
         }
         let axes =
-            reduced_axes(&self.g.nodes[roots[0]].op).ok_or_else(|| jerr("a reduction group of other kernels"))?;
+            self.g.nodes[roots[0]].op.reduced_axes().ok_or_else(|| jerr("a reduction group of other kernels"))?;
         self.emit_reduce_all(roots, axes)
     }
 
@@ -213,14 +211,6 @@ pub(crate) struct ReduceLevel<'r> {
     pub kind: Reduction,
     /// A sibling kernel written at each element this level reads (`sibling.rs`).
     pub sibling: Option<&'r Fused>,
-}
-
-/// The axes a reduction reduces (`None` for other ops).
-fn reduced_axes(op: &Op) -> Option<&[usize]> {
-    match op {
-        Op::ReduceSum(a) | Op::ReduceMax(a) | Op::ReduceMin(a) => Some(a),
-        _ => None,
-    }
 }
 
 /// The lane of a kernel's own index: its innermost axis moves with the innermost loop.

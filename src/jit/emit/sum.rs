@@ -24,6 +24,35 @@ struct Accumulators<'v> {
     vector: Option<(Type, &'v [Variable])>,
 }
 
+/// What the blocks of one blocked sum share while they are emitted.
+struct BlockedSum<'v> {
+    /// The accumulators of one block.
+    sums: Accumulators<'v>,
+    /// In vector code, the vector type and the two sets of vector accumulators of a block pair.
+    pairs: Option<(Type, [&'v [Variable]; 2])>,
+    /// The binary counter's partial sums.
+    partials: Partials,
+    /// A chunk's first block (its counter counts from there).
+    first: Option<Value>,
+    dtype: DType,
+}
+
+impl BlockedSum<'_> {
+    /// Block `b`'s position in the binary counter.
+    fn block_count(&self, k: &mut KernelEmitter<'_, '_>, b: Value) -> Value {
+        match self.first {
+            Some(lo) => k.b.ins().isub(b, lo),
+            None => b,
+        }
+    }
+}
+
+/// A run of full blocks: `(first, end, level, two at a time)`.
+type BlockRun<'r, 'l> = (usize, usize, &'r ReduceLevel<'l>, bool);
+
+/// The blocks after the full ones: `(full blocks, elements of the partial block, its level)`.
+type Tail<'r, 'l> = (usize, usize, &'r ReduceLevel<'l>);
+
 /// Where a level's partial sums live while it is emitted: a stack slot, or (for one chunk of
 /// a sum split across threads) the caller's memory.
 struct Partials {
@@ -65,77 +94,34 @@ impl KernelEmitter<'_, '_> {
         let (full_blocks, tail) = (n / SUM_BLOCK, n % SUM_BLOCK);
         let blocks = full_blocks + usize::from(tail > 0);
         let levels = (usize::BITS - blocks.leading_zeros()) as usize;
-        let size = dtype.size_of() as i64;
         let accs: Vec<Vec<Variable>> = (0..SUM_ACCUMULATORS)
             .map(|_| (0..if dtype.is_complex() { 2 } else { 1 }).map(|_| self.b.declare_var(elem_ty(dtype))).collect())
             .collect();
-        // The innermost level runs on vectors when its elements allow: the accumulators are
-        // then the lanes of `4 / W` vectors (lane `r` of vector `v` is accumulator `v W + r`),
-        // so each accumulator adds the same elements in the same order as in scalar code.
-        let vt = if red.level + 1 == red.axes.len() {
-            let axis = red.axes[red.level];
-            let saved = self.span;
-            self.span = (0, n as i64);
-            let mut s = Scan::new(dtype);
-            self.scan(red.operand, Lane::Axis(axis, Some(0)), false, &mut s);
-            self.span = saved;
-            vector_type(dtype).filter(|_| s.vector && !dtype.is_complex() && n as i64 >= MIN_VECTOR_LOOP)
-        } else {
-            None
-        };
+        let vt = self.sum_vector_type(red, n);
         let vaccs: Vec<Variable> = match vt {
             Some(v) => (0..SUM_ACCUMULATORS / v.lane_count() as usize).map(|_| self.b.declare_var(v)).collect(),
             None => Vec::new(),
         };
-        let sums = Accumulators { scalar: &accs, vector: vt.map(|v| (v, vaccs.as_slice())) };
         // A sibling kernel is written by the innermost level (an outer level passes it down
         // to each of its elements' levels).
         let sibling = red.sibling.filter(|_| red.level + 1 == red.axes.len());
         if chunk.is_none() && blocks == 1 && sibling.is_none_or(|f| f.blocks.0 == 0) {
             // One block: the binary counter holds its sum alone, so the sum is the block's,
             // with no partial sums in memory (with a sibling, the block writes its elements).
+            let sums = Accumulators { scalar: &accs, vector: vt.map(|v| (v, vaccs.as_slice())) };
             let base = self.b.ins().iconst(types::I64, 0);
             return self.sum_block(red, &sums, base, n).map(Some);
         }
-        let partials = match chunk {
-            Some((_, _, part)) => Partials { at: PartialsAt::Ptr(part), size },
-            None => {
-                let slot = self.b.create_sized_stack_slot(StackSlotData::new(
-                    StackSlotKind::ExplicitSlot,
-                    (levels as i64 * size) as u32,
-                    4,
-                ));
-                Partials { at: PartialsAt::Slot(slot), size }
-            }
-        };
-        let first = chunk.map(|(lo, _, _)| lo);
+        let partials = self.partials(chunk.map(|(_, _, part)| part), levels, dtype);
         // With vectors, two blocks at a time: their accumulators are independent chains of
         // additions (each still in its block's order), so their latencies overlap.
         let vaccs2: Vec<Variable> = vaccs.iter().map(|_| self.b.declare_var(vt.unwrap_or(types::F64X2))).collect();
-        let run_blocks = |k: &mut Self, lo: Value, end: Value, r: &ReduceLevel<'_>, pairs: bool| -> Result<()> {
-            let mut block = |k: &mut Self, b: Value| -> Result<()> {
-                let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
-                let s = k.sum_block(r, &sums, base, SUM_BLOCK)?;
-                let count = match first {
-                    Some(lo) => k.b.ins().isub(b, lo),
-                    None => b,
-                };
-                k.merge_partial(&partials, count, s, dtype)
-            };
-            let mut pair = |k: &mut Self, b: Value| -> Result<()> {
-                let Some(vt) = vt else { return Err(jerr("block pairs without vectors")) };
-                let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
-                let (s0, s1) = k.sum_block_pair(r, vt, [&vaccs, &vaccs2], base)?;
-                let count = match first {
-                    Some(lo) => k.b.ins().isub(b, lo),
-                    None => b,
-                };
-                k.merge_partial(&partials, count, s0, dtype)?;
-                let next = k.b.ins().iadd_imm_s(count, 1);
-                k.merge_partial(&partials, next, s1, dtype)
-            };
-            let next = if vt.is_some() && pairs { k.emit_dyn(lo, end, 2, &mut pair)? } else { lo };
-            k.emit_dyn(next, end, 1, &mut block).map(|_| ())
+        let sum = BlockedSum {
+            sums: Accumulators { scalar: &accs, vector: vt.map(|v| (v, vaccs.as_slice())) },
+            pairs: vt.map(|v| (v, [vaccs.as_slice(), vaccs2.as_slice()])),
+            partials,
+            first: chunk.map(|(lo, _, _)| lo),
+            dtype,
         };
         // The full blocks in runs, in order: a run of blocks that also write a sibling kernel's
         // elements (`sibling.rs`) between runs that do not. With a sibling every run takes one
@@ -150,36 +136,125 @@ impl KernelEmitter<'_, '_> {
             }
             None => (vec![(0, full_blocks, red, true)], red),
         };
-        let Some((lo, hi, _)) = chunk else {
-            for &(a, b, r, pairs) in runs.iter().filter(|(a, b, ..)| a < b) {
-                let (lo, end) = (self.b.ins().iconst(types::I64, a as i64), self.b.ins().iconst(types::I64, b as i64));
-                run_blocks(self, lo, end, r, pairs)?;
+        let runs: Vec<BlockRun> = runs.into_iter().filter(|(a, b, ..)| a < b).collect();
+        match chunk {
+            None => self.whole_sum(&sum, &runs, (full_blocks, tail, tail_level), levels).map(Some),
+            Some((lo, hi, _)) => {
+                self.chunk_of_sum(&sum, &runs, (full_blocks, tail, tail_level), (lo, hi)).map(|_| None)
             }
-            if tail > 0 {
-                let base = self.b.ins().iconst(types::I64, (full_blocks * SUM_BLOCK) as i64);
-                let s = self.sum_block(tail_level, &sums, base, tail)?;
-                let count = self.b.ins().iconst(types::I64, full_blocks as i64);
-                self.merge_partial(&partials, count, s, dtype)?;
+        }
+    }
+
+    /// The vector type of the innermost level's accumulators, when its elements allow vectors:
+    /// the accumulators are then the lanes of `4 / W` vectors (lane `r` of vector `v` is
+    /// accumulator `v W + r`), so each accumulator adds the same elements in the same order as
+    /// in scalar code.
+    fn sum_vector_type(&mut self, red: &ReduceLevel<'_>, n: usize) -> Option<Type> {
+        if red.level + 1 != red.axes.len() {
+            return None;
+        }
+        let axis = red.axes[red.level];
+        let saved = self.span;
+        self.span = (0, n as i64);
+        let mut s = Scan::new(red.dtype);
+        self.scan(red.operand, Lane::Axis(axis, Some(0)), false, &mut s);
+        self.span = saved;
+        vector_type(red.dtype).filter(|_| s.vector && !red.dtype.is_complex() && n as i64 >= MIN_VECTOR_LOOP)
+    }
+
+    /// The partial sums of `levels` levels: at `part` (a chunk's, the caller's memory) or in a
+    /// new stack slot.
+    fn partials(&mut self, part: Option<Value>, levels: usize, dtype: DType) -> Partials {
+        let size = dtype.size_of() as i64;
+        match part {
+            Some(part) => Partials { at: PartialsAt::Ptr(part), size },
+            None => {
+                let bytes = (levels as i64 * size) as u32;
+                let slot = self.b.create_sized_stack_slot(StackSlotData::new(StackSlotKind::ExplicitSlot, bytes, 4));
+                Partials { at: PartialsAt::Slot(slot), size }
             }
-            let mut total: Option<Elem> = None;
-            for level in (0..levels).filter(|l| (blocks >> l) & 1 == 1) {
-                let at = self.partials_base(&partials);
-                let at = self.b.ins().iadd_imm_s(at, level as i64 * partials.size);
-                let p = self.load_elem(at, dtype);
-                total = Some(match total {
-                    None => p,
-                    Some(t) => self.binary(BinaryOp::Add, dtype, p, t)?,
-                });
-            }
-            return Ok(total);
+        }
+    }
+
+    /// Blocks `lo..end` of a run, merged into the partial sums: with `pairs` (and vectors) two
+    /// at a time while two remain.
+    fn sum_blocks(
+        &mut self,
+        sum: &BlockedSum<'_>,
+        (lo, end): (Value, Value),
+        r: &ReduceLevel<'_>,
+        pairs: bool,
+    ) -> Result<()> {
+        let dtype = sum.dtype;
+        let mut block = |k: &mut Self, b: Value| -> Result<()> {
+            let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
+            let s = k.sum_block(r, &sum.sums, base, SUM_BLOCK)?;
+            let count = sum.block_count(k, b);
+            k.merge_partial(&sum.partials, count, s, dtype)
         };
+        let mut pair = |k: &mut Self, b: Value| -> Result<()> {
+            let Some((vt, vaccs)) = sum.pairs else { return Err(jerr("block pairs without vectors")) };
+            let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
+            let (s0, s1) = k.sum_block_pair(r, vt, vaccs, base)?;
+            let count = sum.block_count(k, b);
+            k.merge_partial(&sum.partials, count, s0, dtype)?;
+            let next = k.b.ins().iadd_imm_s(count, 1);
+            k.merge_partial(&sum.partials, next, s1, dtype)
+        };
+        let next = if sum.pairs.is_some() && pairs { self.emit_dyn(lo, end, 2, &mut pair)? } else { lo };
+        self.emit_dyn(next, end, 1, &mut block).map(|_| ())
+    }
+
+    /// A whole sum: every run, the partial tail block, then the partials added from the lowest
+    /// level up.
+    fn whole_sum(
+        &mut self,
+        sum: &BlockedSum<'_>,
+        runs: &[BlockRun<'_, '_>],
+        (full_blocks, tail, tail_level): Tail<'_, '_>,
+        levels: usize,
+    ) -> Result<Elem> {
+        let dtype = sum.dtype;
+        for &(a, b, r, pairs) in runs {
+            let (lo, end) = (self.b.ins().iconst(types::I64, a as i64), self.b.ins().iconst(types::I64, b as i64));
+            self.sum_blocks(sum, (lo, end), r, pairs)?;
+        }
+        if tail > 0 {
+            let base = self.b.ins().iconst(types::I64, (full_blocks * SUM_BLOCK) as i64);
+            let s = self.sum_block(tail_level, &sum.sums, base, tail)?;
+            let count = self.b.ins().iconst(types::I64, full_blocks as i64);
+            self.merge_partial(&sum.partials, count, s, dtype)?;
+        }
+        let blocks = full_blocks + usize::from(tail > 0);
+        let mut total: Option<Elem> = None;
+        for level in (0..levels).filter(|l| (blocks >> l) & 1 == 1) {
+            let at = self.partials_base(&sum.partials);
+            let at = self.b.ins().iadd_imm_s(at, level as i64 * sum.partials.size);
+            let p = self.load_elem(at, dtype);
+            total = Some(match total {
+                None => p,
+                Some(t) => self.binary(BinaryOp::Add, dtype, p, t)?,
+            });
+        }
+        total.ok_or_else(|| jerr("a sum of no blocks"))
+    }
+
+    /// Blocks `lo..hi` of a sum (one chunk), the partial tail block in the last chunk; the
+    /// partials stay in the caller's memory.
+    fn chunk_of_sum(
+        &mut self,
+        sum: &BlockedSum<'_>,
+        runs: &[BlockRun<'_, '_>],
+        (full_blocks, tail, tail_level): Tail<'_, '_>,
+        (lo, hi): (Value, Value),
+    ) -> Result<()> {
         let full = self.b.ins().iconst(types::I64, full_blocks as i64);
         let end = self.b.ins().umin(hi, full);
-        for &(a, b, r, pairs) in runs.iter().filter(|(a, b, ..)| a < b) {
+        for &(a, b, r, pairs) in runs {
             // This run's blocks in the chunk.
             let (a, b) = (self.b.ins().iconst(types::I64, a as i64), self.b.ins().iconst(types::I64, b as i64));
             let (a, b) = (self.b.ins().umax(a, lo), self.b.ins().umin(b, end));
-            run_blocks(self, a, b, r, pairs)?;
+            self.sum_blocks(sum, (a, b), r, pairs)?;
         }
         if tail > 0 {
             // The last chunk ends with the partial block.
@@ -188,13 +263,13 @@ impl KernelEmitter<'_, '_> {
             self.b.ins().brif(last, tb, &[], done, &[]);
             self.b.switch_to_block(tb);
             let base = self.b.ins().iconst(types::I64, (full_blocks * SUM_BLOCK) as i64);
-            let s = self.sum_block(tail_level, &sums, base, tail)?;
+            let s = self.sum_block(tail_level, &sum.sums, base, tail)?;
             let count = self.b.ins().isub(full, lo);
-            self.merge_partial(&partials, count, s, dtype)?;
+            self.merge_partial(&sum.partials, count, s, sum.dtype)?;
             self.b.ins().jump(done, &[]);
             self.b.switch_to_block(done);
         }
-        Ok(None)
+        Ok(())
     }
 
     /// The address of partial sum 0.

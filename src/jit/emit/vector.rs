@@ -21,10 +21,11 @@
 use super::emitter::KernelEmitter;
 use super::index::pure_load;
 use super::lanes::{
-    bcast_lane, concat_part, keeps_last_axis, linear_lane, multi_lane, pad_guard, slice_lane, Guard, Lane,
+    bcast_lane, concat_part, concat_parts_of, keeps_last_axis, linear_lane, multi_lane, pad_guard, permute_lane,
+    slice_lane, Guard, Lane,
 };
 use crate::array::DType;
-use crate::ir::{Lowering, NodeId, Op};
+use crate::ir::{AxisSlice as Slice, NodeId, Op};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
 use rustc_hash::FxHashSet as HashSet;
@@ -103,18 +104,15 @@ impl KernelEmitter<'_, '_> {
             bcast_lane(lane, &node.shape, inp)
         };
         match &node.op {
-            Op::Unary(u) => {
+            Op::Unary(_) | Op::Binary(_) => {
+                // Inline on vectors, or a host call per lane for a real operand.
                 let d = in_dtype(0);
-                s.vector &= float && s.lanes(d) && u.lowering(d.is_complex()) == Lowering::Inline
-                    || (!d.is_complex() && u.lowering(false) == Lowering::Host && s.lanes(d));
-                self.scan(node.inputs[0], operand(0), false, s);
-            }
-            Op::Binary(b) => {
-                let d = in_dtype(0);
-                s.vector &= float && s.lanes(d) && b.lowering(d.is_complex()) == Lowering::Inline
-                    || (!d.is_complex() && b.lowering(false) == Lowering::Host && s.lanes(d));
-                self.scan(node.inputs[0], operand(0), false, s);
-                self.scan(node.inputs[1], operand(1), false, s);
+                let inline = !node.op.calls_host(d.is_complex());
+                s.vector &=
+                    float && s.lanes(d) && inline || (!d.is_complex() && node.op.calls_host(false) && s.lanes(d));
+                for k in 0..node.inputs.len() {
+                    self.scan(node.inputs[k], operand(k), false, s);
+                }
             }
             Op::Compare(_) => {
                 s.vector &= s.lanes(in_dtype(0));
@@ -140,75 +138,13 @@ impl KernelEmitter<'_, '_> {
                 };
                 self.scan(node.inputs[0], l, false, s);
             }
-            Op::Permute(axes) => {
-                let l = match multi_lane(lane, &node.shape) {
-                    Lane::Axis(a, off) => Lane::Axis(axes[a], off),
-                    other => other,
-                };
-                self.scan(node.inputs[0], l, false, s);
-            }
+            Op::Permute(axes) => self.scan(node.inputs[0], permute_lane(lane, &node.shape, axes), false, s),
             Op::Slice(slices) => {
                 let l = slice_lane(multi_lane(lane, &node.shape), slices, &g.nodes[node.inputs[0]].shape);
                 self.scan(node.inputs[0], l, false, s);
             }
-            Op::Pad { shape, slices } => {
-                if slices.iter().any(|x| x.len == 0) {
-                    return;
-                }
-                let lane = multi_lane(lane, shape);
-                let (guard, cuts) = pad_guard(lane, slices, shape, self.span);
-                s.cuts.extend(cuts.iter().flatten());
-                let l = match guard {
-                    Guard::Outside => return,
-                    Guard::Inside(l) => l,
-                    Guard::Other => lane,
-                    Guard::Mixed => {
-                        s.vector = false;
-                        Lane::Unknown
-                    }
-                };
-                if matches!(l, Lane::Unknown) && slices.iter().enumerate().any(|(a, x)| !x.is_full(shape[a])) {
-                    s.vector = false;
-                }
-                self.scan(node.inputs[0], l, false, s);
-            }
-            Op::Concat(axis) => {
-                let mut parts = Vec::new();
-                let mut off = 0usize;
-                for &i in &node.inputs {
-                    let len = g.nodes[i].shape[*axis];
-                    if len > 0 {
-                        parts.push((i, off, len));
-                    }
-                    off += len;
-                }
-                let lane = multi_lane(lane, &node.shape);
-                match concat_part(lane, *axis, &parts, self.span) {
-                    Ok(Some(p)) => {
-                        let (i, at, _) = parts[p];
-                        let l = match lane {
-                            Lane::Axis(a, off) => Lane::Axis(a, off.map(|o| o - at as i64)),
-                            other => other,
-                        };
-                        self.scan(i, l, false, s);
-                    }
-                    Ok(None) => {
-                        if matches!(lane, Lane::Unknown) && parts.len() > 1 {
-                            s.vector = false;
-                        }
-                        for &(i, _, _) in &parts {
-                            self.scan(i, lane, false, s);
-                        }
-                    }
-                    Err(cuts) => {
-                        s.cuts.extend(cuts);
-                        s.vector = false;
-                        for &(i, _, _) in &parts {
-                            self.scan(i, Lane::Unknown, false, s);
-                        }
-                    }
-                }
-            }
+            Op::Pad { shape, slices } => self.scan_pad(node.inputs[0], lane, (shape, slices), s),
+            Op::Concat(axis) => self.scan_concat(n, lane, *axis, s),
             Op::Input(_)
             | Op::Constant(_)
             | Op::ReduceSum(_)
@@ -216,6 +152,63 @@ impl KernelEmitter<'_, '_> {
             | Op::ReduceMin(_)
             | Op::MatMul
             | Op::Call(_) => s.vector = false,
+        }
+    }
+
+    /// [`scan`](Self::scan) of a pad of `operand` at `lane`: its cuts, and its operand at the
+    /// lane the guard leaves.
+    fn scan_pad(&self, operand: NodeId, lane: Lane, (shape, slices): (&[usize], &[Slice]), s: &mut Scan) {
+        if slices.iter().any(|x| x.len == 0) {
+            return;
+        }
+        let lane = multi_lane(lane, shape);
+        let (guard, cuts) = pad_guard(lane, slices, shape, self.span);
+        s.cuts.extend(cuts.iter().flatten());
+        let l = match guard {
+            Guard::Outside => return,
+            Guard::Inside(l) => l,
+            Guard::Other => lane,
+            Guard::Mixed => {
+                s.vector = false;
+                Lane::Unknown
+            }
+        };
+        if matches!(l, Lane::Unknown) && slices.iter().enumerate().any(|(a, x)| !x.is_full(shape[a])) {
+            s.vector = false;
+        }
+        self.scan(operand, l, false, s);
+    }
+
+    /// [`scan`](Self::scan) of concatenation `n` along `axis` at `lane`: the part that covers
+    /// the span, or every part (with the cuts between them).
+    fn scan_concat(&self, n: NodeId, lane: Lane, axis: usize, s: &mut Scan) {
+        let node = &self.g.nodes[n];
+        let parts = concat_parts_of(self.g, n, axis);
+        let lane = multi_lane(lane, &node.shape);
+        match concat_part(lane, axis, &parts, self.span) {
+            Ok(Some(p)) => {
+                let (i, at, _) = parts[p];
+                let l = match lane {
+                    Lane::Axis(a, off) => Lane::Axis(a, off.map(|o| o - at as i64)),
+                    other => other,
+                };
+                self.scan(i, l, false, s);
+            }
+            Ok(None) => {
+                if matches!(lane, Lane::Unknown) && parts.len() > 1 {
+                    s.vector = false;
+                }
+                for &(i, _, _) in &parts {
+                    self.scan(i, lane, false, s);
+                }
+            }
+            Err(cuts) => {
+                s.cuts.extend(cuts);
+                s.vector = false;
+                for &(i, _, _) in &parts {
+                    self.scan(i, Lane::Unknown, false, s);
+                }
+            }
         }
     }
 

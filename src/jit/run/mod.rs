@@ -5,6 +5,7 @@
 //! trampolines native code calls for transcendentals.
 
 pub(crate) mod buffers;
+mod call;
 pub(crate) mod gemm;
 pub(crate) mod host;
 pub(crate) mod pool;

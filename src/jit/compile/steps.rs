@@ -1,0 +1,90 @@
+//! The run as a list of steps: GEMM calls, chunked kernels (each its own function, run on the
+//! pool), and runs of consecutive kernels cut into functions at the period they repeat with
+//! (`plan/repeats.rs`). The functions' addresses are filled in once they are compiled.
+
+use crate::error::Result;
+use crate::ir::{Graph, NodeId, Op};
+use crate::jit::emit::jerr;
+use crate::jit::plan::products::{is_inline_product, matmul_operand};
+use crate::jit::plan::split::{self, Split};
+use crate::jit::plan::{repeats, Plan};
+use crate::jit::run::gemm::Product;
+use crate::jit::run::runtime::Step;
+
+/// The steps of a run, and what the functions among them compute.
+pub(super) struct Schedule {
+    /// The steps, in order (function addresses and tables not yet filled in).
+    pub steps: Vec<Step>,
+    /// The slot of each entry of the run's pointer table: each GEMM call's operands and
+    /// result, then (appended when linked) each function's own table.
+    pub table: Vec<usize>,
+    /// The kernel functions: (step, kernels).
+    pub groups: Vec<(usize, Vec<NodeId>)>,
+    /// The chunked kernels: (step, kernel, split).
+    pub chunked: Vec<(usize, NodeId, Split)>,
+    /// Loop nests emitted.
+    pub loops: usize,
+}
+
+impl Schedule {
+    /// Cuts the pending run of kernels into functions (`repeats::cut`), one step each.
+    fn flush(&mut self, g: &Graph, plan: &Plan, run: &mut Vec<NodeId>) {
+        let hashes: Vec<u64> = run.iter().map(|&k| repeats::kernel_hash(g, plan, k)).collect();
+        for range in repeats::cut(&hashes) {
+            self.groups.push((self.steps.len(), run[range].to_vec()));
+            self.steps.push(Step::Kernel { f: 0, table: 0 });
+        }
+        run.clear();
+    }
+
+    /// A GEMM call for matrix product `k`.
+    fn gemm(&mut self, g: &Graph, plan: &Plan, k: NodeId) -> Result<()> {
+        let node = &g.nodes[k];
+        let (a, b) = (node.inputs[0], node.inputs[1]);
+        let sa = &g.nodes[a].shape;
+        let r = sa.len();
+        let ((sa_slot, ta), (sb_slot, tb)) = (matmul_operand(g, plan, a)?, matmul_operand(g, plan, b)?);
+        let product = Product {
+            dtype: node.dtype,
+            batch: sa[..r - 2].iter().product(),
+            m: sa[r - 2],
+            k: sa[r - 1],
+            n: node.shape[r - 1],
+            ta,
+            tb,
+        };
+        self.steps.push(Step::MatMul { operands: self.table.len(), product });
+        let out = plan.buffer[k].ok_or_else(|| jerr(format!("%{k} has no buffer")))?;
+        self.table.extend([sa_slot, sb_slot, out]);
+        Ok(())
+    }
+}
+
+/// The steps of `plan`'s kernels, in order.
+pub(super) fn schedule(g: &Graph, plan: &Plan) -> Result<Schedule> {
+    let mut s = Schedule { steps: Vec::new(), table: Vec::new(), groups: Vec::new(), chunked: Vec::new(), loops: 0 };
+    let mut run: Vec<NodeId> = Vec::new();
+    for &k in &plan.kernels {
+        let node = &g.nodes[k];
+        // Emitted in its sibling sum's loop nest.
+        if plan.absorbed[k] || node.shape.iter().product::<usize>() == 0 {
+            continue;
+        }
+        if matches!(node.op, Op::MatMul) && !is_inline_product(g, k) {
+            s.flush(g, plan, &mut run);
+            s.gemm(g, plan, k)?;
+            continue;
+        }
+        if let Some(split) = split::split(g, plan, k) {
+            // Its own function, run in chunks on the thread pool.
+            s.flush(g, plan, &mut run);
+            s.chunked.push((s.steps.len(), k, split.clone()));
+            s.steps.push(Step::Chunked { f: 0, table: 0, split });
+        } else {
+            run.push(k);
+        }
+        s.loops += 1;
+    }
+    s.flush(g, plan, &mut run);
+    Ok(s)
+}
