@@ -5,9 +5,9 @@
 //! W3: two-layer tanh MLP with log-softmax cross-entropy, value + grads of W1 b1 W2 b2,
 //!     (B, D, H, C) = (128, 64, 128, 10).
 
-use cranegrad::array::Data;
+use cranegrad::internals::Data;
 use cranegrad::prelude::*;
-use cranegrad::{interp, jit, trace_graph};
+use cranegrad::{internals::interp, internals::jit, trace_graph};
 use criterion::{black_box, criterion_group, criterion_main, BenchmarkId, Criterion};
 use ndarray::{s, ArrayD, IxDyn};
 use std::sync::Arc;

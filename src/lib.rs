@@ -25,15 +25,15 @@ mod accel;
 #[cfg(feature = "argmin")]
 #[path = "argmin_adapter.rs"]
 pub mod argmin;
-pub mod array;
+mod array;
 mod autodiff;
 mod error;
-pub mod interp;
+mod interp;
 pub mod ir;
-pub mod jit;
+mod jit;
 pub mod nn;
 mod ops;
-pub mod opt;
+mod opt;
 pub mod optim;
 mod trace;
 
@@ -48,9 +48,36 @@ pub use error::{Error, Result};
 pub use ops::{concat, select, Operand};
 pub use trace::{dlfeval, make_ir, trace_graph, DlArray};
 
+/// The machinery under the API, for tests, benchmarks and readers of the IR: the array storage
+/// a graph's constants hold, the interpreter (the reference semantics), the optimizer's passes,
+/// and the JIT. Not part of the API: these names may change between versions.
+pub mod internals {
+    pub use crate::array::{promote, Data, Num, RealNum};
+    pub use crate::nn::conv::dlconv_shifted;
+
+    /// The interpreter: one kernel per primitive, the reference semantics.
+    pub mod interp {
+        pub use crate::interp::{eval, run};
+    }
+
+    /// The optimizer's passes.
+    pub mod opt {
+        pub use crate::opt::{cse, dce, fold_constants, optimize, simplify, MAX_FOLDED_ELEMENTS};
+    }
+
+    /// The Cranelift backend.
+    pub mod jit {
+        pub use crate::jit::{compile, compile_shared, Compiled, Outputs};
+    }
+}
+
 /// Every name the public API uses: `use cranegrad::prelude::*;`.
 pub mod prelude {
-    pub use crate::nn::*;
+    pub use crate::nn::{
+        attention, avgpool, batchnorm, batchnorm_inference, crossentropy, cumsum, dlconv, dropout, embed, fullyconnect,
+        gelu, gru, huber, indexcrossentropy, interp1, l1loss, layernorm, leakyrelu, log_softmax, lstm, maxpool, mse,
+        norm, prod, relu, sigmoid, softmax, ConvOptions, PoolOptions, NORM_EPSILON,
+    };
     pub use crate::optim::{
         adamupdate, dlupdate, rmspropupdate, sgdmupdate, AdamOptions, AdamState, RmspropOptions, RmspropState,
         SgdmOptions, SgdmState,

@@ -1,4 +1,4 @@
-//! The snippets of ../shared/API.md, as written there: if a name or signature drifts from the
+//! The snippets of docs/API.md, as written there: if a name or signature drifts from the
 //! contract, this file stops compiling.
 
 use cranegrad::prelude::*;

@@ -1,4 +1,4 @@
-//! The derivative operators of API.md section 6: `dljvp`, `dlhvp`, `dljacobian`,
+//! The derivative operators of docs/API.md section 6: `dljvp`, `dlhvp`, `dljacobian`,
 //! `dldivergence`, `dllaplacian`. Each is checked against central finite differences, eagerly
 //! (`dlfeval`) and accelerated, and differentiated again (up to third order) against finite
 //! differences of itself; bad inputs are `Err`s naming the call and the shapes.

@@ -1,4 +1,4 @@
-//! Every bad input gives an `Err` whose message says what went wrong (API.md section 3), and
+//! Every bad input gives an `Err` whose message says what went wrong (docs/API.md section 3), and
 //! nothing panics across the public API.
 
 // `s![1..-1]`-style bounds are ndarray's slice syntax, not ranges.
@@ -268,8 +268,8 @@ fn bad_inputs_give_errors_and_never_panic() {
 
 #[test]
 fn the_public_interpreter_refuses_operands_and_graphs_that_break_the_rules() {
-    use cranegrad::array::Data;
-    use cranegrad::interp;
+    use cranegrad::internals::interp;
+    use cranegrad::internals::Data;
     use cranegrad::ir::{Graph, Node, Op};
     use std::sync::Arc;
     let x = Data::zeros(DType::F64, &[2, 3]);

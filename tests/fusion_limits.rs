@@ -3,9 +3,9 @@
 //! steps, would otherwise read more pointers in one loop nest than there are registers), and
 //! the cut changes no bit.
 
-use cranegrad::array::Data;
+use cranegrad::internals::Data;
 use cranegrad::ir::{BinaryOp, Graph, Op};
-use cranegrad::{interp, jit, DType};
+use cranegrad::{internals::interp, internals::jit, DType};
 use std::sync::Arc;
 
 #[test]

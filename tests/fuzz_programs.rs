@@ -18,9 +18,9 @@
 mod common;
 
 use common::{try_check_grad_args, try_check_hvp_args, Arg, Rng, Tol};
-use cranegrad::array::Data;
+use cranegrad::internals::Data;
 use cranegrad::prelude::*;
-use cranegrad::{interp, opt, trace_graph};
+use cranegrad::{internals::interp, internals::opt, trace_graph};
 use ndarray::s;
 use num_complex::Complex64;
 use proptest::prelude::*;

@@ -6,10 +6,10 @@
 mod common;
 
 use common::data::{lcg_step, real_data, XorShift};
-use cranegrad::array::{DType, Data};
-use cranegrad::interp;
+use cranegrad::internals::interp;
+use cranegrad::internals::jit;
 use cranegrad::ir::{Graph, Op};
-use cranegrad::jit;
+use cranegrad::{internals::Data, DType};
 use std::sync::Arc;
 
 /// Pseudo-random values in [-1, 1) of `dtype` (f32 or f64).

@@ -1,4 +1,4 @@
-//! The `dlgradient` contract (API.md section 3): every variable structure, zero gradients,
+//! The `dlgradient` contract (docs/API.md section 3): every variable structure, zero gradients,
 //! `retain_data`, `enable_higher_derivatives`, `allow_complex`; and `make_ir`'s text.
 
 use cranegrad::prelude::*;

@@ -1,8 +1,8 @@
 //! The public graph API never panics: malformed graphs and mismatched shapes are `Err`s.
 
-use cranegrad::array::Data;
+use cranegrad::internals::opt::{cse, dce};
+use cranegrad::internals::Data;
 use cranegrad::ir::{Graph, Op, UnaryOp};
-use cranegrad::opt::{cse, dce};
 use cranegrad::DType;
 
 #[test]

@@ -1,4 +1,4 @@
-//! `indexcrossentropy` (API.md section 6): 0-based class indices in any real numeric dtype,
+//! `indexcrossentropy` (docs/API.md section 6): 0-based class indices in any real numeric dtype,
 //! values, gradients to second order, accelerated calls with new targets, deferred errors.
 
 mod common;

@@ -4,9 +4,9 @@ mod common;
 
 use common::rss_kib;
 
-use cranegrad::array::Data;
+use cranegrad::internals::Data;
 use cranegrad::ir::{BinaryOp, Graph, Op, UnaryOp};
-use cranegrad::{jit, DType};
+use cranegrad::{internals::jit, DType};
 use std::sync::Arc;
 
 fn small(k: usize) -> Graph {
@@ -46,7 +46,7 @@ fn small_outputs_the_caller_let_go_are_written_again_and_kept_ones_never() {
     let g = small(0);
     let c = jit::compile(&g).unwrap();
     let input = |v: f64| Arc::new(Data::F64(ndarray::Array1::from_elem(4, v).into_dyn()));
-    let want = |v: f64| cranegrad::interp::run(&g, &[input(v)]).unwrap();
+    let want = |v: f64| cranegrad::internals::interp::run(&g, &[input(v)]).unwrap();
     // Kept by the caller: the next run allocates, and the kept values do not change.
     let first = c.run(&[input(1.0)]).unwrap();
     let second = c.run(&[input(2.0)]).unwrap();
@@ -92,11 +92,11 @@ fn a_pointer_table_kept_between_runs_follows_new_inputs_outputs_and_graphs() {
     for (k, v) in [0.5, -1.0, 2.0, 0.25, 3.0].into_iter().enumerate() {
         if k == 2 {
             let y = input(9, v);
-            assert_eq!(b.run(std::slice::from_ref(&y)).unwrap(), cranegrad::interp::run(&gb, &[y]).unwrap());
+            assert_eq!(b.run(std::slice::from_ref(&y)).unwrap(), cranegrad::internals::interp::run(&gb, &[y]).unwrap());
         }
         let x = input(6, v);
         let out = a.run(std::slice::from_ref(&x)).unwrap();
-        assert_eq!(out, cranegrad::interp::run(&ga, std::slice::from_ref(&x)).unwrap(), "run {k}");
+        assert_eq!(out, cranegrad::internals::interp::run(&ga, std::slice::from_ref(&x)).unwrap(), "run {k}");
         if k < 4 {
             kept.push((x, out));
         }

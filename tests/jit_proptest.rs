@@ -4,11 +4,11 @@
 mod common;
 
 use common::data::canonical_bits;
-use cranegrad::array::Data;
-use cranegrad::interp;
+use cranegrad::internals::interp;
+use cranegrad::internals::Data;
 use cranegrad::ir::{AxisSlice, BinaryOp, CmpOp, Graph, NodeId, Op, UnaryOp};
 use cranegrad::prelude::*;
-use cranegrad::{jit, trace_graph};
+use cranegrad::{internals::jit, trace_graph};
 use ndarray::{s, ArrayD, IxDyn};
 use num_complex::{Complex32, Complex64};
 use proptest::prelude::*;

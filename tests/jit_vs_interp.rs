@@ -3,10 +3,10 @@
 mod common;
 
 use common::data::{canonical_bits, Lcg as Rng};
-use cranegrad::array::Data;
-use cranegrad::interp;
+use cranegrad::internals::interp;
+use cranegrad::internals::jit;
+use cranegrad::internals::Data;
 use cranegrad::ir::{AxisSlice, BinaryOp, CmpOp, Graph, Op, UnaryOp};
-use cranegrad::jit;
 use cranegrad::DType;
 use ndarray::{ArrayD, IxDyn};
 use num_complex::{Complex32, Complex64};
@@ -408,7 +408,7 @@ fn extended_rosenbrock_value_and_gradient_is_at_most_two_passes_over_memory() {
         x.clone(),
     )
     .unwrap();
-    let optimized = cranegrad::opt::optimize(&traced.pruned().unwrap()).unwrap();
+    let optimized = cranegrad::internals::opt::optimize(&traced.pruned().unwrap()).unwrap();
     let c = check(&optimized, &[x.data().unwrap().clone()]);
     assert!(
         c.loop_count() <= 2,

@@ -1,5 +1,5 @@
-//! `lbfgsupdate`, `LbfgsState`, `LbfgsOptions` (API.md section 6): convergence on Rosenbrock
-//! (2-D, and n = 50 over a `ParamTable` exactly as API.md writes it) with every line search, the
+//! `lbfgsupdate`, `LbfgsState`, `LbfgsOptions` (docs/API.md section 6): convergence on Rosenbrock
+//! (2-D, and n = 50 over a `ParamTable` exactly as docs/API.md writes it) with every line search, the
 //! state after each step, the exact first steps, and failures that leave parameters and state
 //! untouched.
 

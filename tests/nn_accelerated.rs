@@ -17,6 +17,7 @@
 //! eager trace (the optimizer rewrites the graph), so bitwise equality is not required, but in
 //! double precision anything beyond rounding would exceed this bound.
 
+use cranegrad::internals::dlconv_shifted;
 use cranegrad::prelude::*;
 use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;

@@ -2,6 +2,7 @@
 //! `cargo test --test nn_perf -- --ignored --nocapture`). Both give the same values (checked
 //! in `nn_semantics`); this prints forward and forward-plus-gradient times.
 
+use cranegrad::internals::dlconv_shifted;
 use cranegrad::prelude::*;
 use ndarray::{ArrayD, IxDyn};
 use std::time::Instant;

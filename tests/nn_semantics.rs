@@ -1,6 +1,7 @@
 //! The deep-learning operations against values worked out independently: by hand, or by
 //! plain loops over the published formulas (MATLAB's documentation), never from the crate.
 
+use cranegrad::internals::dlconv_shifted;
 use cranegrad::prelude::*;
 use ndarray::{array, ArrayD, IxDyn};
 

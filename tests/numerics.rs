@@ -1,14 +1,14 @@
-//! API.md section 2's numerics line: reductions add in a fixed blocked (pairwise) order, eagerly
+//! docs/API.md section 2's numerics line: reductions add in a fixed blocked (pairwise) order, eagerly
 //! and in compiled code alike, so the same input gives the same bits on every call and in every
 //! path, and an f32 sum of a million terms keeps its accuracy.
 
 mod common;
 
 use common::Rng;
-use cranegrad::array::Data;
+use cranegrad::internals::Data;
 use cranegrad::ir::{Graph, Op};
 use cranegrad::prelude::*;
-use cranegrad::{interp, jit};
+use cranegrad::{internals::interp, internals::jit};
 use ndarray::{Array1, ArrayD, IxDyn};
 use num_complex::Complex64;
 use std::sync::Arc;

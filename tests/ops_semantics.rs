@@ -1,4 +1,4 @@
-//! Operation semantics (API.md section 2), each checked against values computed independently
+//! Operation semantics (docs/API.md section 2), each checked against values computed independently
 //! with plain ndarray or std on the raw data.
 
 // `s![1..-1]` is ndarray's slice syntax (a negative end counts from the back), not a range.

@@ -4,11 +4,11 @@
 mod common;
 
 use common::data::{f64_data, same_bits};
-use cranegrad::array::{DType, Data};
-use cranegrad::interp;
+use cranegrad::internals::interp;
+use cranegrad::internals::opt::{cse, dce, fold_constants, optimize, simplify};
 use cranegrad::ir::{self, AxisSlice, BinaryOp, Graph, NodeId, Op, UnaryOp};
-use cranegrad::opt::{cse, dce, fold_constants, optimize, simplify};
 use cranegrad::prelude::*;
+use cranegrad::{internals::Data, DType};
 use ndarray::{s, Array1, Array2, ArrayD, IxDyn};
 use std::sync::Arc;
 

@@ -5,10 +5,10 @@
 mod common;
 
 use common::data::same_bits;
-use cranegrad::array::{DType, Data};
-use cranegrad::interp;
+use cranegrad::internals::interp;
+use cranegrad::internals::opt::optimize;
 use cranegrad::ir::{self, AxisSlice, BinaryOp, CmpOp, Graph, NodeId, Op, UnaryOp};
-use cranegrad::opt::optimize;
+use cranegrad::{internals::Data, DType};
 use ndarray::{ArrayD, IxDyn};
 use proptest::prelude::*;
 use std::sync::Arc;

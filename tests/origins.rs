@@ -206,7 +206,7 @@ fn backward_nodes_carry_their_forward_ops_line_marked_backward() {
 #[test]
 fn the_optimized_graph_and_the_accelerated_dump_keep_origins() {
     let (g, lines) = model_graph();
-    let o = cranegrad::opt::optimize(&g).unwrap();
+    let o = cranegrad::internals::opt::optimize(&g).unwrap();
     assert!(o.nodes.len() < g.nodes.len(), "the optimizer did something");
     for n in o.nodes.iter().filter(|n| !matches!(n.op, Op::Input(_))) {
         let origin = n.origin.unwrap_or_else(|| panic!("{} lost its origin:\n{}", n.op, to_text(&o)));

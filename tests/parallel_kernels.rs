@@ -5,10 +5,10 @@
 mod common;
 
 use common::data::{exact_bits as bits, XorShift};
-use cranegrad::array::Data;
-use cranegrad::interp;
+use cranegrad::internals::interp;
+use cranegrad::internals::jit;
+use cranegrad::internals::Data;
 use cranegrad::ir::{AxisSlice, BinaryOp, Graph, Op};
-use cranegrad::jit;
 use cranegrad::prelude::*;
 use ndarray::{s, Array1, ArrayD, IxDyn};
 use std::sync::Arc;

@@ -3,9 +3,9 @@
 //! interpreter and a lowering in the JIT that agree bit for bit. A failure names the op, the
 //! dtype and the missing place; `docs/ARCHITECTURE.md` says how to add a primitive.
 
-use cranegrad::array::Data;
+use cranegrad::internals::Data;
 use cranegrad::ir::{infer, BinaryOp, CmpOp, Graph, Lowering, Op, UnaryOp};
-use cranegrad::{interp, jit, DType};
+use cranegrad::{internals::interp, internals::jit, DType};
 use ndarray::{ArrayD, IxDyn};
 use num_complex::{Complex32, Complex64};
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Reliability through the public API: every line of API.md section 3's error contract has its
+//! Reliability through the public API: every line of docs/API.md section 3's error contract has its
 //! own test; sizes that cannot exist or cannot be allocated are errors; faults in user code
 //! (a panic or an `Err` on the first call, in a check-mode re-run, in a nested accelerated
 //! call) leave the caches consistent and the function usable; memory stays bounded across many
@@ -32,7 +32,7 @@ fn quadratic(x: &DlArray) -> Result<(DlArray, DlArray)> {
     Ok((y, g))
 }
 
-// ----- API.md section 3, line by line -----
+// ----- docs/API.md section 3, line by line -----
 
 #[test]
 fn contract_dlgradient_outside_any_trace_is_an_err() {

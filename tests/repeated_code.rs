@@ -9,10 +9,10 @@ mod common;
 mod unrolled_loss;
 
 use common::data::{real_data, same_bits, Lcg};
-use cranegrad::array::Data;
-use cranegrad::interp;
+use cranegrad::internals::interp;
+use cranegrad::internals::jit;
+use cranegrad::internals::Data;
 use cranegrad::ir::{AxisSlice, BinaryOp, Graph, Op, UnaryOp};
-use cranegrad::jit;
 use cranegrad::prelude::*;
 use cranegrad::DType;
 use num_complex::Complex64;

@@ -5,7 +5,7 @@
 
 use cranegrad::ir::{AxisSlice, BinaryOp, Op, UnaryOp};
 use cranegrad::prelude::*;
-use cranegrad::{interp, jit, opt};
+use cranegrad::{internals::interp, internals::jit, internals::opt};
 use ndarray::s;
 use std::sync::Arc;
 
@@ -25,7 +25,7 @@ fn second_order_rosenbrock_is_two_passes() {
     let o = opt::optimize(&g).unwrap();
     let c = jit::compile(&o).unwrap();
     assert_eq!(c.loop_count(), 2, "{}", cranegrad::ir::to_text(&o));
-    let x = Arc::new(cranegrad::array::Data::new(ndarray::Array1::linspace(-1.5, 1.5, n).into_dyn()));
+    let x = Arc::new(cranegrad::internals::Data::new(ndarray::Array1::linspace(-1.5, 1.5, n).into_dyn()));
     let got = c.run(std::slice::from_ref(&x)).unwrap();
     assert_eq!(got, interp::run(&o, std::slice::from_ref(&x)).unwrap());
     // The optimized graph (its sign rules included) has the unoptimized graph's bits.

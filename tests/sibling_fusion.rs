@@ -8,10 +8,10 @@
 mod common;
 
 use common::data::XorShift;
-use cranegrad::array::Data;
-use cranegrad::interp;
+use cranegrad::internals::interp;
+use cranegrad::internals::jit;
+use cranegrad::internals::Data;
 use cranegrad::ir::{AxisSlice, BinaryOp, Graph, Op};
-use cranegrad::jit;
 use cranegrad::prelude::*;
 use ndarray::{s, ArrayD, IxDyn};
 use num_complex::Complex64;
@@ -54,7 +54,7 @@ fn w2_graph(dtype: DType, n: usize) -> Graph {
         _ => DlArray::from(ndarray::Array1::from_vec(vec![0.5f64; n])),
     };
     let g = cranegrad::trace_graph(|x: DlArray| w2(&x), x).unwrap();
-    cranegrad::opt::optimize(&g).unwrap()
+    cranegrad::internals::opt::optimize(&g).unwrap()
 }
 
 /// Compiles `g`, runs it under pools of 1, 2 and 3 threads and checks every output's bits
@@ -443,7 +443,7 @@ fn w3_loss_is_summed_in_the_loop_nest_of_the_logits_gradient() {
     // part after the products at [256, 10].)
     for (b, d, h, c) in [(37, 5, 7, 10), (300, 2, 2, 3), (2, 2, 3, 300), (3, 2, 2, 5)] {
         let args = w3_args(b, d, h, c);
-        let g = cranegrad::opt::optimize(&cranegrad::trace_graph(w3, args.clone()).unwrap()).unwrap();
+        let g = cranegrad::internals::opt::optimize(&cranegrad::trace_graph(w3, args.clone()).unwrap()).unwrap();
         let inputs: Vec<Arc<Data>> =
             [&args.0, &args.1, &args.2, &args.3, &args.4, &args.5].iter().map(|a| a.data().unwrap().clone()).collect();
         let what = format!("W3 ({b}, {d}, {h}, {c})");

@@ -7,10 +7,10 @@
 mod common;
 
 use common::data::{f64_data, same_bits, XorShift as Rng, SPECIAL};
-use cranegrad::array::{DType, Data};
-use cranegrad::interp;
+use cranegrad::internals::interp;
+use cranegrad::internals::opt::{optimize, simplify};
 use cranegrad::ir::{self, AxisSlice, BinaryOp, Graph, NodeId, Op, UnaryOp};
-use cranegrad::opt::{optimize, simplify};
+use cranegrad::{internals::Data, DType};
 use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;
 
@@ -289,7 +289,7 @@ fn chain_of_disjoint_pads_is_one_pad_of_one_concat() {
     for k in 0..8 {
         let inputs: Vec<Arc<Data>> = lens.iter().enumerate().map(|(i, &l)| f64_data(&[l], k + i)).collect();
         assert_same_outputs(&g, &o, &inputs);
-        let jitted = cranegrad::jit::compile(&o).unwrap().run(&inputs).unwrap();
+        let jitted = cranegrad::internals::jit::compile(&o).unwrap().run(&inputs).unwrap();
         assert!(same_bits(&jitted[0], &interp::run(&g, &inputs).unwrap()[0]), "{}", ir::to_text(&o));
     }
 }
@@ -391,7 +391,7 @@ fn rosenbrock_gradient_assembles_the_cotangents_of_its_two_elements() {
         let x = Arc::new(Data::F64(ArrayD::from_shape_vec(IxDyn(&[2]), pair.to_vec()).unwrap()));
         assert_same_outputs(&g, &o, std::slice::from_ref(&x));
         // The backend computes the assembled form with the same bits.
-        let jitted = cranegrad::jit::compile(&o).unwrap().run(std::slice::from_ref(&x)).unwrap();
+        let jitted = cranegrad::internals::jit::compile(&o).unwrap().run(std::slice::from_ref(&x)).unwrap();
         for (a, b) in jitted.iter().zip(interp::run(&g, &[x]).unwrap()) {
             assert!(same_bits(a, &b), "{a} vs {b}");
         }
@@ -464,7 +464,7 @@ fn random_sums_of_pads_keep_their_bits_through_optimize_and_the_backend() {
         let (g, shapes) = random_pad_sum(&mut rng);
         let o = optimize(&g).unwrap();
         assembled += usize::from(o.nodes.iter().any(|n| matches!(n.op, Op::Concat(_))));
-        let compiled = cranegrad::jit::compile(&o).unwrap();
+        let compiled = cranegrad::internals::jit::compile(&o).unwrap();
         for k in 0..3 {
             let inputs: Vec<Arc<Data>> =
                 shapes.iter().enumerate().map(|(i, s)| f64_data(s, case + k + 3 * i)).collect();
@@ -530,7 +530,7 @@ fn on_inputs(dtype: DType, inputs: usize, f: impl FnOnce(&mut Graph, &[NodeId]) 
 /// every pair of the special values (the first two inputs rotated independently, a third
 /// rotated with both).
 fn assert_exact_in_both(g: &Graph, o: &Graph) {
-    let compiled = cranegrad::jit::compile(o).unwrap();
+    let compiled = cranegrad::internals::jit::compile(o).unwrap();
     let dtypes: Vec<DType> = g.inputs().iter().map(|&i| g.nodes[i].dtype).collect();
     for k in 0..8 {
         for j in 0..8 {
@@ -839,7 +839,7 @@ fn small_outer_products_are_elementwise_products_plus_zero() {
         for k in 0..4 {
             let inputs = [f64_data(&sa, k), f64_data(&sb, k + 3)];
             let want = interp::run(&g, &inputs).unwrap();
-            let got = cranegrad::jit::compile(&o).unwrap().run(&inputs).unwrap();
+            let got = cranegrad::internals::jit::compile(&o).unwrap().run(&inputs).unwrap();
             assert!(same_bits(&want[0], &got[0]), "{batch:?} {m} x {n}");
         }
     }

@@ -7,10 +7,10 @@
 mod common;
 
 use common::data::{exact_bits as bits, real_data, Lcg};
-use cranegrad::array::Data;
-use cranegrad::interp;
+use cranegrad::internals::interp;
+use cranegrad::internals::jit;
+use cranegrad::internals::Data;
 use cranegrad::ir::{BinaryOp, Graph, Op, UnaryOp};
-use cranegrad::jit;
 use cranegrad::DType;
 use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;

@@ -1,4 +1,4 @@
-//! Values (API.md section 1): construction from every element type and rank, accessors,
+//! Values (docs/API.md section 1): construction from every element type and rank, accessors,
 //! extraction, casts, display, and MATLAB type promotion and numpy broadcasting through the
 //! operators.
 

@@ -7,10 +7,10 @@
 mod common;
 
 use common::data::{canonical_bits, real_data, XorShift};
-use cranegrad::array::Data;
-use cranegrad::interp;
+use cranegrad::internals::interp;
+use cranegrad::internals::jit;
+use cranegrad::internals::Data;
 use cranegrad::ir::{AxisSlice, BinaryOp, CmpOp, Graph, NodeId, Op, UnaryOp};
-use cranegrad::jit;
 use cranegrad::DType;
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! The benchmark workloads W1 to W7 of DESIGN.md and the hvp of W2: eager (`dlfeval`), accelerated, and a
+//! The benchmark workloads W1 to W7 (docs/PERFORMANCE.md) and the hvp of W2: eager (`dlfeval`), accelerated, and a
 //! hand-written Rust gradient where practical. Prints one table of medians, with peak heap
 //! memory for W2 at 1e7. Run: `cargo bench --bench workloads` (set `QUICK=1` for a short run).
 

@@ -25,8 +25,6 @@ pub enum Data {
 }
 
 /// Runs `$body` with `$a` bound to the typed array inside any `Data` (by reference).
-#[macro_export]
-#[doc(hidden)]
 macro_rules! with_data {
     ($data:expr, $a:ident => $body:expr) => {
         match $data {
@@ -38,6 +36,7 @@ macro_rules! with_data {
         }
     };
 }
+pub(crate) use with_data;
 
 mod sealed {
     pub trait Sealed {}

@@ -6,6 +6,7 @@ mod dtype;
 mod scalar;
 
 pub(crate) use data::standard;
+pub(crate) use data::with_data;
 pub use data::{Data, Element};
 pub use dtype::{promote, DType};
 pub use scalar::{Num, RealNum};

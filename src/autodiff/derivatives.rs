@@ -1,4 +1,4 @@
-//! Derivative operators next to `dlgradient` (API.md §6): forward mode ([`dljvp`]), the
+//! Derivative operators next to `dlgradient` (docs/API.md §6): forward mode ([`dljvp`]), the
 //! Hessian-vector product ([`dlhvp`]), and MATLAB's per-observation [`dljacobian`],
 //! [`dldivergence`] and [`dllaplacian`].
 //!

@@ -1,9 +1,9 @@
 //! Kernels of the layout primitives: broadcast, reshape, permute, slice, pad, concat.
 
+use crate::array::with_data;
 use crate::array::{standard, Data, Element};
 use crate::error::{Error, Result};
 use crate::ir::AxisSlice;
-use crate::with_data;
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Slice};
 
 /// The ndarray slice that takes `s` along one axis.

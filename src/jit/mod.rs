@@ -28,17 +28,17 @@
 //!
 //! ```
 //! use cranegrad::ir::{Graph, Op, UnaryOp};
-//! use cranegrad::array::Data;
+//! use cranegrad::internals::Data;
 //! use cranegrad::DType;
 //! use std::sync::Arc;
 //! let mut g = Graph::new();
 //! let x = g.input(0, DType::F64, &[3]);
 //! let y = g.push(Op::Unary(UnaryOp::Exp), vec![x], 0).unwrap();
 //! g.outputs = vec![y];
-//! let c = cranegrad::jit::compile(&g).unwrap();
+//! let c = cranegrad::internals::jit::compile(&g).unwrap();
 //! let x0 = Arc::new(Data::new(ndarray::arr1(&[0.0, 1.0, 2.0]).into_dyn()));
 //! let out = c.run(&[x0.clone()]).unwrap();
-//! assert_eq!(out, cranegrad::interp::run(&g, &[x0]).unwrap());
+//! assert_eq!(out, cranegrad::internals::interp::run(&g, &[x0]).unwrap());
 //! ```
 
 mod compile;

@@ -231,7 +231,6 @@ pub fn dlconv(x: &DlArray, w: &DlArray, b: &DlArray, opts: &ConvOptions) -> DlAr
 /// [`dlconv`] computed by shifted slices instead of im2col: one batched matmul per kernel
 /// offset, summed. Same results; kept to compare the two strategies (see the crate's
 /// benchmarks notes).
-#[doc(hidden)]
 #[track_caller]
 pub fn dlconv_shifted(x: &DlArray, w: &DlArray, b: &DlArray, opts: &ConvOptions) -> DlArray {
     let _origin = crate::trace::origin::user_call();

@@ -1,4 +1,4 @@
-//! Deep-learning operations (API.md §5): activations, losses, fully connected, convolution,
+//! Deep-learning operations (docs/API.md §5): activations, losses, fully connected, convolution,
 //! pooling, normalization, embedding, recurrent layers, attention, dropout, and the math a loss
 //! needs (products, cumulative sums, norms, linear interpolation).
 //!
@@ -12,7 +12,7 @@
 
 mod activations;
 mod attention;
-mod conv;
+pub(crate) mod conv;
 mod dropout;
 mod embed;
 mod fully_connected;
@@ -24,7 +24,7 @@ mod recurrent;
 
 pub use activations::{gelu, leakyrelu, log_softmax, relu, sigmoid, softmax};
 pub use attention::attention;
-pub use conv::{dlconv, dlconv_shifted, ConvOptions};
+pub use conv::{dlconv, ConvOptions};
 pub use dropout::dropout;
 pub use embed::embed;
 pub use fully_connected::fullyconnect;

@@ -8,7 +8,7 @@ pub(crate) fn first_element(d: &Data) -> Option<Data> {
     fn first<T: Element>(a: &ArrayD<T>) -> Option<Data> {
         a.iter().next().map(|&v| T::into_data(ndarray::arr0(v).into_dyn()))
     }
-    crate::with_data!(d, a => first(a))
+    crate::array::with_data!(d, a => first(a))
 }
 
 /// The one element of `d` as a scalar, when every element has the same bits (and there is at

@@ -37,7 +37,7 @@ const MAX_ROUNDS: usize = 10;
 /// ```
 /// use cranegrad::prelude::*;
 /// let g = cranegrad::trace_graph(|x: DlArray| Ok((-(-&x)) * 1.0), DlArray::scalar(3.0)).unwrap();
-/// let o = cranegrad::opt::optimize(&g).unwrap();
+/// let o = cranegrad::internals::opt::optimize(&g).unwrap();
 /// assert_eq!(o.nodes.len(), 1); // just the input
 /// ```
 pub fn optimize(g: &Graph) -> Result<Graph> {

@@ -2,7 +2,7 @@
 //! generators (xorshift and a linear congruential one), arrays of special values, and the bits
 //! of arrays (every NaN alike, or exactly).
 
-use cranegrad::array::{DType, Data};
+use cranegrad::{internals::Data, DType};
 use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;
 

@@ -6,9 +6,9 @@ use super::buffers::OutBuf;
 use super::gemm::matmul;
 use super::pool::{run_split, ChunkFn};
 use super::runtime::{Compiled, Entry, KernelFn, OutSrc, Outputs, Step};
+use crate::array::with_data;
 use crate::array::{standard, DType, Data, Element};
 use crate::error::{Error, Result};
-use crate::with_data;
 use smallvec::SmallVec;
 use std::sync::Arc;
 
