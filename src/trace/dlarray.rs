@@ -231,15 +231,22 @@ impl DlArray {
     /// ```
     pub fn extractdata<T: Element>(&self) -> Result<ArrayD<T>> {
         let d = self.data()?;
-        T::view(d).cloned().ok_or(Error::WrongType { op: "extractdata".into(), requested: T::DTYPE, actual: d.dtype() })
+        T::view(d).cloned().ok_or(Error::WrongType {
+            op: "extractdata".into(),
+            requested: T::DTYPE.to_string(),
+            actual: d.dtype().to_string(),
+        })
     }
 
     /// The single element. `Err` when `numel() != 1`, when `T` is not the dtype, or when this
     /// array carries an error.
     pub fn to_scalar<T: Element>(&self) -> Result<T> {
         let d = self.data()?;
-        let a =
-            T::view(d).ok_or(Error::WrongType { op: "to_scalar".into(), requested: T::DTYPE, actual: d.dtype() })?;
+        let a = T::view(d).ok_or(Error::WrongType {
+            op: "to_scalar".into(),
+            requested: T::DTYPE.to_string(),
+            actual: d.dtype().to_string(),
+        })?;
         if a.len() != 1 {
             return Err(Error::argument(
                 "to_scalar",
