@@ -1,4 +1,7 @@
-//! The crate's error type.
+//! The crate's error type. It depends on nothing else in the crate: what it reports (dtypes,
+//! origins) comes in formatted.
+
+use std::fmt::Display;
 
 /// The crate's result alias; `E` defaults to [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
@@ -49,14 +52,14 @@ pub enum Error {
     )]
     Released,
     /// A value was read as a type it does not have.
-    #[error("{op}: the array holds {actual:?}, not {requested:?}")]
+    #[error("{op}: the array holds {actual}, not {requested}")]
     WrongType {
         /// The accessor.
         op: String,
-        /// The dtype asked for.
-        requested: crate::DType,
-        /// The dtype the array holds.
-        actual: crate::DType,
+        /// The name of the dtype asked for (`"f32"`, ...).
+        requested: String,
+        /// The name of the dtype the array holds.
+        actual: String,
     },
     /// Native code generation or execution failed.
     #[error("jit: {0}")]
@@ -77,7 +80,7 @@ impl Error {
     }
 
     /// A dtype error for `op` with the given input dtypes.
-    pub(crate) fn dtype(op: impl Into<String>, dtypes: &[crate::DType], detail: impl Into<String>) -> Self {
+    pub(crate) fn dtype(op: impl Into<String>, dtypes: &[impl Display], detail: impl Into<String>) -> Self {
         let dtypes = dtypes.iter().map(|d| format!("{d}")).collect::<Vec<_>>().join(" and ");
         Error::DType { op: op.into(), dtypes, detail: detail.into() }
     }
@@ -85,7 +88,7 @@ impl Error {
     /// The error with `origin` (the user's call) after the op's name, for the errors that
     /// name an op: `add at src/model.rs:42: incompatible shapes [3] and [2]: ...`. An error
     /// that already names a place is unchanged.
-    pub(crate) fn at(self, origin: crate::ir::Origin) -> Self {
+    pub(crate) fn at(self, origin: impl Display) -> Self {
         let place = |op: String| if op.contains(" at ") { op } else { format!("{op} at {origin}") };
         match self {
             Error::Shape { op, shapes, detail } => Error::Shape { op: place(op), shapes, detail },

@@ -12,7 +12,7 @@ use crate::array::Data;
 use crate::error::{Error, Result};
 use crate::ir::{Call, CallTarget, DumpOptions, Op, Origin};
 use crate::trace::context::{differentiation_time, tracing, with_top, Mode};
-use crate::trace::origin;
+use crate::trace::current_origin;
 use crate::trace::{capture, graph_with_outputs, panic_message, DlArray, Value};
 use crate::trace::{Leaf, Tree};
 use smallvec::SmallVec;
@@ -221,7 +221,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
             .clone();
         let arrays = args.arrays();
         // The user's line, unless an outer call (the reverse sweep, say) already set one.
-        let _origin = origin::scoped(origin::current().or(Some(here)));
+        let _origin = current_origin::scoped(current_origin::current().or(Some(here)));
         let nodes = with_top(|t| {
             let ids: Vec<usize> = arrays
                 .iter()

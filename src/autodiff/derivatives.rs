@@ -10,14 +10,14 @@
 //! primitive still lives in four places, and every result is an ordinary traced array that can
 //! be differentiated again and compiled by `accelerate`.
 
+use super::differentiable::Differentiable;
 use super::gradient::{gradients, GradOptions};
-use super::tree::Differentiable;
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
 use crate::ir::Origin;
 use crate::ir::{AxisSlice, Op};
 use crate::trace::context::{tracing, with_top};
-use crate::trace::origin;
+use crate::trace::current_origin;
 use crate::trace::{emit, DlArray};
 use std::sync::Arc;
 
@@ -189,7 +189,7 @@ pub fn dljvp_with<X: Differentiable, V: Differentiable>(
 ) -> Result<DlArray> {
     // The nodes made here carry this call's line, marked backward (the sweeps inside
     // attribute theirs to the forward ops whose rules made them).
-    let _origin = origin::scoped(Some(Origin::caller().backward()));
+    let _origin = current_origin::scoped(Some(Origin::caller().backward()));
     const CALL: &str = "dljvp";
     require_tracing(CALL)?;
     require_real_traced(CALL, "y", y)?;
@@ -238,7 +238,7 @@ pub fn dlhvp_with<X: Differentiable, V: Differentiable>(
 ) -> Result<X::Grad> {
     // The nodes made here carry this call's line, marked backward (the sweeps inside
     // attribute theirs to the forward ops whose rules made them).
-    let _origin = origin::scoped(Some(Origin::caller().backward()));
+    let _origin = current_origin::scoped(Some(Origin::caller().backward()));
     const CALL: &str = "dlhvp";
     require_tracing(CALL)?;
     require_real_traced(CALL, "y", y)?;
@@ -402,7 +402,7 @@ pub fn dljacobian(u: &DlArray, x: &DlArray, axis: usize) -> Result<DlArray> {
 pub fn dljacobian_with(u: &DlArray, x: &DlArray, axis: usize, options: GradOptions) -> Result<DlArray> {
     // The nodes made here carry this call's line, marked backward (the sweeps inside
     // attribute theirs to the forward ops whose rules made them).
-    let _origin = origin::scoped(Some(Origin::caller().backward()));
+    let _origin = current_origin::scoped(Some(Origin::caller().backward()));
     let (cu, _) = channels("dljacobian", u, x, axis)?;
     let mut rows = Vec::with_capacity(cu);
     for i in 0..cu {
@@ -430,7 +430,7 @@ pub fn dldivergence(u: &DlArray, x: &DlArray, axis: usize) -> Result<DlArray> {
 pub fn dldivergence_with(u: &DlArray, x: &DlArray, axis: usize, options: GradOptions) -> Result<DlArray> {
     // The nodes made here carry this call's line, marked backward (the sweeps inside
     // attribute theirs to the forward ops whose rules made them).
-    let _origin = origin::scoped(Some(Origin::caller().backward()));
+    let _origin = current_origin::scoped(Some(Origin::caller().backward()));
     const CALL: &str = "dldivergence";
     let (cu, cx) = channels(CALL, u, x, axis)?;
     if cu != cx {
@@ -473,7 +473,7 @@ pub fn dllaplacian(u: &DlArray, x: &DlArray, axis: usize) -> Result<DlArray> {
 pub fn dllaplacian_with(u: &DlArray, x: &DlArray, axis: usize, options: GradOptions) -> Result<DlArray> {
     // The nodes made here carry this call's line, marked backward (the sweeps inside
     // attribute theirs to the forward ops whose rules made them).
-    let _origin = origin::scoped(Some(Origin::caller().backward()));
+    let _origin = current_origin::scoped(Some(Origin::caller().backward()));
     const CALL: &str = "dllaplacian";
     let (cu, cx) = channels(CALL, u, x, axis)?;
     let mut zero_shape = x.shape().to_vec();

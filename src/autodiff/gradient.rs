@@ -1,12 +1,12 @@
 //! `dlgradient`: the reverse sweep over the innermost trace.
 
-use super::tree::Differentiable;
+use super::differentiable::Differentiable;
 use super::vjp::vjp;
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
 use crate::ir::{Node, NodeId, Op, Origin, Region};
 use crate::trace::context::{tracing, with_top, NodeRef};
-use crate::trace::origin;
+use crate::trace::current_origin;
 use crate::trace::{DlArray, Value};
 use num_complex::Complex64;
 use smallvec::SmallVec;
@@ -66,7 +66,7 @@ pub fn dlgradient_with<X: Differentiable>(y: &DlArray, xs: X, options: GradOptio
     let mut vars = Vec::new();
     xs.variables(&mut vars);
     let grads = {
-        let _origin = origin::scoped(Some(here));
+        let _origin = current_origin::scoped(Some(here));
         gradients(y, &vars, &options)?
     };
     xs.assemble(&mut grads.into_iter())
@@ -198,7 +198,7 @@ fn gradients_untimed(y: &DlArray, vars: &[&DlArray], options: &GradOptions) -> R
         previous
     })
     .unwrap_or(0);
-    let result = sweep(&snap, higher, origin::current());
+    let result = sweep(&snap, higher, current_origin::current());
     with_top(|t| {
         t.region = previous_region;
         if !higher && !options.retain_data {
@@ -251,7 +251,7 @@ fn sweep(snap: &Snapshot, higher: bool, fallback: Option<Origin>) -> Result<Vec<
     // (the broadcast of a sum's cotangent, say) are recorded rather than computed in full.
     cts[snap.y] = Some({
         let y_origin = snap.nodes.last().and_then(|(_, n)| n.origin);
-        let _origin = origin::scoped(y_origin.map(Origin::backward).or(fallback));
+        let _origin = current_origin::scoped(y_origin.map(Origin::backward).or(fallback));
         let one = Data::full(y_dtype, &[], Complex64::new(1.0, 0.0));
         let seed = if higher { DlArray::from_data_traced(one) } else { DlArray::from_data(Arc::new(one)) };
         seed.reshape(&snap.nodes.last().map(|(_, n)| n.shape.clone()).unwrap_or_default())
@@ -262,7 +262,7 @@ fn sweep(snap: &Snapshot, higher: bool, fallback: Option<Origin>) -> Result<Vec<
         if !wants.iter().any(|&w| w) {
             continue;
         }
-        let _origin = origin::scoped(node.origin.map(Origin::backward).or(fallback));
+        let _origin = current_origin::scoped(node.origin.map(Origin::backward).or(fallback));
         let xs: SmallVec<[DlArray; 2]> = node.inputs.iter().map(|&i| handle(i)).collect();
         let contributions = vjp(&node.op, &xs, &handle(*id), &ct, &wants)?;
         for ((&i, g), &want) in node.inputs.iter().zip(contributions).zip(&wants) {

@@ -2,10 +2,10 @@
 
 mod call_rule;
 mod derivatives;
+mod differentiable;
 mod gradient;
 mod param_io;
 mod param_table;
-mod tree;
 mod vjp;
 
 pub use crate::trace::{Leaf, Tree};
@@ -14,6 +14,6 @@ pub use derivatives::{
     dldivergence, dldivergence_with, dlhvp, dlhvp_with, dljacobian, dljacobian_with, dljvp, dljvp_with, dllaplacian,
     dllaplacian_with,
 };
+pub use differentiable::Differentiable;
 pub use gradient::{dlgradient, dlgradient_with, GradOptions};
 pub use param_table::{ParamRow, ParamTable};
-pub use tree::Differentiable;

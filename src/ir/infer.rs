@@ -1,6 +1,6 @@
 //! One type-and-shape rule per primitive.
 
-use super::{AxisSlice, Op, Shape};
+use super::{AxisSlice, BinaryOp, Call, CmpOp, Op, Shape, UnaryOp};
 use crate::array::DType;
 use crate::error::{Error, Result};
 use smallvec::SmallVec;
@@ -84,8 +84,39 @@ pub fn infer(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Shape)> {
     Ok((dtype, shape))
 }
 
+/// [`infer`] without the size check: the arity, then the op's own rule.
 fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Shape)> {
-    let arity = match op {
+    if let Some(arity) = arity(op) {
+        if inputs.len() != arity {
+            return Err(Error::argument(op.name(), format!("takes {arity} operands, got {}", inputs.len())));
+        }
+    }
+    let operands = OperandTypes::new(op, inputs);
+    // One arm per variant and no wildcard: a new op does not compile without its rule.
+    match op {
+        Op::Input(_) => Err(Error::argument("input", "an input's type comes from the graph's signature")),
+        Op::Constant(data) => Ok((data.dtype(), Shape::from_slice(data.shape()))),
+        Op::Unary(u) => operands.unary(*u),
+        Op::Binary(b) => operands.binary(*b),
+        Op::Compare(c) => operands.compare(*c),
+        Op::Select => operands.select(),
+        Op::Cast(d) => Ok((*d, Shape::from_slice(operands.shapes[0]))),
+        Op::Broadcast(to) => operands.broadcast(to),
+        Op::Reshape(to) => operands.reshape(to),
+        Op::Permute(axes) => operands.permute(axes),
+        Op::Slice(slices) => operands.slice(slices),
+        Op::Pad { shape, slices } => operands.pad(shape, slices),
+        Op::Concat(axis) => operands.concat(*axis),
+        Op::ReduceSum(axes) => operands.reduce(axes, false),
+        Op::ReduceMax(axes) | Op::ReduceMin(axes) => operands.reduce(axes, true),
+        Op::MatMul => operands.matmul(),
+        Op::Call(c) => operands.call(c),
+    }
+}
+
+/// The number of operands `op` takes; `None` for any number (`concat`).
+fn arity(op: &Op) -> Option<usize> {
+    Some(match op {
         Op::Input(_) | Op::Constant(_) => 0,
         Op::Unary(_)
         | Op::Cast(_)
@@ -99,179 +130,225 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Shap
         | Op::ReduceMin(_) => 1,
         Op::Binary(_) | Op::Compare(_) | Op::MatMul => 2,
         Op::Select => 3,
-        Op::Concat(_) => usize::MAX,
+        Op::Concat(_) => return None,
         Op::Call(c) => c.target.input_types().len(),
-    };
-    if arity != usize::MAX && inputs.len() != arity {
-        return Err(Error::argument(op.name(), format!("takes {arity} operands, got {}", inputs.len())));
-    }
-    // Pushed one by one: smallvec's `collect` costs more than the rule for one or two operands.
-    let mut dtypes: SmallVec<[DType; 4]> = SmallVec::new();
-    let mut shapes: SmallVec<[&[usize]; 4]> = SmallVec::new();
-    for &(d, s) in inputs {
-        dtypes.push(d);
-        shapes.push(s);
-    }
-    let same_dtypes = || -> Result<DType> {
-        if dtypes.windows(2).all(|w| w[0] == w[1]) {
-            Ok(dtypes[0])
-        } else {
-            Err(Error::dtype(op.name(), &dtypes, "operands must have one dtype"))
+    })
+}
+
+/// The operands of one node being typed, their dtypes and shapes side by side, with the op
+/// whose name the errors carry. The rules below are its methods, by family of ops.
+struct OperandTypes<'a> {
+    op: &'a Op,
+    inputs: &'a [(DType, &'a [usize])],
+    dtypes: SmallVec<[DType; 4]>,
+    shapes: SmallVec<[&'a [usize]; 4]>,
+}
+
+/// Checks shared by the rules.
+impl<'a> OperandTypes<'a> {
+    /// The operands of `op`, split into dtypes and shapes.
+    fn new(op: &'a Op, inputs: &'a [(DType, &'a [usize])]) -> Self {
+        // Pushed one by one: smallvec's `collect` costs more than the rule for one or two operands.
+        let mut dtypes: SmallVec<[DType; 4]> = SmallVec::new();
+        let mut shapes: SmallVec<[&[usize]; 4]> = SmallVec::new();
+        for &(d, s) in inputs {
+            dtypes.push(d);
+            shapes.push(s);
         }
-    };
-    let broadcast_all = |shapes: &[&[usize]]| -> Result<Shape> {
+        OperandTypes { op, inputs, dtypes, shapes }
+    }
+
+    /// The operands' one dtype; an error when they differ.
+    fn same_dtypes(&self) -> Result<DType> {
+        if self.dtypes.windows(2).all(|w| w[0] == w[1]) {
+            Ok(self.dtypes[0])
+        } else {
+            Err(Error::dtype(self.op.name(), &self.dtypes, "operands must have one dtype"))
+        }
+    }
+
+    /// The numpy broadcast of all the operands' shapes.
+    fn broadcast_all(&self) -> Result<Shape> {
+        let shapes = &self.shapes[..];
         if shapes.iter().all(|s| *s == shapes[0]) {
             return Ok(Shape::from_slice(shapes[0]));
         }
         let mut out = Shape::new();
         for s in shapes {
             out = broadcast_pair(&out, s)
-                .ok_or_else(|| Error::shape(op.name(), shapes, "they do not broadcast (numpy rules)"))?;
+                .ok_or_else(|| Error::shape(self.op.name(), shapes, "they do not broadcast (numpy rules)"))?;
         }
         Ok(out)
-    };
-    let numeric = |d: DType, real_only: bool| -> Result<()> {
+    }
+
+    /// An error unless `d` is numeric, and real too when `real_only`.
+    fn numeric(&self, d: DType, real_only: bool) -> Result<()> {
         if d == DType::Bool {
-            Err(Error::dtype(op.name(), &dtypes, "logical operands must be cast to a numeric type"))
+            Err(Error::dtype(self.op.name(), &self.dtypes, "logical operands must be cast to a numeric type"))
         } else if real_only && d.is_complex() {
-            Err(Error::dtype(op.name(), &dtypes, "defined for real operands only"))
+            Err(Error::dtype(self.op.name(), &self.dtypes, "defined for real operands only"))
         } else {
             Ok(())
         }
-    };
-    match op {
-        Op::Input(_) => Err(Error::argument("input", "an input's type comes from the graph's signature")),
-        Op::Constant(data) => Ok((data.dtype(), Shape::from_slice(data.shape()))),
-        Op::Unary(u) => {
-            numeric(dtypes[0], u.real_only())?;
-            let d = if u.to_real() { dtypes[0].real() } else { dtypes[0] };
-            Ok((d, Shape::from_slice(shapes[0])))
+    }
+}
+
+/// Elementwise ops: the operands' broadcast shape.
+impl OperandTypes<'_> {
+    /// A unary function: the operand's shape; a real dtype for `abs`, `real`, `imag`.
+    fn unary(&self, u: UnaryOp) -> Result<(DType, Shape)> {
+        self.numeric(self.dtypes[0], u.real_only())?;
+        let d = if u.to_real() { self.dtypes[0].real() } else { self.dtypes[0] };
+        Ok((d, Shape::from_slice(self.shapes[0])))
+    }
+
+    /// A binary function of operands of one dtype; a complex dtype for `complex`.
+    fn binary(&self, b: BinaryOp) -> Result<(DType, Shape)> {
+        let d = self.same_dtypes()?;
+        self.numeric(d, b.real_only())?;
+        let d = if b == BinaryOp::Complex { d.complex() } else { d };
+        Ok((d, self.broadcast_all()?))
+    }
+
+    /// A comparison: logical; the ordering ones of real operands only.
+    fn compare(&self, c: CmpOp) -> Result<(DType, Shape)> {
+        let d = self.same_dtypes()?;
+        if c.ordering() && d.is_complex() {
+            return Err(Error::dtype(self.op.name(), &self.dtypes, "ordering is defined for real operands only"));
         }
-        Op::Binary(b) => {
-            let d = same_dtypes()?;
-            numeric(d, b.real_only())?;
-            let d = if *b == super::BinaryOp::Complex { d.complex() } else { d };
-            Ok((d, broadcast_all(&shapes)?))
+        Ok((DType::Bool, self.broadcast_all()?))
+    }
+
+    /// `select`: a logical condition and two branches of one dtype.
+    fn select(&self) -> Result<(DType, Shape)> {
+        let dtypes = &self.dtypes;
+        if dtypes[0] != DType::Bool || dtypes[1] != dtypes[2] {
+            return Err(Error::dtype(
+                self.op.name(),
+                dtypes,
+                "needs a logical condition and two operands of one dtype",
+            ));
         }
-        Op::Compare(c) => {
-            let d = same_dtypes()?;
-            if c.ordering() && d.is_complex() {
-                return Err(Error::dtype(op.name(), &dtypes, "ordering is defined for real operands only"));
-            }
-            Ok((DType::Bool, broadcast_all(&shapes)?))
+        Ok((dtypes[1], self.broadcast_all()?))
+    }
+}
+
+/// Layout ops: the same elements moved, the operand's dtype.
+impl OperandTypes<'_> {
+    /// `broadcast` to `to`, which the operand must broadcast to.
+    fn broadcast(&self, to: &[usize]) -> Result<(DType, Shape)> {
+        if broadcasts_to(self.shapes[0], to) {
+            Ok((self.dtypes[0], Shape::from_slice(to)))
+        } else {
+            Err(Error::shape(self.op.name(), &[self.shapes[0], to], "the first does not broadcast to the second"))
         }
-        Op::Select => {
-            if dtypes[0] != DType::Bool || dtypes[1] != dtypes[2] {
-                return Err(Error::dtype(
-                    op.name(),
-                    &dtypes,
-                    "needs a logical condition and two operands of one dtype",
-                ));
-            }
-            Ok((dtypes[1], broadcast_all(&shapes)?))
+    }
+
+    /// `reshape` to `to`, of the operand's element count.
+    fn reshape(&self, to: &[usize]) -> Result<(DType, Shape)> {
+        match (element_count(to), element_count(self.shapes[0])) {
+            (Some(a), Some(b)) if a == b => Ok((self.dtypes[0], Shape::from_slice(to))),
+            (None, _) => Err(Error::shape(self.op.name(), &[self.shapes[0], to], "the new shape is too large")),
+            _ => Err(Error::shape(self.op.name(), &[self.shapes[0], to], "element counts differ")),
         }
-        Op::Cast(d) => Ok((*d, Shape::from_slice(shapes[0]))),
-        Op::Broadcast(to) => {
-            if broadcasts_to(shapes[0], to) {
-                Ok((dtypes[0], Shape::from_slice(to)))
-            } else {
-                Err(Error::shape(op.name(), &[shapes[0], to], "the first does not broadcast to the second"))
-            }
+    }
+
+    /// `permute` by `axes`, which must name every axis once.
+    fn permute(&self, axes: &[usize]) -> Result<(DType, Shape)> {
+        let shape = self.shapes[0];
+        check_axes(self.op, axes, shape)?;
+        if axes.len() != shape.len() {
+            return Err(Error::shape(self.op.name(), &[shape], format!("permutation {axes:?} must name every axis")));
         }
-        Op::Reshape(to) => match (element_count(to), element_count(shapes[0])) {
-            (Some(a), Some(b)) if a == b => Ok((dtypes[0], Shape::from_slice(to))),
-            (None, _) => Err(Error::shape(op.name(), &[shapes[0], to], "the new shape is too large")),
-            _ => Err(Error::shape(op.name(), &[shapes[0], to], "element counts differ")),
-        },
-        Op::Permute(axes) => {
-            check_axes(op, axes, shapes[0])?;
-            if axes.len() != shapes[0].len() {
-                return Err(Error::shape(
-                    op.name(),
-                    &[shapes[0]],
-                    format!("permutation {axes:?} must name every axis"),
-                ));
-            }
-            Ok((dtypes[0], axes.iter().map(|&a| shapes[0][a]).collect()))
+        Ok((self.dtypes[0], axes.iter().map(|&a| shape[a]).collect()))
+    }
+
+    /// `slice` by `slices`, which must fit the operand's shape.
+    fn slice(&self, slices: &[AxisSlice]) -> Result<(DType, Shape)> {
+        check_slices(self.op, slices, self.shapes[0])?;
+        Ok((self.dtypes[0], slices.iter().map(|s| s.len).collect()))
+    }
+
+    /// `pad` into `shape` at `slices`, which must fit `shape` and have the operand's shape.
+    fn pad(&self, shape: &[usize], slices: &[AxisSlice]) -> Result<(DType, Shape)> {
+        check_slices(self.op, slices, shape)?;
+        let lens: Shape = slices.iter().map(|s| s.len).collect();
+        if lens.as_slice() != self.shapes[0] {
+            return Err(Error::shape(self.op.name(), &[self.shapes[0], &lens], "operand must have the slice's shape"));
         }
-        Op::Slice(slices) => {
-            check_slices(op, slices, shapes[0])?;
-            Ok((dtypes[0], slices.iter().map(|s| s.len).collect()))
+        Ok((self.dtypes[0], Shape::from_slice(shape)))
+    }
+
+    /// `concat` along `axis`: at least one operand, one dtype, all other axes equal.
+    fn concat(&self, axis: usize) -> Result<(DType, Shape)> {
+        if self.inputs.is_empty() {
+            return Err(Error::argument("concat", "needs at least one operand"));
         }
-        Op::Pad { shape, slices } => {
-            check_slices(op, slices, shape)?;
-            let lens: Shape = slices.iter().map(|s| s.len).collect();
-            if lens.as_slice() != shapes[0] {
-                return Err(Error::shape(op.name(), &[shapes[0], &lens], "operand must have the slice's shape"));
-            }
-            Ok((dtypes[0], Shape::from_slice(shape)))
+        let d = self.same_dtypes()?;
+        let (name, shapes) = (self.op.name(), &self.shapes[..]);
+        let first = shapes[0];
+        if axis >= first.len() {
+            return Err(Error::shape(name, shapes, format!("axis {axis} is not below the rank {}", first.len())));
         }
-        Op::Concat(axis) => {
-            if inputs.is_empty() {
-                return Err(Error::argument("concat", "needs at least one operand"));
-            }
-            let d = same_dtypes()?;
-            let first = shapes[0];
-            if *axis >= first.len() {
-                return Err(Error::shape(
-                    op.name(),
-                    &shapes,
-                    format!("axis {axis} is not below the rank {}", first.len()),
-                ));
-            }
-            let mut out: Shape = first.into();
-            out[*axis] = 0;
-            for s in &shapes {
-                let fits =
-                    s.len() == first.len() && s.iter().zip(first).enumerate().all(|(i, (a, b))| i == *axis || a == b);
-                if !fits {
-                    return Err(Error::shape(op.name(), &shapes, format!("all axes but {axis} must agree")));
-                }
-                out[*axis] = out[*axis]
-                    .checked_add(s[*axis])
-                    .ok_or_else(|| Error::shape(op.name(), &shapes, "the result is too large"))?;
-            }
-            Ok((d, out))
-        }
-        Op::ReduceSum(axes) | Op::ReduceMax(axes) | Op::ReduceMin(axes) => {
-            numeric(dtypes[0], !matches!(op, Op::ReduceSum(_)))?;
-            check_axes(op, axes, shapes[0])?;
-            let out = shapes[0].iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
-            Ok((dtypes[0], out))
-        }
-        Op::Call(c) => {
-            let expected = c.target.input_types();
-            if expected.iter().zip(inputs).any(|((d, s), (d2, s2))| d != d2 || s.as_slice() != *s2) {
-                return Err(Error::argument(
-                    format!("call {}", c.target.name()),
-                    format!("operands {inputs:?} do not match the signature {expected:?}"),
-                ));
-            }
-            c.target
-                .output_types()
-                .get(c.output)
-                .map(|(d, s)| (*d, Shape::from_slice(s)))
-                .ok_or_else(|| Error::argument("call", format!("output {} does not exist", c.output)))
-        }
-        Op::MatMul => {
-            let d = same_dtypes()?;
-            numeric(d, false)?;
-            let (a, b) = (shapes[0], shapes[1]);
-            let fits = a.len() >= 2
-                && a.len() == b.len()
-                && a[..a.len() - 2] == b[..b.len() - 2]
-                && a[a.len() - 1] == b[b.len() - 2];
+        let mut out: Shape = first.into();
+        out[axis] = 0;
+        for s in shapes {
+            let fits = s.len() == first.len() && s.iter().zip(first).enumerate().all(|(i, (a, b))| i == axis || a == b);
             if !fits {
-                return Err(Error::shape(
-                    op.name(),
-                    &shapes,
-                    "needs [.., m, k] and [.., k, n] with equal leading axes",
-                ));
+                return Err(Error::shape(name, shapes, format!("all axes but {axis} must agree")));
             }
-            let mut out: Shape = a.into();
-            *out.last_mut().unwrap_or(&mut 0) = b[b.len() - 1];
-            Ok((d, out))
+            out[axis] =
+                out[axis].checked_add(s[axis]).ok_or_else(|| Error::shape(name, shapes, "the result is too large"))?;
         }
+        Ok((d, out))
+    }
+}
+
+/// Reductions, products and calls.
+impl OperandTypes<'_> {
+    /// A reduction over `axes` (removed); `real_only` for the maximum and minimum.
+    fn reduce(&self, axes: &[usize], real_only: bool) -> Result<(DType, Shape)> {
+        self.numeric(self.dtypes[0], real_only)?;
+        check_axes(self.op, axes, self.shapes[0])?;
+        let out = self.shapes[0].iter().enumerate().filter(|(i, _)| !axes.contains(i)).map(|(_, &d)| d).collect();
+        Ok((self.dtypes[0], out))
+    }
+
+    /// `matmul` of `[.., m, k]` and `[.., k, n]` of one numeric dtype: `[.., m, n]`.
+    fn matmul(&self) -> Result<(DType, Shape)> {
+        let d = self.same_dtypes()?;
+        self.numeric(d, false)?;
+        let (a, b) = (self.shapes[0], self.shapes[1]);
+        let fits = a.len() >= 2
+            && a.len() == b.len()
+            && a[..a.len() - 2] == b[..b.len() - 2]
+            && a[a.len() - 1] == b[b.len() - 2];
+        if !fits {
+            return Err(Error::shape(
+                self.op.name(),
+                &self.shapes,
+                "needs [.., m, k] and [.., k, n] with equal leading axes",
+            ));
+        }
+        let mut out: Shape = a.into();
+        *out.last_mut().unwrap_or(&mut 0) = b[b.len() - 1];
+        Ok((d, out))
+    }
+
+    /// One output of a call: the operands must match the target's signature exactly.
+    fn call(&self, c: &Call) -> Result<(DType, Shape)> {
+        let (inputs, expected) = (self.inputs, c.target.input_types());
+        if expected.iter().zip(inputs).any(|((d, s), (d2, s2))| d != d2 || s.as_slice() != *s2) {
+            return Err(Error::argument(
+                format!("call {}", c.target.name()),
+                format!("operands {inputs:?} do not match the signature {expected:?}"),
+            ));
+        }
+        c.target
+            .output_types()
+            .get(c.output)
+            .map(|(d, s)| (*d, Shape::from_slice(s)))
+            .ok_or_else(|| Error::argument("call", format!("output {} does not exist", c.output)))
     }
 }
 

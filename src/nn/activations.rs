@@ -7,7 +7,7 @@ use crate::trace::DlArray;
 /// Rectified linear unit `max(x, 0)` (gradient 0 at 0, as MATLAB's `relu`).
 #[track_caller]
 pub fn relu(x: &DlArray) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     x.relu()
 }
 
@@ -15,7 +15,7 @@ pub fn relu(x: &DlArray) -> DlArray {
 /// whose default scale is 0.01).
 #[track_caller]
 pub fn leakyrelu(x: &DlArray, scale: f64) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     if let Some(e) = require_real_float("leakyrelu", &x.cast(float_type(x))) {
         return e;
     }
@@ -26,14 +26,14 @@ pub fn leakyrelu(x: &DlArray, scale: f64) -> DlArray {
 /// Gaussian error linear unit in its exact (erf) form, `0.5 x (1 + erf(x / sqrt 2))`.
 #[track_caller]
 pub fn gelu(x: &DlArray) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     0.5 * x * (1.0 + (x * std::f64::consts::FRAC_1_SQRT_2).erf())
 }
 
 /// The logistic function `1 / (1 + e^-x)` (overflow-free, see [`DlArray::sigmoid`]).
 #[track_caller]
 pub fn sigmoid(x: &DlArray) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     x.sigmoid()
 }
 
@@ -56,7 +56,7 @@ fn shifted(op: &str, x: &DlArray, axis: usize) -> Result<DlArray, DlArray> {
 /// so that logits of any magnitude give finite results.
 #[track_caller]
 pub fn softmax(x: &DlArray, axis: usize) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     match shifted("softmax", x, axis) {
         Ok(z) => {
             let e = z.exp();
@@ -70,7 +70,7 @@ pub fn softmax(x: &DlArray, axis: usize) -> DlArray {
 /// stays finite (and accurate) for logits of any magnitude.
 #[track_caller]
 pub fn log_softmax(x: &DlArray, axis: usize) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     match shifted("log_softmax", x, axis) {
         Ok(z) => &z - z.exp().sum_axes(&[axis], true).log(),
         Err(e) => e,

@@ -26,7 +26,7 @@ fn split_heads(x: &DlArray, heads: usize) -> DlArray {
 /// for a causal mask): `true` keeps a query-key pair, `false` removes it from the softmax.
 #[track_caller]
 pub fn attention(q: &DlArray, k: &DlArray, v: &DlArray, heads: usize, mask: Option<&DlArray>) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     let mut all = vec![q, k, v];
     if let Some(m) = mask {
         all.push(m);

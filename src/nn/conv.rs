@@ -211,7 +211,7 @@ fn add_bias(y: DlArray, b: &DlArray, cout: usize) -> DlArray {
 /// weights reshaped to `[groups, Cout / groups, Cin / groups * K]` in one batched matmul.
 #[track_caller]
 pub fn dlconv(x: &DlArray, w: &DlArray, b: &DlArray, opts: &ConvOptions) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     let (p, win) = match plan_and_windows(x, w, b, opts) {
         Ok(pw) => pw,
         Err(e) => return e,
@@ -233,7 +233,7 @@ pub fn dlconv(x: &DlArray, w: &DlArray, b: &DlArray, opts: &ConvOptions) -> DlAr
 /// benchmarks notes).
 #[track_caller]
 pub fn dlconv_shifted(x: &DlArray, w: &DlArray, b: &DlArray, opts: &ConvOptions) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     let (p, win) = match plan_and_windows(x, w, b, opts) {
         Ok(pw) => pw,
         Err(e) => return e,

@@ -36,7 +36,7 @@ pub(crate) fn uniform_from_key(key: &DlArray, shape: &[usize]) -> DlArray {
 /// need a high-quality generator.
 #[track_caller]
 pub fn dropout(x: &DlArray, p: f64, key: &DlArray) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     if let Some(e) = first_error(&[x, key]) {
         return e;
     }

@@ -15,7 +15,7 @@ use crate::trace::DlArray;
 /// zero rows for them.
 #[track_caller]
 pub fn embed(indices: &DlArray, weights: &DlArray) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     if let Some(e) = first_error(&[indices, weights]) {
         return e;
     }

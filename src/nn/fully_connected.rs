@@ -7,7 +7,7 @@ use crate::trace::DlArray;
 /// non-batch dimensions), `w [Cout, Cin]`, `b [Cout]` (or one element) -> `[N, Cout]`.
 #[track_caller]
 pub fn fullyconnect(x: &DlArray, w: &DlArray, b: &DlArray) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     if let Some(e) = first_error(&[x, w, b]) {
         return e;
     }

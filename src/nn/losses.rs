@@ -36,7 +36,7 @@ fn operands(op: &str, y: &DlArray, t: &DlArray) -> Result<(f64, DlArray, DlArray
 /// does not state the bound; this is the behavior of its implementation.
 #[track_caller]
 pub fn crossentropy(p: &DlArray, t: &DlArray) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     let (n, p, t) = match operands("crossentropy", p, t) {
         Ok(v) => v,
         Err(e) => return e,
@@ -76,7 +76,7 @@ pub fn crossentropy(p: &DlArray, t: &DlArray) -> DlArray {
 /// ```
 #[track_caller]
 pub fn indexcrossentropy(p: &DlArray, t: &DlArray) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     const OP: &str = "indexcrossentropy";
     if let Some(e) = first_error(&[p, t]) {
         return e;
@@ -119,7 +119,7 @@ pub fn indexcrossentropy(p: &DlArray, t: &DlArray) -> DlArray {
 /// (the length of axis 0; 1 for a scalar).
 #[track_caller]
 pub fn mse(y: &DlArray, t: &DlArray) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     match operands("mse", y, t) {
         Ok((n, y, t)) => (y - t).square().sum_all() / (2.0 * n),
         Err(e) => e,
@@ -129,7 +129,7 @@ pub fn mse(y: &DlArray, t: &DlArray) -> DlArray {
 /// The L1 loss `sum(|y - t|) / N`, `N` the number of observations (the length of axis 0).
 #[track_caller]
 pub fn l1loss(y: &DlArray, t: &DlArray) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     match operands("l1loss", y, t) {
         Ok((n, y, t)) => (y - t).abs().sum_all() / n,
         Err(e) => e,
@@ -142,7 +142,7 @@ pub fn l1loss(y: &DlArray, t: &DlArray) -> DlArray {
 /// positive.
 #[track_caller]
 pub fn huber(y: &DlArray, t: &DlArray, delta: f64) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     let (n, y, t) = match operands("huber", y, t) {
         Ok(v) => v,
         Err(e) => return e,

@@ -29,7 +29,7 @@ fn check_axes(op: &str, x: &DlArray, axes: &[usize]) -> Option<DlArray> {
 /// division and differentiates exactly at zeros (to any order).
 #[track_caller]
 pub fn prod(x: &DlArray, axes: &[usize], keepdims: bool) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     if let Some(e) = first_error(&[x]).or_else(|| check_axes("prod", x, axes)) {
         return e;
     }
@@ -64,7 +64,7 @@ pub fn prod(x: &DlArray, axes: &[usize], keepdims: bool) -> DlArray {
 /// `0..=i`). Computed as a log-depth scan of shifted (zero-padded) copies.
 #[track_caller]
 pub fn cumsum(x: &DlArray, axis: usize) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     if let Some(e) = first_error(&[x]) {
         return e;
     }
@@ -91,7 +91,7 @@ pub fn cumsum(x: &DlArray, axis: usize) -> DlArray {
 /// Complex inputs use their magnitudes; the result is real.
 #[track_caller]
 pub fn norm(x: &DlArray, p: f64, axes: &[usize]) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     if let Some(e) = first_error(&[x]).or_else(|| check_axes("norm", x, axes)) {
         return e;
     }
@@ -122,7 +122,7 @@ pub fn norm(x: &DlArray, p: f64, axes: &[usize]) -> DlArray {
 /// `numel(xq) * (M - 1)` and the table may be traced.
 #[track_caller]
 pub fn interp1(x: &DlArray, y: &DlArray, xq: &DlArray) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     if let Some(e) = first_error(&[x, y, xq]) {
         return e;
     }

@@ -49,7 +49,7 @@ fn non_channel_axes(x: &DlArray) -> Vec<usize> {
 /// running averages of them) to [`batchnorm_inference`] to normalize with fixed statistics.
 #[track_caller]
 pub fn batchnorm(x: &DlArray, offset: &DlArray, scale: &DlArray) -> (DlArray, DlArray, DlArray) {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     let parts = match per_channel("batchnorm", x, &[offset, scale]) {
         Ok(p) => p,
         Err(e) => return (e.clone(), e.clone(), e),
@@ -68,7 +68,7 @@ pub fn batchnorm(x: &DlArray, offset: &DlArray, scale: &DlArray) -> (DlArray, Dl
 /// [`NORM_EPSILON`].
 #[track_caller]
 pub fn batchnorm_inference(x: &DlArray, offset: &DlArray, scale: &DlArray, mean: &DlArray, var: &DlArray) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     match per_channel("batchnorm_inference", x, &[offset, scale, mean, var]) {
         Ok(p) => &p[1] * (x - &p[2]) / (&p[3] + NORM_EPSILON).sqrt() + &p[0],
         Err(e) => e,
@@ -83,7 +83,7 @@ pub fn batchnorm_inference(x: &DlArray, offset: &DlArray, scale: &DlArray, mean:
 /// normalized over `[1, 2, 3]`. `epsilon` is [`NORM_EPSILON`].
 #[track_caller]
 pub fn layernorm(x: &DlArray, offset: &DlArray, scale: &DlArray, axes: &[usize]) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     if let Some(e) = first_error(&[x, offset, scale]) {
         return e;
     }

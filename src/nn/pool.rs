@@ -86,7 +86,7 @@ fn with_unit_axis(s: &DlArray) -> DlArray {
 /// a window tie for the maximum, the gradient is shared equally among them.
 #[track_caller]
 pub fn maxpool(x: &DlArray, opts: &PoolOptions) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     match pooled_windows("maxpool", x, opts, Some(f64::NEG_INFINITY)) {
         Ok(win) => {
             let parts: Vec<DlArray> = win.slices.iter().map(with_unit_axis).collect();
@@ -101,7 +101,7 @@ pub fn maxpool(x: &DlArray, opts: &PoolOptions) -> DlArray {
 /// is with zeros and counts in the mean (MATLAB's `avgpool` with its default `PaddingValue` 0).
 #[track_caller]
 pub fn avgpool(x: &DlArray, opts: &PoolOptions) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     match pooled_windows("avgpool", x, opts, None) {
         Ok(win) => {
             let k = win.slices.len() as f64;

@@ -79,7 +79,7 @@ pub fn lstm(
     recurrent_weights: &DlArray,
     bias: &DlArray,
 ) -> (DlArray, DlArray, DlArray) {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     let (n, t, hs, projected) = match prepare("lstm", 4, x, &[h0, c0], weights, recurrent_weights, bias) {
         Ok(v) => v,
         Err(e) => return (e.clone(), e.clone(), e),
@@ -117,7 +117,7 @@ pub fn gru(
     recurrent_weights: &DlArray,
     bias: &DlArray,
 ) -> (DlArray, DlArray) {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     let (n, t, hs, projected) = match prepare("gru", 3, x, &[h0], weights, recurrent_weights, bias) {
         Ok(v) => v,
         Err(e) => return (e.clone(), e),

@@ -57,7 +57,7 @@ macro_rules! operator {
             type Output = DlArray;
             #[track_caller]
             fn $method(self, rhs: $rhs) -> DlArray {
-                let _origin = crate::trace::origin::user_call();
+                let _origin = crate::trace::current_origin::user_call();
                 binary($op, &self.operand(), &rhs.operand())
             }
         }
@@ -84,7 +84,7 @@ impl Neg for &DlArray {
     type Output = DlArray;
     #[track_caller]
     fn neg(self) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         emit(Op::Unary(UnaryOp::Neg), &[&self.cast(self.dtype().arithmetic())])
     }
 }
@@ -93,7 +93,7 @@ impl Neg for DlArray {
     type Output = DlArray;
     #[track_caller]
     fn neg(self) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         -&self
     }
 }

@@ -15,7 +15,7 @@ impl DlArray {
     /// ```
     #[track_caller]
     pub fn at(&self, i: usize) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         if self.is_failed() {
             return self.clone();
         }
@@ -49,7 +49,7 @@ impl DlArray {
     /// ```
     #[track_caller]
     pub fn slice<S: AsRef<[SliceInfoElem]>>(&self, info: S) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         if self.is_failed() {
             return self.clone();
         }

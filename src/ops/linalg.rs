@@ -11,7 +11,7 @@ impl DlArray {
     /// column (right) vector whose axis is dropped from the result.
     #[track_caller]
     pub fn matmul(&self, other: &DlArray) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         if self.is_failed() {
             return self.clone();
         }

@@ -20,7 +20,7 @@ fn compare(op: CmpOp, a: &DlArray, b: &DlArray) -> DlArray {
 /// to one type.
 #[track_caller]
 pub fn select(cond: &DlArray, a: &DlArray, b: &DlArray) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     let t = if a.dtype() == b.dtype() { a.dtype() } else { promote(a.dtype(), b.dtype()) };
     emit(Op::Select, &[&cond.cast(DType::Bool), &a.cast(t), &b.cast(t)])
 }
@@ -29,7 +29,7 @@ macro_rules! unary_methods {
     ($($(#[$doc:meta])* $name:ident => $op:ident;)*) => {
         impl DlArray {
             $($(#[$doc])* #[track_caller] pub fn $name(&self) -> DlArray {
-                let _origin = crate::trace::origin::user_call();
+                let _origin = crate::trace::current_origin::user_call();
                 unary(UnaryOp::$op, self)
             })*
         }
@@ -92,14 +92,14 @@ impl DlArray {
     /// Tangent, `sin x / cos x`.
     #[track_caller]
     pub fn tan(&self) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         self.sin() / self.cos()
     }
 
     /// `x * x`.
     #[track_caller]
     pub fn square(&self) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         let x = self.cast(self.dtype().arithmetic());
         emit(Op::Binary(BinaryOp::Mul), &[&x, &x])
     }
@@ -108,14 +108,14 @@ impl DlArray {
     /// neither it nor its derivatives overflow.
     #[track_caller]
     pub fn sigmoid(&self) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         0.5 * (self * 0.5).tanh() + 0.5
     }
 
     /// `max(x, 0)`, with gradient 0 at 0 (as MATLAB's `relu`).
     #[track_caller]
     pub fn relu(&self) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         let x = self.cast(self.dtype().arithmetic());
         select(&x.gt(&constant_f64(0.0)), &x, &constant_f64(0.0))
     }
@@ -123,14 +123,14 @@ impl DlArray {
     /// `x ^ p` for a constant exponent.
     #[track_caller]
     pub fn powf(&self, p: f64) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         binary(BinaryOp::Pow, self, &constant_f64(p))
     }
 
     /// `x ^ p` elementwise, with broadcasting.
     #[track_caller]
     pub fn pow(&self, p: &DlArray) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         binary(BinaryOp::Pow, self, p)
     }
 
@@ -138,70 +138,70 @@ impl DlArray {
     /// types only. At ties the gradient goes to `self`.
     #[track_caller]
     pub fn maximum(&self, other: &DlArray) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         binary(BinaryOp::Max, self, other)
     }
 
     /// The smaller of `self` and `other` elementwise, ignoring NaN; real types only.
     #[track_caller]
     pub fn minimum(&self, other: &DlArray) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         binary(BinaryOp::Min, self, other)
     }
 
     /// Four-quadrant inverse tangent of `self / x` elementwise (MATLAB's `atan2(Y, X)`).
     #[track_caller]
     pub fn atan2(&self, x: &DlArray) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         binary(BinaryOp::Atan2, self, x)
     }
 
     /// `re + i im` from two real arrays (broadcast).
     #[track_caller]
     pub fn complex(re: &DlArray, im: &DlArray) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         binary(BinaryOp::Complex, re, im)
     }
 
     /// Elementwise `self < other` (logical).
     #[track_caller]
     pub fn lt(&self, other: &DlArray) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         compare(CmpOp::Lt, self, other)
     }
 
     /// Elementwise `self <= other` (logical).
     #[track_caller]
     pub fn le(&self, other: &DlArray) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         compare(CmpOp::Le, self, other)
     }
 
     /// Elementwise `self > other` (logical).
     #[track_caller]
     pub fn gt(&self, other: &DlArray) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         compare(CmpOp::Gt, self, other)
     }
 
     /// Elementwise `self >= other` (logical).
     #[track_caller]
     pub fn ge(&self, other: &DlArray) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         compare(CmpOp::Ge, self, other)
     }
 
     /// Elementwise `self == other` (logical).
     #[track_caller]
     pub fn eq_elem(&self, other: &DlArray) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         compare(CmpOp::Eq, self, other)
     }
 
     /// Elementwise `self != other` (logical).
     #[track_caller]
     pub fn ne_elem(&self, other: &DlArray) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         compare(CmpOp::Ne, self, other)
     }
 
@@ -209,7 +209,7 @@ impl DlArray {
     /// keeps the real part).
     #[track_caller]
     pub fn cast(&self, dtype: DType) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         if self.dtype() == dtype || self.is_failed() {
             self.clone()
         } else {

@@ -34,7 +34,7 @@ impl DlArray {
     /// The sum of all elements, shape `[]`.
     #[track_caller]
     pub fn sum_all(&self) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         let axes: Vec<usize> = (0..self.ndim()).collect();
         reduce(Op::ReduceSum, self, &axes, false)
     }
@@ -42,21 +42,21 @@ impl DlArray {
     /// The mean of all elements, shape `[]`.
     #[track_caller]
     pub fn mean_all(&self) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         self.sum_all() / constant_f64(self.numel() as f64)
     }
 
     /// The sum over `axes`, which are removed unless `keepdims`.
     #[track_caller]
     pub fn sum_axes(&self, axes: &[usize], keepdims: bool) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         reduce(Op::ReduceSum, self, axes, keepdims)
     }
 
     /// The mean over `axes`, which are removed unless `keepdims`.
     #[track_caller]
     pub fn mean_axes(&self, axes: &[usize], keepdims: bool) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         match count(self, axes) {
             Ok(n) => self.sum_axes(axes, keepdims) / constant_f64(n),
             Err(e) => DlArray::failed(e),
@@ -66,14 +66,14 @@ impl DlArray {
     /// The maximum over `axes` (removed unless `keepdims`), ignoring NaN; real types only.
     #[track_caller]
     pub fn max_axes(&self, axes: &[usize], keepdims: bool) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         reduce(Op::ReduceMax, self, axes, keepdims)
     }
 
     /// The minimum over `axes` (removed unless `keepdims`), ignoring NaN; real types only.
     #[track_caller]
     pub fn min_axes(&self, axes: &[usize], keepdims: bool) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         reduce(Op::ReduceMin, self, axes, keepdims)
     }
 }

@@ -10,7 +10,7 @@ impl DlArray {
     /// The same elements in a new shape (row-major order); the element count must agree.
     #[track_caller]
     pub fn reshape(&self, shape: &[usize]) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         if self.shape() == shape && !self.is_failed() {
             return self.clone();
         }
@@ -20,7 +20,7 @@ impl DlArray {
     /// The axes reversed (the matrix transpose for 2-D).
     #[track_caller]
     pub fn transpose(&self) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         let axes: Vec<usize> = (0..self.ndim()).rev().collect();
         self.permute(&axes)
     }
@@ -28,7 +28,7 @@ impl DlArray {
     /// The axes reordered: result axis `i` is axis `axes[i]` of `self`.
     #[track_caller]
     pub fn permute(&self, axes: &[usize]) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         if axes.iter().enumerate().all(|(i, &a)| i == a) && axes.len() == self.ndim() && !self.is_failed() {
             return self.clone();
         }
@@ -38,7 +38,7 @@ impl DlArray {
     /// numpy broadcast to `shape`.
     #[track_caller]
     pub fn broadcast_to(&self, shape: &[usize]) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         if self.shape() == shape && !self.is_failed() {
             return self.clone();
         }
@@ -49,7 +49,7 @@ impl DlArray {
     /// broadcasting).
     #[track_caller]
     pub fn sum_to_shape(&self, shape: &[usize]) -> DlArray {
-        let _origin = crate::trace::origin::user_call();
+        let _origin = crate::trace::current_origin::user_call();
         if self.shape() == shape {
             return self.clone();
         }
@@ -71,7 +71,7 @@ impl DlArray {
 /// The arrays joined along `axis`, after promoting them to one type (MATLAB rules).
 #[track_caller]
 pub fn concat(arrays: &[&DlArray], axis: usize) -> DlArray {
-    let _origin = crate::trace::origin::user_call();
+    let _origin = crate::trace::current_origin::user_call();
     let Some(first) = arrays.first() else {
         return DlArray::failed(Error::argument("concat", "needs at least one array"));
     };

@@ -331,101 +331,122 @@ fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<Node
                 None => pads::add_of_disjoint_pads(rw, n, x),
             },
         },
-        Op::Unary(u) => {
-            let inner = rw.node(x[0]);
-            match u {
-                UnaryOp::Neg | UnaryOp::Conj if matches!(inner.op, Op::Unary(v) if v == *u) => {
-                    Ok(same(rw, inner.inputs[0], n))
-                }
-                UnaryOp::Conj | UnaryOp::Real if real(inner.dtype) => Ok(same(rw, x[0], n)),
-                _ => pads::elementwise_of_pads(rw, n, x),
-            }
-        }
+        Op::Unary(u) => unary_rule(rw, *u, n, x),
         Op::Cast(d) if rw.node(x[0]).dtype == *d => Ok(same(rw, x[0], n)),
-        Op::Reshape(shape) | Op::Broadcast(shape) => {
-            let inner = rw.node(x[0]);
-            if inner.shape[..] == shape[..] {
-                Ok(same(rw, x[0], n))
-            } else if std::mem::discriminant(&inner.op) == std::mem::discriminant(&n.op) {
-                // A reshape of a reshape, a broadcast of a broadcast: one step.
-                let base = inner.inputs[0];
-                push_or_same(rw, n.op.clone(), base, n)
-            } else {
-                Ok(None)
-            }
-        }
-        Op::Permute(axes) => {
-            let inner = rw.node(x[0]);
-            if axes.iter().enumerate().all(|(i, &a)| i == a) {
-                Ok(same(rw, x[0], n))
-            } else if let Op::Permute(first) = &inner.op {
-                // The composition is the identity only when it maps every axis to itself; a
-                // result of the same shape is not enough (a cube permuted in a cycle).
-                let composed: Vec<usize> = axes.iter().map(|&a| first[a]).collect();
-                let base = inner.inputs[0];
-                if composed.iter().enumerate().all(|(i, &a)| i == a) {
-                    Ok(same(rw, base, n))
-                } else {
-                    rw.push(Op::Permute(composed), vec![base], n.region).map(Some)
-                }
-            } else {
-                Ok(None)
-            }
-        }
-        Op::Slice(slices) => {
-            let inner = rw.node(x[0]);
-            if slices.iter().zip(&inner.shape).all(|(s, &d)| s.is_full(d)) {
-                Ok(same(rw, x[0], n))
-            } else {
-                let base = inner.inputs.first().copied().unwrap_or(x[0]);
-                match &inner.op {
-                    Op::Slice(first) => {
-                        // Identity only when the composition takes every axis whole and in order;
-                        // a result of the same shape is not enough (a reversal keeps the shape).
-                        let composed = compose_slices(first, slices);
-                        if composed.iter().zip(&rw.node(base).shape).all(|(s, &d)| s.is_full(d)) {
-                            Ok(same(rw, base, n))
-                        } else {
-                            rw.push(Op::Slice(composed), vec![base], n.region).map(Some)
-                        }
-                    }
-                    Op::Pad { slices: placed, .. } if placed == slices => Ok(same(rw, base, n)),
-                    Op::Pad { slices: placed, .. } => {
-                        let placed = placed.clone();
-                        slice_of_pad(rw, n, slices, &placed, base)
-                    }
-                    _ => Ok(None),
-                }
-            }
-        }
-        Op::Pad { shape, slices } => {
-            let inner = rw.node(x[0]);
-            let full = inner.shape[..] == shape[..] && slices.iter().zip(shape).all(|(s, &d)| s.is_full(d));
-            if full {
-                Ok(same(rw, x[0], n))
-            } else if let Op::Pad { slices: first, .. } = &inner.op {
-                // The inner pad's elements land at the outer placement of their positions.
-                let composed = compose_slices(slices, first);
-                let base = inner.inputs[0];
-                let op = Op::Pad { shape: shape.clone(), slices: composed };
-                rw.push(op, vec![base], n.region).map(Some)
-            } else {
-                Ok(None)
-            }
-        }
+        Op::Reshape(shape) | Op::Broadcast(shape) => reshape_or_broadcast_rule(rw, shape, n, x[0]),
+        Op::Permute(axes) => permute_rule(rw, axes, n, x[0]),
+        Op::Slice(slices) => slice_rule(rw, slices, n, x[0]),
+        Op::Pad { shape, slices } => pad_rule(rw, shape, slices, n, x[0]),
         Op::Concat(_) if x.len() == 1 => Ok(same(rw, x[0], n)),
         Op::ReduceSum(axes) | Op::ReduceMax(axes) | Op::ReduceMin(axes) if axes.is_empty() => Ok(same(rw, x[0], n)),
-        Op::Select => {
-            if x[1] == x[2] {
-                return broadcast_to_node(rw, x[1], n);
-            }
-            match splat(rw.nodes(), x[0]) {
-                Some(c) if c.re != 0.0 => broadcast_to_node(rw, x[1], n),
-                Some(_) => broadcast_to_node(rw, x[2], n),
-                None => Ok(None),
-            }
-        }
+        Op::Select => select_rule(rw, n, x),
         Op::MatMul => products::outer_product(rw, n, x),
         _ => Ok(None),
+    }
+}
+
+/// `neg(neg x)`, `conj(conj x)` -> `x`; `conj x`, `real x` -> `x` for real `x`; else the pad
+/// rules.
+fn unary_rule(rw: &mut Rewriter, u: UnaryOp, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
+    let inner = rw.node(x[0]);
+    match u {
+        UnaryOp::Neg | UnaryOp::Conj if matches!(inner.op, Op::Unary(v) if v == u) => Ok(same(rw, inner.inputs[0], n)),
+        UnaryOp::Conj | UnaryOp::Real if real(inner.dtype) => Ok(same(rw, x[0], n)),
+        _ => pads::elementwise_of_pads(rw, n, x),
+    }
+}
+
+/// A `reshape` or `broadcast` (node `n`) of `x` to `shape`: `x` when it has that shape; one
+/// step when `x` is the same kind of op.
+fn reshape_or_broadcast_rule(rw: &mut Rewriter, shape: &[usize], n: &Node, x: NodeId) -> Result<Option<NodeId>> {
+    let inner = rw.node(x);
+    if inner.shape[..] == shape[..] {
+        Ok(same(rw, x, n))
+    } else if std::mem::discriminant(&inner.op) == std::mem::discriminant(&n.op) {
+        // A reshape of a reshape, a broadcast of a broadcast: one step.
+        let base = inner.inputs[0];
+        push_or_same(rw, n.op.clone(), base, n)
+    } else {
+        Ok(None)
+    }
+}
+
+/// `permute` (node `n`) of `x` by `axes`: `x` for the identity; one permutation of a
+/// permutation.
+fn permute_rule(rw: &mut Rewriter, axes: &[usize], n: &Node, x: NodeId) -> Result<Option<NodeId>> {
+    let inner = rw.node(x);
+    if axes.iter().enumerate().all(|(i, &a)| i == a) {
+        Ok(same(rw, x, n))
+    } else if let Op::Permute(first) = &inner.op {
+        // The composition is the identity only when it maps every axis to itself; a
+        // result of the same shape is not enough (a cube permuted in a cycle).
+        let composed: Vec<usize> = axes.iter().map(|&a| first[a]).collect();
+        let base = inner.inputs[0];
+        if composed.iter().enumerate().all(|(i, &a)| i == a) {
+            Ok(same(rw, base, n))
+        } else {
+            rw.push(Op::Permute(composed), vec![base], n.region).map(Some)
+        }
+    } else {
+        Ok(None)
+    }
+}
+
+/// `slice` (node `n`) of `x` by `slices`: `x` when it takes the whole array in order; one
+/// slice of a slice; what a slice of a pad sees (see [`slice_of_pad`]).
+fn slice_rule(rw: &mut Rewriter, slices: &[AxisSlice], n: &Node, x: NodeId) -> Result<Option<NodeId>> {
+    let inner = rw.node(x);
+    if slices.iter().zip(&inner.shape).all(|(s, &d)| s.is_full(d)) {
+        return Ok(same(rw, x, n));
+    }
+    let base = inner.inputs.first().copied().unwrap_or(x);
+    match &inner.op {
+        Op::Slice(first) => {
+            // Identity only when the composition takes every axis whole and in order;
+            // a result of the same shape is not enough (a reversal keeps the shape).
+            let composed = compose_slices(first, slices);
+            if composed.iter().zip(&rw.node(base).shape).all(|(s, &d)| s.is_full(d)) {
+                Ok(same(rw, base, n))
+            } else {
+                rw.push(Op::Slice(composed), vec![base], n.region).map(Some)
+            }
+        }
+        Op::Pad { slices: placed, .. } if placed == slices => Ok(same(rw, base, n)),
+        Op::Pad { slices: placed, .. } => {
+            let placed = placed.clone();
+            slice_of_pad(rw, n, slices, &placed, base)
+        }
+        _ => Ok(None),
+    }
+}
+
+/// `pad` (node `n`) of `x` into `shape` at `slices`: `x` when it fills the whole result in
+/// order; one pad of a pad.
+fn pad_rule(rw: &mut Rewriter, shape: &[usize], slices: &[AxisSlice], n: &Node, x: NodeId) -> Result<Option<NodeId>> {
+    let inner = rw.node(x);
+    let full = inner.shape[..] == shape[..] && slices.iter().zip(shape).all(|(s, &d)| s.is_full(d));
+    if full {
+        Ok(same(rw, x, n))
+    } else if let Op::Pad { slices: first, .. } = &inner.op {
+        // The inner pad's elements land at the outer placement of their positions.
+        let composed = compose_slices(slices, first);
+        let base = inner.inputs[0];
+        let op = Op::Pad { shape: shape.to_vec(), slices: composed };
+        rw.push(op, vec![base], n.region).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// `select(c, a, b)` (node `n`): `a` when `a` and `b` are one node, or the branch a constant
+/// condition picks, broadcast to the result's shape.
+fn select_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
+    if x[1] == x[2] {
+        return broadcast_to_node(rw, x[1], n);
+    }
+    match splat(rw.nodes(), x[0]) {
+        Some(c) if c.re != 0.0 => broadcast_to_node(rw, x[1], n),
+        Some(_) => broadcast_to_node(rw, x[2], n),
+        None => Ok(None),
     }
 }

@@ -6,6 +6,8 @@
 //! recursion and the line search run on plain `f64` vectors, and only the loss function touches
 //! arrays.
 
+use super::flat_vector::{axpy, dot, norm};
+use super::line_search::{line_search, LineSearch};
 use super::tree_walk::paired_arrays;
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
@@ -16,26 +18,6 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 const OP: &str = "lbfgsupdate";
-/// Sufficient decrease (Armijo) constant of every line search.
-const C1: f64 = 1e-4;
-/// Curvature constant of the Wolfe conditions.
-const C2: f64 = 0.9;
-
-/// How [`lbfgsupdate`] chooses the learning rate along the search direction (MATLAB's
-/// `LineSearchMethod`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum LineSearch {
-    /// `"weak-wolfe"` (default): sufficient decrease `J(W + a p) <= J(W) + c1 a g'p` and the
-    /// curvature condition `g(a)'p >= c2 g'p` (`c1 = 1e-4`, `c2 = 0.9`), by bracketing and
-    /// bisection.
-    #[default]
-    WeakWolfe,
-    /// `"strong-wolfe"`: sufficient decrease and `|g(a)'p| <= c2 |g'p|`, by bracketing and
-    /// safeguarded cubic interpolation (Nocedal and Wright, algorithms 3.5 and 3.6).
-    StrongWolfe,
-    /// `"backtracking"`: sufficient decrease only, halving the learning rate from 1.
-    Backtracking,
-}
 
 /// The outcome of the last line search (MATLAB's `LineSearchStatus`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -234,19 +216,6 @@ impl Layout {
     }
 }
 
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-fn norm(a: &[f64]) -> f64 {
-    dot(a, a).sqrt()
-}
-
-/// `x + a p`.
-fn axpy(x: &[f64], a: f64, p: &[f64]) -> Vec<f64> {
-    x.iter().zip(p).map(|(x, p)| x + a * p).collect()
-}
-
 /// The loss function on a flat point: `(loss, gradient)`, `loss` possibly non-finite.
 struct Objective<'a, T: Tree, F: FnMut(&T) -> Result<(DlArray, T)>> {
     f: F,
@@ -285,144 +254,6 @@ impl<T: Tree, F: FnMut(&T) -> Result<(DlArray, T)>> Objective<'_, T, F> {
         let p = self.tree(x)?;
         self.eval_tree(&p)
     }
-}
-
-/// A trial point of the line search.
-struct Trial {
-    a: f64,
-    f: f64,
-    g: Vec<f64>,
-    /// `g'p`.
-    d: f64,
-}
-
-/// The line search's result: the accepted trial (or the best one on failure) and whether the
-/// conditions held.
-struct Search {
-    best: Option<Trial>,
-    found: bool,
-}
-
-/// Tracks the trial with the lowest finite loss.
-fn keep_best(best: &mut Option<Trial>, t: &Trial) {
-    if t.f.is_finite() && best.as_ref().is_none_or(|b| t.f < b.f) {
-        *best = Some(Trial { a: t.a, f: t.f, g: t.g.clone(), d: t.d });
-    }
-}
-
-/// The minimizer of the cubic through `(a, fa, da)` and `(b, fb, db)`, kept inside the interval
-/// (10% away from its ends); bisection when the cubic has none there.
-fn cubic_min(a: f64, fa: f64, da: f64, b: f64, fb: f64, db: f64) -> f64 {
-    let (lo, hi) = if a < b { (a, b) } else { (b, a) };
-    let d1 = da + db - 3.0 * (fa - fb) / (a - b);
-    let sq = d1 * d1 - da * db;
-    let mid = 0.5 * (a + b);
-    if sq.is_nan() || sq < 0.0 || !sq.is_finite() {
-        return mid;
-    }
-    let d2 = (b - a).signum() * sq.sqrt();
-    let t = b - (b - a) * ((db + d2 - d1) / (db - da + 2.0 * d2));
-    let margin = 0.1 * (hi - lo);
-    if t.is_finite() && t > lo + margin && t < hi - margin {
-        t
-    } else {
-        mid
-    }
-}
-
-fn line_search<T: Tree, F: FnMut(&T) -> Result<(DlArray, T)>>(
-    obj: &mut Objective<'_, T, F>,
-    x: &[f64],
-    f0: f64,
-    d0: f64,
-    p: &[f64],
-    options: &LbfgsOptions,
-) -> Result<Search> {
-    let max = options.max_num_line_search_iterations;
-    let mut best: Option<Trial> = None;
-    let trial = |obj: &mut Objective<'_, T, F>, a: f64, best: &mut Option<Trial>| -> Result<Trial> {
-        let (f, g) = obj.eval(&axpy(x, a, p))?;
-        let d = dot(&g, p);
-        let t = Trial { a, f, g, d };
-        keep_best(best, &t);
-        Ok(t)
-    };
-    let armijo = |t: &Trial| t.f.is_finite() && t.f <= f0 + C1 * t.a * d0;
-    let found = |t: Trial| Ok(Search { best: Some(t), found: true });
-    match options.line_search_method {
-        LineSearch::Backtracking => {
-            let mut a = 1.0;
-            for _ in 0..max {
-                let t = trial(obj, a, &mut best)?;
-                if armijo(&t) {
-                    return found(t);
-                }
-                a *= 0.5;
-            }
-        }
-        LineSearch::WeakWolfe => {
-            let (mut lo, mut hi, mut a) = (0.0, f64::INFINITY, 1.0);
-            for _ in 0..max {
-                let t = trial(obj, a, &mut best)?;
-                if !armijo(&t) {
-                    hi = a;
-                } else if t.d < C2 * d0 {
-                    lo = a;
-                } else {
-                    return found(t);
-                }
-                a = if hi.is_finite() { 0.5 * (lo + hi) } else { 2.0 * lo };
-            }
-        }
-        LineSearch::StrongWolfe => {
-            let curvature = |t: &Trial| t.d.abs() <= -C2 * d0;
-            let mut prev = Trial { a: 0.0, f: f0, g: Vec::new(), d: d0 };
-            let mut a = 1.0;
-            let mut used = 0;
-            // Bracketing phase: (lo, hi) ends with lo satisfying sufficient decrease.
-            let bracket = loop {
-                if used >= max {
-                    break None;
-                }
-                used += 1;
-                let t = trial(obj, a, &mut best)?;
-                if !armijo(&t) || (used > 1 && t.f >= prev.f) {
-                    break Some((prev, t));
-                }
-                if curvature(&t) {
-                    return found(t);
-                }
-                if t.d >= 0.0 {
-                    break Some((t, prev));
-                }
-                a *= 2.0;
-                prev = t;
-            };
-            if let Some((mut lo, mut hi)) = bracket {
-                while used < max {
-                    used += 1;
-                    let a = if lo.f.is_finite() && hi.f.is_finite() {
-                        cubic_min(lo.a, lo.f, lo.d, hi.a, hi.f, hi.d)
-                    } else {
-                        0.5 * (lo.a + hi.a)
-                    };
-                    let t = trial(obj, a, &mut best)?;
-                    if !armijo(&t) || t.f >= lo.f {
-                        hi = t;
-                    } else {
-                        if curvature(&t) {
-                            return found(t);
-                        }
-                        if t.d * (hi.a - lo.a) >= 0.0 {
-                            hi = lo;
-                        }
-                        lo = t;
-                    }
-                }
-            }
-        }
-    }
-    Ok(Search { best, found: false })
 }
 
 /// True when `d0 = g'p` makes `p` a descent direction (false for zero and NaN).
@@ -488,6 +319,47 @@ where
     T: Tree,
     F: FnMut(&T) -> Result<(DlArray, T)>,
 {
+    check_settings(state, options)?;
+    let arrays = params.arrays();
+    let layout = Layout::of(&arrays)?;
+    let x = layout.flatten(&arrays, "value")?;
+    let mut obj = Objective { f: loss_fn, params, layout: &layout };
+    let fresh = !state.is_at(&arrays) || state.gradients.len() != x.len() || !state.loss.is_finite();
+    let (f0, g0) = if fresh { obj.eval_tree(params)? } else { (state.loss, state.gradients.clone()) };
+    check_start(f0)?;
+    // A new starting point (other arrays than the last update returned) starts a new history.
+    let mut history = if fresh { VecDeque::new() } else { state.history.clone() };
+    let (p, d0) = search_direction(&mut history, &g0, state.initial_inverse_hessian_factor);
+    if !is_descent(d0) {
+        // A zero gradient (or one the direction cannot descend along): a stationary point.
+        let outcome = Outcome { loss: f0, gradients: g0, step_norm: 0.0, status: LineSearchStatus::Found, history };
+        return finish(params, &layout, state, &x, outcome);
+    }
+    let method = options.line_search_method;
+    let max = options.max_num_line_search_iterations;
+    let search = line_search(&mut |x: &[f64]| obj.eval(x), &x, f0, d0, &p, method, max)?;
+    let (status, accepted) = match search.best {
+        Some(t) if search.found => (LineSearchStatus::Found, Some(t)),
+        Some(t) if t.f < f0 => (LineSearchStatus::Failed, Some(t)),
+        _ => (LineSearchStatus::Failed, None),
+    };
+    let Some(t) = accepted else {
+        let outcome = Outcome { loss: f0, gradients: g0, step_norm: 0.0, status, history: VecDeque::new() };
+        return finish(params, &layout, state, &x, outcome);
+    };
+    let s: Vec<f64> = p.iter().map(|p| t.a * p).collect();
+    let x1 = axpy(&x, 1.0, &s);
+    if status == LineSearchStatus::Found {
+        remember_step(&mut history, &s, &t.g, &g0, state.history_size);
+    } else {
+        history.clear();
+    }
+    let outcome = Outcome { loss: t.f, gradients: t.g, step_norm: norm(&s), status, history };
+    finish(params, &layout, state, &x1, outcome)
+}
+
+/// An error unless the state's settings and the options are valid.
+fn check_settings(state: &LbfgsState, options: &LbfgsOptions) -> Result<()> {
     if state.history_size == 0 {
         return Err(Error::argument(OP, "the state's history size must be at least 1; use LbfgsState::new(10, 1.0)"));
     }
@@ -501,86 +373,82 @@ where
     if options.max_num_line_search_iterations == 0 {
         return Err(Error::argument(OP, "max_num_line_search_iterations must be at least 1"));
     }
-    let arrays = params.arrays();
-    let layout = Layout::of(&arrays)?;
-    let x = layout.flatten(&arrays, "value")?;
-    let mut obj = Objective { f: loss_fn, params, layout: &layout };
-    let fresh = !state.is_at(&arrays) || state.gradients.len() != x.len() || !state.loss.is_finite();
-    let (f0, g0) = if fresh { obj.eval_tree(params)? } else { (state.loss, state.gradients.clone()) };
-    if !f0.is_finite() {
-        return Err(Error::argument(
-            OP,
-            format!(
-                "the loss at the current parameters is {f0}; L-BFGS needs a finite loss to start (check the \
-                 initial parameters and the loss function)"
-            ),
-        ));
+    Ok(())
+}
+
+/// An error unless the loss `f0` at the current parameters is finite.
+fn check_start(f0: f64) -> Result<()> {
+    if f0.is_finite() {
+        return Ok(());
     }
-    // A new starting point (other arrays than the last update returned) starts a new history.
-    let mut history = if fresh { VecDeque::new() } else { state.history.clone() };
-    let gamma = |h: &VecDeque<Pair>| match h.back() {
+    Err(Error::argument(
+        OP,
+        format!(
+            "the loss at the current parameters is {f0}; L-BFGS needs a finite loss to start (check the \
+             initial parameters and the loss function)"
+        ),
+    ))
+}
+
+/// The search direction `p` at gradient `g0` and its slope `g0'p`, with `H0 = lambda I` from
+/// the latest pair of `history` (or `factor` while it is empty); `history` is cleared when it
+/// gives no descent direction.
+fn search_direction(history: &mut VecDeque<Pair>, g0: &[f64], factor: f64) -> (Vec<f64>, f64) {
+    let gamma = match history.back() {
         Some(pair) => dot(&pair.s, &pair.y) / dot(&pair.y, &pair.y),
         None => factor,
     };
-    let mut p = direction(&history, &g0, gamma(&history));
-    let mut d0 = dot(&g0, &p);
+    let mut p = direction(history, g0, gamma);
+    let mut d0 = dot(g0, &p);
     if !is_descent(d0) && !history.is_empty() {
         // Not a descent direction (rounding in a badly scaled history): start over.
         history.clear();
-        p = direction(&history, &g0, factor);
-        d0 = dot(&g0, &p);
+        p = direction(history, g0, factor);
+        d0 = dot(g0, &p);
     }
-    let commit = |state: &mut LbfgsState, f: f64, g: Vec<f64>, step: f64, status, history, at: &[DlArray]| {
-        state.loss = f;
-        state.gradients_norm = norm(&g);
-        state.gradients = g;
-        state.step_norm = step;
-        state.iteration += 1;
-        state.line_search_status = status;
-        state.history = history;
-        state.at = at.to_vec();
-    };
-    if !is_descent(d0) {
-        // A zero gradient (or one the direction cannot descend along): a stationary point.
-        let out = layout.unflatten(&x)?;
-        let tree = rebuild_from(params, out.clone())?;
-        commit(state, f0, g0, 0.0, LineSearchStatus::Found, history, &out);
-        return Ok(tree);
-    }
-    let search = line_search(&mut obj, &x, f0, d0, &p, options)?;
-    let (status, accepted) = match search.best {
-        Some(t) if search.found => (LineSearchStatus::Found, Some(t)),
-        Some(t) if t.f < f0 => (LineSearchStatus::Failed, Some(t)),
-        _ => (LineSearchStatus::Failed, None),
-    };
-    let Some(t) = accepted else {
-        let out = layout.unflatten(&x)?;
-        let tree = rebuild_from(params, out.clone())?;
-        commit(state, f0, g0, 0.0, status, VecDeque::new(), &out);
-        return Ok(tree);
-    };
-    let s: Vec<f64> = p.iter().map(|p| t.a * p).collect();
-    let x1 = axpy(&x, 1.0, &s);
-    if status == LineSearchStatus::Found {
-        let y: Vec<f64> = t.g.iter().zip(&g0).map(|(a, b)| a - b).collect();
-        let sy = dot(&s, &y);
-        if sy > f64::EPSILON * dot(&y, &y) {
-            history.push_back(Pair { rho: 1.0 / sy, s: s.clone(), y });
-            while history.len() > state.history_size {
-                history.pop_front();
-            }
-        } else {
-            // No positive curvature along the step (possible when the line search does not
-            // check curvature, as backtracking): the stored pairs no longer describe the
-            // function here, and keeping them can stall the search. Start over.
-            history.clear();
+    (p, d0)
+}
+
+/// Adds the step `s` and the gradient difference `g1 - g0` to `history` (dropping the oldest
+/// pairs beyond `history_size`), or clears it when the step shows no positive curvature.
+fn remember_step(history: &mut VecDeque<Pair>, s: &[f64], g1: &[f64], g0: &[f64], history_size: usize) {
+    let y: Vec<f64> = g1.iter().zip(g0).map(|(a, b)| a - b).collect();
+    let sy = dot(s, &y);
+    if sy > f64::EPSILON * dot(&y, &y) {
+        history.push_back(Pair { rho: 1.0 / sy, s: s.to_vec(), y });
+        while history.len() > history_size {
+            history.pop_front();
         }
     } else {
+        // No positive curvature along the step (possible when the line search does not
+        // check curvature, as backtracking): the stored pairs no longer describe the
+        // function here, and keeping them can stall the search. Start over.
         history.clear();
     }
-    let out = layout.unflatten(&x1)?;
+}
+
+/// What an update ends with, besides the new point.
+struct Outcome {
+    loss: f64,
+    gradients: Vec<f64>,
+    step_norm: f64,
+    status: LineSearchStatus,
+    history: VecDeque<Pair>,
+}
+
+/// The parameters at the flat point `x`, with `state` recording `outcome` and those
+/// parameters' arrays.
+fn finish<T: Tree>(params: &T, layout: &Layout, state: &mut LbfgsState, x: &[f64], outcome: Outcome) -> Result<T> {
+    let out = layout.unflatten(x)?;
     let tree = rebuild_from(params, out.clone())?;
-    commit(state, t.f, t.g, norm(&s), status, history, &out);
+    state.loss = outcome.loss;
+    state.gradients_norm = norm(&outcome.gradients);
+    state.gradients = outcome.gradients;
+    state.step_norm = outcome.step_norm;
+    state.iteration += 1;
+    state.line_search_status = outcome.status;
+    state.history = outcome.history;
+    state.at = out;
     Ok(tree)
 }
 

@@ -20,13 +20,16 @@
 
 mod adam;
 mod dlupdate;
+mod flat_vector;
 mod lbfgs;
+mod line_search;
 mod rmsprop;
 mod sgdm;
 mod tree_walk;
 
 pub use adam::{adamupdate, AdamOptions, AdamState};
 pub use dlupdate::dlupdate;
-pub use lbfgs::{lbfgsupdate, LbfgsOptions, LbfgsState, LineSearch, LineSearchStatus};
+pub use lbfgs::{lbfgsupdate, LbfgsOptions, LbfgsState, LineSearchStatus};
+pub use line_search::LineSearch;
 pub use rmsprop::{rmspropupdate, RmspropOptions, RmspropState};
 pub use sgdm::{sgdmupdate, SgdmOptions, SgdmState};

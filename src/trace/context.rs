@@ -83,7 +83,7 @@ impl Trace {
     /// current one ([`super::origin`]).
     pub fn record(&mut self, op: Op, inputs: Vec<NodeId>, value: Arc<Data>) -> NodeRef {
         let node = Node::new(op, inputs, value.dtype(), value.shape().to_vec(), self.region)
-            .with_origin(super::origin::current());
+            .with_origin(super::current_origin::current());
         self.graph.nodes.push(node);
         self.values.push(Some(value));
         NodeRef { trace: self.id, id: self.graph.nodes.len() - 1 }
@@ -91,7 +91,7 @@ impl Trace {
 
     /// Appends a node whose type is already inferred, with no value yet (a lazy trace).
     pub fn record_lazy(&mut self, op: Op, inputs: Operands, dtype: DType, shape: Shape) -> NodeRef {
-        let node = Node::new(op, inputs, dtype, shape, self.region).with_origin(super::origin::current());
+        let node = Node::new(op, inputs, dtype, shape, self.region).with_origin(super::current_origin::current());
         self.graph.nodes.push(node);
         self.values.push(None);
         NodeRef { trace: self.id, id: self.graph.nodes.len() - 1 }

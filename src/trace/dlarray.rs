@@ -115,7 +115,7 @@ impl DlArray {
     /// `dlgradient` variable).
     #[track_caller]
     pub fn from_data_traced(data: Data) -> Self {
-        let _origin = super::origin::user_call();
+        let _origin = super::current_origin::user_call();
         let data = Arc::new(data);
         let node = with_top(|t| t.record(Op::Constant(data.clone()), vec![], data.clone()));
         DlArray { value: Ok(Value::Ready(data)), node }
@@ -124,7 +124,7 @@ impl DlArray {
     /// An array that carries `e`, with the current origin (the user's call) in its message;
     /// inside a trace the trace records it too.
     pub(crate) fn failed(e: Error) -> Self {
-        let e = match super::origin::current() {
+        let e = match super::current_origin::current() {
             Some(origin) => e.at(origin),
             None => e,
         };
@@ -231,15 +231,22 @@ impl DlArray {
     /// ```
     pub fn extractdata<T: Element>(&self) -> Result<ArrayD<T>> {
         let d = self.data()?;
-        T::view(d).cloned().ok_or(Error::WrongType { op: "extractdata".into(), requested: T::DTYPE, actual: d.dtype() })
+        T::view(d).cloned().ok_or(Error::WrongType {
+            op: "extractdata".into(),
+            requested: T::DTYPE.to_string(),
+            actual: d.dtype().to_string(),
+        })
     }
 
     /// The single element. `Err` when `numel() != 1`, when `T` is not the dtype, or when this
     /// array carries an error.
     pub fn to_scalar<T: Element>(&self) -> Result<T> {
         let d = self.data()?;
-        let a =
-            T::view(d).ok_or(Error::WrongType { op: "to_scalar".into(), requested: T::DTYPE, actual: d.dtype() })?;
+        let a = T::view(d).ok_or(Error::WrongType {
+            op: "to_scalar".into(),
+            requested: T::DTYPE.to_string(),
+            actual: d.dtype().to_string(),
+        })?;
         if a.len() != 1 {
             return Err(Error::argument(
                 "to_scalar",

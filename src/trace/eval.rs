@@ -25,7 +25,7 @@ pub(crate) fn panic_message(p: Box<dyn std::any::Any + Send>) -> String {
 pub(crate) fn capture<A: Tree, R: Tree>(f: impl FnOnce(A) -> Result<R>, args: &A, mode: Mode) -> Result<(R, Trace)> {
     // A new trace starts with no current origin: its ops record their own call sites, even
     // when it is traced from inside another op (an accelerated callee's gradient, say).
-    let _origin = super::origin::scoped(None);
+    let _origin = super::current_origin::scoped(None);
     // Arguments pending in an outer lazy trace are computed before the new trace starts.
     let datas: Vec<_> = args.arrays().iter().map(|a| a.data().cloned()).collect();
     let guard = TraceGuard::push(mode);

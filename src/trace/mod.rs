@@ -1,11 +1,11 @@
 //! Tracing: the recording context, the `DlArray` handle, `emit`, `dlfeval` and `make_ir`.
 
 pub(crate) mod context;
+pub(crate) mod current_origin;
 mod dlarray;
 mod emit;
 mod eval;
 mod graph_of;
-pub(crate) mod origin;
 mod tree;
 
 pub use dlarray::DlArray;
