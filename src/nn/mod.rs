@@ -8,7 +8,7 @@
 //! features `[N, C]`, signals `[N, C, L]`, images `[N, C, H, W]`, sequences `[N, T, C]`.
 //!
 //! Bad shapes or arguments never panic: the result is an array carrying an
-//! [`Error`](crate::Error) that names the operation and the shapes.
+//! [`crate::Error`] that names the operation and the shapes.
 
 mod activations;
 mod attention;

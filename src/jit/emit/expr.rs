@@ -91,7 +91,6 @@ impl KernelEmitter<'_, '_> {
 
     /// `select(c, a, e)` at `idx`.
     fn select_op(&mut self, n: NodeId, idx: &Index) -> Result<Elem> {
-        let idx = idx;
         let c = self.operand(n, 0, idx)?;
         let a = self.operand(n, 1, idx)?;
         let e = self.operand(n, 2, idx)?;

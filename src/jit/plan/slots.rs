@@ -32,11 +32,10 @@ pub(super) fn assign(g: &Graph, facts: &Facts, mat: &[bool]) -> Assigned {
         out_allocs: Vec::new(),
         arena_bytes: 0,
     };
-    for id in 0..n {
+    for (id, nd) in g.nodes.iter().enumerate() {
         if !facts.live[id] || !mat[id] {
             continue;
         }
-        let nd = &g.nodes[id];
         // A contiguous slice of an input or constant is read in place: (offset, slot read).
         let view = match &nd.op {
             Op::Slice(s) if !facts.is_output[id] => contiguous_offset(&g.nodes[nd.inputs[0]].shape, s)
