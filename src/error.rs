@@ -70,6 +70,18 @@ pub enum Error {
     /// Reading or writing a file failed.
     #[error("{0}")]
     Io(String),
+    /// An error a user closure returned ([`Error::msg`]).
+    #[error("{0}")]
+    Message(String),
+    /// An external function failed: its `Err` or its panic, with the function's name and the
+    /// line of its call.
+    #[error("external function {function}: {cause}")]
+    External {
+        /// The function's name, followed by `at FILE:LINE` (the call).
+        function: String,
+        /// What it returned or panicked with.
+        cause: String,
+    },
 }
 
 impl Error {
@@ -96,6 +108,12 @@ impl Error {
             Error::Argument { op, detail } => Error::Argument { op: place(op), detail },
             other => other,
         }
+    }
+
+    /// The error a user closure returns (an external function's forward, a derivative rule):
+    /// `Err(Error::msg("the solver did not converge"))`.
+    pub fn msg(text: impl Into<String>) -> Self {
+        Error::Message(text.into())
     }
 
     /// An argument error for `op`.

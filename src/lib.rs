@@ -27,6 +27,7 @@ mod accel;
 pub mod argmin;
 mod array;
 mod autodiff;
+mod custom;
 mod error;
 mod interp;
 pub mod ir;
@@ -44,8 +45,9 @@ pub use autodiff::{
     dllaplacian_with,
 };
 pub use autodiff::{dlgradient, dlgradient_with, Differentiable, GradOptions, Leaf, ParamRow, ParamTable, Tree};
+pub use custom::{custom_vjp, external, CustomFunction, ExternalFunction};
 pub use error::{Error, Result};
-pub use ops::{concat, select, Operand};
+pub use ops::{concat, select, stop_gradient, Operand};
 pub use trace::{dlfeval, make_ir, trace_graph, DlArray};
 
 /// The machinery under the API, for tests, benchmarks and readers of the IR: the array storage
@@ -84,7 +86,8 @@ pub mod prelude {
     };
     pub use crate::optim::{lbfgsupdate, LbfgsOptions, LbfgsState, LineSearch, LineSearchStatus};
     pub use crate::{
-        accelerate, concat, dlfeval, dlgradient, dlgradient_with, make_ir, select, AcceleratedFunction, BuildReport,
+        accelerate, concat, custom_vjp, dlfeval, dlgradient, dlgradient_with, external, make_ir, select, stop_gradient,
+        AcceleratedFunction, BuildReport, CustomFunction, ExternalFunction,
         CheckMode, DType, Differentiable, DlArray, DumpStage, Element, Error, GradOptions, Leaf, ParamRow, ParamTable,
         Result, Tree,
     };

@@ -55,6 +55,10 @@ pub trait Num:
     fn im(self) -> Self::Real;
     /// Complex conjugate (identity for real types).
     fn conj(self) -> Self;
+    /// `x` itself (the kernel of `stop_gradient`).
+    fn identity(self) -> Self {
+        self
+    }
     /// `-x`.
     fn negative(self) -> Self {
         -self

@@ -371,6 +371,13 @@ fn checked(a: DlArray) -> Result<DlArray> {
     Ok(a)
 }
 
+/// The derivative operators' options: `enable_higher_derivatives: None` means on, as in MATLAB
+/// R2024b (their results are what a PINN loss is made of, and a second operator on the same
+/// trace needs the first's intermediate values).
+fn higher_by_default(options: GradOptions) -> GradOptions {
+    GradOptions { enable_higher_derivatives: Some(options.enable_higher_derivatives.unwrap_or(true)), ..options }
+}
+
 /// The per-observation Jacobian (MATLAB R2024b's `dljacobian`, batch-first): `axis` is the
 /// channel axis of `u [.., Cu, ..]` and `x [.., Cx, ..]`, every other axis indexes independent
 /// observations (the same sizes in `u` and `x`). The result has `u`'s shape with `[Cu, Cx]` in
@@ -400,6 +407,7 @@ pub fn dljacobian(u: &DlArray, x: &DlArray, axis: usize) -> Result<DlArray> {
 /// [`dljacobian`] with options.
 #[track_caller]
 pub fn dljacobian_with(u: &DlArray, x: &DlArray, axis: usize, options: GradOptions) -> Result<DlArray> {
+    let options = higher_by_default(options);
     // The nodes made here carry this call's line, marked backward (the sweeps inside
     // attribute theirs to the forward ops whose rules made them).
     let _origin = current_origin::scoped(Some(Origin::caller().backward()));
@@ -428,6 +436,7 @@ pub fn dldivergence(u: &DlArray, x: &DlArray, axis: usize) -> Result<DlArray> {
 /// [`dldivergence`] with options.
 #[track_caller]
 pub fn dldivergence_with(u: &DlArray, x: &DlArray, axis: usize, options: GradOptions) -> Result<DlArray> {
+    let options = higher_by_default(options);
     // The nodes made here carry this call's line, marked backward (the sweeps inside
     // attribute theirs to the forward ops whose rules made them).
     let _origin = current_origin::scoped(Some(Origin::caller().backward()));
@@ -471,6 +480,7 @@ pub fn dllaplacian(u: &DlArray, x: &DlArray, axis: usize) -> Result<DlArray> {
 /// [`dllaplacian`] with options.
 #[track_caller]
 pub fn dllaplacian_with(u: &DlArray, x: &DlArray, axis: usize, options: GradOptions) -> Result<DlArray> {
+    let options = higher_by_default(options);
     // The nodes made here carry this call's line, marked backward (the sweeps inside
     // attribute theirs to the forward ops whose rules made them).
     let _origin = current_origin::scoped(Some(Origin::caller().backward()));

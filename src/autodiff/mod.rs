@@ -1,6 +1,7 @@
 //! Reverse-mode differentiation: the VJP table, the sweep, `dlgradient`, trees, `ParamTable`.
 
 mod call_rule;
+mod custom_rule;
 mod derivatives;
 mod differentiable;
 mod gradient;
@@ -10,6 +11,7 @@ mod vjp;
 
 pub use crate::trace::{Leaf, Tree};
 pub(crate) use call_rule::{CallBackward, CallVjp};
+pub(crate) use custom_rule::{CustomRule, CustomRuleBox};
 pub use derivatives::{
     dldivergence, dldivergence_with, dlhvp, dlhvp_with, dljacobian, dljacobian_with, dljvp, dljvp_with, dllaplacian,
     dllaplacian_with,

@@ -73,6 +73,9 @@ pub(crate) fn vjp(op: &Op, x: &[DlArray], y: &DlArray, ct: &DlArray, wants: &[bo
         Op::Call(c) => {
             Ok(super::call_rule::call_vjp(c, x, ct)?.into_iter().zip(wants).map(|(g, &w)| w.then_some(g)).collect())
         }
+        Op::CustomVjp(c) => {
+            Ok(super::custom_rule::custom_vjp(c, x, ct)?.into_iter().zip(wants).map(|(g, &w)| g.filter(|_| w)).collect())
+        }
         Op::MatMul => {
             let (a, b) = (&x[0], &x[1]);
             Ok(vec![
@@ -113,7 +116,7 @@ fn unary_vjp(u: UnaryOp, a: &DlArray, y: &DlArray, ct: &DlArray) -> Option<DlArr
         UnaryOp::Imag => return None,
         UnaryOp::Conj => conj(ct),
         UnaryOp::Erf => ct * (2.0 / std::f64::consts::PI.sqrt()) * (-a.square()).exp(),
-        UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round => return None,
+        UnaryOp::Floor | UnaryOp::Ceil | UnaryOp::Round | UnaryOp::StopGradient => return None,
         UnaryOp::Log1p => ct / conj(&(a + 1.0)),
         UnaryOp::Expm1 => ct * conj(&(y + 1.0)),
         UnaryOp::Asin => ct / conj(&(1.0 - a.square()).sqrt()),

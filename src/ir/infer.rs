@@ -111,6 +111,7 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Shap
         Op::ReduceMax(axes) | Op::ReduceMin(axes) => operands.reduce(axes, true),
         Op::MatMul => operands.matmul(),
         Op::Call(c) => operands.call(c),
+        Op::CustomVjp(_) => Ok((operands.dtypes[0], Shape::from_slice(operands.shapes[0]))),
     }
 }
 
@@ -130,7 +131,7 @@ fn arity(op: &Op) -> Option<usize> {
         | Op::ReduceMin(_) => 1,
         Op::Binary(_) | Op::Compare(_) | Op::MatMul => 2,
         Op::Select => 3,
-        Op::Concat(_) => return None,
+        Op::Concat(_) | Op::CustomVjp(_) => return None,
         Op::Call(c) => c.target.input_types().len(),
     })
 }

@@ -2,6 +2,7 @@
 //! verifier, and text and DOT printers.
 
 mod call;
+mod custom;
 mod graph;
 mod infer;
 mod op;
@@ -11,6 +12,7 @@ mod print;
 mod verify;
 
 pub use call::{Call, CallTarget};
+pub use custom::CustomVjp;
 pub use graph::{Graph, Node, NodeId, Operands, Region, Shape};
 pub use infer::{broadcast_shapes, broadcasts_to, infer};
 pub use op::{AxisSlice, BinaryOp, CmpOp, Op, UnaryOp};

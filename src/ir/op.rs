@@ -242,6 +242,9 @@ pub enum Op {
     MatMul,
     /// One output of a call to an accelerated function (eager traces only; see `call.rs`).
     Call(super::Call),
+    /// One output of a function with a derivative rule of the user's (`custom.rs`): the value
+    /// of operand 0.
+    CustomVjp(super::CustomVjp),
 }
 
 impl Op {
@@ -266,6 +269,7 @@ impl Op {
             Op::ReduceMin(_) => "reduce_min",
             Op::MatMul => "matmul",
             Op::Call(_) => "call",
+            Op::CustomVjp(_) => "custom_vjp",
         }
     }
 
@@ -312,10 +316,10 @@ impl Op {
         self.reduced_axes().is_some()
     }
 
-    /// True for the ops that are kernels of their own whatever consumes them: reductions and
-    /// matrix products (compiled code materializes each of them in a buffer).
+    /// True for the ops that are kernels of their own whatever consumes them: reductions, matrix
+    /// products and calls (compiled code materializes each of them in a buffer).
     pub fn is_own_kernel(&self) -> bool {
-        matches!(self, Op::MatMul) || self.is_reduction()
+        matches!(self, Op::MatMul | Op::Call(_)) || self.is_reduction()
     }
 
     /// True for the pure layout ops (broadcast, reshape, permute, slice): index arithmetic on
@@ -360,6 +364,7 @@ impl Op {
             Op::Slice(s) => slices(s),
             Op::Pad { shape, slices: s } => format!("{} into {shape:?}", slices(s)),
             Op::Call(c) => format!("{}#{}", c.target.name(), c.output),
+            Op::CustomVjp(c) => format!("{}#{}", c.name, c.output),
             Op::Constant(_) | Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select | Op::MatMul => String::new(),
         }
     }

@@ -76,6 +76,8 @@ macro_rules! unary_primitives {
             Acosh "acosh" same(acosh) real: Host, complex: Host;
             /// Inverse hyperbolic tangent.
             Atanh "atanh" same(atanh) real: Host, complex: Host;
+            /// The same value, with every derivative through it zero (`stop_gradient`).
+            StopGradient "stop_gradient" same(identity) real: Inline, complex: Inline;
         }
     };
 }

@@ -16,6 +16,26 @@ fn compare(op: CmpOp, a: &DlArray, b: &DlArray) -> DlArray {
     emit(Op::Compare(op), &[&a.cast(t), &b.cast(t)])
 }
 
+/// The same values, with every derivative through them zero (JAX's `stop_gradient`): a
+/// gradient, a Jacobian-vector product or a Hessian-vector product sees `x` as a constant.
+/// A logical array carries no gradient and is returned as it is.
+#[track_caller]
+pub fn stop_gradient(x: &DlArray) -> DlArray {
+    let _origin = crate::trace::current_origin::user_call();
+    if x.dtype() == DType::Bool {
+        return x.clone();
+    }
+    emit(Op::Unary(UnaryOp::StopGradient), &[x])
+}
+
+impl DlArray {
+    /// [`stop_gradient`] as a method.
+    #[track_caller]
+    pub fn stop_gradient(&self) -> DlArray {
+        stop_gradient(self)
+    }
+}
+
 /// `a` where `cond` is true, else `b`; all three broadcast together and `a`, `b` are promoted
 /// to one type.
 #[track_caller]

@@ -10,5 +10,5 @@ mod shape;
 
 pub(crate) use arith::constant_f64;
 pub use arith::Operand;
-pub use math::select;
+pub use math::{select, stop_gradient};
 pub use shape::concat;

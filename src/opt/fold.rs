@@ -50,7 +50,8 @@ pub(super) fn fold_constants_verified(g: &Graph) -> Result<Option<Graph>> {
         let operands = all_found(&inputs, &known);
         let splat_operands = all_found(&inputs, &splats);
         let numel: usize = n.shape.iter().product();
-        let evaluable = !matches!(n.op, Op::Input(_) | Op::Constant(_)) && !inputs.is_empty();
+        // A call runs the user's code (an external function) on every run, never at compile time.
+        let evaluable = !matches!(n.op, Op::Input(_) | Op::Constant(_) | Op::Call(_)) && !inputs.is_empty();
         let new_id = match (operands, splat_operands) {
             (Some(values), _) if evaluable && numel <= MAX_FOLDED_ELEMENTS => {
                 let refs: SmallVec<[&Data; 3]> = values.iter().map(|d| &**d).collect();

@@ -338,7 +338,9 @@ fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<Node
         Op::Slice(slices) => slice_rule(rw, slices, n, x[0]),
         Op::Pad { shape, slices } => pad_rule(rw, shape, slices, n, x[0]),
         Op::Concat(_) if x.len() == 1 => Ok(same(rw, x[0], n)),
-        Op::ReduceSum(axes) | Op::ReduceMax(axes) | Op::ReduceMin(axes) if axes.is_empty() => Ok(same(rw, x[0], n)),
+        op if op.reduced_axes().is_some_and(|a| a.is_empty()) => Ok(same(rw, x[0], n)),
+        // The graph the optimizer sees is differentiated already: only the value is left.
+        Op::CustomVjp(_) => Ok(same(rw, x[0], n)),
         Op::Select => select_rule(rw, n, x),
         Op::MatMul => products::outer_product(rw, n, x),
         _ => Ok(None),
@@ -352,6 +354,8 @@ fn unary_rule(rw: &mut Rewriter, u: UnaryOp, n: &Node, x: &[NodeId]) -> Result<O
     match u {
         UnaryOp::Neg | UnaryOp::Conj if matches!(inner.op, Op::Unary(v) if v == u) => Ok(same(rw, inner.inputs[0], n)),
         UnaryOp::Conj | UnaryOp::Real if real(inner.dtype) => Ok(same(rw, x[0], n)),
+        // The graph the optimizer sees is differentiated already: only the value is left.
+        UnaryOp::StopGradient => Ok(same(rw, x[0], n)),
         _ => pads::elementwise_of_pads(rw, n, x),
     }
 }

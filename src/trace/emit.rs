@@ -63,6 +63,43 @@ pub(crate) fn emit(op: Op, inputs: &[&DlArray]) -> DlArray {
     DlArray { value: Ok(Value::Ready(value)), node }
 }
 
+/// Applies an op of several outputs (`ops[i]` makes output `i`) to `inputs`: in a lazy trace
+/// one pending node per output; otherwise `run` computes every output once, recorded as one
+/// node each when an operand is traced in the innermost trace, plain arrays when none is.
+pub(crate) fn emit_outputs(
+    ops: Vec<Op>,
+    inputs: &[&DlArray],
+    run: impl FnOnce(&[Arc<Data>]) -> Result<Vec<Arc<Data>>>,
+) -> Result<Vec<DlArray>> {
+    let top = with_top(|t| (t.id, t.lazy));
+    let owned = |a: &DlArray| a.node.is_some_and(|r| Some(r.trace) == top.map(|t| t.0));
+    if top.is_some_and(|t| t.1) && inputs.iter().any(|a| owned(a)) {
+        return ops
+            .into_iter()
+            .map(|op| {
+                let a = emit(op, inputs);
+                a.check().map(|_| a)
+            })
+            .collect();
+    }
+    let datas: Vec<Arc<Data>> = inputs.iter().map(|a| a.data().cloned()).collect::<Result<_>>()?;
+    let values = run(&datas)?;
+    let nodes = with_top(|t| {
+        if !inputs.iter().any(|a| t.own(a.node).is_some()) {
+            return Vec::new();
+        }
+        let ids: Vec<usize> = inputs
+            .iter()
+            .zip(&datas)
+            .map(|(a, d)| t.own(a.node).unwrap_or_else(|| t.record(Op::Constant(d.clone()), vec![], d.clone()).id))
+            .collect();
+        ops.into_iter().zip(&values).map(|(op, v)| t.record(op, ids.clone(), v.clone())).collect()
+    })
+    .unwrap_or_default();
+    let mut nodes = nodes.into_iter();
+    Ok(values.into_iter().map(|v| DlArray { value: Ok(Value::Ready(v)), node: nodes.next() }).collect())
+}
+
 /// Records `op` in the innermost (lazy) trace without computing it. Operands from outside the
 /// trace become constants, so their data is needed (and computed first if pending).
 fn record_lazy(op: Op, inputs: &[&DlArray], dtype: DType, shape: Shape, owned: &dyn Fn(&DlArray) -> bool) -> DlArray {

@@ -10,7 +10,7 @@ mod tree;
 
 pub use dlarray::DlArray;
 pub(crate) use dlarray::Value;
-pub(crate) use emit::emit;
+pub(crate) use emit::{emit, emit_outputs};
 pub(crate) use eval::{capture, graph_with_outputs, panic_message};
 pub use eval::{dlfeval, make_ir};
 pub use graph_of::trace_graph;

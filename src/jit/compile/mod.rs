@@ -14,7 +14,7 @@ use super::emit::jerr;
 use super::plan;
 use super::run::runtime::Compiled;
 use crate::error::Result;
-use crate::ir::{verify, Graph, Op};
+use crate::ir::{verify, Graph};
 use std::sync::Arc;
 pub(crate) use texts::NativeText;
 
@@ -44,12 +44,6 @@ pub(crate) fn compile_optimized(g: &Arc<Graph>) -> Result<Compiled> {
 /// Compiles a verified `g`; with `text`, also prints every function's CLIF and machine code
 /// (costly, so only done when a dump asks for it).
 pub(crate) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeText)> {
-    if g.nodes.iter().any(|n| matches!(n.op, Op::Call(_))) {
-        return Err(jerr(
-            "call nodes only appear in eager traces (accelerated traces inline nested calls); they are not lowered"
-                .to_string(),
-        ));
-    }
     let plan = plan::plan(g)?;
     if plan.arena_bytes > isize::MAX as usize {
         return Err(jerr(format!("the temporaries need {} bytes, more than an allocation can hold", plan.arena_bytes)));

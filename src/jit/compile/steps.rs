@@ -3,13 +3,15 @@
 //! (`plan/repeats.rs`). The functions' addresses are filled in once they are compiled.
 
 use crate::error::Result;
-use crate::ir::{Graph, NodeId, Op};
+use crate::ir::{Call, Graph, NodeId, Op};
 use crate::jit::emit::jerr;
 use crate::jit::plan::products::{is_inline_product, matmul_operand};
 use crate::jit::plan::split::{self, Split};
 use crate::jit::plan::{repeats, Plan};
 use crate::jit::run::gemm::Product;
 use crate::jit::run::runtime::Step;
+use rustc_hash::FxHashMap as HashMap;
+use std::sync::Arc;
 
 /// The steps of a run, and what the functions among them compute.
 pub(super) struct Schedule {
@@ -24,6 +26,9 @@ pub(super) struct Schedule {
     pub chunked: Vec<(usize, NodeId, Split)>,
     /// Loop nests emitted.
     pub loops: usize,
+    /// The call steps so far: (target, operand nodes) -> step, so that a target's outputs on
+    /// the same operands come from one call.
+    calls: HashMap<(usize, Vec<NodeId>), usize>,
 }
 
 impl Schedule {
@@ -35,6 +40,30 @@ impl Schedule {
             self.steps.push(Step::Kernel { f: 0, table: 0 });
         }
         run.clear();
+    }
+
+    /// Call node `k` (output `c.output` of `c.target`): a new call step, or one more output of
+    /// the step that calls the same target on the same operands.
+    fn call(&mut self, g: &Graph, plan: &Plan, k: NodeId, c: &Call) -> Result<()> {
+        let slot = |n: NodeId| plan.buffer[n].ok_or_else(|| jerr(format!("%{n} has no buffer")));
+        let operands = g.nodes[k].inputs.to_vec();
+        let key = (Arc::as_ptr(&c.target) as *const () as usize, operands.clone());
+        let out = self.table.len();
+        self.table.push(slot(k)?);
+        if let Some(&step) = self.calls.get(&key) {
+            if let Step::Call { outputs, .. } = &mut self.steps[step] {
+                outputs.push((c.output, out));
+                return Ok(());
+            }
+        }
+        let mut inputs = Vec::with_capacity(operands.len());
+        for &i in &operands {
+            inputs.push((self.table.len(), g.nodes[i].dtype, g.nodes[i].shape.to_vec()));
+            self.table.push(slot(i)?);
+        }
+        self.calls.insert(key, self.steps.len());
+        self.steps.push(Step::Call { target: c.target.clone(), inputs, outputs: vec![(c.output, out)] });
+        Ok(())
     }
 
     /// A GEMM call for matrix product `k`.
@@ -62,12 +91,24 @@ impl Schedule {
 
 /// The steps of `plan`'s kernels, in order.
 pub(super) fn schedule(g: &Graph, plan: &Plan) -> Result<Schedule> {
-    let mut s = Schedule { steps: Vec::new(), table: Vec::new(), groups: Vec::new(), chunked: Vec::new(), loops: 0 };
+    let mut s = Schedule {
+        steps: Vec::new(),
+        table: Vec::new(),
+        groups: Vec::new(),
+        chunked: Vec::new(),
+        loops: 0,
+        calls: HashMap::default(),
+    };
     let mut run: Vec<NodeId> = Vec::new();
     for &k in &plan.kernels {
         let node = &g.nodes[k];
         // Emitted in its sibling sum's loop nest.
         if plan.absorbed[k] || node.shape.iter().product::<usize>() == 0 {
+            continue;
+        }
+        if let Op::Call(c) = &node.op {
+            s.flush(g, plan, &mut run);
+            s.call(g, plan, k, c)?;
             continue;
         }
         if matches!(node.op, Op::MatMul) && !is_inline_product(g, k) {

@@ -73,7 +73,7 @@ impl KernelEmitter<'_, '_> {
                 let a = self.operand(n, 0, &idx)?;
                 Ok(self.cast(in_dtype(0), *to, a))
             }
-            Op::Broadcast(_) => self.operand(n, 0, &idx),
+            Op::Broadcast(_) | Op::CustomVjp(_) => self.operand(n, 0, &idx),
             Op::Reshape(_) => self.reshape_op(n, idx),
             Op::Permute(axes) => self.permute_op(n, idx, axes),
             Op::Slice(slices) => self.slice_op(n, idx, slices),

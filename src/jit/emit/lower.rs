@@ -120,7 +120,7 @@ impl KernelEmitter<'_, '_> {
                         let one = self.real_const(ty, 1.0);
                         self.b.ins().fdiv(one, x)
                     }
-                    InlineUnary::Real | InlineUnary::Conj => x,
+                    InlineUnary::Real | InlineUnary::Conj | InlineUnary::StopGradient => x,
                     InlineUnary::Imag => self.real_const(ty, 0.0),
                     InlineUnary::Sign => self.sign(ty, x),
                 };
@@ -131,6 +131,7 @@ impl KernelEmitter<'_, '_> {
                 Ok(match u {
                     InlineComplexUnary::Neg => Elem::Complex(self.negate(re), self.negate(im)),
                     InlineComplexUnary::Conj => Elem::Complex(re, self.negate(im)),
+                    InlineComplexUnary::StopGradient => Elem::Complex(re, im),
                     InlineComplexUnary::Real => Elem::Scalar(re),
                     InlineComplexUnary::Imag => Elem::Scalar(im),
                 })

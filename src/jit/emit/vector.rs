@@ -129,7 +129,7 @@ impl KernelEmitter<'_, '_> {
                 s.vector &= s.lanes(*to) && (s.lanes(in_dtype(0)) || in_dtype(0) == DType::Bool);
                 self.scan(node.inputs[0], operand(0), false, s);
             }
-            Op::Broadcast(_) => self.scan(node.inputs[0], operand(0), false, s),
+            Op::Broadcast(_) | Op::CustomVjp(_) => self.scan(node.inputs[0], operand(0), false, s),
             Op::Reshape(_) => {
                 let inp = &g.nodes[node.inputs[0]].shape;
                 let l = match lane {

@@ -22,7 +22,7 @@ pub(super) fn is_leaf(op: &Op) -> bool {
 pub(super) fn own_cost(g: &Graph, nd: &Node) -> usize {
     let first_complex = nd.inputs.first().is_some_and(|&i| g.nodes[i].dtype.is_complex());
     match &nd.op {
-        Op::Call(_) => 0,
+        Op::Call(_) | Op::CustomVjp(_) => 0,
         op if is_leaf(op) || op.is_layout() => 0,
         // A host call per element costs more than any inline expression.
         op if op.calls_host(first_complex) => CHEAP + 1,

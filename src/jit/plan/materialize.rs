@@ -27,7 +27,7 @@ struct Uses {
     count: usize,
     /// A consumer broadcasts it to more elements.
     expanded: bool,
-    /// A matrix product (or a transpose it reads through strides) needs its buffer.
+    /// A matrix product (or a transpose it reads through strides) or a call needs its buffer.
     forced: bool,
 }
 
@@ -96,7 +96,7 @@ fn uses(g: &Graph, facts: &Facts, id: NodeId, (mat, emit): (&[bool], &[usize]), 
                 u.forced = true;
             }
         }
-        if gemm_view[c] {
+        if gemm_view[c] || matches!(cn.op, Op::Call(_)) {
             u.forced = true;
         }
     }

@@ -4,6 +4,7 @@
 
 use super::buffers::OutBuf;
 use super::gemm::matmul;
+use super::host_call::run_call;
 use super::pool::{run_split, ChunkFn};
 use super::runtime::{Compiled, Entry, KernelFn, OutSrc, Outputs, Step};
 use crate::array::with_data;
@@ -115,10 +116,16 @@ impl Compiled {
         let mut arena = self.take_arena(small)?;
         let arena_ptr = arena.as_mut_ptr() as *mut u8;
         let ptrs = self.pointer_table(arena_ptr, &in_ptrs, &out.ptrs);
-        self.run_steps(&ptrs);
+        let ran = self.run_steps(&ptrs);
         POINTERS.with(|p| p.set((self.id, arena_ptr as usize, ptrs)));
         self.give_back_arena(small, arena);
         drop(copies);
+        if let Err(e) = ran {
+            // The scratch is back; the outputs, some unwritten, are dropped (this thread keeps
+            // none of them for the next run).
+            SMALL_OUTPUTS.with(|k| k.set((0, SmallVec::new())));
+            return Err(e);
+        }
         for (j, buffer) in std::mem::take(&mut out.fresh) {
             // SAFETY: a fresh output is zeroed, or is the buffer of one generated kernel, which
             // has just written every element of it.
@@ -252,8 +259,8 @@ impl Compiled {
         ptrs
     }
 
-    /// Runs every step on the filled pointer table.
-    fn run_steps(&self, ptrs: &[*mut u8]) {
+    /// Runs every step on the filled pointer table; a call step's `Err` ends the run.
+    fn run_steps(&self, ptrs: &[*mut u8]) -> Result<()> {
         for step in &self.steps {
             match *step {
                 Step::Chunked { f, table, ref split } => {
@@ -280,8 +287,10 @@ impl Compiled {
                 Step::MatMul { operands: o, product } => unsafe {
                     matmul(product, ptrs[o], ptrs[o + 1], ptrs[o + 2]);
                 },
+                Step::Call { ref target, ref inputs, ref outputs } => run_call(&**target, inputs, outputs, ptrs)?,
             }
         }
+        Ok(())
     }
 
     /// Keeps the small outputs (shared with this thread's store) for the next run, and the

@@ -8,6 +8,7 @@ pub(crate) mod buffers;
 mod call;
 pub(crate) mod gemm;
 pub(crate) mod host;
+mod host_call;
 pub(crate) mod pool;
 pub(crate) mod runtime;
 

@@ -5,7 +5,7 @@
 use super::gemm::Product;
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
-use crate::ir::Graph;
+use crate::ir::{CallTarget, Graph};
 use crate::jit::plan::split::Split;
 use crate::jit::plan::Slot;
 use cranelift_jit::JITModule;
@@ -19,7 +19,7 @@ pub(crate) type KernelFn = unsafe extern "C" fn(*const *mut u8);
 /// The outputs of one run (inline for up to four: a hit allocates only the arrays).
 pub type Outputs = SmallVec<[Arc<Data>; 4]>;
 
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub(crate) enum Step {
     /// A generated function (its entry address), called with its pointer table: the run's
     /// table from entry `table` on.
@@ -30,6 +30,10 @@ pub(crate) enum Step {
     /// `c = op(a) @ op(b)`, batched (`jit/gemm.rs`); the pointers of `a`, `b`, `c` are the
     /// run's table entries from `operands` on.
     MatMul { operands: usize, product: Product },
+    /// A call of `target` (an external function, or an accelerated function's program): its
+    /// inputs from the run's table entries `inputs`, with their dtypes and shapes; output `k`
+    /// of the target written to entry `e` for each `(k, e)` of `outputs`.
+    Call { target: Arc<dyn CallTarget>, inputs: Vec<(usize, DType, Vec<usize>)>, outputs: Vec<(usize, usize)> },
 }
 
 /// Where one entry of a run's pointer table points, resolved from its slot at compile time so
