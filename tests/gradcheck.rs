@@ -54,6 +54,9 @@ fn unary_cases(rng: &mut Rng) -> Vec<(&'static str, Op1, ArrayD<f64>)> {
         ("ceil", |x| x.ceil(), r(-2.0, 2.0)),
         ("round", |x| x.round(), r(-2.0, 2.0)),
         ("imag of real", |x| x.imag() + x, r(-1.5, 1.5)),
+        // Values unchanged, derivatives zero: the difference of two copies has derivative zero
+        // both ways, and the sine's carries the check.
+        ("stop_gradient", |x| x.sin() + (x.stop_gradient() - x.stop_gradient()), r(-1.5, 1.5)),
     ];
     cases.push(("abs", |x| x.abs(), rng.away_from_zero(&shape, 0.3, 2.0)));
     cases.push(("sign", |x| x.sign() * x, rng.away_from_zero(&shape, 0.3, 2.0)));
@@ -666,4 +669,72 @@ fn random_complex_compositions_first_and_second_order() {
         failures.record(&format!("program {seed} second order"), try_check_hvp_args(&f, &args, Tol::F64, seed));
     }
     failures.assert_none();
+}
+
+/// softplus with its stable derivative as a rule of the user's: the rule, not the forward's
+/// ops, is differentiated, to first and second order.
+fn softplus() -> CustomFunction<DlArray, DlArray> {
+    custom_vjp(|x: DlArray| Ok((x.exp() + 1.0).log()), |x: &DlArray, _y: &DlArray, ct: DlArray| Ok(ct * x.sigmoid()))
+}
+
+#[test]
+fn custom_vjp_first_and_second_order() {
+    let mut rng = Rng::new(40);
+    let sp = softplus();
+    check_both(move |xs| sp.call(xs[0].clone()).unwrap() * &xs[1], &[rng.array(&[2, 3], -3.0, 3.0), rng.array(&[2, 3], -1.0, 1.0)], Tol::F64);
+    // Two inputs and two outputs (a tuple each): the rule gets the outputs' cotangents as a tuple.
+    let f = custom_vjp(
+        |(a, b): (DlArray, DlArray)| Ok((&a * &b, a.sin())),
+        |(a, b): &(DlArray, DlArray), _y: &(DlArray, DlArray), (g1, g2): (DlArray, DlArray)| {
+            Ok((&g1 * b + g2 * a.cos(), g1 * a))
+        },
+    );
+    check_both(
+        move |xs| {
+            let (p, s) = f.call((xs[0].clone(), xs[1].clone())).unwrap();
+            (p.square() + s * &xs[1]).sum_all()
+        },
+        &[rng.array(&[3], -1.0, 1.0), rng.array(&[3], -1.0, 1.0)],
+        Tol::F64,
+    );
+}
+
+/// `x^3` computed by Rust code the trace cannot see, with its rule `3 x^2 ct` in ops.
+fn cube() -> ExternalFunction {
+    external(
+        "cube",
+        |shapes: &[&[usize]], dtypes: &[DType]| Ok(vec![(shapes[0].to_vec(), dtypes[0])]),
+        |x: &[ArrayD<f64>]| Ok(vec![x[0].mapv(|v| v * v * v)]),
+        |x: &[DlArray], _y: &[DlArray], ct: &[DlArray]| Ok(vec![&ct[0] * 3.0 * x[0].square()]),
+    )
+}
+
+#[test]
+fn external_first_and_second_order() {
+    let mut rng = Rng::new(41);
+    let c = cube();
+    check_both(
+        move |xs| (c.call(&[&xs[0]]).unwrap().remove(0) * xs[1].sin()).sum_all(),
+        &[rng.array(&[4], -1.5, 1.5), rng.array(&[4], -1.0, 1.0)],
+        Tol::F64,
+    );
+    // Two outputs, and a rule that calls another external function.
+    let inner = cube();
+    let two = external(
+        "cube and product",
+        |shapes: &[&[usize]], dtypes: &[DType]| Ok(vec![(shapes[0].to_vec(), dtypes[0]); 2]),
+        |x: &[ArrayD<f64>]| Ok(vec![x[0].mapv(|v| v * v * v), &x[0] * &x[1]]),
+        move |x: &[DlArray], _y: &[DlArray], ct: &[DlArray]| {
+            let dcube = inner.call(&[&x[0]])?.remove(0) / &x[0] * 3.0;
+            Ok(vec![&ct[0] * dcube + &ct[1] * &x[1], &ct[1] * &x[0]])
+        },
+    );
+    check_both(
+        move |xs| {
+            let out = two.call(&[&xs[0], &xs[1]]).unwrap();
+            (&out[0] * &out[1]).sum_all()
+        },
+        &[rng.away_from_zero(&[3], 0.5, 1.5), rng.array(&[3], -1.0, 1.0)],
+        Tol::F64,
+    );
 }
