@@ -31,6 +31,9 @@ mod error;
 pub mod interp;
 pub mod ir;
 pub mod jit;
+/// Data-parallel losses and gradients over MPI (cargo feature `mpi`).
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod nn;
 mod ops;
 pub mod opt;
