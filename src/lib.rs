@@ -32,6 +32,9 @@ mod error;
 mod interp;
 pub mod ir;
 mod jit;
+/// Data-parallel losses and gradients over MPI (cargo feature `mpi`).
+#[cfg(feature = "mpi")]
+pub mod mpi;
 pub mod nn;
 mod ops;
 mod opt;
