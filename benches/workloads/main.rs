@@ -3,6 +3,7 @@
 //! memory for W2 at 1e7. Run: `cargo bench --bench workloads` (set `QUICK=1` for a short run).
 
 mod conv_model;
+mod external;
 mod measure;
 mod models;
 mod recurrent;
@@ -17,12 +18,13 @@ use std::time::{Duration, Instant};
 #[global_allocator]
 static ALLOC: Counting = Counting;
 
-struct Row {
-    workload: String,
-    eager: Option<Duration>,
-    accelerated: Option<Duration>,
-    hand: Option<Duration>,
-    note: String,
+/// One line of the table.
+pub struct Row {
+    pub workload: String,
+    pub eager: Option<Duration>,
+    pub accelerated: Option<Duration>,
+    pub hand: Option<Duration>,
+    pub note: String,
 }
 
 fn ratio(a: Option<Duration>, b: Option<Duration>) -> String {
@@ -375,6 +377,8 @@ fn main() -> Result<()> {
             note: format!("{} kernels; first call {:.0} ms", report.kernels, report.total().as_secs_f64() * 1e3),
         });
     }
+
+    rows.push(external::external_call_row(budget)?);
 
     println!();
     println!(
