@@ -21,7 +21,8 @@ pub struct GradOptions {
     pub retain_data: bool,
     /// `Some(true)`: the gradients are traced, so they can be differentiated again (Hessian
     /// rows, gradient penalties). `None` means false under `dlfeval` and true inside an
-    /// accelerated function (where gradients are always traced).
+    /// accelerated function (where gradients are always traced), and true for `dljacobian`,
+    /// `dldivergence` and `dllaplacian` (MATLAB R2024b's default).
     pub enable_higher_derivatives: Option<bool>,
     /// When false, a complex variable is an error and every gradient is real.
     pub allow_complex: bool,
