@@ -230,3 +230,30 @@ fn derivative_operators_default_to_higher_derivatives() {
     assert_eq!(values(&l), vec![6.0, 18.0]);
     assert_eq!(values(&g), vec![6.0 + 4.0, 4.0 + 18.0]);
 }
+
+#[test]
+fn forward_mode_goes_through_both_kinds_by_transposition() {
+    // d/dt [cube(x + t v) + softplus(x + t v)] at t = 0 is (3 x^2 + sigmoid(x)) v.
+    let softplus = custom_vjp(
+        |x: DlArray| Ok((x.exp() + 1.0).log()),
+        |x: &DlArray, _y: &DlArray, ct: DlArray| Ok(ct * x.sigmoid()),
+    );
+    let cube = external(
+        "cube",
+        same_shape,
+        |x: &[ArrayD<f64>]| Ok(vec![x[0].mapv(|v| v * v * v)]),
+        |x: &[DlArray], _y: &[DlArray], ct: &[DlArray]| Ok(vec![&ct[0] * 3.0 * x[0].square()]),
+    );
+    let f = move |(x, v): (DlArray, DlArray)| {
+        let y = cube.call(&[&x])?.remove(0) + softplus.call(x.clone())?;
+        dljvp(&y, &x, &v)
+    };
+    let args = (DlArray::from(array![0.5, -1.0]), DlArray::from(array![2.0, 3.0]));
+    let jv = dlfeval(f.clone(), args.clone()).unwrap();
+    let want: Vec<f64> =
+        [(0.5f64, 2.0), (-1.0, 3.0)].iter().map(|(x, v)| (3.0 * x * x + 1.0 / (1.0 + (-x).exp())) * v).collect();
+    for (a, b) in values(&jv).iter().zip(&want) {
+        assert!((a - b).abs() < 1e-14, "{a} vs {b}");
+    }
+    assert_eq!(values(&accelerate(f).call(args).unwrap()), values(&jv));
+}
