@@ -90,9 +90,8 @@ pub mod prelude {
     pub use crate::optim::{lbfgsupdate, LbfgsOptions, LbfgsState, LineSearch, LineSearchStatus};
     pub use crate::{
         accelerate, concat, custom_vjp, dlfeval, dlgradient, dlgradient_with, external, make_ir, select, stop_gradient,
-        AcceleratedFunction, BuildReport, CustomFunction, ExternalFunction,
-        CheckMode, DType, Differentiable, DlArray, DumpStage, Element, Error, GradOptions, Leaf, ParamRow, ParamTable,
-        Result, Tree,
+        AcceleratedFunction, BuildReport, CheckMode, CustomFunction, DType, Differentiable, DlArray, DumpStage,
+        Element, Error, ExternalFunction, GradOptions, Leaf, ParamRow, ParamTable, Result, Tree,
     };
     pub use crate::{
         dldivergence, dldivergence_with, dlhvp, dlhvp_with, dljacobian, dljacobian_with, dljvp, dljvp_with,

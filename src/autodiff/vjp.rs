@@ -73,9 +73,11 @@ pub(crate) fn vjp(op: &Op, x: &[DlArray], y: &DlArray, ct: &DlArray, wants: &[bo
         Op::Call(c) => {
             Ok(super::call_rule::call_vjp(c, x, ct)?.into_iter().zip(wants).map(|(g, &w)| w.then_some(g)).collect())
         }
-        Op::CustomVjp(c) => {
-            Ok(super::custom_rule::custom_vjp(c, x, ct)?.into_iter().zip(wants).map(|(g, &w)| g.filter(|_| w)).collect())
-        }
+        Op::CustomVjp(c) => Ok(super::custom_rule::custom_vjp(c, x, ct)?
+            .into_iter()
+            .zip(wants)
+            .map(|(g, &w)| g.filter(|_| w))
+            .collect()),
         Op::MatMul => {
             let (a, b) = (&x[0], &x[1]);
             Ok(vec![

@@ -13,7 +13,7 @@ use crate::trace::{emit_outputs, panic_message, DlArray};
 use ndarray::ArrayD;
 use std::any::Any;
 use std::panic::{catch_unwind, AssertUnwindSafe, Location};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Mutex, Weak};
 
 /// The output shapes and dtypes of an external function from its inputs'.
 type Spec = dyn Fn(&[&[usize]], &[DType]) -> Result<Vec<(Vec<usize>, DType)>> + Send + Sync;
@@ -49,7 +49,8 @@ where
     F: Fn(&[ArrayD<f64>]) -> Result<Vec<ArrayD<f64>>> + Send + Sync + 'static,
     V: Fn(&[DlArray], &[DlArray], &[DlArray]) -> Result<Vec<DlArray>> + Send + Sync + 'static,
 {
-    let closures = Closures { name: name.to_string(), spec: Box::new(spec), forward: Box::new(forward), vjp: Box::new(vjp) };
+    let closures =
+        Closures { name: name.to_string(), spec: Box::new(spec), forward: Box::new(forward), vjp: Box::new(vjp) };
     ExternalFunction { closures: Arc::new(closures) }
 }
 
@@ -91,6 +92,7 @@ impl ExternalFunction {
             inputs,
             outputs,
             backward: CallBackward(Arc::new(ExternalVjp { target: me.clone() })),
+            scratch: Mutex::new(Vec::new()),
         });
         target.emit(args)
     }
@@ -104,6 +106,8 @@ struct ExternalTarget {
     inputs: Vec<(DType, Vec<usize>)>,
     outputs: Vec<(DType, Vec<usize>)>,
     backward: CallBackward,
+    /// Input arrays kept between compiled calls (`run_f64` copies into them: no allocation).
+    scratch: Mutex<Vec<ArrayD<f64>>>,
 }
 
 impl ExternalTarget {
@@ -112,6 +116,23 @@ impl ExternalTarget {
         let target: Arc<dyn CallTarget> = self.clone();
         let ops = (0..self.outputs.len()).map(|output| Op::Call(Call { target: target.clone(), output })).collect();
         emit_outputs(ops, args, |datas| self.run(datas))
+    }
+}
+
+impl ExternalTarget {
+    /// The user's forward on `arrays`, its outputs checked against `spec`'s.
+    fn forward(&self, arrays: &[ArrayD<f64>]) -> Result<Vec<ArrayD<f64>>> {
+        let results = guarded(&self.function, || (self.closures.forward)(arrays))?;
+        let broken = |cause: String| Err(Error::External { function: self.function.clone(), cause });
+        if results.len() != self.outputs.len() {
+            return broken(format!("returned {} arrays, but spec says {}", results.len(), self.outputs.len()));
+        }
+        for (r, (_, shape)) in results.iter().zip(&self.outputs) {
+            if r.shape() != shape.as_slice() {
+                return broken(format!("returned an array of shape {:?}, but spec says {shape:?}", r.shape()));
+            }
+        }
+        Ok(results)
     }
 }
 
@@ -134,25 +155,35 @@ impl CallTarget for ExternalTarget {
                 other => Err(Error::dtype(format!("external {}", self.function), &[other.dtype()], "a real input")),
             })
             .collect::<Result<_>>()?;
-        let results = guarded(&self.function, || (self.closures.forward)(&arrays))?;
-        if results.len() != self.outputs.len() {
-            let cause = format!("returned {} arrays, but spec says {}", results.len(), self.outputs.len());
-            return Err(Error::External { function: self.function.clone(), cause });
+        let results = self.forward(&arrays)?;
+        let data = results.into_iter().zip(&self.outputs).map(|(r, (dtype, _))| match dtype {
+            DType::F32 => Data::F32(r.mapv(|v| v as f32)),
+            _ => Data::F64(r),
+        });
+        Ok(data.map(Arc::new).collect())
+    }
+    fn run_f64(&self, inputs: &[&[f64]], write: &mut dyn FnMut(usize, &[f64])) -> Option<Result<()>> {
+        // Another thread's call holds the scratch: this one allocates its own.
+        let mut held = self.scratch.try_lock().ok();
+        let mut own = Vec::new();
+        let arrays = held.as_deref_mut().unwrap_or(&mut own);
+        if arrays.len() != self.inputs.len() {
+            *arrays = self.inputs.iter().map(|(_, s)| ArrayD::zeros(ndarray::IxDyn(s))).collect();
         }
-        results
-            .into_iter()
-            .zip(&self.outputs)
-            .map(|(r, (dtype, shape))| {
-                if r.shape() != shape.as_slice() {
-                    let cause = format!("returned an array of shape {:?}, but spec says {shape:?}", r.shape());
-                    return Err(Error::External { function: self.function.clone(), cause });
+        for (a, src) in arrays.iter_mut().zip(inputs) {
+            match a.as_slice_mut() {
+                Some(dst) if dst.len() == src.len() => dst.copy_from_slice(src),
+                _ => return Some(Err(Error::Jit(format!("external {}: an input of another size", self.function)))),
+            }
+        }
+        Some(self.forward(arrays).map(|results| {
+            for (k, r) in results.iter().enumerate() {
+                match r.as_slice() {
+                    Some(values) => write(k, values),
+                    None => write(k, &r.iter().copied().collect::<Vec<f64>>()),
                 }
-                Ok(Arc::new(match dtype {
-                    DType::F32 => Data::F32(r.mapv(|v| v as f32)),
-                    _ => Data::F64(r),
-                }))
-            })
-            .collect()
+            }
+        }))
     }
     fn backward_rule(&self) -> &(dyn Any + Send + Sync) {
         &self.backward
@@ -167,7 +198,8 @@ struct ExternalVjp {
 
 impl CallVjp for ExternalVjp {
     fn vjp(&self, output: usize, inputs: &[DlArray], ct: &DlArray) -> Result<Vec<DlArray>> {
-        let target = self.target.upgrade().ok_or_else(|| Error::Gradient("internal: an external target is gone".into()))?;
+        let target =
+            self.target.upgrade().ok_or_else(|| Error::Gradient("internal: an external target is gone".into()))?;
         let refs: Vec<&DlArray> = inputs.iter().collect();
         let outputs = target.emit(&refs)?;
         let cts = one_hot_cotangents(&outputs, output, ct)?;

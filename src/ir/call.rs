@@ -26,6 +26,13 @@ pub trait CallTarget: Send + Sync {
     fn run(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>>;
     /// The target's backward rule, opaque here (autodiff's `CallBackward`).
     fn backward_rule(&self) -> &(dyn Any + Send + Sync);
+    /// Runs on inputs that are all `f64`, given as row-major slices, and hands each output's
+    /// elements (row-major, as `f64`) to `write(k, elements)`: compiled code's path to a target
+    /// that computes in `f64` (an external function), with no array allocated for the inputs.
+    /// `None` (the default) when the target has no such path, so the caller uses `run`.
+    fn run_f64(&self, _inputs: &[&[f64]], _write: &mut dyn FnMut(usize, &[f64])) -> Option<Result<()>> {
+        None
+    }
 }
 
 /// Output `output` of a call to `target`.

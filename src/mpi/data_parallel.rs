@@ -20,9 +20,38 @@ const OP: &str = "DataParallel::call";
 ///
 /// Shards may differ in size across ranks (each size is traced and compiled once); the
 /// outputs must have the same structure, dtypes and shapes on every rank.
+///
+/// rsmpi's communicators are neither `Send` nor `Sync`, so a `DataParallel` over one cannot go
+/// where a `Send + Sync` function is asked for (an argmin problem,
+/// `cranegrad::argmin::ArgminProblem::from_fn`); [`DataParallel::world`] can: it holds no
+/// communicator ([`World`]) and runs every call on the world communicator.
 pub struct DataParallel<A, R, C = SimpleCommunicator> {
     function: AcceleratedFunction<A, R>,
     comm: C,
+}
+
+/// The world communicator (`MPI_COMM_WORLD`, all the processes), taken afresh at every call
+/// (rsmpi's `SimpleCommunicator::world()`) rather than held: the communicator of a
+/// [`DataParallel::world`], which is therefore `Send + Sync` (for `A` and `R` that are).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct World;
+
+impl<A, R, C> DataParallel<A, R, C>
+where
+    A: Tree + Send + Sync + 'static,
+    R: Tree + Send + Sync + 'static,
+{
+    /// The accelerated function (its statistics: `hit_rate`, `misses`, ...).
+    pub fn function(&self) -> &AcceleratedFunction<A, R> {
+        &self.function
+    }
+
+    /// Calls the function on this rank's `args` and sums the outputs over the ranks of `comm`.
+    fn call_on<K: Communicator>(&self, comm: &K, args: A) -> Result<R> {
+        let local = catch_unwind(AssertUnwindSafe(|| self.function.call(args)))
+            .unwrap_or_else(|p| Err(Error::Panicked(panic_message(p))));
+        sum_over_ranks(comm, local.as_ref().map_err(|e| e.to_string()), OP)
+    }
 }
 
 impl<A, R, C> DataParallel<A, R, C>
@@ -45,14 +74,7 @@ where
     /// that names the failed ranks and their errors, and no rank waits for the others; the
     /// same when the outputs differ across ranks in structure, dtypes or shapes.
     pub fn call(&self, args: A) -> Result<R> {
-        let local = catch_unwind(AssertUnwindSafe(|| self.function.call(args)))
-            .unwrap_or_else(|p| Err(Error::Panicked(panic_message(p))));
-        sum_over_ranks(&self.comm, local.as_ref().map_err(|e| e.to_string()), OP)
-    }
-
-    /// The accelerated function (its statistics: `hit_rate`, `misses`, ...).
-    pub fn function(&self) -> &AcceleratedFunction<A, R> {
-        &self.function
+        self.call_on(&self.comm, args)
     }
 
     /// The communicator.
@@ -68,5 +90,41 @@ where
     /// The number of ranks.
     pub fn size(&self) -> usize {
         self.comm.size() as usize
+    }
+}
+
+impl<A, R> DataParallel<A, R, World>
+where
+    A: Tree + Send + Sync + 'static,
+    R: Tree + Send + Sync + 'static,
+{
+    /// `function` summed over all the processes, on the world communicator, which every
+    /// [`call`](Self::call) takes afresh: the `DataParallel` holds no communicator and is
+    /// `Send + Sync`, so a closure that calls it can be handed to argmin
+    /// (`ArgminProblem::from_fn(move |w| dp.call((w, x.clone(), y.clone())))`, feature
+    /// `argmin`). Its collectives share the world with the program's own, in call order.
+    ///
+    /// `Send + Sync` lets it move, not call MPI from anywhere: the calls stay collective (every
+    /// rank, the same order; argmin's solvers on the same bits ask for the same points on every
+    /// rank) and come from one thread at a time, the thread that initialized MPI when it was
+    /// initialized with `rsmpi::initialize()` (`MPI_THREAD_SINGLE`).
+    pub fn world(function: AcceleratedFunction<A, R>) -> Self {
+        DataParallel { function, comm: World }
+    }
+
+    /// [`DataParallel::call`] on the world communicator: the sum over all the processes of the
+    /// outputs on each one's `args`. Every process must call it.
+    pub fn call(&self, args: A) -> Result<R> {
+        self.call_on(&SimpleCommunicator::world(), args)
+    }
+
+    /// This process's rank in the world.
+    pub fn rank(&self) -> usize {
+        SimpleCommunicator::world().rank() as usize
+    }
+
+    /// The number of processes in the world.
+    pub fn size(&self) -> usize {
+        SimpleCommunicator::world().size() as usize
     }
 }

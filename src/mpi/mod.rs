@@ -57,4 +57,4 @@ mod status;
 /// traits (`rsmpi::traits::*`).
 pub use ::mpi as rsmpi;
 pub use allreduce::allreduce_sum;
-pub use data_parallel::DataParallel;
+pub use data_parallel::{DataParallel, World};
