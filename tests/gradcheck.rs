@@ -681,7 +681,11 @@ fn softplus() -> CustomFunction<DlArray, DlArray> {
 fn custom_vjp_first_and_second_order() {
     let mut rng = Rng::new(40);
     let sp = softplus();
-    check_both(move |xs| sp.call(xs[0].clone()).unwrap() * &xs[1], &[rng.array(&[2, 3], -3.0, 3.0), rng.array(&[2, 3], -1.0, 1.0)], Tol::F64);
+    check_both(
+        move |xs| sp.call(xs[0].clone()).unwrap() * &xs[1],
+        &[rng.array(&[2, 3], -3.0, 3.0), rng.array(&[2, 3], -1.0, 1.0)],
+        Tol::F64,
+    );
     // Two inputs and two outputs (a tuple each): the rule gets the outputs' cotangents as a tuple.
     let f = custom_vjp(
         |(a, b): (DlArray, DlArray)| Ok((&a * &b, a.sin())),

@@ -93,27 +93,27 @@ fn sums_every_dtype_in_rank_order(world: &SimpleCommunicator) -> Check {
     let add = |pick: &dyn Fn(&Mixed) -> &DlArray| -> Vec<u64> {
         let d: Vec<_> = trees.iter().map(|t| pick(t).data().unwrap().clone()).collect();
         match &*d[0] {
-            cranegrad::array::Data::F32(_) => {
+            cranegrad::internals::Data::F32(_) => {
                 let mut acc = pick(&trees[0]).extractdata::<f32>().unwrap();
                 trees[1..].iter().for_each(|t| acc = &acc + &pick(t).extractdata::<f32>().unwrap());
                 acc.iter().map(|v| v.to_bits() as u64).collect()
             }
-            cranegrad::array::Data::F64(_) => {
+            cranegrad::internals::Data::F64(_) => {
                 let mut acc = pick(&trees[0]).extractdata::<f64>().unwrap();
                 trees[1..].iter().for_each(|t| acc = &acc + &pick(t).extractdata::<f64>().unwrap());
                 acc.iter().map(|v| v.to_bits()).collect()
             }
-            cranegrad::array::Data::C64(_) => {
+            cranegrad::internals::Data::C64(_) => {
                 let mut acc = pick(&trees[0]).extractdata::<Complex32>().unwrap();
                 trees[1..].iter().for_each(|t| acc = &acc + &pick(t).extractdata::<Complex32>().unwrap());
                 acc.iter().flat_map(|v| [v.re.to_bits() as u64, v.im.to_bits() as u64]).collect()
             }
-            cranegrad::array::Data::C128(_) => {
+            cranegrad::internals::Data::C128(_) => {
                 let mut acc = pick(&trees[0]).extractdata::<Complex64>().unwrap();
                 trees[1..].iter().for_each(|t| acc = &acc + &pick(t).extractdata::<Complex64>().unwrap());
                 acc.iter().flat_map(|v| [v.re.to_bits(), v.im.to_bits()]).collect()
             }
-            cranegrad::array::Data::Bool(_) => unreachable!(),
+            cranegrad::internals::Data::Bool(_) => unreachable!(),
         }
     };
     let got = |a: &DlArray| a.data().unwrap().element_bits();
@@ -352,6 +352,72 @@ fn optimizers_keep_every_rank_in_lockstep(world: &SimpleCommunicator) -> Check {
     ensure(lockstep, || "the Adam parameters differ across ranks".into())
 }
 
+/// Records the parameters and the cost at every iteration of an argmin solver, as bits.
+#[cfg(feature = "argmin")]
+struct History(std::sync::Arc<std::sync::Mutex<Vec<u64>>>);
+
+#[cfg(feature = "argmin")]
+impl<I: ::argmin::core::State<Param = Vec<f64>, Float = f64>> ::argmin::core::observers::Observe<I> for History {
+    fn observe_iter(&mut self, state: &I, _kv: &::argmin::core::KV) -> Result<(), ::argmin::core::Error> {
+        let mut h = self.0.lock().unwrap();
+        h.push(state.get_iter());
+        h.extend(state.get_param().into_iter().flatten().map(|v| v.to_bits()));
+        h.push(state.get_cost().to_bits());
+        Ok(())
+    }
+}
+
+/// argmin's L-BFGS (More-Thuente line search) through `cranegrad::argmin::ArgminProblem` on a
+/// data-parallel loss (`DataParallel::world`, `Send + Sync`): every rank holds the same
+/// parameter bits after every iteration and at the end, and the loss decreases.
+#[cfg(feature = "argmin")]
+fn argmin_keeps_every_rank_in_lockstep(world: &SimpleCommunicator) -> Check {
+    use ::argmin::core::observers::ObserverMode;
+    use ::argmin::core::{Executor, State};
+    use ::argmin::solver::linesearch::MoreThuenteLineSearch;
+    use ::argmin::solver::quasinewton::LBFGS;
+    use cranegrad::argmin::ArgminProblem;
+    use cranegrad::mpi::World;
+    use std::sync::{Arc, Mutex};
+
+    fn send_sync<T: Send + Sync>(_: &T) {}
+    let (rank, size) = (world.rank() as usize, world.size() as usize);
+    let dp: DataParallel<_, _, World> = DataParallel::world(logistic_loss());
+    send_sync(&dp);
+    let placed = (dp.rank(), dp.size()) == (rank, size);
+    let (x, t) = logistic_shard(rank, size, 3000);
+    let problem = ArgminProblem::from_fn(move |w| dp.call((w, x.clone(), t.clone())));
+    let w0 = vec![0.0; 3];
+    let initial = problem.value_and_gradient(&w0).map(|(f, _)| f);
+    let history = Arc::new(Mutex::new(Vec::new()));
+    let solver = LBFGS::new(MoreThuenteLineSearch::new(), 5);
+    let result = Executor::new(problem, solver)
+        .configure(|state| state.param(w0).max_iters(8))
+        .add_observer(History(history.clone()), ObserverMode::Always)
+        .run();
+    let (final_bits, cost, iterations) = match &result {
+        Ok(r) => {
+            let w = r.state.get_best_param().cloned().unwrap_or_default();
+            (w.iter().map(|v| v.to_bits()).collect(), r.state.get_best_cost(), r.state.get_iter())
+        }
+        Err(_) => (Vec::new(), f64::NAN, 0),
+    };
+    let history = history.lock().unwrap().clone();
+    // Collective calls first, judged afterwards.
+    let same_history = agree_everywhere(world, &history);
+    let same_final = agree_everywhere(world, &final_bits);
+    ensure(placed, || "DataParallel::world's rank and size are not the world's".into())?;
+    let initial = initial.map_err(|e| e.to_string())?;
+    result.map_err(|e| e.to_string())?;
+    ensure(final_bits.len() == 3, || format!("final parameters {final_bits:?}"))?;
+    ensure(iterations >= 3 && history.len() as u64 == iterations * 5, || {
+        format!("{iterations} iterations, {} recorded words", history.len())
+    })?;
+    ensure(same_history, || "the parameters differ across ranks after some iteration".into())?;
+    ensure(same_final, || "the final parameters differ across ranks".into())?;
+    ensure(cost < 0.9 * initial, || format!("the loss went from {initial} to {cost} only"))
+}
+
 fn main() {
     let Some(universe) = rsmpi::initialize() else {
         eprintln!("mpi: MPI was initialized already");
@@ -359,7 +425,7 @@ fn main() {
     };
     let world = universe.world();
     let (rank, size) = (world.rank(), world.size());
-    let checks: [Named; 7] = [
+    let checks: Vec<Named> = vec![
         ("sums_every_dtype_in_rank_order", sums_every_dtype_in_rank_order),
         ("logical_arrays_fail_every_rank", logical_arrays_fail_every_rank),
         ("shards_of_different_sizes_sum_to_the_whole", shards_of_different_sizes_sum_to_the_whole),
@@ -367,6 +433,8 @@ fn main() {
         ("every_failed_rank_is_named", every_failed_rank_is_named),
         ("differing_outputs_fail_every_rank", differing_outputs_fail_every_rank),
         ("optimizers_keep_every_rank_in_lockstep", optimizers_keep_every_rank_in_lockstep),
+        #[cfg(feature = "argmin")]
+        ("argmin_keeps_every_rank_in_lockstep", argmin_keeps_every_rank_in_lockstep),
     ];
     // The panic of `every_failed_rank_is_named` is expected: keep it off stderr.
     let report = std::panic::take_hook();
@@ -377,6 +445,7 @@ fn main() {
         }
     }));
     let mut failed = 0u64;
+    let total = checks.len() as u64;
     for (name, check) in checks {
         let outcome = catch_unwind(AssertUnwindSafe(|| check(&world)))
             .unwrap_or_else(|_| Err("panicked (the ranks may no longer be in step)".into()));
@@ -400,7 +469,7 @@ fn main() {
         }
     }
     if rank == 0 {
-        println!("mpi: {} passed, {failed} failed", checks.len() as u64 - failed);
+        println!("mpi: {} passed, {failed} failed", total - failed);
     }
     if failed > 0 {
         std::process::exit(1);

@@ -332,6 +332,7 @@ fn every_real_elementwise_method_matches_std() {
         ("erf", |x| x.erf(), libm::erf),
         ("sign", |x| x.sign(), sign),
         ("recip", |x| x.recip(), |v| 1.0 / v),
+        ("stop_gradient", |x| x.stop_gradient(), |v| v),
     ];
     // Derived coverage: every unary primitive (the rows of ir/primitives.rs) has a case here.
     for u in cranegrad::ir::UnaryOp::ALL {
@@ -402,6 +403,7 @@ fn complex_elementwise_methods_match_num_complex() {
         ("asinh", |x| x.asinh(), |v| v.asinh()),
         ("acosh", |x| x.acosh(), |v| v.acosh()),
         ("atanh", |x| x.atanh(), |v| v.atanh()),
+        ("stop_gradient", |x| x.stop_gradient(), |v| v),
     ];
     let complex_names: Vec<&str> = cases.iter().map(|c| c.0).collect();
     for (name, method, reference) in cases {

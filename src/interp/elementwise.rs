@@ -2,7 +2,10 @@
 
 use crate::array::{Data, Element, Num, RealNum};
 use crate::error::{Error, Result};
-use crate::ir::primitives::{binary_primitives, compare_primitives, unary_primitives};
+use crate::ir::kernels::{
+    BinaryVisitor, CompareVisitor, EqualityCompare, OrderingCompare, RealBinary, RealUnary, SameBinary, SameUnary,
+    ToComplexBinary, ToRealUnary, UnaryVisitor,
+};
 use crate::ir::{broadcast_shapes, BinaryOp, CmpOp, UnaryOp};
 use ndarray::{ArrayD, IxDyn, Zip};
 
@@ -21,61 +24,41 @@ pub(crate) fn zip2<A: Copy, B: Copy, C>(x: &ArrayD<A>, y: &ArrayD<B>, f: impl Fn
     Ok(Zip::from(&xb).and(&yb).map_collect(|&a, &b| f(a, b)))
 }
 
-/// Generates the unary kernels from the rows of `ir::primitives::unary_primitives`: one
-/// whole-array kernel per dtype (the match on the op is outside the element loop), and the
-/// scalar functions the JIT's host trampolines call.
-macro_rules! unary_kernels {
-    ($($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident) real: $rl:ident, complex: $cl:ident;)*) => {
-        /// `u` on a real array.
-        fn unary_real<T: RealNum>(u: UnaryOp, a: &ArrayD<T>) -> Data {
-            match u {
-                $(UnaryOp::$v => T::into_data(a.mapv(unary_kernels!(@real $kind $kernel))),)*
-            }
+/// `u` on a real array: one loop with the kernel inlined (the op is matched once, outside).
+fn unary_real<T: RealNum>(u: UnaryOp, a: &ArrayD<T>) -> Data {
+    struct OnReal<'a, T>(&'a ArrayD<T>);
+    impl<T: RealNum> UnaryVisitor for OnReal<'_, T> {
+        type Output = Data;
+        fn same<K: SameUnary>(self) -> Data {
+            T::into_data(self.0.mapv(K::apply::<T>))
         }
-
-        /// `u` on a complex array (`Err` for real-only ops).
-        fn unary_complex<T: Num>(u: UnaryOp, a: &ArrayD<T>) -> Result<Data> {
-            Ok(match u {
-                $(UnaryOp::$v => unary_kernels!(@complex $kind $kernel u a),)*
-            })
+        fn to_real<K: ToRealUnary>(self) -> Data {
+            T::into_data(self.0.mapv(K::apply::<T>))
         }
-
-        /// `u` of one real element (every unary op is defined on reals).
-        pub(crate) fn unary_real_element<T: RealNum>(u: UnaryOp, x: T) -> T {
-            match u {
-                $(UnaryOp::$v => unary_kernels!(@real $kind $kernel)(x),)*
-            }
+        fn real<K: RealUnary>(self) -> Data {
+            T::into_data(self.0.mapv(K::apply::<T>))
         }
-
-        /// `u` of one complex element, for the ops whose result is complex (`None` otherwise).
-        pub(crate) fn unary_complex_element<T: Num>(u: UnaryOp, x: T) -> Option<T> {
-            match u {
-                $(UnaryOp::$v => unary_kernels!(@complex_element $kind $kernel x),)*
-            }
-        }
-
-        /// `u` of one complex element, for the ops whose result is real (`None` otherwise).
-        pub(crate) fn unary_complex_to_real<T: Num>(u: UnaryOp, x: T) -> Option<T::Real> {
-            match u {
-                $(UnaryOp::$v => unary_kernels!(@complex_to_real $kind $kernel x),)*
-            }
-        }
-    };
-    (@real same $k:ident) => { Num::$k };
-    (@real to_real $k:ident) => { Num::$k };
-    (@real real $k:ident) => { RealNum::$k };
-    (@complex same $k:ident $u:ident $a:ident) => { T::into_data($a.mapv(Num::$k)) };
-    (@complex to_real $k:ident $u:ident $a:ident) => { <T::Real as Element>::into_data($a.mapv(Num::$k)) };
-    (@complex real $k:ident $u:ident $a:ident) => {
-        return Err(Error::dtype($u.name(), &[T::DTYPE], "defined for real operands only"))
-    };
-    (@complex_element same $k:ident $x:ident) => { Some(Num::$k($x)) };
-    (@complex_element $other:ident $k:ident $x:ident) => { None };
-    (@complex_to_real to_real $k:ident $x:ident) => { Some(Num::$k($x)) };
-    (@complex_to_real $other:ident $k:ident $x:ident) => { None };
+    }
+    u.visit(OnReal(a))
 }
 
-unary_primitives!(unary_kernels);
+/// `u` on a complex array (`Err` for real-only ops).
+fn unary_complex<T: Num>(u: UnaryOp, a: &ArrayD<T>) -> Result<Data> {
+    struct OnComplex<'a, T>(UnaryOp, &'a ArrayD<T>);
+    impl<T: Num> UnaryVisitor for OnComplex<'_, T> {
+        type Output = Result<Data>;
+        fn same<K: SameUnary>(self) -> Result<Data> {
+            Ok(T::into_data(self.1.mapv(K::apply::<T>)))
+        }
+        fn to_real<K: ToRealUnary>(self) -> Result<Data> {
+            Ok(<T::Real as Element>::into_data(self.1.mapv(K::apply::<T>)))
+        }
+        fn real<K: RealUnary>(self) -> Result<Data> {
+            Err(Error::dtype(self.0.name(), &[T::DTYPE], "defined for real operands only"))
+        }
+    }
+    u.visit(OnComplex(u, a))
+}
 
 /// `u` applied to every element.
 pub(crate) fn unary(u: UnaryOp, a: &Data) -> Result<Data> {
@@ -88,54 +71,41 @@ pub(crate) fn unary(u: UnaryOp, a: &Data) -> Result<Data> {
     }
 }
 
-/// Generates the binary kernels from the rows of `ir::primitives::binary_primitives`.
-macro_rules! binary_kernels {
-    ($($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident) real: $rl:ident, complex: $cl:ident;)*) => {
-        /// `b` on real arrays.
-        fn binary_real<T: RealNum>(b: BinaryOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<Data> {
-            Ok(match b {
-                $(BinaryOp::$v => binary_kernels!(@real $kind $kernel x y),)*
-            })
+/// `b` on real arrays.
+fn binary_real<T: RealNum>(b: BinaryOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<Data> {
+    struct OnReal<'a, T>(&'a ArrayD<T>, &'a ArrayD<T>);
+    impl<T: RealNum> BinaryVisitor for OnReal<'_, T> {
+        type Output = Result<Data>;
+        fn same<K: SameBinary>(self) -> Result<Data> {
+            Ok(T::into_data(zip2(self.0, self.1, K::apply::<T>)?))
         }
-
-        /// `b` on complex arrays (`Err` for real-only ops).
-        fn binary_complex<T: Num>(b: BinaryOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<Data> {
-            Ok(match b {
-                $(BinaryOp::$v => binary_kernels!(@complex $kind $kernel b x y),)*
-            })
+        fn real<K: RealBinary>(self) -> Result<Data> {
+            Ok(T::into_data(zip2(self.0, self.1, K::apply::<T>)?))
         }
-
-        /// `b` of two real elements, for the ops with a real result (`None` for `complex`).
-        pub(crate) fn binary_real_element<T: RealNum>(b: BinaryOp, x: T, y: T) -> Option<T> {
-            match b {
-                $(BinaryOp::$v => binary_kernels!(@real_element $kind $kernel x y),)*
-            }
+        fn to_complex<K: ToComplexBinary>(self) -> Result<Data> {
+            Ok(<T::Complex as Element>::into_data(zip2(self.0, self.1, K::apply::<T>)?))
         }
-
-        /// `b` of two complex elements (`None` for real-only ops).
-        pub(crate) fn binary_complex_element<T: Num>(b: BinaryOp, x: T, y: T) -> Option<T> {
-            match b {
-                $(BinaryOp::$v => binary_kernels!(@complex_element $kind $kernel x y),)*
-            }
-        }
-    };
-    (@real same $k:ident $x:ident $y:ident) => { T::into_data(zip2($x, $y, Num::$k)?) };
-    (@real real $k:ident $x:ident $y:ident) => { T::into_data(zip2($x, $y, RealNum::$k)?) };
-    (@real to_complex $k:ident $x:ident $y:ident) => {
-        <T::Complex as Element>::into_data(zip2($x, $y, <T as RealNum>::$k)?)
-    };
-    (@complex same $k:ident $b:ident $x:ident $y:ident) => { T::into_data(zip2($x, $y, Num::$k)?) };
-    (@complex $other:ident $k:ident $b:ident $x:ident $y:ident) => {
-        return Err(Error::dtype($b.name(), &[T::DTYPE], "defined for real operands only"))
-    };
-    (@real_element same $k:ident $x:ident $y:ident) => { Some(Num::$k($x, $y)) };
-    (@real_element real $k:ident $x:ident $y:ident) => { Some(RealNum::$k($x, $y)) };
-    (@real_element to_complex $k:ident $x:ident $y:ident) => { None };
-    (@complex_element same $k:ident $x:ident $y:ident) => { Some(Num::$k($x, $y)) };
-    (@complex_element $other:ident $k:ident $x:ident $y:ident) => { None };
+    }
+    b.visit(OnReal(x, y))
 }
 
-binary_primitives!(binary_kernels);
+/// `b` on complex arrays (`Err` for real-only ops).
+fn binary_complex<T: Num>(b: BinaryOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<Data> {
+    struct OnComplex<'a, T>(BinaryOp, &'a ArrayD<T>, &'a ArrayD<T>);
+    impl<T: Num> BinaryVisitor for OnComplex<'_, T> {
+        type Output = Result<Data>;
+        fn same<K: SameBinary>(self) -> Result<Data> {
+            Ok(T::into_data(zip2(self.1, self.2, K::apply::<T>)?))
+        }
+        fn real<K: RealBinary>(self) -> Result<Data> {
+            Err(Error::dtype(self.0.name(), &[T::DTYPE], "defined for real operands only"))
+        }
+        fn to_complex<K: ToComplexBinary>(self) -> Result<Data> {
+            Err(Error::dtype(self.0.name(), &[T::DTYPE], "defined for real operands only"))
+        }
+    }
+    b.visit(OnComplex(b, x, y))
+}
 
 /// `b` applied elementwise with broadcasting; both operands must have one dtype.
 pub(crate) fn binary(b: BinaryOp, x: &Data, y: &Data) -> Result<Data> {
@@ -150,32 +120,35 @@ pub(crate) fn binary(b: BinaryOp, x: &Data, y: &Data) -> Result<Data> {
     }
 }
 
-/// Generates the comparison kernels from the rows of `ir::primitives::compare_primitives`.
-macro_rules! compare_kernels {
-    ($($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident);)*) => {
-        /// `c` on arrays of an ordered element type.
-        fn compare_ord<T: Element + PartialOrd>(c: CmpOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<ArrayD<bool>> {
-            match c {
-                $(CmpOp::$v => zip2(x, y, |a, b| compare_kernels!(@ord $kind $kernel a b)),)*
-            }
+/// `c` on arrays of an ordered element type.
+fn compare_ord<T: Element + PartialOrd>(c: CmpOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<ArrayD<bool>> {
+    struct Ordered<'a, T>(&'a ArrayD<T>, &'a ArrayD<T>);
+    impl<T: Element + PartialOrd> CompareVisitor for Ordered<'_, T> {
+        type Output = Result<ArrayD<bool>>;
+        fn ordering<K: OrderingCompare>(self) -> Self::Output {
+            zip2(self.0, self.1, |a, b| K::apply(&a, &b))
         }
-
-        /// `c` on arrays of an unordered (complex) element type: equality only.
-        fn compare_eq<T: Element>(c: CmpOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<ArrayD<bool>> {
-            match c {
-                $(CmpOp::$v => compare_kernels!(@eq $kind $kernel c x y),)*
-            }
+        fn equality<K: EqualityCompare>(self) -> Self::Output {
+            zip2(self.0, self.1, |a, b| K::apply(&a, &b))
         }
-    };
-    (@ord ordering $k:ident $a:ident $b:ident) => { PartialOrd::$k(&$a, &$b) };
-    (@ord equality $k:ident $a:ident $b:ident) => { PartialEq::$k(&$a, &$b) };
-    (@eq equality $k:ident $c:ident $x:ident $y:ident) => { zip2($x, $y, |a, b| PartialEq::$k(&a, &b)) };
-    (@eq ordering $k:ident $c:ident $x:ident $y:ident) => {
-        Err(Error::dtype($c.name(), &[T::DTYPE], "ordering is defined for real operands only"))
-    };
+    }
+    c.visit(Ordered(x, y))
 }
 
-compare_primitives!(compare_kernels);
+/// `c` on arrays of an unordered (complex) element type: equality only.
+fn compare_eq<T: Element>(c: CmpOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<ArrayD<bool>> {
+    struct Unordered<'a, T>(CmpOp, &'a ArrayD<T>, &'a ArrayD<T>);
+    impl<T: Element> CompareVisitor for Unordered<'_, T> {
+        type Output = Result<ArrayD<bool>>;
+        fn ordering<K: OrderingCompare>(self) -> Self::Output {
+            Err(Error::dtype(self.0.name(), &[T::DTYPE], "ordering is defined for real operands only"))
+        }
+        fn equality<K: EqualityCompare>(self) -> Self::Output {
+            zip2(self.1, self.2, |a, b| K::apply(&a, &b))
+        }
+    }
+    c.visit(Unordered(c, x, y))
+}
 
 /// Elementwise comparison with broadcasting; logical result.
 pub(crate) fn compare(c: CmpOp, x: &Data, y: &Data) -> Result<Data> {

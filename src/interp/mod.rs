@@ -7,10 +7,6 @@ mod linalg;
 pub(crate) use linalg::is_small_product;
 mod reduce;
 
-pub(crate) use elementwise::{
-    binary_complex_element, binary_real_element, unary_complex_element, unary_complex_to_real, unary_real_element,
-};
-
 pub(crate) use reduce::{SUM_ACCUMULATORS, SUM_BLOCK};
 
 use crate::array::Data;

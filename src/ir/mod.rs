@@ -5,6 +5,7 @@ mod call;
 mod custom;
 mod graph;
 mod infer;
+pub(crate) mod kernels;
 mod op;
 mod origin;
 pub(crate) mod primitives;

@@ -10,6 +10,7 @@ use crate::array::{DType, Data};
 use std::fmt;
 use std::sync::Arc;
 
+use super::kernels::{BinaryVisitor, CompareVisitor, UnaryVisitor};
 use super::primitives::{binary_primitives, compare_primitives, unary_primitives, Lowering};
 
 /// Generates `enum $subset` of the rows whose lowering is `Inline` (from `$v $lowering;`
@@ -42,93 +43,181 @@ macro_rules! inline_subset {
     };
 }
 
-/// Generates `UnaryOp` and its tables from the rows of [`unary_primitives`].
-macro_rules! define_unary_op {
-    ($($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident) real: $rl:ident, complex: $cl:ident;)*) => {
-        /// Elementwise functions of one argument (declared in `ir/primitives.rs`).
+/// One primitive's kernel type (a zero-sized type implementing the trait of its kind, calling
+/// its scalar kernel), and the visitor call that hands it over.
+macro_rules! kernel_type {
+    (unary same $v:ident $k:ident) => {
+        #[doc = concat!("The kernel of `", stringify!($v), "`.")]
+        pub(crate) struct $v;
+        impl SameUnary for $v {
+            #[inline(always)]
+            fn apply<T: Num>(x: T) -> T {
+                Num::$k(x)
+            }
+        }
+    };
+    (unary to_real $v:ident $k:ident) => {
+        #[doc = concat!("The kernel of `", stringify!($v), "`.")]
+        pub(crate) struct $v;
+        impl ToRealUnary for $v {
+            #[inline(always)]
+            fn apply<T: Num>(x: T) -> T::Real {
+                Num::$k(x)
+            }
+        }
+    };
+    (unary real $v:ident $k:ident) => {
+        #[doc = concat!("The kernel of `", stringify!($v), "`.")]
+        pub(crate) struct $v;
+        impl RealUnary for $v {
+            #[inline(always)]
+            fn apply<T: RealNum>(x: T) -> T {
+                RealNum::$k(x)
+            }
+        }
+    };
+    (binary same $v:ident $k:ident) => {
+        #[doc = concat!("The kernel of `", stringify!($v), "`.")]
+        pub(crate) struct $v;
+        impl SameBinary for $v {
+            #[inline(always)]
+            fn apply<T: Num>(x: T, y: T) -> T {
+                Num::$k(x, y)
+            }
+        }
+    };
+    (binary real $v:ident $k:ident) => {
+        #[doc = concat!("The kernel of `", stringify!($v), "`.")]
+        pub(crate) struct $v;
+        impl RealBinary for $v {
+            #[inline(always)]
+            fn apply<T: RealNum>(x: T, y: T) -> T {
+                RealNum::$k(x, y)
+            }
+        }
+    };
+    (binary to_complex $v:ident $k:ident) => {
+        #[doc = concat!("The kernel of `", stringify!($v), "`.")]
+        pub(crate) struct $v;
+        impl ToComplexBinary for $v {
+            #[inline(always)]
+            fn apply<T: RealNum>(x: T, y: T) -> T::Complex {
+                <T as RealNum>::$k(x, y)
+            }
+        }
+    };
+    (compare ordering $v:ident $k:ident) => {
+        #[doc = concat!("The kernel of `", stringify!($v), "`.")]
+        pub(crate) struct $v;
+        impl OrderingCompare for $v {
+            #[inline(always)]
+            fn apply<T: PartialOrd>(x: &T, y: &T) -> bool {
+                PartialOrd::$k(x, y)
+            }
+        }
+    };
+    (compare equality $v:ident $k:ident) => {
+        #[doc = concat!("The kernel of `", stringify!($v), "`.")]
+        pub(crate) struct $v;
+        impl EqualityCompare for $v {
+            #[inline(always)]
+            fn apply<T: PartialEq>(x: &T, y: &T) -> bool {
+                PartialEq::$k(x, y)
+            }
+        }
+    };
+}
+
+/// Generates an elementwise op enum (`$op`) and its tables from the rows of a primitive list:
+/// the one place that reads the rows of `unary_primitives` and `binary_primitives`. `$family`
+/// (`unary` or `binary`) picks the kernel traits; the other arguments name what is generated.
+macro_rules! define_elementwise_op {
+    (
+        $family:ident $op:ident $visitor:ident $kernels:ident [$($kernel_trait:ident),*]
+        ($inline_real:ident, $inline_complex:ident) $enum_doc:literal;
+        $($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident) real: $rl:ident, complex: $cl:ident;)*
+    ) => {
+        #[doc = $enum_doc]
         #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-        pub enum UnaryOp {
+        pub enum $op {
             $($(#[$doc])* $v,)*
         }
 
-        impl UnaryOp {
-            /// Every unary primitive, in declaration order.
-            pub const ALL: [UnaryOp; [$(stringify!($v)),*].len()] = [$(UnaryOp::$v),*];
+        impl $op {
+            /// Every primitive of the family, in declaration order.
+            pub const ALL: [$op; [$(stringify!($v)),*].len()] = [$($op::$v),*];
 
             /// The name used in the IR.
             pub fn name(self) -> &'static str {
                 match self {
-                    $(UnaryOp::$v => $name,)*
-                }
-            }
-
-            /// True when the result of a complex input is real (`abs`, `real`, `imag`).
-            pub fn to_real(self) -> bool {
-                match self {
-                    $(UnaryOp::$v => stringify!($kind) == "to_real",)*
+                    $($op::$v => $name,)*
                 }
             }
 
             /// True when the op is defined on real inputs only.
             pub fn real_only(self) -> bool {
                 match self {
-                    $(UnaryOp::$v => stringify!($kind) == "real",)*
+                    $($op::$v => matches!(stringify!($kind).as_bytes(), b"real" | b"to_complex"),)*
+                }
+            }
+
+            /// True when the result of a complex input is real (unary `abs`, `real`, `imag`).
+            pub fn to_real(self) -> bool {
+                match self {
+                    $($op::$v => stringify!($kind) == "to_real",)*
                 }
             }
 
             /// How the JIT computes the op on real or on complex operands.
             pub fn lowering(self, complex: bool) -> Lowering {
                 match self {
-                    $(UnaryOp::$v => if complex { Lowering::$cl } else { Lowering::$rl },)*
+                    $($op::$v => if complex { Lowering::$cl } else { Lowering::$rl },)*
+                }
+            }
+
+            /// Hands this op's kernel type to `v` (by its kind).
+            pub(crate) fn visit<V: $visitor>(self, v: V) -> V::Output {
+                match self {
+                    $($op::$v => v.$kind::<$kernels::$v>(),)*
                 }
             }
         }
 
-        inline_subset!(InlineUnary, UnaryOp, inline_real, []; $($v $rl;)*);
-        inline_subset!(InlineComplexUnary, UnaryOp, inline_complex, []; $($v $cl;)*);
+        inline_subset!($inline_real, $op, inline_real, []; $($v $rl;)*);
+        inline_subset!($inline_complex, $op, inline_complex, []; $($v $cl;)*);
+
+        /// The kernel types of the family's primitives.
+        pub(crate) mod $kernels {
+            #[allow(unused_imports)]
+            use crate::array::{Num, RealNum};
+            use crate::ir::kernels::{$($kernel_trait),*};
+            $(kernel_type!($family $kind $v $kernel);)*
+        }
+    };
+}
+
+/// `UnaryOp` from the rows of [`unary_primitives`].
+macro_rules! define_unary_op {
+    ($($rows:tt)*) => {
+        define_elementwise_op! {
+            unary UnaryOp UnaryVisitor unary_kernels [RealUnary, SameUnary, ToRealUnary]
+            (InlineUnary, InlineComplexUnary) "Elementwise functions of one argument (declared in `ir/primitives.rs`).";
+            $($rows)*
+        }
     };
 }
 
 unary_primitives!(define_unary_op);
 
-/// Generates `BinaryOp` and its tables from the rows of [`binary_primitives`].
+/// `BinaryOp` from the rows of [`binary_primitives`].
 macro_rules! define_binary_op {
-    ($($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident) real: $rl:ident, complex: $cl:ident;)*) => {
-        /// Elementwise functions of two arguments (numpy broadcasting, equal dtypes; declared
-        /// in `ir/primitives.rs`).
-        #[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
-        pub enum BinaryOp {
-            $($(#[$doc])* $v,)*
+    ($($rows:tt)*) => {
+        define_elementwise_op! {
+            binary BinaryOp BinaryVisitor binary_kernels [RealBinary, SameBinary, ToComplexBinary]
+            (InlineBinary, InlineComplexBinary)
+            "Elementwise functions of two arguments (numpy broadcasting, equal dtypes; declared in `ir/primitives.rs`).";
+            $($rows)*
         }
-
-        impl BinaryOp {
-            /// Every binary primitive, in declaration order.
-            pub const ALL: [BinaryOp; [$(stringify!($v)),*].len()] = [$(BinaryOp::$v),*];
-
-            /// The name used in the IR.
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(BinaryOp::$v => $name,)*
-                }
-            }
-
-            /// True when the op is defined on real inputs only.
-            pub fn real_only(self) -> bool {
-                match self {
-                    $(BinaryOp::$v => matches!(stringify!($kind).as_bytes(), b"real" | b"to_complex"),)*
-                }
-            }
-
-            /// How the JIT computes the op on real or on complex operands.
-            pub fn lowering(self, complex: bool) -> Lowering {
-                match self {
-                    $(BinaryOp::$v => if complex { Lowering::$cl } else { Lowering::$rl },)*
-                }
-            }
-        }
-
-        inline_subset!(InlineBinary, BinaryOp, inline_real, []; $($v $rl;)*);
-        inline_subset!(InlineComplexBinary, BinaryOp, inline_complex, []; $($v $cl;)*);
     };
 }
 
@@ -160,6 +249,19 @@ macro_rules! define_compare_op {
                     $(CmpOp::$v => stringify!($kind) == "ordering",)*
                 }
             }
+
+            /// Hands this comparison's kernel type to `v` (by its kind).
+            pub(crate) fn visit<V: CompareVisitor>(self, v: V) -> V::Output {
+                match self {
+                    $(CmpOp::$v => v.$kind::<compare_kernels::$v>(),)*
+                }
+            }
+        }
+
+        /// The kernel types of the comparisons.
+        pub(crate) mod compare_kernels {
+            use crate::ir::kernels::{EqualityCompare, OrderingCompare};
+            $(kernel_type!(compare $kind $v $kernel);)*
         }
     };
 }

@@ -1,10 +1,11 @@
 //! The elementwise primitives, each declared exactly once.
 //!
-//! Each list below is an "X macro": it hands its rows to a callback macro, and every table
-//! that enumerates primitives is generated from it by such a callback: the `UnaryOp`,
-//! `BinaryOp` and `CmpOp` enums with their `ALL` arrays, names and domains (`op.rs`), the
-//! interpreter's kernels (`interp/elementwise.rs`) and the JIT's host functions
-//! (`jit/host.rs`). A row reads:
+//! Each list below is an "X macro": it hands its rows to a callback macro. Only `op.rs` reads
+//! the rows (`define_elementwise_op!` for the unary and binary lists, `define_compare_op!` for
+//! the comparisons): it generates the `UnaryOp`, `BinaryOp` and `CmpOp` enums with their `ALL`
+//! arrays, names, domains and lowerings, the JIT's exhaustive subsets of `Inline` rows, and one
+//! kernel type per primitive (`kernels.rs`). The interpreter's array kernels and the JIT's host
+//! trampolines are generic over those kernel types, so neither reads a row. A row reads:
 //!
 //! ```text
 //! Variant "ir name" kind(scalar kernel) real: lowering, complex: lowering;

@@ -1,36 +1,68 @@
 //! Host functions the generated code calls: transcendentals and the complex operations that are
-//! not inlined. The table is generated from the primitive lists (`ir/primitives.rs`): one row
-//! per primitive, one trampoline per dtype whose lowering is `Host`, each calling the
-//! interpreter's own scalar kernel, so the two can never disagree. Nothing here is edited to
-//! add a primitive.
+//! not inlined. The table is built from the primitives' kernel types (`ir/kernels.rs`): one row
+//! per primitive, one trampoline per dtype whose lowering is `Host`, each generic over the
+//! kernel type and calling the interpreter's own scalar kernel, so the two can never disagree.
+//! Nothing here is edited to add a primitive.
 
-use crate::array::DType;
-use crate::interp::{
-    binary_complex_element, binary_real_element, unary_complex_element, unary_complex_to_real, unary_real_element,
+use crate::array::{DType, RealNum};
+use crate::ir::kernels::{
+    BinaryVisitor, RealBinary, RealUnary, SameBinary, SameUnary, ToComplexBinary, ToRealUnary, UnaryVisitor,
 };
-use crate::ir::primitives::{binary_primitives, unary_primitives};
-use crate::ir::{BinaryOp, UnaryOp};
+use crate::ir::{BinaryOp, Lowering, UnaryOp};
 use num_complex::{Complex32, Complex64};
+use std::marker::PhantomData;
 use std::sync::OnceLock;
 
-const fn unary_op(k: usize) -> UnaryOp {
-    UnaryOp::ALL[k]
+/// A unary kernel on real operands, whatever its kind.
+trait RealUnaryFn {
+    fn apply<T: RealNum>(x: T) -> T;
 }
 
-const fn binary_op(k: usize) -> BinaryOp {
-    BinaryOp::ALL[k]
+/// A kernel of kind `same`, `to_real` or `real` seen as a [`RealUnaryFn`].
+struct Same<K>(PhantomData<K>);
+struct ToReal<K>(PhantomData<K>);
+struct Real<K>(PhantomData<K>);
+
+impl<K: SameUnary> RealUnaryFn for Same<K> {
+    fn apply<T: RealNum>(x: T) -> T {
+        K::apply(x)
+    }
+}
+impl<K: ToRealUnary> RealUnaryFn for ToReal<K> {
+    fn apply<T: RealNum>(x: T) -> T {
+        K::apply(x)
+    }
+}
+impl<K: RealUnary> RealUnaryFn for Real<K> {
+    fn apply<T: RealNum>(x: T) -> T {
+        K::apply(x)
+    }
 }
 
-extern "C" fn ur32<const K: usize>(x: f32) -> f32 {
-    unary_real_element(unary_op(K), x)
+/// A binary kernel on real operands with a real result, whatever its kind.
+trait RealBinaryFn {
+    fn apply<T: RealNum>(x: T, y: T) -> T;
 }
-extern "C" fn ur64<const K: usize>(x: f64) -> f64 {
-    unary_real_element(unary_op(K), x)
+
+impl<K: SameBinary> RealBinaryFn for Same<K> {
+    fn apply<T: RealNum>(x: T, y: T) -> T {
+        K::apply(x, y)
+    }
 }
-/// Complex unary: `(re, im, out)`, writes `out[0..2]`.
-extern "C" fn uc64<const K: usize>(re: f32, im: f32, out: *mut f32) {
-    let x = Complex32::new(re, im);
-    let r = unary_complex_element(unary_op(K), x).unwrap_or(x);
+impl<K: RealBinary> RealBinaryFn for Real<K> {
+    fn apply<T: RealNum>(x: T, y: T) -> T {
+        K::apply(x, y)
+    }
+}
+
+extern "C" fn ur32<F: RealUnaryFn>(x: f32) -> f32 {
+    F::apply(x)
+}
+extern "C" fn ur64<F: RealUnaryFn>(x: f64) -> f64 {
+    F::apply(x)
+}
+extern "C" fn uc64<K: SameUnary>(re: f32, im: f32, out: *mut f32) {
+    let r = K::apply(Complex32::new(re, im));
     // SAFETY: generated code passes `out` pointing at a two-element scratch slot of this
     // element type that it owns for the duration of the call.
     unsafe {
@@ -38,9 +70,8 @@ extern "C" fn uc64<const K: usize>(re: f32, im: f32, out: *mut f32) {
         *out.add(1) = r.im;
     }
 }
-extern "C" fn uc128<const K: usize>(re: f64, im: f64, out: *mut f64) {
-    let x = Complex64::new(re, im);
-    let r = unary_complex_element(unary_op(K), x).unwrap_or(x);
+extern "C" fn uc128<K: SameUnary>(re: f64, im: f64, out: *mut f64) {
+    let r = K::apply(Complex64::new(re, im));
     // SAFETY: generated code passes `out` pointing at a two-element scratch slot of this
     // element type that it owns for the duration of the call.
     unsafe {
@@ -48,23 +79,20 @@ extern "C" fn uc128<const K: usize>(re: f64, im: f64, out: *mut f64) {
         *out.add(1) = r.im;
     }
 }
-/// A complex-to-real unary op (`|z|`): `(re, im) -> real`.
-extern "C" fn ucr64<const K: usize>(re: f32, im: f32) -> f32 {
-    unary_complex_to_real(unary_op(K), Complex32::new(re, im)).unwrap_or(f32::NAN)
+extern "C" fn ucr64<K: ToRealUnary>(re: f32, im: f32) -> f32 {
+    K::apply(Complex32::new(re, im))
 }
-extern "C" fn ucr128<const K: usize>(re: f64, im: f64) -> f64 {
-    unary_complex_to_real(unary_op(K), Complex64::new(re, im)).unwrap_or(f64::NAN)
+extern "C" fn ucr128<K: ToRealUnary>(re: f64, im: f64) -> f64 {
+    K::apply(Complex64::new(re, im))
 }
-extern "C" fn br32<const K: usize>(x: f32, y: f32) -> f32 {
-    binary_real_element(binary_op(K), x, y).unwrap_or(f32::NAN)
+extern "C" fn br32<F: RealBinaryFn>(x: f32, y: f32) -> f32 {
+    F::apply(x, y)
 }
-extern "C" fn br64<const K: usize>(x: f64, y: f64) -> f64 {
-    binary_real_element(binary_op(K), x, y).unwrap_or(f64::NAN)
+extern "C" fn br64<F: RealBinaryFn>(x: f64, y: f64) -> f64 {
+    F::apply(x, y)
 }
-/// Complex binary: `(are, aim, bre, bim, out)`, writes `out[0..2]`.
-extern "C" fn bc64<const K: usize>(ar: f32, ai: f32, br: f32, bi: f32, out: *mut f32) {
-    let (x, y) = (Complex32::new(ar, ai), Complex32::new(br, bi));
-    let r = binary_complex_element(binary_op(K), x, y).unwrap_or(x);
+extern "C" fn bc64<K: SameBinary>(ar: f32, ai: f32, br: f32, bi: f32, out: *mut f32) {
+    let r = K::apply(Complex32::new(ar, ai), Complex32::new(br, bi));
     // SAFETY: generated code passes `out` pointing at a two-element scratch slot of this
     // element type that it owns for the duration of the call.
     unsafe {
@@ -72,9 +100,8 @@ extern "C" fn bc64<const K: usize>(ar: f32, ai: f32, br: f32, bi: f32, out: *mut
         *out.add(1) = r.im;
     }
 }
-extern "C" fn bc128<const K: usize>(ar: f64, ai: f64, br: f64, bi: f64, out: *mut f64) {
-    let (x, y) = (Complex64::new(ar, ai), Complex64::new(br, bi));
-    let r = binary_complex_element(binary_op(K), x, y).unwrap_or(x);
+extern "C" fn bc128<K: SameBinary>(ar: f64, ai: f64, br: f64, bi: f64, out: *mut f64) {
+    let r = K::apply(Complex64::new(ar, ai), Complex64::new(br, bi));
     // SAFETY: generated code passes `out` pointing at a two-element scratch slot of this
     // element type that it owns for the duration of the call.
     unsafe {
@@ -128,70 +155,86 @@ fn dtype_slot(d: DType) -> Option<usize> {
     }
 }
 
-fn hf(name: &str, d: &str, addr: usize, convention: Convention) -> Option<HostFn> {
-    Some(HostFn { name: format!("cranegrad_{name}_{d}"), addr, convention })
+/// The host function named `cranegrad_{name}_{dtype}` at `addr`, when `lowering` is `Host`.
+fn host(lowering: Lowering, name: &str, dtype: &str, addr: usize, convention: Convention) -> Option<HostFn> {
+    (lowering == Lowering::Host).then(|| HostFn { name: format!("cranegrad_{name}_{dtype}"), addr, convention })
 }
 
-/// The unary rows, generated from `ir::primitives::unary_primitives`: a trampoline for every
-/// dtype whose lowering is `Host`.
-macro_rules! unary_rows {
-    ($($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident) real: $rl:ident, complex: $cl:ident;)*) => {
-        vec![$({
-            #[allow(dead_code)]
-            const K: usize = UnaryOp::$v as usize;
-            Row {
-                op: UnaryOp::$v,
-                by_dtype: [
-                    unary_rows!(@real $rl $name "f32" ur32::<K>, f32),
-                    unary_rows!(@real $rl $name "f64" ur64::<K>, f64),
-                    unary_rows!(@complex $cl $kind $name "c64" uc64::<K>, ucr64::<K>, f32),
-                    unary_rows!(@complex $cl $kind $name "c128" uc128::<K>, ucr128::<K>, f64),
-                ],
-            }
-        },)*]
-    };
-    (@real Host $name:literal $d:literal $f:expr, $t:ty) => {
-        hf($name, $d, ($f as extern "C" fn($t) -> $t) as usize, Convention::RealUnary)
-    };
-    (@real $other:ident $name:literal $d:literal $f:expr, $t:ty) => { None };
-    (@complex Host to_real $name:literal $d:literal $f:expr, $g:expr, $t:ty) => {
-        hf($name, $d, ($g as extern "C" fn($t, $t) -> $t) as usize, Convention::ComplexToReal)
-    };
-    (@complex Host $kind:ident $name:literal $d:literal $f:expr, $g:expr, $t:ty) => {
-        hf($name, $d, ($f as extern "C" fn($t, $t, *mut $t)) as usize, Convention::ComplexUnary)
-    };
-    (@complex $other:ident $kind:ident $name:literal $d:literal $f:expr, $g:expr, $t:ty) => { None };
+/// The row of a unary op: its real trampolines (`F` the kernel as a real function) and the
+/// complex ones the visitor passes.
+fn unary_row<F: RealUnaryFn>(u: UnaryOp, complex: [Option<HostFn>; 2]) -> Row<UnaryOp> {
+    let (name, real) = (u.name(), u.lowering(false));
+    let [c64, c128] = complex;
+    let r32 = host(real, name, "f32", ur32::<F> as extern "C" fn(f32) -> f32 as usize, Convention::RealUnary);
+    let r64 = host(real, name, "f64", ur64::<F> as extern "C" fn(f64) -> f64 as usize, Convention::RealUnary);
+    Row { op: u, by_dtype: [r32, r64, c64, c128] }
 }
 
-/// The binary rows, generated from `ir::primitives::binary_primitives`.
-macro_rules! binary_rows {
-    ($($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident) real: $rl:ident, complex: $cl:ident;)*) => {
-        vec![$({
-            #[allow(dead_code)]
-            const K: usize = BinaryOp::$v as usize;
-            Row {
-                op: BinaryOp::$v,
-                by_dtype: [
-                    binary_rows!(@real $rl $name "f32" br32::<K>, f32),
-                    binary_rows!(@real $rl $name "f64" br64::<K>, f64),
-                    binary_rows!(@complex $cl $name "c64" bc64::<K>, f32),
-                    binary_rows!(@complex $cl $name "c128" bc128::<K>, f64),
-                ],
-            }
-        },)*]
-    };
-    (@real Host $name:literal $d:literal $f:expr, $t:ty) => {
-        hf($name, $d, ($f as extern "C" fn($t, $t) -> $t) as usize, Convention::RealBinary)
-    };
-    (@real $other:ident $name:literal $d:literal $f:expr, $t:ty) => { None };
-    (@complex Host $name:literal $d:literal $f:expr, $t:ty) => {
-        hf($name, $d, ($f as extern "C" fn($t, $t, $t, $t, *mut $t)) as usize, Convention::ComplexBinary)
-    };
-    (@complex $other:ident $name:literal $d:literal $f:expr, $t:ty) => { None };
+/// Builds a unary op's row from its kernel type.
+struct UnaryRow(UnaryOp);
+
+impl UnaryVisitor for UnaryRow {
+    type Output = Row<UnaryOp>;
+    fn same<K: SameUnary>(self) -> Row<UnaryOp> {
+        let (u, name, c) = (self.0, self.0.name(), self.0.lowering(true));
+        let c64 =
+            host(c, name, "c64", uc64::<K> as extern "C" fn(f32, f32, *mut f32) as usize, Convention::ComplexUnary);
+        let c128 =
+            host(c, name, "c128", uc128::<K> as extern "C" fn(f64, f64, *mut f64) as usize, Convention::ComplexUnary);
+        unary_row::<Same<K>>(u, [c64, c128])
+    }
+    fn to_real<K: ToRealUnary>(self) -> Row<UnaryOp> {
+        let (u, name, c) = (self.0, self.0.name(), self.0.lowering(true));
+        let c64 =
+            host(c, name, "c64", ucr64::<K> as extern "C" fn(f32, f32) -> f32 as usize, Convention::ComplexToReal);
+        let c128 =
+            host(c, name, "c128", ucr128::<K> as extern "C" fn(f64, f64) -> f64 as usize, Convention::ComplexToReal);
+        unary_row::<ToReal<K>>(u, [c64, c128])
+    }
+    fn real<K: RealUnary>(self) -> Row<UnaryOp> {
+        unary_row::<Real<K>>(self.0, [None, None])
+    }
+}
+
+/// The row of a binary op: its real trampolines (`F` the kernel as a real function) and the
+/// complex ones the visitor passes.
+fn binary_row<F: RealBinaryFn>(b: BinaryOp, complex: [Option<HostFn>; 2]) -> Row<BinaryOp> {
+    let (name, real) = (b.name(), b.lowering(false));
+    let [c64, c128] = complex;
+    let r32 = host(real, name, "f32", br32::<F> as extern "C" fn(f32, f32) -> f32 as usize, Convention::RealBinary);
+    let r64 = host(real, name, "f64", br64::<F> as extern "C" fn(f64, f64) -> f64 as usize, Convention::RealBinary);
+    Row { op: b, by_dtype: [r32, r64, c64, c128] }
+}
+
+/// Builds a binary op's row from its kernel type.
+struct BinaryRow(BinaryOp);
+
+impl BinaryVisitor for BinaryRow {
+    type Output = Row<BinaryOp>;
+    fn same<K: SameBinary>(self) -> Row<BinaryOp> {
+        let (b, name, c) = (self.0, self.0.name(), self.0.lowering(true));
+        let f64s = bc64::<K> as extern "C" fn(f32, f32, f32, f32, *mut f32) as usize;
+        let f128s = bc128::<K> as extern "C" fn(f64, f64, f64, f64, *mut f64) as usize;
+        let complex = [
+            host(c, name, "c64", f64s, Convention::ComplexBinary),
+            host(c, name, "c128", f128s, Convention::ComplexBinary),
+        ];
+        binary_row::<Same<K>>(b, complex)
+    }
+    fn real<K: RealBinary>(self) -> Row<BinaryOp> {
+        binary_row::<Real<K>>(self.0, [None, None])
+    }
+    fn to_complex<K: ToComplexBinary>(self) -> Row<BinaryOp> {
+        // Two reals to a complex: always inline, never a host call.
+        Row { op: self.0, by_dtype: [None, None, None, None] }
+    }
 }
 
 fn build() -> Table {
-    Table { unary: unary_primitives!(unary_rows), binary: binary_primitives!(binary_rows) }
+    Table {
+        unary: UnaryOp::ALL.iter().map(|&u| u.visit(UnaryRow(u))).collect(),
+        binary: BinaryOp::ALL.iter().map(|&b| b.visit(BinaryRow(b))).collect(),
+    }
 }
 
 /// The table (built once).
