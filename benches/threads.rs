@@ -1,6 +1,8 @@
 //! Thread scaling of one `AcceleratedFunction`: W1 (the seed Rosenbrock, per-call overhead) and
 //! W2 at n = 1e5 (compute-bound), called from 1, 2, 4, ... threads at once for a fixed time.
 //! Prints calls per second and the speed-up over one thread; the statistics must stay exact.
+//! W1 also runs with every thread sharing one input array: cloning it into `af.call` writes its
+//! reference count (one cache line the threads fight over), `af.call_ref(&x)` writes none.
 //! Run: `cargo bench --bench threads` (`THREADS=1,2,4,8,16` to choose the thread counts,
 //! `SECONDS=1` for the time per measurement).
 
@@ -26,26 +28,38 @@ fn extended_rosenbrock(x: &DlArray) -> Result<(DlArray, DlArray)> {
 /// A value-and-gradient function of one array.
 type Loss = Arc<AcceleratedFunction<DlArray, (DlArray, DlArray)>>;
 
+/// How the threads get their input.
+#[derive(Clone, Copy, PartialEq)]
+enum Input {
+    /// Each thread its own copy, passed by value (`af.call(x.clone())`).
+    OwnCopy,
+    /// One array shared by all, a clone of it passed by value (`af.call(shared.clone())`).
+    SharedClone,
+    /// One array shared by all, borrowed (`af.call_ref(&shared)`).
+    SharedRef,
+}
+
 /// Calls per second of `af` on `x` from `threads` threads for `time`.
-fn rate(
-    af: &Arc<AcceleratedFunction<DlArray, (DlArray, DlArray)>>,
-    x: &DlArray,
-    threads: usize,
-    time: Duration,
-) -> f64 {
+fn rate(af: &Loss, x: &DlArray, input: Input, threads: usize, time: Duration) -> f64 {
     let stop = Arc::new(AtomicBool::new(false));
     let calls = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let workers: Vec<_> = (0..threads)
         .map(|_| {
-            // Each thread has its own copy of the data, as callers on different threads do: a
-            // shared array's reference count would be one more cache line the threads fight over.
-            let x = DlArray::from(x.extractdata::<f64>().expect("f64 input"));
+            // An own copy of the data, or the one shared array.
+            let x = match input {
+                Input::OwnCopy => DlArray::from(x.extractdata::<f64>().expect("f64 input")),
+                Input::SharedClone | Input::SharedRef => x.clone(),
+            };
             let (af, stop, calls) = (af.clone(), stop.clone(), calls.clone());
             std::thread::spawn(move || {
                 let mut n = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    std::hint::black_box(af.call(x.clone()).expect("call"));
+                    let out = match input {
+                        Input::SharedRef => af.call_ref(&x),
+                        Input::OwnCopy | Input::SharedClone => af.call(x.clone()),
+                    };
+                    std::hint::black_box(out.expect("call"));
                     n += 1;
                 }
                 calls.fetch_add(n, Ordering::Relaxed);
@@ -70,23 +84,24 @@ fn main() {
     println!("{} cores available", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1));
     println!("| workload | threads | calls/s | speed-up over 1 thread |");
     println!("|---|---|---|---|");
-    let workloads: Vec<(&str, DlArray, Loss)> = vec![
-        (
-            "W1 rosenbrock [-1, 2]",
-            DlArray::from(ndarray::array![-1.0, 2.0]),
-            Arc::new(accelerate(|x: DlArray| rosenbrock(&x))),
-        ),
+    let w1: Loss = Arc::new(accelerate(|x: DlArray| rosenbrock(&x)));
+    let x1 = DlArray::from(ndarray::array![-1.0, 2.0]);
+    let workloads: Vec<(&str, DlArray, Loss, Input)> = vec![
+        ("W1 rosenbrock [-1, 2]", x1.clone(), w1.clone(), Input::OwnCopy),
+        ("W1, one shared input, af.call(x.clone())", x1.clone(), w1.clone(), Input::SharedClone),
+        ("W1, one shared input, af.call_ref(&x)", x1, w1, Input::SharedRef),
         (
             "W2 ext. rosenbrock n=1e5",
             DlArray::from(Array1::from_shape_fn(100_000, |i| (i % 7) as f64 * 0.3 - 1.0)),
             Arc::new(accelerate(|x: DlArray| extended_rosenbrock(&x))),
+            Input::OwnCopy,
         ),
     ];
-    for (name, x, af) in workloads {
+    for (name, x, af, input) in workloads {
         af.call(x.clone()).expect("first call");
         let mut one = None;
         for &t in &counts {
-            let r = rate(&af, &x, t, time);
+            let r = rate(&af, &x, input, t, time);
             let base = *one.get_or_insert(r);
             println!("| {name} | {t} | {r:.0} | {:.2}x |", r / base);
         }

@@ -352,3 +352,16 @@ fn a_retrace_logs_which_input_differs_from_the_nearest_cached_signature() {
     assert!(logs.contains("input array 1 has dtype f32, the cached one f64"), "{logs}");
     assert!(logs.contains("a plain input is 2.5, the cached one 1.0"), "{logs}");
 }
+
+#[test]
+fn call_ref_borrows_the_arguments_and_gives_what_call_gives() {
+    let af = accelerate(|x: DlArray| rosenbrock(&x));
+    let x0 = DlArray::from(ndarray::array![-1.0, 2.0]);
+    let (f1, g1) = af.call_ref(&x0).unwrap();
+    let (f2, g2) = af.call(x0.clone()).unwrap();
+    assert_eq!((vec_of(&f1), vec_of(&g1)), (vec_of(&f2), vec_of(&g2)));
+    assert_eq!((vec_of(&f1), vec_of(&g1)), (vec![104.0], vec![396.0, 200.0]));
+    // The first call_ref was the miss; the call and this one are hits.
+    af.call_ref(&x0).unwrap();
+    assert!((af.hit_rate() - 200.0 / 3.0).abs() < 1e-9, "{}", af.hit_rate());
+}

@@ -382,11 +382,13 @@ fn argmin_keeps_every_rank_in_lockstep(world: &SimpleCommunicator) -> Check {
 
     fn send_sync<T: Send + Sync>(_: &T) {}
     let (rank, size) = (world.rank() as usize, world.size() as usize);
-    let dp: DataParallel<_, _, World> = DataParallel::world(logistic_loss());
+    // The least-squares loss: finite along every ray, as More-Thuente needs (it does not stop
+    // on an infinite or NaN cost, and the logistic loss overflows at L-BFGS's first step).
+    let dp: DataParallel<_, _, World> = DataParallel::world(line_loss());
     send_sync(&dp);
     let placed = (dp.rank(), dp.size()) == (rank, size);
-    let (x, t) = logistic_shard(rank, size, 3000);
-    let problem = ArgminProblem::from_fn(move |w| dp.call((w, x.clone(), t.clone())));
+    let (x, y) = line_shard(rank, size, 1001);
+    let problem = ArgminProblem::from_fn(move |w| dp.call((w, x.clone(), y.clone())));
     let w0 = vec![0.0; 3];
     let initial = problem.value_and_gradient(&w0).map(|(f, _)| f);
     let history = Arc::new(Mutex::new(Vec::new()));
@@ -410,12 +412,12 @@ fn argmin_keeps_every_rank_in_lockstep(world: &SimpleCommunicator) -> Check {
     let initial = initial.map_err(|e| e.to_string())?;
     result.map_err(|e| e.to_string())?;
     ensure(final_bits.len() == 3, || format!("final parameters {final_bits:?}"))?;
-    ensure(iterations >= 3 && history.len() as u64 == iterations * 5, || {
+    ensure(iterations >= 2 && history.len() as u64 == iterations * 5, || {
         format!("{iterations} iterations, {} recorded words", history.len())
     })?;
     ensure(same_history, || "the parameters differ across ranks after some iteration".into())?;
     ensure(same_final, || "the final parameters differ across ranks".into())?;
-    ensure(cost < 0.9 * initial, || format!("the loss went from {initial} to {cost} only"))
+    ensure(cost < 0.5 * initial, || format!("the loss went from {initial} to {cost} only"))
 }
 
 fn main() {

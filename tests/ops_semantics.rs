@@ -513,3 +513,20 @@ fn ops_work_inside_and_outside_a_trace_alike() {
     assert_eq!(data(&inside), outside);
     assert!(!inside.is_traced());
 }
+
+#[test]
+fn and_or_not_on_logical_arrays_broadcast_and_compile() {
+    let f = |(p, q): (DlArray, DlArray)| Ok((p.and(&q), p.or(&q), p.not(), p.and(&DlArray::from(ndarray::arr0(true)))));
+    let p = DlArray::from(ndarray::array![true, true, false, false]);
+    let q = DlArray::from(ndarray::array![true, false, true, false]);
+    let bools = |a: &DlArray| a.extractdata::<bool>().unwrap().iter().copied().collect::<Vec<bool>>();
+    for (a, o, n, s) in [dlfeval(f, (p.clone(), q.clone())).unwrap(), accelerate(f).call((p.clone(), q)).unwrap()] {
+        assert_eq!(bools(&a), vec![true, false, false, false]);
+        assert_eq!(bools(&o), vec![true, true, true, false]);
+        assert_eq!(bools(&n), vec![false, false, true, true]);
+        assert_eq!(bools(&s), bools(&p));
+    }
+    // Numeric operands are an error that names the op.
+    let e = DlArray::from(ndarray::array![1.0]).and(&p).extractdata::<bool>().unwrap_err().to_string();
+    assert!(e.contains("and") && e.contains("logical"), "{e}");
+}

@@ -134,27 +134,35 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
     /// The `call` nodes recorded in the caller's trace carry this call's line as their origin.
     #[track_caller]
     pub fn call(&self, args: A) -> Result<R> {
+        self.call_ref(&args)
+    }
+
+    /// [`call`](Self::call) without taking ownership of `args`: a hit writes no array's
+    /// reference count, so many threads calling with one shared input scale as well as threads
+    /// with inputs of their own.
+    #[track_caller]
+    pub fn call_ref(&self, args: &A) -> Result<R> {
         let here = Origin::caller();
         if !self.enabled() {
-            return self.run_unaccelerated(&args);
+            return self.run_unaccelerated(args);
         }
         if tracing() && args.arrays().iter().any(|a| a.is_traced()) {
             if with_top(|t| t.accelerating).unwrap_or(false) {
-                return self.run_inline(args);
+                return self.run_inline(args.clone());
             }
-            return self.call_as_node(&args, here);
+            return self.call_as_node(args, here);
         }
         // A hit: the published table, no lock, nothing allocated but the outputs.
         let ready = self.shared.cache.ready();
-        if let Some(entry) = Signature::hash_of(&args).and_then(|h| ready.find(h, &args)) {
+        if let Some(entry) = Signature::hash_of(args).and_then(|h| ready.find(h, args)) {
             self.count_hit(entry);
-            return self.run_entry(entry, &args);
+            return self.run_entry(entry, args);
         }
         drop(ready);
-        let (entry, built) = self.entry_for(&args)?;
+        let (entry, built) = self.entry_for(args)?;
         match built {
             Some(result) => Ok(result),
-            None => self.run_entry(&entry, &args),
+            None => self.run_entry(&entry, args),
         }
     }
 

@@ -32,7 +32,7 @@ pub struct DataParallel<A, R, C = SimpleCommunicator> {
 
 /// The world communicator (`MPI_COMM_WORLD`, all the processes), taken afresh at every call
 /// (rsmpi's `SimpleCommunicator::world()`) rather than held: the communicator of a
-/// [`DataParallel::world`], which is therefore `Send + Sync` (for `A` and `R` that are).
+/// [`DataParallel::world`], which is therefore `Send + Sync`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct World;
 
@@ -104,16 +104,18 @@ where
     /// (`ArgminProblem::from_fn(move |w| dp.call((w, x.clone(), y.clone())))`, feature
     /// `argmin`). Its collectives share the world with the program's own, in call order.
     ///
-    /// `Send + Sync` lets it move, not call MPI from anywhere: the calls stay collective (every
-    /// rank, the same order; argmin's solvers on the same bits ask for the same points on every
-    /// rank) and come from one thread at a time, the thread that initialized MPI when it was
-    /// initialized with `rsmpi::initialize()` (`MPI_THREAD_SINGLE`).
+    /// `Send + Sync` lets the value move between threads; its calls are still collectives: every
+    /// rank makes them, in the same order (argmin's solvers, on the same bits on every rank, ask
+    /// for the same points), one at a time and, under `rsmpi::initialize()`
+    /// (`MPI_THREAD_SINGLE`), on the thread that initialized MPI (argmin's `Executor::run`
+    /// calls the problem on its own thread; parallel `bulk_cost` / `bulk_gradient` do not fit).
     pub fn world(function: AcceleratedFunction<A, R>) -> Self {
         DataParallel { function, comm: World }
     }
 
-    /// [`DataParallel::call`] on the world communicator: the sum over all the processes of the
-    /// outputs on each one's `args`. Every process must call it.
+    /// Calls the function on this process's `args` (its shard) and returns the sum of the
+    /// outputs over all the processes, as a `DataParallel` over a held communicator does
+    /// (errors included). Every process must call it.
     pub fn call(&self, args: A) -> Result<R> {
         self.call_on(&SimpleCommunicator::world(), args)
     }

@@ -6,7 +6,10 @@
 //! ranks' arrays in rank order, so every rank holds the same bits. An optimizer on every rank
 //! ([`lbfgsupdate`](crate::optim::lbfgsupdate), [`adamupdate`](crate::optim::adamupdate), ...)
 //! then takes the same step from the same parameters: the ranks stay in lockstep without
-//! exchanging parameters.
+//! exchanging parameters. For argmin's solvers (feature `argmin`), which want a `Send + Sync`
+//! function, build the loss with [`DataParallel::world`](crate::mpi::DataParallel::world) (it
+//! holds no communicator and runs each call on the world) and hand
+//! `move |w| dp.call((w, x.clone(), y.clone()))` to `cranegrad::argmin::ArgminProblem::from_fn`.
 //!
 //! Every call is collective: all ranks of the communicator make it, in the same order. A rank
 //! whose function fails does not leave the others waiting: the ranks first agree, in one small

@@ -4,6 +4,7 @@
 mod arith;
 mod index;
 mod linalg;
+mod logic;
 mod math;
 mod reduce;
 mod shape;
