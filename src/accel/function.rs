@@ -133,6 +133,7 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
     ///
     /// The `call` nodes recorded in the caller's trace carry this call's line as their origin.
     #[track_caller]
+    #[inline]
     pub fn call(&self, args: A) -> Result<R> {
         self.call_ref(&args)
     }

@@ -9,7 +9,7 @@ use crate::jit::plan::products::{is_inline_product, matmul_operand};
 use crate::jit::plan::split::{self, Split};
 use crate::jit::plan::{repeats, Plan};
 use crate::jit::run::gemm::Product;
-use crate::jit::run::runtime::Step;
+use crate::jit::run::runtime::{CallStep, Step};
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
@@ -51,8 +51,8 @@ impl Schedule {
         let out = self.table.len();
         self.table.push(slot(k)?);
         if let Some(&step) = self.calls.get(&key) {
-            if let Step::Call { outputs, .. } = &mut self.steps[step] {
-                outputs.push((c.output, out));
+            if let Step::Call(call) = &mut self.steps[step] {
+                call.outputs.push((c.output, out));
                 return Ok(());
             }
         }
@@ -62,7 +62,8 @@ impl Schedule {
             self.table.push(slot(i)?);
         }
         self.calls.insert(key, self.steps.len());
-        self.steps.push(Step::Call { target: c.target.clone(), inputs, outputs: vec![(c.output, out)] });
+        let step = CallStep { target: c.target.clone(), inputs, outputs: vec![(c.output, out)] };
+        self.steps.push(Step::Call(Box::new(step)));
         Ok(())
     }
 

@@ -111,7 +111,14 @@ impl Compiled {
                 copies.push(copy);
             }
         }
-        let mut out = self.output_buffers()?;
+        let mut out = OutputBuffers {
+            allocated: SmallVec::new(),
+            fresh: SmallVec::new(),
+            ptrs: SmallVec::new(),
+            kept: SmallVec::new(),
+            recycling: false,
+        };
+        self.output_buffers(&mut out)?;
         let small = self.arena_words <= THREAD_ARENA_WORDS;
         let mut arena = self.take_arena(small)?;
         let arena_ptr = arena.as_mut_ptr() as *mut u8;
@@ -131,11 +138,12 @@ impl Compiled {
             // has just written every element of it.
             out.allocated[j] = Some(Arc::new(unsafe { buffer.finish(&self.out_allocs[j].1) }?));
         }
-        self.keep_outputs(out.kept, &out.allocated, out.recycling);
-        self.results(inputs, out.allocated)
+        self.keep_outputs(&mut out);
+        self.results(inputs, &mut out.allocated)
     }
 
     /// `Err` unless `inputs` has the dtypes and shapes of the graph's inputs.
+    #[inline]
     fn check_inputs(&self, inputs: &[&Arc<Data>]) -> Result<()> {
         if inputs.len() < self.inputs.len() {
             return Err(Error::argument(
@@ -159,8 +167,10 @@ impl Compiled {
     /// this graph when the caller has let them go, else clone their zeroed prototype; large ones
     /// reuse the last run's buffer when the caller has let it go (only runs with large outputs
     /// touch that lock). No per-output enum is built or moved: this is the hit path.
-    fn output_buffers(&self) -> Result<OutputBuffers> {
+    #[inline]
+    fn output_buffers(&self, out: &mut OutputBuffers) -> Result<()> {
         let recycling = self.out_allocs.iter().any(large);
+        out.recycling = recycling;
         let mut recycled: Vec<Option<Arc<Data>>> = match recycling {
             true => self.recycled.lock().map(|mut r| std::mem::take(&mut *r)).unwrap_or_default(),
             false => Vec::new(),
@@ -169,14 +179,6 @@ impl Compiled {
         if kept_id != self.id {
             kept.clear();
         }
-        let n = self.out_allocs.len();
-        let mut out = OutputBuffers {
-            allocated: SmallVec::with_capacity(n),
-            fresh: SmallVec::new(),
-            ptrs: SmallVec::with_capacity(n),
-            kept: SmallVec::new(),
-            recycling,
-        };
         for (j, ((d, s), &zeroed)) in self.out_allocs.iter().zip(&self.out_zeroed).enumerate() {
             let prototype = self.out_prototypes.get(j).and_then(|p| p.as_ref());
             let reuse = match prototype {
@@ -209,11 +211,12 @@ impl Compiled {
             out.allocated.push(Some(array));
         }
         out.kept = kept;
-        Ok(out)
+        Ok(())
     }
 
     /// The arena of temporaries: this thread's for a small graph, else one from the graph's
     /// pool; grown (zeroed) when too small.
+    #[inline]
     fn take_arena(&self, small: bool) -> Result<Vec<u64>> {
         let mut arena = if small {
             SMALL_ARENA.with(|a| a.take())
@@ -227,6 +230,7 @@ impl Compiled {
     }
 
     /// Returns the arena [`take_arena`](Self::take_arena) gave.
+    #[inline]
     fn give_back_arena(&self, small: bool, arena: Vec<u64>) {
         if small {
             SMALL_ARENA.with(|a| a.set(arena));
@@ -240,6 +244,7 @@ impl Compiled {
     /// This thread's pointer table, filled for this call: only the per-call entries when this
     /// graph's last run on this thread filled it with this arena (the arena and constant
     /// entries are still right), else every entry.
+    #[inline]
     fn pointer_table(&self, arena_ptr: *mut u8, in_ptrs: &[*mut u8], out_ptrs: &[*mut u8]) -> Vec<*mut u8> {
         let (filled_for, filled_arena, mut ptrs) = POINTERS.with(|p| p.take());
         let pointer = |e: Entry| match e {
@@ -260,6 +265,7 @@ impl Compiled {
     }
 
     /// Runs every step on the filled pointer table; a call step's `Err` ends the run.
+    #[inline]
     fn run_steps(&self, ptrs: &[*mut u8]) -> Result<()> {
         for step in &self.steps {
             match *step {
@@ -287,7 +293,7 @@ impl Compiled {
                 Step::MatMul { operands: o, product } => unsafe {
                     matmul(product, ptrs[o], ptrs[o + 1], ptrs[o + 2]);
                 },
-                Step::Call { ref target, ref inputs, ref outputs } => run_call(&**target, inputs, outputs, ptrs)?,
+                Step::Call(ref c) => run_call(&*c.target, &c.inputs, &c.outputs, ptrs)?,
             }
         }
         Ok(())
@@ -295,8 +301,10 @@ impl Compiled {
 
     /// Keeps the small outputs (shared with this thread's store) for the next run, and the
     /// large ones for recycling.
-    fn keep_outputs(&self, kept: SmallOutputs, allocated: &[Option<Arc<Data>>], recycling: bool) {
-        drop(kept);
+    #[inline]
+    fn keep_outputs(&self, out: &mut OutputBuffers) {
+        drop(std::mem::take(&mut out.kept));
+        let (allocated, recycling) = (&out.allocated, out.recycling);
         let keep: SmallOutputs =
             allocated.iter().zip(&self.out_prototypes).map(|(o, p)| p.as_ref().and(o.clone())).collect();
         SMALL_OUTPUTS.with(|k| k.set((self.id, keep)));
@@ -309,7 +317,8 @@ impl Compiled {
 
     /// The call's results. Each allocated output is moved out at its last use, cloned before
     /// (no reference count traffic in the common case of distinct outputs).
-    fn results(&self, inputs: &[&Arc<Data>], mut allocated: SmallVec<[Option<Arc<Data>>; 4]>) -> Result<Outputs> {
+    #[inline]
+    fn results(&self, inputs: &[&Arc<Data>], allocated: &mut [Option<Arc<Data>>]) -> Result<Outputs> {
         let mut result = Outputs::with_capacity(self.outputs.len());
         for (i, o) in self.outputs.iter().enumerate() {
             result.push(match o {

@@ -33,7 +33,18 @@ pub(crate) enum Step {
     /// A call of `target` (an external function, or an accelerated function's program): its
     /// inputs from the run's table entries `inputs`, with their dtypes and shapes; output `k`
     /// of the target written to entry `e` for each `(k, e)` of `outputs`.
-    Call { target: Arc<dyn CallTarget>, inputs: Vec<(usize, DType, Vec<usize>)>, outputs: Vec<(usize, usize)> },
+    Call(Box<CallStep>),
+}
+
+/// A call step (boxed: the other steps, on every hit path, stay small).
+#[derive(Clone)]
+pub(crate) struct CallStep {
+    /// The target.
+    pub target: Arc<dyn CallTarget>,
+    /// Each operand's table entry, dtype and shape.
+    pub inputs: Vec<(usize, DType, Vec<usize>)>,
+    /// `(output of the target, table entry)` for each output written.
+    pub outputs: Vec<(usize, usize)>,
 }
 
 /// Where one entry of a run's pointer table points, resolved from its slot at compile time so
