@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::ir::{Call, CallTarget, DumpOptions, Op, Origin};
 use crate::trace::context::{differentiation_time, tracing, with_top, Mode};
 use crate::trace::current_origin;
-use crate::trace::{capture, graph_with_outputs, panic_message, DlArray, Value};
+use crate::trace::{capture, emit_outputs, graph_with_outputs, panic_message, DlArray};
 use crate::trace::{Leaf, Tree};
 use smallvec::SmallVec;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -218,8 +218,6 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
     fn call_as_node(&self, args: &A, here: Origin) -> Result<R> {
         let plain = args.map_arrays(&mut |a| a.untraced())?;
         let (entry, _) = self.entry_for(&plain)?;
-        let inputs: Vec<Arc<Data>> = plain.arrays().iter().map(|a| a.data().cloned()).collect::<Result<_>>()?;
-        let outputs = entry.program.run(&inputs.iter().collect::<Vec<_>>())?;
         let target = entry
             .callee
             .get_or_init(|| {
@@ -228,28 +226,13 @@ impl<A: Tree + Send + Sync + 'static, R: Tree + Send + Sync + 'static> Accelerat
                 Arc::new(EntryCallee::new(&self.shared.name, &entry.program, make)) as Arc<dyn CallTarget>
             })
             .clone();
-        let arrays = args.arrays();
+        let ops = (0..target.output_types().len()).map(|output| Op::Call(Call { target: target.clone(), output }));
         // The user's line, unless an outer call (the reverse sweep, say) already set one.
         let _origin = current_origin::scoped(current_origin::current().or(Some(here)));
-        let nodes = with_top(|t| {
-            let ids: Vec<usize> = arrays
-                .iter()
-                .zip(&inputs)
-                .map(|(a, d)| t.own(a.node).unwrap_or_else(|| t.record(Op::Constant(d.clone()), vec![], d.clone()).id))
-                .collect();
-            (0..outputs.len())
-                .map(|i| {
-                    let call = Call { target: target.clone(), output: i };
-                    t.record(Op::Call(call), ids.clone(), outputs[i].clone())
-                })
-                .collect::<Vec<_>>()
-        })
-        .unwrap_or_default();
-        let mut next = outputs.into_iter().zip(nodes);
+        let run = |inputs: &[Arc<Data>]| Ok(entry.program.run(&inputs.iter().collect::<Vec<_>>())?.into_vec());
+        let mut outputs = emit_outputs(ops.collect(), &args.arrays(), run)?.into_iter();
         entry.template.map_arrays(&mut |_| {
-            let (value, node) =
-                next.next().ok_or_else(|| Error::Jit("the compiled program returned fewer outputs".into()))?;
-            Ok(DlArray { value: Ok(Value::Ready(value)), node: Some(node) })
+            outputs.next().ok_or_else(|| Error::Jit("the compiled program returned fewer outputs".into()))
         })
     }
 
