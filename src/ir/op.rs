@@ -43,6 +43,23 @@ macro_rules! inline_subset {
     };
 }
 
+/// The pattern of the ops that are always materialized in a buffer, never fused into their
+/// consumer's loop: inputs, constants, and the kernels of their own (reductions, matrix
+/// products, calls). A pattern, so matches that use it stay exhaustive; `Op::is_own_kernel`
+/// names the same kernels as a method.
+macro_rules! materialized_op {
+    () => {
+        $crate::ir::Op::Input(_)
+            | $crate::ir::Op::Constant(_)
+            | $crate::ir::Op::ReduceSum(_)
+            | $crate::ir::Op::ReduceMax(_)
+            | $crate::ir::Op::ReduceMin(_)
+            | $crate::ir::Op::MatMul
+            | $crate::ir::Op::Call(_)
+    };
+}
+pub(crate) use materialized_op;
+
 /// One primitive's kernel type (a zero-sized type implementing the trait of its kind, calling
 /// its scalar kernel), and the visitor call that hands it over.
 macro_rules! kernel_type {

@@ -6,7 +6,7 @@
 use super::emitter::{elem_ty, jerr, Elem, Index, KernelEmitter};
 use crate::array::DType;
 use crate::error::Result;
-use crate::ir::{NodeId, Op};
+use crate::ir::{materialized_op, NodeId, Op};
 use cranelift_codegen::ir::{types, InstBuilder};
 
 impl KernelEmitter<'_, '_> {
@@ -79,13 +79,7 @@ impl KernelEmitter<'_, '_> {
             Op::Slice(slices) => self.slice_op(n, idx, slices),
             Op::Pad { shape, slices } => self.pad_op(n, idx, (shape, slices)),
             Op::Concat(axis) => self.concat_op(n, idx, *axis),
-            Op::Input(_)
-            | Op::Constant(_)
-            | Op::ReduceSum(_)
-            | Op::ReduceMax(_)
-            | Op::ReduceMin(_)
-            | Op::MatMul
-            | Op::Call(_) => Err(jerr(format!("%{n} = {} must be materialized", node.op))),
+            materialized_op!() => Err(jerr(format!("%{n} = {} must be materialized", node.op))),
         }
     }
 

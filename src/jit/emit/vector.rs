@@ -25,7 +25,7 @@ use super::lanes::{
     slice_lane, Guard, Lane,
 };
 use crate::array::DType;
-use crate::ir::{AxisSlice as Slice, NodeId, Op};
+use crate::ir::{materialized_op, AxisSlice as Slice, NodeId, Op};
 use cranelift_codegen::ir::immediates::{Ieee32, Ieee64};
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
 use rustc_hash::FxHashSet as HashSet;
@@ -145,13 +145,7 @@ impl KernelEmitter<'_, '_> {
             }
             Op::Pad { shape, slices } => self.scan_pad(node.inputs[0], lane, (shape, slices), s),
             Op::Concat(axis) => self.scan_concat(n, lane, *axis, s),
-            Op::Input(_)
-            | Op::Constant(_)
-            | Op::ReduceSum(_)
-            | Op::ReduceMax(_)
-            | Op::ReduceMin(_)
-            | Op::MatMul
-            | Op::Call(_) => s.vector = false,
+            materialized_op!() => s.vector = false,
         }
     }
 

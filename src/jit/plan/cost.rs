@@ -3,7 +3,7 @@
 //! materialized.
 
 use crate::array::Data;
-use crate::ir::{Graph, Node, Op};
+use crate::ir::{materialized_op, Graph, Node, Op};
 use crate::jit::limits::CHEAP;
 
 /// True for a constant whose elements are all bit-identical (emitted as an immediate).
@@ -22,15 +22,12 @@ pub(super) fn is_leaf(op: &Op) -> bool {
 pub(super) fn own_cost(g: &Graph, nd: &Node) -> usize {
     let first_complex = nd.inputs.first().is_some_and(|&i| g.nodes[i].dtype.is_complex());
     match &nd.op {
-        Op::Call(_) | Op::CustomVjp(_) => 0,
-        op if is_leaf(op) || op.is_layout() => 0,
+        materialized_op!() | Op::CustomVjp(_) => 0,
         // A host call per element costs more than any inline expression.
         op if op.calls_host(first_complex) => CHEAP + 1,
         Op::Unary(_) | Op::Binary(_) if nd.dtype.is_complex() => 3,
         Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select | Op::Cast(_) => 1,
         Op::Pad { .. } | Op::Concat(_) => 2,
-        // Leaves and layout, above.
-        Op::Input(_) | Op::Constant(_) | Op::MatMul | Op::ReduceSum(_) | Op::ReduceMax(_) | Op::ReduceMin(_) => 0,
         Op::Broadcast(_) | Op::Reshape(_) | Op::Permute(_) | Op::Slice(_) => 0,
     }
 }
