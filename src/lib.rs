@@ -27,6 +27,7 @@ mod accel;
 pub mod argmin;
 mod array;
 mod autodiff;
+mod control;
 mod custom;
 mod error;
 mod interp;
@@ -48,6 +49,7 @@ pub use autodiff::{
     dllaplacian_with,
 };
 pub use autodiff::{dlgradient, dlgradient_with, Differentiable, GradOptions, Leaf, ParamRow, ParamTable, Tree};
+pub use control::{cond, fori_loop, fori_loop_with, scan, scan_with, while_loop, while_loop_with, LoopOptions};
 pub use custom::{custom_vjp, external, CustomFunction, ExternalFunction};
 pub use error::{Error, Result};
 pub use ops::{concat, select, stop_gradient, Operand};
@@ -93,6 +95,7 @@ pub mod prelude {
         AcceleratedFunction, BuildReport, CheckMode, CustomFunction, DType, Differentiable, DlArray, DumpStage,
         Element, Error, ExternalFunction, GradOptions, Leaf, ParamRow, ParamTable, Result, Tree,
     };
+    pub use crate::{cond, fori_loop, fori_loop_with, scan, scan_with, while_loop, while_loop_with, LoopOptions};
     pub use crate::{
         dldivergence, dldivergence_with, dlhvp, dlhvp_with, dljacobian, dljacobian_with, dljvp, dljvp_with,
         dllaplacian, dllaplacian_with,

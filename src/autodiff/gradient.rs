@@ -1,5 +1,6 @@
 //! `dlgradient`: the reverse sweep over the innermost trace.
 
+use super::call_rule::{call_vjp_outputs, takes_all_outputs};
 use super::differentiable::Differentiable;
 use super::vjp::vjp;
 use crate::array::{DType, Data};
@@ -159,7 +160,8 @@ fn snapshot(y: &DlArray, vars: &[&DlArray]) -> Result<Snapshot> {
 
 /// The gradient of `y` with respect to each of `vars`.
 pub(crate) fn gradients(y: &DlArray, vars: &[&DlArray], options: &GradOptions) -> Result<Vec<DlArray>> {
-    if !tracing() {
+    let untraced_body = with_top(|t| t.captures.as_ref().is_some_and(|c| c.untraced)).unwrap_or(false);
+    if !tracing() || untraced_body {
         return Err(Error::Gradient(
             "called outside dlfeval or an accelerated function: wrap the computation in dlfeval(|x| ..., x0)".into(),
         ));
@@ -257,23 +259,72 @@ fn sweep(snap: &Snapshot, higher: bool, fallback: Option<Origin>) -> Result<Vec<
         let seed = if higher { DlArray::from_data_traced(one) } else { DlArray::from_data(Arc::new(one)) };
         seed.reshape(&snap.nodes.last().map(|(_, n)| n.shape.clone()).unwrap_or_default())
     });
-    for (id, node) in snap.nodes.iter().rev() {
-        let Some(ct) = cts[*id].clone() else { continue };
+    let mut position = snap.nodes.len();
+    while position > 0 {
+        position -= 1;
+        let (id, node) = &snap.nodes[position];
         let wants: SmallVec<[bool; 4]> = node.inputs.iter().map(|&i| snap.on_path[i]).collect();
+        if let Op::Call(c) = &node.op {
+            if takes_all_outputs(c) {
+                // The outputs of one call are adjacent: take every sibling's cotangent at once.
+                let first = group_start(snap, position, c, &node.inputs);
+                let mut outputs: Vec<Option<DlArray>> = vec![None; c.target.output_types().len()];
+                for (sid, sibling) in &snap.nodes[first..=position] {
+                    if let Op::Call(s) = &sibling.op {
+                        outputs[s.output] = cts[*sid].clone();
+                    }
+                }
+                position = first;
+                if outputs.iter().all(Option::is_none) || !wants.iter().any(|&w| w) {
+                    continue;
+                }
+                let _origin = current_origin::scoped(node.origin.map(Origin::backward).or(fallback));
+                let xs: Vec<DlArray> = node.inputs.iter().map(|&i| handle(i)).collect();
+                let contributions = call_vjp_outputs(c, &xs, &outputs)?;
+                accumulate(&mut cts, &node.inputs, contributions, &wants)?;
+                continue;
+            }
+        }
+        let Some(ct) = cts[*id].clone() else { continue };
         if !wants.iter().any(|&w| w) {
             continue;
         }
         let _origin = current_origin::scoped(node.origin.map(Origin::backward).or(fallback));
         let xs: SmallVec<[DlArray; 2]> = node.inputs.iter().map(|&i| handle(i)).collect();
         let contributions = vjp(&node.op, &xs, &handle(*id), &ct, &wants)?;
-        for ((&i, g), &want) in node.inputs.iter().zip(contributions).zip(&wants) {
-            let Some(g) = g.filter(|_| want) else { continue };
-            g.check()?;
-            cts[i] = Some(match cts[i].take() {
-                Some(acc) => acc + g,
-                None => g,
-            });
-        }
+        accumulate(&mut cts, &node.inputs, contributions, &wants)?;
     }
     Ok(cts)
+}
+
+/// Adds each wanted contribution to its input's cotangent.
+fn accumulate(
+    cts: &mut [Option<DlArray>],
+    inputs: &[NodeId],
+    contributions: impl IntoIterator<Item = Option<DlArray>>,
+    wants: &[bool],
+) -> Result<()> {
+    for ((&i, g), &want) in inputs.iter().zip(contributions).zip(wants) {
+        let Some(g) = g.filter(|_| want) else { continue };
+        g.check()?;
+        cts[i] = Some(match cts[i].take() {
+            Some(acc) => acc + g,
+            None => g,
+        });
+    }
+    Ok(())
+}
+
+/// The position in the snapshot of the first output of the call whose output node sits at
+/// `position` (its siblings come right before it, on the same operands).
+fn group_start(snap: &Snapshot, position: usize, c: &crate::ir::Call, inputs: &[NodeId]) -> usize {
+    let mut first = position;
+    while first > 0 {
+        let (_, prev) = &snap.nodes[first - 1];
+        match &prev.op {
+            Op::Call(p) if Arc::ptr_eq(&p.target, &c.target) && prev.inputs.as_slice() == inputs => first -= 1,
+            _ => break,
+        }
+    }
+    first
 }

@@ -17,5 +17,6 @@ pub use derivatives::{
     dllaplacian_with,
 };
 pub use differentiable::Differentiable;
+pub(crate) use gradient::gradients;
 pub use gradient::{dlgradient, dlgradient_with, GradOptions};
 pub use param_table::{ParamRow, ParamTable};

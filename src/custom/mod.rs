@@ -5,7 +5,7 @@
 
 mod custom_vjp;
 mod external;
-mod trees;
+pub(crate) mod trees;
 
 pub use custom_vjp::{custom_vjp, CustomFunction};
 pub use external::{external, ExternalFunction};

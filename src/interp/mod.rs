@@ -77,6 +77,8 @@ pub(crate) fn eval_checked(op: &Op, inputs: &[&Data]) -> Result<Data> {
 pub fn run(g: &Graph, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
     crate::ir::verify(g)?;
     let mut values: Vec<Option<Arc<Data>>> = vec![None; g.nodes.len()];
+    // Outputs of multi-output calls computed with an earlier sibling.
+    let mut pending: Vec<Option<Arc<Data>>> = vec![None; g.nodes.len()];
     let live = g.live()?;
     // The last node reading each value: intermediate values are released after it, so a run
     // holds only what later nodes still need (outputs are kept to the end).
@@ -107,6 +109,19 @@ pub fn run(g: &Graph, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
                 v.clone()
             }
             Op::Constant(d) => d.clone(),
+            Op::Call(_) if pending[id].is_some() => pending[id].take().expect("sibling computed"),
+            Op::Call(c) => {
+                // Every output of the call at once, kept for its sibling nodes.
+                let args: Vec<Arc<Data>> =
+                    n.inputs.iter().map(|&i| values[i].clone().expect("operand computed")).collect();
+                let outputs = c.target.run(&args)?;
+                for sibling in g.call_siblings(id, &n.inputs) {
+                    if let Op::Call(s) = &g.nodes[sibling].op {
+                        pending[sibling] = outputs.get(s.output).cloned();
+                    }
+                }
+                pending[id].take().ok_or_else(|| Error::argument("call", "missing output"))?
+            }
             op => {
                 ensure_allocatable(op.name(), n.dtype, &n.shape)?;
                 let args: Vec<&Data> =

@@ -24,6 +24,16 @@ pub trait CallTarget: Send + Sync {
     fn output_types(&self) -> &[(DType, Vec<usize>)];
     /// Every output for the given inputs.
     fn run(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>>;
+    /// Every output, as a compiled program's call step runs it: a loop target runs its bodies
+    /// as native code here. The default is [`run`](Self::run).
+    fn run_native(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
+        self.run(inputs)
+    }
+    /// The graphs the target holds (a loop's body and predicate, a branch's two sides), with
+    /// a label each, for the IR dumps; none by default.
+    fn bodies(&self) -> Vec<(&'static str, &super::Graph)> {
+        Vec::new()
+    }
     /// The target's backward rule, opaque here (autodiff's `CallBackward`).
     fn backward_rule(&self) -> &(dyn Any + Send + Sync);
     /// Runs on inputs that are all `f64`, given as row-major slices, and hands each output's

@@ -125,6 +125,34 @@ impl Graph {
         v.into_iter().map(|(_, id)| id).collect()
     }
 
+    /// The call nodes around `id` (itself included) that call the same target as `id` on
+    /// `inputs`: the outputs of one call, which a multi-output call records next to each other
+    /// (lazily traced calls may have constants recorded between them, which are skipped).
+    pub fn call_siblings(&self, id: NodeId, inputs: &[NodeId]) -> Vec<NodeId> {
+        let Op::Call(c) = &self.nodes[id].op else { return vec![id] };
+        let same = |j: NodeId| match &self.nodes[j].op {
+            Op::Call(d) => std::sync::Arc::ptr_eq(&c.target, &d.target) && self.nodes[j].inputs.as_slice() == inputs,
+            _ => false,
+        };
+        let skip = |j: NodeId| matches!(self.nodes[j].op, Op::Constant(_));
+        let (mut lo, mut hi) = (id, id);
+        let mut j = id;
+        while j > 0 && (same(j - 1) || skip(j - 1)) {
+            j -= 1;
+            if same(j) {
+                lo = j;
+            }
+        }
+        j = id;
+        while j + 1 < self.nodes.len() && (same(j + 1) || skip(j + 1)) {
+            j += 1;
+            if same(j) {
+                hi = j;
+            }
+        }
+        (lo..=hi).filter(|&j| same(j)).collect()
+    }
+
     /// Number of inputs (one more than the largest input index).
     pub fn num_inputs(&self) -> usize {
         self.nodes

@@ -33,6 +33,23 @@ pub(crate) struct Trace {
     pub accelerating: bool,
     /// True when ops record nodes without computing values ([`evaluate`] computes on demand).
     pub lazy: bool,
+    /// A loop body's trace: the arrays of enclosing traces it reads, each an input of its graph.
+    pub captures: Option<Captures>,
+}
+
+/// The arrays of enclosing traces that a loop body reads. Each becomes an input of the body's
+/// graph (input `first + k` for the `k`-th), so the loop node takes it as an operand and
+/// gradients flow to it.
+#[derive(Default)]
+pub(crate) struct Captures {
+    /// The index of the first capture's input (the body's own inputs come before).
+    pub first: usize,
+    /// The captured arrays, as the enclosing trace knows them.
+    pub arrays: Vec<crate::trace::DlArray>,
+    /// Each captured array's node in its own trace and its input node in the body.
+    pub ids: Vec<(NodeRef, NodeId)>,
+    /// True when no trace encloses the body: its `dlgradient` calls are outside `dlfeval`.
+    pub untraced: bool,
 }
 
 /// How a new trace records.
@@ -76,6 +93,7 @@ impl Trace {
             region: 0,
             accelerating: mode != Mode::Eager,
             lazy: mode == Mode::Lazy,
+            captures: None,
         }
     }
 
@@ -116,10 +134,32 @@ impl Trace {
                 continue;
             }
             if matches!(node.op, Op::Input(_)) {
-                return Err(Error::Released);
+                return Err(if self.captures.is_some() {
+                    Error::argument(
+                        "loop body",
+                        "a value inside a loop body or branch is not known while the body is traced (it is \
+                         traced once for every iteration); compute with it, or read it after the loop",
+                    )
+                } else {
+                    Error::Released
+                });
             }
             let operands: Vec<&Data> =
                 node.inputs.iter().map(|&i| self.values[i].as_deref().ok_or(Error::Released)).collect::<Result<_>>()?;
+            if let Op::Call(c) = &node.op {
+                // Every output of the call at once (its siblings are the adjacent nodes of the
+                // same target on the same operands): a loop runs once, not once per output.
+                let owned: Vec<Arc<Data>> = operands.iter().map(|d| Arc::new((*d).clone())).collect();
+                let outputs = c.target.run(&owned)?;
+                let inputs = node.inputs.clone();
+                for sibling in self.graph.call_siblings(top, &inputs) {
+                    if let Op::Call(s) = &self.graph.nodes[sibling].op {
+                        self.values[sibling] = outputs.get(s.output).cloned();
+                    }
+                }
+                stack.pop();
+                continue;
+            }
             let value = Arc::new(crate::interp::eval_checked(&node.op, &operands)?);
             self.values[top] = Some(value);
             stack.pop();
@@ -132,9 +172,46 @@ impl Trace {
         self.record(Op::Input(k), vec![], value)
     }
 
-    /// The node of `r` if it belongs to this trace.
+    /// The node of `r` if it belongs to this trace (or, in a loop body, its capture's input).
     pub fn own(&self, r: Option<NodeRef>) -> Option<NodeId> {
-        r.filter(|r| r.trace == self.id).map(|r| r.id)
+        let r = r?;
+        if r.trace == self.id {
+            return Some(r.id);
+        }
+        self.captures.as_ref()?.ids.iter().find(|(outer, _)| *outer == r).map(|&(_, inner)| inner)
+    }
+
+    /// True when `a` is a node here or, in a loop body, of an enclosing trace (which the body
+    /// captures on first use).
+    pub fn resolves(&self, a: &crate::trace::DlArray) -> bool {
+        a.node.is_some_and(|r| r.trace == self.id || self.captures.is_some())
+    }
+
+    /// The node of `a` here: its own, or in a loop body the input that captures it (made on
+    /// first use). `None` for an array of no trace.
+    pub fn own_or_capture(&mut self, a: &crate::trace::DlArray) -> Option<NodeId> {
+        if let Some(id) = self.own(a.node) {
+            return Some(id);
+        }
+        let captures = self.captures.as_mut()?;
+        a.node?;
+        captures.arrays.push(a.clone());
+        self.recapture(a)
+    }
+
+    /// Records the input of a capture already listed (the `k`-th of `captures.arrays`, `a`).
+    pub fn recapture(&mut self, a: &crate::trace::DlArray) -> Option<NodeId> {
+        let r = a.node?;
+        let (dtype, shape) = a.dtype_and_shape()?;
+        let shape = Shape::from_slice(shape);
+        let captures = self.captures.as_ref()?;
+        let k = captures.arrays.iter().position(|c| c.node == Some(r))?;
+        let node = Node::new(Op::Input(captures.first + k), Operands::new(), dtype, shape, 0);
+        self.graph.nodes.push(node);
+        self.values.push(None);
+        let id = self.graph.nodes.len() - 1;
+        self.captures.as_mut()?.ids.push((r, id));
+        Some(id)
     }
 
     /// Keeps the first error.

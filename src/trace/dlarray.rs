@@ -189,9 +189,10 @@ impl DlArray {
         Ok(DlArray::from_data(self.data()?.clone()))
     }
 
-    /// True when this array is a node of the innermost active trace on this thread.
+    /// True when this array is a node of the innermost active trace on this thread (inside a
+    /// loop body, also a node of a trace enclosing the body, which the body then reads).
     pub fn is_traced(&self) -> bool {
-        with_top(|t| t.own(self.node).is_some()).unwrap_or(false)
+        with_top(|t| t.resolves(self)).unwrap_or(false)
     }
 
     /// The shape, row-major; `[]` for a scalar.

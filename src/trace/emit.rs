@@ -29,10 +29,8 @@ pub(crate) fn emit(op: Op, inputs: &[&DlArray]) -> DlArray {
     if let Err(e) = crate::interp::ensure_allocatable(op.name(), dtype, &shape) {
         return DlArray::failed(e);
     }
-    let top = with_top(|t| (t.id, t.lazy));
-    let owned = |a: &DlArray| a.node.is_some_and(|r| Some(r.trace) == top.map(|t| t.0));
-    if top.is_some_and(|t| t.1) && inputs.iter().any(|a| owned(a)) {
-        return record_lazy(op, inputs, dtype, shape, &owned);
+    if with_top(|t| t.lazy && inputs.iter().any(|a| t.resolves(a))).unwrap_or(false) {
+        return record_lazy(op, inputs, dtype, shape);
     }
     let mut datas: SmallVec<[&Arc<Data>; 3]> = SmallVec::with_capacity(inputs.len());
     for a in inputs {
@@ -71,9 +69,7 @@ pub(crate) fn emit_outputs(
     inputs: &[&DlArray],
     run: impl FnOnce(&[Arc<Data>]) -> Result<Vec<Arc<Data>>>,
 ) -> Result<Vec<DlArray>> {
-    let top = with_top(|t| (t.id, t.lazy));
-    let owned = |a: &DlArray| a.node.is_some_and(|r| Some(r.trace) == top.map(|t| t.0));
-    if top.is_some_and(|t| t.1) && inputs.iter().any(|a| owned(a)) {
+    if with_top(|t| t.lazy && inputs.iter().any(|a| t.resolves(a))).unwrap_or(false) {
         return ops
             .into_iter()
             .map(|op| {
@@ -102,10 +98,12 @@ pub(crate) fn emit_outputs(
 
 /// Records `op` in the innermost (lazy) trace without computing it. Operands from outside the
 /// trace become constants, so their data is needed (and computed first if pending).
-fn record_lazy(op: Op, inputs: &[&DlArray], dtype: DType, shape: Shape, owned: &dyn Fn(&DlArray) -> bool) -> DlArray {
+fn record_lazy(op: Op, inputs: &[&DlArray], dtype: DType, shape: Shape) -> DlArray {
+    let resolves: SmallVec<[bool; 3]> =
+        with_top(|t| inputs.iter().map(|a| t.resolves(a)).collect()).unwrap_or_default();
     let mut constants: SmallVec<[Option<Arc<Data>>; 3]> = SmallVec::with_capacity(inputs.len());
-    for a in inputs {
-        constants.push(if owned(a) {
+    for (a, &resolves) in inputs.iter().zip(&resolves) {
+        constants.push(if resolves {
             None
         } else {
             match a.data() {
@@ -117,7 +115,7 @@ fn record_lazy(op: Op, inputs: &[&DlArray], dtype: DType, shape: Shape, owned: &
     let node = with_top(|t| -> Result<NodeRef> {
         let mut ids = Operands::with_capacity(inputs.len());
         for (a, c) in inputs.iter().zip(constants) {
-            ids.push(match (t.own(a.node), c) {
+            ids.push(match (t.own_or_capture(a), c) {
                 (Some(id), _) => id,
                 (None, Some(d)) => t.record(Op::Constant(d.clone()), vec![], d).id,
                 (None, None) => return Err(Error::argument(op.name(), "internal: an operand of another trace")),

@@ -1,5 +1,6 @@
 //! Tracing: the recording context, the `DlArray` handle, `emit`, `dlfeval` and `make_ir`.
 
+mod body;
 pub(crate) mod context;
 pub(crate) mod current_origin;
 mod dlarray;
@@ -8,6 +9,7 @@ mod eval;
 mod graph_of;
 mod tree;
 
+pub(crate) use body::trace_body;
 pub use dlarray::DlArray;
 pub(crate) use dlarray::Value;
 pub(crate) use emit::{emit, emit_outputs};

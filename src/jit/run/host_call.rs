@@ -74,7 +74,7 @@ pub(crate) fn run_call(
         // at this table entry.
         args.push(Arc::new(unsafe { read(ptrs[*e], *dtype, shape) }?));
     }
-    let results = target.run(&args)?;
+    let results = target.run_native(&args)?;
     for &(k, e) in outputs {
         let (dtype, shape) = &target.output_types()[k];
         let d = results.get(k).ok_or_else(|| Error::Jit(format!("{} returned no output {k}", target.name())))?;

@@ -1,0 +1,97 @@
+//! What every loop and branch does: read a tree's leaves and their types, check what a body
+//! returned against what it must return, and record the target's results in the trace.
+
+use super::target::LoopTarget;
+use crate::array::DType;
+use crate::error::{Error, Result};
+use crate::ir::{Call, CallTarget, Graph, Op, Operands};
+use crate::trace::{emit_outputs, DlArray, Leaf, Tree};
+use std::sync::Arc;
+
+/// A leaf's dtype and shape.
+pub(crate) type LeafType = (DType, Vec<usize>);
+
+/// The arrays of `tree` (checked: one carrying an error is that error) and their types.
+pub(crate) fn leaves<T: Tree>(tree: &T) -> Result<(Vec<DlArray>, Vec<LeafType>)> {
+    let arrays: Vec<DlArray> = tree.arrays().into_iter().cloned().collect();
+    let mut types = Vec::with_capacity(arrays.len());
+    for a in &arrays {
+        let (dtype, shape) = a.meta()?;
+        types.push((dtype, shape.to_vec()));
+    }
+    Ok((arrays, types))
+}
+
+/// The structure of a tree: its containers and where its arrays are (plain values ignored).
+pub(crate) fn structure<T: Tree>(tree: &T) -> String {
+    let mut s = String::new();
+    tree.visit(&mut |leaf| match leaf {
+        Leaf::Array(_) => s.push('a'),
+        Leaf::Open(kind, n) => s.push_str(&format!("{kind}{n}(")),
+        Leaf::Close => s.push(')'),
+        _ => {}
+    });
+    s
+}
+
+/// `Err` naming `call` unless `got` has the structure and leaf types `want` describes.
+pub(crate) fn check_returned(
+    call: &str,
+    what: &str,
+    want: (&str, &[LeafType]),
+    got: (&str, &[LeafType]),
+) -> Result<()> {
+    if want.0 != got.0 || want.1.len() != got.1.len() {
+        return Err(Error::argument(
+            call,
+            format!(
+                "{what} has another structure: {} arrays where {} are expected (the {what} must be a tree \
+                 like the one passed in, with the same shapes and dtypes)",
+                got.1.len(),
+                want.1.len()
+            ),
+        ));
+    }
+    for (k, (w, g)) in want.1.iter().zip(got.1).enumerate() {
+        if w != g {
+            return Err(Error::argument(
+                call,
+                format!("{what}: leaf {k} is {}{:?}, but it must be {}{:?}", g.0, g.1, w.0, w.1),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Appends an input node for every input number below `count` that `g` lacks, so sibling
+/// bodies take the same operands.
+pub(crate) fn add_missing_inputs(g: &mut Graph, types: &[LeafType]) {
+    let present: Vec<bool> = {
+        let mut p = vec![false; types.len()];
+        for n in &g.nodes {
+            if let Op::Input(k) = n.op {
+                if k < p.len() {
+                    p[k] = true;
+                }
+            }
+        }
+        p
+    };
+    for (k, (dtype, shape)) in types.iter().enumerate().filter(|(k, _)| !present[*k]) {
+        g.nodes.push(crate::ir::Node::new(Op::Input(k), Operands::new(), *dtype, shape.clone(), 0));
+    }
+}
+
+/// The results of `target` on `operands`: one `call` node each in the current trace, or plain
+/// arrays outside any trace; the target runs once.
+pub(crate) fn record(target: Arc<LoopTarget>, operands: &[DlArray]) -> Result<Vec<DlArray>> {
+    let target_dyn: Arc<dyn CallTarget> = target.clone();
+    let ops = (0..target.outputs.len()).map(|output| Op::Call(Call { target: target_dyn.clone(), output })).collect();
+    let refs: Vec<&DlArray> = operands.iter().collect();
+    emit_outputs(ops, &refs, |datas| target.execute(datas, false))
+}
+
+/// The types of `arrays`.
+pub(crate) fn types_of(arrays: &[DlArray]) -> Result<Vec<LeafType>> {
+    arrays.iter().map(|a| a.meta().map(|(d, s)| (d, s.to_vec()))).collect()
+}

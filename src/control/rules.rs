@@ -1,0 +1,230 @@
+//! Reverse mode through loops and branches, written as loops and branches: the gradient of a
+//! scan is a scan keeping the carries, then a scan backwards over them running the body's VJP
+//! (itself traced once, with `dlgradient` inside the body); the gradient of a branch is a branch
+//! of the branches' VJPs; a while loop's is one node running the forward loop and then its
+//! reverse steps, as many as the forward run took. Everything but the last is differentiable
+//! again.
+
+use super::branch::cond_arrays;
+use super::build::{add_missing_inputs, types_of, LeafType};
+use super::replay::replay;
+use super::scan::scan_arrays;
+use super::target::{Kind, LoopTarget, Part};
+use super::LoopOptions;
+use crate::array::{DType, Data};
+use crate::autodiff::{gradients, CallBackward, CallVjp, GradOptions};
+use crate::custom::trees::zeros_like;
+use crate::error::{Error, Result};
+use crate::trace::{trace_body, DlArray};
+use std::sync::{Arc, Weak};
+
+/// The backward rule of a loop or branch target.
+pub(crate) struct LoopRule {
+    target: Weak<LoopTarget>,
+    options: LoopOptions,
+}
+
+impl LoopRule {
+    /// The rule of the target `me` (made while `me` is being built).
+    pub fn backward(me: Weak<LoopTarget>, options: LoopOptions) -> CallBackward {
+        CallBackward(Arc::new(LoopRule { target: me, options }))
+    }
+}
+
+impl CallVjp for LoopRule {
+    fn vjp(&self, output: usize, inputs: &[DlArray], ct: &DlArray) -> Result<Vec<DlArray>> {
+        let target = self.target()?;
+        let mut cts = vec![None; target.outputs.len()];
+        cts[output] = Some(ct.clone());
+        let grads = self.vjp_outputs(inputs, &cts).unwrap_or_else(|| Ok(vec![None; inputs.len()]))?;
+        grads.into_iter().zip(inputs).map(|(g, x)| g.map_or_else(|| zeros_like(x), Ok)).collect()
+    }
+
+    fn vjp_outputs(&self, inputs: &[DlArray], cts: &[Option<DlArray>]) -> Option<Result<Vec<Option<DlArray>>>> {
+        Some(self.target().and_then(|t| {
+            let cts: Vec<DlArray> = t
+                .outputs
+                .iter()
+                .zip(cts)
+                .map(|((d, s), ct)| ct.clone().unwrap_or_else(|| DlArray::from_data(Arc::new(Data::zeros(*d, s)))))
+                .collect();
+            match t.kind {
+                Kind::Scan { reverse, ys, .. } => scan_vjp(&t, reverse, ys, inputs, &cts, self.options),
+                Kind::Cond => cond_vjp(&t, inputs, &cts),
+                Kind::While { max_iterations } => while_vjp(&t, max_iterations, inputs, &cts),
+                Kind::WhileReverse { .. } => Err(Error::Gradient(format!(
+                    "{}: second derivatives through a while_loop are not available; a fori_loop or scan \
+                     with the same steps has them",
+                    t.name
+                ))),
+            }
+        }))
+    }
+
+    fn groups_outputs(&self) -> bool {
+        true
+    }
+}
+
+impl LoopRule {
+    fn target(&self) -> Result<Arc<LoopTarget>> {
+        self.target.upgrade().ok_or_else(|| Error::Gradient("internal: a loop's target was dropped".into()))
+    }
+}
+
+/// `sum <ct_k, out_k>` over the outputs that can carry a gradient (a real scalar), or `None`.
+fn pairing(outputs: &[DlArray], cts: &[DlArray]) -> Option<DlArray> {
+    let mut acc: Option<DlArray> = None;
+    for (o, c) in outputs.iter().zip(cts).filter(|(o, _)| o.dtype() != DType::Bool) {
+        let term = if o.dtype().is_complex() { (o * c.conj()).real().sum_all() } else { (o * c).sum_all() };
+        acc = Some(match acc {
+            Some(a) => a + term,
+            None => term,
+        });
+    }
+    acc
+}
+
+/// The VJP of one application of a body: the cotangents of `args` for the outputs' `cts`
+/// (zeros for logical arguments and where nothing depends on an argument).
+fn step_vjp(body: &crate::ir::Graph, args: &[DlArray], cts: &[DlArray]) -> Result<Vec<DlArray>> {
+    let outputs = replay(body, args)?;
+    let Some(y) = pairing(&outputs, cts) else {
+        return args.iter().map(zeros_like).collect();
+    };
+    let vars: Vec<&DlArray> = args.iter().collect();
+    let options = GradOptions { enable_higher_derivatives: Some(true), ..GradOptions::default() };
+    gradients(&y, &vars, &options)
+}
+
+/// The arrays of an enclosing trace a reverse step differentiates with respect to, as they
+/// are used inside the step's body: traced ones are captured there; an untraced one (the sweep
+/// hands values without nodes when no higher derivatives are asked for) becomes a constant
+/// node of the body, so it can still be a variable there.
+fn as_variables(captures: &[DlArray]) -> Result<Vec<DlArray>> {
+    captures
+        .iter()
+        .map(|c| match c.node {
+            Some(_) => Ok(c.clone()),
+            None => Ok(DlArray::from_data_traced((**c.data()?).clone())),
+        })
+        .collect()
+}
+
+/// `acc + g`, except for logical leaves (no cotangent: `acc` as it is).
+fn add_cotangent(acc: &DlArray, g: &DlArray) -> DlArray {
+    if acc.dtype() == DType::Bool {
+        acc.clone()
+    } else {
+        acc + g
+    }
+}
+
+fn scan_vjp(
+    t: &LoopTarget,
+    reverse: bool,
+    ys: usize,
+    inputs: &[DlArray],
+    cts: &[DlArray],
+    options: LoopOptions,
+) -> Result<Vec<Option<DlArray>>> {
+    let (nc, nx) = (t.carry, t.xs);
+    let (carry, rest) = inputs.split_at(nc);
+    let (xs, captures) = rest.split_at(nx);
+    let body = &t.body.traced;
+    let plain = LoopOptions { checkpoint_every: None, ..options };
+    let kept_name = format!("{} (carries kept for reverse mode)", t.name);
+    let (_, kept) = scan_arrays(&kept_name, carry, xs, reverse, plain, |c, x| {
+        let args: Vec<DlArray> = c.iter().chain(&x).chain(captures).cloned().collect();
+        let out = replay(body, &args)?;
+        Ok((out[..nc].to_vec(), c))
+    })?;
+    let init: Vec<DlArray> =
+        cts[..nc].iter().cloned().chain(captures.iter().map(zeros_like).collect::<Result<Vec<_>>>()?).collect();
+    let rows: Vec<DlArray> = xs.iter().chain(&kept).chain(&cts[nc..nc + ys]).cloned().collect();
+    let reverse_name = format!("{} (reverse mode)", t.name);
+    let (last, x_cts) = scan_arrays(&reverse_name, &init, &rows, !reverse, plain, |acc, rows| {
+        let (carry_ct, capture_ct) = acc.split_at(nc);
+        let (x, rest) = rows.split_at(nx);
+        let (c, y_ct) = rest.split_at(nc);
+        let args: Vec<DlArray> = c.iter().chain(x).cloned().chain(as_variables(captures)?).collect();
+        let out_cts: Vec<DlArray> = carry_ct.iter().chain(y_ct).cloned().collect();
+        let g = step_vjp(body, &args, &out_cts)?;
+        let (g_carry, rest) = g.split_at(nc);
+        let (g_x, g_captures) = rest.split_at(nx);
+        let g_carry =
+            g_carry.iter().zip(carry_ct).map(|(g, a)| if a.dtype() == DType::Bool { a.clone() } else { g.clone() });
+        let captured = capture_ct.iter().zip(g_captures).map(|(a, g)| add_cotangent(a, g));
+        Ok((g_carry.chain(captured).collect(), g_x.to_vec()))
+    })?;
+    let (carry_ct, capture_ct) = last.split_at(nc);
+    Ok(carry_ct.iter().chain(&x_cts).chain(capture_ct).cloned().map(Some).collect())
+}
+
+fn cond_vjp(t: &LoopTarget, inputs: &[DlArray], cts: &[DlArray]) -> Result<Vec<Option<DlArray>>> {
+    let na = t.carry;
+    let (pred, rest) = inputs.split_at(1);
+    let (operands, captures) = rest.split_at(na);
+    let other = t.other.as_ref().ok_or_else(|| Error::Gradient("internal: a branch without else".into()))?;
+    let branch_vjp = |g: &crate::ir::Graph, args: Vec<DlArray>| -> Result<Vec<DlArray>> {
+        let (ops, out_cts) = args.split_at(na);
+        let run_args: Vec<DlArray> = ops.iter().cloned().chain(as_variables(captures)?).collect();
+        step_vjp(g, &run_args, out_cts)
+    };
+    let all: Vec<DlArray> = operands.iter().chain(cts).cloned().collect();
+    let name = format!("{} (reverse mode)", t.name);
+    let grads =
+        cond_arrays(&name, &pred[0], &all, |a| branch_vjp(&t.body.traced, a), |a| branch_vjp(&other.traced, a))?;
+    Ok(std::iter::once(None).chain(grads.into_iter().map(Some)).collect())
+}
+
+fn while_vjp(
+    t: &LoopTarget,
+    max_iterations: Option<usize>,
+    inputs: &[DlArray],
+    cts: &[DlArray],
+) -> Result<Vec<Option<DlArray>>> {
+    let nc = t.carry;
+    let (_, captures) = inputs.split_at(nc);
+    let np = captures.len();
+    let carry_types: Vec<LeafType> = t.outputs.clone();
+    let capture_types = types_of(captures)?;
+    let arguments: Vec<LeafType> =
+        carry_types.iter().chain(&capture_types).chain(&carry_types).chain(&capture_types).cloned().collect();
+    let body = &t.body.traced;
+    let name = format!("{} (reverse mode)", t.name);
+    let step = trace_body(&name, &arguments, Vec::new(), |args| {
+        let (run_args, acc) = args.split_at(nc + np);
+        let (carry_ct, capture_ct) = acc.split_at(nc);
+        let g = step_vjp(body, run_args, carry_ct)?;
+        let (g_carry, g_captures) = g.split_at(nc);
+        let g_carry =
+            g_carry.iter().zip(carry_ct).map(|(g, a)| if a.dtype() == DType::Bool { a.clone() } else { g.clone() });
+        Ok(g_carry.chain(capture_ct.iter().zip(g_captures).map(|(a, g)| add_cotangent(a, g))).collect())
+    })?;
+    if !step.captures.is_empty() {
+        return Err(Error::Gradient(format!("internal: {name}: the reverse step read values from outside")));
+    }
+    let mut step_graph = step.graph;
+    add_missing_inputs(&mut step_graph, &arguments);
+    let forward_inputs: Vec<LeafType> = carry_types.iter().chain(&capture_types).cloned().collect();
+    let other = t.other.as_ref().ok_or_else(|| Error::Gradient("internal: a while loop without predicate".into()))?;
+    let target = Arc::new_cyclic(|me| LoopTarget {
+        name: name.clone(),
+        kind: Kind::WhileReverse { max_iterations },
+        carry: nc,
+        xs: 0,
+        body: Part::shared(&t.body),
+        other: Some(Part::shared(other)),
+        reverse_step: Part::new(step_graph).ok(),
+        inputs: forward_inputs.iter().chain(&carry_types).cloned().collect(),
+        outputs: forward_inputs.clone(),
+        backward: LoopRule::backward(me.clone(), LoopOptions::default()),
+    });
+    if target.reverse_step.is_none() {
+        return Err(Error::Gradient(format!("internal: {name}: the reverse step did not optimize")));
+    }
+    let operands: Vec<DlArray> = inputs.iter().chain(&cts[..nc]).cloned().collect();
+    let grads = super::build::record(target, &operands)?;
+    Ok(grads.into_iter().map(Some).collect())
+}

@@ -1,0 +1,258 @@
+//! A loop or branch as the target of `call` nodes: its body graphs, the types of its operands
+//! and results, and how it runs: on the interpreter (eager evaluation, the reference), or with
+//! each body compiled once to native code (a compiled program's call step), both running the
+//! same iterations in the same order.
+
+use super::slices::{row, stack_rows};
+use crate::array::{DType, Data};
+use crate::autodiff::CallBackward;
+use crate::error::{Error, Result};
+use crate::ir::{CallTarget, Graph};
+use std::any::Any;
+use std::sync::{Arc, OnceLock};
+
+/// What kind of control flow a target is, with what its run needs to know.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Kind {
+    /// `length` steps over `xs` sliced along axis 0 (from the last when `reverse`); body
+    /// `[carry.., x_t.., captures..] -> [carry.., y_t..]`; results: the carry, then each `y`
+    /// stacked along a new axis 0. `fori_loop` is a scan over the step indices.
+    Scan { length: usize, reverse: bool, ys: usize },
+    /// While the predicate `[carry.., captures..] -> [logical]` holds, the body
+    /// `[carry.., captures..] -> [carry..]`; at most `max_iterations` steps.
+    While { max_iterations: Option<usize> },
+    /// Operand 0 the predicate; `then`/`else` `[operands.., captures..] -> [results..]`.
+    Cond,
+    /// Reverse mode through a while loop (the body and predicate of the forward loop):
+    /// operands `[init.., captures.., carry cotangent..]`, results `[init cotangent..,
+    /// captures' cotangent..]`. It runs the forward loop keeping every carry, then the reverse
+    /// step `[carry.., captures.., carry ct.., captures' ct..] -> [carry ct.., captures' ct..]`
+    /// over them backwards: as many steps as the forward run took.
+    WhileReverse { max_iterations: Option<usize> },
+}
+
+/// The graphs of a target: as traced (for derivatives and the dumps) and optimized (to run).
+pub(crate) struct Part {
+    /// As traced: its rule-carrying nodes intact, so derivatives replay it.
+    pub traced: Graph,
+    /// Optimized, for running.
+    pub optimized: Arc<Graph>,
+    /// Compiled on the first native run; `None` when compilation failed (the interpreter runs it).
+    native: OnceLock<Option<crate::jit::Compiled>>,
+}
+
+impl Part {
+    /// A part from its traced graph.
+    pub fn new(traced: Graph) -> Result<Part> {
+        let optimized = Arc::new(crate::opt::optimize(&traced)?);
+        Ok(Part { traced, optimized, native: OnceLock::new() })
+    }
+
+    /// The same graphs, compiled separately.
+    pub fn shared(p: &Part) -> Part {
+        Part { traced: p.traced.clone(), optimized: p.optimized.clone(), native: OnceLock::new() }
+    }
+
+    /// The part's results on `args`, natively compiled or interpreted.
+    fn run(&self, args: &[Arc<Data>], native: bool) -> Result<Vec<Arc<Data>>> {
+        if native {
+            let compiled = self.native.get_or_init(|| match crate::jit::compile_optimized(&self.optimized) {
+                Ok(c) => Some(c),
+                Err(e) => {
+                    log::warn!("a loop body runs on the interpreter: native compilation failed: {e}");
+                    None
+                }
+            });
+            if let Some(c) = compiled {
+                return c.run(args);
+            }
+        }
+        crate::interp::run(&self.optimized, args)
+    }
+}
+
+/// A loop or a branch: the target of the `call` nodes of its results.
+pub(crate) struct LoopTarget {
+    /// The user's call and its line (`while_loop at src/solve.rs:12`).
+    pub name: String,
+    pub kind: Kind,
+    /// Carry leaves (a branch: operand leaves).
+    pub carry: usize,
+    /// `xs` leaves of a scan.
+    pub xs: usize,
+    /// The body (a branch: `then`).
+    pub body: Part,
+    /// A while loop's predicate; a branch's `else`.
+    pub other: Option<Part>,
+    /// The reverse step of a [`Kind::WhileReverse`].
+    pub reverse_step: Option<Part>,
+    pub inputs: Vec<(DType, Vec<usize>)>,
+    pub outputs: Vec<(DType, Vec<usize>)>,
+    pub backward: CallBackward,
+}
+
+impl LoopTarget {
+    /// Runs the loop or branch on its operands.
+    pub fn execute(&self, inputs: &[Arc<Data>], native: bool) -> Result<Vec<Arc<Data>>> {
+        if inputs.len() != self.inputs.len() {
+            return Err(Error::argument(
+                &self.name,
+                format!("internal: {} operands for {}", inputs.len(), self.inputs.len()),
+            ));
+        }
+        match self.kind {
+            Kind::Scan { length, reverse, ys } => self.scan(inputs, length, reverse, ys, native),
+            Kind::While { max_iterations } => {
+                let (mut carry, _) = self.run_while(inputs, max_iterations, native, false)?;
+                carry.truncate(self.carry);
+                Ok(carry)
+            }
+            Kind::WhileReverse { max_iterations } => self.run_while_reverse(inputs, max_iterations, native),
+            Kind::Cond => {
+                let take_then = truth(&inputs[0]);
+                let part = if take_then { &self.body } else { self.other.as_ref().unwrap_or(&self.body) };
+                part.run(&inputs[1..], native)
+            }
+        }
+    }
+
+    fn scan(
+        &self,
+        inputs: &[Arc<Data>],
+        length: usize,
+        reverse: bool,
+        ys: usize,
+        native: bool,
+    ) -> Result<Vec<Arc<Data>>> {
+        let (carry, rest) = inputs.split_at(self.carry);
+        let (xs, captures) = rest.split_at(self.xs);
+        let mut args: Vec<Arc<Data>> = carry.to_vec();
+        args.extend(xs.iter().map(|x| x.clone()));
+        args.extend(captures.iter().cloned());
+        let mut rows: Vec<Vec<Arc<Data>>> = vec![Vec::with_capacity(length); ys];
+        for step in 0..length {
+            let t = if reverse { length - 1 - step } else { step };
+            for (k, x) in xs.iter().enumerate() {
+                args[self.carry + k] = Arc::new(row(x, t)?);
+            }
+            let mut out = self.body.run(&args, native)?;
+            for (k, y) in out.drain(self.carry..).enumerate() {
+                rows[k].push(y);
+            }
+            for (k, c) in out.into_iter().enumerate() {
+                args[k] = c;
+            }
+        }
+        let mut results: Vec<Arc<Data>> = args.drain(..self.carry).collect();
+        for (k, mut r) in rows.into_iter().enumerate() {
+            if reverse {
+                r.reverse();
+            }
+            let (dtype, shape) = &self.outputs[self.carry + k];
+            results.push(Arc::new(stack_rows(&r, *dtype, shape)?));
+        }
+        Ok(results)
+    }
+
+    /// Runs a while loop on `[carry.., captures..]`: the operands with the last carry in place,
+    /// and every carry before a step when `keep`.
+    fn run_while(
+        &self,
+        inputs: &[Arc<Data>],
+        max_iterations: Option<usize>,
+        native: bool,
+        keep: bool,
+    ) -> Result<(Vec<Arc<Data>>, Vec<Vec<Arc<Data>>>)> {
+        let predicate = self.other.as_ref().ok_or_else(|| Error::argument(&self.name, "internal: no predicate"))?;
+        let mut args: Vec<Arc<Data>> = inputs.to_vec();
+        let mut kept = Vec::new();
+        let mut steps = 0usize;
+        while truth(&predicate.run(&args, native)?[0]) {
+            if max_iterations.is_some_and(|m| steps >= m) {
+                return Err(Error::argument(
+                    &self.name,
+                    format!("the loop ran past max_iterations ({steps}) with its predicate still true"),
+                ));
+            }
+            if keep {
+                kept.push(args[..self.carry].to_vec());
+            }
+            let out = self.body.run(&args, native)?;
+            for (k, c) in out.into_iter().enumerate() {
+                args[k] = c;
+            }
+            steps += 1;
+        }
+        Ok((args, kept))
+    }
+
+    fn run_while_reverse(
+        &self,
+        inputs: &[Arc<Data>],
+        max_iterations: Option<usize>,
+        native: bool,
+    ) -> Result<Vec<Arc<Data>>> {
+        let step =
+            self.reverse_step.as_ref().ok_or_else(|| Error::argument(&self.name, "internal: no reverse step"))?;
+        let captures = self.inputs.len() - 2 * self.carry;
+        let (forward, cts) = inputs.split_at(self.carry + captures);
+        let (_, kept) = self.run_while(forward, max_iterations, native, true)?;
+        let mut acc: Vec<Arc<Data>> = cts.to_vec();
+        for (dtype, shape) in &self.inputs[self.carry..self.carry + captures] {
+            acc.push(Arc::new(Data::zeros(*dtype, shape)));
+        }
+        for carry in kept.iter().rev() {
+            let args: Vec<Arc<Data>> = carry.iter().chain(&forward[self.carry..]).chain(acc.iter()).cloned().collect();
+            acc = step.run(&args, native)?;
+        }
+        Ok(acc)
+    }
+}
+
+/// The truth of a logical array of one element.
+fn truth(d: &Data) -> bool {
+    match d {
+        Data::Bool(a) => a.iter().next().copied().unwrap_or(false),
+        other => other.get_c128(0).is_some_and(|v| v.re != 0.0 || v.im != 0.0),
+    }
+}
+
+impl CallTarget for LoopTarget {
+    fn name(&self) -> &str {
+        &self.name
+    }
+    fn input_types(&self) -> &[(DType, Vec<usize>)] {
+        &self.inputs
+    }
+    fn output_types(&self) -> &[(DType, Vec<usize>)] {
+        &self.outputs
+    }
+    fn run(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
+        self.execute(inputs, false)
+    }
+    fn run_native(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
+        self.execute(inputs, true)
+    }
+    fn backward_rule(&self) -> &(dyn Any + Send + Sync) {
+        &self.backward
+    }
+    fn bodies(&self) -> Vec<(&'static str, &Graph)> {
+        let (first, second) = match self.kind {
+            Kind::Scan { .. } => ("body", ""),
+            Kind::While { .. } | Kind::WhileReverse { .. } => ("body", "predicate"),
+            Kind::Cond => ("then", "else"),
+        };
+        let mut v = Vec::new();
+        if let (Some(p), Kind::While { .. } | Kind::WhileReverse { .. }) = (&self.other, &self.kind) {
+            v.push((second, &p.traced));
+        }
+        v.push((first, &self.body.traced));
+        if let Some(p) = &self.reverse_step {
+            v.push(("reverse step", &p.traced));
+        }
+        if let (Some(p), Kind::Cond) = (&self.other, &self.kind) {
+            v.push((second, &p.traced));
+        }
+        v
+    }
+}

@@ -1,0 +1,197 @@
+//! Loops and branches (API.md section 7): results eagerly and accelerated against the same
+//! computation unrolled by a Rust loop, gradients against the unrolled gradients (bit for bit
+//! where the operations are the same), errors, and a trace's size independent of the trip count.
+
+use cranegrad::prelude::*;
+use ndarray::{array, ArrayD, IxDyn};
+
+fn bits(a: &DlArray) -> Vec<u64> {
+    a.extractdata::<f64>().unwrap().iter().map(|v| v.to_bits()).collect()
+}
+
+fn vector(v: &[f64]) -> DlArray {
+    DlArray::from(ArrayD::from_shape_vec(IxDyn(&[v.len()]), v.to_vec()).unwrap())
+}
+
+/// One step of a small nonlinear map with a captured weight.
+fn step(i: &DlArray, x: &DlArray, w: &DlArray) -> DlArray {
+    (x * w).sin() + x * 0.5 + i * 0.01
+}
+
+#[test]
+fn fori_loop_matches_the_unrolled_loop_eagerly_and_accelerated() {
+    let (x0, w) = (vector(&[0.3, -0.7, 1.1]), vector(&[0.9, 1.2, -0.4]));
+    let unrolled = dlfeval(
+        |(x, w): (DlArray, DlArray)| {
+            let mut x = x;
+            for i in 0..7 {
+                x = step(&DlArray::scalar(i as f64), &x, &w);
+            }
+            Ok(x)
+        },
+        (x0.clone(), w.clone()),
+    )
+    .unwrap();
+    let looped = |(x, w): (DlArray, DlArray)| fori_loop(7, x, |i, x| Ok(step(i, &x, &w)));
+    let eager = dlfeval(looped, (x0.clone(), w.clone())).unwrap();
+    let plain = looped((x0.clone(), w.clone())).unwrap();
+    let af = accelerate(looped);
+    let compiled = af.call((x0.clone(), w.clone())).unwrap();
+    let again = af.call((x0, w)).unwrap();
+    assert_eq!(bits(&eager), bits(&unrolled));
+    assert_eq!(bits(&plain), bits(&unrolled));
+    assert_eq!(bits(&compiled), bits(&unrolled));
+    assert_eq!(bits(&again), bits(&unrolled));
+}
+
+#[test]
+fn the_gradient_of_a_fori_loop_is_the_unrolled_gradient() {
+    let (x0, w) = (vector(&[0.3, -0.7, 1.1]), vector(&[0.9, 1.2, -0.4]));
+    let unrolled = dlfeval(
+        |(x0, w): (DlArray, DlArray)| {
+            let mut x = x0.clone();
+            for i in 0..5 {
+                x = step(&DlArray::scalar(i as f64), &x, &w);
+            }
+            dlgradient(&x.square().sum_all(), (&x0, &w))
+        },
+        (x0.clone(), w.clone()),
+    )
+    .unwrap();
+    let looped = |(x0, w): (DlArray, DlArray)| {
+        let x = fori_loop(5, x0.clone(), |i, x| Ok(step(i, &x, &w)))?;
+        dlgradient(&x.square().sum_all(), (&x0, &w))
+    };
+    let eager = dlfeval(looped, (x0.clone(), w.clone())).unwrap();
+    let compiled = accelerate(looped).call((x0, w)).unwrap();
+    for (got, want) in
+        [(&eager.0, &unrolled.0), (&eager.1, &unrolled.1), (&compiled.0, &unrolled.0), (&compiled.1, &unrolled.1)]
+    {
+        let (g, w) = (got.extractdata::<f64>().unwrap(), want.extractdata::<f64>().unwrap());
+        for (a, b) in g.iter().zip(w.iter()) {
+            assert!((a - b).abs() <= 1e-14 * (1.0 + b.abs()), "{g} vs {w}");
+        }
+    }
+}
+
+#[test]
+fn while_loop_runs_to_its_own_stop_on_every_call() {
+    let af = accelerate(|x: DlArray| while_loop(x, |x| Ok(x.lt(&DlArray::scalar(100.0))), |x| Ok(&x * 3.0)));
+    assert_eq!(af.call(DlArray::scalar(1.0)).unwrap().to_scalar::<f64>().unwrap(), 243.0);
+    assert_eq!(af.call(DlArray::scalar(50.0)).unwrap().to_scalar::<f64>().unwrap(), 150.0);
+    assert_eq!(af.call(DlArray::scalar(200.0)).unwrap().to_scalar::<f64>().unwrap(), 200.0);
+}
+
+#[test]
+fn reverse_mode_through_while_loop_uses_the_forward_trip_count() {
+    // x -> x * w until x >= 10: from x0 = 1, w = 2: 4 steps, x = 16 = x0 w^4.
+    let f = |(x0, w): (DlArray, DlArray)| {
+        let x = while_loop(x0.clone(), |x| Ok(x.lt(&DlArray::scalar(10.0))), |x| Ok(&x * &w))?;
+        dlgradient(&x, (&x0, &w))
+    };
+    let (gx, gw) = dlfeval(f, (DlArray::scalar(1.0), DlArray::scalar(2.0))).unwrap();
+    assert_eq!(gx.to_scalar::<f64>().unwrap(), 16.0);
+    assert_eq!(gw.to_scalar::<f64>().unwrap(), 4.0 * 8.0);
+    let (gx, gw) = accelerate(f).call((DlArray::scalar(1.0), DlArray::scalar(2.0))).unwrap();
+    assert_eq!(gx.to_scalar::<f64>().unwrap(), 16.0);
+    assert_eq!(gw.to_scalar::<f64>().unwrap(), 32.0);
+}
+
+#[test]
+fn scan_stacks_outputs_and_differentiates_through_xs() {
+    let f = |xs: DlArray| {
+        let (total, partial) = scan(DlArray::scalar(1.0), xs.clone(), |s, x: DlArray| {
+            let s = &s * &x;
+            Ok((s.clone(), s))
+        })?;
+        let g = dlgradient(&(&total + partial.sum_all()), &xs)?;
+        Ok((partial, g))
+    };
+    let xs = DlArray::from(array![2.0, 3.0, 4.0]);
+    for (partial, g) in [dlfeval(f, xs.clone()).unwrap(), accelerate(f).call(xs.clone()).unwrap()] {
+        assert_eq!(partial.extractdata::<f64>().unwrap().into_raw_vec_and_offset().0, vec![2.0, 6.0, 24.0]);
+        // total = x0 x1 x2; sum = x0 + x0 x1 + x0 x1 x2.
+        let want = [1.0 + 3.0 + 12.0 + 12.0, 2.0 + 8.0 + 8.0, 6.0 + 6.0];
+        assert_eq!(g.extractdata::<f64>().unwrap().into_raw_vec_and_offset().0, want.to_vec());
+    }
+}
+
+#[test]
+fn cond_takes_one_branch_and_its_gradient() {
+    let f = |x: DlArray| {
+        let y = cond(&x.lt(&DlArray::scalar(0.0)), x.clone(), |x| Ok(x.square()), |x| Ok(&x * 3.0))?;
+        Ok((y.clone(), dlgradient(&y, &x)?))
+    };
+    let af = accelerate(f);
+    for (x, y, g) in [(-2.0, 4.0, -4.0), (5.0, 15.0, 3.0)] {
+        for (got_y, got_g) in [dlfeval(f, DlArray::scalar(x)).unwrap(), af.call(DlArray::scalar(x)).unwrap()] {
+            assert_eq!(got_y.to_scalar::<f64>().unwrap(), y);
+            assert_eq!(got_g.to_scalar::<f64>().unwrap(), g);
+        }
+    }
+}
+
+#[test]
+fn a_trace_does_not_grow_with_the_trip_count() {
+    let size = |n: usize| {
+        cranegrad::trace_graph(|x: DlArray| fori_loop(n, x, |i, x| Ok((&x + i).sin())), DlArray::scalar(0.5))
+            .unwrap()
+            .nodes
+            .len()
+    };
+    assert_eq!(size(10), size(10_000));
+}
+
+#[test]
+fn a_carry_of_another_shape_is_an_error_naming_both_shapes() {
+    let e = dlfeval(|x: DlArray| fori_loop(3, x, |_, x| Ok(x.sum_all())), vector(&[1.0, 2.0])).unwrap_err().to_string();
+    assert!(e.contains("fori_loop") && e.contains("[2]") && e.contains("[]"), "{e}");
+}
+
+#[test]
+fn a_predicate_that_is_not_logical_is_an_error() {
+    let e = dlfeval(|x: DlArray| while_loop(x, |x| Ok(x.clone()), |x| Ok(x)), DlArray::scalar(1.0)).unwrap_err();
+    assert!(e.to_string().contains("logical scalar"), "{e}");
+}
+
+#[test]
+fn max_iterations_is_an_error_from_compiled_code_and_the_function_stays_usable() {
+    let options = LoopOptions { max_iterations: Some(50), checkpoint_every: None };
+    let af = accelerate(move |x: DlArray| {
+        while_loop_with(x, |x| Ok(x.gt(&DlArray::scalar(1.0))), |x| Ok(&x * 0.5), options)
+    });
+    let e = af.call(DlArray::scalar(1e300)).unwrap_err().to_string();
+    assert!(e.contains("max_iterations") && e.contains("while_loop"), "{e}");
+    assert_eq!(af.call(DlArray::scalar(8.0)).unwrap().to_scalar::<f64>().unwrap(), 1.0);
+}
+
+#[test]
+fn a_panic_inside_a_body_is_an_error() {
+    let e = dlfeval(|x: DlArray| fori_loop(3, x, |_, _x| -> Result<DlArray> { panic!("boom") }), DlArray::scalar(1.0))
+        .unwrap_err();
+    assert!(e.to_string().contains("boom"), "{e}");
+}
+
+#[test]
+fn dlgradient_inside_a_body_finds_a_saddle_point_compiled() {
+    // min over x of max over y of f = x^2 - y^2 + x y: the inner ascent inside the outer body.
+    let solve = accelerate(|start: DlArray| {
+        let (x, _) = while_loop(
+            (start, DlArray::scalar(1.0)),
+            |(_, g): &(DlArray, DlArray)| Ok(g.gt(&DlArray::scalar(1e-10))),
+            |(x, _)| {
+                let y = fori_loop(50, DlArray::scalar(0.0), |_, y| {
+                    let f = x.square() - y.square() + &x * &y;
+                    let gy = dlgradient(&f, &y)?;
+                    Ok(&y + 0.25 * &gy)
+                })?;
+                let f = x.square() - y.square() + &x * &y;
+                let gx = dlgradient(&f, &x)?;
+                Ok((&x - 0.2 * &gx, gx.abs()))
+            },
+        )?;
+        Ok(x)
+    });
+    let x = solve.call(DlArray::scalar(1.0)).unwrap().to_scalar::<f64>().unwrap();
+    assert!(x.abs() < 1e-8, "{x}");
+}
