@@ -742,3 +742,94 @@ fn external_first_and_second_order() {
         Tol::F64,
     );
 }
+
+/// A step of a small nonlinear recurrence, with a captured weight.
+fn recurrence(i: &DlArray, x: &DlArray, w: &DlArray) -> DlArray {
+    (x * w).sin() + x * 0.5 + (i * 0.1).cos() * w
+}
+
+#[test]
+fn loops_and_branches_first_and_second_order() {
+    let mut rng = Rng::new(43);
+    let x0 = rng.array(&[3], -1.0, 1.0);
+    let w = rng.array(&[3], -1.0, 1.0);
+    // fori_loop: the carry and the captured weight.
+    check_both(
+        |xs| {
+            let w = xs[1].clone();
+            fori_loop(4, xs[0].clone(), |i, x| Ok(recurrence(i, &x, &w))).unwrap().square().sum_all()
+        },
+        &[x0.clone(), w.clone()],
+        Tol::F64,
+    );
+    // scan: gradients flow to xs, the carry's tree and the stacked outputs.
+    let xs = rng.array(&[5, 3], -1.0, 1.0);
+    check_both(
+        |a| {
+            let w = a[2].clone();
+            let ((h, s), ys) = scan((a[0].clone(), DlArray::scalar(0.0)), a[1].clone(), |(h, s), x: DlArray| {
+                let h = (&h * &w + &x).tanh();
+                let s = &s + h.sum_all();
+                Ok(((h.clone(), s), h.square()))
+            })
+            .unwrap();
+            h.sum_all() + s * 0.3 + ys.sin().sum_all()
+        },
+        &[x0.clone(), xs, w.clone()],
+        Tol::F64,
+    );
+    // cond: each side's gradient, with a captured array in one branch.
+    for shift in [-3.0, 3.0] {
+        check_both(
+            |a| {
+                let w = a[1].clone();
+                let pred = (a[0].sum_all() + shift).gt(&DlArray::scalar(0.0));
+                cond(&pred, a[0].clone(), |x| Ok((&x * &w).exp().sum_all()), |x| Ok(x.sin().sum_all())).unwrap()
+            },
+            &[x0.clone(), w.clone()],
+            Tol::F64,
+        );
+    }
+    // A loop inside a loop.
+    check_both(
+        |a| {
+            let w = a[1].clone();
+            fori_loop(3, a[0].clone(), |_, x| fori_loop(2, x, |j, y| Ok(recurrence(j, &y, &w)))).unwrap().sum_all()
+        },
+        &[x0.clone(), w.clone()],
+        Tol::F64,
+    );
+}
+
+#[test]
+fn while_loop_first_order() {
+    let mut rng = Rng::new(47);
+    // Scaling until the norm passes a bound: the trip count is fixed near the point.
+    check_grad(
+        |a| {
+            let w = a[1].clone();
+            let x = while_loop(
+                a[0].clone(),
+                |x| Ok(x.square().sum_all().lt(&DlArray::scalar(40.0))),
+                |x| Ok((&x * &w).sin() * 0.5 + &x * 1.7),
+            )
+            .unwrap();
+            x.exp().sum_all()
+        },
+        &[rng.array(&[3], 0.5, 1.0), rng.array(&[3], 0.5, 1.0)],
+        Tol::F64,
+    );
+}
+
+#[test]
+fn loops_complex_first_order() {
+    let mut rng = Rng::new(53);
+    check_grad_complex(
+        |a| {
+            let w = a[1].clone();
+            fori_loop(3, a[0].clone(), |_, z| Ok((&z * &w).sin() + &z)).unwrap().abs().square().sum_all()
+        },
+        &[rng.complex(&[2], -0.8, 0.8), rng.complex(&[2], -0.8, 0.8)],
+        Tol::F64,
+    );
+}

@@ -1,8 +1,7 @@
 //! `cond`: one node holding both branches, each traced once; one of them runs.
 
 use super::build::{add_missing_inputs, check_returned, leaves, record, structure, types_of, LeafType};
-use super::rules::LoopRule;
-use super::target::{Kind, LoopTarget, Part};
+use super::target::{Kind, LoopRule, LoopTarget, Part};
 use super::LoopOptions;
 use crate::array::DType;
 use crate::custom::trees::{rebuild, template};

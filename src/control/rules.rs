@@ -9,27 +9,14 @@ use super::branch::cond_arrays;
 use super::build::{add_missing_inputs, types_of, LeafType};
 use super::replay::replay;
 use super::scan::scan_arrays;
-use super::target::{Kind, LoopTarget, Part};
+use super::target::{Kind, LoopRule, LoopTarget, Part};
 use super::LoopOptions;
 use crate::array::{DType, Data};
-use crate::autodiff::{gradients, CallBackward, CallVjp, GradOptions};
+use crate::autodiff::{gradients, CallVjp, GradOptions};
 use crate::custom::trees::zeros_like;
 use crate::error::{Error, Result};
 use crate::trace::{trace_body, DlArray};
-use std::sync::{Arc, Weak};
-
-/// The backward rule of a loop or branch target.
-pub(crate) struct LoopRule {
-    target: Weak<LoopTarget>,
-    options: LoopOptions,
-}
-
-impl LoopRule {
-    /// The rule of the target `me` (made while `me` is being built).
-    pub fn backward(me: Weak<LoopTarget>, options: LoopOptions) -> CallBackward {
-        CallBackward(Arc::new(LoopRule { target: me, options }))
-    }
-}
+use std::sync::Arc;
 
 impl CallVjp for LoopRule {
     fn vjp(&self, output: usize, inputs: &[DlArray], ct: &DlArray) -> Result<Vec<DlArray>> {
@@ -49,7 +36,7 @@ impl CallVjp for LoopRule {
                 .map(|((d, s), ct)| ct.clone().unwrap_or_else(|| DlArray::from_data(Arc::new(Data::zeros(*d, s)))))
                 .collect();
             match t.kind {
-                Kind::Scan { reverse, ys, .. } => scan_vjp(&t, reverse, ys, inputs, &cts, self.options),
+                Kind::Scan { reverse, ys, .. } => scan_vjp(&t, reverse, ys, inputs, &cts, self.options()),
                 Kind::Cond => cond_vjp(&t, inputs, &cts),
                 Kind::While { max_iterations } => while_vjp(&t, max_iterations, inputs, &cts),
                 Kind::WhileReverse { .. } => Err(Error::Gradient(format!(
@@ -63,12 +50,6 @@ impl CallVjp for LoopRule {
 
     fn groups_outputs(&self) -> bool {
         true
-    }
-}
-
-impl LoopRule {
-    fn target(&self) -> Result<Arc<LoopTarget>> {
-        self.target.upgrade().ok_or_else(|| Error::Gradient("internal: a loop's target was dropped".into()))
     }
 }
 

@@ -1,8 +1,7 @@
 //! `scan` and `fori_loop` (a scan over the step indices): one node whose body is traced once.
 
 use super::build::{check_returned, leaves, record, structure, types_of, LeafType};
-use super::rules::LoopRule;
-use super::target::{Kind, LoopTarget, Part};
+use super::target::{Kind, LoopRule, LoopTarget, Part};
 use super::LoopOptions;
 use crate::array::Data;
 use crate::custom::trees::{rebuild, template};

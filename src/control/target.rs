@@ -4,12 +4,13 @@
 //! same iterations in the same order.
 
 use super::slices::{row, stack_rows};
+use super::LoopOptions;
 use crate::array::{DType, Data};
 use crate::autodiff::CallBackward;
 use crate::error::{Error, Result};
 use crate::ir::{CallTarget, Graph};
 use std::any::Any;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, Weak};
 
 /// What kind of control flow a target is, with what its run needs to know.
 #[derive(Clone, Debug, PartialEq)]
@@ -68,6 +69,30 @@ impl Part {
             }
         }
         crate::interp::run(&self.optimized, args)
+    }
+}
+
+/// The backward rule of a loop or branch target (its `CallVjp` implementation is in
+/// `rules.rs`, which builds loops itself).
+pub(crate) struct LoopRule {
+    target: Weak<LoopTarget>,
+    options: LoopOptions,
+}
+
+impl LoopRule {
+    /// The rule of the target `me` (made while `me` is being built).
+    pub fn backward(me: Weak<LoopTarget>, options: LoopOptions) -> CallBackward {
+        CallBackward(Arc::new(LoopRule { target: me, options }))
+    }
+
+    /// The target.
+    pub fn target(&self) -> Result<Arc<LoopTarget>> {
+        self.target.upgrade().ok_or_else(|| Error::Gradient("internal: a loop's target was dropped".into()))
+    }
+
+    /// The loop's options.
+    pub fn options(&self) -> LoopOptions {
+        self.options
     }
 }
 

@@ -2,8 +2,7 @@
 //! to its own stopping point on every call.
 
 use super::build::{add_missing_inputs, check_returned, leaves, record, structure, types_of, LeafType};
-use super::rules::LoopRule;
-use super::target::{Kind, LoopTarget, Part};
+use super::target::{Kind, LoopRule, LoopTarget, Part};
 use super::LoopOptions;
 use crate::array::DType;
 use crate::custom::trees::{rebuild, template};

@@ -118,6 +118,7 @@ pub fn to_text_with(g: &Graph, options: &DumpOptions) -> String {
     };
     let mut out = String::new();
     let mut region = 0;
+    let mut printed_bodies: Vec<*const ()> = Vec::new();
     for (id, text, ty) in rows {
         let n = &g.nodes[id];
         if n.region != region {
@@ -132,10 +133,29 @@ pub fn to_text_with(g: &Graph, options: &DumpOptions) -> String {
                 let _ = writeln!(out, "  {text:<text_width$} : {ty}");
             }
         }
+        if let Op::Call(c) = &n.op {
+            let key = std::sync::Arc::as_ptr(&c.target) as *const ();
+            if !printed_bodies.contains(&key) {
+                printed_bodies.push(key);
+                write_bodies(&mut out, c, options);
+            }
+        }
     }
     let outs: Vec<String> = g.outputs.iter().map(|&o| operand(g, &numbers, o)).collect();
     let _ = writeln!(out, "  outputs {}", outs.join(", "));
     out
+}
+
+/// The graphs a call's target holds (a loop's body, a branch's sides), once, indented under
+/// the first of its nodes.
+fn write_bodies(out: &mut String, c: &super::Call, options: &DumpOptions) {
+    for (label, body) in c.target.bodies() {
+        let _ = writeln!(out, "    {label} of {} {{", c.target.name());
+        for line in to_text_with(body, options).lines() {
+            let _ = writeln!(out, "    {line}");
+        }
+        let _ = writeln!(out, "    }}");
+    }
 }
 
 /// `%3 = mul %1, 2.0 [attributes]`: a node without its type.
@@ -189,6 +209,29 @@ pub fn to_dot_with(g: &Graph, name: &str, options: &DumpOptions) -> String {
         let _ = writeln!(out, "  out{i} [shape=ellipse, label=\"output {i}\"];");
         if let Some(k) = numbers[o] {
             let _ = writeln!(out, "  n{k} -> out{i};");
+        }
+    }
+    let mut printed_bodies: Vec<*const ()> = Vec::new();
+    let mut clusters = 0;
+    for n in &g.nodes {
+        if let Op::Call(c) = &n.op {
+            let key = std::sync::Arc::as_ptr(&c.target) as *const ();
+            if printed_bodies.contains(&key) {
+                continue;
+            }
+            printed_bodies.push(key);
+            for (label, body) in c.target.bodies() {
+                clusters += 1;
+                let k = clusters;
+                let title = format!("{label} of {}", c.target.name()).replace('"', "'");
+                let _ = writeln!(out, "  subgraph cluster_{k} {{\n    label=\"{title}\";");
+                let inner = to_dot_with(body, &title, options);
+                for line in inner.lines().skip(2).filter(|l| *l != "}") {
+                    let line = line.replace(" n", &format!(" b{k}n")).replace(" out", &format!(" b{k}out"));
+                    let _ = writeln!(out, "  {line}");
+                }
+                let _ = writeln!(out, "  }}");
+            }
         }
     }
     out.push_str("}\n");
