@@ -4,6 +4,7 @@
 
 mod conv_model;
 mod external;
+mod loops;
 mod measure;
 mod models;
 mod recurrent;
@@ -37,8 +38,14 @@ fn ratio(a: Option<Duration>, b: Option<Duration>) -> String {
 fn main() -> Result<()> {
     let quick = std::env::var("QUICK").is_ok();
     let budget = Duration::from_millis(if quick { 150 } else { 1500 });
-    let cell = |d: Option<Duration>| d.map(show).unwrap_or_else(|| "-".into());
     let mut rows: Vec<Row> = Vec::new();
+    // `cargo bench --bench workloads -- loops`: only the control-flow rows.
+    let only_loops = std::env::args().skip(1).any(|a| a == "loops");
+    if only_loops {
+        rows.extend(loops::loop_rows(budget)?);
+        print_table(&rows);
+        return Ok(());
+    }
 
     // W1: seed Rosenbrock, value + gradient at [-1, 2].
     {
@@ -379,13 +386,20 @@ fn main() -> Result<()> {
     }
 
     rows.push(external::external_call_row(budget)?);
+    rows.extend(loops::loop_rows(budget)?);
+    print_table(&rows);
+    Ok(())
+}
 
+/// Prints the rows as one markdown table.
+fn print_table(rows: &[Row]) {
+    let cell = |d: Option<Duration>| d.map(show).unwrap_or_else(|| "-".into());
     println!();
     println!(
         "| workload | eager (dlfeval) | accelerated | hand-written | eager / accelerated | accelerated / hand | note |"
     );
     println!("|---|---|---|---|---|---|---|");
-    for r in &rows {
+    for r in rows {
         println!(
             "| {} | {} | {} | {} | {} | {} | {} |",
             r.workload,
@@ -397,5 +411,4 @@ fn main() -> Result<()> {
             r.note
         );
     }
-    Ok(())
 }

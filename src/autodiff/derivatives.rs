@@ -279,19 +279,18 @@ pub fn dlhvp_with<X: Differentiable, V: Differentiable>(
 /// True when some of `vs` is computed (in the innermost trace) from some of `xs`.
 fn depends_on(vs: &[DlArray], xs: &[&DlArray]) -> bool {
     with_top(|t| {
-        let n = t.graph.nodes.len();
-        let mut target = vec![false; n];
-        for id in xs.iter().filter_map(|x| t.own(x.node)) {
-            target[id] = true;
-        }
-        let mut stack: Vec<usize> = vs.iter().filter_map(|v| t.own(v.node)).collect();
-        let mut seen = vec![false; n];
+        // Sets rather than per-node tables: the walk costs what it visits (nodes before the
+        // earliest x are not followed), not the whole trace.
+        let target: rustc_hash::FxHashSet<usize> = xs.iter().filter_map(|x| t.own(x.node)).collect();
+        let Some(&lo) = target.iter().min() else { return false };
+        let mut stack: Vec<usize> = vs.iter().filter_map(|v| t.own(v.node)).filter(|&id| id >= lo).collect();
+        let mut seen = rustc_hash::FxHashSet::default();
         while let Some(id) = stack.pop() {
-            if target[id] {
+            if target.contains(&id) {
                 return true;
             }
-            if !std::mem::replace(&mut seen[id], true) {
-                stack.extend(t.graph.nodes[id].inputs.iter().copied());
+            if seen.insert(id) {
+                stack.extend(t.graph.nodes[id].inputs.iter().copied().filter(|&i| i >= lo));
             }
         }
         false

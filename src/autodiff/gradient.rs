@@ -10,6 +10,7 @@ use crate::trace::context::{tracing, with_top, NodeRef};
 use crate::trace::current_origin;
 use crate::trace::{DlArray, Value};
 use num_complex::Complex64;
+use rustc_hash::FxHashMap;
 use smallvec::SmallVec;
 use std::sync::Arc;
 
@@ -74,16 +75,49 @@ pub fn dlgradient_with<X: Differentiable>(y: &DlArray, xs: X, options: GradOptio
     xs.assemble(&mut grads.into_iter())
 }
 
-/// What the sweep needs from the trace, copied out so ops can record while it runs.
+/// What the sweep needs from the trace, copied out so ops can record while it runs. Only the
+/// part of the trace from the earliest variable to `y` is read (node ids from `lo`), so a
+/// gradient costs time in proportion to that part, not to everything traced before it.
 struct Snapshot {
     trace: u64,
     y: NodeId,
+    /// The earliest variable's node (or `y`'s): nothing before it depends on a variable.
+    lo: NodeId,
     nodes: Vec<(NodeId, Node)>,
     /// Each node's value the sweep reads: its data, or pending on its node (a lazy trace).
-    values: Vec<Option<Value>>,
+    values: FxHashMap<NodeId, Value>,
     vars: Vec<Option<NodeId>>,
+    /// For nodes `lo..=y`: on a path from a variable to `y`.
     on_path: Vec<bool>,
     accelerating: bool,
+}
+
+impl Snapshot {
+    /// True when node `id` is on a path from a variable to `y`.
+    fn on_path(&self, id: NodeId) -> bool {
+        id >= self.lo && self.on_path.get(id - self.lo).copied().unwrap_or(false)
+    }
+}
+
+/// `Err` unless `y` depends on something traced (an input, a variable, a traced gradient): as
+/// MATLAB's "value to differentiate is not traced", a y computed from constants alone is an
+/// error rather than a silent zero gradient. Reads the whole trace before `y` (only called when
+/// `y` depends on no variable).
+fn require_traced(t: &crate::trace::context::Trace, y_id: NodeId) -> Result<()> {
+    let mut traced = vec![false; y_id + 1];
+    for id in 0..=y_id {
+        let node = &t.graph.nodes[id];
+        traced[id] = matches!(node.op, Op::Input(_)) || node.region != 0 || node.inputs.iter().any(|&i| traced[i]);
+    }
+    if traced[y_id] {
+        Ok(())
+    } else {
+        Err(Error::Gradient(
+            "y is not traced: it depends on no input of dlfeval (or of the accelerated function), no variable and \
+             no traced gradient; compute it from those arrays"
+                .into(),
+        ))
+    }
 }
 
 fn snapshot(y: &DlArray, vars: &[&DlArray]) -> Result<Snapshot> {
@@ -99,57 +133,53 @@ fn snapshot(y: &DlArray, vars: &[&DlArray]) -> Result<Snapshot> {
             )
         })?;
         let var_ids: Vec<Option<NodeId>> = vars.iter().map(|v| t.own(v.node)).collect();
-        let n = y_id + 1;
-        // One forward pass: which nodes depend on a variable, and which are traced at all. As
-        // MATLAB's "value to differentiate is not traced", a y computed from constants alone
-        // (made inside the call, depending on no traced input, no variable and no traced
-        // gradient) is an error rather than a silent zero gradient.
-        let mut from_vars = vec![false; n];
-        for id in var_ids.iter().flatten().filter(|&&id| id < n) {
-            from_vars[*id] = true;
+        let lo = var_ids.iter().flatten().copied().filter(|&id| id <= y_id).min().unwrap_or(y_id);
+        // One forward pass from the earliest variable: which nodes depend on a variable.
+        let mut from_vars = vec![false; y_id + 1 - lo];
+        for id in var_ids.iter().flatten().filter(|&&id| id <= y_id) {
+            from_vars[*id - lo] = true;
         }
-        let mut traced = from_vars.clone();
-        for id in 0..n {
+        for id in lo..=y_id {
             let node = &t.graph.nodes[id];
-            from_vars[id] |= node.inputs.iter().any(|&i| from_vars[i]);
-            traced[id] |= matches!(node.op, Op::Input(_)) || node.region != 0 || node.inputs.iter().any(|&i| traced[i]);
+            from_vars[id - lo] |= node.inputs.iter().any(|&i| i >= lo && from_vars[i - lo]);
         }
-        if !traced[y_id] {
-            return Err(Error::Gradient(
-                "y is not traced: it depends on no input of dlfeval (or of the accelerated function), no \
-                 variable and no traced gradient; compute it from those arrays"
-                    .into(),
-            ));
+        if !from_vars[y_id - lo] {
+            require_traced(t, y_id)?;
         }
-        let mut on_path = vec![false; n];
-        on_path[y_id] = from_vars[y_id];
-        for id in (0..n).rev() {
-            if on_path[id] {
-                for &i in &t.graph.nodes[id].inputs {
-                    on_path[i] |= from_vars[i];
+        let mut on_path = vec![false; y_id + 1 - lo];
+        on_path[y_id - lo] = from_vars[y_id - lo];
+        for id in (lo..=y_id).rev() {
+            if on_path[id - lo] {
+                for &i in t.graph.nodes[id].inputs.iter().filter(|&&i| i >= lo) {
+                    on_path[i - lo] |= from_vars[i - lo];
                 }
             }
         }
-        let mut values = vec![None; n];
+        let mut values = FxHashMap::default();
         let mut nodes = Vec::new();
-        for id in (0..n).filter(|&id| on_path[id]) {
+        for id in (lo..=y_id).filter(|&id| on_path[id - lo]) {
             let node = &t.graph.nodes[id];
-            for &i in node.inputs.iter().chain(std::iter::once(&id)) {
-                if values[i].is_some() {
+            // A node's operands are read only when its rule runs: when one of them is on a path
+            // (a variable computed from released values needs none of them).
+            let rule_runs = node.inputs.iter().any(|&i| i >= lo && on_path[i - lo]);
+            let operands = if rule_runs { &node.inputs[..] } else { &[] };
+            for &i in operands.iter().chain(std::iter::once(&id)) {
+                if values.contains_key(&i) {
                     continue;
                 }
-                values[i] = Some(match &t.values[i] {
+                let value = match &t.values[i] {
                     Some(d) => Value::Ready(d.clone()),
                     None if t.lazy => {
                         let n = &t.graph.nodes[i];
                         Value::pending(n.dtype, n.shape.clone(), NodeRef { trace: t.id, id: i })
                     }
                     None => return Err(Error::Released),
-                });
+                };
+                values.insert(i, value);
             }
             nodes.push((id, node.clone()));
         }
-        Ok(Snapshot { trace: t.id, y: y_id, nodes, values, vars: var_ids, on_path, accelerating: t.accelerating })
+        Ok(Snapshot { trace: t.id, y: y_id, lo, nodes, values, vars: var_ids, on_path, accelerating: t.accelerating })
     })
     .unwrap_or_else(|| {
         Err(Error::Gradient(
@@ -208,9 +238,8 @@ fn gradients_untimed(y: &DlArray, vars: &[&DlArray], options: &GradOptions) -> R
             // Only intermediate values are released: the inputs and constants are the caller's
             // own arrays (releasing them frees nothing), and later computations from them are a
             // fresh part of the trace that a later dlgradient may differentiate.
-            for (id, v) in snap.values.iter().enumerate() {
-                let leaf = matches!(t.graph.nodes[id].op, Op::Input(_) | Op::Constant(_));
-                if v.is_some() && !leaf {
+            for &id in snap.values.keys() {
+                if !matches!(t.graph.nodes[id].op, Op::Input(_) | Op::Constant(_)) {
                     t.values[id] = None;
                 }
             }
@@ -220,7 +249,7 @@ fn gradients_untimed(y: &DlArray, vars: &[&DlArray], options: &GradOptions) -> R
     let mut out = Vec::with_capacity(vars.len());
     for (v, id) in vars.iter().zip(&snap.vars) {
         let (dtype, shape) = v.meta()?;
-        let g = id.and_then(|id| cts.get(id).cloned().flatten());
+        let g = id.filter(|&id| id >= snap.lo).and_then(|id| cts.get(id - snap.lo).cloned().flatten());
         let g = match g {
             Some(g) => g.cast(dtype),
             None => DlArray::from_data(Arc::new(Data::zeros(dtype, shape))),
@@ -242,17 +271,18 @@ fn gradients_untimed(y: &DlArray, vars: &[&DlArray], options: &GradOptions) -> R
 /// marked backward, or `fallback` when the forward node has none.
 fn sweep(snap: &Snapshot, higher: bool, fallback: Option<Origin>) -> Result<Vec<Option<DlArray>>> {
     let handle = |id: NodeId| -> DlArray {
-        let value = snap.values[id].clone().expect("snapshot holds every value the sweep reads");
+        let value = snap.values.get(&id).cloned().expect("snapshot holds every value the sweep reads");
         DlArray { value: Ok(value), node: higher.then_some(NodeRef { trace: snap.trace, id }) }
     };
-    let mut cts: Vec<Option<DlArray>> = vec![None; snap.y + 1];
-    if !snap.on_path[snap.y] {
+    // Cotangents of nodes `lo..=y`, at `id - lo` (nothing before `lo` is on a path).
+    let mut cts: Vec<Option<DlArray>> = vec![None; snap.y + 1 - snap.lo];
+    if !snap.on_path(snap.y) {
         return Ok(cts);
     }
     let y_dtype = snap.nodes.last().map(|(_, n)| n.dtype).unwrap_or(DType::F64);
     // The seed: a constant node when the sweep is traced, so that the ops the rules apply to it
     // (the broadcast of a sum's cotangent, say) are recorded rather than computed in full.
-    cts[snap.y] = Some({
+    cts[snap.y - snap.lo] = Some({
         let y_origin = snap.nodes.last().and_then(|(_, n)| n.origin);
         let _origin = current_origin::scoped(y_origin.map(Origin::backward).or(fallback));
         let one = Data::full(y_dtype, &[], Complex64::new(1.0, 0.0));
@@ -263,7 +293,7 @@ fn sweep(snap: &Snapshot, higher: bool, fallback: Option<Origin>) -> Result<Vec<
     while position > 0 {
         position -= 1;
         let (id, node) = &snap.nodes[position];
-        let wants: SmallVec<[bool; 4]> = node.inputs.iter().map(|&i| snap.on_path[i]).collect();
+        let wants: SmallVec<[bool; 4]> = node.inputs.iter().map(|&i| snap.on_path(i)).collect();
         if let Op::Call(c) = &node.op {
             if takes_all_outputs(c) {
                 // The outputs of one call are adjacent: take every sibling's cotangent at once.
@@ -271,7 +301,7 @@ fn sweep(snap: &Snapshot, higher: bool, fallback: Option<Origin>) -> Result<Vec<
                 let mut outputs: Vec<Option<DlArray>> = vec![None; c.target.output_types().len()];
                 for (sid, sibling) in &snap.nodes[first..=position] {
                     if let Op::Call(s) = &sibling.op {
-                        outputs[s.output] = cts[*sid].clone();
+                        outputs[s.output] = cts[*sid - snap.lo].clone();
                     }
                 }
                 position = first;
@@ -281,25 +311,26 @@ fn sweep(snap: &Snapshot, higher: bool, fallback: Option<Origin>) -> Result<Vec<
                 let _origin = current_origin::scoped(node.origin.map(Origin::backward).or(fallback));
                 let xs: Vec<DlArray> = node.inputs.iter().map(|&i| handle(i)).collect();
                 let contributions = call_vjp_outputs(c, &xs, &outputs)?;
-                accumulate(&mut cts, &node.inputs, contributions, &wants)?;
+                accumulate(&mut cts, snap.lo, &node.inputs, contributions, &wants)?;
                 continue;
             }
         }
-        let Some(ct) = cts[*id].clone() else { continue };
+        let Some(ct) = cts[*id - snap.lo].clone() else { continue };
         if !wants.iter().any(|&w| w) {
             continue;
         }
         let _origin = current_origin::scoped(node.origin.map(Origin::backward).or(fallback));
         let xs: SmallVec<[DlArray; 2]> = node.inputs.iter().map(|&i| handle(i)).collect();
         let contributions = vjp(&node.op, &xs, &handle(*id), &ct, &wants)?;
-        accumulate(&mut cts, &node.inputs, contributions, &wants)?;
+        accumulate(&mut cts, snap.lo, &node.inputs, contributions, &wants)?;
     }
     Ok(cts)
 }
 
-/// Adds each wanted contribution to its input's cotangent.
+/// Adds each wanted contribution to its input's cotangent (at `input - lo`).
 fn accumulate(
     cts: &mut [Option<DlArray>],
+    lo: NodeId,
     inputs: &[NodeId],
     contributions: impl IntoIterator<Item = Option<DlArray>>,
     wants: &[bool],
@@ -307,7 +338,7 @@ fn accumulate(
     for ((&i, g), &want) in inputs.iter().zip(contributions).zip(wants) {
         let Some(g) = g.filter(|_| want) else { continue };
         g.check()?;
-        cts[i] = Some(match cts[i].take() {
+        cts[i - lo] = Some(match cts[i - lo].take() {
             Some(acc) => acc + g,
             None => g,
         });
