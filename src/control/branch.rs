@@ -1,6 +1,6 @@
 //! `cond`: one node holding both branches, each traced once; one of them runs.
 
-use super::build::{add_missing_inputs, check_returned, leaves, record, structure, types_of, LeafType};
+use super::build::{add_missing_inputs, check_returned, leaves, prune_captures, record, structure, types_of, LeafType};
 use super::target::{Kind, LoopRule, LoopTarget, Part};
 use super::LoopOptions;
 use crate::array::DType;
@@ -75,9 +75,10 @@ pub(crate) fn cond_arrays(
     };
     let outputs = result_types(&then_body.graph);
     check_returned(name, "the else branch's result", ("", &outputs), ("", &result_types(&else_body.graph)))?;
-    let captures = else_body.captures;
+    let (graphs, captures) = prune_captures(vec![then_body.graph, else_body.graph], types.len(), else_body.captures)?;
     let inputs: Vec<LeafType> = types.iter().cloned().chain(types_of(&captures)?).collect();
-    let (mut then_graph, mut else_graph) = (then_body.graph, else_body.graph);
+    let [mut then_graph, mut else_graph]: [_; 2] =
+        graphs.try_into().map_err(|_| Error::argument(name, "internal: two branches"))?;
     add_missing_inputs(&mut then_graph, &inputs);
     add_missing_inputs(&mut else_graph, &inputs);
     let (then_part, else_part) = (Part::new(then_graph)?, Part::new(else_graph)?);

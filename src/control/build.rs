@@ -95,3 +95,69 @@ pub(crate) fn record(target: Arc<LoopTarget>, operands: &[DlArray]) -> Result<Ve
 pub(crate) fn types_of(arrays: &[DlArray]) -> Result<Vec<LeafType>> {
     arrays.iter().map(|a| a.meta().map(|(d, s)| (d, s.to_vec()))).collect()
 }
+
+/// The bodies without their dead nodes and the captures they still read: a capture that only
+/// dead code read (a value computed for a `dlgradient` inside the body and then unused, say) is
+/// no operand of the loop, so nothing outside depends on the loop through it. Inputs
+/// `0..arguments` are the bodies' own; the captures' inputs are renumbered in order.
+pub(crate) fn prune_captures(
+    graphs: Vec<Graph>,
+    arguments: usize,
+    captures: Vec<DlArray>,
+) -> Result<(Vec<Graph>, Vec<DlArray>)> {
+    let graphs: Vec<Graph> = graphs.into_iter().map(Graph::into_pruned).collect::<Result<_>>()?;
+    let mut used = vec![false; captures.len()];
+    for g in &graphs {
+        let mut read = vec![false; g.nodes.len()];
+        for n in &g.nodes {
+            for &i in &n.inputs {
+                read[i] = true;
+            }
+        }
+        for &o in &g.outputs {
+            read[o] = true;
+        }
+        for (id, n) in g.nodes.iter().enumerate() {
+            if let Op::Input(k) = n.op {
+                if k >= arguments && k - arguments < used.len() && read[id] {
+                    used[k - arguments] = true;
+                }
+            }
+        }
+    }
+    let mut renumbered = vec![None; captures.len()];
+    let mut next = arguments;
+    for (k, &u) in used.iter().enumerate() {
+        if u {
+            renumbered[k] = Some(next);
+            next += 1;
+        }
+    }
+    let graphs = graphs.into_iter().map(|g| without_inputs(g, arguments, &renumbered)).collect();
+    let kept = captures.into_iter().zip(&used).filter(|(_, &u)| u).map(|(c, _)| c).collect();
+    Ok((graphs, kept))
+}
+
+/// `g` with the capture inputs that `renumbered` drops (`None`) removed and the others renumbered.
+fn without_inputs(g: Graph, arguments: usize, renumbered: &[Option<usize>]) -> Graph {
+    let mut map = vec![usize::MAX; g.nodes.len()];
+    let mut nodes = Vec::with_capacity(g.nodes.len());
+    for (id, mut n) in g.nodes.into_iter().enumerate() {
+        if let Op::Input(k) = n.op {
+            if k >= arguments {
+                match renumbered.get(k - arguments).copied().flatten() {
+                    Some(new) => n.op = Op::Input(new),
+                    None => continue,
+                }
+            }
+        }
+        for i in n.inputs.iter_mut() {
+            *i = map[*i];
+        }
+        map[id] = nodes.len();
+        nodes.push(n);
+    }
+    let outputs = g.outputs.iter().map(|&o| map[o]).collect();
+    let regions = g.regions.iter().map(|r| r.remapped(&map)).collect();
+    Graph { nodes, outputs, regions }
+}

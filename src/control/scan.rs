@@ -1,6 +1,6 @@
 //! `scan` and `fori_loop` (a scan over the step indices): one node whose body is traced once.
 
-use super::build::{check_returned, leaves, record, structure, types_of, LeafType};
+use super::build::{check_returned, leaves, prune_captures, record, structure, types_of, LeafType};
 use super::target::{Kind, LoopRule, LoopTarget, Part};
 use super::LoopOptions;
 use crate::array::Data;
@@ -145,8 +145,9 @@ pub(crate) fn scan_arrays(
         Ok(c.into_iter().chain(y).collect())
     })?;
     let ys = ys_count.into_inner();
-    let mut graph = traced.graph;
-    let all_inputs: Vec<LeafType> = arguments.iter().cloned().chain(types_of(&traced.captures)?).collect();
+    let (mut graphs, captures) = prune_captures(vec![traced.graph], arguments.len(), traced.captures)?;
+    let mut graph = graphs.pop().ok_or_else(|| Error::argument(name, "internal: no body"))?;
+    let all_inputs: Vec<LeafType> = arguments.iter().cloned().chain(types_of(&captures)?).collect();
     super::build::add_missing_inputs(&mut graph, &all_inputs);
     let y_types: Vec<LeafType> = graph.outputs[nc..]
         .iter()
@@ -155,8 +156,7 @@ pub(crate) fn scan_arrays(
             (n.dtype, std::iter::once(length).chain(n.shape.iter().copied()).collect())
         })
         .collect();
-    let inputs: Vec<LeafType> =
-        carry_types.iter().chain(&xs_types).cloned().chain(types_of(&traced.captures)?).collect();
+    let inputs: Vec<LeafType> = carry_types.iter().chain(&xs_types).cloned().chain(types_of(&captures)?).collect();
     let body = Part::new(graph)?;
     let target = Arc::new_cyclic(|me| LoopTarget {
         name: name.to_string(),
@@ -170,7 +170,7 @@ pub(crate) fn scan_arrays(
         outputs: carry_types.iter().cloned().chain(y_types).collect(),
         backward: LoopRule::backward(me.clone(), options),
     });
-    let operands: Vec<DlArray> = carry.iter().chain(xs).chain(&traced.captures).cloned().collect();
+    let operands: Vec<DlArray> = carry.iter().chain(xs).chain(&captures).cloned().collect();
     let mut results = record(target, &operands)?;
     let ys = results.split_off(nc);
     Ok((results, ys))

@@ -54,21 +54,26 @@ impl Part {
         Part { traced: p.traced.clone(), optimized: p.optimized.clone(), native: OnceLock::new() }
     }
 
-    /// The part's results on `args`, natively compiled or interpreted.
-    fn run(&self, args: &[Arc<Data>], native: bool) -> Result<Vec<Arc<Data>>> {
-        if native {
-            let compiled = self.native.get_or_init(|| match crate::jit::compile_optimized(&self.optimized) {
+    /// The part compiled to native code (on first use); `None` when compilation failed (the
+    /// interpreter runs it then).
+    fn native(&self) -> Option<&crate::jit::Compiled> {
+        self.native
+            .get_or_init(|| match crate::jit::compile_optimized(&self.optimized) {
                 Ok(c) => Some(c),
                 Err(e) => {
                     log::warn!("a loop body runs on the interpreter: native compilation failed: {e}");
                     None
                 }
-            });
-            if let Some(c) = compiled {
-                return c.run(args);
-            }
+            })
+            .as_ref()
+    }
+
+    /// The part's results on `args`, natively compiled or interpreted.
+    fn run(&self, args: &[Arc<Data>], native: bool) -> Result<Vec<Arc<Data>>> {
+        match self.native().filter(|_| native) {
+            Some(c) => c.run(args),
+            None => crate::interp::run(&self.optimized, args),
         }
-        crate::interp::run(&self.optimized, args)
     }
 }
 
@@ -151,6 +156,10 @@ impl LoopTarget {
     ) -> Result<Vec<Arc<Data>>> {
         let (carry, rest) = inputs.split_at(self.carry);
         let (xs, captures) = rest.split_at(self.xs);
+        if let Some(body) = self.body.native().filter(|_| native) {
+            let (last, ys) = crate::jit::scan_native(body, carry, xs, captures, length, reverse)?;
+            return Ok(last.into_iter().chain(ys).map(Arc::new).collect());
+        }
         let mut args: Vec<Arc<Data>> = carry.to_vec();
         args.extend(xs.iter().map(|x| x.clone()));
         args.extend(captures.iter().cloned());
@@ -187,8 +196,14 @@ impl LoopTarget {
         max_iterations: Option<usize>,
         native: bool,
         keep: bool,
-    ) -> Result<(Vec<Arc<Data>>, Vec<Vec<Arc<Data>>>)> {
+    ) -> Result<(Vec<Arc<Data>>, Vec<Vec<Data>>)> {
         let predicate = self.other.as_ref().ok_or_else(|| Error::argument(&self.name, "internal: no predicate"))?;
+        if let (Some(p), Some(b), true) = (predicate.native(), self.body.native(), native) {
+            let (carry, captures) = inputs.split_at(self.carry);
+            let (last, kept) = crate::jit::while_native(&self.name, (p, b), carry, captures, max_iterations, keep)?;
+            let args = last.into_iter().map(Arc::new).chain(captures.iter().cloned()).collect();
+            return Ok((args, kept));
+        }
         let mut args: Vec<Arc<Data>> = inputs.to_vec();
         let mut kept = Vec::new();
         let mut steps = 0usize;
@@ -200,7 +215,7 @@ impl LoopTarget {
                 ));
             }
             if keep {
-                kept.push(args[..self.carry].to_vec());
+                kept.push(args[..self.carry].iter().map(|c| (**c).clone()).collect());
             }
             let out = self.body.run(&args, native)?;
             for (k, c) in out.into_iter().enumerate() {
@@ -221,13 +236,18 @@ impl LoopTarget {
             self.reverse_step.as_ref().ok_or_else(|| Error::argument(&self.name, "internal: no reverse step"))?;
         let captures = self.inputs.len() - 2 * self.carry;
         let (forward, cts) = inputs.split_at(self.carry + captures);
-        let (_, kept) = self.run_while(forward, max_iterations, native, true)?;
+        let (_, mut kept) = self.run_while(forward, max_iterations, native, true)?;
         let mut acc: Vec<Arc<Data>> = cts.to_vec();
         for (dtype, shape) in &self.inputs[self.carry..self.carry + captures] {
             acc.push(Arc::new(Data::zeros(*dtype, shape)));
         }
-        for carry in kept.iter().rev() {
-            let args: Vec<Arc<Data>> = carry.iter().chain(&forward[self.carry..]).chain(acc.iter()).cloned().collect();
+        if let Some(compiled) = step.native().filter(|_| native) {
+            let last = crate::jit::reverse_native(compiled, &mut kept, &forward[self.carry..], &acc)?;
+            return Ok(last.into_iter().map(Arc::new).collect());
+        }
+        for carry in kept.into_iter().rev() {
+            let args: Vec<Arc<Data>> =
+                carry.into_iter().map(Arc::new).chain(forward[self.carry..].iter().cloned()).chain(acc).collect();
             acc = step.run(&args, native)?;
         }
         Ok(acc)

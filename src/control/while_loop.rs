@@ -1,7 +1,7 @@
 //! `while_loop`: one node holding its predicate and its body, each traced once; the loop runs
 //! to its own stopping point on every call.
 
-use super::build::{add_missing_inputs, check_returned, leaves, record, structure, types_of, LeafType};
+use super::build::{add_missing_inputs, check_returned, leaves, prune_captures, record, structure, types_of, LeafType};
 use super::target::{Kind, LoopRule, LoopTarget, Part};
 use super::LoopOptions;
 use crate::array::DType;
@@ -73,8 +73,10 @@ where
         )?;
         Ok(c_arrays)
     })?;
-    let inputs: Vec<LeafType> = carry_types.iter().cloned().chain(types_of(&traced.captures)?).collect();
-    let (mut body_graph, mut predicate_graph) = (traced.graph, predicate.graph);
+    let (graphs, captures) = prune_captures(vec![traced.graph, predicate.graph], carry.len(), traced.captures)?;
+    let inputs: Vec<LeafType> = carry_types.iter().cloned().chain(types_of(&captures)?).collect();
+    let [mut body_graph, mut predicate_graph]: [_; 2] =
+        graphs.try_into().map_err(|_| Error::argument(&name, "internal: two bodies"))?;
     add_missing_inputs(&mut body_graph, &inputs);
     add_missing_inputs(&mut predicate_graph, &inputs);
     let (body_part, predicate_part) = (Part::new(body_graph)?, Part::new(predicate_graph)?);
@@ -90,7 +92,7 @@ where
         outputs: carry_types.clone(),
         backward: LoopRule::backward(me.clone(), options),
     });
-    let operands: Vec<DlArray> = carry.iter().chain(&traced.captures).cloned().collect();
+    let operands: Vec<DlArray> = carry.iter().chain(&captures).cloned().collect();
     let results = record(target, &operands)?;
     rebuild(&name, &init_template, &results)
 }

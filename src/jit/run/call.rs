@@ -30,16 +30,16 @@ fn zeroed_arena(words: usize) -> Result<Vec<u64>> {
     Ok(vec![0u64; words])
 }
 
-fn const_ptr(d: &Data) -> *mut u8 {
+pub(super) fn const_ptr(d: &Data) -> *mut u8 {
     with_data!(d, a => a.as_ptr() as *mut u8)
 }
 
-fn mut_ptr(d: &mut Data) -> *mut u8 {
+pub(super) fn mut_ptr(d: &mut Data) -> *mut u8 {
     with_data!(d, a => a.as_mut_ptr() as *mut u8)
 }
 
 /// An owned standard-layout copy of `d` (inputs are read in place when already standard).
-fn standard_copy(d: &Data) -> Arc<Data> {
+pub(super) fn standard_copy(d: &Data) -> Arc<Data> {
     Arc::new(with_data!(d, a => Element::into_data(standard(a.clone()))))
 }
 
@@ -119,13 +119,7 @@ impl Compiled {
             recycling: false,
         };
         self.output_buffers(&mut out)?;
-        let small = self.arena_words <= THREAD_ARENA_WORDS;
-        let mut arena = self.take_arena(small)?;
-        let arena_ptr = arena.as_mut_ptr() as *mut u8;
-        let ptrs = self.pointer_table(arena_ptr, &in_ptrs, &out.ptrs);
-        let ran = self.run_steps(&ptrs);
-        POINTERS.with(|p| p.set((self.id, arena_ptr as usize, ptrs)));
-        self.give_back_arena(small, arena);
+        let ran = self.run_on(&in_ptrs, &out.ptrs);
         drop(copies);
         if let Err(e) = ran {
             // The scratch is back; the outputs, some unwritten, are dropped (this thread keeps
@@ -140,6 +134,20 @@ impl Compiled {
         }
         self.keep_outputs(&mut out);
         self.results(inputs, &mut out.allocated)
+    }
+
+    /// Runs the steps with the inputs and the outputs' buffers at the given addresses, the
+    /// arena and pointer table from this thread's scratch (given back, also on `Err`).
+    #[inline]
+    pub(super) fn run_on(&self, in_ptrs: &[*mut u8], out_ptrs: &[*mut u8]) -> Result<()> {
+        let small = self.arena_words <= THREAD_ARENA_WORDS;
+        let mut arena = self.take_arena(small)?;
+        let arena_ptr = arena.as_mut_ptr() as *mut u8;
+        let ptrs = self.pointer_table(arena_ptr, in_ptrs, out_ptrs);
+        let ran = self.run_steps(&ptrs);
+        POINTERS.with(|p| p.set((self.id, arena_ptr as usize, ptrs)));
+        self.give_back_arena(small, arena);
+        ran
     }
 
     /// `Err` unless `inputs` has the dtypes and shapes of the graph's inputs.

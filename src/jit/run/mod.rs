@@ -9,7 +9,9 @@ mod call;
 pub(crate) mod gemm;
 pub(crate) mod host;
 mod host_call;
+mod native_loop;
 pub(crate) mod pool;
 pub(crate) mod runtime;
 
+pub(crate) use native_loop::{reverse_native, scan_native, while_native};
 pub use runtime::{Compiled, Outputs};

@@ -1,0 +1,203 @@
+//! Loops over compiled bodies, in place: a loop's carry lives in two sets of buffers it owns
+//! (read one, write the other, swap), a scan's rows are read and its stacked outputs written
+//! at their offsets in the whole arrays, and each iteration runs the body's steps on a pointer
+//! table filled with those addresses: no allocation, no argument check, no array built per
+//! iteration. The interpreter runs the same iterations in the same order.
+
+use super::call::{const_ptr, mut_ptr, standard_copy};
+use super::runtime::{Compiled, OutSrc};
+use crate::array::{with_data, DType, Data};
+use crate::error::{Error, Result};
+use smallvec::SmallVec;
+use std::sync::Arc;
+
+/// A type's byte size.
+fn bytes((dtype, shape): &(DType, Vec<usize>)) -> usize {
+    shape.iter().product::<usize>() * dtype.size_of()
+}
+
+/// `d` itself when in standard layout, else a standard copy (kept alive by the caller).
+fn standard(d: &Arc<Data>) -> Arc<Data> {
+    if with_data!(&**d, a => a.is_standard_layout()) {
+        d.clone()
+    } else {
+        standard_copy(d)
+    }
+}
+
+/// An owned standard-layout copy of `d`.
+fn owned(d: &Data) -> Data {
+    (*standard_copy(d)).clone()
+}
+
+impl Compiled {
+    /// The dtype and shape of each output.
+    pub(crate) fn output_types(&self) -> Vec<(DType, Vec<usize>)> {
+        self.outputs
+            .iter()
+            .map(|o| match o {
+                OutSrc::Alloc(j) => self.out_allocs[*j].clone(),
+                OutSrc::Input(k) => self.inputs[*k].clone(),
+                OutSrc::Const(d) => (d.dtype(), d.shape().to_vec()),
+            })
+            .collect()
+    }
+
+    /// Runs the steps with input `k` read at `inputs[k]` and output `i` written at
+    /// `outputs[i]`.
+    ///
+    /// # Safety
+    /// `inputs[k]` must point at a standard-layout array of input `k`'s dtype and shape, valid
+    /// for reads; `outputs[i]` at memory for output `i`'s type, valid for writes, aliasing no
+    /// input and no other output.
+    unsafe fn run_raw(&self, inputs: &[*mut u8], outputs: &[*mut u8]) -> Result<()> {
+        let mut alloc_ptrs: SmallVec<[*mut u8; 4]> = SmallVec::from_elem(std::ptr::null_mut(), self.out_allocs.len());
+        let mut copies: SmallVec<[(usize, *const u8); 2]> = SmallVec::new();
+        let mut spare: Vec<Data> = Vec::new();
+        for (i, o) in self.outputs.iter().enumerate() {
+            match o {
+                OutSrc::Alloc(j) if alloc_ptrs[*j].is_null() => alloc_ptrs[*j] = outputs[i],
+                OutSrc::Alloc(j) => copies.push((i, alloc_ptrs[*j])),
+                OutSrc::Input(k) => copies.push((i, inputs[*k])),
+                OutSrc::Const(d) => copies.push((i, const_ptr(d))),
+            }
+        }
+        for (j, p) in alloc_ptrs.iter_mut().enumerate() {
+            let (dtype, shape) = &self.out_allocs[j];
+            if p.is_null() {
+                spare.push(Data::zeros(*dtype, shape));
+                *p = spare.last_mut().map(mut_ptr).unwrap_or(std::ptr::null_mut());
+            } else if self.out_zeroed[j] {
+                // SAFETY: the caller's contract: the output's memory, valid for writes.
+                unsafe { std::ptr::write_bytes(*p, 0, bytes(&self.out_allocs[j])) };
+            }
+        }
+        self.run_on(inputs, &alloc_ptrs)?;
+        let types = self.output_types();
+        for (i, source) in copies {
+            // SAFETY: the source is an input, a constant or an output of the same type, and
+            // the destination is output `i`'s memory (the caller's contract); they do not overlap.
+            unsafe { std::ptr::copy_nonoverlapping(source, outputs[i], bytes(&types[i])) };
+        }
+        Ok(())
+    }
+}
+
+/// A scan of `length` steps of `body` (`[carry.., x_t.., captures..] -> [carry.., y_t..]`) from
+/// the last row when `reverse`: the last carry and each `y` stacked along a new axis 0.
+pub(crate) fn scan_native(
+    body: &Compiled,
+    carry: &[Arc<Data>],
+    xs: &[Arc<Data>],
+    captures: &[Arc<Data>],
+    length: usize,
+    reverse: bool,
+) -> Result<(Vec<Data>, Vec<Data>)> {
+    let nc = carry.len();
+    let types = body.output_types();
+    let mut current: Vec<Data> = carry.iter().map(|c| owned(c)).collect();
+    let mut next: Vec<Data> = types[..nc].iter().map(|(d, s)| Data::zeros(*d, s)).collect();
+    let xs: Vec<Arc<Data>> = xs.iter().map(standard).collect();
+    let captures: Vec<Arc<Data>> = captures.iter().map(standard).collect();
+    let row_bytes: Vec<usize> = xs.iter().map(|x| x.numel() / length.max(1) * x.dtype().size_of()).collect();
+    let mut ys: Vec<Data> = types[nc..]
+        .iter()
+        .map(|(d, s)| Data::zeros(*d, &std::iter::once(length).chain(s.iter().copied()).collect::<Vec<_>>()))
+        .collect();
+    let y_bytes: Vec<usize> = types[nc..].iter().map(bytes).collect();
+    let mut inputs: Vec<*mut u8> = Vec::with_capacity(nc + xs.len() + captures.len());
+    let mut outputs: Vec<*mut u8> = Vec::with_capacity(types.len());
+    for step in 0..length {
+        let t = if reverse { length - 1 - step } else { step };
+        inputs.clear();
+        inputs.extend(current.iter_mut().map(mut_ptr));
+        inputs.extend(xs.iter().zip(&row_bytes).map(|(x, b)| const_ptr(x).wrapping_add(t * b)));
+        inputs.extend(captures.iter().map(|c| const_ptr(c)));
+        outputs.clear();
+        outputs.extend(next.iter_mut().map(mut_ptr));
+        outputs.extend(ys.iter_mut().zip(&y_bytes).map(|(y, b)| mut_ptr(y).wrapping_add(t * b)));
+        // SAFETY: every input is a standard-layout array of the body's input type (the carry
+        // buffers, row `t` of each `xs` leaf, the captures), every output the memory of its
+        // type (the other carry buffers, row `t` of each stacked `y`), none aliasing another.
+        unsafe { body.run_raw(&inputs, &outputs)? };
+        std::mem::swap(&mut current, &mut next);
+    }
+    Ok((current, ys))
+}
+
+/// A while loop `name`: `body` (`[carry.., captures..] -> [carry..]`) while `predicate` (same
+/// operands, one logical result) holds, at most `max_iterations` times: the last carry and,
+/// when `keep`, every carry a step started from.
+pub(crate) fn while_native(
+    name: &str,
+    (predicate, body): (&Compiled, &Compiled),
+    carry: &[Arc<Data>],
+    captures: &[Arc<Data>],
+    max_iterations: Option<usize>,
+    keep: bool,
+) -> Result<(Vec<Data>, Vec<Vec<Data>>)> {
+    let types = body.output_types();
+    let mut current: Vec<Data> = carry.iter().map(|c| owned(c)).collect();
+    let mut next: Vec<Data> = types.iter().map(|(d, s)| Data::zeros(*d, s)).collect();
+    let captures: Vec<Arc<Data>> = captures.iter().map(standard).collect();
+    let (pdtype, pshape) =
+        predicate.output_types().first().cloned().ok_or_else(|| Error::Jit("no predicate".into()))?;
+    let mut verdict = Data::zeros(pdtype, &pshape);
+    let mut kept = Vec::new();
+    let mut inputs: Vec<*mut u8> = Vec::with_capacity(current.len() + captures.len());
+    let mut steps = 0usize;
+    loop {
+        inputs.clear();
+        inputs.extend(current.iter_mut().map(mut_ptr));
+        inputs.extend(captures.iter().map(|c| const_ptr(c)));
+        // SAFETY: the inputs are the carry buffers and captures, of the predicate's input types;
+        // the output is a logical array of its output's type.
+        unsafe { predicate.run_raw(&inputs, &[mut_ptr(&mut verdict)])? };
+        if !verdict.get_c128(0).is_some_and(|v| v.re != 0.0) {
+            break;
+        }
+        if max_iterations.is_some_and(|m| steps >= m) {
+            return Err(Error::argument(
+                name,
+                format!("the loop ran past max_iterations ({steps}) with its predicate still true"),
+            ));
+        }
+        if keep {
+            kept.push(current.clone());
+        }
+        let outputs: SmallVec<[*mut u8; 4]> = next.iter_mut().map(mut_ptr).collect();
+        // SAFETY: as for the predicate; the outputs are the other carry buffers, of the body's
+        // output types, aliasing no input.
+        unsafe { body.run_raw(&inputs, &outputs)? };
+        std::mem::swap(&mut current, &mut next);
+        steps += 1;
+    }
+    Ok((current, kept))
+}
+
+/// The reverse steps of a while loop: `step` (`[carry.., captures.., acc..] -> [acc..]`) from
+/// the last kept carry to the first, starting from `acc`: the last `acc`.
+pub(crate) fn reverse_native(
+    step: &Compiled,
+    kept: &mut [Vec<Data>],
+    captures: &[Arc<Data>],
+    acc: &[Arc<Data>],
+) -> Result<Vec<Data>> {
+    let captures: Vec<Arc<Data>> = captures.iter().map(standard).collect();
+    let mut current: Vec<Data> = acc.iter().map(|a| owned(a)).collect();
+    let mut next: Vec<Data> = step.output_types().iter().map(|(d, s)| Data::zeros(*d, s)).collect();
+    let mut inputs: Vec<*mut u8> = Vec::new();
+    for carry in kept.iter_mut().rev() {
+        inputs.clear();
+        inputs.extend(carry.iter_mut().map(mut_ptr));
+        inputs.extend(captures.iter().map(|c| const_ptr(c)));
+        inputs.extend(current.iter_mut().map(mut_ptr));
+        let outputs: SmallVec<[*mut u8; 4]> = next.iter_mut().map(mut_ptr).collect();
+        // SAFETY: the inputs are a kept carry (owned, standard layout), the captures and the
+        // accumulated cotangents, of the step's input types; the outputs are the other
+        // accumulator buffers, of its output types, aliasing no input.
+        unsafe { step.run_raw(&inputs, &outputs)? };
+        std::mem::swap(&mut current, &mut next);
+    }
+    Ok(current)
+}
