@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
-"""The benchmark workloads W1 to W5 of `cargo bench --bench workloads`, in JAX.
+"""The benchmark workloads W1 to W5 and the loop rows L1 to L3 of `cargo bench --bench
+workloads`, in JAX.
 
 Same functions, sizes, input data (the same xorshift generator) and timing rule (medians of
 adaptive samples after one warm-up call) as benches/workloads/*.rs; JAX runs on the CPU in
 float64. Columns: "eager" is JAX op by op (no jit), "accelerated" is `jit(value_and_grad(f))`
 (`jit(grad(...))` for W4, which returns only the gradient, as the Rust workload does). The
 table has the layout of `cargo bench --bench workloads`, so the two can be put side by side.
+The loop rows (benches/workloads/loops.rs) use `lax.while_loop`, `lax.fori_loop` and `lax.scan`;
+their "eager" is "-" where the Rust row has none, and L1's is the same function without `jit`
+(JAX still traces and compiles a `while_loop` then; op by op under `jax.disable_jit()` it takes
+tens of seconds a call).
 
     pip install jax
     python3 benches/compare_jax.py            # QUICK=1 for a short run
+    python3 benches/compare_jax.py loops      # only L1 to L3, as `cargo bench ... -- loops`
 
 Run it on the machine and in the hour you run `cargo bench --bench workloads`, with nothing
 else heavy running; compare ratios between the two tables, never digits across machines.
@@ -24,6 +30,7 @@ try:
     import jax
     import jax.numpy as jnp
     import numpy as np
+    from jax import lax
 except ImportError:  # pragma: no cover - a message instead of a traceback
     sys.exit("compare_jax.py needs JAX: pip install jax")
 
@@ -195,8 +202,196 @@ def measure(eager_fn, jit_fn, args, budget=BUDGET):
     return eager, accelerated
 
 
+# --- the loop rows (benches/workloads/loops.rs) ----------------------------------------------
+
+
+def saddle(start):
+    """The saddle point of f(x, y) = |x|^2 - |y|^2 from (1, 1), (1, 1): gradient descent on x
+    of max_y f(x, y), the inner maximum by gradient ascent, both with step 0.1 until the norm
+    of the gradient of the last step is at most 1e-5. `lax.while_loop` has no reverse mode, so
+    the outer gradient goes through the inner loop in forward mode (`jacfwd` on the 2-vector
+    x), as GradBench's JAX saddle. Here y*(x) does not depend on x, so the gradient does not
+    need the inner loop's value, and XLA removes the inner loop as dead code (the row's note
+    counts the while loops left in the compiled program)."""
+
+    def small(carry):
+        return carry[1] > 1e-5
+
+    def norm(g):
+        return jnp.sqrt(jnp.sum(g**2))
+
+    def f(x, y):
+        return jnp.sum(x**2) - jnp.sum(y**2)
+
+    def inner(x):
+        def ascend(carry):
+            y, _ = carry
+            g = jax.grad(f, argnums=1)(x, y)
+            return y + 0.1 * g, norm(g)
+
+        y, _ = lax.while_loop(small, ascend, (start, jnp.asarray(1.0)))
+        return y
+
+    def descend(carry):
+        x, _ = carry
+        g = jax.jacfwd(lambda x: f(x, inner(x)))(x)
+        return x - 0.1 * g, norm(g)
+
+    x, _ = lax.while_loop(small, descend, (start, jnp.asarray(1.0)))
+    return x
+
+
+def saddle_by_hand(start):
+    """`saddle` with the gradients by hand (d/dy = -2y, d/dx = 2x), in plain Python."""
+    norm = lambda g: (g[0] * g[0] + g[1] * g[1]) ** 0.5
+    x, gx_norm = list(start), 1.0
+    while gx_norm > 1e-5:
+        y, gy_norm = list(start), 1.0
+        while gy_norm > 1e-5:
+            g = [-2.0 * y[0], -2.0 * y[1]]
+            y = [y[0] + 0.1 * g[0], y[1] + 0.1 * g[1]]
+            gy_norm = norm(g)
+        g = [2.0 * x[0], 2.0 * x[1]]
+        x = [x[0] - 0.1 * g[0], x[1] - 0.1 * g[1]]
+        gx_norm = norm(g)
+    return x
+
+
+def rk4_loss(x, steps, h):
+    """y_i' = x_i y_{i-1} (y_{-1} = 1) integrated by RK4 with step h over `steps` steps from
+    y = 0 (`lax.fori_loop`, a static trip count, so reverse mode runs it as a scan), and
+    sum(y^2)."""
+    n = x.shape[0]
+    one = jnp.ones(1, dtype=x.dtype)
+
+    def f(y):
+        return x * jnp.concatenate([one, y[: n - 1]])
+
+    def step(_, y):
+        k1 = f(y)
+        k2 = f(y + h / 2.0 * k1)
+        k3 = f(y + h / 2.0 * k2)
+        k4 = f(y + h * k3)
+        return y + h / 6.0 * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+
+    y = lax.fori_loop(0, steps, step, jnp.zeros(n, dtype=x.dtype))
+    return jnp.sum(y**2)
+
+
+def lstm_inputs(b, c):
+    """Deterministic LSTM inputs, 2 layers, b wide, c characters: the 8 weights and 8 biases
+    (as one list), the 3 extra vectors, the 4 state vectors and the one-hot sequence."""
+
+    def v(k):
+        return jnp.asarray([((i * 7 + k * 3) % 11) * 0.05 - 0.25 for i in range(b)])
+
+    one_hot = np.zeros((c, b))
+    for t in range(c):
+        one_hot[t, (t * 5 + 3) % b] = 1.0
+    params = [v(k) for k in range(0, 16)]
+    extra = [v(k) for k in range(16, 19)]
+    state = [v(k) for k in range(19, 23)]
+    return params, extra, state, jnp.asarray(one_hot)
+
+
+def lstm_cell(w, b, hidden, cell, input):
+    """One LSTM layer step (ADBench's `lstm_model`): the new (hidden, cell)."""
+    forget = jax.nn.sigmoid(input * w[0] + b[0])
+    ingate = jax.nn.sigmoid(hidden * w[1] + b[1])
+    outgate = jax.nn.sigmoid(input * w[2] + b[2])
+    change = jnp.tanh(hidden * w[3] + b[3])
+    cell = cell * forget + ingate * change
+    return outgate * jnp.tanh(cell), cell
+
+
+def lstm_step(p, e, state, x, next):
+    """One character: the new state and sum(next * log_softmax(prediction))."""
+    w, b = p[:8], p[8:]
+    h1, c1 = lstm_cell(w[:4], b[:4], state[0], state[1], x * e[0])
+    h2, c2 = lstm_cell(w[4:], b[4:], state[2], state[3], h1)
+    y = h2 * e[1] + e[2]
+    normalized = y - jnp.log(jnp.sum(jnp.exp(y)))
+    return [h1, c1, h2, c2], jnp.sum(next * normalized)
+
+
+def lstm_scan(p, e, state, seq):
+    """The objective with `lax.scan` over the characters; differentiate it with respect to p
+    (weights and biases) and e (extra vectors)."""
+    c = seq.shape[0]
+
+    def body(carry, xs):
+        s, total = carry
+        s, term = lstm_step(p, e, s, *xs)
+        return (s, total + term), None
+
+    (_, total), _ = lax.scan(body, (list(state), jnp.asarray(0.0)), (seq[: c - 1], seq[1:]))
+    return -total / ((c - 1) * seq.shape[1])
+
+
+def loop_rows():
+    rows = []
+
+    # L1: the saddle point by nested while loops.
+    start = jnp.asarray([1.0, 1.0])
+    solve = jax.jit(saddle)
+    x = [float(v) for v in np.asarray(ready(solve(start)))]
+    by_hand = saddle_by_hand([1.0, 1.0])
+    assert np.allclose(x, by_hand, rtol=1e-12, atol=0.0), (x, by_hand)
+    eager, accelerated = measure(saddle, solve, (start,))
+    whiles = sum(" while(" in line for line in solve.lower(start).compile().as_text().splitlines())
+    note = f"x = {x} (by hand {by_hand}); {whiles} of 2 while loops left after XLA"
+    rows.append(row("L1 saddle point, nested while_loop", eager, accelerated, note))
+
+    # L2: RK4 by fori_loop, value + gradient; first calls (trace, compile, run) at two trip counts.
+    n, h = 1000, 1e-3
+    x = jnp.asarray([((i * 13) % 17) * 0.05 - 0.4 for i in range(n)])
+
+    def rk4_value_and_grad(steps):
+        return jax.jit(jax.value_and_grad(lambda x: rk4_loss(x, steps, h)))
+
+    def first_call(steps):
+        vg = rk4_value_and_grad(steps)
+        t = time.perf_counter()
+        ready(vg(x))
+        return time.perf_counter() - t
+
+    short, long = first_call(10), first_call(10_000)
+    steps = 100
+    vg = rk4_value_and_grad(steps)
+    ready(vg(x))
+    accelerated = median(BUDGET, lambda: ready(vg(x)))
+    note = f"first call s=10: {short * 1e3:.1f} ms, s=10,000: {long * 1e3:.1f} ms ({long / short:.2f}x)"
+    rows.append(row(f"L2 RK4 fori_loop n={n} s={steps}, gradient", None, accelerated, note))
+
+    # L3: ADBench's two-layer LSTM by scan, value + gradient of the weights, biases and extra.
+    args = lstm_inputs(14, 1024)
+    vg = jax.jit(jax.value_and_grad(lstm_scan, argnums=(0, 1)))
+    t = time.perf_counter()
+    ready(vg(*args))
+    first = time.perf_counter() - t
+    accelerated = median(BUDGET, lambda: ready(vg(*args)))
+    rows.append(row("L3 LSTM 2 layers, 1,024 chars, scan", None, accelerated, f"first call: scan {first * 1e3:.0f} ms"))
+    return rows
+
+
+def print_table(rows):
+    cell = lambda s: "-" if s is None else show(s)
+    ratio = lambda a, b: "-" if a is None or b is None else f"{a / b:.2f}x"
+    print()
+    print(f"JAX {jax.__version__} on {jax.devices()[0].platform}, x64; eager = op by op, accelerated = jit")
+    print("| workload | eager (dlfeval) | accelerated | hand-written | eager / accelerated | accelerated / hand | note |")
+    print("|---|---|---|---|---|---|---|")
+    for workload, eager, accelerated, note in rows:
+        print(f"| {workload} | {cell(eager)} | {cell(accelerated)} | - | {ratio(eager, accelerated)} | - | {note} |")
+
+
 def main():
     rows = []
+    # `python3 benches/compare_jax.py loops`: only the loop rows.
+    if "loops" in sys.argv[1:]:
+        rows.extend(loop_rows())
+        print_table(rows)
+        return
 
     # W1: seed Rosenbrock, value + gradient at [-1, 2].
     x0 = jnp.asarray([-1.0, 2.0])
@@ -238,12 +433,8 @@ def main():
     assert np.allclose(np.conj(np.asarray(g)), 2.0 - 3.0j), g.ravel()[:2]
     rows.append(row("W5 complex gradient 100x100", *measure(vg, jax.jit(vg), (z,))))
 
-    print()
-    print(f"JAX {jax.__version__} on {jax.devices()[0].platform}, x64; eager = op by op, accelerated = jit")
-    print("| workload | eager (dlfeval) | accelerated | hand-written | eager / accelerated | accelerated / hand | note |")
-    print("|---|---|---|---|---|---|---|")
-    for workload, eager, accelerated, note in rows:
-        print(f"| {workload} | {show(eager)} | {show(accelerated)} | - | {eager / accelerated:.2f}x | - | {note} |")
+    rows.extend(loop_rows())
+    print_table(rows)
 
 
 if __name__ == "__main__":
