@@ -195,3 +195,23 @@ fn dlgradient_inside_a_body_finds_a_saddle_point_compiled() {
     let x = solve.call(DlArray::scalar(1.0)).unwrap().to_scalar::<f64>().unwrap();
     assert!(x.abs() < 1e-8, "{x}");
 }
+
+#[test]
+fn checkpointing_gives_the_same_gradient_bit_for_bit() {
+    let (x0, w) = (vector(&[0.3, -0.7, 1.1]), vector(&[0.9, 1.2, -0.4]));
+    let gradient = |every: Option<usize>| {
+        let options = LoopOptions { max_iterations: None, checkpoint_every: every };
+        let f = move |(x0, w): (DlArray, DlArray)| {
+            let x = fori_loop_with(12, x0.clone(), |i, x| Ok(step(i, &x, &w)), options)?;
+            dlgradient(&x.square().sum_all(), (&x0, &w))
+        };
+        let eager = dlfeval(f, (x0.clone(), w.clone())).unwrap();
+        let compiled = accelerate(f).call((x0.clone(), w.clone())).unwrap();
+        assert_eq!((bits(&eager.0), bits(&eager.1)), (bits(&compiled.0), bits(&compiled.1)));
+        (bits(&eager.0), bits(&eager.1))
+    };
+    let all = gradient(None);
+    for every in [Some(1), Some(3), Some(4), Some(5), Some(12), Some(100)] {
+        assert_eq!(gradient(every), all, "checkpoint_every {every:?}");
+    }
+}

@@ -833,3 +833,27 @@ fn loops_complex_first_order() {
         Tol::F64,
     );
 }
+
+#[test]
+fn checkpointed_scan_first_and_second_order() {
+    let mut rng = Rng::new(59);
+    let options = LoopOptions { max_iterations: None, checkpoint_every: Some(3) };
+    check_both(
+        move |a| {
+            let w = a[2].clone();
+            let (h, ys) = scan_with(
+                a[0].clone(),
+                a[1].clone(),
+                |h, x: DlArray| {
+                    let h = (&h * &w + &x).tanh();
+                    Ok((h.clone(), h.square()))
+                },
+                options,
+            )
+            .unwrap();
+            h.sum_all() + ys.sin().sum_all()
+        },
+        &[rng.array(&[3], -1.0, 1.0), rng.array(&[9, 3], -1.0, 1.0), rng.array(&[3], -1.0, 1.0)],
+        Tol::F64,
+    );
+}

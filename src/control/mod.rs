@@ -9,7 +9,9 @@ mod build;
 mod replay;
 mod rules;
 mod scan;
+mod scan_rule;
 mod slices;
+mod step_vjp;
 mod target;
 mod while_loop;
 

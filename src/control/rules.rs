@@ -7,12 +7,12 @@
 
 use super::branch::cond_arrays;
 use super::build::{add_missing_inputs, types_of, LeafType};
-use super::replay::replay;
-use super::scan::scan_arrays;
+use super::scan_rule::scan_vjp;
+use super::step_vjp::{add_cotangent, as_variables, step_vjp};
 use super::target::{Kind, LoopRule, LoopTarget, Part};
 use super::LoopOptions;
 use crate::array::{DType, Data};
-use crate::autodiff::{gradients, CallVjp, GradOptions};
+use crate::autodiff::CallVjp;
 use crate::custom::trees::zeros_like;
 use crate::error::{Error, Result};
 use crate::trace::{trace_body, DlArray};
@@ -51,95 +51,6 @@ impl CallVjp for LoopRule {
     fn groups_outputs(&self) -> bool {
         true
     }
-}
-
-/// `sum <ct_k, out_k>` over the outputs that can carry a gradient (a real scalar), or `None`.
-fn pairing(outputs: &[DlArray], cts: &[DlArray]) -> Option<DlArray> {
-    let mut acc: Option<DlArray> = None;
-    for (o, c) in outputs.iter().zip(cts).filter(|(o, _)| o.dtype() != DType::Bool) {
-        let term = if o.dtype().is_complex() { (o * c.conj()).real().sum_all() } else { (o * c).sum_all() };
-        acc = Some(match acc {
-            Some(a) => a + term,
-            None => term,
-        });
-    }
-    acc
-}
-
-/// The VJP of one application of a body: the cotangents of `args` for the outputs' `cts`
-/// (zeros for logical arguments and where nothing depends on an argument).
-fn step_vjp(body: &crate::ir::Graph, args: &[DlArray], cts: &[DlArray]) -> Result<Vec<DlArray>> {
-    let outputs = replay(body, args)?;
-    let Some(y) = pairing(&outputs, cts) else {
-        return args.iter().map(zeros_like).collect();
-    };
-    let vars: Vec<&DlArray> = args.iter().collect();
-    let options = GradOptions { enable_higher_derivatives: Some(true), ..GradOptions::default() };
-    gradients(&y, &vars, &options)
-}
-
-/// The arrays of an enclosing trace a reverse step differentiates with respect to, as they
-/// are used inside the step's body: traced ones are captured there; an untraced one (the sweep
-/// hands values without nodes when no higher derivatives are asked for) becomes a constant
-/// node of the body, so it can still be a variable there.
-fn as_variables(captures: &[DlArray]) -> Result<Vec<DlArray>> {
-    captures
-        .iter()
-        .map(|c| match c.node {
-            Some(_) => Ok(c.clone()),
-            None => Ok(DlArray::from_data_traced((**c.data()?).clone())),
-        })
-        .collect()
-}
-
-/// `acc + g`, except for logical leaves (no cotangent: `acc` as it is).
-fn add_cotangent(acc: &DlArray, g: &DlArray) -> DlArray {
-    if acc.dtype() == DType::Bool {
-        acc.clone()
-    } else {
-        acc + g
-    }
-}
-
-fn scan_vjp(
-    t: &LoopTarget,
-    reverse: bool,
-    ys: usize,
-    inputs: &[DlArray],
-    cts: &[DlArray],
-    options: LoopOptions,
-) -> Result<Vec<Option<DlArray>>> {
-    let (nc, nx) = (t.carry, t.xs);
-    let (carry, rest) = inputs.split_at(nc);
-    let (xs, captures) = rest.split_at(nx);
-    let body = &t.body.traced;
-    let plain = LoopOptions { checkpoint_every: None, ..options };
-    let kept_name = format!("{} (carries kept for reverse mode)", t.name);
-    let (_, kept) = scan_arrays(&kept_name, carry, xs, reverse, plain, |c, x| {
-        let args: Vec<DlArray> = c.iter().chain(&x).chain(captures).cloned().collect();
-        let out = replay(body, &args)?;
-        Ok((out[..nc].to_vec(), c))
-    })?;
-    let init: Vec<DlArray> =
-        cts[..nc].iter().cloned().chain(captures.iter().map(zeros_like).collect::<Result<Vec<_>>>()?).collect();
-    let rows: Vec<DlArray> = xs.iter().chain(&kept).chain(&cts[nc..nc + ys]).cloned().collect();
-    let reverse_name = format!("{} (reverse mode)", t.name);
-    let (last, x_cts) = scan_arrays(&reverse_name, &init, &rows, !reverse, plain, |acc, rows| {
-        let (carry_ct, capture_ct) = acc.split_at(nc);
-        let (x, rest) = rows.split_at(nx);
-        let (c, y_ct) = rest.split_at(nc);
-        let args: Vec<DlArray> = c.iter().chain(x).cloned().chain(as_variables(captures)?).collect();
-        let out_cts: Vec<DlArray> = carry_ct.iter().chain(y_ct).cloned().collect();
-        let g = step_vjp(body, &args, &out_cts)?;
-        let (g_carry, rest) = g.split_at(nc);
-        let (g_x, g_captures) = rest.split_at(nx);
-        let g_carry =
-            g_carry.iter().zip(carry_ct).map(|(g, a)| if a.dtype() == DType::Bool { a.clone() } else { g.clone() });
-        let captured = capture_ct.iter().zip(g_captures).map(|(a, g)| add_cotangent(a, g));
-        Ok((g_carry.chain(captured).collect(), g_x.to_vec()))
-    })?;
-    let (carry_ct, capture_ct) = last.split_at(nc);
-    Ok(carry_ct.iter().chain(&x_cts).chain(capture_ct).cloned().map(Some).collect())
 }
 
 fn cond_vjp(t: &LoopTarget, inputs: &[DlArray], cts: &[DlArray]) -> Result<Vec<Option<DlArray>>> {
