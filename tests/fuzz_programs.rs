@@ -79,6 +79,20 @@ enum Step {
     MatMul(usize, usize),
     /// `a * 2.0 + 0.5` (scalars on both sides of operators).
     Affine(usize),
+    /// `fori_loop` of `trips` steps on a value: `c -> u(c) * 0.7 + c * 0.2 + sum(captured) * 0.1`.
+    Loop {
+        value: usize,
+        trips: usize,
+        unary: Unary,
+        captured: usize,
+    },
+    /// `cond(sum(real(p)) > 0, a, sin, square)`.
+    Branch {
+        pred: usize,
+        value: usize,
+    },
+    /// `scan` over axis 0 of a value (carry `s + sum(x) * 0.5`, outputs `tanh(x)`): `ys + s`.
+    Scan(usize),
 }
 
 /// A random program: input dtype and shapes, steps, whether to take a second derivative.
@@ -89,6 +103,8 @@ struct Program {
     steps: Vec<Step>,
     second_order: bool,
     seed: u64,
+    /// Loops and branches written as Rust loops and `if`s instead (the unrolled program).
+    unrolled: bool,
 }
 
 const SHAPES: &[&[usize]] = &[&[], &[3], &[4], &[2, 3], &[3, 2], &[1, 3], &[2, 1], &[3, 3]];
@@ -124,7 +140,10 @@ fn step() -> impl Strategy<Value = Step> {
         1 => v.clone().prop_map(Step::Transpose),
         1 => v.clone().prop_map(Step::Flatten),
         1 => (v.clone(), v.clone()).prop_map(|(a, b)| Step::MatMul(a, b)),
-        1 => v.prop_map(Step::Affine),
+        1 => v.clone().prop_map(Step::Affine),
+        1 => (v.clone(), 0usize..4, unary(), v.clone()).prop_map(|(value, trips, unary, captured)| Step::Loop { value, trips, unary, captured }),
+        1 => (v.clone(), v.clone()).prop_map(|(pred, value)| Step::Branch { pred, value }),
+        1 => v.prop_map(Step::Scan),
     ]
 }
 
@@ -132,7 +151,31 @@ fn program() -> impl Strategy<Value = Program> {
     let dtype = prop_oneof![4 => Just(DType::F64), 1 => Just(DType::F32), 2 => Just(DType::C128)];
     let shape = (0..SHAPES.len()).prop_map(|i| SHAPES[i].to_vec());
     (dtype, prop::collection::vec(shape, 1..=3), prop::collection::vec(step(), 1..=6), any::<bool>(), any::<u64>())
-        .prop_map(|(dtype, shapes, steps, second_order, seed)| Program { dtype, shapes, steps, second_order, seed })
+        .prop_map(|(dtype, shapes, steps, second_order, seed)| Program {
+            dtype,
+            shapes,
+            steps,
+            second_order,
+            seed,
+            unrolled: false,
+        })
+}
+
+/// The elementwise function `u` on `a`.
+fn apply(u: Unary, a: &DlArray) -> DlArray {
+    match u {
+        Unary::Sin => a.sin(),
+        Unary::Cos => a.cos(),
+        Unary::Tanh => a.tanh(),
+        Unary::Square => a.square(),
+        Unary::Sigmoid => a.sigmoid(),
+        Unary::ExpOfTanh => a.tanh().exp(),
+        Unary::Neg => -a,
+        Unary::Conj => a.conj(),
+        Unary::Abs => a.abs(),
+        Unary::Relu if is_complex(a.dtype()) => a.abs(),
+        Unary::Relu => a.relu(),
+    }
 }
 
 fn is_complex(d: DType) -> bool {
@@ -142,31 +185,23 @@ fn is_complex(d: DType) -> bool {
 impl Program {
     /// True when every step is differentiable everywhere (finite differences apply).
     fn smooth(&self) -> bool {
-        !self.steps.iter().any(|s| matches!(s, Step::Unary(Unary::Abs | Unary::Relu, _)))
+        !self.steps.iter().any(|s| {
+            matches!(
+                s,
+                Step::Unary(Unary::Abs | Unary::Relu, _)
+                    | Step::Loop { unary: Unary::Abs | Unary::Relu, .. }
+                    | Step::Branch { .. }
+            )
+        })
     }
 
     /// The last value of the program on `xs` (before the final reduction).
-    fn value(&self, xs: &[DlArray]) -> DlArray {
+    fn value(&self, xs: &[DlArray]) -> Result<DlArray> {
         let mut vals: Vec<DlArray> = xs.to_vec();
         for st in &self.steps {
             let pick = |i: usize| vals[i % vals.len()].clone();
             let out = match st {
-                Step::Unary(u, a) => {
-                    let a = pick(*a);
-                    match u {
-                        Unary::Sin => a.sin(),
-                        Unary::Cos => a.cos(),
-                        Unary::Tanh => a.tanh(),
-                        Unary::Square => a.square(),
-                        Unary::Sigmoid => a.sigmoid(),
-                        Unary::ExpOfTanh => a.tanh().exp(),
-                        Unary::Neg => -&a,
-                        Unary::Conj => a.conj(),
-                        Unary::Abs => a.abs(),
-                        Unary::Relu if is_complex(a.dtype()) => a.abs(),
-                        Unary::Relu => a.relu(),
-                    }
-                }
+                Step::Unary(u, a) => apply(*u, &pick(*a)),
                 Step::Binary(b, x, y) => {
                     let (x, y) = (pick(*x), pick(*y));
                     match b {
@@ -210,25 +245,62 @@ impl Program {
                 }
                 Step::MatMul(a, b) => pick(*a).matmul(&pick(*b)),
                 Step::Affine(a) => 0.5 + pick(*a) * 2.0,
+                Step::Loop { value, trips, unary, captured } => {
+                    let (c, w) = (pick(*value), pick(*captured));
+                    let step = |c: &DlArray| apply(*unary, c) * 0.7 + c * 0.2 + w.sum_all() * 0.1;
+                    if self.unrolled {
+                        (0..*trips).fold(c, |c, _| step(&c))
+                    } else {
+                        fori_loop(*trips, c, |_, c| Ok(step(&c)))?
+                    }
+                }
+                Step::Branch { pred, value } => {
+                    let (p, a) = (pick(*pred), pick(*value));
+                    let p = p.real().sum_all().gt(&DlArray::scalar(0.0));
+                    if self.unrolled {
+                        if p.to_scalar::<bool>().unwrap_or(false) {
+                            a.sin()
+                        } else {
+                            a.square()
+                        }
+                    } else {
+                        cond(&p, a, |x| Ok(x.sin()), |x| Ok(x.square()))?
+                    }
+                }
+                Step::Scan(a) => {
+                    let a = pick(*a);
+                    if a.ndim() == 0 {
+                        a
+                    } else if self.unrolled {
+                        let mut total = a.sum_all() * 0.0;
+                        let mut ys = Vec::new();
+                        for t in 0..a.shape()[0] {
+                            let x = a.at(t);
+                            total = &total + x.sum_all() * 0.5;
+                            ys.push(x.tanh().reshape(&[&[1], &a.shape()[1..]].concat()));
+                        }
+                        concat(&ys.iter().collect::<Vec<_>>(), 0) + total
+                    } else {
+                        let body = |s: DlArray, x: DlArray| Ok((&s + x.sum_all() * 0.5, x.tanh()));
+                        let (s, ys) = scan(a.sum_all() * 0.0, a, body)?;
+                        ys + s
+                    }
+                }
             };
             vals.push(out);
         }
-        vals.pop().unwrap_or_else(|| DlArray::scalar(0.0))
+        Ok(vals.pop().unwrap_or_else(|| DlArray::scalar(0.0)))
     }
 
     /// The real scalar the program reduces to.
-    fn scalar(&self, xs: &[DlArray]) -> DlArray {
-        let out = self.value(xs).sum_all();
-        if is_complex(out.dtype()) {
-            out.real() + out.imag() * 0.5
-        } else {
-            out
-        }
+    fn scalar(&self, xs: &[DlArray]) -> Result<DlArray> {
+        let out = self.value(xs)?.sum_all();
+        Ok(if is_complex(out.dtype()) { out.real() + out.imag() * 0.5 } else { out })
     }
 
     /// `[y, dy/dx_k.., (d sum|dy/dx|^2 / dx_k)..]`, differentiated inside the current trace.
     fn outputs(&self, xs: &[DlArray]) -> Result<Vec<DlArray>> {
-        let y = self.scalar(xs);
+        let y = self.scalar(xs)?;
         let higher = GradOptions { enable_higher_derivatives: Some(self.second_order), ..GradOptions::default() };
         let grads = dlgradient_with(&y, &xs.to_vec(), higher)?;
         let mut out = vec![y];
@@ -324,6 +396,13 @@ fn check(p: &Program) -> std::result::Result<(), String> {
         graph.as_ref().map_err(Clone::clone).and_then(opt::optimize).and_then(|g| interp::run(&g, &inputs)),
     );
     agree("dlfeval vs optimized graph in the interpreter", &eager, &optimized, rel)?;
+    if eager.is_ok() {
+        let unrolled_program = Program { unrolled: true, ..p.clone() };
+        let unrolled = outcome_of(dlfeval(|xs: Vec<DlArray>| unrolled_program.outputs(&xs), xs.clone()));
+        if unrolled.is_ok() {
+            agree("loops vs the same program unrolled", &eager, &unrolled, rel)?;
+        }
+    }
 
     if std::env::var("FUZZ_STATS").is_ok() {
         eprintln!(
@@ -340,7 +419,7 @@ fn check(p: &Program) -> std::result::Result<(), String> {
     // central difference's truncation error exceeds any fixed tolerance.
     let finite = eager.as_ref().is_ok_and(|o| o.iter().all(|(_, v)| v.iter().all(|z| z.norm() < 1e4)));
     if finite && p.smooth() && p.dtype != DType::F32 {
-        let f = |xs: &[DlArray]| p.value(xs);
+        let f = |xs: &[DlArray]| p.value(xs).expect("the program ran without error");
         let tol = Tol { step: 1e-5, rel: 1e-5, abs: 1e-6 };
         try_check_grad_args(&f, &args, tol, p.seed)?;
         if p.second_order {
@@ -394,9 +473,36 @@ fn an_ill_typed_program_fails_alike_everywhere() {
         steps: vec![Step::Binary(Binary::Add, 0, 1)],
         second_order: false,
         seed: 3,
+        unrolled: false,
     };
     check(&p).unwrap();
     let xs: Vec<DlArray> = p.args().iter().map(Arg::to_dl).collect();
     let e = dlfeval(|xs: Vec<DlArray>| p.outputs(&xs), xs).unwrap_err();
     assert!(e.to_string().contains("add"), "{e}");
+}
+
+/// A program the loop steps found: the reverse pass makes a kernel of shape `[2, 0]` whose sum
+/// over its empty axis was paired with it, so it ran in a loop nest of no iterations and left
+/// its temporary unwritten; after another program had used this thread's arena, the gradient
+/// read what that program left there.
+#[test]
+fn an_empty_axis_sum_is_written_whatever_the_arena_held() {
+    let dirty = accelerate(|x: DlArray| Ok(((&x * 1.7).sin().sum_axes(&[1], false) + 3.0).exp().sum_axes(&[0], false)));
+    dirty.call(DlArray::from(ndarray::Array2::from_elem((40, 30), 0.7))).unwrap();
+    let p = Program {
+        dtype: DType::F64,
+        shapes: vec![vec![2, 1]],
+        steps: vec![
+            Step::DropFirst { value: 0, axis: 1 },
+            Step::Loop { value: 1, trips: 0, unary: Unary::Sin, captured: 0 },
+            Step::Unary(Unary::Sin, 0),
+            Step::Loop { value: 1, trips: 0, unary: Unary::Sin, captured: 0 },
+            Step::Binary(Binary::Add, 2, 0),
+            Step::Scan(5),
+        ],
+        second_order: true,
+        seed: 7325646569624372623,
+        unrolled: false,
+    };
+    check(&p).unwrap();
 }

@@ -57,6 +57,9 @@ pub(super) fn pair_axis_sums(
             && sibling[e].is_none()
             && axis_sum[e].is_none()
             && matches!(en.dtype, DType::F32 | DType::F64)
+            // A kernel with no elements runs no loop nest, so a sum paired with it would never
+            // be written: an empty sum (all zeros) is a kernel of its own.
+            && summed > 0
             && summed <= SUM_BLOCK
             && kept <= AXIS_SUM_MAX_KEPT
             && numel(&en.shape) < elementwise_parallel_min(g, buffer, inline_const, e)
