@@ -14,7 +14,7 @@ tens of seconds a call).
 
     pip install jax
     python3 benches/compare_jax.py            # QUICK=1 for a short run
-    python3 benches/compare_jax.py loops      # only L1 to L3, as `cargo bench ... -- loops`
+    python3 benches/compare_jax.py loops      # only L1, L1b, L2, L3, as `cargo bench ... -- loops`
 
 Run it on the machine and in the hour you run `cargo bench --bench workloads`, with nothing
 else heavy running; compare ratios between the two tables, never digits across machines.
@@ -241,6 +241,39 @@ def saddle(start):
     return x
 
 
+def coupled_saddle(start):
+    """The saddle point of the coupled f(x, y) = |x|^2 - |y|^2 + x . y, as `saddle`: here
+    y*(x) = x / 2 depends on x, so the outer gradient needs the inner loop, which JAX
+    differentiates in forward mode (`jacfwd` through `lax.while_loop`); the Rust row takes it
+    in reverse mode."""
+
+    def small(carry):
+        return carry[1] > 1e-5
+
+    def norm(g):
+        return jnp.sqrt(jnp.sum(g**2))
+
+    def f(x, y):
+        return jnp.sum(x**2) - jnp.sum(y**2) + jnp.sum(x * y)
+
+    def inner(x):
+        def ascend(carry):
+            y, _ = carry
+            g = jax.grad(f, argnums=1)(x, y)
+            return y + 0.1 * g, norm(g)
+
+        y, _ = lax.while_loop(small, ascend, (start, jnp.asarray(1.0)))
+        return y
+
+    def descend(carry):
+        x, _ = carry
+        g = jax.jacfwd(lambda x: f(x, inner(x)))(x)
+        return x - 0.1 * g, norm(g)
+
+    x, _ = lax.while_loop(small, descend, (start, jnp.asarray(1.0)))
+    return x
+
+
 def saddle_by_hand(start):
     """`saddle` with the gradients by hand (d/dy = -2y, d/dx = 2x), in plain Python."""
     norm = lambda g: (g[0] * g[0] + g[1] * g[1]) ** 0.5
@@ -341,6 +374,11 @@ def loop_rows():
     whiles = sum(" while(" in line for line in solve.lower(start).compile().as_text().splitlines())
     note = f"x = {x} (by hand {by_hand}); {whiles} of 2 while loops left after XLA"
     rows.append(row("L1 saddle point, nested while_loop", eager, accelerated, note))
+    solve = jax.jit(coupled_saddle)
+    x = [float(v) for v in np.asarray(ready(solve(start)))]
+    eager, accelerated = measure(coupled_saddle, solve, (start,))
+    note = f"x = {x}; the outer gradient through the inner while_loop by forward mode"
+    rows.append(row("L1b coupled saddle, reverse through while_loop", eager, accelerated, note))
 
     # L2: RK4 by fori_loop, value + gradient; first calls (trace, compile, run) at two trip counts.
     n, h = 1000, 1e-3

@@ -215,3 +215,28 @@ fn checkpointing_gives_the_same_gradient_bit_for_bit() {
         assert_eq!(gradient(every), all, "checkpoint_every {every:?}");
     }
 }
+
+#[test]
+fn the_readme_saddle_point() -> Result<()> {
+    type Carry = (DlArray, DlArray); // (point, norm of the last gradient)
+    let solve = accelerate(|start: DlArray| {
+        let small = |(_, g): &Carry| Ok(g.gt(&DlArray::scalar(1e-5)));
+        let f = |x: &DlArray, y: &DlArray| x.square().sum_all() - y.square().sum_all() + (x * y).sum_all();
+        let (x, _) = while_loop((start.clone(), DlArray::scalar(1.0)), small, |(x, _): Carry| {
+            let (y, _) = while_loop((start.clone(), DlArray::scalar(1.0)), small, |(y, _): Carry| {
+                let g = dlgradient(&f(&x, &y), &y)?; // ascent on y
+                Ok((&y + 0.1 * &g, g.square().sum_all().sqrt()))
+            })?;
+            let g = dlgradient(&f(&x, &y), &x)?; // through the inner while_loop
+            Ok((&x - 0.1 * &g, g.square().sum_all().sqrt()))
+        })?;
+        Ok(x)
+    });
+    let x = solve.call(DlArray::from(ndarray::array![1.0, 1.0]))?; // the saddle point at 0
+    let eager = dlfeval(|s: DlArray| solve.call(s), DlArray::from(ndarray::array![1.0, 1.0]))?;
+    for v in x.extractdata::<f64>()?.iter() {
+        assert!(v.abs() < 1e-5, "{x}");
+    }
+    assert_eq!(bits(&x), bits(&eager));
+    Ok(())
+}

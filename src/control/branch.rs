@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// `then_branch(operands)` when the logical scalar `pred` holds, else `else_branch(operands)`.
 /// Both branches are traced and must return the same structure, shapes and dtypes; one runs.
-/// The gradient is the taken branch's; `pred` carries none. See API.md section 7.
+/// The gradient is the taken branch's; `pred` carries none. See docs/API.md section 7.
 ///
 /// ```
 /// use cranegrad::prelude::*;

@@ -13,7 +13,7 @@ use std::panic::Location;
 use std::sync::Arc;
 
 /// `body(i, carry)` for `i = 0, 1, .., n-1` (`i` an f64 scalar), starting from `init`: the last
-/// carry. One node whose body is traced once, whatever `n`; see API.md section 7.
+/// carry. One node whose body is traced once, whatever `n`; see docs/API.md section 7.
 ///
 /// ```
 /// use cranegrad::prelude::*;
@@ -53,7 +53,7 @@ fn fori_loop_at<C: Tree, F: Fn(&DlArray, C) -> Result<C>>(
 
 /// `body(carry, x_t) -> (carry, y_t)` over `xs` sliced along axis 0 (every leaf the same length
 /// `T`), starting from `init`: the last carry and every `y_t` stacked along a new axis 0 (JAX's
-/// `lax.scan`). One node whose body is traced once; see API.md section 7.
+/// `lax.scan`). One node whose body is traced once; see docs/API.md section 7.
 ///
 /// ```
 /// use cranegrad::prelude::*;

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// `body(carry)` while `cond(&carry)` holds, starting from `init`: the last carry. `cond`
 /// returns a logical scalar. One node whose predicate and body are traced once; reverse mode
-/// goes through it with the trip count of the forward run. See API.md section 7.
+/// goes through it with the trip count of the forward run. See docs/API.md section 7.
 ///
 /// ```
 /// use cranegrad::prelude::*;
