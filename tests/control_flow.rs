@@ -240,3 +240,36 @@ fn the_readme_saddle_point() -> Result<()> {
     assert_eq!(bits(&x), bits(&eager));
     Ok(())
 }
+
+#[test]
+fn dlfeval_inside_a_traced_function_makes_fresh_variables() {
+    // Siskind and Pearlmutter's perturbation confusion: f(x) = x * d/dy (x y) at y = x is
+    // x^2, so f'(x) = 2x (4x when the inner derivative also differentiates the outer x).
+    let f = |x: DlArray| {
+        let inner = dlfeval(|y: DlArray| dlgradient(&(&x * &y).sum_all(), &y), x.clone())?;
+        let fx = (&x * &inner).sum_all();
+        dlgradient(&fx, &x)
+    };
+    let compiled = accelerate(f).call(DlArray::scalar(1.5)).unwrap();
+    assert_eq!(compiled.to_scalar::<f64>().unwrap(), 3.0);
+    let higher = |x: DlArray| {
+        let inner = dlfeval(
+            |y: DlArray| {
+                let options = GradOptions { enable_higher_derivatives: Some(true), ..GradOptions::default() };
+                dlgradient_with(&(&x * &y).sum_all(), &y, options)
+            },
+            x.clone(),
+        )?;
+        dlgradient(&(&x * &inner).sum_all(), &x)
+    };
+    assert_eq!(dlfeval(higher, DlArray::scalar(1.5)).unwrap().to_scalar::<f64>().unwrap(), 3.0);
+    // Inside a loop's body: the gradient of f at the carry, as a solver writes it.
+    let step = accelerate(|x0: DlArray| {
+        fori_loop(3, x0, |_, p| {
+            let g = dlfeval(|p: DlArray| dlgradient(&(&p - 2.0).square().sum_all(), &p), p.clone())?;
+            Ok(&p - 0.25 * &g)
+        })
+    });
+    // p -> p - 0.5 (p - 2): 0 -> 1 -> 1.5 -> 1.75.
+    assert_eq!(step.call(DlArray::scalar(0.0)).unwrap().to_scalar::<f64>().unwrap(), 1.75);
+}

@@ -184,6 +184,17 @@ impl DlArray {
         }
     }
 
+    /// The same value as a new node of the innermost trace (a reshape to its own shape) when
+    /// it is traced there: a variable whose derivatives see only the paths from it.
+    pub(crate) fn fresh(&self) -> DlArray {
+        if with_top(|t| t.resolves(self)).unwrap_or(false) {
+            let shape = self.shape().to_vec();
+            super::emit(Op::Reshape(shape.into()), &[self])
+        } else {
+            self.clone()
+        }
+    }
+
     /// The same value with no trace.
     pub fn untraced(&self) -> Result<DlArray> {
         Ok(DlArray::from_data(self.data()?.clone()))

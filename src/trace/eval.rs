@@ -66,7 +66,20 @@ pub(crate) fn capture<A: Tree, R: Tree>(f: impl FnOnce(A) -> Result<R>, args: &A
 /// let g = dlfeval(|x: DlArray| dlgradient(&x.square().sum_all(), &x), x0).unwrap();
 /// assert_eq!(g.extractdata::<f64>().unwrap()[[0]], 6.0);
 /// ```
+///
+/// Called inside a traced function (an argument is traced there: inside `dlfeval`, an
+/// accelerated function or a loop's body), `dlfeval` makes the traced arguments **fresh
+/// variables** in the same trace, as JAX's `grad(f)(x)`: a `dlgradient` inside `f` sees only the
+/// paths from them, even when the caller computed them from its own variables, and the results
+/// stay traced, so the caller can differentiate through them.
 pub fn dlfeval<A: Tree, R: Tree, F: FnOnce(A) -> Result<R>>(f: F, args: A) -> Result<R> {
+    if super::context::with_top(|t| args.arrays().iter().any(|a| t.resolves(a))).unwrap_or(false) {
+        let fresh = args.map_arrays(&mut |a| Ok(a.fresh()))?;
+        return match catch_unwind(AssertUnwindSafe(|| f(fresh))) {
+            Ok(result) => result,
+            Err(p) => Err(Error::Panicked(panic_message(p))),
+        };
+    }
     let (result, _trace) = capture(f, &args, Mode::Eager)?;
     result.map_arrays(&mut |a| a.untraced())
 }
