@@ -310,7 +310,7 @@ pub fn loop_rows(budget: Duration) -> Result<Vec<Row>> {
 
     let (n, h) = (1000, 1e-3);
     let x = DlArray::from(Array1::from_shape_fn(n, |i| ((i * 13) % 17) as f64 * 0.05 - 0.4));
-    let first_call = |steps: usize| -> Result<Duration> {
+    let first_call = |x: &DlArray, steps: usize| -> Result<Duration> {
         let af = accelerate(move |x: DlArray| {
             let l = rk4_loss(&x, steps, h)?;
             Ok((l.clone(), dlgradient(&l, &x)?))
@@ -319,7 +319,10 @@ pub fn loop_rows(budget: Duration) -> Result<Vec<Row>> {
         af.call(x.clone())?;
         Ok(t.elapsed())
     };
-    let (short, long) = (first_call(10)?, first_call(10_000)?);
+    let (short, long) = (first_call(&x, 10)?, first_call(&x, 10_000)?);
+    // The same at n = 10, where running 10,000 steps costs little next to compiling.
+    let small = DlArray::from(Array1::from_shape_fn(10, |i| ((i * 13) % 17) as f64 * 0.05 - 0.4));
+    let (small_short, small_long) = (first_call(&small, 10)?, first_call(&small, 10_000)?);
     let steps = 100;
     let af = accelerate(move |x: DlArray| {
         let l = rk4_loss(&x, steps, h)?;
@@ -334,11 +337,15 @@ pub fn loop_rows(budget: Duration) -> Result<Vec<Row>> {
     let hand = median(budget, || {
         std::hint::black_box(rk4_by_hand(&xs, steps, h, &mut grad));
     });
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let note = format!(
-        "first call s=10: {:.1} ms, s=10,000: {:.1} ms ({:.2}x)",
-        short.as_secs_f64() * 1e3,
-        long.as_secs_f64() * 1e3,
-        long.as_secs_f64() / short.as_secs_f64()
+        "first call (value and gradient) s=10: {:.1} ms, s=10,000: {:.1} ms ({:.2}x); at n=10: {:.1} ms, {:.1} ms ({:.2}x)",
+        ms(short),
+        ms(long),
+        long.as_secs_f64() / short.as_secs_f64(),
+        ms(small_short),
+        ms(small_long),
+        small_long.as_secs_f64() / small_short.as_secs_f64()
     );
     rows.push(Row {
         workload: format!("L2 RK4 fori_loop n={n} s={steps}, gradient"),

@@ -189,20 +189,20 @@ impl LoopTarget {
     }
 
     /// Runs a while loop on `[carry.., captures..]`: the operands with the last carry in place,
-    /// and every carry before a step when `keep`.
+    /// and, when `keep`, every carry a step started from.
     fn run_while(
         &self,
         inputs: &[Arc<Data>],
         max_iterations: Option<usize>,
         native: bool,
         keep: bool,
-    ) -> Result<(Vec<Arc<Data>>, Vec<Vec<Data>>)> {
+    ) -> Result<(Vec<Arc<Data>>, Kept)> {
         let predicate = self.other.as_ref().ok_or_else(|| Error::argument(&self.name, "internal: no predicate"))?;
         if let (Some(p), Some(b), true) = (predicate.native(), self.body.native(), native) {
             let (carry, captures) = inputs.split_at(self.carry);
             let (last, kept) = crate::jit::while_native(&self.name, (p, b), carry, captures, max_iterations, keep)?;
             let args = last.into_iter().map(Arc::new).chain(captures.iter().cloned()).collect();
-            return Ok((args, kept));
+            return Ok((args, Kept::Native(kept)));
         }
         let mut args: Vec<Arc<Data>> = inputs.to_vec();
         let mut kept = Vec::new();
@@ -215,7 +215,7 @@ impl LoopTarget {
                 ));
             }
             if keep {
-                kept.push(args[..self.carry].iter().map(|c| (**c).clone()).collect());
+                kept.push(args[..self.carry].to_vec());
             }
             let out = self.body.run(&args, native)?;
             for (k, c) in out.into_iter().enumerate() {
@@ -223,7 +223,7 @@ impl LoopTarget {
             }
             steps += 1;
         }
-        Ok((args, kept))
+        Ok((args, Kept::Interpreted(kept)))
     }
 
     fn run_while_reverse(
@@ -236,22 +236,39 @@ impl LoopTarget {
             self.reverse_step.as_ref().ok_or_else(|| Error::argument(&self.name, "internal: no reverse step"))?;
         let captures = self.inputs.len() - 2 * self.carry;
         let (forward, cts) = inputs.split_at(self.carry + captures);
-        let (_, mut kept) = self.run_while(forward, max_iterations, native, true)?;
+        // Natively only when the reverse step compiles too (else all of it is interpreted).
+        let native = native && step.native().is_some();
+        let (_, kept) = self.run_while(forward, max_iterations, native, true)?;
         let mut acc: Vec<Arc<Data>> = cts.to_vec();
         for (dtype, shape) in &self.inputs[self.carry..self.carry + captures] {
             acc.push(Arc::new(Data::zeros(*dtype, shape)));
         }
-        if let Some(compiled) = step.native().filter(|_| native) {
-            let last = crate::jit::reverse_native(compiled, &mut kept, &forward[self.carry..], &acc)?;
-            return Ok(last.into_iter().map(Arc::new).collect());
+        match (kept, step.native().filter(|_| native)) {
+            (Kept::Native(mut kept), Some(compiled)) => {
+                let last = crate::jit::reverse_native(compiled, &mut kept, &forward[self.carry..], &acc)?;
+                Ok(last.into_iter().map(Arc::new).collect())
+            }
+            (Kept::Interpreted(kept), _) => {
+                for carry in kept.into_iter().rev() {
+                    let args: Vec<Arc<Data>> =
+                        carry.into_iter().chain(forward[self.carry..].iter().cloned()).chain(acc).collect();
+                    acc = step.run(&args, native)?;
+                }
+                Ok(acc)
+            }
+            (Kept::Native(_), None) => {
+                Err(Error::argument(&self.name, "internal: a reverse step that did not compile"))
+            }
         }
-        for carry in kept.into_iter().rev() {
-            let args: Vec<Arc<Data>> =
-                carry.into_iter().map(Arc::new).chain(forward[self.carry..].iter().cloned()).chain(acc).collect();
-            acc = step.run(&args, native)?;
-        }
-        Ok(acc)
     }
+}
+
+/// The carries a while loop kept for its reverse steps.
+enum Kept {
+    /// Kept by the native loop, in its stores.
+    Native(crate::jit::KeptCarries),
+    /// Kept by the interpreted loop, as arrays.
+    Interpreted(Vec<Vec<Arc<Data>>>),
 }
 
 /// The truth of a logical array of one element.

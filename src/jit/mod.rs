@@ -49,5 +49,5 @@ mod run;
 
 pub(crate) use compile::compile_optimized;
 pub use compile::{compile, compile_shared};
-pub(crate) use run::{reverse_native, scan_native, while_native};
+pub(crate) use run::{reverse_native, scan_native, while_native, KeptCarries};
 pub use run::{Compiled, Outputs};

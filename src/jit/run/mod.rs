@@ -13,5 +13,5 @@ mod native_loop;
 pub(crate) mod pool;
 pub(crate) mod runtime;
 
-pub(crate) use native_loop::{reverse_native, scan_native, while_native};
+pub(crate) use native_loop::{reverse_native, scan_native, while_native, KeptCarries};
 pub use runtime::{Compiled, Outputs};

@@ -73,6 +73,9 @@ impl Compiled {
             }
         }
         self.run_on(inputs, &alloc_ptrs)?;
+        if copies.is_empty() {
+            return Ok(());
+        }
         let types = self.output_types();
         for (i, source) in copies {
             // SAFETY: the source is an input, a constant or an output of the same type, and
@@ -125,6 +128,29 @@ pub(crate) fn scan_native(
     Ok((current, ys))
 }
 
+/// The carries a while loop kept for its reverse steps: each leaf's bytes, step after step, in
+/// one growing buffer per leaf (no allocation per step once grown).
+pub(crate) struct KeptCarries {
+    /// Each leaf's bytes, and its store.
+    leaves: Vec<(usize, Vec<u8>)>,
+    steps: usize,
+}
+
+impl KeptCarries {
+    fn new(carry: &[Data]) -> Self {
+        KeptCarries { leaves: carry.iter().map(|c| (c.numel() * c.dtype().size_of(), Vec::new())).collect(), steps: 0 }
+    }
+
+    /// Appends the carry a step starts from.
+    fn push(&mut self, carry: &[Data]) {
+        for ((bytes, store), c) in self.leaves.iter_mut().zip(carry) {
+            // SAFETY: `c` is an owned standard-layout array of `bytes` bytes.
+            store.extend_from_slice(unsafe { std::slice::from_raw_parts(const_ptr(c) as *const u8, *bytes) });
+        }
+        self.steps += 1;
+    }
+}
+
 /// A while loop `name`: `body` (`[carry.., captures..] -> [carry..]`) while `predicate` (same
 /// operands, one logical result) holds, at most `max_iterations` times: the last carry and,
 /// when `keep`, every carry a step started from.
@@ -135,7 +161,7 @@ pub(crate) fn while_native(
     captures: &[Arc<Data>],
     max_iterations: Option<usize>,
     keep: bool,
-) -> Result<(Vec<Data>, Vec<Vec<Data>>)> {
+) -> Result<(Vec<Data>, KeptCarries)> {
     let types = body.output_types();
     let mut current: Vec<Data> = carry.iter().map(|c| owned(c)).collect();
     let mut next: Vec<Data> = types.iter().map(|(d, s)| Data::zeros(*d, s)).collect();
@@ -143,7 +169,7 @@ pub(crate) fn while_native(
     let (pdtype, pshape) =
         predicate.output_types().first().cloned().ok_or_else(|| Error::Jit("no predicate".into()))?;
     let mut verdict = Data::zeros(pdtype, &pshape);
-    let mut kept = Vec::new();
+    let mut kept = KeptCarries::new(&current);
     let mut inputs: Vec<*mut u8> = Vec::with_capacity(current.len() + captures.len());
     let mut steps = 0usize;
     loop {
@@ -163,7 +189,7 @@ pub(crate) fn while_native(
             ));
         }
         if keep {
-            kept.push(current.clone());
+            kept.push(&current);
         }
         let outputs: SmallVec<[*mut u8; 4]> = next.iter_mut().map(mut_ptr).collect();
         // SAFETY: as for the predicate; the outputs are the other carry buffers, of the body's
@@ -179,7 +205,7 @@ pub(crate) fn while_native(
 /// the last kept carry to the first, starting from `acc`: the last `acc`.
 pub(crate) fn reverse_native(
     step: &Compiled,
-    kept: &mut [Vec<Data>],
+    kept: &mut KeptCarries,
     captures: &[Arc<Data>],
     acc: &[Arc<Data>],
 ) -> Result<Vec<Data>> {
@@ -187,15 +213,17 @@ pub(crate) fn reverse_native(
     let mut current: Vec<Data> = acc.iter().map(|a| owned(a)).collect();
     let mut next: Vec<Data> = step.output_types().iter().map(|(d, s)| Data::zeros(*d, s)).collect();
     let mut inputs: Vec<*mut u8> = Vec::new();
-    for carry in kept.iter_mut().rev() {
+    let mut outputs: SmallVec<[*mut u8; 4]> = SmallVec::new();
+    for t in (0..kept.steps).rev() {
         inputs.clear();
-        inputs.extend(carry.iter_mut().map(mut_ptr));
+        inputs.extend(kept.leaves.iter_mut().map(|(bytes, store)| store.as_mut_ptr().wrapping_add(t * *bytes)));
         inputs.extend(captures.iter().map(|c| const_ptr(c)));
         inputs.extend(current.iter_mut().map(mut_ptr));
-        let outputs: SmallVec<[*mut u8; 4]> = next.iter_mut().map(mut_ptr).collect();
-        // SAFETY: the inputs are a kept carry (owned, standard layout), the captures and the
-        // accumulated cotangents, of the step's input types; the outputs are the other
-        // accumulator buffers, of its output types, aliasing no input.
+        outputs.clear();
+        outputs.extend(next.iter_mut().map(mut_ptr));
+        // SAFETY: the inputs are step `t`'s kept carry (its leaves' bytes in their stores), the
+        // captures and the accumulated cotangents, of the step's input types; the outputs are
+        // the other accumulator buffers, of its output types, aliasing no input.
         unsafe { step.run_raw(&inputs, &outputs)? };
         std::mem::swap(&mut current, &mut next);
     }
