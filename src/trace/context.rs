@@ -120,7 +120,10 @@ impl Trace {
             }
             let operands: Vec<&Data> =
                 node.inputs.iter().map(|&i| self.values[i].as_deref().ok_or(Error::Released)).collect::<Result<_>>()?;
-            let value = Arc::new(crate::interp::eval_checked(&node.op, &operands)?);
+            let value = Arc::new(crate::interp::eval_checked(&node.op, &operands).map_err(|e| match node.origin {
+                Some(origin) => e.at(origin),
+                None => e,
+            })?);
             self.values[top] = Some(value);
             stack.pop();
         }
