@@ -109,7 +109,7 @@ fn solve_vjp(trans: bool, a: &DlArray, b: &DlArray, x: &DlArray, g: &DlArray, wa
 /// `l^-1 rhs` (or `l^-T rhs` when `transposed`) for the lower factor `l` of a Cholesky value
 /// `f` stored lower (or upper, `l = f'`), by one triangular solve reading `f` in place.
 fn factor_solve(f: &DlArray, stored_lower: bool, transposed: bool, rhs: &DlArray) -> DlArray {
-    lin(LinalgOp::TriSolve { lower: stored_lower, trans: transposed != !stored_lower }, f, rhs)
+    lin(LinalgOp::TriSolve { lower: stored_lower, trans: transposed == stored_lower }, f, rhs)
 }
 
 /// The rule of `chol` (Murray 2016, as JAX's): with `l` the lower factor and `gl` its
