@@ -131,10 +131,11 @@ fn solve3(a: &[f64], b: [f64; 3], trans: bool) -> [f64; 3] {
     for c in 0..3 {
         let p = (c..3).max_by(|&i, &j| m[i][c].abs().total_cmp(&m[j][c].abs())).unwrap_or(c);
         m.swap(c, p);
-        for r in c + 1..3 {
-            let f = m[r][c] / m[c][c];
-            for k in c..4 {
-                m[r][k] -= f * m[c][k];
+        let pivot = m[c];
+        for row in m.iter_mut().skip(c + 1) {
+            let f = row[c] / pivot[c];
+            for (v, p) in row.iter_mut().zip(pivot).skip(c) {
+                *v -= f * p;
             }
         }
     }
