@@ -7,6 +7,11 @@
 //! triangular one by its triangle only) and the result copied out. So the bits depend only on
 //! the values, never on where the caller's buffers lie: the interpreter and compiled code,
 //! which both call [`one`], agree bit for bit.
+//!
+//! Square solves and inverses of order at most [`SMALL`] (the 3x3 systems of a bundle
+//! adjustment, by the ten thousand) skip faer's set-up, which costs more than their arithmetic:
+//! the same algorithm, Gaussian elimination with partial pivoting (the first row of largest
+//! magnitude as pivot, as faer's LU), written out on a stack array ([`small_solve`]).
 
 use crate::array::Element;
 use crate::error::{Error, Result};
@@ -58,6 +63,59 @@ impl<T: Scalar> Workspace<T> {
     }
 }
 
+/// Square systems of at most this order are solved by [`small_solve`].
+const SMALL: usize = 4;
+
+/// `a \ b` for a square `a` of order at most [`SMALL`] by Gaussian elimination with partial
+/// pivoting, into `out` (`[n, k]` row-major). A zero pivot gives the Inf/NaN of the division.
+fn small_solve<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>, out: &mut [T]) {
+    let (n, k) = (a.nrows(), b.ncols());
+    let mut m = [[T::zero(); SMALL]; SMALL];
+    for i in 0..n {
+        for j in 0..n {
+            m[i][j] = a[(i, j)];
+        }
+        for j in 0..k {
+            out[i * k + j] = b[(i, j)];
+        }
+    }
+    let abs = num_traits::Float::abs;
+    for c in 0..n {
+        let mut p = c;
+        for r in c + 1..n {
+            if abs(m[r][c]) > abs(m[p][c]) {
+                p = r;
+            }
+        }
+        if p != c {
+            m.swap(p, c);
+            for j in 0..k {
+                out.swap(p * k + j, c * k + j);
+            }
+        }
+        let inv = T::one() / m[c][c];
+        let pivot = m[c];
+        for r in c + 1..n {
+            let f = m[r][c] * inv;
+            for (v, &p) in m[r].iter_mut().zip(&pivot).take(n).skip(c + 1) {
+                *v = *v - f * p;
+            }
+            for j in 0..k {
+                out[r * k + j] = out[r * k + j] - f * out[c * k + j];
+            }
+        }
+    }
+    for i in (0..n).rev() {
+        for j in 0..k {
+            let mut v = out[i * k + j];
+            for q in i + 1..n {
+                v = v - m[i][q] * out[q * k + j];
+            }
+            out[i * k + j] = v / m[i][i];
+        }
+    }
+}
+
 /// Resizes `m` to `rows x cols` (contents unspecified).
 fn shape<T: Scalar>(m: &mut Mat<T>, rows: usize, cols: usize) {
     if m.nrows() != rows || m.ncols() != cols {
@@ -79,6 +137,10 @@ pub(crate) fn one<T: Scalar>(
     match op {
         LinalgOp::Solve { trans } => {
             let a = if trans { a.transpose() } else { a };
+            if a.nrows() == a.ncols() && a.nrows() <= SMALL {
+                small_solve(a, need_b()?, out);
+                return Ok(());
+            }
             if a.nrows() == a.ncols() {
                 lu_solve(a, need_b()?, ws, par);
             } else {
@@ -91,6 +153,14 @@ pub(crate) fn one<T: Scalar>(
             write_rhs(ws, a.ncols(), out);
         }
         LinalgOp::Chol { lower } => chol(a, lower, out, ws, par)?,
+        LinalgOp::Inv if a.nrows() <= SMALL => {
+            let mut eye = [T::zero(); SMALL * SMALL];
+            let n = a.nrows();
+            for i in 0..n {
+                eye[i * n + i] = T::one();
+            }
+            small_solve(a, MatRef::from_row_major_slice(&eye[..n * n], n, n), out);
+        }
         LinalgOp::Inv => {
             let n = a.nrows();
             shape(&mut ws.rhs, n, n);
