@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The benchmark workloads W1 to W5 and the loop rows L1 to L3 of `cargo bench --bench
-workloads`, in JAX.
+"""The benchmark workloads W1 to W5, the loop rows L1 to L3 and the linear-algebra rows of
+`cargo bench --bench workloads`, in JAX.
 
 Same functions, sizes, input data (the same xorshift generator) and timing rule (medians of
 adaptive samples after one warm-up call) as benches/workloads/*.rs; JAX runs on the CPU in
@@ -15,6 +15,7 @@ tens of seconds a call).
     pip install jax
     python3 benches/compare_jax.py            # QUICK=1 for a short run
     python3 benches/compare_jax.py loops      # only L1, L1b, L2, L3, as `cargo bench ... -- loops`
+    python3 benches/compare_jax.py GP solves  # only the rows whose names contain a word given
 
 Run it on the machine and in the hour you run `cargo bench --bench workloads`, with nothing
 else heavy running; compare ratios between the two tables, never digits across machines.
@@ -176,6 +177,37 @@ def mlp_args(b, d, h, c):
         jnp.asarray(data(c, 4)),
     )
     return params, matrix(b, d, 5, 1.0), jnp.asarray(targets)
+
+
+def gp_data(n):
+    """benches/workloads/linalg.rs's `gp_data`: inputs in [-3, 3], targets sin(2x) + noise."""
+    x = 3.0 * data(n, 21)
+    y = np.sin(2.0 * x) + 0.1 * data(n, 22)
+    p = np.log(np.array([0.5, 1.0, 0.01]))
+    return jnp.asarray(p), jnp.asarray(x), jnp.asarray(y)
+
+
+def gp_nll(p, x, y):
+    """The negative log marginal likelihood of a GP with an RBF kernel (log lengthscale, log
+    signal variance, log noise variance), by a Cholesky factor (linalg.rs's `gp_nll`)."""
+    n = x.shape[0]
+    l2, sf2, sn2 = jnp.exp(2.0 * p[0]), jnp.exp(p[1]), jnp.exp(p[2])
+    d2 = (x[:, None] - x[None, :]) ** 2
+    k = sf2 * jnp.exp(-0.5 * d2 / l2) + sn2 * jnp.eye(n)
+    c, lower = jax.scipy.linalg.cho_factor(k, lower=True)
+    alpha = jax.scipy.linalg.cho_solve((c, lower), y)
+    return 0.5 * jnp.dot(y, alpha) + jnp.sum(jnp.log(jnp.diag(c))) + 0.5 * n * np.log(2.0 * np.pi)
+
+
+def batched_args(count):
+    """linalg.rs's `batched_args`: a [count, 3, 3] (random plus 3 I), b [count, 3, 1]."""
+    a = data(count * 9, 31).reshape(count, 3, 3) + 3.0 * np.eye(3)
+    b = data(count * 3, 32).reshape(count, 3, 1)
+    return jnp.asarray(a), jnp.asarray(b)
+
+
+def batched_solve(a, b):
+    return jnp.sum(jnp.linalg.solve(a, b) ** 2)
 
 
 def complex_grid(n):
@@ -425,11 +457,17 @@ def print_table(rows):
 
 def main():
     rows = []
-    # `python3 benches/compare_jax.py loops`: only the loop rows.
-    if "loops" in sys.argv[1:]:
-        rows.extend(loop_rows())
-        print_table(rows)
-        return
+    filters = [a for a in sys.argv[1:] if not a.startswith("--")]
+
+    def wanted(name):
+        return not filters or any(f in name for f in filters)
+
+    # `python3 benches/compare_jax.py loops` (the loop rows) or words of row names.
+    if filters:
+        if "loops" in filters:
+            rows.extend(loop_rows())
+        linalg_rows(rows, wanted)
+        return print_table(rows)
 
     # W1: seed Rosenbrock, value + gradient at [-1, 2].
     x0 = jnp.asarray([-1.0, 2.0])
@@ -472,7 +510,21 @@ def main():
     rows.append(row("W5 complex gradient 100x100", *measure(vg, jax.jit(vg), (z,))))
 
     rows.extend(loop_rows())
+    linalg_rows(rows, wanted)
     print_table(rows)
+
+
+def linalg_rows(rows, wanted):
+    """The GP rows at n = 500 and 2,000 and the batched solves (benches/workloads/linalg.rs)."""
+    vg = jax.value_and_grad(gp_nll)
+    for n in [500, 2_000]:
+        name = f"GP nll + grad (RBF, 3 hyperparameters), n={n}"
+        if wanted(name):
+            rows.append(row(name, *measure(vg, jax.jit(vg), gp_data(n))))
+    name = "10000 batched 3x3 solves + grad"
+    if wanted(name):
+        vg = jax.value_and_grad(batched_solve, argnums=(0, 1))
+        rows.append(row(name, *measure(vg, jax.jit(vg), batched_args(10_000)), "d/da and d/db"))
 
 
 if __name__ == "__main__":

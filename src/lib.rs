@@ -52,7 +52,10 @@ pub use autodiff::{dlgradient, dlgradient_with, Differentiable, GradOptions, Lea
 pub use control::{cond, fori_loop, fori_loop_with, scan, scan_with, while_loop, while_loop_with, LoopOptions};
 pub use custom::{custom_vjp, external, CustomFunction, ExternalFunction};
 pub use error::{Error, Result};
-pub use ops::{concat, select, stop_gradient, Operand};
+pub use ops::{
+    chol, chol_with, concat, det, eig_symmetric, inv, linsolve, logdet, mldivide, mrdivide, select, stop_gradient,
+    LinsolveOptions, Operand, Triangle,
+};
 pub use trace::{dlfeval, make_ir, trace_graph, DlArray};
 
 /// The machinery under the API, for tests, benchmarks and readers of the IR: the array storage
@@ -94,6 +97,9 @@ pub mod prelude {
         accelerate, concat, custom_vjp, dlfeval, dlgradient, dlgradient_with, external, make_ir, select, stop_gradient,
         AcceleratedFunction, BuildReport, CheckMode, CustomFunction, DType, Differentiable, DlArray, DumpStage,
         Element, Error, ExternalFunction, GradOptions, Leaf, ParamRow, ParamTable, Result, Tree,
+    };
+    pub use crate::{
+        chol, chol_with, det, eig_symmetric, inv, linsolve, logdet, mldivide, mrdivide, LinsolveOptions, Triangle,
     };
     pub use crate::{cond, fori_loop, fori_loop_with, scan, scan_with, while_loop, while_loop_with, LoopOptions};
     pub use crate::{

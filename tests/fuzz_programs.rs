@@ -51,6 +51,45 @@ enum Binary {
     SafeDiv,
 }
 
+/// Linear algebra on symmetric positive definite matrices built from a value `a`
+/// (`spd(a) = m m' + n I`, `m` the value as a matrix), so that `chol` succeeds.
+#[derive(Clone, Copy, Debug)]
+enum Linalg {
+    /// `mldivide(spd(a), b)` (an error when `b` does not fit).
+    Solve,
+    /// `mrdivide(b, spd(a))`.
+    Mrdivide,
+    /// `r \ (r' \ m)` with `r = chol(spd(a))`, two triangular solves (`linsolve`).
+    CholSolve,
+    /// `chol(spd(a))`, lower or upper by the parity of `b`.
+    Chol,
+    /// `logdet(spd(a))`.
+    LogDet,
+    /// `det(spd(a) / n)`.
+    Det,
+    /// `inv(spd(a))`.
+    Inv,
+    /// The eigenvalues of `spd(a) + diag(0, 1, ..)` (`eig_symmetric`; distinct eigenvalues).
+    EigValues,
+}
+
+/// `a` as a matrix (a scalar `[1, 1]`, a vector a column).
+fn as_matrix(a: &DlArray) -> DlArray {
+    match a.ndim() {
+        0 => a.reshape(&[1, 1]),
+        1 => a.reshape(&[a.numel(), 1]),
+        _ => a.clone(),
+    }
+}
+
+/// `m m' + n I` for `m = as_matrix(a)`: symmetric positive definite for real `a`.
+fn spd(a: &DlArray) -> DlArray {
+    let m = as_matrix(a);
+    let Some(&n) = m.shape().first() else { return m };
+    let eye = DlArray::from(ndarray::Array2::<f64>::eye(n)).cast(a.dtype());
+    m.matmul(&m.transpose()) + eye * (n as f64)
+}
+
 /// One step: its operands are earlier values, picked modulo the number of values so far.
 #[derive(Clone, Debug)]
 enum Step {
@@ -93,6 +132,8 @@ enum Step {
     },
     /// `scan` over axis 0 of a value (carry `s + sum(x) * 0.5`, outputs `tanh(x)`): `ys + s`.
     Scan(usize),
+    /// A factorization or solve of matrices built from `a` (and `b`).
+    Linalg(Linalg, usize, usize),
 }
 
 /// A random program: input dtype and shapes, steps, whether to take a second derivative.
@@ -128,6 +169,19 @@ fn binary() -> impl Strategy<Value = Binary> {
     prop_oneof![Just(Binary::Add), Just(Binary::Sub), Just(Binary::Mul), Just(Binary::SafeDiv)]
 }
 
+fn linalg() -> impl Strategy<Value = Linalg> {
+    prop_oneof![
+        Just(Linalg::Solve),
+        Just(Linalg::Mrdivide),
+        Just(Linalg::CholSolve),
+        Just(Linalg::Chol),
+        Just(Linalg::LogDet),
+        Just(Linalg::Det),
+        Just(Linalg::Inv),
+        Just(Linalg::EigValues),
+    ]
+}
+
 fn step() -> impl Strategy<Value = Step> {
     let v = 0usize..8;
     prop_oneof![
@@ -143,7 +197,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => v.clone().prop_map(Step::Affine),
         1 => (v.clone(), 0usize..4, unary(), v.clone()).prop_map(|(value, trips, unary, captured)| Step::Loop { value, trips, unary, captured }),
         1 => (v.clone(), v.clone()).prop_map(|(pred, value)| Step::Branch { pred, value }),
-        1 => v.prop_map(Step::Scan),
+        1 => v.clone().prop_map(Step::Scan),
+        2 => (linalg(), v.clone(), v).prop_map(|(l, a, b)| Step::Linalg(l, a, b)),
     ]
 }
 
@@ -286,6 +341,7 @@ impl Program {
                         ys + s
                     }
                 }
+                Step::Linalg(l, a, b) => linalg_step(*l, &pick(*a), &pick(*b), *b),
             };
             vals.push(out);
         }
@@ -326,6 +382,38 @@ impl Program {
             })
             .collect()
     }
+}
+
+/// The value of a linear-algebra step on `a` and `b` (`b`'s index picks the triangle of `chol`).
+fn linalg_step(l: Linalg, a: &DlArray, b: &DlArray, which: usize) -> DlArray {
+    let s = spd(a);
+    let Some(&n) = s.shape().first() else { return s };
+    match l {
+        Linalg::Solve => mldivide(&s, b),
+        Linalg::Mrdivide => mrdivide(b, &s),
+        Linalg::CholSolve => {
+            let r = chol(&s);
+            let z = linsolve(&r, &as_matrix(a), LinsolveOptions { ut: true, transa: true, ..Default::default() });
+            linsolve(&r, &z, LinsolveOptions { ut: true, ..Default::default() })
+        }
+        Linalg::Chol if which % 2 == 0 => chol(&s),
+        Linalg::Chol => chol_with(&s, Triangle::Lower),
+        Linalg::LogDet => logdet(&s),
+        Linalg::Det => det(&(s / n as f64)),
+        Linalg::Inv => inv(&s),
+        // Distinct eigenvalues (the rule divides by their differences): `m m'` has one
+        // eigenvalue 0 of multiplicity `n - rank`, split by a diagonal of distinct values.
+        Linalg::EigValues => match eig_symmetric(&(&s + distinct_diagonal(n, &s))) {
+            Ok((values, _)) => values,
+            Err(_) => s.chol(),
+        },
+    }
+}
+
+/// `diag(0, 1, .., n - 1)` in `like`'s dtype.
+fn distinct_diagonal(n: usize, like: &DlArray) -> DlArray {
+    let d = ndarray::Array2::from_shape_fn((n, n), |(i, j)| if i == j { i as f64 } else { 0.0 });
+    DlArray::from(d).cast(like.dtype())
 }
 
 /// What one path produced: values as complex numbers with their shapes, or the error text.

@@ -857,3 +857,136 @@ fn checkpointed_scan_first_and_second_order() {
         Tol::F64,
     );
 }
+
+/// `x + shift * I` for `x [.., n, n]`: a well-conditioned matrix from a random one.
+fn shifted_identity(x: &DlArray, shift: f64) -> DlArray {
+    let n = x.shape()[x.ndim() - 1];
+    let eye = DlArray::from(ndarray::Array2::<f64>::eye(n).into_dyn()).cast(x.dtype());
+    x + eye * shift
+}
+
+/// `x x' + n I`: symmetric positive definite.
+fn spd(x: &DlArray) -> DlArray {
+    let n = x.shape()[x.ndim() - 1];
+    let r = x.ndim();
+    let mut axes: Vec<usize> = (0..r).collect();
+    axes.swap(r - 2, r - 1);
+    shifted_identity(&x.matmul(&x.permute(&axes)), n as f64)
+}
+
+/// `(x + x') / 2`.
+fn sym(x: &DlArray) -> DlArray {
+    let r = x.ndim();
+    let mut axes: Vec<usize> = (0..r).collect();
+    axes.swap(r - 2, r - 1);
+    (x + x.permute(&axes)) * 0.5
+}
+
+/// One checked case: a name, a function of the arguments, and the arguments' shapes.
+type LinalgCase = (&'static str, fn(&[DlArray]) -> DlArray, Vec<Vec<usize>>);
+
+fn linalg_cases() -> Vec<LinalgCase> {
+    fn tri(lower: bool, transa: bool) -> fn(&[DlArray]) -> DlArray {
+        match (lower, transa) {
+            (true, false) => {
+                |x| linsolve(&shifted_identity(&x[0], 3.0), &x[1], LinsolveOptions { lt: true, ..Default::default() })
+            }
+            (true, true) => |x| {
+                linsolve(
+                    &shifted_identity(&x[0], 3.0),
+                    &x[1],
+                    LinsolveOptions { lt: true, transa: true, ..Default::default() },
+                )
+            },
+            (false, false) => {
+                |x| linsolve(&shifted_identity(&x[0], 3.0), &x[1], LinsolveOptions { ut: true, ..Default::default() })
+            }
+            (false, true) => |x| {
+                linsolve(
+                    &shifted_identity(&x[0], 3.0),
+                    &x[1],
+                    LinsolveOptions { ut: true, transa: true, ..Default::default() },
+                )
+            },
+        }
+    }
+    let eig: fn(&[DlArray]) -> DlArray = |x| {
+        let (l, v) = eig_symmetric(&sym(&x[0])).unwrap();
+        let mut shape = l.shape().to_vec();
+        shape.insert(shape.len() - 1, 1);
+        concat(&[&v, &l.reshape(&shape)], l.ndim() - 1)
+    };
+    vec![
+        ("mldivide", |x| mldivide(&shifted_identity(&x[0], 3.0), &x[1]), vec![vec![3, 3], vec![3, 2]]),
+        ("mldivide batched", |x| mldivide(&shifted_identity(&x[0], 3.0), &x[1]), vec![vec![2, 3, 3], vec![2, 3, 2]]),
+        ("mldivide vector", |x| mldivide(&shifted_identity(&x[0], 3.0), &x[1]), vec![vec![3, 3], vec![3]]),
+        ("mldivide tall (least squares)", |x| mldivide(&x[0], &x[1]), vec![vec![4, 2], vec![4, 2]]),
+        ("mldivide wide (minimum norm)", |x| mldivide(&x[0], &x[1]), vec![vec![2, 4], vec![2, 1]]),
+        ("mrdivide", |x| mrdivide(&x[1], &shifted_identity(&x[0], 3.0)), vec![vec![3, 3], vec![2, 3]]),
+        (
+            "linsolve transa",
+            |x| linsolve(&shifted_identity(&x[0], 3.0), &x[1], LinsolveOptions { transa: true, ..Default::default() }),
+            vec![vec![3, 3], vec![3, 2]],
+        ),
+        ("linsolve lt", tri(true, false), vec![vec![3, 3], vec![3, 2]]),
+        ("linsolve lt transa", tri(true, true), vec![vec![3, 3], vec![3, 2]]),
+        ("linsolve ut", tri(false, false), vec![vec![3, 3], vec![3, 2]]),
+        ("linsolve ut transa batched", tri(false, true), vec![vec![2, 3, 3], vec![2, 3, 2]]),
+        ("chol", |x| chol(&spd(&x[0])), vec![vec![3, 3]]),
+        ("chol lower batched", |x| chol_with(&spd(&x[0]), Triangle::Lower), vec![vec![2, 3, 3]]),
+        ("inv", |x| inv(&shifted_identity(&x[0], 3.0)), vec![vec![3, 3]]),
+        ("inv batched", |x| inv(&shifted_identity(&x[0], 3.0)), vec![vec![2, 3, 3]]),
+        ("det", |x| det(&shifted_identity(&x[0], 1.0)), vec![vec![3, 3]]),
+        ("det batched", |x| det(&x[0]), vec![vec![2, 3, 3]]),
+        ("logdet", |x| logdet(&shifted_identity(&x[0], 3.0)), vec![vec![3, 3]]),
+        ("logdet batched of spd", |x| logdet(&spd(&x[0])), vec![vec![2, 3, 3]]),
+        ("eig_symmetric", eig, vec![vec![3, 3]]),
+        ("eig_symmetric batched", eig, vec![vec![2, 3, 3]]),
+    ]
+}
+
+#[test]
+fn linalg_first_and_second_order_f64() {
+    let mut rng = Rng::new(51);
+    let mut failures = Failures::default();
+    for (name, f, shapes) in linalg_cases() {
+        let args: Vec<Arg> = shapes.iter().map(|s| Arg::f64(&rng.array(s, -1.0, 1.0))).collect();
+        let square = move |xs: &[DlArray]| f(xs).square();
+        failures.record(&format!("{name} first order"), try_check_grad_args(&f, &args, Tol::F64, 3));
+        failures.record(&format!("{name} second order"), try_check_hvp_args(&square, &args, Tol::F64, 5));
+    }
+    failures.assert_none();
+}
+
+#[test]
+fn linalg_first_order_f32() {
+    let mut rng = Rng::new(52);
+    let mut failures = Failures::default();
+    for (name, f, shapes) in linalg_cases() {
+        let args: Vec<Arg> = shapes.iter().map(|s| Arg::f32(&rng.array(s, -1.0, 1.0))).collect();
+        failures.record(&format!("{name} f32"), try_check_grad_args(&f, &args, Tol::F32, 3));
+    }
+    failures.assert_none();
+}
+
+#[test]
+fn linalg_forward_mode_matches_reverse() {
+    // dljvp (forward mode, by transposing the rules) against the reverse gradient's projection.
+    let mut rng = Rng::new(53);
+    let x = DlArray::from(rng.array(&[3, 3], -1.0, 1.0));
+    let b = DlArray::from(rng.array(&[3, 2], -1.0, 1.0));
+    let v = DlArray::from(rng.array(&[3, 3], -1.0, 1.0));
+    let (jv, gv) = dlfeval(
+        |(x, b, v): (DlArray, DlArray, DlArray)| {
+            let a = spd(&x);
+            let y = (chol(&a).mldivide(&b).sum_all() + logdet(&a)).square();
+            let jv = dljvp_with(&y, &x, &v, GradOptions { retain_data: true, ..Default::default() })?;
+            let g = dlgradient(&y, &x)?;
+            Ok((jv, (g * &v).sum_all()))
+        },
+        (x, b, v),
+    )
+    .unwrap();
+    let (jv, gv) = (jv.to_scalar::<f64>().unwrap(), gv.to_scalar::<f64>().unwrap());
+    assert!((jv - gv).abs() <= 1e-9 * gv.abs().max(1.0), "forward {jv} vs reverse {gv}");
+}

@@ -1,9 +1,12 @@
 //! The benchmark workloads W1 to W7 (docs/PERFORMANCE.md) and the hvp of W2: eager (`dlfeval`), accelerated, and a
 //! hand-written Rust gradient where practical. Prints one table of medians, with peak heap
-//! memory for W2 at 1e7. Run: `cargo bench --bench workloads` (set `QUICK=1` for a short run).
+//! memory for W2 at 1e7. Run: `cargo bench --bench workloads` (set `QUICK=1` for a short run);
+//! `cargo bench --bench workloads -- GP solves` runs only the rows whose names contain one of
+//! the words given; `-- loops` runs the control-flow rows (L1 to L3).
 
 mod conv_model;
 mod external;
+mod linalg;
 mod loops;
 mod measure;
 mod models;
@@ -39,16 +42,11 @@ fn main() -> Result<()> {
     let quick = std::env::var("QUICK").is_ok();
     let budget = Duration::from_millis(if quick { 150 } else { 1500 });
     let mut rows: Vec<Row> = Vec::new();
-    // `cargo bench --bench workloads -- loops`: only the control-flow rows.
-    let only_loops = std::env::args().skip(1).any(|a| a == "loops");
-    if only_loops {
-        rows.extend(loops::loop_rows(budget)?);
-        print_table(&rows);
-        return Ok(());
-    }
+    let filters: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let wanted = |name: &str| filters.is_empty() || filters.iter().any(|f| name.contains(f.as_str()));
 
     // W1: seed Rosenbrock, value + gradient at [-1, 2].
-    {
+    if wanted("W1 rosenbrock") {
         let x0 = DlArray::from(ndarray::array![-1.0, 2.0]);
         let af = accelerate(|x: DlArray| rosenbrock(&x));
         af.call(x0.clone())?;
@@ -72,7 +70,7 @@ fn main() -> Result<()> {
 
     // W2: extended Rosenbrock value + gradient.
     let sizes: &[usize] = if quick { &[1_000, 100_000] } else { &[1_000, 100_000, 1_000_000, 10_000_000] };
-    for &n in sizes {
+    for &n in sizes.iter().filter(|_| wanted("W2 ext. rosenbrock")) {
         let xs = data(n, 7);
         let x = DlArray::from(ndarray::Array1::from_vec(xs.clone()));
         let af = accelerate(|x: DlArray| extended_rosenbrock(&x));
@@ -111,7 +109,7 @@ fn main() -> Result<()> {
             note,
         });
     }
-    if !quick {
+    if !quick && wanted("W2 ext. rosenbrock") {
         let n = 1_000_000;
         let xs: Vec<f32> = data(n, 7).into_iter().map(|v| v as f32).collect();
         let x = DlArray::from(ndarray::Array1::from_vec(xs.clone()));
@@ -145,7 +143,7 @@ fn main() -> Result<()> {
     // W3: two-layer MLP, log-softmax cross-entropy, value + gradients.
     let shapes: &[(usize, usize, usize, usize)] =
         if quick { &[(128, 64, 128, 10)] } else { &[(128, 64, 128, 10), (256, 784, 256, 10)] };
-    for &(b, d, h, c) in shapes {
+    for &(b, d, h, c) in shapes.iter().filter(|_| wanted("W3 mlp")) {
         let args = mlp_args(b, d, h, c);
         let af = accelerate(|(p, x, t): MlpArgs| mlp_loss_and_grads(&p, &x, &t));
         af.call(args.clone())?;
@@ -178,7 +176,7 @@ fn main() -> Result<()> {
     }
 
     // W4: second order on W2 (n = 1e5): gradient of sum(grad(x)^2).
-    {
+    if wanted("W4 d/dx") {
         let x = DlArray::from(ndarray::Array1::from_vec(data(100_000, 3)));
         let af = accelerate(|x: DlArray| gradient_norm_gradient(&x));
         af.call(x.clone())?;
@@ -209,7 +207,7 @@ fn main() -> Result<()> {
 
     // hvp of W2 (n = 1e5): Hessian-vector product by forward over reverse (dlhvp), against one
     // accelerated gradient of W2 measured here, in the same run.
-    {
+    if wanted("W2 hvp") {
         let n = 100_000;
         let (xs, vs) = (data(n, 3), data(n, 11));
         let x = DlArray::from(ndarray::Array1::from_vec(xs.clone()));
@@ -249,7 +247,7 @@ fn main() -> Result<()> {
     }
 
     // W5: the seed's complex example on a 100 x 100 grid.
-    {
+    if wanted("W5 complex") {
         let z = complex_grid(100);
         let af = accelerate(|z: DlArray| complex_gradient(&z));
         af.call(z.clone())?;
@@ -274,7 +272,7 @@ fn main() -> Result<()> {
 
     // W6: first call (trace + differentiate + optimize + compile + run), with the median run's
     // phases in the note (`AcceleratedFunction::build_reports`).
-    {
+    if wanted("W6 first call") {
         let reps = if quick { 3 } else { 7 };
         let first_call = |run: &dyn Fn() -> BuildReport| {
             let mut t: Vec<(Duration, BuildReport)> = (0..reps)
@@ -328,7 +326,7 @@ fn main() -> Result<()> {
     }
 
     // W7: convolutional classifier (issue 5), value + gradients of all parameters.
-    {
+    if wanted("W7 conv") {
         let args = conv_args(32, 28, 28);
         let af = accelerate(|(p, x, t): ConvArgs| conv_loss_and_grads(&p, &x, &t));
         af.call(args.clone())?;
@@ -348,7 +346,7 @@ fn main() -> Result<()> {
     }
 
     // W8: many tiny fused groups: a two-layer recurrent loss over 256 steps of 14-wide vectors.
-    {
+    if wanted("W8 recurrent") {
         let steps = 256;
         let args = recurrent_args(steps);
         let af = accelerate(|a: RecurrentArgs| recurrent_loss_and_grads(&a));
@@ -385,8 +383,24 @@ fn main() -> Result<()> {
         });
     }
 
-    rows.push(external::external_call_row(budget)?);
-    rows.extend(loops::loop_rows(budget)?);
+    if wanted("external identity") {
+        rows.push(external::external_call_row(budget)?);
+    }
+
+    // Linear algebra: a Gaussian process's negative log likelihood and its gradient with
+    // respect to the kernel's hyperparameters, and many small solves with their gradient.
+    for n in [500, 2_000] {
+        if wanted(&format!("GP nll + grad (RBF, 3 hyperparameters), n={n}")) {
+            rows.push(linalg::gp_row(n, budget)?);
+        }
+    }
+    if wanted("batched 3x3 solves") {
+        rows.push(linalg::batched_row(budget)?);
+    }
+    // Control flow: `-- loops` (or a row's name) selects them.
+    if wanted("loops: L1 saddle point, L1b coupled saddle, L2 RK4 fori_loop, L3 LSTM scan") {
+        rows.extend(loops::loop_rows(budget)?);
+    }
     print_table(&rows);
     Ok(())
 }

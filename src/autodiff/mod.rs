@@ -5,6 +5,7 @@ mod custom_rule;
 mod derivatives;
 mod differentiable;
 mod gradient;
+mod linalg_rules;
 mod param_io;
 mod param_table;
 mod vjp;

@@ -78,6 +78,7 @@ pub(crate) fn vjp(op: &Op, x: &[DlArray], y: &DlArray, ct: &DlArray, wants: &[bo
             .zip(wants)
             .map(|(g, &w)| g.filter(|_| w))
             .collect()),
+        Op::Linalg(l) => super::linalg_rules::linalg_vjp(*l, x, y, ct, wants),
         Op::MatMul => {
             let (a, b) = (&x[0], &x[1]);
             Ok(vec![

@@ -1,9 +1,13 @@
 //! The interpreter: one kernel per primitive on `ndarray`. It is the reference semantics every
 //! other backend is checked against, and the engine of eager evaluation.
 
+mod batch;
 mod elementwise;
+mod factor;
 mod layout;
 mod linalg;
+pub(crate) use batch::{run_slices, Dims};
+pub(crate) use factor::Scalar as LinalgScalar;
 pub(crate) use linalg::is_small_product;
 mod reduce;
 
@@ -62,6 +66,7 @@ pub(crate) fn eval_checked(op: &Op, inputs: &[&Data]) -> Result<Data> {
         Op::ReduceMax(axes) => reduce::reduce_extreme(arg(0)?, axes, true),
         Op::ReduceMin(axes) => reduce::reduce_extreme(arg(0)?, axes, false),
         Op::MatMul => linalg::matmul(arg(0)?, arg(1)?),
+        Op::Linalg(l) => batch::eval(*l, inputs),
         Op::CustomVjp(_) => Ok(arg(0)?.clone()),
         Op::Call(c) => {
             let owned: Vec<Arc<Data>> = inputs.iter().map(|d| Arc::new((*d).clone())).collect();

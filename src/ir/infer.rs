@@ -1,6 +1,6 @@
 //! One type-and-shape rule per primitive.
 
-use super::{AxisSlice, BinaryOp, Call, CmpOp, Op, Shape, UnaryOp};
+use super::{AxisSlice, BinaryOp, Call, CmpOp, LinalgOp, Op, Shape, UnaryOp};
 use crate::array::DType;
 use crate::error::{Error, Result};
 use smallvec::SmallVec;
@@ -110,6 +110,7 @@ fn infer_unchecked(op: &Op, inputs: &[(DType, &[usize])]) -> Result<(DType, Shap
         Op::ReduceSum(axes) => operands.reduce(axes, false),
         Op::ReduceMax(axes) | Op::ReduceMin(axes) => operands.reduce(axes, true),
         Op::MatMul => operands.matmul(),
+        Op::Linalg(l) => operands.linalg(*l),
         Op::Call(c) => operands.call(c),
         Op::CustomVjp(_) => Ok((operands.dtypes[0], Shape::from_slice(operands.shapes[0]))),
     }
@@ -133,6 +134,7 @@ fn arity(op: &Op) -> Option<usize> {
         Op::Select => 3,
         Op::Concat(_) | Op::CustomVjp(_) => return None,
         Op::Call(c) => c.target.input_types().len(),
+        Op::Linalg(l) => l.arity(),
     })
 }
 
@@ -333,6 +335,53 @@ impl OperandTypes<'_> {
         }
         let mut out: Shape = a.into();
         *out.last_mut().unwrap_or(&mut 0) = b[b.len() - 1];
+        Ok((d, out))
+    }
+
+    /// A factorization or solve (`linalg.rs`): real matrices of one dtype, equal leading axes,
+    /// square where the op needs it; `Solve` reads `a [.., m, n]` (or its transpose) and
+    /// `b [.., m, k]`.
+    fn linalg(&self, l: LinalgOp) -> Result<(DType, Shape)> {
+        let d = self.same_dtypes()?;
+        if d == DType::Bool || d.is_complex() {
+            return Err(Error::dtype(
+                self.op.name(),
+                &self.dtypes,
+                "linear algebra is defined for real matrices (f32, f64) only",
+            ));
+        }
+        let a = self.shapes[0];
+        let bad = |detail: &str| Err(Error::shape(self.op.name(), &self.shapes, detail));
+        if a.len() < 2 {
+            return bad("needs matrices [.., m, n]");
+        }
+        let r = a.len();
+        let (rows, cols) = (a[r - 2], a[r - 1]);
+        let lead = &a[..r - 2];
+        let square = rows == cols;
+        let mut out: Shape = a.into();
+        match l {
+            LinalgOp::Solve { trans } => {
+                let (m, n) = if trans { (cols, rows) } else { (rows, cols) };
+                let b = self.shapes[1];
+                if b.len() != r || &b[..r - 2] != lead || b[r - 2] != m {
+                    return bad("needs a [.., m, n] and b [.., m, k] with equal leading axes");
+                }
+                out[r - 2] = n;
+                out[r - 1] = b[r - 1];
+            }
+            LinalgOp::TriSolve { .. } => {
+                let b = self.shapes[1];
+                if !square || b.len() != r || &b[..r - 2] != lead || b[r - 2] != rows {
+                    return bad("needs a square a [.., n, n] and b [.., n, k] with equal leading axes");
+                }
+                out[r - 1] = b[r - 1];
+            }
+            _ if !square => return bad("needs square matrices [.., n, n]"),
+            LinalgOp::Chol { .. } | LinalgOp::Inv => {}
+            LinalgOp::Det | LinalgOp::LogDet => out.truncate(r - 2),
+            LinalgOp::EigSym => out[r - 2] = rows + 1,
+        }
         Ok((d, out))
     }
 

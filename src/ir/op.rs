@@ -45,7 +45,7 @@ macro_rules! inline_subset {
 
 /// The pattern of the ops that are always materialized in a buffer, never fused into their
 /// consumer's loop: inputs, constants, and the kernels of their own (reductions, matrix
-/// products, calls). A pattern, so matches that use it stay exhaustive; `Op::is_own_kernel`
+/// products, factorizations and solves, calls). A pattern, so matches that use it stay exhaustive; `Op::is_own_kernel`
 /// names the same kernels as a method.
 macro_rules! materialized_op {
     () => {
@@ -55,6 +55,7 @@ macro_rules! materialized_op {
             | $crate::ir::Op::ReduceMax(_)
             | $crate::ir::Op::ReduceMin(_)
             | $crate::ir::Op::MatMul
+            | $crate::ir::Op::Linalg(_)
             | $crate::ir::Op::Call(_)
     };
 }
@@ -359,6 +360,10 @@ pub enum Op {
     ReduceMin(Vec<usize>),
     /// Matrix product of the last two axes, batched over equal leading axes.
     MatMul,
+    /// A factorization or solve of the last two axes, batched over equal leading axes
+    /// (`linalg.rs`): a kernel of its own, computed by the interpreter's routine in compiled
+    /// code too.
+    Linalg(super::LinalgOp),
     /// One output of a call to an accelerated function (eager traces only; see `call.rs`).
     Call(super::Call),
     /// One output of a function with a derivative rule of the user's (`custom.rs`): the value
@@ -387,6 +392,7 @@ impl Op {
             Op::ReduceMax(_) => "reduce_max",
             Op::ReduceMin(_) => "reduce_min",
             Op::MatMul => "matmul",
+            Op::Linalg(l) => l.name(),
             Op::Call(_) => "call",
             Op::CustomVjp(_) => "custom_vjp",
         }
@@ -436,9 +442,10 @@ impl Op {
     }
 
     /// True for the ops that are kernels of their own whatever consumes them: reductions, matrix
-    /// products and calls (compiled code materializes each of them in a buffer).
+    /// products, factorizations and solves, and calls (compiled code materializes each of them
+    /// in a buffer).
     pub fn is_own_kernel(&self) -> bool {
-        matches!(self, Op::MatMul | Op::Call(_)) || self.is_reduction()
+        matches!(self, Op::MatMul | Op::Linalg(_) | Op::Call(_)) || self.is_reduction()
     }
 
     /// True for the pure layout ops (broadcast, reshape, permute, slice): index arithmetic on
@@ -484,6 +491,7 @@ impl Op {
             Op::Pad { shape, slices: s } => format!("{} into {shape:?}", slices(s)),
             Op::Call(c) => format!("{}#{}", c.target.name(), c.output),
             Op::CustomVjp(c) => format!("{}#{}", c.name, c.output),
+            Op::Linalg(l) => l.attributes(),
             Op::Constant(_) | Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select | Op::MatMul => String::new(),
         }
     }

@@ -8,8 +8,13 @@ mod logic;
 mod math;
 mod reduce;
 mod shape;
+mod solve;
 
 pub(crate) use arith::constant_f64;
 pub use arith::Operand;
 pub use math::{select, stop_gradient};
 pub use shape::concat;
+pub use solve::{
+    chol, chol_with, det, eig_symmetric, inv, linsolve, logdet, mldivide, mrdivide, LinsolveOptions, Triangle,
+};
+pub(crate) use solve::{constant_matrix, swap_last};

@@ -55,7 +55,10 @@ pub(super) fn fold_constants_verified(g: &Graph) -> Result<Option<Graph>> {
         let new_id = match (operands, splat_operands) {
             (Some(values), _) if evaluable && numel <= MAX_FOLDED_ELEMENTS => {
                 let refs: SmallVec<[&Data; 3]> = values.iter().map(|d| &**d).collect();
-                let value = Arc::new(interp::eval(&n.op, &refs)?);
+                let value = Arc::new(interp::eval(&n.op, &refs).map_err(|e| match n.origin {
+                    Some(origin) => e.at(origin),
+                    None => e,
+                })?);
                 let largest_operand = values.iter().map(|d| d.numel()).max().unwrap_or(0);
                 let new_id = if numel <= largest_operand || numel <= SMALL {
                     let new_id = rw.push(Op::Constant(value.clone()), vec![], n.region)?;

@@ -71,7 +71,7 @@ use super::signs::signs;
 use crate::array::{DType, Data};
 use crate::error::Result;
 use crate::ir::{
-    broadcast_shapes, broadcasts_to, verify, AxisSlice, BinaryOp, Graph, Node, NodeId, Op, Operands, UnaryOp,
+    broadcast_shapes, broadcasts_to, verify, AxisSlice, BinaryOp, Graph, LinalgOp, Node, NodeId, Op, Operands, UnaryOp,
 };
 use num_complex::Complex64;
 use std::sync::Arc;
@@ -343,8 +343,30 @@ fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<Node
         Op::CustomVjp(_) => Ok(same(rw, x[0], n)),
         Op::Select => select_rule(rw, n, x),
         Op::MatMul => products::outer_product(rw, n, x),
+        Op::Linalg(l) => solve_of_transpose(rw, *l, n, x),
         _ => Ok(None),
     }
+}
+
+/// A solve of a transposed matrix as the transposed solve of the matrix itself, which reads it
+/// in place: `solve(p', b)` -> `solve(p, b, trans)`, and `linsolve(p', b)` of one triangle ->
+/// the transposed solve of the other triangle of `p`. Exact: the kernel reads the same
+/// elements in the same order either way.
+fn solve_of_transpose(rw: &mut Rewriter, l: LinalgOp, n: &Node, x: &[NodeId]) -> Result<Option<NodeId>> {
+    let inner = rw.node(x[0]);
+    let Op::Permute(axes) = &inner.op else { return Ok(None) };
+    let r = axes.len();
+    let transpose = r >= 2 && axes[r - 2] == r - 1 && axes[r - 1] == r - 2 && (0..r - 2).all(|i| axes[i] == i);
+    let op = match l {
+        LinalgOp::Solve { trans } => LinalgOp::Solve { trans: !trans },
+        LinalgOp::TriSolve { lower, trans } => LinalgOp::TriSolve { lower: !lower, trans: !trans },
+        _ => return Ok(None),
+    };
+    if !transpose {
+        return Ok(None);
+    }
+    let p = inner.inputs[0];
+    rw.push(Op::Linalg(op), vec![p, x[1]], n.region).map(Some)
 }
 
 /// `neg(neg x)`, `conj(conj x)` -> `x`; `conj x`, `real x` -> `x` for real `x`; else the pad

@@ -160,7 +160,10 @@ impl Trace {
                 stack.pop();
                 continue;
             }
-            let value = Arc::new(crate::interp::eval_checked(&node.op, &operands)?);
+            let value = Arc::new(crate::interp::eval_checked(&node.op, &operands).map_err(|e| match node.origin {
+                Some(origin) => e.at(origin),
+                None => e,
+            })?);
             self.values[top] = Some(value);
             stack.pop();
         }

@@ -3,12 +3,13 @@
 //! (`plan/repeats.rs`). The functions' addresses are filled in once they are compiled.
 
 use crate::error::Result;
-use crate::ir::{Call, Graph, NodeId, Op};
+use crate::ir::{Call, Graph, LinalgOp, NodeId, Op};
 use crate::jit::emit::jerr;
 use crate::jit::plan::products::{is_inline_product, matmul_operand};
 use crate::jit::plan::split::{self, Split};
 use crate::jit::plan::{repeats, Plan};
 use crate::jit::run::gemm::Product;
+use crate::jit::run::linalg::LinalgStep;
 use crate::jit::run::runtime::{CallStep, Step};
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
@@ -67,6 +68,28 @@ impl Schedule {
         Ok(())
     }
 
+    /// A linear-algebra step for node `k` (`op`), reading its operands' buffers as they are.
+    fn linalg(&mut self, g: &Graph, plan: &Plan, k: NodeId, op: LinalgOp) -> Result<()> {
+        let node = &g.nodes[k];
+        let numel = |n: NodeId| g.nodes[n].shape.iter().product::<usize>();
+        let mut entry = |n: NodeId| -> Result<(usize, usize)> {
+            let slot = plan.buffer[n].ok_or_else(|| jerr(format!("%{n} has no buffer")))?;
+            self.table.push(slot);
+            Ok((self.table.len() - 1, numel(n)))
+        };
+        let a = entry(node.inputs[0])?;
+        let b = match node.inputs.get(1) {
+            Some(&i) => Some(entry(i)?),
+            None => None,
+        };
+        let out = entry(k)?;
+        let shape_b = node.inputs.get(1).map(|&i| g.nodes[i].shape.as_slice());
+        let dims = crate::interp::Dims::new(op, &g.nodes[node.inputs[0]].shape, shape_b, &node.shape);
+        let step = LinalgStep { op, dtype: node.dtype, dims, a, b, out, origin: node.origin };
+        self.steps.push(Step::Linalg(Box::new(step)));
+        Ok(())
+    }
+
     /// A GEMM call for matrix product `k`.
     fn gemm(&mut self, g: &Graph, plan: &Plan, k: NodeId) -> Result<()> {
         let node = &g.nodes[k];
@@ -110,6 +133,11 @@ pub(super) fn schedule(g: &Graph, plan: &Plan) -> Result<Schedule> {
         if let Op::Call(c) = &node.op {
             s.flush(g, plan, &mut run);
             s.call(g, plan, k, c)?;
+            continue;
+        }
+        if let Op::Linalg(op) = node.op {
+            s.flush(g, plan, &mut run);
+            s.linalg(g, plan, k, op)?;
             continue;
         }
         if matches!(node.op, Op::MatMul) && !is_inline_product(g, k) {

@@ -96,7 +96,7 @@ fn uses(g: &Graph, facts: &Facts, id: NodeId, (mat, emit): (&[bool], &[usize]), 
                 u.forced = true;
             }
         }
-        if gemm_view[c] || matches!(cn.op, Op::Call(_)) {
+        if gemm_view[c] || matches!(cn.op, Op::Call(_) | Op::Linalg(_)) {
             u.forced = true;
         }
     }

@@ -43,7 +43,7 @@ pub(crate) fn split(g: &Graph, plan: &Plan, k: NodeId) -> Option<Split> {
     let node = &g.nodes[k];
     let out = numel(&node.shape);
     match &node.op {
-        Op::MatMul | Op::Input(_) | Op::Constant(_) | Op::Call(_) => None,
+        Op::MatMul | Op::Linalg(_) | Op::Input(_) | Op::Constant(_) | Op::Call(_) => None,
         // Written piece by piece: no single outermost loop.
         Op::Concat(_) if plan.buffer[k].is_some() && node.inputs.len() > INLINE_CONCAT_PARTS => None,
         op if op.is_reduction() => {

@@ -302,6 +302,7 @@ impl Compiled {
                     matmul(product, ptrs[o], ptrs[o + 1], ptrs[o + 2]);
                 },
                 Step::Call(ref c) => run_call(&*c.target, &c.inputs, &c.outputs, ptrs)?,
+                Step::Linalg(ref l) => super::linalg::run_linalg(l, ptrs)?,
             }
         }
         Ok(())

@@ -1,7 +1,8 @@
 //! The runtime: what a compiled program does when it is called. `runtime.rs` holds
 //! [`Compiled`] and runs its steps (native functions, GEMM calls) over the call's buffers;
 //! `buffers.rs` allocates outputs, `pool.rs` runs split kernels in chunks on rayon's pool,
-//! `gemm.rs` multiplies matrices through faer, and `host.rs` is the table of `extern "C"`
+//! `gemm.rs` multiplies matrices through faer, `linalg.rs` runs factorizations and solves with the
+//! interpreter's routine, and `host.rs` is the table of `extern "C"`
 //! trampolines native code calls for transcendentals.
 
 pub(crate) mod buffers;
@@ -9,6 +10,7 @@ mod call;
 pub(crate) mod gemm;
 pub(crate) mod host;
 mod host_call;
+pub(crate) mod linalg;
 mod native_loop;
 pub(crate) mod pool;
 pub(crate) mod runtime;

@@ -34,6 +34,8 @@ pub(crate) enum Step {
     /// inputs from the run's table entries `inputs`, with their dtypes and shapes; output `k`
     /// of the target written to entry `e` for each `(k, e)` of `outputs`.
     Call(Box<CallStep>),
+    /// A factorization or solve (`linalg.rs`), boxed like the call step.
+    Linalg(Box<super::linalg::LinalgStep>),
 }
 
 /// A call step (boxed: the other steps, on every hit path, stay small).

@@ -1,0 +1,391 @@
+//! One matrix of a linear-algebra primitive (`ir::LinalgOp`) on faer's routines: LU with
+//! partial pivoting (solves, `inv`, `det`, `logdet`), Householder QR (least squares),
+//! Cholesky, triangular solves and the symmetric eigendecomposition.
+//!
+//! Every routine works on matrices of its own workspace ([`Workspace`], faer's aligned
+//! column-major storage): the operands are copied in (a transposed operand through strides, a
+//! triangular one by its triangle only) and the result copied out. So the bits depend only on
+//! the values, never on where the caller's buffers lie: the interpreter and compiled code,
+//! which both call [`one`], agree bit for bit.
+//!
+//! Square solves and inverses of order at most [`SMALL`] (the 3x3 systems of a bundle
+//! adjustment, by the ten thousand) skip faer's set-up, which costs more than their arithmetic:
+//! the same algorithm, Gaussian elimination with partial pivoting (the first row of largest
+//! magnitude as pivot, as faer's LU), written out on a stack array ([`small_solve`]).
+
+use crate::array::Element;
+use crate::error::{Error, Result};
+use crate::ir::LinalgOp;
+use faer::dyn_stack::{MemBuffer, MemStack, StackReq};
+use faer::linalg::{cholesky, evd, householder, lu, qr, triangular_solve};
+use faer::reborrow::ReborrowMut;
+use faer::{Conj, Mat, MatMut, MatRef, Par};
+
+/// The real element types the kernels run on (`f32`, `f64`).
+pub(crate) trait Scalar: faer::traits::RealField + num_traits::Float + Element + Send + Sync {}
+impl Scalar for f32 {}
+impl Scalar for f64 {}
+
+/// The memory one thread's kernels reuse from matrix to matrix of a batch.
+pub(crate) struct Workspace<T: Scalar> {
+    /// The factored matrix.
+    f: Mat<T>,
+    /// The right-hand sides, overwritten by the solution.
+    rhs: Mat<T>,
+    /// Row permutation and its inverse.
+    perm: Vec<usize>,
+    perm_inv: Vec<usize>,
+    /// faer's scratch memory, and the request it was made for.
+    mem: MemBuffer,
+    mem_req: StackReq,
+}
+
+impl<T: Scalar> Workspace<T> {
+    /// An empty workspace (it grows on first use).
+    pub(crate) fn new() -> Self {
+        Workspace {
+            f: Mat::zeros(0, 0),
+            rhs: Mat::zeros(0, 0),
+            perm: Vec::new(),
+            perm_inv: Vec::new(),
+            mem: MemBuffer::new(StackReq::EMPTY),
+            mem_req: StackReq::EMPTY,
+        }
+    }
+
+    /// The scratch memory, grown to `req`.
+    fn stack(&mut self, req: StackReq) -> &mut MemStack {
+        if self.mem_req.or(req) != self.mem_req {
+            self.mem_req = self.mem_req.or(req);
+            self.mem = MemBuffer::new(self.mem_req);
+        }
+        MemStack::new(&mut self.mem)
+    }
+}
+
+/// Square systems of at most this order are solved by [`small_solve`].
+const SMALL: usize = 4;
+
+/// `a \ b` for a square `a` of order at most [`SMALL`] by Gaussian elimination with partial
+/// pivoting, into `out` (`[n, k]` row-major). A zero pivot gives the Inf/NaN of the division.
+fn small_solve<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>, out: &mut [T]) {
+    let (n, k) = (a.nrows(), b.ncols());
+    let mut m = [[T::zero(); SMALL]; SMALL];
+    for i in 0..n {
+        for j in 0..n {
+            m[i][j] = a[(i, j)];
+        }
+        for j in 0..k {
+            out[i * k + j] = b[(i, j)];
+        }
+    }
+    let abs = num_traits::Float::abs;
+    for c in 0..n {
+        let mut p = c;
+        for r in c + 1..n {
+            if abs(m[r][c]) > abs(m[p][c]) {
+                p = r;
+            }
+        }
+        if p != c {
+            m.swap(p, c);
+            for j in 0..k {
+                out.swap(p * k + j, c * k + j);
+            }
+        }
+        let inv = T::one() / m[c][c];
+        let pivot = m[c];
+        for r in c + 1..n {
+            let f = m[r][c] * inv;
+            for (v, &p) in m[r].iter_mut().zip(&pivot).take(n).skip(c + 1) {
+                *v = *v - f * p;
+            }
+            for j in 0..k {
+                out[r * k + j] = out[r * k + j] - f * out[c * k + j];
+            }
+        }
+    }
+    for i in (0..n).rev() {
+        for j in 0..k {
+            let mut v = out[i * k + j];
+            for q in i + 1..n {
+                v = v - m[i][q] * out[q * k + j];
+            }
+            out[i * k + j] = v / m[i][i];
+        }
+    }
+}
+
+/// Resizes `m` to `rows x cols` (contents unspecified).
+fn shape<T: Scalar>(m: &mut Mat<T>, rows: usize, cols: usize) {
+    if m.nrows() != rows || m.ncols() != cols {
+        m.resize_with(rows, cols, |_, _| T::zero());
+    }
+}
+
+/// Computes `op` on one problem: `a` (and `b` for the solves) as views, into `out`, the
+/// result's row-major elements. `par` parallelizes inside the matrix.
+pub(crate) fn one<T: Scalar>(
+    op: LinalgOp,
+    a: MatRef<'_, T>,
+    b: Option<MatRef<'_, T>>,
+    out: &mut [T],
+    ws: &mut Workspace<T>,
+    par: Par,
+) -> Result<()> {
+    let need_b = || b.ok_or_else(|| Error::argument(op.name(), "missing right-hand side"));
+    match op {
+        LinalgOp::Solve { trans } => {
+            let a = if trans { a.transpose() } else { a };
+            if a.nrows() == a.ncols() && a.nrows() <= SMALL {
+                small_solve(a, need_b()?, out);
+                return Ok(());
+            }
+            if a.nrows() == a.ncols() {
+                lu_solve(a, need_b()?, ws, par);
+            } else {
+                least_squares(a, need_b()?, ws, par);
+            }
+            write_rhs(ws, a.ncols(), out);
+        }
+        LinalgOp::TriSolve { lower, trans } => {
+            tri_solve(a, need_b()?, lower, trans, ws, par);
+            write_rhs(ws, a.ncols(), out);
+        }
+        LinalgOp::Chol { lower } => chol(a, lower, out, ws, par)?,
+        LinalgOp::Inv if a.nrows() <= SMALL => {
+            let mut eye = [T::zero(); SMALL * SMALL];
+            let n = a.nrows();
+            for i in 0..n {
+                eye[i * n + i] = T::one();
+            }
+            small_solve(a, MatRef::from_row_major_slice(&eye[..n * n], n, n), out);
+        }
+        LinalgOp::Inv => {
+            let n = a.nrows();
+            shape(&mut ws.rhs, n, n);
+            ws.rhs.fill(T::zero());
+            ws.rhs.diagonal_mut().fill(T::one());
+            lu_factor(a, ws, par);
+            lu_apply(ws, par);
+            write_rhs(ws, n, out);
+        }
+        LinalgOp::Det | LinalgOp::LogDet => {
+            let swaps = lu_factor(a, ws, par);
+            let diag = ws.f.diagonal();
+            let d = diag.column_vector();
+            out[0] = if op == LinalgOp::Det {
+                let sign = if swaps % 2 == 1 { -T::one() } else { T::one() };
+                d.iter().fold(sign, |acc, &x| acc * x)
+            } else {
+                d.iter().fold(T::zero(), |acc, &x| acc + num_traits::Float::ln(num_traits::Float::abs(x)))
+            };
+        }
+        LinalgOp::EigSym => eig_symmetric(a, out, ws, par),
+    }
+    Ok(())
+}
+
+/// Copies the first `rows` rows of the solution in `ws.rhs` into `out`, row-major.
+fn write_rhs<T: Scalar>(ws: &Workspace<T>, rows: usize, out: &mut [T]) {
+    let k = ws.rhs.ncols();
+    for i in 0..rows {
+        for j in 0..k {
+            out[i * k + j] = ws.rhs[(i, j)];
+        }
+    }
+}
+
+/// LU with partial pivoting of the square `a` into `ws.f` and `ws.perm`; the number of row
+/// transpositions.
+fn lu_factor<T: Scalar>(a: MatRef<'_, T>, ws: &mut Workspace<T>, par: Par) -> usize {
+    let n = a.nrows();
+    shape(&mut ws.f, n, n);
+    ws.f.copy_from(a);
+    ws.perm.resize(n, 0);
+    ws.perm_inv.resize(n, 0);
+    let req = lu::partial_pivoting::factor::lu_in_place_scratch::<usize, T>(n, n, par, Default::default());
+    let mut f = std::mem::replace(&mut ws.f, Mat::zeros(0, 0));
+    let (mut perm, mut perm_inv) = (std::mem::take(&mut ws.perm), std::mem::take(&mut ws.perm_inv));
+    let (info, _) = lu::partial_pivoting::factor::lu_in_place(
+        f.as_mut(),
+        &mut perm,
+        &mut perm_inv,
+        par,
+        ws.stack(req),
+        Default::default(),
+    );
+    (ws.f, ws.perm, ws.perm_inv) = (f, perm, perm_inv);
+    info.transposition_count
+}
+
+/// Solves with the LU factor in `ws` for the right-hand sides in `ws.rhs`, in place. A zero
+/// pivot gives the Inf/NaN of the divisions by it.
+fn lu_apply<T: Scalar>(ws: &mut Workspace<T>, par: Par) {
+    let n = ws.f.nrows();
+    let k = ws.rhs.ncols();
+    let req = lu::partial_pivoting::solve::solve_in_place_scratch::<usize, T>(n, k, par);
+    let (f, mut rhs) =
+        (std::mem::replace(&mut ws.f, Mat::zeros(0, 0)), std::mem::replace(&mut ws.rhs, Mat::zeros(0, 0)));
+    let (perm, perm_inv) = (std::mem::take(&mut ws.perm), std::mem::take(&mut ws.perm_inv));
+    {
+        // SAFETY: `perm` and `perm_inv` are the inverse permutations `lu_in_place` returned.
+        let p = unsafe { faer::perm::PermRef::new_unchecked(&perm, &perm_inv, n) };
+        lu::partial_pivoting::solve::solve_in_place(f.as_ref(), f.as_ref(), p, rhs.as_mut(), par, ws.stack(req));
+    }
+    (ws.f, ws.rhs, ws.perm, ws.perm_inv) = (f, rhs, perm, perm_inv);
+}
+
+/// `a \ b` for a square `a` (LU with partial pivoting), into `ws.rhs`.
+fn lu_solve<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>, ws: &mut Workspace<T>, par: Par) {
+    lu_factor(a, ws, par);
+    shape(&mut ws.rhs, b.nrows(), b.ncols());
+    ws.rhs.copy_from(b);
+    lu_apply(ws, par);
+}
+
+/// The least-squares solution of `a x = b` for a non-square `a` `[m, n]` (the minimum-norm
+/// one when `m < n`) by Householder QR, into the first `n` rows of `ws.rhs`.
+fn least_squares<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>, ws: &mut Workspace<T>, par: Par) {
+    let (m, n, k) = (a.nrows(), a.ncols(), b.ncols());
+    // Factor the tall one of `a`, `a'`: `[p, q]` with `p > q`.
+    let tall = if m > n { a } else { a.transpose() };
+    let (p, q) = (tall.nrows(), tall.ncols());
+    let mut basis = tall.to_owned();
+    let bs = qr::no_pivoting::factor::recommended_blocksize::<T>(p, q);
+    let mut coeff = Mat::<T>::zeros(bs, q);
+    let req = StackReq::any_of(&[
+        qr::no_pivoting::factor::qr_in_place_scratch::<T>(p, q, bs, par, Default::default()),
+        householder::apply_block_householder_sequence_on_the_left_in_place_scratch::<T>(p, bs, k),
+        householder::apply_block_householder_sequence_transpose_on_the_left_in_place_scratch::<T>(p, bs, k),
+    ]);
+    qr::no_pivoting::factor::qr_in_place(basis.as_mut(), coeff.as_mut(), par, ws.stack(req), Default::default());
+    let mut r = Mat::<T>::zeros(q, q);
+    r.copy_from_triangular_upper(basis.get(..q, ..q));
+    for j in 0..q {
+        basis[(j, j)] = T::one();
+        for i in 0..j {
+            basis[(i, j)] = T::zero();
+        }
+    }
+    let mut rhs = Mat::<T>::zeros(p, k);
+    if m > n {
+        // x = R^-1 (Q' b)[..n]
+        rhs.copy_from(b);
+        householder::apply_block_householder_sequence_transpose_on_the_left_in_place_with_conj(
+            basis.as_ref(),
+            coeff.as_ref(),
+            Conj::No,
+            rhs.as_mut(),
+            par,
+            ws.stack(req),
+        );
+        triangular_solve::solve_upper_triangular_in_place(r.as_ref(), rhs.as_mut().subrows_mut(0, q), par);
+    } else {
+        // a' = Q R: x = Q [R'^-1 b; 0]
+        rhs.as_mut().subrows_mut(0, q).copy_from(b);
+        triangular_solve::solve_lower_triangular_in_place(r.as_ref().transpose(), rhs.as_mut().subrows_mut(0, q), par);
+        householder::apply_block_householder_sequence_on_the_left_in_place_with_conj(
+            basis.as_ref(),
+            coeff.as_ref(),
+            Conj::No,
+            rhs.as_mut(),
+            par,
+            ws.stack(req),
+        );
+    }
+    ws.rhs = rhs;
+}
+
+/// `t \ b` (or `t' \ b`) for the triangle `t` of `a`, into `ws.rhs`: only that triangle is
+/// read (copied), the transpose is a view.
+fn tri_solve<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>, lower: bool, trans: bool, ws: &mut Workspace<T>, par: Par) {
+    let n = a.nrows();
+    shape(&mut ws.f, n, n);
+    // The triangle of `op(a)` that the solve reads: op(tril(a)) is lower unless transposed.
+    let view = if trans { a.transpose() } else { a };
+    let reads_lower = lower != trans;
+    if reads_lower {
+        ws.f.copy_from_triangular_lower(view);
+    } else {
+        ws.f.copy_from_triangular_upper(view);
+    }
+    shape(&mut ws.rhs, b.nrows(), b.ncols());
+    ws.rhs.copy_from(b);
+    if reads_lower {
+        triangular_solve::solve_lower_triangular_in_place(ws.f.as_ref(), ws.rhs.as_mut(), par);
+    } else {
+        triangular_solve::solve_upper_triangular_in_place(ws.f.as_ref(), ws.rhs.as_mut(), par);
+    }
+}
+
+/// The Cholesky factor of `a` (lower `l`, `l l' = a`, from its lower triangle; or upper `r`,
+/// `r' r = a`, from its upper triangle), into `out` with zeros in the other triangle.
+fn chol<T: Scalar>(a: MatRef<'_, T>, lower: bool, out: &mut [T], ws: &mut Workspace<T>, par: Par) -> Result<()> {
+    let n = a.nrows();
+    shape(&mut ws.f, n, n);
+    ws.f.copy_from_triangular_lower(if lower { a } else { a.transpose() });
+    let req = cholesky::llt::factor::cholesky_in_place_scratch::<T>(n, par, Default::default());
+    let mut f = std::mem::replace(&mut ws.f, Mat::zeros(0, 0));
+    let done = cholesky::llt::factor::cholesky_in_place(
+        f.as_mut(),
+        Default::default(),
+        par,
+        ws.stack(req),
+        Default::default(),
+    );
+    ws.f = f;
+    if done.is_err() {
+        return Err(Error::argument(
+            "chol",
+            "the matrix is not positive definite (symmetric, with positive eigenvalues)",
+        ));
+    }
+    for i in 0..n {
+        for j in 0..n {
+            let (r, c) = if lower { (i, j) } else { (j, i) };
+            out[i * n + j] = if c <= r { ws.f[(r, c)] } else { T::zero() };
+        }
+    }
+    Ok(())
+}
+
+/// The eigendecomposition of the symmetric `a` (its lower triangle), packed into `out`
+/// (`[n + 1, n]`: eigenvectors as columns, then the ascending eigenvalues), each eigenvector's
+/// largest-magnitude component made positive.
+fn eig_symmetric<T: Scalar>(a: MatRef<'_, T>, out: &mut [T], ws: &mut Workspace<T>, par: Par) {
+    let n = a.nrows();
+    shape(&mut ws.f, n, n);
+    ws.f.copy_from_triangular_lower(a);
+    shape(&mut ws.rhs, n, n);
+    let mut values = faer::diag::Diag::<T>::zeros(n);
+    let compute = evd::ComputeEigenvectors::Yes;
+    let req = evd::self_adjoint_evd_scratch::<T>(n, compute, par, Default::default());
+    let (f, mut u) = (std::mem::replace(&mut ws.f, Mat::zeros(0, 0)), std::mem::replace(&mut ws.rhs, Mat::zeros(0, 0)));
+    let done =
+        evd::self_adjoint_evd(f.as_ref(), values.as_mut(), Some(u.as_mut()), par, ws.stack(req), Default::default());
+    if done.is_err() {
+        values.as_mut().fill(T::nan());
+        u.fill(T::nan());
+    }
+    for j in 0..n {
+        let col = u.as_mut().col_mut(j);
+        let mut best = 0;
+        for i in 1..n {
+            if num_traits::Float::abs(col[i]) > num_traits::Float::abs(col[best]) {
+                best = i;
+            }
+        }
+        if col[best] < T::zero() {
+            for i in 0..n {
+                u[(i, j)] = -u[(i, j)];
+            }
+        }
+    }
+    let mut out_m = MatMut::from_row_major_slice_mut(out, n + 1, n);
+    out_m.rb_mut().subrows_mut(0, n).copy_from(&u);
+    for j in 0..n {
+        out_m[(n, j)] = values[j];
+    }
+    (ws.f, ws.rhs) = (f, u);
+}
