@@ -150,7 +150,7 @@ fn a_carry_of_another_shape_is_an_error_naming_both_shapes() {
 
 #[test]
 fn a_predicate_that_is_not_logical_is_an_error() {
-    let e = dlfeval(|x: DlArray| while_loop(x, |x| Ok(x.clone()), |x| Ok(x)), DlArray::scalar(1.0)).unwrap_err();
+    let e = dlfeval(|x: DlArray| while_loop(x, |x| Ok(x.clone()), Ok), DlArray::scalar(1.0)).unwrap_err();
     assert!(e.to_string().contains("logical scalar"), "{e}");
 }
 

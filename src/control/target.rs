@@ -161,7 +161,7 @@ impl LoopTarget {
             return Ok(last.into_iter().chain(ys).map(Arc::new).collect());
         }
         let mut args: Vec<Arc<Data>> = carry.to_vec();
-        args.extend(xs.iter().map(|x| x.clone()));
+        args.extend(xs.iter().cloned());
         args.extend(captures.iter().cloned());
         let mut rows: Vec<Vec<Arc<Data>>> = vec![Vec::with_capacity(length); ys];
         for step in 0..length {

@@ -189,7 +189,7 @@ impl DlArray {
     pub(crate) fn fresh(&self) -> DlArray {
         if with_top(|t| t.resolves(self)).unwrap_or(false) {
             let shape = self.shape().to_vec();
-            super::emit(Op::Reshape(shape.into()), &[self])
+            super::emit(Op::Reshape(shape), &[self])
         } else {
             self.clone()
         }
