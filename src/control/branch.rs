@@ -95,5 +95,5 @@ pub(crate) fn cond_arrays(
         backward: LoopRule::backward(me.clone(), LoopOptions::default()),
     });
     let all: Vec<DlArray> = std::iter::once(pred.clone()).chain(operands.iter().cloned()).chain(captures).collect();
-    record(target, &all)
+    record(target, &all, None)
 }

@@ -82,13 +82,19 @@ pub(crate) fn add_missing_inputs(g: &mut Graph, types: &[LeafType]) {
     }
 }
 
-/// The results of `target` on `operands`: one `call` node each in the current trace, or plain
-/// arrays outside any trace; the target runs once.
-pub(crate) fn record(target: Arc<LoopTarget>, operands: &[DlArray]) -> Result<Vec<DlArray>> {
+/// The first `visible` results of `target` on `operands` (all: `None`): one `call` node each in
+/// the current trace, or plain arrays outside any trace; the target runs once.
+pub(crate) fn record(target: Arc<LoopTarget>, operands: &[DlArray], visible: Option<usize>) -> Result<Vec<DlArray>> {
     let target_dyn: Arc<dyn CallTarget> = target.clone();
-    let ops = (0..target.outputs.len()).map(|output| Op::Call(Call { target: target_dyn.clone(), output })).collect();
+    let count = visible.unwrap_or(target.outputs.len());
+    let ops = (0..count).map(|output| Op::Call(Call { target: target_dyn.clone(), output })).collect();
     let refs: Vec<&DlArray> = operands.iter().collect();
-    emit_outputs(ops, &refs, |datas| target.execute(datas, false))
+    emit_outputs(ops, &refs, |datas| {
+        target.execute(datas, false, None).map(|mut v| {
+            v.truncate(count);
+            v
+        })
+    })
 }
 
 /// The types of `arrays`.

@@ -29,6 +29,11 @@ impl CallVjp for LoopRule {
 
     fn vjp_outputs(&self, inputs: &[DlArray], cts: &[Option<DlArray>]) -> Option<Result<Vec<Option<DlArray>>>> {
         Some(self.target().and_then(|t| {
+            // Cotangents of a scan's kept carries (its last results, read by a first reverse sweep).
+            let kept_given = match t.kind {
+                Kind::Scan { kept: true, ys, .. } => cts.iter().skip(t.carry + ys).any(Option::is_some),
+                _ => false,
+            };
             let cts: Vec<DlArray> = t
                 .outputs
                 .iter()
@@ -36,7 +41,7 @@ impl CallVjp for LoopRule {
                 .map(|((d, s), ct)| ct.clone().unwrap_or_else(|| DlArray::from_data(Arc::new(Data::zeros(*d, s)))))
                 .collect();
             match t.kind {
-                Kind::Scan { reverse, ys, .. } => scan_vjp(&t, reverse, ys, inputs, &cts, self.options()),
+                Kind::Scan { reverse, ys, .. } => scan_vjp(&t, (reverse, ys, kept_given), inputs, &cts, self.options()),
                 Kind::Cond => cond_vjp(&t, inputs, &cts),
                 Kind::While { max_iterations } => while_vjp(&t, max_iterations, inputs, &cts),
                 Kind::WhileReverse { .. } => Err(Error::Gradient(format!(
@@ -117,6 +122,6 @@ fn while_vjp(
         return Err(Error::Gradient(format!("internal: {name}: the reverse step did not optimize")));
     }
     let operands: Vec<DlArray> = inputs.iter().chain(&cts[..nc]).cloned().collect();
-    let grads = super::build::record(target, &operands)?;
+    let grads = super::build::record(target, &operands, None)?;
     Ok(grads.into_iter().map(Some).collect())
 }

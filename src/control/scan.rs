@@ -96,7 +96,7 @@ fn scan_tree<C: Tree, X: Tree, Y: Tree, F: Fn(C, X) -> Result<(C, Y)>>(
     let (xs_arrays, _) = leaves(&xs)?;
     let (init_template, xs_template, init_structure) = (template(&init)?, template(&xs)?, structure(&init));
     let y_template: RefCell<Option<Y>> = RefCell::new(None);
-    let (c, ys) = scan_arrays(name, &carry, &xs_arrays, false, options, |c, x| {
+    let (c, ys) = scan_arrays(name, (&carry, &xs_arrays), false, options, true, |c, x| {
         let (c, y) = body(rebuild(name, &init_template, &c)?, rebuild(name, &xs_template, &x)?)?;
         let (c_arrays, c_types) = leaves(&c)?;
         check_returned(
@@ -115,13 +115,14 @@ fn scan_tree<C: Tree, X: Tree, Y: Tree, F: Fn(C, X) -> Result<(C, Y)>>(
 
 /// The flat scan: `body(carry leaves, x_t leaves) -> (carry leaves, y_t leaves)` traced once
 /// (its returned carry already checked) into a scan node over `xs`, from the last row when
-/// `reverse`. Returns the last carry and the stacked `y`s.
+/// `reverse`. Returns the last carry and the stacked `y`s. With `keep`, the node can also stack
+/// the carry each step starts from, for reverse mode (`Kind::Scan`'s `kept`).
 pub(crate) fn scan_arrays(
     name: &str,
-    carry: &[DlArray],
-    xs: &[DlArray],
+    (carry, xs): (&[DlArray], &[DlArray]),
     reverse: bool,
     options: LoopOptions,
+    keep: bool,
     body: impl FnOnce(Vec<DlArray>, Vec<DlArray>) -> Result<(Vec<DlArray>, Vec<DlArray>)>,
 ) -> Result<(Vec<DlArray>, Vec<DlArray>)> {
     let carry_types = types_of(carry)?;
@@ -139,10 +140,11 @@ pub(crate) fn scan_arrays(
     let ys_count = RefCell::new(0);
     let traced = trace_body(name, &arguments, Vec::new(), |mut args| {
         let x = args.split_off(nc);
+        let received = if keep { args.clone() } else { Vec::new() };
         let (c, y) = body(args, x)?;
         check_returned(name, "the carry the body returned", ("", &carry_types), ("", &types_of(&c)?))?;
         *ys_count.borrow_mut() = y.len();
-        Ok(c.into_iter().chain(y).collect())
+        Ok(c.into_iter().chain(y).chain(received).collect())
     })?;
     let ys = ys_count.into_inner();
     let (mut graphs, captures) = prune_captures(vec![traced.graph], arguments.len(), traced.captures)?;
@@ -160,7 +162,7 @@ pub(crate) fn scan_arrays(
     let body = Part::new(graph)?;
     let target = Arc::new_cyclic(|me| LoopTarget {
         name: name.to_string(),
-        kind: Kind::Scan { length, reverse, ys },
+        kind: Kind::Scan { length, reverse, ys, kept: keep },
         carry: nc,
         xs: xs.len(),
         body,
@@ -171,7 +173,7 @@ pub(crate) fn scan_arrays(
         backward: LoopRule::backward(me.clone(), options),
     });
     let operands: Vec<DlArray> = carry.iter().chain(xs).chain(&captures).cloned().collect();
-    let mut results = record(target, &operands)?;
+    let mut results = record(target, &operands, Some(nc + ys))?;
     let ys = results.split_off(nc);
     Ok((results, ys))
 }

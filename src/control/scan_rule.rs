@@ -6,18 +6,18 @@
 use super::replay::replay;
 use super::scan::scan_arrays;
 use super::step_vjp::{add_cotangent, as_variables, step_vjp};
-use super::target::LoopTarget;
+use super::target::{Kind, LoopTarget};
 use super::LoopOptions;
 use crate::array::DType;
 use crate::custom::trees::zeros_like;
 use crate::error::Result;
-use crate::ir::Graph;
-use crate::trace::DlArray;
+use crate::ir::{Call, CallTarget, Graph, Op};
+use crate::trace::{emit, DlArray};
+use std::sync::Arc;
 
 pub(super) fn scan_vjp(
-    t: &LoopTarget,
-    reverse: bool,
-    ys: usize,
+    t: &Arc<LoopTarget>,
+    (reverse, ys, kept_given): (bool, usize, bool),
     inputs: &[DlArray],
     cts: &[DlArray],
     options: LoopOptions,
@@ -32,13 +32,30 @@ pub(super) fn scan_vjp(
     let chunk = options.checkpoint_every.map(|k| chunk_length(length, k)).filter(|&k| k > 1 && k < length);
     let (last, x_cts) = match chunk {
         None => {
-            let kept = sweep.kept(carry, xs)?;
-            sweep.backwards(&init, xs, &kept, &cts[nc..nc + ys])?
+            let kept = match t.kind {
+                Kind::Scan { kept: true, .. } => kept_by_the_loop(t, ys, inputs)?,
+                _ => sweep.kept(carry, xs)?,
+            };
+            let kept_cts = if kept_given { &cts[nc + ys..] } else { &[] };
+            sweep.backwards(&init, xs, &kept, (&cts[nc..nc + ys], kept_cts))?
         }
         Some(k) => sweep.checkpointed(k, &init, carry, xs, &cts[nc..nc + ys])?,
     };
     let (carry_ct, capture_ct) = last.split_at(nc);
     Ok(carry_ct.iter().chain(&x_cts).chain(capture_ct).cloned().map(Some).collect())
+}
+
+/// The carries the loop `t` itself stacks for reverse mode (its last results): nodes of the
+/// same call on the same operands, so a compiled program computes them in the loop's own run.
+fn kept_by_the_loop(t: &Arc<LoopTarget>, ys: usize, inputs: &[DlArray]) -> Result<Vec<DlArray>> {
+    let target: Arc<dyn CallTarget> = t.clone();
+    let operands: Vec<&DlArray> = inputs.iter().collect();
+    (0..t.carry)
+        .map(|k| {
+            let kept = emit(Op::Call(Call { target: target.clone(), output: t.carry + ys + k }), &operands);
+            kept.check().map(|_| kept)
+        })
+        .collect()
 }
 
 /// The steps between kept carries: `k`, or, when `k` does not divide the trip count, its
@@ -61,7 +78,7 @@ impl Sweep<'_> {
     /// The carry each step starts from, stacked.
     fn kept(&self, carry: &[DlArray], xs: &[DlArray]) -> Result<Vec<DlArray>> {
         let name = format!("{} (carries kept for reverse mode)", self.name);
-        let (_, kept) = scan_arrays(&name, carry, xs, self.reverse, LoopOptions::default(), |c, x| {
+        let (_, kept) = scan_arrays(&name, (carry, xs), self.reverse, LoopOptions::default(), false, |c, x| {
             let args: Vec<DlArray> = c.iter().chain(&x).chain(self.captures).cloned().collect();
             let out = replay(self.body, &args)?;
             Ok((out[..self.nc].to_vec(), c))
@@ -71,27 +88,33 @@ impl Sweep<'_> {
 
     /// The reverse steps over `xs` and the `kept` carries from the accumulated cotangents
     /// `init` (the carry's, then the captures'): the last accumulators and the `xs` cotangents.
+    /// `kept_cts`: cotangents of the kept carries themselves (empty when none were read), each
+    /// step's added to the cotangent of the carry it started from.
     fn backwards(
         &self,
         init: &[DlArray],
         xs: &[DlArray],
         kept: &[DlArray],
-        y_cts: &[DlArray],
+        (y_cts, kept_cts): (&[DlArray], &[DlArray]),
     ) -> Result<(Vec<DlArray>, Vec<DlArray>)> {
-        let (nc, nx) = (self.nc, self.nx);
-        let rows: Vec<DlArray> = xs.iter().chain(kept).chain(y_cts).cloned().collect();
+        let (nc, nx, ny) = (self.nc, self.nx, y_cts.len());
+        let rows: Vec<DlArray> = xs.iter().chain(kept).chain(y_cts).chain(kept_cts).cloned().collect();
         let name = format!("{} (reverse mode)", self.name);
-        scan_arrays(&name, init, &rows, !self.reverse, LoopOptions::default(), |acc, rows| {
+        scan_arrays(&name, (init, &rows), !self.reverse, LoopOptions::default(), false, |acc, rows| {
             let (carry_ct, capture_ct) = acc.split_at(nc);
             let (x, rest) = rows.split_at(nx);
-            let (c, y_ct) = rest.split_at(nc);
+            let (c, rest) = rest.split_at(nc);
+            let (y_ct, c_ct) = rest.split_at(ny);
             let args: Vec<DlArray> = c.iter().chain(x).cloned().chain(as_variables(self.captures)?).collect();
             let out_cts: Vec<DlArray> = carry_ct.iter().chain(y_ct).cloned().collect();
             let g = step_vjp(self.body, &args, &out_cts)?;
             let (g_carry, rest) = g.split_at(nc);
             let (g_x, g_captures) = rest.split_at(nx);
-            let g_carry =
-                g_carry.iter().zip(carry_ct).map(|(g, a)| if a.dtype() == DType::Bool { a.clone() } else { g.clone() });
+            let g_carry = g_carry.iter().zip(carry_ct).enumerate().map(|(k, (g, a))| match c_ct.get(k) {
+                _ if a.dtype() == DType::Bool => a.clone(),
+                Some(direct) => g + direct,
+                None => g.clone(),
+            });
             let captured = capture_ct.iter().zip(g_captures).map(|(a, g)| add_cotangent(a, g));
             Ok((g_carry.chain(captured).collect(), g_x.to_vec()))
         })
@@ -115,23 +138,24 @@ impl Sweep<'_> {
         let xs_chunks: Vec<DlArray> = xs.iter().map(chunked).collect();
         let y_ct_chunks: Vec<DlArray> = y_cts.iter().map(chunked).collect();
         let name = format!("{} (every {k}-th carry kept for reverse mode)", self.name);
-        let (_, starts) = scan_arrays(&name, carry, &xs_chunks, self.reverse, LoopOptions::default(), |c, x| {
-            let inner = format!("{} (a chunk of {k} steps)", self.name);
-            let (last, _) = scan_arrays(&inner, &c, &x, self.reverse, LoopOptions::default(), |c, x| {
-                let args: Vec<DlArray> = c.iter().chain(&x).chain(self.captures).cloned().collect();
-                Ok((replay(self.body, &args)?[..self.nc].to_vec(), Vec::new()))
+        let (_, starts) =
+            scan_arrays(&name, (carry, &xs_chunks), self.reverse, LoopOptions::default(), false, |c, x| {
+                let inner = format!("{} (a chunk of {k} steps)", self.name);
+                let (last, _) = scan_arrays(&inner, (&c, &x), self.reverse, LoopOptions::default(), false, |c, x| {
+                    let args: Vec<DlArray> = c.iter().chain(&x).chain(self.captures).cloned().collect();
+                    Ok((replay(self.body, &args)?[..self.nc].to_vec(), Vec::new()))
+                })?;
+                Ok((last, c))
             })?;
-            Ok((last, c))
-        })?;
         let rows: Vec<DlArray> = xs_chunks.iter().chain(&starts).chain(&y_ct_chunks).cloned().collect();
         let (nc, nx) = (self.nc, self.nx);
         let name = format!("{} (reverse mode, chunks of {k})", self.name);
         let (last, x_ct_chunks) =
-            scan_arrays(&name, init, &rows, !self.reverse, LoopOptions::default(), |acc, rows| {
+            scan_arrays(&name, (init, &rows), !self.reverse, LoopOptions::default(), false, |acc, rows| {
                 let (x, rest) = rows.split_at(nx);
                 let (start, y_ct) = rest.split_at(nc);
                 let kept = self.kept(start, x)?;
-                self.backwards(&acc, x, &kept, y_ct)
+                self.backwards(&acc, x, &kept, (y_ct, &[]))
             })?;
         let x_cts = x_ct_chunks.iter().zip(xs).map(|(g, x)| g.reshape(x.shape())).collect();
         Ok((last, x_cts))

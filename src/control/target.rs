@@ -17,8 +17,11 @@ use std::sync::{Arc, OnceLock, Weak};
 pub(crate) enum Kind {
     /// `length` steps over `xs` sliced along axis 0 (from the last when `reverse`); body
     /// `[carry.., x_t.., captures..] -> [carry.., y_t..]`; results: the carry, then each `y`
-    /// stacked along a new axis 0. `fori_loop` is a scan over the step indices.
-    Scan { length: usize, reverse: bool, ys: usize },
+    /// stacked along a new axis 0. `fori_loop` is a scan over the step indices. With `kept`,
+    /// the body also returns the carry it received, stacked as the last results: the carries
+    /// reverse mode needs, computed by the same run when a gradient asks for them (a compiled
+    /// run stacks only the results something reads).
+    Scan { length: usize, reverse: bool, ys: usize, kept: bool },
     /// While the predicate `[carry.., captures..] -> [logical]` holds, the body
     /// `[carry.., captures..] -> [carry..]`; at most `max_iterations` steps.
     While { max_iterations: Option<usize> },
@@ -122,8 +125,9 @@ pub(crate) struct LoopTarget {
 }
 
 impl LoopTarget {
-    /// Runs the loop or branch on its operands.
-    pub fn execute(&self, inputs: &[Arc<Data>], native: bool) -> Result<Vec<Arc<Data>>> {
+    /// Runs the loop or branch on its operands; a compiled run's scan stacks only the `wanted`
+    /// results (`None`: all).
+    pub fn execute(&self, inputs: &[Arc<Data>], native: bool, wanted: Option<&[bool]>) -> Result<Vec<Arc<Data>>> {
         if inputs.len() != self.inputs.len() {
             return Err(Error::argument(
                 &self.name,
@@ -131,7 +135,7 @@ impl LoopTarget {
             ));
         }
         match self.kind {
-            Kind::Scan { length, reverse, ys } => self.scan(inputs, length, reverse, ys, native),
+            Kind::Scan { length, reverse, .. } => self.scan(inputs, length, reverse, native, wanted),
             Kind::While { max_iterations } => {
                 let (mut carry, _) = self.run_while(inputs, max_iterations, native, false)?;
                 carry.truncate(self.carry);
@@ -151,13 +155,15 @@ impl LoopTarget {
         inputs: &[Arc<Data>],
         length: usize,
         reverse: bool,
-        ys: usize,
         native: bool,
+        wanted: Option<&[bool]>,
     ) -> Result<Vec<Arc<Data>>> {
         let (carry, rest) = inputs.split_at(self.carry);
         let (xs, captures) = rest.split_at(self.xs);
+        let ys = self.outputs.len() - self.carry;
         if let Some(body) = self.body.native().filter(|_| native) {
-            let (last, ys) = crate::jit::scan_native(body, carry, xs, captures, length, reverse)?;
+            let stacked: Vec<bool> = (self.carry..self.outputs.len()).map(|k| wanted.is_none_or(|w| w[k])).collect();
+            let (last, ys) = crate::jit::scan_native(body, (carry, xs, captures), length, reverse, &stacked)?;
             return Ok(last.into_iter().chain(ys).map(Arc::new).collect());
         }
         let mut args: Vec<Arc<Data>> = carry.to_vec();
@@ -290,10 +296,10 @@ impl CallTarget for LoopTarget {
         &self.outputs
     }
     fn run(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
-        self.execute(inputs, false)
+        self.execute(inputs, false, None)
     }
-    fn run_native(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
-        self.execute(inputs, true)
+    fn run_native(&self, inputs: &[Arc<Data>], wanted: &[bool]) -> Result<Vec<Arc<Data>>> {
+        self.execute(inputs, true, Some(wanted))
     }
     fn backward_rule(&self) -> &(dyn Any + Send + Sync) {
         &self.backward

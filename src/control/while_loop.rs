@@ -93,6 +93,6 @@ where
         backward: LoopRule::backward(me.clone(), options),
     });
     let operands: Vec<DlArray> = carry.iter().chain(&captures).cloned().collect();
-    let results = record(target, &operands)?;
+    let results = record(target, &operands, None)?;
     rebuild(&name, &init_template, &results)
 }

@@ -24,9 +24,10 @@ pub trait CallTarget: Send + Sync {
     fn output_types(&self) -> &[(DType, Vec<usize>)];
     /// Every output for the given inputs.
     fn run(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>>;
-    /// Every output, as a compiled program's call step runs it: a loop target runs its bodies
-    /// as native code here. The default is [`run`](Self::run).
-    fn run_native(&self, inputs: &[Arc<Data>]) -> Result<Vec<Arc<Data>>> {
+    /// The outputs, as a compiled program's call step runs it: a loop target runs its bodies
+    /// as native code here. Only the `wanted` outputs (by output number) need be right; the
+    /// others may be any array. The default is [`run`](Self::run).
+    fn run_native(&self, inputs: &[Arc<Data>], _wanted: &[bool]) -> Result<Vec<Arc<Data>>> {
         self.run(inputs)
     }
     /// The graphs the target holds (a loop's body and predicate, a branch's two sides), with

@@ -74,7 +74,13 @@ pub(crate) fn run_call(
         // at this table entry.
         args.push(Arc::new(unsafe { read(ptrs[*e], *dtype, shape) }?));
     }
-    let results = target.run_native(&args)?;
+    let mut wanted = vec![false; target.output_types().len()];
+    for &(k, _) in outputs {
+        if let Some(w) = wanted.get_mut(k) {
+            *w = true;
+        }
+    }
+    let results = target.run_native(&args, &wanted)?;
     for &(k, e) in outputs {
         let (dtype, shape) = &target.output_types()[k];
         let d = results.get(k).ok_or_else(|| Error::Jit(format!("{} returned no output {k}", target.name())))?;

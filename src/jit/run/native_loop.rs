@@ -87,14 +87,14 @@ impl Compiled {
 }
 
 /// A scan of `length` steps of `body` (`[carry.., x_t.., captures..] -> [carry.., y_t..]`) from
-/// the last row when `reverse`: the last carry and each `y` stacked along a new axis 0.
+/// the last row when `reverse`: the last carry and each `y` stacked along a new axis 0 where
+/// `stacked` says so (the others are written over one row each step, and returned as that row).
 pub(crate) fn scan_native(
     body: &Compiled,
-    carry: &[Arc<Data>],
-    xs: &[Arc<Data>],
-    captures: &[Arc<Data>],
+    (carry, xs, captures): (&[Arc<Data>], &[Arc<Data>], &[Arc<Data>]),
     length: usize,
     reverse: bool,
+    stacked: &[bool],
 ) -> Result<(Vec<Data>, Vec<Data>)> {
     let nc = carry.len();
     let types = body.output_types();
@@ -105,9 +105,17 @@ pub(crate) fn scan_native(
     let row_bytes: Vec<usize> = xs.iter().map(|x| x.numel() / length.max(1) * x.dtype().size_of()).collect();
     let mut ys: Vec<Data> = types[nc..]
         .iter()
-        .map(|(d, s)| Data::zeros(*d, &std::iter::once(length).chain(s.iter().copied()).collect::<Vec<_>>()))
+        .zip(stacked.iter().chain(std::iter::repeat(&true)))
+        .map(|((d, s), &all)| {
+            let rows = if all { length } else { 1 };
+            Data::zeros(*d, &std::iter::once(rows).chain(s.iter().copied()).collect::<Vec<_>>())
+        })
         .collect();
-    let y_bytes: Vec<usize> = types[nc..].iter().map(bytes).collect();
+    let y_bytes: Vec<usize> = types[nc..]
+        .iter()
+        .zip(stacked.iter().chain(std::iter::repeat(&true)))
+        .map(|(t, &all)| if all { bytes(t) } else { 0 })
+        .collect();
     let mut inputs: Vec<*mut u8> = Vec::with_capacity(nc + xs.len() + captures.len());
     let mut outputs: Vec<*mut u8> = Vec::with_capacity(types.len());
     for step in 0..length {
@@ -121,7 +129,8 @@ pub(crate) fn scan_native(
         outputs.extend(ys.iter_mut().zip(&y_bytes).map(|(y, b)| mut_ptr(y).wrapping_add(t * b)));
         // SAFETY: every input is a standard-layout array of the body's input type (the carry
         // buffers, row `t` of each `xs` leaf, the captures), every output the memory of its
-        // type (the other carry buffers, row `t` of each stacked `y`), none aliasing another.
+        // type (the other carry buffers, row `t` of each stacked `y` or the one row of an
+        // unstacked one), none aliasing another.
         unsafe { body.run_raw(&inputs, &outputs)? };
         std::mem::swap(&mut current, &mut next);
     }
