@@ -24,7 +24,7 @@ pub(super) fn own_cost(g: &Graph, nd: &Node) -> usize {
     match &nd.op {
         materialized_op!() | Op::CustomVjp(_) => 0,
         // A host call per element costs more than any inline expression.
-        op if op.calls_host(first_complex) => CHEAP + 1,
+        op if op.is_costly(first_complex) => CHEAP + 1,
         Op::Unary(_) | Op::Binary(_) if nd.dtype.is_complex() => 3,
         Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select | Op::Cast(_) => 1,
         Op::Pad { .. } | Op::Concat(_) => 2,

@@ -16,7 +16,7 @@ pub(crate) fn elementwise_parallel_min(g: &Graph, buffer: &[Option<usize>], inli
     while let Some(n) = stack.pop() {
         let nd = &g.nodes[n];
         let first_complex = nd.inputs.first().is_some_and(|&x| g.nodes[x].dtype.is_complex());
-        if nd.op.calls_host(first_complex) {
+        if nd.op.is_costly(first_complex) {
             return PARALLEL_MIN / COSTLY_FACTOR;
         }
         for &i in &nd.inputs {
