@@ -1,6 +1,7 @@
 //! The benchmark workloads W1 to W7 (docs/PERFORMANCE.md) and the hvp of W2: eager (`dlfeval`), accelerated, and a
 //! hand-written Rust gradient where practical. Prints one table of medians, with peak heap
-//! memory for W2 at 1e7. Run: `cargo bench --bench workloads` (set `QUICK=1` for a short run).
+//! memory for W2 at 1e7, and log-sum-exp over 1.28M elements. Run: `cargo bench --bench workloads`
+//! (set `QUICK=1` for a short run; name rows to run only those: `-- W2 LSE`).
 
 mod conv_model;
 mod external;
@@ -39,9 +40,13 @@ fn main() -> Result<()> {
     let budget = Duration::from_millis(if quick { 150 } else { 1500 });
     let cell = |d: Option<Duration>| d.map(show).unwrap_or_else(|| "-".into());
     let mut rows: Vec<Row> = Vec::new();
+    // Rows to run: the arguments that are not flags (`cargo bench --bench workloads -- W2 LSE`),
+    // each the start of a row's name; every row when there are none.
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let want = |tag: &str| only.is_empty() || only.iter().any(|o| tag.starts_with(o.as_str()) || o.starts_with(tag));
 
     // W1: seed Rosenbrock, value + gradient at [-1, 2].
-    {
+    if want("W1") {
         let x0 = DlArray::from(ndarray::array![-1.0, 2.0]);
         let af = accelerate(|x: DlArray| rosenbrock(&x));
         af.call(x0.clone())?;
@@ -64,7 +69,13 @@ fn main() -> Result<()> {
     }
 
     // W2: extended Rosenbrock value + gradient.
-    let sizes: &[usize] = if quick { &[1_000, 100_000] } else { &[1_000, 100_000, 1_000_000, 10_000_000] };
+    let sizes: &[usize] = if !want("W2") {
+        &[]
+    } else if quick {
+        &[1_000, 100_000]
+    } else {
+        &[1_000, 100_000, 1_000_000, 10_000_000]
+    };
     for &n in sizes {
         let xs = data(n, 7);
         let x = DlArray::from(ndarray::Array1::from_vec(xs.clone()));
@@ -104,7 +115,7 @@ fn main() -> Result<()> {
             note,
         });
     }
-    if !quick {
+    if !quick && want("W2") {
         let n = 1_000_000;
         let xs: Vec<f32> = data(n, 7).into_iter().map(|v| v as f32).collect();
         let x = DlArray::from(ndarray::Array1::from_vec(xs.clone()));
@@ -136,8 +147,13 @@ fn main() -> Result<()> {
     }
 
     // W3: two-layer MLP, log-softmax cross-entropy, value + gradients.
-    let shapes: &[(usize, usize, usize, usize)] =
-        if quick { &[(128, 64, 128, 10)] } else { &[(128, 64, 128, 10), (256, 784, 256, 10)] };
+    let shapes: &[(usize, usize, usize, usize)] = if !want("W3") {
+        &[]
+    } else if quick {
+        &[(128, 64, 128, 10)]
+    } else {
+        &[(128, 64, 128, 10), (256, 784, 256, 10)]
+    };
     for &(b, d, h, c) in shapes {
         let args = mlp_args(b, d, h, c);
         let af = accelerate(|(p, x, t): MlpArgs| mlp_loss_and_grads(&p, &x, &t));
@@ -171,7 +187,7 @@ fn main() -> Result<()> {
     }
 
     // W4: second order on W2 (n = 1e5): gradient of sum(grad(x)^2).
-    {
+    if want("W4") {
         let x = DlArray::from(ndarray::Array1::from_vec(data(100_000, 3)));
         let af = accelerate(|x: DlArray| gradient_norm_gradient(&x));
         af.call(x.clone())?;
@@ -202,7 +218,7 @@ fn main() -> Result<()> {
 
     // hvp of W2 (n = 1e5): Hessian-vector product by forward over reverse (dlhvp), against one
     // accelerated gradient of W2 measured here, in the same run.
-    {
+    if want("hvp") {
         let n = 100_000;
         let (xs, vs) = (data(n, 3), data(n, 11));
         let x = DlArray::from(ndarray::Array1::from_vec(xs.clone()));
@@ -242,7 +258,7 @@ fn main() -> Result<()> {
     }
 
     // W5: the seed's complex example on a 100 x 100 grid.
-    {
+    if want("W5") {
         let z = complex_grid(100);
         let af = accelerate(|z: DlArray| complex_gradient(&z));
         af.call(z.clone())?;
@@ -267,7 +283,7 @@ fn main() -> Result<()> {
 
     // W6: first call (trace + differentiate + optimize + compile + run), with the median run's
     // phases in the note (`AcceleratedFunction::build_reports`).
-    {
+    if want("W6") {
         let reps = if quick { 3 } else { 7 };
         let first_call = |run: &dyn Fn() -> BuildReport| {
             let mut t: Vec<(Duration, BuildReport)> = (0..reps)
@@ -321,7 +337,7 @@ fn main() -> Result<()> {
     }
 
     // W7: convolutional classifier (issue 5), value + gradients of all parameters.
-    {
+    if want("W7") {
         let args = conv_args(32, 28, 28);
         let af = accelerate(|(p, x, t): ConvArgs| conv_loss_and_grads(&p, &x, &t));
         af.call(args.clone())?;
@@ -341,7 +357,7 @@ fn main() -> Result<()> {
     }
 
     // W8: many tiny fused groups: a two-layer recurrent loss over 256 steps of 14-wide vectors.
-    {
+    if want("W8") {
         let steps = 256;
         let args = recurrent_args(steps);
         let af = accelerate(|a: RecurrentArgs| recurrent_loss_and_grads(&a));
@@ -378,7 +394,34 @@ fn main() -> Result<()> {
         });
     }
 
-    rows.push(external::external_call_row(budget)?);
+    // LSE: log-sum-exp over 1.28M elements, value + gradient.
+    if want("LSE") {
+        let n = 1_280_000;
+        let xs: Vec<f64> = data(n, 11).into_iter().map(|v| 4.0 * v).collect();
+        let x = DlArray::from(ndarray::Array1::from_vec(xs.clone()));
+        let af = accelerate(|x: DlArray| log_sum_exp(&x));
+        af.call(x.clone())?;
+        let eager = median(budget, || {
+            dlfeval(|x: DlArray| log_sum_exp(&x), x.clone()).unwrap();
+        });
+        let accelerated = median(budget, || {
+            af.call(x.clone()).unwrap();
+        });
+        let mut grad = vec![0.0; n];
+        let hand = median(budget, || {
+            std::hint::black_box(log_sum_exp_by_hand(&xs, &mut grad));
+        });
+        rows.push(Row {
+            workload: "LSE log-sum-exp n=1.28e6, value + gradient".into(),
+            eager: Some(eager),
+            accelerated: Some(accelerated),
+            hand: Some(hand),
+            note: String::new(),
+        });
+    }
+    if want("external") {
+        rows.push(external::external_call_row(budget)?);
+    }
 
     println!();
     println!(

@@ -6,7 +6,9 @@ use super::{Lanes, Steps};
 /// scaled by `2^k` in two steps (a subnormal result is rounded once).
 pub fn exp<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().exp;
-    let xc = l.clamp(x, p.clamp.0, p.clamp.1);
+    // Arguments beyond the thresholds compute garbage (no trap), replaced below; a NaN
+    // propagates through every step.
+    let xc = x;
     let inv = l.c(p.inv_ln2);
     let t = l.mul(xc, inv);
     let (k, _) = l.round(t);
@@ -34,9 +36,7 @@ pub fn exp<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let big = l.lt(over, x);
     let y = l.sel(big, inf, y);
     let small = l.lt(x, under);
-    let y = l.sel(small, zero, y);
-    let nan = l.nan(x);
-    l.sel(nan, x, y)
+    l.sel(small, zero, y)
 }
 
 /// `y 2^k` for an integer `k` (a float) whose halves give normal powers of two: `(y 2^k1) 2^k2`,
@@ -72,7 +72,7 @@ pub fn expm1<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let r = l.sub(hi, lo);
     let hr = l.sub(hi, r);
     let c = l.sub(hr, lo);
-    let e = expm1_e(l, r, c, p.q);
+    let e = expm1_e(l, r, c, p.q, true);
     let y = expm1_scale(l, r, e, k);
     let (tiny, neg, over) = (l.c(p.tiny), l.c(p.neg), l.c(p.over));
     let (m1, inf) = (l.c(-1.0), l.c(f64::INFINITY));
@@ -95,7 +95,7 @@ struct Reduced<F> {
     e: F,
 }
 
-fn expm1_e<L: Lanes>(l: &mut L, r: L::F, c: L::F, q: &[f64]) -> Reduced<L::F> {
+fn expm1_e<L: Lanes>(l: &mut L, r: L::F, c: L::F, q: &[f64], with_k0: bool) -> Reduced<L::F> {
     let half = l.c(0.5);
     let hfx = l.mul(half, r);
     let hxs = l.mul(r, hfx);
@@ -113,9 +113,13 @@ fn expm1_e<L: Lanes>(l: &mut L, r: L::F, c: L::F, q: &[f64]) -> Reduced<L::F> {
     let q = l.div(num, den);
     let e = l.mul(hxs, q);
     // k = 0: r - (r e - hxs)
-    let re = l.mul(r, e);
-    let re = l.sub(re, hxs);
-    let k0 = l.sub(r, re);
+    let k0 = if with_k0 {
+        let re = l.mul(r, e);
+        let re = l.sub(re, hxs);
+        l.sub(r, re)
+    } else {
+        e
+    };
     // e = r (e - c) - c - hxs
     let ec = l.sub(e, c);
     let e = l.mul(r, ec);
@@ -133,16 +137,7 @@ fn expm1_scale<L: Lanes>(l: &mut L, r: L::F, red: Reduced<L::F>, k: L::F) -> L::
     let d = l.sub(r, e);
     let hd = l.mul(half, d);
     let km1 = l.sub(hd, half);
-    // k = 1: r < -0.25 ? -2 (e - (r + 0.5)) : 1 + 2 (r - e)
-    let rh = l.add(r, half);
-    let erh = l.sub(e, rh);
-    let m2 = l.c(-2.0);
-    let low = l.mul(m2, erh);
-    let td = l.mul(two, d);
-    let high = l.add(one, td);
-    let quarter = l.c(-0.25);
-    let below = l.lt(r, quarter);
-    let k1 = l.sel(below, low, high);
+    let k1 = expm1_k1(l, r, e, d);
     // k < 0 or k > big: (r - e + 1) 2^(k-1) 2 - 1
     let y = l.add(d, one);
     let km = l.sub(k, one);
@@ -150,20 +145,7 @@ fn expm1_scale<L: Lanes>(l: &mut L, r: L::F, red: Reduced<L::F>, k: L::F) -> L::
     let y = l.mul(y, s);
     let y = l.mul(y, two);
     let far = l.sub(y, one);
-    // 2 <= k <= big: k < split ? (r - e + (1 - 2^-k)) 2^k : (r - (e + 2^-k) + 1) 2^k
-    let nk = l.neg(k);
-    let uf = l.pow2(nk);
-    let twopk = l.pow2(k);
-    let u1 = l.sub(one, uf);
-    let a = l.add(d, u1);
-    let a = l.mul(a, twopk);
-    let eu = l.add(e, uf);
-    let b = l.sub(r, eu);
-    let b = l.add(b, one);
-    let b = l.mul(b, twopk);
-    let split = l.c(p.split);
-    let lo_k = l.lt(k, split);
-    let near = l.sel(lo_k, a, b);
+    let near = expm1_near(l, r, e, d, k);
     // Select by k.
     let (zero, m1, big) = (l.c(0.0), l.c(-1.0), l.c(p.big));
     let neg_k = l.lt(k, zero);
@@ -178,6 +160,67 @@ fn expm1_scale<L: Lanes>(l: &mut L, r: L::F, red: Reduced<L::F>, k: L::F) -> L::
     l.sel(is0, red.k0, y)
 }
 
+/// `expm1` for `k = 1`: `r < -0.25 ? -2 (e - (r + 0.5)) : 1 + 2 (r - e)` (`d = r - e`).
+fn expm1_k1<L: Lanes>(l: &mut L, r: L::F, e: L::F, d: L::F) -> L::F {
+    let (half, one, two) = (l.c(0.5), l.c(1.0), l.c(2.0));
+    let rh = l.add(r, half);
+    let erh = l.sub(e, rh);
+    let m2 = l.c(-2.0);
+    let low = l.mul(m2, erh);
+    let td = l.mul(two, d);
+    let high = l.add(one, td);
+    let quarter = l.c(-0.25);
+    let below = l.lt(r, quarter);
+    l.sel(below, low, high)
+}
+
+/// `expm1` for `2 <= k <= big` (`d = r - e`).
+fn expm1_near<L: Lanes>(l: &mut L, r: L::F, e: L::F, d: L::F, k: L::F) -> L::F {
+    let p = &l.prec().expm1;
+    let one = l.c(1.0);
+    // 2 <= k <= big: k < split ? (r - e + (1 - 2^-k)) 2^k : (r - (e + 2^-k) + 1) 2^k
+    let nk = l.neg(k);
+    let uf = l.pow2(nk);
+    let twopk = l.pow2(k);
+    let u1 = l.sub(one, uf);
+    let a = l.add(d, u1);
+    let a = l.mul(a, twopk);
+    let eu = l.add(e, uf);
+    let b = l.sub(r, eu);
+    let b = l.add(b, one);
+    let b = l.mul(b, twopk);
+    let split = l.c(p.split);
+    let lo_k = l.lt(k, split);
+    l.sel(lo_k, a, b)
+}
+
+/// `expm1(a)` for `a` in `[ln2 / 2, 2 huge]` (`tanh`'s argument from `mid` on), where
+/// `1 <= k <= big`: fdlibm's `k = 1` and `2 <= k <= big` paths only (the argument is clamped to
+/// `2 huge`; the others' lanes are replaced by the caller).
+fn expm1_pos<L: Lanes>(l: &mut L, a: L::F, huge: f64) -> L::F {
+    let p = &l.prec().expm1;
+    let lim = l.c(2.0 * huge);
+    let above = l.lt(lim, a);
+    let a = l.sel(above, lim, a);
+    let inv = l.c(p.inv_ln2);
+    let t = l.mul(a, inv);
+    let (k, _) = l.round(t);
+    let (ln2hi, ln2lo) = (l.c(p.ln2.0), l.c(p.ln2.1));
+    let khi = l.mul(k, ln2hi);
+    let hi = l.sub(a, khi);
+    let lo = l.mul(k, ln2lo);
+    let r = l.sub(hi, lo);
+    let hr = l.sub(hi, r);
+    let c = l.sub(hr, lo);
+    let e = expm1_e(l, r, c, p.q, false).e;
+    let d = l.sub(r, e);
+    let k1 = expm1_k1(l, r, e, d);
+    let near = expm1_near(l, r, e, d, k);
+    let one = l.c(1.0);
+    let is1 = l.eq(k, one);
+    l.sel(is1, k1, near)
+}
+
 /// `tanh x`: `expm1(2|x|)` from `|x| = log(5/3) / 2` on (fdlibm), below it its Taylor series
 /// (`|x| (1 + x^2 P(x^2))`, where fdlibm's `-expm1(-2|x|) / (expm1(-2|x|) + 2)` loses up to 2 ulp).
 pub fn tanh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
@@ -186,7 +229,7 @@ pub fn tanh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let (mid, big, huge) = (l.c(p.mid), l.c(p.big), l.c(p.huge));
     let two = l.c(2.0);
     let a2 = l.mul(two, ax);
-    let t = expm1(l, a2);
+    let t = expm1_pos(l, a2, p.huge);
     let t2 = l.add(t, two);
     // big: 1 - 2 / (t + 2); mid: t / (t + 2)
     let q = l.div(two, t2);

@@ -47,8 +47,6 @@ pub struct ExpConsts {
     pub over: f64,
     /// Below this, `+0`.
     pub under: f64,
-    /// The range arguments are clamped to before the reduction.
-    pub clamp: (f64, f64),
 }
 
 /// The constants of `expm1`.
@@ -136,7 +134,6 @@ pub static F64: Prec = Prec {
         ],
         over: 7.09782712893383973096e+02,
         under: -7.45133219101941108420e+02,
-        clamp: (-746.0, 710.0),
     },
     expm1: Expm1Consts {
         ln2: (6.93147180369123816490e-01, 1.90821492927058770002e-10),
@@ -171,7 +168,8 @@ pub static F64: Prec = Prec {
         c_limit: 54.0,
     },
     tanh: TanhConsts {
-        huge: 20.0,
+        // tanh rounds to 1 from 19.06 on; 2 * 19.1 / ln2 rounds to 55, below `expm1.big`.
+        huge: 19.1,
         big: d(0x3fe1_93eb_0000_0000),
         mid: d(0x3fd0_58af_0000_0000),
         taylor: &[
@@ -204,7 +202,6 @@ pub static F32: Prec = Prec {
         p: &[1.6666625440e-1f32 as f64, -2.7667332906e-3f32 as f64],
         over: s(0x42b1_7217),
         under: -s(0x42cf_f1b4),
-        clamp: (-104.0, 89.0),
     },
     expm1: Expm1Consts {
         ln2: (s(0x3f31_7180), s(0x3717_f7d1)),
