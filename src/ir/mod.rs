@@ -16,7 +16,9 @@ pub use call::{Call, CallTarget};
 pub use custom::CustomVjp;
 pub use graph::{Graph, Node, NodeId, Operands, Region, Shape};
 pub use infer::{broadcast_shapes, broadcasts_to, infer};
-pub(crate) use op::{materialized_op, InlineBinary, InlineComplexBinary, InlineComplexUnary, InlineUnary};
+pub(crate) use op::{
+    materialized_op, InlineBinary, InlineComplexBinary, InlineComplexUnary, InlineUnary, PolynomialUnary,
+};
 pub use op::{AxisSlice, BinaryOp, CmpOp, Op, UnaryOp};
 pub use origin::Origin;
 pub use primitives::Lowering;
