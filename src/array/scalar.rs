@@ -130,7 +130,7 @@ macro_rules! real {
                 <$t>::cos(self)
             }
             fn tanh(self) -> Self {
-                vmath::tanh(&mut vmath::Scalar::<$t>::default(), self)
+                <$t>::tanh(self)
             }
             fn ln_1p(self) -> Self {
                 vmath::ln_1p(&mut vmath::Scalar::<$t>::default(), self)

@@ -40,7 +40,7 @@ macro_rules! unary_primitives {
             /// `cos x`.
             Cos "cos" same(cos) real: Host, complex: Host;
             /// `tanh x`.
-            Tanh "tanh" same(tanh) real: Polynomial, complex: Host;
+            Tanh "tanh" same(tanh) real: Host, complex: Host;
             /// `sqrt x`.
             Sqrt "sqrt" same(sqrt) real: Inline, complex: Host;
             /// `|x|`; real result for complex input.

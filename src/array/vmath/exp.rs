@@ -231,11 +231,12 @@ pub fn tanh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let a2 = l.mul(two, ax);
     let t = expm1_pos(l, a2, p.huge);
     let t2 = l.add(t, two);
-    // big: 1 - 2 / (t + 2); mid: t / (t + 2)
-    let q = l.div(two, t2);
+    // big: 1 - 2 / (t + 2); mid: t / (t + 2) (one division, of the numerator each lane needs)
+    let is_big = l.le(big, ax);
+    let num = l.sel(is_big, two, t);
+    let q = l.div(num, t2);
     let one = l.c(1.0);
     let tb = l.sub(one, q);
-    let tm = l.div(t, t2);
     // small: |x| + |x| (z P(z))
     let z = l.mul(ax, ax);
     let poly = l.horner(z, p.taylor);
@@ -243,8 +244,7 @@ pub fn tanh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let s = l.mul(ax, zp);
     let ts = l.add(ax, s);
     let is_mid = l.le(mid, ax);
-    let y = l.sel(is_mid, tm, ts);
-    let is_big = l.le(big, ax);
+    let y = l.sel(is_mid, q, ts);
     let y = l.sel(is_big, tb, y);
     let is_huge = l.lt(huge, ax);
     let y = l.sel(is_huge, one, y);

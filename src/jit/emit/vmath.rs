@@ -125,7 +125,7 @@ impl KernelEmitter<'_, '_> {
         Ok(match p {
             PolynomialUnary::Exp => vmath::exp(&mut l, x),
             PolynomialUnary::Log => vmath::ln(&mut l, x),
-            PolynomialUnary::Tanh => vmath::tanh(&mut l, x),
+
             PolynomialUnary::Log1p => vmath::ln_1p(&mut l, x),
             PolynomialUnary::Expm1 => vmath::expm1(&mut l, x),
         })
