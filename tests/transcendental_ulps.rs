@@ -319,11 +319,11 @@ const SPECIALS: [f64; 30] = [
     1e-310,
     1.0,
     -1.0,
-    709.782712893383973096,
+    709.782_712_893_384,
     709.782712893384,
-    -745.13321910194110842,
+    -745.133_219_101_941_1,
     -745.1332191019412,
-    -708.39641853226410622,
+    -708.396_418_532_264_1,
     88.72283935546875,
     88.7228317260742,
     -103.97208404541016,
@@ -344,8 +344,8 @@ fn same_special(got: f64, want: f64) -> bool {
 fn worst(c: &Case, single: bool) -> (f64, f64) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ c.name.len() as u64 ^ single as u64);
     let (mut worst, mut at) = (0.0f64, 0.0f64);
-    for k in 0..POINTS + SPECIALS.len() {
-        let x = if k < SPECIALS.len() { SPECIALS[k] } else { (c.points)(&mut rng, single) };
+    for x in SPECIALS.iter().copied().map(Some).chain(std::iter::repeat_n(None, POINTS)) {
+        let x = x.unwrap_or_else(|| (c.points)(&mut rng, single));
         let err = if single {
             let x = x as f32;
             let got = (c.f32)(x);

@@ -1,5 +1,8 @@
 //! The constants of the algorithms, one table per precision (fdlibm's coefficients and
 //! thresholds; an `f32` table holds `f32` values, widened exactly).
+// The coefficients are written as fdlibm publishes them (more digits than the type holds; the
+// value is the nearest float, as there), and `1 / ln 2` is fdlibm's, not `std`'s constant.
+#![allow(clippy::excessive_precision, clippy::approx_constant)]
 
 /// A float of bits `b` (f64).
 const fn d(b: u64) -> f64 {
