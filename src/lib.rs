@@ -71,8 +71,8 @@ pub mod internals {
     }
 
     /// The branch-free transcendentals (`array/vmath`), on one `f32` or `f64`: [`Scalar`](vmath::Scalar)
-    /// is their [`Lanes`](vmath::Lanes) on scalars. `exp`, `ln`, `ln_1p` and `expm1` are the
-    /// kernels of the `Polynomial` rows; `tanh` is written and measured, its row still `Host`.
+    /// is their [`Lanes`](vmath::Lanes) on scalars. `exp`, `ln` and `ln_1p` are the kernels of
+    /// the `Polynomial` rows; `expm1` and `tanh` are written and measured, their rows still `Host`.
     pub mod vmath {
         pub use crate::array::vmath::{exp, expm1, ln, ln_1p, tanh, Lanes, Scalar};
     }

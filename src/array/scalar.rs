@@ -136,7 +136,7 @@ macro_rules! real {
                 vmath::ln_1p(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn exp_m1(self) -> Self {
-                vmath::expm1(&mut vmath::Scalar::<$t>::default(), self)
+                <$t>::exp_m1(self)
             }
             fn asin(self) -> Self {
                 <$t>::asin(self)

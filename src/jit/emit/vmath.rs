@@ -127,7 +127,6 @@ impl KernelEmitter<'_, '_> {
             PolynomialUnary::Log => vmath::ln(&mut l, x),
 
             PolynomialUnary::Log1p => vmath::ln_1p(&mut l, x),
-            PolynomialUnary::Expm1 => vmath::expm1(&mut l, x),
         })
     }
 }
