@@ -15,7 +15,7 @@ tens of seconds a call).
     pip install jax
     python3 benches/compare_jax.py            # QUICK=1 for a short run
     python3 benches/compare_jax.py loops      # only L1, L1b, L2, L3, as `cargo bench ... -- loops`
-    python3 benches/compare_jax.py GP solves  # only the rows whose names contain a word given
+    python3 benches/compare_jax.py GP LSE     # only the rows whose names contain a word given
 
 Run it on the machine and in the hour you run `cargo bench --bench workloads`, with nothing
 else heavy running; compare ratios between the two tables, never digits across machines.
@@ -462,54 +462,63 @@ def main():
     def wanted(name):
         return not filters or any(f in name for f in filters)
 
-    # `python3 benches/compare_jax.py loops` (the loop rows) or words of row names.
-    if filters:
-        if "loops" in filters:
-            rows.extend(loop_rows())
-        linalg_rows(rows, wanted)
-        return print_table(rows)
+    # Words of row names select rows (`loops` the loop rows); no words: every row.
+    want = wanted
 
-    # W1: seed Rosenbrock, value + gradient at [-1, 2].
-    x0 = jnp.asarray([-1.0, 2.0])
-    vg = jax.value_and_grad(rosenbrock)
-    f, g = ready(jax.jit(vg)(x0))
-    assert float(f) == 104.0 and list(np.asarray(g)) == [396.0, 200.0], (f, g)
-    rows.append(row("W1 rosenbrock [-1, 2]", *measure(vg, jax.jit(vg), (x0,))))
+    if want("W1"):
+        # W1: seed Rosenbrock, value + gradient at [-1, 2].
+        x0 = jnp.asarray([-1.0, 2.0])
+        vg = jax.value_and_grad(rosenbrock)
+        f, g = ready(jax.jit(vg)(x0))
+        assert float(f) == 104.0 and list(np.asarray(g)) == [396.0, 200.0], (f, g)
+        rows.append(row("W1 rosenbrock [-1, 2]", *measure(vg, jax.jit(vg), (x0,))))
 
-    # W2: extended Rosenbrock value + gradient.
-    sizes = [1_000, 100_000] if QUICK else [1_000, 100_000, 1_000_000, 10_000_000]
-    vg = jax.value_and_grad(extended_rosenbrock)
-    for n in sizes:
-        x = jnp.asarray(data(n, 7))
-        budget = max(BUDGET, 3.0) if n >= 10_000_000 else BUDGET
-        rows.append(row(f"W2 ext. rosenbrock n={n:.0e}".replace("e+0", "e").replace("e+", "e") + " f64",
-                        *measure(vg, jax.jit(vg), (x,), budget)))
-    if not QUICK:
-        x = jnp.asarray(data(1_000_000, 7)).astype(jnp.float32)
-        rows.append(row("W2 ext. rosenbrock n=1e6 f32", *measure(vg, jax.jit(vg), (x,))))
+    if want("W2"):
+        # W2: extended Rosenbrock value + gradient.
+        sizes = [1_000, 100_000] if QUICK else [1_000, 100_000, 1_000_000, 10_000_000]
+        vg = jax.value_and_grad(extended_rosenbrock)
+        for n in sizes:
+            x = jnp.asarray(data(n, 7))
+            budget = max(BUDGET, 3.0) if n >= 10_000_000 else BUDGET
+            rows.append(row(f"W2 ext. rosenbrock n={n:.0e}".replace("e+0", "e").replace("e+", "e") + " f64",
+                            *measure(vg, jax.jit(vg), (x,), budget)))
+        if not QUICK:
+            x = jnp.asarray(data(1_000_000, 7)).astype(jnp.float32)
+            rows.append(row("W2 ext. rosenbrock n=1e6 f32", *measure(vg, jax.jit(vg), (x,))))
 
-    # W3: two-layer MLP, log-softmax cross-entropy, value + gradients of the parameters.
-    shapes = [(128, 64, 128, 10)] if QUICK else [(128, 64, 128, 10), (256, 784, 256, 10)]
-    vg = jax.value_and_grad(mlp_loss)
-    for b, d, h, c in shapes:
-        args = mlp_args(b, d, h, c)
-        rows.append(row(f"W3 mlp ({b}, {d}, {h}, {c})", *measure(vg, jax.jit(vg), args)))
+    if want("W3"):
+        # W3: two-layer MLP, log-softmax cross-entropy, value + gradients of the parameters.
+        shapes = [(128, 64, 128, 10)] if QUICK else [(128, 64, 128, 10), (256, 784, 256, 10)]
+        vg = jax.value_and_grad(mlp_loss)
+        for b, d, h, c in shapes:
+            args = mlp_args(b, d, h, c)
+            rows.append(row(f"W3 mlp ({b}, {d}, {h}, {c})", *measure(vg, jax.jit(vg), args)))
 
-    # W4: second order on W2 (n = 1e5): the gradient of sum(grad(x)^2).
-    x = jnp.asarray(data(100_000, 3))
-    g2 = jax.grad(gradient_norm)
-    rows.append(row("W4 d/dx sum(grad^2), n=1e5", *measure(g2, jax.jit(g2), (x,))))
+    if want("W4"):
+        # W4: second order on W2 (n = 1e5): the gradient of sum(grad(x)^2).
+        x = jnp.asarray(data(100_000, 3))
+        g2 = jax.grad(gradient_norm)
+        rows.append(row("W4 d/dx sum(grad^2), n=1e5", *measure(g2, jax.jit(g2), (x,))))
 
-    # W5: the seed's complex example on a 100 x 100 grid: y and the gradient of sum(y).
-    z = complex_grid(100)
-    vg = jax.value_and_grad(complex_loss, has_aux=True)
-    (_, y), g = ready(jax.jit(vg)(z))
-    # JAX's gradient of a real function of z = a + ib is dy/da - i dy/db; MATLAB's (and
-    # cranegrad's) is its conjugate, 2 - 3i here. Same cost either way.
-    assert np.allclose(np.conj(np.asarray(g)), 2.0 - 3.0j), g.ravel()[:2]
-    rows.append(row("W5 complex gradient 100x100", *measure(vg, jax.jit(vg), (z,))))
+    if want("W5"):
+        # W5: the seed's complex example on a 100 x 100 grid: y and the gradient of sum(y).
+        z = complex_grid(100)
+        vg = jax.value_and_grad(complex_loss, has_aux=True)
+        (_, y), g = ready(jax.jit(vg)(z))
+        # JAX's gradient of a real function of z = a + ib is dy/da - i dy/db; MATLAB's (and
+        # cranegrad's) is its conjugate, 2 - 3i here. Same cost either way.
+        assert np.allclose(np.conj(np.asarray(g)), 2.0 - 3.0j), g.ravel()[:2]
+        rows.append(row("W5 complex gradient 100x100", *measure(vg, jax.jit(vg), (z,))))
 
-    rows.extend(loop_rows())
+    if want("LSE"):
+        # LSE: log-sum-exp over 1.28M elements, value + gradient (jax.nn.logsumexp: the maximum
+        # under stop_gradient, as benches/workloads/models.rs writes it).
+        x = 4.0 * jnp.asarray(data(1_280_000, 11))
+        vg = jax.value_and_grad(jax.nn.logsumexp)
+        rows.append(row("LSE log-sum-exp n=1.28e6, value + gradient", *measure(vg, jax.jit(vg), (x,))))
+
+    if wanted("loops: L1 saddle point, L1b coupled saddle, L2 RK4 fori_loop, L3 LSTM scan"):
+        rows.extend(loop_rows())
     linalg_rows(rows, wanted)
     print_table(rows)
 

@@ -75,6 +75,13 @@ pub mod internals {
         pub use crate::opt::{cse, dce, fold_constants, optimize, simplify, MAX_FOLDED_ELEMENTS};
     }
 
+    /// The branch-free transcendentals (`array/vmath`), on one `f32` or `f64`: [`Scalar`](vmath::Scalar)
+    /// is their [`Lanes`](vmath::Lanes) on scalars. `exp`, `ln` and `ln_1p` are the kernels of
+    /// the `Polynomial` rows; `expm1` and `tanh` are written and measured, their rows still `Host`.
+    pub mod vmath {
+        pub use crate::array::vmath::{exp, expm1, ln, ln_1p, tanh, Lanes, Scalar};
+    }
+
     /// The Cranelift backend.
     pub mod jit {
         pub use crate::jit::{compile, compile_shared, Compiled, Outputs};

@@ -544,3 +544,33 @@ fn full_sums_with_siblings_of_three_axes_padded_complex_and_dependent() {
     let at = |k: usize| kernels.iter().position(|l| l.starts_with(&format!("%{k} "))).unwrap();
     assert!(at(s) < at(a) && at(a) < at(b), "reordered\n{kernels:#?}");
 }
+
+fn log_sum_exp(x: &DlArray) -> Result<(DlArray, DlArray)> {
+    let m = x.max_axes(&[0], true).stop_gradient();
+    let y = ((x - &m).exp().sum_axes(&[0], true).log() + &m).sum_all();
+    let g = dlgradient(&y, x)?;
+    Ok((y, g))
+}
+
+#[test]
+fn a_sums_operand_kernel_is_written_in_the_sums_loop_with_the_interpreters_bits() {
+    // log-sum-exp: `exp(x - m)` (a buffer: the sum and the gradient read it) is computed in the
+    // sum's loop, each element stored and added; the kernels are the maximum, the sum writing
+    // the exponentials, and the gradient.
+    let sizes = [1025, 1027, 4099, 65_537, 262_145, 300_007, 1_000_003];
+    for dtype in [DType::F64, DType::F32] {
+        for n in sizes {
+            let x = match dtype {
+                DType::F32 => DlArray::from(ndarray::Array1::from_vec(vec![0.5f32; n])),
+                _ => DlArray::from(ndarray::Array1::from_vec(vec![0.5f64; n])),
+            };
+            let g = cranegrad::trace_graph(|x: DlArray| log_sum_exp(&x), x).unwrap();
+            let g = cranegrad::internals::opt::optimize(&g).unwrap();
+            let what = format!("log-sum-exp {dtype:?} n={n}");
+            let c = check_bits(&g, input(dtype, n), &what);
+            let clif = c.clif_text();
+            let kernels: Vec<&str> = clif.lines().filter(|l| l.starts_with(";   %")).collect();
+            assert!(!kernels.iter().any(|k| k.contains(" exp ")), "{what}: exp is no kernel of its own\n{clif}");
+        }
+    }
+}

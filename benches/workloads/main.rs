@@ -2,7 +2,7 @@
 //! hand-written Rust gradient where practical. Prints one table of medians, with peak heap
 //! memory for W2 at 1e7. Run: `cargo bench --bench workloads` (set `QUICK=1` for a short run);
 //! `cargo bench --bench workloads -- GP solves` runs only the rows whose names contain one of
-//! the words given; `-- loops` runs the control-flow rows (L1 to L3).
+//! the words given (`-- W2 LSE`); `-- loops` runs the control-flow rows (L1 to L3).
 
 mod conv_model;
 mod external;
@@ -383,6 +383,30 @@ fn main() -> Result<()> {
         });
     }
 
+    if wanted("LSE log-sum-exp n=1.28e6, value + gradient") {
+        let n = 1_280_000;
+        let xs: Vec<f64> = data(n, 11).into_iter().map(|v| 4.0 * v).collect();
+        let x = DlArray::from(ndarray::Array1::from_vec(xs.clone()));
+        let af = accelerate(|x: DlArray| log_sum_exp(&x));
+        af.call(x.clone())?;
+        let eager = median(budget, || {
+            dlfeval(|x: DlArray| log_sum_exp(&x), x.clone()).unwrap();
+        });
+        let accelerated = median(budget, || {
+            af.call(x.clone()).unwrap();
+        });
+        let mut grad = vec![0.0; n];
+        let hand = median(budget, || {
+            std::hint::black_box(log_sum_exp_by_hand(&xs, &mut grad));
+        });
+        rows.push(Row {
+            workload: "LSE log-sum-exp n=1.28e6, value + gradient".into(),
+            eager: Some(eager),
+            accelerated: Some(accelerated),
+            hand: Some(hand),
+            note: String::new(),
+        });
+    }
     if wanted("external identity") {
         rows.push(external::external_call_row(budget)?);
     }

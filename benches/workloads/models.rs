@@ -26,6 +26,26 @@ pub fn extended_rosenbrock(x: &DlArray) -> Result<(DlArray, DlArray)> {
     Ok((y, g))
 }
 
+/// Log-sum-exp of a vector, `m + log(sum(exp(x - m)))` with `m = stop_gradient(max(x))` (JAX's
+/// `logsumexp`), with its gradient (the softmax).
+pub fn log_sum_exp(x: &DlArray) -> Result<(DlArray, DlArray)> {
+    let m = x.max_axes(&[0], true).stop_gradient();
+    let y = ((x - &m).exp().sum_axes(&[0], true).log() + &m).sum_all();
+    let g = dlgradient(&y, x)?;
+    Ok((y, g))
+}
+
+/// The same by hand: the maximum, then one pass for the sum of exponentials (libm's `exp`),
+/// then one for the softmax.
+pub fn log_sum_exp_by_hand(x: &[f64], g: &mut [f64]) -> f64 {
+    let m = x.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
+    let s: f64 = x.iter().map(|&v| (v - m).exp()).sum();
+    for (gi, &v) in g.iter_mut().zip(x) {
+        *gi = (v - m).exp() / s;
+    }
+    m + s.ln()
+}
+
 /// The same, fused by hand: one pass for the value and gradient.
 pub fn extended_rosenbrock_by_hand(x: &[f64], g: &mut [f64]) -> f64 {
     let n = x.len();

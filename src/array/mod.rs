@@ -4,6 +4,7 @@ mod data;
 mod display;
 mod dtype;
 mod scalar;
+pub mod vmath;
 
 pub(crate) use data::standard;
 pub(crate) use data::with_data;

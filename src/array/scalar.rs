@@ -1,7 +1,7 @@
 //! Element arithmetic shared by the interpreter and the JIT's host functions: one trait over the
 //! four numeric types, so each kernel is written once.
 
-use super::Element;
+use super::{vmath, Element};
 use num_complex::{Complex, Complex32, Complex64};
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
@@ -118,10 +118,10 @@ macro_rules! real {
                 1.0
             }
             fn exp(self) -> Self {
-                <$t>::exp(self)
+                vmath::exp(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn ln(self) -> Self {
-                <$t>::ln(self)
+                vmath::ln(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn sin(self) -> Self {
                 <$t>::sin(self)
@@ -133,7 +133,7 @@ macro_rules! real {
                 <$t>::tanh(self)
             }
             fn ln_1p(self) -> Self {
-                <$t>::ln_1p(self)
+                vmath::ln_1p(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn exp_m1(self) -> Self {
                 <$t>::exp_m1(self)

@@ -18,7 +18,9 @@ pub use custom::CustomVjp;
 pub use graph::{Graph, Node, NodeId, Operands, Region, Shape};
 pub use infer::{broadcast_shapes, broadcasts_to, infer};
 pub use linalg::LinalgOp;
-pub(crate) use op::{materialized_op, InlineBinary, InlineComplexBinary, InlineComplexUnary, InlineUnary};
+pub(crate) use op::{
+    materialized_op, InlineBinary, InlineComplexBinary, InlineComplexUnary, InlineUnary, PolynomialUnary,
+};
 pub use op::{AxisSlice, BinaryOp, CmpOp, Op, UnaryOp};
 pub use origin::Origin;
 pub use primitives::Lowering;

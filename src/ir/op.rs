@@ -17,15 +17,16 @@ use super::primitives::{binary_primitives, compare_primitives, unary_primitives,
 /// pairs) and `$op::$getter`, the conversion: the JIT's inline lowering matches on the subset
 /// exhaustively, so a row declared `Inline` without a lowering does not compile.
 macro_rules! inline_subset {
-    ($subset:ident, $op:ident, $getter:ident, [$($acc:ident)*];) => {
-        /// The primitives of one family whose JIT lowering, for one kind of operand, is `Inline`.
+    ($want:ident $subset:ident, $op:ident, $getter:ident, [$($acc:ident)*];) => {
+        /// The primitives of one family whose JIT lowering, for one kind of operand, is the one
+        /// this subset is named for.
         #[derive(Copy, Clone, Debug, PartialEq, Eq)]
         pub(crate) enum $subset {
             $($acc,)*
         }
 
         impl $op {
-            /// This op as one of the [`Inline`](Lowering::Inline) ones, if it is.
+            /// This op as one of the subset, if it is.
             pub(crate) fn $getter(self) -> Option<$subset> {
                 match self {
                     $($op::$acc => Some($subset::$acc),)*
@@ -35,11 +36,14 @@ macro_rules! inline_subset {
             }
         }
     };
-    ($subset:ident, $op:ident, $getter:ident, [$($acc:ident)*]; $v:ident Inline; $($rest:tt)*) => {
-        inline_subset!($subset, $op, $getter, [$($acc)* $v]; $($rest)*);
+    (Inline $subset:ident, $op:ident, $getter:ident, [$($acc:ident)*]; $v:ident Inline; $($rest:tt)*) => {
+        inline_subset!(Inline $subset, $op, $getter, [$($acc)* $v]; $($rest)*);
     };
-    ($subset:ident, $op:ident, $getter:ident, [$($acc:ident)*]; $v:ident $other:ident; $($rest:tt)*) => {
-        inline_subset!($subset, $op, $getter, [$($acc)*]; $($rest)*);
+    (Polynomial $subset:ident, $op:ident, $getter:ident, [$($acc:ident)*]; $v:ident Polynomial; $($rest:tt)*) => {
+        inline_subset!(Polynomial $subset, $op, $getter, [$($acc)* $v]; $($rest)*);
+    };
+    ($want:ident $subset:ident, $op:ident, $getter:ident, [$($acc:ident)*]; $v:ident $other:ident; $($rest:tt)*) => {
+        inline_subset!($want $subset, $op, $getter, [$($acc)*]; $($rest)*);
     };
 }
 
@@ -152,7 +156,7 @@ macro_rules! kernel_type {
 macro_rules! define_elementwise_op {
     (
         $family:ident $op:ident $visitor:ident $kernels:ident [$($kernel_trait:ident),*]
-        ($inline_real:ident, $inline_complex:ident) $enum_doc:literal;
+        ($inline_real:ident, $inline_complex:ident, $poly_real:ident) $enum_doc:literal;
         $($(#[$doc:meta])* $v:ident $name:literal $kind:ident($kernel:ident) real: $rl:ident, complex: $cl:ident;)*
     ) => {
         #[doc = $enum_doc]
@@ -201,8 +205,9 @@ macro_rules! define_elementwise_op {
             }
         }
 
-        inline_subset!($inline_real, $op, inline_real, []; $($v $rl;)*);
-        inline_subset!($inline_complex, $op, inline_complex, []; $($v $cl;)*);
+        inline_subset!(Inline $inline_real, $op, inline_real, []; $($v $rl;)*);
+        inline_subset!(Inline $inline_complex, $op, inline_complex, []; $($v $cl;)*);
+        inline_subset!(Polynomial $poly_real, $op, polynomial_real, []; $($v $rl;)*);
 
         /// The kernel types of the family's primitives.
         pub(crate) mod $kernels {
@@ -219,7 +224,7 @@ macro_rules! define_unary_op {
     ($($rows:tt)*) => {
         define_elementwise_op! {
             unary UnaryOp UnaryVisitor unary_kernels [RealUnary, SameUnary, ToRealUnary]
-            (InlineUnary, InlineComplexUnary) "Elementwise functions of one argument (declared in `ir/primitives.rs`).";
+            (InlineUnary, InlineComplexUnary, PolynomialUnary) "Elementwise functions of one argument (declared in `ir/primitives.rs`).";
             $($rows)*
         }
     };
@@ -232,7 +237,7 @@ macro_rules! define_binary_op {
     ($($rows:tt)*) => {
         define_elementwise_op! {
             binary BinaryOp BinaryVisitor binary_kernels [RealBinary, SameBinary, ToComplexBinary]
-            (InlineBinary, InlineComplexBinary)
+            (InlineBinary, InlineComplexBinary, PolynomialBinary)
             "Elementwise functions of two arguments (numpy broadcasting, equal dtypes; declared in `ir/primitives.rs`).";
             $($rows)*
         }
@@ -461,6 +466,17 @@ impl Op {
         match self {
             Op::Unary(u) => u.lowering(complex) == Lowering::Host,
             Op::Binary(b) => b.lowering(complex) == Lowering::Host,
+            _ => false,
+        }
+    }
+
+    /// True when compiled code evaluates this elementwise op by a host call or by an inline
+    /// polynomial ([`Lowering::Polynomial`]): tens of instructions an element, priced as a host
+    /// call by the planner (a buffer rather than a recomputation per use).
+    pub fn is_costly(&self, complex: bool) -> bool {
+        match self {
+            Op::Unary(u) => matches!(u.lowering(complex), Lowering::Host | Lowering::Polynomial),
+            Op::Binary(b) => matches!(b.lowering(complex), Lowering::Host | Lowering::Polynomial),
             _ => false,
         }
     }

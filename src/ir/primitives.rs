@@ -16,7 +16,9 @@
 //!   `array::RealNum`), and for binary rows `to_complex` (two reals to a complex).
 //! - `lowering`, for real and for complex operands: `Inline` (the JIT emits the instructions:
 //!   `jit/lower.rs` must have an arm for it), `Host` (a call to the scalar kernel, through a
-//!   trampoline generated in `jit/host.rs`), `Undefined` (the type rule refuses the dtype).
+//!   trampoline generated in `jit/host.rs`), `Polynomial` (real operands only: the JIT emits the
+//!   `array/vmath` algorithm the scalar kernel runs, `jit/emit/vmath.rs` must have an arm for
+//!   it), `Undefined` (the type rule refuses the dtype).
 //!
 //! Adding an elementwise primitive is: its row here, its scalar kernel (a `Num`/`RealNum`
 //! method), its VJP rule (`autodiff/vjp.rs`, an exhaustive match: a compile error until it is
@@ -30,9 +32,9 @@ macro_rules! unary_primitives {
             /// `-x`.
             Neg "neg" same(negative) real: Inline, complex: Inline;
             /// `e^x`.
-            Exp "exp" same(exp) real: Host, complex: Host;
+            Exp "exp" same(exp) real: Polynomial, complex: Host;
             /// `ln x` (principal branch for complex).
-            Log "log" same(ln) real: Host, complex: Host;
+            Log "log" same(ln) real: Polynomial, complex: Host;
             /// `sin x`.
             Sin "sin" same(sin) real: Host, complex: Host;
             /// `cos x`.
@@ -62,7 +64,7 @@ macro_rules! unary_primitives {
             /// Round half away from zero, as MATLAB's `round` (real only; zero gradient).
             Round "round" real(round) real: Host, complex: Undefined;
             /// `ln(1 + x)`, accurate near 0.
-            Log1p "log1p" same(ln_1p) real: Host, complex: Host;
+            Log1p "log1p" same(ln_1p) real: Polynomial, complex: Host;
             /// `e^x - 1`, accurate near 0.
             Expm1 "expm1" same(exp_m1) real: Host, complex: Host;
             /// Inverse sine.
@@ -142,4 +144,8 @@ pub enum Lowering {
     Host,
     /// Not defined for this kind of operand (the type rule refuses it).
     Undefined,
+    /// Instructions emitted inline by the JIT: a range reduction and a polynomial, the
+    /// algorithm of `array/vmath` (which the interpreter's scalar kernel runs too), on scalars
+    /// and on vector lanes alike.
+    Polynomial,
 }

@@ -99,6 +99,10 @@ impl KernelEmitter<'_, '_> {
                 }
             }
             Lowering::Inline => self.unary_inline(u, d, a),
+            Lowering::Polynomial => match a {
+                Elem::Scalar(x) => Ok(Elem::Scalar(self.unary_polynomial(u, d, x)?)),
+                Elem::Complex(..) => Err(missing(u.name(), d, "a complex polynomial")),
+            },
             Lowering::Undefined => Err(jerr(format!("{} is not defined on {d}", u.name()))),
         }
     }
@@ -163,6 +167,12 @@ impl KernelEmitter<'_, '_> {
                 }
             }
             Lowering::Inline => self.binary_inline(op, d, a, c),
+            // No binary row is a polynomial yet: the subset is empty, and a row declared so does not
+            // compile until its arm is written here.
+            Lowering::Polynomial => match op.polynomial_real() {
+                Some(p) => match p {},
+                None => Err(missing(op.name(), d, "a polynomial lowering")),
+            },
             Lowering::Undefined => Err(jerr(format!("{} is not defined on {d}", op.name()))),
         }
     }

@@ -8,7 +8,7 @@
 //! (`expr.rs`), per-op scalar lowering (`lower.rs`), reductions (`reduce.rs`) in blocked order
 //! (`sum.rs`), a 1-D kernel written in its sibling sum's loop (`sibling.rs`), a sum over one
 //! axis accumulated in its kernel's loop nest (`columns.rs`), small matrix products as loop
-//! nests (`product.rs`).
+//! nests (`product.rs`), the transcendentals' range reductions and polynomials (`vmath.rs`).
 
 mod columns;
 pub(crate) mod emitter;
@@ -24,5 +24,6 @@ mod reduce;
 mod sibling;
 mod sum;
 mod vector;
+mod vmath;
 
 pub(crate) use emitter::{chunk_signature, jerr, kernel_signature, KernelEmitter};

@@ -183,6 +183,13 @@ impl KernelEmitter<'_, '_> {
             let axis = red.axes[red.level];
             self.span = (0, red.in_shape[axis] as i64);
             let idx: Vec<Value> = full2.iter().map(|v| v.expect("every axis set")).collect();
+            if let Some(f) = red.sibling.filter(|f| f.node == red.operand) {
+                // The sum's operand as its sibling: computed, stored, and added.
+                self.span = f.window;
+                let w = self.expr_op(f.node, Index::Multi(idx.clone(), Lane::Axis(axis, Some(0))))?;
+                self.store(f.node, &idx, w);
+                return Ok(w);
+            }
             let v = self.expr(red.operand, Index::Multi(idx.clone(), Lane::Axis(axis, Some(0))))?;
             if let Some(f) = red.sibling {
                 // The sibling's element at the same index, sharing what the sum computed.

@@ -139,6 +139,7 @@ impl KernelEmitter<'_, '_> {
         self.load_pointers(bufs, sum, sum)?;
         self.add_pointers(bufs, sib)?;
         let fused = self.fuse_sibling(sum, sib);
+        let fused = self.producer_first(sum, sib, fused, None)?;
         let in_shape = self.g.nodes[self.g.nodes[sum].inputs[0]].shape.clone();
         let dtype = self.g.nodes[sum].dtype;
         let vars =
@@ -148,6 +149,10 @@ impl KernelEmitter<'_, '_> {
         let v = self.read_vars(&vars[0]);
         self.store(sum, &[], v);
         let n = self.g.nodes[sib].shape[0] as i64;
+        if self.g.nodes[sum].inputs[0] == sib {
+            // Written by the sum's blocks or before them.
+            return Ok(());
+        }
         let (c0, c1) = fused.as_ref().map_or((0, 0), |f| f.covered);
         self.emit_sibling_columns(sib, (0, c0), None)?;
         self.emit_sibling_columns(sib, (c1, n), None)
@@ -167,8 +172,6 @@ impl KernelEmitter<'_, '_> {
         self.add_pointers(bufs, sib)?;
         let fused = self.fuse_sibling(sum, sib);
         let in_shape = self.g.nodes[self.g.nodes[sum].inputs[0]].shape.clone();
-        let red = self.sibling_level(sum, &in_shape, &[], fused.as_ref());
-        self.sum_chunk(&red, lo, hi, part)?;
         let (m, n) = (in_shape[0], self.g.nodes[sib].shape[0] as i64);
         let end = self.b.ins().iconst(types::I64, n);
         let first = self.b.ins().imul_imm_s(lo, SUM_BLOCK as i64);
@@ -177,6 +180,13 @@ impl KernelEmitter<'_, '_> {
         let last = self.b.ins().umin(last, end);
         let is_last = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, hi, m.div_ceil(SUM_BLOCK) as i64);
         let last = self.b.ins().select(is_last, end, last);
+        let fused = self.producer_first(sum, sib, fused, Some((first, last)))?;
+        let red = self.sibling_level(sum, &in_shape, &[], fused.as_ref());
+        self.sum_chunk(&red, lo, hi, part)?;
+        if self.g.nodes[sum].inputs[0] == sib {
+            // Written by the sum's blocks or before them.
+            return Ok(());
+        }
         let (c0, c1) = fused.as_ref().map_or((0, 0), |f| f.covered);
         self.range = Some((first, last));
         self.emit_sibling_columns(sib, (0, c0), None)?;
@@ -186,6 +196,29 @@ impl KernelEmitter<'_, '_> {
             return Err(jerr("a chunk of a sibling without a partitioned loop"));
         }
         Ok(())
+    }
+
+    /// For a sibling that is the sum's operand (`plan::pair_siblings`): the fused blocks when
+    /// they cover every element; otherwise every element of the sibling written now, before the
+    /// sum reads them (those of the chunk's range `range` in a chunk function), and no fused
+    /// blocks.
+    fn producer_first(
+        &mut self,
+        sum: NodeId,
+        sib: NodeId,
+        fused: Option<Fused>,
+        range: Option<(Value, Value)>,
+    ) -> Result<Option<Fused>> {
+        let n = self.g.nodes[sib].shape[0] as i64;
+        if self.g.nodes[sum].inputs[0] != sib || fused.as_ref().is_some_and(|f| f.covered == (0, n)) {
+            return Ok(fused);
+        }
+        self.range = range;
+        self.emit_sibling_columns(sib, (0, n), None)?;
+        if self.range.take().is_some() {
+            return Err(jerr("a chunk of a sibling without a partitioned loop"));
+        }
+        Ok(None)
     }
 
     /// Kernel `sum`, a sum of every axis of an operand of two or more axes, and its sibling

@@ -23,8 +23,9 @@ pub(super) fn own_cost(g: &Graph, nd: &Node) -> usize {
     let first_complex = nd.inputs.first().is_some_and(|&i| g.nodes[i].dtype.is_complex());
     match &nd.op {
         materialized_op!() | Op::CustomVjp(_) => 0,
-        // A host call per element costs more than any inline expression.
-        op if op.calls_host(first_complex) => CHEAP + 1,
+        // A host call per element, or a transcendental's polynomial, costs more than any
+        // cheap inline expression: buffered rather than recomputed by each consumer.
+        op if op.is_costly(first_complex) => CHEAP + 1,
         Op::Unary(_) | Op::Binary(_) if nd.dtype.is_complex() => 3,
         Op::Unary(_) | Op::Binary(_) | Op::Compare(_) | Op::Select | Op::Cast(_) => 1,
         Op::Pad { .. } | Op::Concat(_) => 2,

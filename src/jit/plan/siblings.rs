@@ -158,7 +158,9 @@ const SIBLING_LOOKAHEAD: usize = 32;
 /// kernels `e` that is 1-D of the same dtype with `n` elements, `|n - m| <= SUM_BLOCK`, is
 /// elementwise (not a reduction, a product or a concatenation written piece by piece), reads a
 /// buffer that `s` reads, does not read `s`, and reads no kernel from `s` on (so it can run at
-/// `s`'s place). Returns, per node, the sibling of each paired sum and whether each node is
+/// `s`'s place); or, first, `s`'s operand itself when it is such a kernel emitted just before
+/// `s` (no kernel between them, so nothing it reads is overwritten before `s`'s place): the sum
+/// then adds the elements it writes. Returns, per node, the sibling of each paired sum and whether each node is
 /// absorbed into one.
 pub(super) fn pair_siblings(
     g: &Graph,
@@ -182,6 +184,14 @@ pub(super) fn pair_siblings(
         let operand = &g.nodes[nd.inputs[0]];
         let m = operand.shape.first().copied().unwrap_or(0);
         if operand.shape.len() != 1 || m < SIBLING_MIN {
+            continue;
+        }
+        // The sum's operand, a kernel emitted just before it: computed in the sum's loop, each
+        // element stored and added (`exp(x - m)` and its sum in a log-sum-exp).
+        let o = nd.inputs[0];
+        if ps > 0 && kernels[ps - 1] == o && !absorbed[o] && candidate(o) && g.nodes[o].dtype == nd.dtype {
+            sibling[s] = Some(o);
+            absorbed[o] = true;
             continue;
         }
         let sum_reads = reads(g, buffer, inline_const, s);

@@ -9,14 +9,15 @@ use crate::jit::limits::{CHUNK, COSTLY_FACTOR, INLINE_CONCAT_PARTS, PARALLEL_MIN
 
 /// The fewest elements elementwise kernel `k` is split from: fewer when its fused expression
 /// (down to the buffers in `buffer` and the immediates in `inline_const`) calls a host
-/// function per element, which does about `COSTLY_FACTOR` times the work of inline arithmetic.
+/// function per element or evaluates a transcendental's polynomial (`Op::is_costly`), about
+/// `COSTLY_FACTOR` times the work of inline arithmetic.
 pub(crate) fn elementwise_parallel_min(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], k: NodeId) -> usize {
     let mut seen = super::small_set::SmallSet::default();
     let mut stack: smallvec::SmallVec<[NodeId; 16]> = smallvec::smallvec![k];
     while let Some(n) = stack.pop() {
         let nd = &g.nodes[n];
         let first_complex = nd.inputs.first().is_some_and(|&x| g.nodes[x].dtype.is_complex());
-        if nd.op.calls_host(first_complex) {
+        if nd.op.is_costly(first_complex) {
             return PARALLEL_MIN / COSTLY_FACTOR;
         }
         for &i in &nd.inputs {

@@ -1,0 +1,248 @@
+//! The constants of the algorithms, one table per precision (fdlibm's coefficients and
+//! thresholds; an `f32` table holds `f32` values, widened exactly).
+// The coefficients are written as fdlibm publishes them (more digits than the type holds; the
+// value is the nearest float, as there), and `1 / ln 2` is fdlibm's, not `std`'s constant.
+#![allow(clippy::excessive_precision, clippy::approx_constant)]
+
+/// A float of bits `b` (f64).
+const fn d(b: u64) -> f64 {
+    f64::from_bits(b)
+}
+
+/// A float of bits `b` (f32), widened.
+const fn s(b: u32) -> f64 {
+    f32::from_bits(b) as f64
+}
+
+/// The constants of one precision.
+pub struct Prec {
+    /// Mantissa bits.
+    pub mant: u32,
+    /// Exponent bias.
+    pub bias: u64,
+    /// The sign bit.
+    pub sign: u64,
+    /// `1.5 * 2^mant`: adding it rounds to an integer held in the low bits.
+    pub shift: f64,
+    /// `2^mant`.
+    pub two_mant: f64,
+    /// The bits of `2^mant`.
+    pub two_mant_bits: u64,
+    /// `exp`.
+    pub exp: ExpConsts,
+    /// `expm1`.
+    pub expm1: Expm1Consts,
+    /// `log` and `log1p`.
+    pub log: LogConsts,
+    /// `tanh`.
+    pub tanh: TanhConsts,
+}
+
+/// The constants of `exp`.
+pub struct ExpConsts {
+    /// `ln 2` in two parts (`k * hi` exact).
+    pub ln2: (f64, f64),
+    /// `1 / ln 2`.
+    pub inv_ln2: f64,
+    /// The rational's polynomial in `r^2`.
+    pub p: &'static [f64],
+    /// Above this, `+inf`.
+    pub over: f64,
+    /// Below this, `+0`.
+    pub under: f64,
+}
+
+/// The constants of `expm1`.
+pub struct Expm1Consts {
+    /// `ln 2` in two parts.
+    pub ln2: (f64, f64),
+    /// `1 / ln 2`.
+    pub inv_ln2: f64,
+    /// The polynomial in `x^2 / 2`.
+    pub q: &'static [f64],
+    /// `|x|` below this: no reduction (`k = 0`).
+    pub half_ln2: f64,
+    /// `|x|` below this: `x`.
+    pub tiny: f64,
+    /// `x` at or below this: `-1`.
+    pub neg: f64,
+    /// Above this, `+inf`.
+    pub over: f64,
+    /// The range arguments are clamped to.
+    pub clamp: (f64, f64),
+    /// `k` below this: the first form of `2^k (x - e + 1) - 1`.
+    pub split: f64,
+    /// `k` above this (or negative): `2^k (x - e + 1) - 1` computed as written.
+    pub big: f64,
+}
+
+/// The constants of `log` and `log1p`.
+pub struct LogConsts {
+    /// `ln 2` in two parts.
+    pub ln2: (f64, f64),
+    /// `Lg1, Lg3, Lg5, ...`.
+    pub odd: &'static [f64],
+    /// `Lg2, Lg4, ...`.
+    pub even: &'static [f64],
+    /// The bits of `1` minus those of `sqrt(2)/2`: added before the exponent is read, so the
+    /// mantissa lands in `[sqrt(2)/2, sqrt(2))`.
+    pub offset: u64,
+    /// The bits of `sqrt(2)/2`.
+    pub sqrt_half: u64,
+    /// The mantissa field.
+    pub mant_mask: u64,
+    /// The smallest normal number.
+    pub min_normal: f64,
+    /// Subnormals are scaled by this (`2^sub_k`).
+    pub sub_scale: f64,
+    /// The exponent of `sub_scale`.
+    pub sub_k: f64,
+    /// `log1p`: `1 + x` in `[sqrt(2)/2, sqrt(2))` for `-k0.0 < x < k0.1`: no reduction.
+    pub k0: (f64, f64),
+    /// `log1p`: `|x|` below this gives `x`.
+    pub tiny: f64,
+    /// `log1p`: the correction term is zero from this exponent on.
+    pub c_limit: f64,
+}
+
+/// The constants of `tanh`.
+pub struct TanhConsts {
+    /// `|x|` above this: `1`.
+    pub huge: f64,
+    /// `|x|` at or above this: `1 - 2 / (expm1(2|x|) + 2)`.
+    pub big: f64,
+    /// `|x|` at or above this: `expm1(2|x|) / (expm1(2|x|) + 2)`.
+    pub mid: f64,
+    /// The Taylor series below `mid`: `tanh x = x (1 + z P(z))`, `z = x^2`.
+    pub taylor: &'static [f64],
+}
+
+/// `f64`.
+pub static F64: Prec = Prec {
+    mant: 52,
+    bias: 1023,
+    sign: 1 << 63,
+    shift: 6755399441055744.0,
+    two_mant: 4503599627370496.0,
+    two_mant_bits: 0x4330_0000_0000_0000,
+    exp: ExpConsts {
+        ln2: (6.93147180369123816490e-01, 1.90821492927058770002e-10),
+        inv_ln2: 1.44269504088896338700e+00,
+        p: &[
+            1.66666666666666019037e-01,
+            -2.77777777770155933842e-03,
+            6.61375632143793436117e-05,
+            -1.65339022054652515390e-06,
+            4.13813679705723846039e-08,
+        ],
+        over: 7.09782712893383973096e+02,
+        under: -7.45133219101941108420e+02,
+    },
+    expm1: Expm1Consts {
+        ln2: (6.93147180369123816490e-01, 1.90821492927058770002e-10),
+        inv_ln2: 1.44269504088896338700e+00,
+        q: &[
+            -3.33333333333331316428e-02,
+            1.58730158725481460165e-03,
+            -7.93650757867487942473e-05,
+            4.00821782732936239552e-06,
+            -2.01099218183624371326e-07,
+        ],
+        half_ln2: d(0x3fd6_2e43_0000_0000),
+        tiny: d(0x3c90_0000_0000_0000),
+        neg: -d(0x4043_687a_0000_0000),
+        over: 7.09782712893383973096e+02,
+        clamp: (-40.0, 710.0),
+        split: 20.0,
+        big: 56.0,
+    },
+    log: LogConsts {
+        ln2: (6.93147180369123816490e-01, 1.90821492927058770002e-10),
+        odd: &[6.666666666666735130e-01, 2.857142874366239149e-01, 1.818357216161805012e-01, 1.479819860511658591e-01],
+        even: &[3.999999999940941908e-01, 2.222219843214978396e-01, 1.531383769920937332e-01],
+        offset: (0x3ff0_0000 - 0x3fe6_a09e) << 32,
+        sqrt_half: 0x3fe6_a09e << 32,
+        mant_mask: 0x000f_ffff_ffff_ffff,
+        min_normal: d(0x0010_0000_0000_0000),
+        sub_scale: d(0x4350_0000_0000_0000),
+        sub_k: 54.0,
+        k0: (d(0x3fd2_bec5_0000_0000), d(0x3fda_827a_0000_0000)),
+        tiny: d(0x3ca0_0000_0000_0000),
+        c_limit: 54.0,
+    },
+    tanh: TanhConsts {
+        // tanh rounds to 1 from 19.06 on; 2 * 19.1 / ln2 rounds to 55, below `expm1.big`.
+        huge: 19.1,
+        big: d(0x3fe1_93eb_0000_0000),
+        mid: d(0x3fd0_58af_0000_0000),
+        taylor: &[
+            -0.3333333333333333,
+            0.13333333333333333,
+            -0.05396825396825397,
+            0.021869488536155203,
+            -0.008863235529902197,
+            0.003592128036572481,
+            -0.0014558343870513183,
+            0.000590027440945586,
+            -0.00023912911424355248,
+            9.691537956929451e-05,
+            -3.927832388331683e-05,
+        ],
+    },
+};
+
+/// `f32`.
+pub static F32: Prec = Prec {
+    mant: 23,
+    bias: 127,
+    sign: 1 << 31,
+    shift: 12582912.0,
+    two_mant: 8388608.0,
+    two_mant_bits: 0x4b00_0000,
+    exp: ExpConsts {
+        ln2: (s(0x3f31_7200), s(0x35bf_be8e)),
+        inv_ln2: s(0x3fb8_aa3b),
+        p: &[1.6666625440e-1f32 as f64, -2.7667332906e-3f32 as f64],
+        over: s(0x42b1_7217),
+        under: -s(0x42cf_f1b4),
+    },
+    expm1: Expm1Consts {
+        ln2: (s(0x3f31_7180), s(0x3717_f7d1)),
+        inv_ln2: s(0x3fb8_aa3b),
+        q: &[-3.3333212137e-2f32 as f64, 1.5807170421e-3f32 as f64],
+        half_ln2: s(0x3eb1_7219),
+        tiny: s(0x3300_0000),
+        neg: -s(0x4195_b844),
+        over: s(0x42b1_7217),
+        clamp: (-20.0, 89.0),
+        split: 23.0,
+        big: 56.0,
+    },
+    log: LogConsts {
+        ln2: (s(0x3f31_7180), s(0x3717_f7d1)),
+        odd: &[0.66666662693f32 as f64, 0.28498786688f32 as f64],
+        even: &[0.40000972152f32 as f64, 0.24279078841f32 as f64],
+        offset: 0x3f80_0000 - 0x3f35_04f3,
+        sqrt_half: 0x3f35_04f3,
+        mant_mask: 0x007f_ffff,
+        min_normal: s(0x0080_0000),
+        sub_scale: s(0x4c00_0000),
+        sub_k: 25.0,
+        k0: (s(0x3e95_f61a), s(0x3ed4_13d0)),
+        tiny: s(0x3380_0000),
+        c_limit: 25.0,
+    },
+    tanh: TanhConsts {
+        huge: 10.0,
+        big: s(0x3f0c_9f55),
+        mid: s(0x3e82_c579),
+        taylor: &[
+            -0.3333333333333333f32 as f64,
+            0.13333333333333333f32 as f64,
+            -0.05396825396825397f32 as f64,
+            0.021869488536155203f32 as f64,
+            -0.008863235529902197f32 as f64,
+            0.003592128036572481f32 as f64,
+        ],
+    },
+};

@@ -1,0 +1,132 @@
+//! The `Polynomial` rows: `array/vmath`'s algorithms emitted through [`Lanes`] on Cranelift
+//! values, one scalar or a vector of lanes (`f64x2`, `f32x4`). The algorithm is the one the
+//! interpreter's scalar kernel runs, operation for operation, so the bits agree.
+
+use super::emitter::{elem_ty, jerr, KernelEmitter};
+use crate::array::vmath::{self, Lanes, Prec};
+use crate::array::DType;
+use crate::error::Result;
+use crate::ir::{PolynomialUnary, UnaryOp};
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
+
+/// [`Lanes`] on the emitter's builder: floats of `ty` (a scalar type or the vector loop's
+/// type), their bits as integers of `int`.
+struct Clif<'k, 'a, 'b> {
+    k: &'k mut KernelEmitter<'a, 'b>,
+    prec: &'static Prec,
+    ty: Type,
+    int: Type,
+}
+
+impl Lanes for Clif<'_, '_, '_> {
+    type F = Value;
+    type I = Value;
+    type M = Value;
+    fn prec(&self) -> &'static Prec {
+        self.prec
+    }
+    fn c(&mut self, x: f64) -> Value {
+        let elem = self.ty.lane_type();
+        self.k.real_const(elem, x)
+    }
+    fn ci(&mut self, x: u64) -> Value {
+        let lane = self.int.lane_type();
+        let c = self.k.b.ins().iconst(lane, x as i64 & lane_mask(lane));
+        if self.int.is_vector() {
+            self.k.b.ins().splat(self.int, c)
+        } else {
+            c
+        }
+    }
+    fn add(&mut self, a: Value, b: Value) -> Value {
+        self.k.b.ins().fadd(a, b)
+    }
+    fn sub(&mut self, a: Value, b: Value) -> Value {
+        self.k.b.ins().fsub(a, b)
+    }
+    fn mul(&mut self, a: Value, b: Value) -> Value {
+        self.k.b.ins().fmul(a, b)
+    }
+    fn div(&mut self, a: Value, b: Value) -> Value {
+        self.k.b.ins().fdiv(a, b)
+    }
+    fn abs(&mut self, a: Value) -> Value {
+        self.k.absolute(a)
+    }
+    fn neg(&mut self, a: Value) -> Value {
+        self.k.negate(a)
+    }
+    fn lt(&mut self, a: Value, b: Value) -> Value {
+        self.k.b.ins().fcmp(FloatCC::LessThan, a, b)
+    }
+    fn le(&mut self, a: Value, b: Value) -> Value {
+        self.k.b.ins().fcmp(FloatCC::LessThanOrEqual, a, b)
+    }
+    fn eq(&mut self, a: Value, b: Value) -> Value {
+        self.k.b.ins().fcmp(FloatCC::Equal, a, b)
+    }
+    fn nan(&mut self, a: Value) -> Value {
+        self.k.b.ins().fcmp(FloatCC::Unordered, a, a)
+    }
+    fn or(&mut self, a: Value, b: Value) -> Value {
+        self.k.b.ins().bor(a, b)
+    }
+    fn and(&mut self, a: Value, b: Value) -> Value {
+        self.k.b.ins().band(a, b)
+    }
+    fn sel(&mut self, m: Value, a: Value, b: Value) -> Value {
+        self.k.sel(m, a, b)
+    }
+    fn bits(&mut self, a: Value) -> Value {
+        self.k.b.ins().bitcast(self.int, MemFlagsData::new(), a)
+    }
+    fn float(&mut self, a: Value) -> Value {
+        self.k.b.ins().bitcast(self.ty, MemFlagsData::new(), a)
+    }
+    fn iadd(&mut self, a: Value, b: Value) -> Value {
+        self.k.b.ins().iadd(a, b)
+    }
+    fn iand(&mut self, a: Value, b: Value) -> Value {
+        self.k.b.ins().band(a, b)
+    }
+    fn ior(&mut self, a: Value, b: Value) -> Value {
+        self.k.b.ins().bor(a, b)
+    }
+    fn shl(&mut self, a: Value, s: u32) -> Value {
+        self.k.b.ins().ishl_imm_u(a, i64::from(s))
+    }
+    fn ushr(&mut self, a: Value, s: u32) -> Value {
+        self.k.b.ins().ushr_imm_u(a, i64::from(s))
+    }
+}
+
+/// The bits of an integer lane type, as a mask of an `i64` immediate.
+fn lane_mask(lane: Type) -> i64 {
+    if lane.bits() >= 64 {
+        -1
+    } else {
+        (1i64 << lane.bits()) - 1
+    }
+}
+
+impl KernelEmitter<'_, '_> {
+    /// One element (or one vector of lanes) of the `Polynomial` row `u` on real dtype `d`.
+    pub(crate) fn unary_polynomial(&mut self, u: UnaryOp, d: DType, x: Value) -> Result<Value> {
+        let Some(p) = u.polynomial_real() else { return Err(jerr(format!("{} has no polynomial", u.name()))) };
+        let (prec, int) = match elem_ty(d) {
+            types::F64 => (&vmath::F64, types::I64),
+            types::F32 => (&vmath::F32, types::I32),
+            _ => return Err(jerr(format!("{} on {d}", u.name()))),
+        };
+        let ty = self.b.func.dfg.value_type(x);
+        let int = if ty.is_vector() { int.by(ty.lane_count()).expect("a vector of lanes") } else { int };
+        let mut l = Clif { k: self, prec, ty, int };
+        Ok(match p {
+            PolynomialUnary::Exp => vmath::exp(&mut l, x),
+            PolynomialUnary::Log => vmath::ln(&mut l, x),
+
+            PolynomialUnary::Log1p => vmath::ln_1p(&mut l, x),
+        })
+    }
+}
