@@ -237,73 +237,48 @@ def measure(eager_fn, jit_fn, args, budget=BUDGET):
 # --- the loop rows (benches/workloads/loops.rs) ----------------------------------------------
 
 
-def saddle(start):
-    """The saddle point of f(x, y) = |x|^2 - |y|^2 from (1, 1), (1, 1): gradient descent on x
-    of max_y f(x, y), the inner maximum by gradient ascent, both with step 0.1 until the norm
-    of the gradient of the last step is at most 1e-5. `lax.while_loop` has no reverse mode, so
-    the outer gradient goes through the inner loop in forward mode (`jacfwd` on the 2-vector
-    x), as GradBench's JAX saddle. Here y*(x) does not depend on x, so the gradient does not
-    need the inner loop's value, and XLA removes the inner loop as dead code (the row's note
-    counts the while loops left in the compiled program)."""
+def nested_descent(f):
+    """The saddle-point solve of `f(x, y)` from (1, 1), (1, 1): gradient descent on x of
+    max_y f(x, y), the inner maximum by gradient ascent, both with step 0.1 until the norm of
+    the gradient of the last step is at most 1e-5. `lax.while_loop` has no reverse mode, so the
+    outer gradient goes through the inner loop in forward mode (`jacfwd` on the 2-vector x), as
+    GradBench's JAX saddle (the Rust rows take it in reverse mode)."""
 
-    def small(carry):
-        return carry[1] > 1e-5
+    def solve(start):
+        def small(carry):
+            return carry[1] > 1e-5
 
-    def norm(g):
-        return jnp.sqrt(jnp.sum(g**2))
+        def norm(g):
+            return jnp.sqrt(jnp.sum(g**2))
 
-    def f(x, y):
-        return jnp.sum(x**2) - jnp.sum(y**2)
+        def inner(x):
+            def ascend(carry):
+                y, _ = carry
+                g = jax.grad(f, argnums=1)(x, y)
+                return y + 0.1 * g, norm(g)
 
-    def inner(x):
-        def ascend(carry):
-            y, _ = carry
-            g = jax.grad(f, argnums=1)(x, y)
-            return y + 0.1 * g, norm(g)
+            y, _ = lax.while_loop(small, ascend, (start, jnp.asarray(1.0)))
+            return y
 
-        y, _ = lax.while_loop(small, ascend, (start, jnp.asarray(1.0)))
-        return y
+        def descend(carry):
+            x, _ = carry
+            g = jax.jacfwd(lambda x: f(x, inner(x)))(x)
+            return x - 0.1 * g, norm(g)
 
-    def descend(carry):
-        x, _ = carry
-        g = jax.jacfwd(lambda x: f(x, inner(x)))(x)
-        return x - 0.1 * g, norm(g)
+        x, _ = lax.while_loop(small, descend, (start, jnp.asarray(1.0)))
+        return x
 
-    x, _ = lax.while_loop(small, descend, (start, jnp.asarray(1.0)))
-    return x
+    return solve
 
 
-def coupled_saddle(start):
-    """The saddle point of the coupled f(x, y) = |x|^2 - |y|^2 + x . y, as `saddle`: here
-    y*(x) = x / 2 depends on x, so the outer gradient needs the inner loop, which JAX
-    differentiates in forward mode (`jacfwd` through `lax.while_loop`); the Rust row takes it
-    in reverse mode."""
+# f(x, y) = |x|^2 - |y|^2: y*(x) does not depend on x, so the gradient does not need the inner
+# loop's value, and XLA removes the inner loop as dead code (the row's note counts the while
+# loops left in the compiled program).
+saddle = nested_descent(lambda x, y: jnp.sum(x**2) - jnp.sum(y**2))
 
-    def small(carry):
-        return carry[1] > 1e-5
-
-    def norm(g):
-        return jnp.sqrt(jnp.sum(g**2))
-
-    def f(x, y):
-        return jnp.sum(x**2) - jnp.sum(y**2) + jnp.sum(x * y)
-
-    def inner(x):
-        def ascend(carry):
-            y, _ = carry
-            g = jax.grad(f, argnums=1)(x, y)
-            return y + 0.1 * g, norm(g)
-
-        y, _ = lax.while_loop(small, ascend, (start, jnp.asarray(1.0)))
-        return y
-
-    def descend(carry):
-        x, _ = carry
-        g = jax.jacfwd(lambda x: f(x, inner(x)))(x)
-        return x - 0.1 * g, norm(g)
-
-    x, _ = lax.while_loop(small, descend, (start, jnp.asarray(1.0)))
-    return x
+# The coupled f(x, y) = |x|^2 - |y|^2 + x . y: y*(x) = x / 2 depends on x, so the outer
+# gradient needs the inner loop.
+coupled_saddle = nested_descent(lambda x, y: jnp.sum(x**2) - jnp.sum(y**2) + jnp.sum(x * y))
 
 
 def saddle_by_hand(start):

@@ -12,23 +12,26 @@ use std::time::{Duration, Instant};
 /// `(x, gradient norm)`: the carry of a gradient loop.
 type Carry = (DlArray, DlArray);
 
-/// The saddle point of `f(x, y) = |x|^2 - |y|^2` from `(1, 1), (1, 1)`: gradient descent on
-/// `x` of `max_y f(x, y)`, the inner maximum by gradient ascent, both with step 0.1 until the
+/// The saddle-point solve of `f(x, y)` from `(1, 1), (1, 1)`: gradient descent on `x` of
+/// `max_y f(x, y)`, the inner maximum by gradient ascent, both with step 0.1 until the
 /// gradient's norm is at most 1e-5; the outer gradient goes through the inner loop.
-pub fn saddle(start: &DlArray) -> Result<DlArray> {
+fn nested_descent(start: &DlArray, f: impl Fn(&DlArray, &DlArray) -> DlArray) -> Result<DlArray> {
     let small = |(_, g): &Carry| Ok(g.gt(&DlArray::scalar(1e-5)));
     let norm = |g: &DlArray| g.square().sum_all().sqrt();
     let (x, _) = while_loop((start.clone(), DlArray::scalar(1.0)), small, |(x, _): Carry| {
         let (y, _) = while_loop((start.clone(), DlArray::scalar(1.0)), small, |(y, _): Carry| {
-            let f = x.square().sum_all() - y.square().sum_all();
-            let g = dlgradient(&f, &y)?;
+            let g = dlgradient(&f(&x, &y), &y)?;
             Ok((&y + 0.1 * &g, norm(&g)))
         })?;
-        let f = x.square().sum_all() - y.square().sum_all();
-        let g = dlgradient(&f, &x)?;
+        let g = dlgradient(&f(&x, &y), &x)?;
         Ok((&x - 0.1 * &g, norm(&g)))
     })?;
     Ok(x)
+}
+
+/// GradBench's saddle, `f(x, y) = |x|^2 - |y|^2`: `y*` does not depend on `x`.
+pub fn saddle(start: &DlArray) -> Result<DlArray> {
+    nested_descent(start, |x, y| x.square().sum_all() - y.square().sum_all())
 }
 
 /// [`saddle`] by hand, with the gradients derived by hand (`d/dy = -2y`, `d/dx = 2x`).
@@ -50,22 +53,10 @@ pub fn saddle_by_hand(start: [f64; 2]) -> [f64; 2] {
     x
 }
 
-/// The saddle point of the coupled `f(x, y) = |x|^2 - |y|^2 + x . y`, as [`saddle`]: here the
-/// inner maximum `y*(x) = x / 2` depends on `x`, so the outer gradient goes through the inner
-/// loop (reverse mode through `while_loop`).
+/// The coupled `f(x, y) = |x|^2 - |y|^2 + x . y`: the inner maximum `y*(x) = x / 2` depends on
+/// `x`, so the outer gradient goes through the inner loop (reverse mode through `while_loop`).
 pub fn coupled_saddle(start: &DlArray) -> Result<DlArray> {
-    let small = |(_, g): &Carry| Ok(g.gt(&DlArray::scalar(1e-5)));
-    let norm = |g: &DlArray| g.square().sum_all().sqrt();
-    let f = |x: &DlArray, y: &DlArray| x.square().sum_all() - y.square().sum_all() + (x * y).sum_all();
-    let (x, _) = while_loop((start.clone(), DlArray::scalar(1.0)), small, |(x, _): Carry| {
-        let (y, _) = while_loop((start.clone(), DlArray::scalar(1.0)), small, |(y, _): Carry| {
-            let g = dlgradient(&f(&x, &y), &y)?;
-            Ok((&y + 0.1 * &g, norm(&g)))
-        })?;
-        let g = dlgradient(&f(&x, &y), &x)?;
-        Ok((&x - 0.1 * &g, norm(&g)))
-    })?;
-    Ok(x)
+    nested_descent(start, |x, y| x.square().sum_all() - y.square().sum_all() + (x * y).sum_all())
 }
 
 /// [`coupled_saddle`] by hand: `d/dy = x - 2y`, and the outer gradient by the envelope theorem,

@@ -86,12 +86,15 @@ impl Compiled {
     }
 }
 
+/// A scan's operands: the initial carry, the `xs` leaves, the captures.
+pub(crate) type ScanOperands<'a> = (&'a [Arc<Data>], &'a [Arc<Data>], &'a [Arc<Data>]);
+
 /// A scan of `length` steps of `body` (`[carry.., x_t.., captures..] -> [carry.., y_t..]`) from
 /// the last row when `reverse`: the last carry and each `y` stacked along a new axis 0 where
 /// `stacked` says so (the others are written over one row each step, and returned as that row).
 pub(crate) fn scan_native(
     body: &Compiled,
-    (carry, xs, captures): (&[Arc<Data>], &[Arc<Data>], &[Arc<Data>]),
+    (carry, xs, captures): ScanOperands<'_>,
     length: usize,
     reverse: bool,
     stacked: &[bool],
