@@ -74,7 +74,7 @@ pub(crate) fn run_call(
         // at this table entry.
         args.push(Arc::new(unsafe { read(ptrs[*e], *dtype, shape) }?));
     }
-    let mut wanted = vec![false; target.output_types().len()];
+    let mut wanted: SmallVec<[bool; 8]> = SmallVec::from_elem(false, target.output_types().len());
     for &(k, _) in outputs {
         if let Some(w) = wanted.get_mut(k) {
             *w = true;
