@@ -273,3 +273,39 @@ fn dlfeval_inside_a_traced_function_makes_fresh_variables() {
     // p -> p - 0.5 (p - 2): 0 -> 1 -> 1.5 -> 1.75.
     assert_eq!(step.call(DlArray::scalar(0.0)).unwrap().to_scalar::<f64>().unwrap(), 1.75);
 }
+
+#[test]
+fn loop_invariants_give_the_unrolled_bits() {
+    // `exp(w) * 2` and its sum depend only on the captured w: computed once per run of the loop.
+    fn body(c: &DlArray, w: &DlArray) -> DlArray {
+        c * 0.5 + (w.exp() * 2.0).sum_all() + w.exp()
+    }
+    let looped = |(x, w): (DlArray, DlArray)| {
+        let y = fori_loop(2, x.clone(), |_, c| Ok(body(&c, &w)))?;
+        let z = while_loop(y.clone(), |c| Ok(c.sum_all().lt(&(w.exp().sum_all() * 9.5))), |c| Ok(body(&c, &w)))?;
+        let g = dlgradient(&z.sum_all(), (&x, &w))?;
+        Ok((z, g.0, g.1))
+    };
+    let unrolled = |(x, w): (DlArray, DlArray)| {
+        let mut y = x.clone();
+        for _ in 0..2 {
+            y = body(&y, &w);
+        }
+        while y.sum_all().lt(&(w.exp().sum_all() * 9.5)).to_scalar::<bool>()? {
+            y = body(&y, &w);
+        }
+        let g = dlgradient(&y.sum_all(), (&x, &w))?;
+        Ok((y, g.0, g.1))
+    };
+    let args = (vector(&[0.3, -0.7]), vector(&[0.2, 0.1]));
+    let want = dlfeval(unrolled, args.clone()).unwrap();
+    for got in [dlfeval(looped, args.clone()).unwrap(), accelerate(looped).call(args.clone()).unwrap()] {
+        assert_eq!(bits(&got.0), bits(&want.0));
+        for (g, w) in [(&got.1, &want.1), (&got.2, &want.2)] {
+            let (g, w) = (g.extractdata::<f64>().unwrap(), w.extractdata::<f64>().unwrap());
+            for (a, b) in g.iter().zip(w.iter()) {
+                assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{g} vs {w}");
+            }
+        }
+    }
+}

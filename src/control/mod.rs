@@ -6,6 +6,7 @@
 
 mod branch;
 mod build;
+mod hoist;
 mod replay;
 mod rules;
 mod scan;

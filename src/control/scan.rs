@@ -159,7 +159,7 @@ pub(crate) fn scan_arrays(
         })
         .collect();
     let inputs: Vec<LeafType> = carry_types.iter().chain(&xs_types).cloned().chain(types_of(&captures)?).collect();
-    let body = Part::new(graph)?;
+    let body = Part::looped(graph, nc + xs.len())?;
     let target = Arc::new_cyclic(|me| LoopTarget {
         name: name.to_string(),
         kind: Kind::Scan { length, reverse, ys, kept: keep },

@@ -39,36 +39,78 @@ pub(crate) enum Kind {
 pub(crate) struct Part {
     /// As traced: its rule-carrying nodes intact, so derivatives replay it.
     pub traced: Graph,
-    /// Optimized, for running.
+    /// Optimized, for running (with hoisted invariants: their values as extra last inputs).
     pub optimized: Arc<Graph>,
+    /// The loop invariants, computed once per run of the loop from the captures.
+    invariants: Option<Invariants>,
     /// Compiled on the first native run; `None` when compilation failed (the interpreter runs it).
     native: OnceLock<Option<crate::jit::Compiled>>,
+}
+
+/// A body's hoisted loop invariants: the graph computing them from the captures.
+struct Invariants {
+    pre: Arc<Graph>,
+    /// The body's first capture input.
+    first_capture: usize,
+    native: OnceLock<Option<crate::jit::Compiled>>,
+}
+
+/// `g` compiled, or `None` (logged) when compilation fails.
+fn compiled(g: &Arc<Graph>) -> Option<crate::jit::Compiled> {
+    match crate::jit::compile_optimized(g) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            log::warn!("a loop body runs on the interpreter: native compilation failed: {e}");
+            None
+        }
+    }
 }
 
 impl Part {
     /// A part from its traced graph.
     pub fn new(traced: Graph) -> Result<Part> {
         let optimized = Arc::new(crate::opt::optimize(&traced)?);
-        Ok(Part { traced, optimized, native: OnceLock::new() })
+        Ok(Part { traced, optimized, invariants: None, native: OnceLock::new() })
+    }
+
+    /// A loop's part, whose inputs from `first_capture` on are the captures: what depends on
+    /// nothing else is computed once per run of the loop, not once per iteration.
+    pub fn looped(traced: Graph, first_capture: usize) -> Result<Part> {
+        let optimized = crate::opt::optimize(&traced)?;
+        let Some(split) = super::hoist::hoist(&optimized, first_capture) else {
+            return Ok(Part { traced, optimized: Arc::new(optimized), invariants: None, native: OnceLock::new() });
+        };
+        let invariants = Invariants { pre: Arc::new(split.pre), first_capture, native: OnceLock::new() };
+        Ok(Part { traced, optimized: Arc::new(split.body), invariants: Some(invariants), native: OnceLock::new() })
     }
 
     /// The same graphs, compiled separately.
     pub fn shared(p: &Part) -> Part {
-        Part { traced: p.traced.clone(), optimized: p.optimized.clone(), native: OnceLock::new() }
+        let invariants = p.invariants.as_ref().map(|i| Invariants {
+            pre: i.pre.clone(),
+            first_capture: i.first_capture,
+            native: OnceLock::new(),
+        });
+        Part { traced: p.traced.clone(), optimized: p.optimized.clone(), invariants, native: OnceLock::new() }
+    }
+
+    /// The captures this part runs with: `captures`, then its hoisted invariants' values.
+    fn with_invariants(&self, captures: &[Arc<Data>], native: bool) -> Result<Vec<Arc<Data>>> {
+        let mut all = captures.to_vec();
+        if let Some(inv) = &self.invariants {
+            let values = match inv.native.get_or_init(|| compiled(&inv.pre)).as_ref().filter(|_| native) {
+                Some(c) => c.run(captures)?,
+                None => crate::interp::run(&inv.pre, captures)?,
+            };
+            all.extend(values);
+        }
+        Ok(all)
     }
 
     /// The part compiled to native code (on first use); `None` when compilation failed (the
     /// interpreter runs it then).
     fn native(&self) -> Option<&crate::jit::Compiled> {
-        self.native
-            .get_or_init(|| match crate::jit::compile_optimized(&self.optimized) {
-                Ok(c) => Some(c),
-                Err(e) => {
-                    log::warn!("a loop body runs on the interpreter: native compilation failed: {e}");
-                    None
-                }
-            })
-            .as_ref()
+        self.native.get_or_init(|| compiled(&self.optimized)).as_ref()
     }
 
     /// The part's results on `args`, natively compiled or interpreted.
@@ -161,6 +203,8 @@ impl LoopTarget {
         let (carry, rest) = inputs.split_at(self.carry);
         let (xs, captures) = rest.split_at(self.xs);
         let ys = self.outputs.len() - self.carry;
+        let native = native && self.body.native().is_some();
+        let captures = &self.body.with_invariants(captures, native)?;
         if let Some(body) = self.body.native().filter(|_| native) {
             let stacked: Vec<bool> = (self.carry..self.outputs.len()).map(|k| wanted.is_none_or(|w| w[k])).collect();
             let (last, ys) = crate::jit::scan_native(body, (carry, xs, captures), length, reverse, &stacked)?;
@@ -204,16 +248,24 @@ impl LoopTarget {
         keep: bool,
     ) -> Result<(Vec<Arc<Data>>, Kept)> {
         let predicate = self.other.as_ref().ok_or_else(|| Error::argument(&self.name, "internal: no predicate"))?;
+        let native = native && predicate.native().is_some() && self.body.native().is_some();
+        let (carry, captures) = inputs.split_at(self.carry);
+        let (predicate_captures, body_captures) =
+            (predicate.with_invariants(captures, native)?, self.body.with_invariants(captures, native)?);
         if let (Some(p), Some(b), true) = (predicate.native(), self.body.native(), native) {
-            let (carry, captures) = inputs.split_at(self.carry);
-            let (last, kept) = crate::jit::while_native(&self.name, (p, b), carry, captures, max_iterations, keep)?;
+            let parts = (p, b);
+            let captures_of = (&predicate_captures[..], &body_captures[..]);
+            let (last, kept) = crate::jit::while_native(&self.name, parts, carry, captures_of, max_iterations, keep)?;
             let args = last.into_iter().map(Arc::new).chain(captures.iter().cloned()).collect();
             return Ok((args, Kept::Native(kept)));
         }
+        let with = |carry: &[Arc<Data>], captures: &[Arc<Data>]| -> Vec<Arc<Data>> {
+            carry.iter().chain(captures).cloned().collect()
+        };
         let mut args: Vec<Arc<Data>> = inputs.to_vec();
         let mut kept = Vec::new();
         let mut steps = 0usize;
-        while truth(&predicate.run(&args, native)?[0]) {
+        while truth(&predicate.run(&with(&args[..self.carry], &predicate_captures), native)?[0]) {
             if max_iterations.is_some_and(|m| steps >= m) {
                 return Err(Error::argument(
                     &self.name,
@@ -223,7 +275,7 @@ impl LoopTarget {
             if keep {
                 kept.push(args[..self.carry].to_vec());
             }
-            let out = self.body.run(&args, native)?;
+            let out = self.body.run(&with(&args[..self.carry], &body_captures), native)?;
             for (k, c) in out.into_iter().enumerate() {
                 args[k] = c;
             }

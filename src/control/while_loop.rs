@@ -79,7 +79,8 @@ where
         graphs.try_into().map_err(|_| Error::argument(&name, "internal: two bodies"))?;
     add_missing_inputs(&mut body_graph, &inputs);
     add_missing_inputs(&mut predicate_graph, &inputs);
-    let (body_part, predicate_part) = (Part::new(body_graph)?, Part::new(predicate_graph)?);
+    let (body_part, predicate_part) =
+        (Part::looped(body_graph, carry.len())?, Part::looped(predicate_graph, carry.len())?);
     let target = Arc::new_cyclic(|me| LoopTarget {
         name: name.clone(),
         kind: Kind::While { max_iterations: options.max_iterations },

@@ -163,31 +163,32 @@ impl KeptCarries {
     }
 }
 
-/// A while loop `name`: `body` (`[carry.., captures..] -> [carry..]`) while `predicate` (same
-/// operands, one logical result) holds, at most `max_iterations` times: the last carry and,
-/// when `keep`, every carry a step started from.
+/// A while loop `name`: `body` (`[carry.., captures..] -> [carry..]`) while `predicate`
+/// (`[carry.., its captures..]`, one logical result) holds, at most `max_iterations` times: the
+/// last carry and, when `keep`, every carry a step started from.
 pub(crate) fn while_native(
     name: &str,
     (predicate, body): (&Compiled, &Compiled),
     carry: &[Arc<Data>],
-    captures: &[Arc<Data>],
+    (predicate_captures, body_captures): (&[Arc<Data>], &[Arc<Data>]),
     max_iterations: Option<usize>,
     keep: bool,
 ) -> Result<(Vec<Data>, KeptCarries)> {
     let types = body.output_types();
     let mut current: Vec<Data> = carry.iter().map(|c| owned(c)).collect();
     let mut next: Vec<Data> = types.iter().map(|(d, s)| Data::zeros(*d, s)).collect();
-    let captures: Vec<Arc<Data>> = captures.iter().map(standard).collect();
+    let predicate_captures: Vec<Arc<Data>> = predicate_captures.iter().map(standard).collect();
+    let body_captures: Vec<Arc<Data>> = body_captures.iter().map(standard).collect();
     let (pdtype, pshape) =
         predicate.output_types().first().cloned().ok_or_else(|| Error::Jit("no predicate".into()))?;
     let mut verdict = Data::zeros(pdtype, &pshape);
     let mut kept = KeptCarries::new(&current);
-    let mut inputs: Vec<*mut u8> = Vec::with_capacity(current.len() + captures.len());
+    let mut inputs: Vec<*mut u8> = Vec::with_capacity(current.len() + body_captures.len());
     let mut steps = 0usize;
     loop {
         inputs.clear();
         inputs.extend(current.iter_mut().map(mut_ptr));
-        inputs.extend(captures.iter().map(|c| const_ptr(c)));
+        inputs.extend(predicate_captures.iter().map(|c| const_ptr(c)));
         // SAFETY: the inputs are the carry buffers and captures, of the predicate's input types;
         // the output is a logical array of its output's type.
         unsafe { predicate.run_raw(&inputs, &[mut_ptr(&mut verdict)])? };
@@ -203,6 +204,8 @@ pub(crate) fn while_native(
         if keep {
             kept.push(&current);
         }
+        inputs.truncate(current.len());
+        inputs.extend(body_captures.iter().map(|c| const_ptr(c)));
         let outputs: SmallVec<[*mut u8; 4]> = next.iter_mut().map(mut_ptr).collect();
         // SAFETY: as for the predicate; the outputs are the other carry buffers, of the body's
         // output types, aliasing no input.
