@@ -20,7 +20,7 @@ const RECYCLE_MIN: usize = 1 << 20;
 /// A zeroed arena of `words` 8-byte words, or an `Err` when the allocator refuses it. Probed
 /// fallibly first, then allocated zeroed (fresh pages cost nothing until a kernel writes them;
 /// an explicit fill would touch every page before the first kernel runs).
-fn zeroed_arena(words: usize) -> Result<Vec<u64>> {
+pub(super) fn zeroed_arena(words: usize) -> Result<Vec<u64>> {
     if Vec::<u64>::new().try_reserve_exact(words).is_err() {
         return Err(Error::argument(
             "run",
@@ -274,7 +274,7 @@ impl Compiled {
 
     /// Runs every step on the filled pointer table; a call step's `Err` ends the run.
     #[inline]
-    fn run_steps(&self, ptrs: &[*mut u8]) -> Result<()> {
+    pub(super) fn run_steps(&self, ptrs: &[*mut u8]) -> Result<()> {
         for step in &self.steps {
             match *step {
                 Step::Chunked { f, table, ref split } => {

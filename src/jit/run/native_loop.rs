@@ -5,16 +5,12 @@
 //! iteration. The interpreter runs the same iterations in the same order.
 
 use super::call::{const_ptr, mut_ptr, standard_copy};
+use super::prepared::{bytes, Prepared};
 use super::runtime::{Compiled, OutSrc};
 use crate::array::{with_data, DType, Data};
 use crate::error::{Error, Result};
 use smallvec::SmallVec;
 use std::sync::Arc;
-
-/// A type's byte size.
-fn bytes((dtype, shape): &(DType, Vec<usize>)) -> usize {
-    shape.iter().product::<usize>() * dtype.size_of()
-}
 
 /// `d` itself when in standard layout, else a standard copy (kept alive by the caller).
 fn standard(d: &Arc<Data>) -> Arc<Data> {
@@ -41,48 +37,6 @@ impl Compiled {
                 OutSrc::Const(d) => (d.dtype(), d.shape().to_vec()),
             })
             .collect()
-    }
-
-    /// Runs the steps with input `k` read at `inputs[k]` and output `i` written at
-    /// `outputs[i]`.
-    ///
-    /// # Safety
-    /// `inputs[k]` must point at a standard-layout array of input `k`'s dtype and shape, valid
-    /// for reads; `outputs[i]` at memory for output `i`'s type, valid for writes, aliasing no
-    /// input and no other output.
-    unsafe fn run_raw(&self, inputs: &[*mut u8], outputs: &[*mut u8]) -> Result<()> {
-        let mut alloc_ptrs: SmallVec<[*mut u8; 4]> = SmallVec::from_elem(std::ptr::null_mut(), self.out_allocs.len());
-        let mut copies: SmallVec<[(usize, *const u8); 2]> = SmallVec::new();
-        let mut spare: Vec<Data> = Vec::new();
-        for (i, o) in self.outputs.iter().enumerate() {
-            match o {
-                OutSrc::Alloc(j) if alloc_ptrs[*j].is_null() => alloc_ptrs[*j] = outputs[i],
-                OutSrc::Alloc(j) => copies.push((i, alloc_ptrs[*j])),
-                OutSrc::Input(k) => copies.push((i, inputs[*k])),
-                OutSrc::Const(d) => copies.push((i, const_ptr(d))),
-            }
-        }
-        for (j, p) in alloc_ptrs.iter_mut().enumerate() {
-            let (dtype, shape) = &self.out_allocs[j];
-            if p.is_null() {
-                spare.push(Data::zeros(*dtype, shape));
-                *p = spare.last_mut().map(mut_ptr).unwrap_or(std::ptr::null_mut());
-            } else if self.out_zeroed[j] {
-                // SAFETY: the caller's contract: the output's memory, valid for writes.
-                unsafe { std::ptr::write_bytes(*p, 0, bytes(&self.out_allocs[j])) };
-            }
-        }
-        self.run_on(inputs, &alloc_ptrs)?;
-        if copies.is_empty() {
-            return Ok(());
-        }
-        let types = self.output_types();
-        for (i, source) in copies {
-            // SAFETY: the source is an input, a constant or an output of the same type, and
-            // the destination is output `i`'s memory (the caller's contract); they do not overlap.
-            unsafe { std::ptr::copy_nonoverlapping(source, outputs[i], bytes(&types[i])) };
-        }
-        Ok(())
     }
 }
 
@@ -121,6 +75,7 @@ pub(crate) fn scan_native(
         .collect();
     let mut inputs: Vec<*mut u8> = Vec::with_capacity(nc + xs.len() + captures.len());
     let mut outputs: Vec<*mut u8> = Vec::with_capacity(types.len());
+    let mut body = Prepared::new(body)?;
     for step in 0..length {
         let t = if reverse { length - 1 - step } else { step };
         inputs.clear();
@@ -134,7 +89,7 @@ pub(crate) fn scan_native(
         // buffers, row `t` of each `xs` leaf, the captures), every output the memory of its
         // type (the other carry buffers, row `t` of each stacked `y` or the one row of an
         // unstacked one), none aliasing another.
-        unsafe { body.run_raw(&inputs, &outputs)? };
+        unsafe { body.run(&inputs, &outputs)? };
         std::mem::swap(&mut current, &mut next);
     }
     Ok((current, ys))
@@ -183,16 +138,19 @@ pub(crate) fn while_native(
         predicate.output_types().first().cloned().ok_or_else(|| Error::Jit("no predicate".into()))?;
     let mut verdict = Data::zeros(pdtype, &pshape);
     let mut kept = KeptCarries::new(&current);
+    let (mut predicate, mut body) = (Prepared::new(predicate)?, Prepared::new(body)?);
     let mut inputs: Vec<*mut u8> = Vec::with_capacity(current.len() + body_captures.len());
     let mut steps = 0usize;
+    let mut outputs: Vec<*mut u8> = Vec::with_capacity(next.len());
+    let verdict_ptr = [mut_ptr(&mut verdict)];
     loop {
         inputs.clear();
         inputs.extend(current.iter_mut().map(mut_ptr));
         inputs.extend(predicate_captures.iter().map(|c| const_ptr(c)));
         // SAFETY: the inputs are the carry buffers and captures, of the predicate's input types;
         // the output is a logical array of its output's type.
-        unsafe { predicate.run_raw(&inputs, &[mut_ptr(&mut verdict)])? };
-        if !verdict.get_c128(0).is_some_and(|v| v.re != 0.0) {
+        unsafe { predicate.run(&inputs, &verdict_ptr)? };
+        if !truth(&verdict) {
             break;
         }
         if max_iterations.is_some_and(|m| steps >= m) {
@@ -206,14 +164,23 @@ pub(crate) fn while_native(
         }
         inputs.truncate(current.len());
         inputs.extend(body_captures.iter().map(|c| const_ptr(c)));
-        let outputs: SmallVec<[*mut u8; 4]> = next.iter_mut().map(mut_ptr).collect();
+        outputs.clear();
+        outputs.extend(next.iter_mut().map(mut_ptr));
         // SAFETY: as for the predicate; the outputs are the other carry buffers, of the body's
         // output types, aliasing no input.
-        unsafe { body.run_raw(&inputs, &outputs)? };
+        unsafe { body.run(&inputs, &outputs)? };
         std::mem::swap(&mut current, &mut next);
         steps += 1;
     }
     Ok((current, kept))
+}
+
+/// The truth of a verdict (a logical array of one element, or of another dtype: nonzero).
+fn truth(verdict: &Data) -> bool {
+    match verdict {
+        Data::Bool(a) => a.iter().next().copied().unwrap_or(false),
+        other => other.get_c128(0).is_some_and(|v| v.re != 0.0 || v.im != 0.0),
+    }
 }
 
 /// The reverse steps of a while loop: `step` (`[carry.., captures.., acc..] -> [acc..]`) from
@@ -229,6 +196,7 @@ pub(crate) fn reverse_native(
     let mut next: Vec<Data> = step.output_types().iter().map(|(d, s)| Data::zeros(*d, s)).collect();
     let mut inputs: Vec<*mut u8> = Vec::new();
     let mut outputs: SmallVec<[*mut u8; 4]> = SmallVec::new();
+    let mut step = Prepared::new(step)?;
     for t in (0..kept.steps).rev() {
         inputs.clear();
         inputs.extend(kept.leaves.iter_mut().map(|(bytes, store)| store.as_mut_ptr().wrapping_add(t * *bytes)));
@@ -239,7 +207,7 @@ pub(crate) fn reverse_native(
         // SAFETY: the inputs are step `t`'s kept carry (its leaves' bytes in their stores), the
         // captures and the accumulated cotangents, of the step's input types; the outputs are
         // the other accumulator buffers, of its output types, aliasing no input.
-        unsafe { step.run_raw(&inputs, &outputs)? };
+        unsafe { step.run(&inputs, &outputs)? };
         std::mem::swap(&mut current, &mut next);
     }
     Ok(current)
