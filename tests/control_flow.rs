@@ -309,3 +309,63 @@ fn loop_invariants_give_the_unrolled_bits() {
         }
     }
 }
+
+/// `x -> sin(x w) / 2 + 1.7 x` until `|x|^2 >= 40`.
+fn grow(x: &DlArray, w: &DlArray) -> DlArray {
+    (x * w).sin() * 0.5 + x * 1.7
+}
+
+fn small(x: &DlArray) -> DlArray {
+    x.square().sum_all().lt(&DlArray::scalar(40.0))
+}
+
+#[test]
+fn forward_mode_through_while_loop_is_the_unrolled_jacobian_and_the_finite_difference() {
+    type Point = (DlArray, DlArray, DlArray, DlArray);
+    let looped = |(x0, w, vx, vw): Point| {
+        let x = while_loop(x0.clone(), |x| Ok(small(x)), |x| Ok(grow(&x, &w)))?;
+        dljvp(&x.exp(), (&x0, &w), (&vx, &vw))
+    };
+    let unrolled = |(x0, w, vx, vw): Point| {
+        let mut x = x0.clone();
+        while small(&x).extractdata::<bool>()?.iter().all(|&b| b) {
+            x = grow(&x, &w);
+        }
+        dljvp(&x.exp(), (&x0, &w), (&vx, &vw))
+    };
+    let point =
+        (vector(&[0.6, 0.8, 0.7]), vector(&[0.9, 0.6, 0.75]), vector(&[0.3, -0.2, 0.5]), vector(&[-0.4, 0.1, 0.2]));
+    let by_loop = dlfeval(looped, point.clone()).unwrap().extractdata::<f64>().unwrap();
+    let by_hand = dlfeval(unrolled, point.clone()).unwrap().extractdata::<f64>().unwrap();
+    let compiled = accelerate(looped).call(point.clone()).unwrap().extractdata::<f64>().unwrap();
+    // The finite difference of the loop's value along (vx, vw), the trip count fixed near the point.
+    let value = |s: f64| {
+        let (x0, w, vx, vw) = point.clone();
+        let (x0, w) = (&x0 + s * &vx, &w + s * &vw);
+        dlfeval(|(x0, w): (DlArray, DlArray)| while_loop(x0, |x| Ok(small(x)), |x| Ok(grow(&x, &w))), (x0, w))
+            .unwrap()
+            .exp()
+            .extractdata::<f64>()
+            .unwrap()
+    };
+    let h = 1e-6;
+    let difference = (value(h) - value(-h)) / (2.0 * h);
+    for k in 0..3 {
+        assert!((by_loop[k] - by_hand[k]).abs() <= 1e-12 * by_hand[k].abs().max(1.0), "{by_loop} vs {by_hand}");
+        assert!((compiled[k] - by_hand[k]).abs() <= 1e-12 * by_hand[k].abs().max(1.0), "{compiled} vs {by_hand}");
+        assert!((difference[k] - by_hand[k]).abs() <= 1e-6 * by_hand[k].abs().max(1.0), "{difference} vs {by_hand}");
+    }
+}
+
+#[test]
+fn second_derivatives_through_while_loop_are_an_error_that_says_so() {
+    let hvp = |(x0, v): (DlArray, DlArray)| {
+        let x = while_loop(x0.clone(), |x| Ok(small(x)), |x| Ok(grow(&x, &x0)))?;
+        dlhvp(&x.exp().sum_all(), &x0, &v)
+    };
+    let point = (vector(&[0.6, 0.8, 0.7]), vector(&[0.3, -0.2, 0.5]));
+    let err = dlfeval(hvp, point.clone()).unwrap_err().to_string();
+    assert!(err.contains("second derivatives through a while_loop"), "{err}");
+    let err = accelerate(hvp).call(point).unwrap_err().to_string();
+    assert!(err.contains("second derivatives through a while_loop"), "{err}");
+}

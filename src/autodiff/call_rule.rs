@@ -13,8 +13,14 @@ pub(crate) trait CallVjp: Send + Sync {
 
     /// Cotangents of `inputs` for the cotangents of every output at once (`None`: zero), when
     /// the rule has that form (a loop: one reverse loop for all its results, not one per
-    /// result). `None` by default: the sweep calls [`vjp`](Self::vjp) per output.
-    fn vjp_outputs(&self, _inputs: &[DlArray], _cts: &[Option<DlArray>]) -> Option<Result<Vec<Option<DlArray>>>> {
+    /// result); only the inputs that `wants` marks need theirs. `None` by default: the sweep
+    /// calls [`vjp`](Self::vjp) per output.
+    fn vjp_outputs(
+        &self,
+        _inputs: &[DlArray],
+        _cts: &[Option<DlArray>],
+        _wants: &[bool],
+    ) -> Option<Result<Vec<Option<DlArray>>>> {
         None
     }
 
@@ -25,15 +31,21 @@ pub(crate) trait CallVjp: Send + Sync {
 }
 
 /// The cotangents of a call's inputs for the cotangents of all its outputs (`cts[k]` of
-/// output `k`), for a rule that [groups its outputs](CallVjp::groups_outputs).
-pub(crate) fn call_vjp_outputs(c: &Call, inputs: &[DlArray], cts: &[Option<DlArray>]) -> Result<Vec<Option<DlArray>>> {
+/// output `k`), for a rule that [groups its outputs](CallVjp::groups_outputs); only the inputs
+/// that `wants` marks need theirs.
+pub(crate) fn call_vjp_outputs(
+    c: &Call,
+    inputs: &[DlArray],
+    cts: &[Option<DlArray>],
+    wants: &[bool],
+) -> Result<Vec<Option<DlArray>>> {
     let rule = c
         .target
         .backward_rule()
         .downcast_ref::<CallBackward>()
         .ok_or_else(|| Error::Gradient(format!("internal: call {} has no backward rule", c.target.name())))?;
     rule.0
-        .vjp_outputs(inputs, cts)
+        .vjp_outputs(inputs, cts, wants)
         .unwrap_or_else(|| Err(Error::Gradient(format!("internal: call {} has no grouped rule", c.target.name()))))
 }
 

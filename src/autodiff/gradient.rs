@@ -310,7 +310,7 @@ fn sweep(snap: &Snapshot, higher: bool, fallback: Option<Origin>) -> Result<Vec<
                 }
                 let _origin = current_origin::scoped(node.origin.map(Origin::backward).or(fallback));
                 let xs: Vec<DlArray> = node.inputs.iter().map(|&i| handle(i)).collect();
-                let contributions = call_vjp_outputs(c, &xs, &outputs)?;
+                let contributions = call_vjp_outputs(c, &xs, &outputs, &wants)?;
                 accumulate(&mut cts, snap.lo, &node.inputs, contributions, &wants)?;
                 continue;
             }

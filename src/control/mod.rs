@@ -15,6 +15,7 @@ mod slices;
 mod step_vjp;
 mod target;
 mod while_loop;
+mod while_tangent;
 
 pub use branch::cond;
 pub use scan::{fori_loop, fori_loop_with, scan, scan_with};

@@ -23,11 +23,17 @@ impl CallVjp for LoopRule {
         let target = self.target()?;
         let mut cts = vec![None; target.outputs.len()];
         cts[output] = Some(ct.clone());
-        let grads = self.vjp_outputs(inputs, &cts).unwrap_or_else(|| Ok(vec![None; inputs.len()]))?;
+        let wants = vec![true; inputs.len()];
+        let grads = self.vjp_outputs(inputs, &cts, &wants).unwrap_or_else(|| Ok(vec![None; inputs.len()]))?;
         grads.into_iter().zip(inputs).map(|(g, x)| g.map_or_else(|| zeros_like(x), Ok)).collect()
     }
 
-    fn vjp_outputs(&self, inputs: &[DlArray], cts: &[Option<DlArray>]) -> Option<Result<Vec<Option<DlArray>>>> {
+    fn vjp_outputs(
+        &self,
+        inputs: &[DlArray],
+        cts: &[Option<DlArray>],
+        wants: &[bool],
+    ) -> Option<Result<Vec<Option<DlArray>>>> {
         Some(self.target().and_then(|t| {
             // Cotangents of a scan's kept carries (its last results, read by a first reverse sweep).
             let kept_given = match t.kind {
@@ -44,11 +50,9 @@ impl CallVjp for LoopRule {
                 Kind::Scan { reverse, ys, .. } => scan_vjp(&t, (reverse, ys, kept_given), inputs, &cts, self.options()),
                 Kind::Cond => cond_vjp(&t, inputs, &cts),
                 Kind::While { max_iterations } => while_vjp(&t, max_iterations, inputs, &cts),
-                Kind::WhileReverse { .. } => Err(Error::Gradient(format!(
-                    "{}: second derivatives through a while_loop are not available; a fori_loop or scan \
-                     with the same steps has them",
-                    t.name
-                ))),
+                Kind::WhileReverse { max_iterations } => {
+                    super::while_tangent::while_reverse_vjp(&t, max_iterations, inputs, &cts, wants)
+                }
             }
         }))
     }

@@ -47,7 +47,16 @@ where
     P: Fn(&C) -> Result<DlArray>,
     F: Fn(C) -> Result<C>,
 {
-    let name = format!("while_loop at {}:{}", here.file(), here.line());
+    while_named(format!("while_loop at {}:{}", here.file(), here.line()), init, cond, body, options)
+}
+
+/// [`while_loop_with`] under the given name (a loop a derivative rule builds names its source).
+pub(super) fn while_named<C, P, F>(name: String, init: C, cond: P, body: F, options: LoopOptions) -> Result<C>
+where
+    C: Tree,
+    P: Fn(&C) -> Result<DlArray>,
+    F: Fn(C) -> Result<C>,
+{
     let (carry, carry_types) = leaves(&init)?;
     let (init_template, init_structure) = (template(&init)?, structure(&init));
     let predicate = trace_body(&name, &carry_types, Vec::new(), |args| {
