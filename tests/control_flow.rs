@@ -358,14 +358,55 @@ fn forward_mode_through_while_loop_is_the_unrolled_jacobian_and_the_finite_diffe
 }
 
 #[test]
-fn second_derivatives_through_while_loop_are_an_error_that_says_so() {
-    let hvp = |(x0, v): (DlArray, DlArray)| {
-        let x = while_loop(x0.clone(), |x| Ok(small(x)), |x| Ok(grow(&x, &x0)))?;
-        dlhvp(&x.exp().sum_all(), &x0, &v)
+fn second_and_third_derivatives_through_while_loop_are_the_unrolled_ones() {
+    type Point = (DlArray, DlArray, DlArray);
+    // dlhvp with respect to the start and the captured weight, and the gradient of a gradient.
+    let looped = |(x0, w, v): Point| {
+        let x = while_loop(x0.clone(), |x| Ok(small(x)), |x| Ok(grow(&x, &w)))?;
+        let y = x.exp().sum_all();
+        let keep = GradOptions { retain_data: true, enable_higher_derivatives: Some(true), ..Default::default() };
+        let (hx, hw) = dlhvp_with(&y, (&x0, &w), (&v, &v), keep)?;
+        let g = dlgradient_with(&y, &w, keep)?;
+        let gg = dlgradient_with(&g.square().sum_all(), &x0, keep)?;
+        // A third derivative: the gradient of a Hessian-vector product.
+        let ggg = dlgradient(&(&hx * &hw).sum_all(), &w)?;
+        Ok::<_, Error>((hx, hw, gg, ggg))
     };
-    let point = (vector(&[0.6, 0.8, 0.7]), vector(&[0.3, -0.2, 0.5]));
-    let err = dlfeval(hvp, point.clone()).unwrap_err().to_string();
-    assert!(err.contains("second derivatives through a while_loop"), "{err}");
-    let err = accelerate(hvp).call(point).unwrap_err().to_string();
-    assert!(err.contains("second derivatives through a while_loop"), "{err}");
+    let unrolled = |(x0, w, v): Point| {
+        let mut x = x0.clone();
+        while small(&x).extractdata::<bool>()?.iter().all(|&b| b) {
+            x = grow(&x, &w);
+        }
+        let y = x.exp().sum_all();
+        let keep = GradOptions { retain_data: true, enable_higher_derivatives: Some(true), ..Default::default() };
+        let (hx, hw) = dlhvp_with(&y, (&x0, &w), (&v, &v), keep)?;
+        let g = dlgradient_with(&y, &w, keep)?;
+        let gg = dlgradient_with(&g.square().sum_all(), &x0, keep)?;
+        // A third derivative: the gradient of a Hessian-vector product.
+        let ggg = dlgradient(&(&hx * &hw).sum_all(), &w)?;
+        Ok::<_, Error>((hx, hw, gg, ggg))
+    };
+    let point = (vector(&[0.6, 0.8, 0.7]), vector(&[0.9, 0.6, 0.75]), vector(&[0.3, -0.2, 0.5]));
+    let by_hand = dlfeval(unrolled, point.clone()).unwrap();
+    for by_loop in [dlfeval(looped, point.clone()).unwrap(), accelerate(looped).call(point.clone()).unwrap()] {
+        let pairs =
+            [(&by_loop.0, &by_hand.0), (&by_loop.1, &by_hand.1), (&by_loop.2, &by_hand.2), (&by_loop.3, &by_hand.3)];
+        for (a, b) in pairs {
+            let (a, b) = (a.extractdata::<f64>().unwrap(), b.extractdata::<f64>().unwrap());
+            for k in 0..3 {
+                assert!((a[k] - b[k]).abs() <= 1e-11 * b[k].abs().max(1.0), "{a} vs {b}");
+            }
+        }
+    }
+}
+
+#[test]
+fn forward_mode_through_a_complex_while_loop_is_an_error_that_says_so() {
+    let jvp = |(z0, v): (DlArray, DlArray)| {
+        let z = while_loop(z0.clone(), |z| Ok(z.abs().sum_all().lt(&DlArray::scalar(10.0))), |z| Ok(&z * 2.0))?;
+        dljvp(&z.abs().sum_all(), &z0, &v)
+    };
+    let z0 = DlArray::from(ArrayD::from_shape_vec(IxDyn(&[1]), vec![num_complex::Complex64::new(1.0, 0.5)]).unwrap());
+    let err = dlfeval(jvp, (z0.clone(), z0)).unwrap_err().to_string();
+    assert!(err.contains("complex while_loop"), "{err}");
 }

@@ -125,6 +125,15 @@ enum Step {
         unary: Unary,
         captured: usize,
     },
+    /// The same steps as `Loop` by `while_loop` on a counter carried beside the value (real
+    /// parts of complex values: forward mode and second derivatives through a `while_loop` are
+    /// real).
+    While {
+        value: usize,
+        trips: usize,
+        unary: Unary,
+        captured: usize,
+    },
     /// `cond(sum(real(p)) > 0, a, sin, square)`.
     Branch {
         pred: usize,
@@ -196,6 +205,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (v.clone(), v.clone()).prop_map(|(a, b)| Step::MatMul(a, b)),
         1 => v.clone().prop_map(Step::Affine),
         1 => (v.clone(), 0usize..4, unary(), v.clone()).prop_map(|(value, trips, unary, captured)| Step::Loop { value, trips, unary, captured }),
+        1 => (v.clone(), 0usize..4, unary(), v.clone()).prop_map(|(value, trips, unary, captured)| Step::While { value, trips, unary, captured }),
         1 => (v.clone(), v.clone()).prop_map(|(pred, value)| Step::Branch { pred, value }),
         1 => v.clone().prop_map(Step::Scan),
         2 => (linalg(), v.clone(), v).prop_map(|(l, a, b)| Step::Linalg(l, a, b)),
@@ -245,6 +255,7 @@ impl Program {
                 s,
                 Step::Unary(Unary::Abs | Unary::Relu, _)
                     | Step::Loop { unary: Unary::Abs | Unary::Relu, .. }
+                    | Step::While { unary: Unary::Abs | Unary::Relu, .. }
                     | Step::Branch { .. }
             )
         })
@@ -307,6 +318,18 @@ impl Program {
                         (0..*trips).fold(c, |c, _| step(&c))
                     } else {
                         fori_loop(*trips, c, |_, c| Ok(step(&c)))?
+                    }
+                }
+                Step::While { value, trips, unary, captured } => {
+                    let real = |a: DlArray| if is_complex(a.dtype()) { a.real() } else { a };
+                    let (c, w) = (real(pick(*value)), real(pick(*captured)));
+                    let step = |c: &DlArray| apply(*unary, c) * 0.7 + c * 0.2 + w.sum_all() * 0.1;
+                    if self.unrolled {
+                        (0..*trips).fold(c, |c, _| step(&c))
+                    } else {
+                        let bound = DlArray::scalar(*trips as f64 - 0.5);
+                        let more = |(_, k): &(DlArray, DlArray)| Ok(k.lt(&bound));
+                        while_loop((c, DlArray::scalar(0.0)), more, |(c, k)| Ok((step(&c), k + 1.0)))?.0
                     }
                 }
                 Step::Branch { pred, value } => {

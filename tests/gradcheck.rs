@@ -802,10 +802,10 @@ fn loops_and_branches_first_and_second_order() {
 }
 
 #[test]
-fn while_loop_first_order() {
+fn while_loop_first_and_second_order() {
     let mut rng = Rng::new(47);
     // Scaling until the norm passes a bound: the trip count is fixed near the point.
-    check_grad(
+    check_both(
         |a| {
             let w = a[1].clone();
             let x = while_loop(

@@ -27,9 +27,18 @@ pub(crate) fn replay(g: &Graph, args: &[DlArray]) -> Result<Vec<DlArray>> {
             Op::Call(_) => {
                 let siblings = g.call_siblings(id, &node.inputs);
                 let ops: Vec<Op> = siblings.iter().map(|&s| g.nodes[s].op.clone()).collect();
+                // Each sibling's output number: a group may hold some of the call's outputs only.
+                let numbers: Vec<usize> =
+                    ops.iter().filter_map(|op| if let Op::Call(c) = op { Some(c.output) } else { None }).collect();
                 let Op::Call(c) = &node.op else { unreachable!() };
                 let target = c.target.clone();
-                let outputs = emit_outputs(ops, &operands, |datas| target.run(datas))?;
+                let outputs = emit_outputs(ops, &operands, |datas| {
+                    let all = target.run(datas)?;
+                    numbers
+                        .iter()
+                        .map(|&k| all.get(k).cloned().ok_or_else(|| Error::argument("replay", "internal: no output")))
+                        .collect()
+                })?;
                 for (&s, out) in siblings.iter().zip(outputs) {
                     values[s] = Some(out);
                 }

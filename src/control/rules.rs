@@ -2,8 +2,8 @@
 //! scan is a scan keeping the carries, then a scan backwards over them running the body's VJP
 //! (itself traced once, with `dlgradient` inside the body); the gradient of a branch is a branch
 //! of the branches' VJPs; a while loop's is one node running the forward loop and then its
-//! reverse steps, as many as the forward run took. Everything but the last is differentiable
-//! again.
+//! reverse steps, as many as the forward run took (differentiable again through
+//! `while_tangent.rs`).
 
 use super::branch::cond_arrays;
 use super::build::{add_missing_inputs, types_of, LeafType};

@@ -10,7 +10,7 @@ use crate::error::Result;
 use crate::trace::DlArray;
 
 /// `sum <ct_k, out_k>` over the outputs that can carry a gradient (a real scalar), or `None`.
-fn pairing(outputs: &[DlArray], cts: &[DlArray]) -> Option<DlArray> {
+pub(super) fn pairing(outputs: &[DlArray], cts: &[DlArray]) -> Option<DlArray> {
     let mut acc: Option<DlArray> = None;
     for (o, c) in outputs.iter().zip(cts).filter(|(o, _)| o.dtype() != DType::Bool) {
         let term = if o.dtype().is_complex() { (o * c.conj()).real().sum_all() } else { (o * c).sum_all() };

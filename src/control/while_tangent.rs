@@ -1,26 +1,30 @@
-//! Forward mode through a while loop. A while loop's reverse steps (the node reverse mode
-//! makes of it) are linear in the carry cotangent they start from: they apply the transposed
-//! Jacobian of the whole loop. Their derivative with respect to that cotangent is the Jacobian
-//! itself, applied to a direction: a while loop carrying the carry and its tangent, with the
-//! same predicate, so it stops where the forward loop stops. `dljvp` through a while loop takes
-//! this path (its second sweep differentiates only with respect to the cotangent). The
-//! derivative of the reverse steps with respect to the loop's starting carry or its captures
-//! (second derivatives, `dlhvp`) is an `Err` that says so.
+//! Derivatives of a while loop's reverse steps (the node reverse mode makes of it): forward
+//! mode and every higher order through a while loop. The reverse steps are linear in the carry
+//! cotangent they start from: they apply the transposed Jacobian of the whole loop. Their
+//! derivative with respect to that cotangent is the Jacobian itself, applied to a direction: a
+//! while loop carrying the carry and its tangent, with the same predicate, so it stops where the
+//! forward loop stops (`dljvp` takes this path). Their derivative with respect to the loop's
+//! starting carry and captures is the gradient of that tangent paired with the cotangent:
+//! reverse mode through the tangent loop, itself a while loop with reverse steps of its own.
 
+use super::build::types_of;
 use super::replay::replay;
-use super::step_vjp::as_variables;
+use super::step_vjp::{as_variables, pairing};
 use super::target::LoopTarget;
 use super::while_loop::while_named;
 use super::LoopOptions;
 use crate::array::DType;
-use crate::autodiff::dljvp;
+use crate::autodiff::{dljvp, gradients, GradOptions};
 use crate::custom::trees::zeros_like;
 use crate::error::{Error, Result};
-use crate::trace::DlArray;
+use crate::trace::{trace_body, DlArray};
 
 /// The VJP of a while loop's reverse steps `t` (operands `[init.., captures.., carry ct..]`,
-/// results `[init ct.., captures' ct..]`) for the cotangents `cts` of its results, where only
-/// the carry cotangent operands are `wants`ed.
+/// results `[init ct.., captures' ct..]`) for the cotangents `cts` of its results, for the
+/// operands `wants` marks. With respect to the carry cotangent it is the loop's tangent along
+/// `cts`; with respect to the starting carry and the captures, the gradient of that tangent's
+/// pairing with the carry cotangent: reverse mode through the tangent loop, a while loop again,
+/// so every order of derivative takes this same path.
 pub(super) fn while_reverse_vjp(
     t: &LoopTarget,
     max_iterations: Option<usize>,
@@ -30,21 +34,41 @@ pub(super) fn while_reverse_vjp(
 ) -> Result<Vec<Option<DlArray>>> {
     let nc = t.carry;
     let np = inputs.len() - 2 * nc;
-    if wants.iter().take(nc + np).any(|&w| w) {
+    if inputs.iter().take(nc + np).any(|x| x.dtype().is_complex()) {
         return Err(Error::Gradient(format!(
-            "{}: second derivatives through a while_loop (with respect to its starting carry or the values \
-             its body reads) are not available; forward mode (dljvp) through it is, and a fori_loop or \
-             scan with the same steps has them all",
+            "{}: second derivatives and forward mode through a complex while_loop are not available",
             t.name
         )));
     }
-    if inputs.iter().take(nc + np).any(|x| x.dtype().is_complex()) {
-        return Err(Error::Gradient(format!("{}: forward mode through a complex while_loop is not available", t.name)));
-    }
-    let (init, captures) = (&inputs[..nc], &inputs[nc..nc + np]);
     let (dir_init, dir_captures) = cts.split_at(nc);
-    let tangent = while_jvp(t, max_iterations, (init, captures), (dir_init, dir_captures))?;
-    Ok(std::iter::repeat_n(None, nc + np).chain(tangent.into_iter().map(Some)).collect())
+    if !wants.iter().take(nc + np).any(|&w| w) {
+        let (init, captures) = (&inputs[..nc], as_variables(&inputs[nc..nc + np])?);
+        let tangent = while_jvp(t, max_iterations, (init, &captures), (dir_init, dir_captures))?;
+        return Ok(std::iter::repeat_n(None, nc + np).chain(tangent.into_iter().map(Some)).collect());
+    }
+    // Traced as a body of its own, on fresh arguments, so that its gradient sees only the
+    // paths through the tangent loop (the cotangents may be computed from the loop's results),
+    // then applied here as ops.
+    let operands: Vec<DlArray> = inputs.iter().chain(cts).cloned().collect();
+    let name = format!("{} (second order)", t.name);
+    let body = trace_body(&name, &types_of(&operands)?, Vec::new(), |args| {
+        let (init, rest) = args.split_at(nc);
+        let (captures, rest) = rest.split_at(np);
+        let (carry_ct, directions) = rest.split_at(nc);
+        let tangent = while_jvp(t, max_iterations, (init, captures), directions.split_at(nc))?;
+        let vars: Vec<&DlArray> = init.iter().chain(captures).collect();
+        let mut results = match pairing(&tangent, carry_ct) {
+            Some(s) => {
+                let options = GradOptions { enable_higher_derivatives: Some(true), ..GradOptions::default() };
+                gradients(&s, &vars, &options)?
+            }
+            None => vars.iter().map(|v| zeros_like(v)).collect::<Result<_>>()?,
+        };
+        results.extend(tangent);
+        Ok(results)
+    })?;
+    let args: Vec<DlArray> = operands.into_iter().chain(body.captures).collect();
+    Ok(replay(&body.graph, &args)?.into_iter().map(Some).collect())
 }
 
 /// The tangent of the while loop `t`'s last carry at `(init, captures)` along the direction

@@ -70,10 +70,19 @@ pub(crate) fn emit_outputs(
     run: impl FnOnce(&[Arc<Data>]) -> Result<Vec<Arc<Data>>>,
 ) -> Result<Vec<DlArray>> {
     if with_top(|t| t.lazy && inputs.iter().any(|a| t.resolves(a))).unwrap_or(false) {
+        // An operand with a value and no node here becomes one constant node, which every
+        // output's node reads (so the outputs stay one call on the same operands).
+        let resolved: Vec<bool> = with_top(|t| inputs.iter().map(|a| t.resolves(a)).collect()).unwrap_or_default();
+        let shared: Vec<DlArray> = inputs
+            .iter()
+            .zip(resolved)
+            .map(|(a, r)| if r { Ok((*a).clone()) } else { Ok(DlArray::from_data_traced((**a.data()?).clone())) })
+            .collect::<Result<_>>()?;
+        let shared: Vec<&DlArray> = shared.iter().collect();
         return ops
             .into_iter()
             .map(|op| {
-                let a = emit(op, inputs);
+                let a = emit(op, &shared);
                 a.check().map(|_| a)
             })
             .collect();
