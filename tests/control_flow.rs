@@ -410,3 +410,30 @@ fn forward_mode_through_a_complex_while_loop_is_an_error_that_says_so() {
     let err = dlfeval(jvp, (z0.clone(), z0)).unwrap_err().to_string();
     assert!(err.contains("complex while_loop"), "{err}");
 }
+
+#[test]
+fn unused_carries_and_stacked_outputs_are_not_computed() {
+    type Args = (DlArray, DlArray, DlArray);
+    // `b` (a product and a tanh each step) and the stacked `sin` are read by nothing after the
+    // loop; the counter `k` is read by the while loop's predicate only.
+    let loops = |(a, b, w): Args| {
+        let (a1, _) = fori_loop(5, (a.clone(), b.clone()), |_, (a, b)| Ok((&a * 0.9 + 1.0, b.matmul(&w).tanh())))?;
+        let (a2, _) = scan(a.clone(), b.clone(), |c, x| Ok((&c * 0.5 + x.sum_all(), x.sin())))?;
+        let more = |(_, _, k): &(DlArray, DlArray, DlArray)| Ok(k.lt(&DlArray::scalar(3.5)));
+        let (a3, _, _) =
+            while_loop((a, b, DlArray::scalar(0.0)), more, |(a, b, k)| Ok((&a * 1.1, b.matmul(&w).exp(), k + 1.0)))?;
+        Ok(a1 + a2 + a3)
+    };
+    let w = DlArray::from(array![[0.5, 0.1], [0.2, 0.3]]);
+    let args = (vector(&[1.0, 2.0]), DlArray::from(array![[0.3, 0.4], [0.1, 0.2]]), w);
+    let af = accelerate(loops);
+    let compiled = af.call(args.clone()).unwrap();
+    assert_eq!(bits(&compiled), bits(&dlfeval(loops, args).unwrap()));
+    let traced = af.ir_dump_stage(DumpStage::Unoptimized);
+    let optimized = af.ir_dump_stage(DumpStage::Optimized);
+    for op in ["matmul", "tanh", "sin", "exp"] {
+        assert!(traced.contains(op), "{op} was traced:\n{traced}");
+        assert!(!optimized.contains(op), "{op} is computed:\n{optimized}");
+    }
+    assert!(optimized.contains("lt "), "the while loop's counter stays:\n{optimized}");
+}

@@ -93,6 +93,7 @@ pub(crate) fn cond_arrays(
         inputs: std::iter::once(pred_type).chain(inputs).collect(),
         outputs,
         backward: LoopRule::backward(me.clone(), LoopOptions::default()),
+        options: LoopOptions::default(),
     });
     let all: Vec<DlArray> = std::iter::once(pred.clone()).chain(operands.iter().cloned()).chain(captures).collect();
     record(target, &all, None)

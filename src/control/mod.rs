@@ -7,6 +7,7 @@
 mod branch;
 mod build;
 mod hoist;
+mod prune;
 mod replay;
 mod rules;
 mod scan;

@@ -121,6 +121,7 @@ fn while_vjp(
         inputs: forward_inputs.iter().chain(&carry_types).cloned().collect(),
         outputs: forward_inputs.clone(),
         backward: LoopRule::backward(me.clone(), LoopOptions::default()),
+        options: LoopOptions::default(),
     });
     if target.reverse_step.is_none() {
         return Err(Error::Gradient(format!("internal: {name}: the reverse step did not optimize")));

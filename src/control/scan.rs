@@ -171,6 +171,7 @@ pub(crate) fn scan_arrays(
         inputs,
         outputs: carry_types.iter().cloned().chain(y_types).collect(),
         backward: LoopRule::backward(me.clone(), options),
+        options,
     });
     let operands: Vec<DlArray> = carry.iter().chain(xs).chain(&captures).cloned().collect();
     let mut results = record(target, &operands, Some(nc + ys))?;

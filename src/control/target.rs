@@ -164,6 +164,8 @@ pub(crate) struct LoopTarget {
     pub inputs: Vec<(DType, Vec<usize>)>,
     pub outputs: Vec<(DType, Vec<usize>)>,
     pub backward: CallBackward,
+    /// The options it was made with (a pruned copy keeps them).
+    pub options: LoopOptions,
 }
 
 impl LoopTarget {
@@ -355,6 +357,12 @@ impl CallTarget for LoopTarget {
     }
     fn backward_rule(&self) -> &(dyn Any + Send + Sync) {
         &self.backward
+    }
+    fn pruned(&self, used: &[bool]) -> Option<crate::ir::Pruned> {
+        super::prune::pruned(self, used).unwrap_or_else(|e| {
+            log::warn!("{}: its unused results are computed: pruning failed: {e}", self.name);
+            None
+        })
     }
     fn bodies(&self) -> Vec<(&'static str, &Graph)> {
         let (first, second) = match self.kind {

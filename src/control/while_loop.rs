@@ -101,6 +101,7 @@ where
         inputs,
         outputs: carry_types.clone(),
         backward: LoopRule::backward(me.clone(), options),
+        options,
     });
     let operands: Vec<DlArray> = carry.iter().chain(&captures).cloned().collect();
     let results = record(target, &operands, None)?;

@@ -30,6 +30,12 @@ pub trait CallTarget: Send + Sync {
     fn run_native(&self, inputs: &[Arc<Data>], _wanted: &[bool]) -> Result<Vec<Arc<Data>>> {
         self.run(inputs)
     }
+    /// A copy of the target that computes only the outputs `used` marks (by output number)
+    /// and what they need, when that drops work (a loop's unused carries and stacked outputs);
+    /// `None` (the default) when it does not, or the target cannot say.
+    fn pruned(&self, _used: &[bool]) -> Option<Pruned> {
+        None
+    }
     /// The graphs the target holds (a loop's body and predicate, a branch's two sides), with
     /// a label each, for the IR dumps; none by default.
     fn bodies(&self) -> Vec<(&'static str, &super::Graph)> {
@@ -44,6 +50,16 @@ pub trait CallTarget: Send + Sync {
     fn run_f64(&self, _inputs: &[&[f64]], _write: &mut dyn FnMut(usize, &[f64])) -> Option<Result<()>> {
         None
     }
+}
+
+/// A call target with outputs dropped ([`CallTarget::pruned`]).
+pub struct Pruned {
+    /// The smaller target.
+    pub target: Arc<dyn CallTarget>,
+    /// For each of its operands, the number of the operand of the old target it takes.
+    pub operands: Vec<usize>,
+    /// For each output of the old target, its number in the new one (`None`: dropped).
+    pub outputs: Vec<Option<usize>>,
 }
 
 /// Output `output` of a call to `target`.

@@ -1,6 +1,6 @@
 //! Graph optimization passes: dead-code elimination, common-subexpression elimination,
-//! constant folding and exact algebraic simplification, and [`optimize`], which runs them to a
-//! fixed point.
+//! constant folding, exact algebraic simplification and calls without their unused outputs (a
+//! loop's unused carries), and [`optimize`], which runs them to a fixed point.
 //!
 //! Every pass keeps the graph's signature (every `Input` node stays, with its index) and the
 //! order of its outputs (an output may become a constant or the same node as another output),
@@ -9,6 +9,7 @@
 //! payloads aside). Loop fusion is not done here: it belongs to the JIT.
 
 mod bits;
+mod calls;
 mod cse;
 mod dce;
 mod fold;
@@ -82,6 +83,9 @@ fn rounds_reusing_buffers(mut g: Cow<'_, Graph>) -> Result<Graph> {
         }
         if let Some(simplified) = simplify::simplify_verified(&g)? {
             replace(&mut g, simplified);
+        }
+        if let Some(pruned) = calls::prune_call_outputs(&g)? {
+            replace(&mut g, pruned);
         }
         if g.nodes.len() == before {
             break;

@@ -76,7 +76,14 @@ pub(crate) fn emit_outputs(
         let shared: Vec<DlArray> = inputs
             .iter()
             .zip(resolved)
-            .map(|(a, r)| if r { Ok((*a).clone()) } else { Ok(DlArray::from_data_traced((**a.data()?).clone())) })
+            .map(|(a, r)| {
+                if r {
+                    return Ok((*a).clone());
+                }
+                let d = a.data()?.clone();
+                let node = with_top(|t| t.record(Op::Constant(d.clone()), vec![], d.clone()));
+                Ok(DlArray { value: Ok(Value::Ready(d)), node })
+            })
             .collect::<Result<_>>()?;
         let shared: Vec<&DlArray> = shared.iter().collect();
         return ops
