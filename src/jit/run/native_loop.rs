@@ -150,7 +150,13 @@ pub(crate) fn while_native(
         // SAFETY: the inputs are the carry buffers and captures, of the predicate's input types;
         // the output is a logical array of its output's type.
         unsafe { predicate.run(&inputs, &verdict_ptr)? };
-        if !truth(&verdict) {
+        let holds = match pdtype {
+            // SAFETY: the verdict is one logical element (a `bool`, one byte) that the predicate
+            // has just written, read before the next run writes it again.
+            DType::Bool => unsafe { *verdict_ptr[0] != 0 },
+            _ => truth(&verdict),
+        };
+        if !holds {
             break;
         }
         if max_iterations.is_some_and(|m| steps >= m) {
