@@ -357,34 +357,38 @@ fn forward_mode_through_while_loop_is_the_unrolled_jacobian_and_the_finite_diffe
     }
 }
 
+/// Of `y = sum(exp(x))`: the Hessian-vector products with respect to `x0` and `w` (along `v`
+/// each), the gradient of `|dy/dw|^2` with respect to `x0`, and a third derivative: the gradient
+/// of the products' pairing with respect to `w`.
+fn higher_derivatives(
+    x: &DlArray,
+    x0: &DlArray,
+    w: &DlArray,
+    v: &DlArray,
+) -> Result<(DlArray, DlArray, DlArray, DlArray)> {
+    let y = x.exp().sum_all();
+    let keep = GradOptions { retain_data: true, enable_higher_derivatives: Some(true), ..Default::default() };
+    let (hx, hw) = dlhvp_with(&y, (x0, w), (v, v), keep)?;
+    let g = dlgradient_with(&y, w, keep)?;
+    let gg = dlgradient_with(&g.square().sum_all(), x0, keep)?;
+    let ggg = dlgradient(&(&hx * &hw).sum_all(), w)?;
+    Ok((hx, hw, gg, ggg))
+}
+
 #[test]
 fn second_and_third_derivatives_through_while_loop_are_the_unrolled_ones() {
     type Point = (DlArray, DlArray, DlArray);
     // dlhvp with respect to the start and the captured weight, and the gradient of a gradient.
     let looped = |(x0, w, v): Point| {
         let x = while_loop(x0.clone(), |x| Ok(small(x)), |x| Ok(grow(&x, &w)))?;
-        let y = x.exp().sum_all();
-        let keep = GradOptions { retain_data: true, enable_higher_derivatives: Some(true), ..Default::default() };
-        let (hx, hw) = dlhvp_with(&y, (&x0, &w), (&v, &v), keep)?;
-        let g = dlgradient_with(&y, &w, keep)?;
-        let gg = dlgradient_with(&g.square().sum_all(), &x0, keep)?;
-        // A third derivative: the gradient of a Hessian-vector product.
-        let ggg = dlgradient(&(&hx * &hw).sum_all(), &w)?;
-        Ok::<_, Error>((hx, hw, gg, ggg))
+        higher_derivatives(&x, &x0, &w, &v)
     };
     let unrolled = |(x0, w, v): Point| {
         let mut x = x0.clone();
         while small(&x).extractdata::<bool>()?.iter().all(|&b| b) {
             x = grow(&x, &w);
         }
-        let y = x.exp().sum_all();
-        let keep = GradOptions { retain_data: true, enable_higher_derivatives: Some(true), ..Default::default() };
-        let (hx, hw) = dlhvp_with(&y, (&x0, &w), (&v, &v), keep)?;
-        let g = dlgradient_with(&y, &w, keep)?;
-        let gg = dlgradient_with(&g.square().sum_all(), &x0, keep)?;
-        // A third derivative: the gradient of a Hessian-vector product.
-        let ggg = dlgradient(&(&hx * &hw).sum_all(), &w)?;
-        Ok::<_, Error>((hx, hw, gg, ggg))
+        higher_derivatives(&x, &x0, &w, &v)
     };
     let point = (vector(&[0.6, 0.8, 0.7]), vector(&[0.9, 0.6, 0.75]), vector(&[0.3, -0.2, 0.5]));
     let by_hand = dlfeval(unrolled, point.clone()).unwrap();
