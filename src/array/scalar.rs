@@ -124,10 +124,10 @@ macro_rules! real {
                 vmath::ln(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn sin(self) -> Self {
-                <$t>::sin(self)
+                vmath::sin(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn cos(self) -> Self {
-                <$t>::cos(self)
+                vmath::cos(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn tanh(self) -> Self {
                 <$t>::tanh(self)

@@ -35,10 +35,10 @@ macro_rules! unary_primitives {
             Exp "exp" same(exp) real: Polynomial, complex: Host;
             /// `ln x` (principal branch for complex).
             Log "log" same(ln) real: Polynomial, complex: Host;
-            /// `sin x`.
-            Sin "sin" same(sin) real: Host, complex: Host;
-            /// `cos x`.
-            Cos "cos" same(cos) real: Host, complex: Host;
+            /// `sin x` (real: within 1 ulp, huge arguments reduced exactly).
+            Sin "sin" same(sin) real: Polynomial, complex: Host;
+            /// `cos x` (real: within 1 ulp, huge arguments reduced exactly).
+            Cos "cos" same(cos) real: Polynomial, complex: Host;
             /// `tanh x`.
             Tanh "tanh" same(tanh) real: Host, complex: Host;
             /// `sqrt x`.

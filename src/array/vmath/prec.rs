@@ -4,6 +4,8 @@
 // value is the nearest float, as there), and `1 / ln 2` is fdlibm's, not `std`'s constant.
 #![allow(clippy::excessive_precision, clippy::approx_constant)]
 
+use super::pio2::{TABLE_F32, TABLE_F64};
+
 /// A float of bits `b` (f64).
 const fn d(b: u64) -> f64 {
     f64::from_bits(b)
@@ -36,6 +38,55 @@ pub struct Prec {
     pub log: LogConsts,
     /// `tanh`.
     pub tanh: TanhConsts,
+    /// `sin` and `cos`.
+    pub trig: TrigConsts,
+}
+
+/// A table of constants of one precision, read by [`Lanes::gather`](super::Lanes::gather).
+#[derive(Copy, Clone, Debug)]
+pub enum Table {
+    /// `f64` values.
+    F64(&'static [f64]),
+    /// `f32` values.
+    F32(&'static [f32]),
+}
+
+/// The constants of `sin` and `cos`.
+pub struct TrigConsts {
+    /// `2 / pi`.
+    pub inv_pio2: f64,
+    /// `pi / 2` in parts short enough that `n` times each is exact while `|x| < bound`.
+    pub pio2: &'static [f64],
+    /// `pi / 2` less its parts.
+    pub pio2_tail: f64,
+    /// `|x|` from this on (finite): the reduction of huge arguments.
+    pub bound: f64,
+    /// `|x|` below this: `sin x = x`.
+    pub tiny: f64,
+    /// `S1, S2, ...`: `sin r = r + r^3 (S1 + r^2 S2 + ...)`.
+    pub sin: &'static [f64],
+    /// `C1, C2, ...`: `cos r = 1 - r^2 / 2 + r^4 (C1 + r^2 C2 + ...)`.
+    pub cos: &'static [f64],
+    /// The reduction of huge arguments.
+    pub huge: HugeConsts,
+}
+
+/// The constants of the reduction of huge arguments (`pio2.rs`).
+pub struct HugeConsts {
+    /// The chunks of `2/pi`, one row an exponent.
+    pub table: Table,
+    /// The exponent of the first row.
+    pub first: f64,
+    /// The rows.
+    pub rows: f64,
+    /// The significand's high part: all but its low bits.
+    pub high: u64,
+    /// `pi / 2` as two floats.
+    pub pio2: (f64, f64),
+    /// The first of those in two halves of half the mantissa.
+    pub pio2_split: (f64, f64),
+    /// `2^ceil((mant + 1) / 2) + 1`, which splits a float in halves.
+    pub veltkamp: f64,
 }
 
 /// The constants of `exp`.
@@ -189,6 +240,39 @@ pub static F64: Prec = Prec {
             -3.927832388331683e-05,
         ],
     },
+    trig: TrigConsts {
+        inv_pio2: 6.36619772367581382433e-01,
+        pio2: &[d(0x3ff9_21fb_5440_0000), d(0x3dd0_b461_1a60_0000), d(0x3ba3_198a_2e00_0000)],
+        pio2_tail: d(0x397b_839a_2520_49c1),
+        // 2^20 pi/2 and a little less: n <= 2^20, and the parts have 33 bits.
+        bound: 1647099.0,
+        tiny: d(0x3e50_0000_0000_0000),
+        sin: &[
+            -1.66666666666666324348e-01,
+            8.33333333332248946124e-03,
+            -1.98412698298579493134e-04,
+            2.75573137070700676789e-06,
+            -2.50507602534068634195e-08,
+            1.58969099521155010221e-10,
+        ],
+        cos: &[
+            4.16666666666666019037e-02,
+            -1.38888888888741095749e-03,
+            2.48015872894767294178e-05,
+            -2.75573143513906633035e-07,
+            2.08757232129817482790e-09,
+            -1.13596475577881948265e-11,
+        ],
+        huge: HugeConsts {
+            table: Table::F64(&TABLE_F64),
+            first: 20.0,
+            rows: 1004.0,
+            high: !((1 << 27) - 1),
+            pio2: (d(0x3ff9_21fb_5444_2d18), d(0x3c91_a626_3314_5c07)),
+            pio2_split: (d(0x3ff9_21fb_5800_0000), -d(0x3e4d_de97_4000_0000)),
+            veltkamp: 134217729.0,
+        },
+    },
 };
 
 /// `f32`.
@@ -244,5 +328,36 @@ pub static F32: Prec = Prec {
             -0.008863235529902197f32 as f64,
             0.003592128036572481f32 as f64,
         ],
+    },
+    trig: TrigConsts {
+        inv_pio2: s(0x3f22_f983),
+        pio2: &[s(0x3fc9_0000), s(0x39fd_a000), s(0x33a2_2000), s(0x2c34_6000), s(0x248d_3000)],
+        pio2_tail: s(0x1d18_cc51),
+        // 2^12 pi/2 and a little less: n <= 2^12, and the parts have 12 bits.
+        bound: 6433.0,
+        tiny: s(0x3980_0000),
+        sin: &[
+            -1.6666667163e-01f32 as f64,
+            8.3333337680e-03f32 as f64,
+            -1.9841270114e-04f32 as f64,
+            2.7557314297e-06f32 as f64,
+            -2.5050759689e-08f32 as f64,
+        ],
+        cos: &[
+            4.1666667908e-02f32 as f64,
+            -1.3888889225e-03f32 as f64,
+            2.4801587642e-05f32 as f64,
+            -2.7557314297e-07f32 as f64,
+            2.0875723372e-09f32 as f64,
+        ],
+        huge: HugeConsts {
+            table: Table::F32(&TABLE_F32),
+            first: 12.0,
+            rows: 116.0,
+            high: 0xffff_f000,
+            pio2: (s(0x3fc9_0fdb), s(0xb33b_bd2e)),
+            pio2_split: (1.57080078125, -4.410743713378906e-06),
+            veltkamp: 4097.0,
+        },
     },
 };
