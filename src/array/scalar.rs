@@ -130,7 +130,7 @@ macro_rules! real {
                 vmath::cos(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn tanh(self) -> Self {
-                <$t>::tanh(self)
+                vmath::tanh(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn ln_1p(self) -> Self {
                 vmath::ln_1p(&mut vmath::Scalar::<$t>::default(), self)

@@ -158,14 +158,12 @@ pub struct LogConsts {
 
 /// The constants of `tanh`.
 pub struct TanhConsts {
-    /// `|x|` above this: `1`.
-    pub huge: f64,
-    /// `|x|` at or above this: `1 - 2 / (expm1(2|x|) + 2)`.
+    /// `|x|` at or above this: `1 - 2 / (e^(2|x|) + 1)`.
     pub big: f64,
-    /// `|x|` at or above this: `expm1(2|x|) / (expm1(2|x|) + 2)`.
-    pub mid: f64,
-    /// The Taylor series below `mid`: `tanh x = x (1 + z P(z))`, `z = x^2`.
-    pub taylor: &'static [f64],
+    /// Below `big`, `tanh x = x + x z P(z) / Q(z)`, `z = x^2`: `P`.
+    pub p: &'static [f64],
+    /// `Q`.
+    pub q: &'static [f64],
 }
 
 /// `f64`.
@@ -222,23 +220,9 @@ pub static F64: Prec = Prec {
         c_limit: 54.0,
     },
     tanh: TanhConsts {
-        // tanh rounds to 1 from 19.06 on; 2 * 19.1 / ln2 rounds to 55, below `expm1.big`.
-        huge: 19.1,
-        big: d(0x3fe1_93eb_0000_0000),
-        mid: d(0x3fd0_58af_0000_0000),
-        taylor: &[
-            -0.3333333333333333,
-            0.13333333333333333,
-            -0.05396825396825397,
-            0.021869488536155203,
-            -0.008863235529902197,
-            0.003592128036572481,
-            -0.0014558343870513183,
-            0.000590027440945586,
-            -0.00023912911424355248,
-            9.691537956929451e-05,
-            -3.927832388331683e-05,
-        ],
+        big: 0.625,
+        p: &[-1.61468768441708447952e+03, -9.92877231001918586564e+01, -9.64399179425052238628e-01],
+        q: &[4.84406305325125486048e+03, 2.23548839060100448583e+03, 1.12811678491632931402e+02, 1.0],
     },
     trig: TrigConsts {
         inv_pio2: 6.36619772367581382433e-01,
@@ -317,17 +301,15 @@ pub static F32: Prec = Prec {
         c_limit: 25.0,
     },
     tanh: TanhConsts {
-        huge: 10.0,
-        big: s(0x3f0c_9f55),
-        mid: s(0x3e82_c579),
-        taylor: &[
-            -0.3333333333333333f32 as f64,
-            0.13333333333333333f32 as f64,
-            -0.05396825396825397f32 as f64,
-            0.021869488536155203f32 as f64,
-            -0.008863235529902197f32 as f64,
-            0.003592128036572481f32 as f64,
+        big: 0.625,
+        p: &[
+            -3.33332819422e-01f32 as f64,
+            1.33314422036e-01f32 as f64,
+            -5.37397155531e-02f32 as f64,
+            2.06390887954e-02f32 as f64,
+            -5.70498872745e-03f32 as f64,
         ],
+        q: &[1.0],
     },
     trig: TrigConsts {
         inv_pio2: s(0x3f22_f983),
