@@ -23,6 +23,8 @@ pub trait Num:
     fn sin(self) -> Self;
     /// Cosine.
     fn cos(self) -> Self;
+    /// Tangent.
+    fn tan(self) -> Self;
     /// Hyperbolic tangent.
     fn tanh(self) -> Self;
     /// `ln(1 + x)`.
@@ -128,6 +130,9 @@ macro_rules! real {
             }
             fn cos(self) -> Self {
                 vmath::cos(&mut vmath::Scalar::<$t>::default(), self)
+            }
+            fn tan(self) -> Self {
+                vmath::tan(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn tanh(self) -> Self {
                 vmath::tanh(&mut vmath::Scalar::<$t>::default(), self)
@@ -238,6 +243,9 @@ macro_rules! complex {
             }
             fn cos(self) -> Self {
                 <$t>::cos(self)
+            }
+            fn tan(self) -> Self {
+                <$t>::tan(self)
             }
             fn tanh(self) -> Self {
                 <$t>::tanh(self)

@@ -39,6 +39,8 @@ macro_rules! unary_primitives {
             Sin "sin" same(sin) real: Polynomial, complex: Host;
             /// `cos x` (real: within 1 ulp, huge arguments reduced exactly).
             Cos "cos" same(cos) real: Polynomial, complex: Host;
+            /// `tan x` (real: within 2 ulp, huge arguments reduced exactly).
+            Tan "tan" same(tan) real: Polynomial, complex: Host;
             /// `tanh x` (real: within 2 ulp).
             Tanh "tanh" same(tanh) real: Polynomial, complex: Host;
             /// `sqrt x`.

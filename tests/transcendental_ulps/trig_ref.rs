@@ -3,7 +3,7 @@
 //! times `pi/2` and the Taylor series in double-double. Independent of `array/vmath`'s
 //! reduction (integer arithmetic, its own bits of `2/pi`, no table).
 
-use super::{add, dd, mul, two_sum, Dd, Reference};
+use super::{add, dd, div, mul, two_sum, Dd, Reference};
 
 /// The bits of `2/pi` after the point, 24 a word (to bit 1320).
 const TWO_OVER_PI: [u32; 55] = [
@@ -113,4 +113,15 @@ pub fn ref_sin(x: f64) -> Reference {
 
 pub fn ref_cos(x: f64) -> Reference {
     trig(x, true)
+}
+
+pub fn ref_tan(x: f64) -> Reference {
+    let ax = x.abs();
+    if ax < 1e-30 {
+        return (two_sum(x, x * x * x / 3.0), 0);
+    }
+    let (n, f) = reduce(ax);
+    let (s, c) = sin_cos(mul(f, PIO2));
+    let v = if n % 2 == 0 { div(s, c) } else { neg(div(c, s)) };
+    (if x < 0.0 { neg(v) } else { v }, 0)
 }

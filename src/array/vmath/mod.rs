@@ -9,13 +9,13 @@
 //!
 //! The algorithms are FreeBSD's (fdlibm's, as musl and the `libm` crate carry them) made
 //! branch-free: every path is computed and the result selected. One exception, the reduction of
-//! `sin` and `cos` arguments beyond `2^20 pi/2` (`f64`; `2^12 pi/2` for `f32`) by `pi/2` to the
+//! `sin`, `cos` and `tan` arguments beyond `2^20 pi/2` (`f64`; `2^12 pi/2` for `f32`) by `pi/2` to the
 //! last bit (Payne-Hanek, `pio2.rs`, a table of the bits of `2/pi` read by [`Lanes::gather`]):
 //! it runs under one branch, taken when some lane needs it ([`Lanes::when_any`]), and its
 //! result is selected in those lanes only, so the bits do not depend on the neighbours. Measured
-//! accuracy (`tests/transcendental_ulps.rs`, 10^6 points a function; every `f32` for `sin` and
-//! `cos` in an ignored test): `exp`, `log`, `sin` and `cos` within 1 ulp, `expm1`, `log1p`,
-//! `tanh` within 2 ulp, special values exact.
+//! accuracy (`tests/transcendental_ulps.rs`, 10^6 points a function; every `f32` for `sin`,
+//! `cos` and `tan` in an ignored test): `exp`, `log`, `sin` and `cos` within 1 ulp, `tan`,
+//! `expm1`, `log1p`, `tanh` within 2 ulp, special values exact.
 //!
 //! `expm1` is not wired in: its row stays `Host` (the platform's function). Branch-free, it is
 //! about 100 operations a vector of lanes (fdlibm's five cases of `k`, all computed), twice the
@@ -33,7 +33,7 @@ mod trig;
 pub use exp::{exp, expm1, tanh};
 pub use log::{ln, ln_1p};
 pub use prec::{Prec, Table, F32, F64};
-pub use trig::{cos, sin};
+pub use trig::{cos, sin, tan};
 
 /// The operations the algorithms are written in: IEEE arithmetic on floats (one lane or
 /// several), comparisons giving masks, selection by mask, and integer operations on the floats'

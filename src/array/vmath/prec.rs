@@ -67,8 +67,27 @@ pub struct TrigConsts {
     pub sin: &'static [f64],
     /// `C1, C2, ...`: `cos r = 1 - r^2 / 2 + r^4 (C1 + r^2 C2 + ...)`.
     pub cos: &'static [f64],
+    /// `tan`.
+    pub tan: TanConsts,
     /// The reduction of huge arguments.
     pub huge: HugeConsts,
+}
+
+/// The constants of `tan` (fdlibm's `__tan`): `tan r = r + r^3 (T0 + z R(z^2) + z^2 V(z^2))`,
+/// `z = r^2`.
+pub struct TanConsts {
+    /// `T0`.
+    pub t0: f64,
+    /// `R`: `T1, T3, ..., T11`.
+    pub r: &'static [f64],
+    /// `V`: `T2, T4, ..., T12`.
+    pub v: &'static [f64],
+    /// `pi / 4` in two floats.
+    pub pio4: (f64, f64),
+    /// `|r|` from this on: `tan(pi/4 - |r|)`.
+    pub big: f64,
+    /// The bits of a float's high half.
+    pub high: u64,
 }
 
 /// The constants of the reduction of huge arguments (`pio2.rs`).
@@ -247,6 +266,28 @@ pub static F64: Prec = Prec {
             2.08757232129817482790e-09,
             -1.13596475577881948265e-11,
         ],
+        tan: TanConsts {
+            t0: 3.33333333333334091986e-01,
+            r: &[
+                1.33333333333201242699e-01,
+                2.18694882948595424599e-02,
+                3.59207910759131235356e-03,
+                5.88041240820264096874e-04,
+                7.81794442939557092300e-05,
+                -1.85586374855275456654e-05,
+            ],
+            v: &[
+                5.39682539762260521377e-02,
+                8.86323982359930005737e-03,
+                1.45620945432529025516e-03,
+                2.46463134818469906812e-04,
+                7.14072491382608190305e-05,
+                2.59073051863633712884e-05,
+            ],
+            pio4: (7.85398163397448278999e-01, 3.06161699786838301793e-17),
+            big: d(0x3fe5_9428_0000_0000),
+            high: 0xffff_ffff_0000_0000,
+        },
         huge: HugeConsts {
             table: Table::F64(&TABLE_F64),
             first: 20.0,
@@ -332,6 +373,28 @@ pub static F32: Prec = Prec {
             -2.7557314297e-07f32 as f64,
             2.0875723372e-09f32 as f64,
         ],
+        tan: TanConsts {
+            t0: 3.33333333333334091986e-01f32 as f64,
+            r: &[
+                1.33333333333201242699e-01f32 as f64,
+                2.18694882948595424599e-02f32 as f64,
+                3.59207910759131235356e-03f32 as f64,
+                5.88041240820264096874e-04f32 as f64,
+                7.81794442939557092300e-05f32 as f64,
+                -1.85586374855275456654e-05f32 as f64,
+            ],
+            v: &[
+                5.39682539762260521377e-02f32 as f64,
+                8.86323982359930005737e-03f32 as f64,
+                1.45620945432529025516e-03f32 as f64,
+                2.46463134818469906812e-04f32 as f64,
+                7.14072491382608190305e-05f32 as f64,
+                2.59073051863633712884e-05f32 as f64,
+            ],
+            pio4: (s(0x3f49_0fda), s(0x3322_2168)),
+            big: s(0x3f2c_a140),
+            high: 0xffff_f000,
+        },
         huge: HugeConsts {
             table: Table::F32(&TABLE_F32),
             first: 12.0,

@@ -1,5 +1,6 @@
-//! `sin` and `cos` (fdlibm's `k_sin.c`, `k_cos.c` and `e_rem_pio2.c`, branch-free): `x = n pi/2
-//! + r`, `|r| <= pi/4` (about) in two floats, and the kernel of the quadrant `n mod 4`, its sign.
+//! `sin`, `cos` and `tan` (fdlibm's `k_sin.c`, `k_cos.c`, `k_tan.c` and `e_rem_pio2.c`,
+//! branch-free): `x = n pi/2 + r`, `|r| <= pi/4` (about) in two floats, and the kernel of the
+//! quadrant `n mod 4`, its sign.
 //!
 //! Below `bound` (`2^20 pi/2` for `f64`, `2^12 pi/2` for `f32`) the reduction is Cody and
 //! Waite's, with `pi/2` in parts short enough that `n` times each is exact and every subtraction
@@ -48,6 +49,93 @@ pub fn cos<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let neg = l.or(q1, q2);
     let y = l.sel(neg, ny, y);
     special(l, x, ax, y)
+}
+
+/// `tan x`; NaN at `±inf`. fdlibm's `__tan`: the odd polynomial of `tan r`, from `|r| = 0.6744`
+/// on of `tan(pi/4 - |r|)`, and `-1 / tan r` in the odd quadrants; one division for both.
+pub fn tan<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+    let ax = l.abs(x);
+    let [r, r_lo, n] = reduce(l, x, ax);
+    let q = quadrant(l, n);
+    let (one, three) = (l.c(1.0), l.c(3.0));
+    let q1 = l.eq(q, one);
+    let q3 = l.eq(q, three);
+    let odd = l.or(q1, q3);
+    let t = &l.prec().trig.tan;
+    // |r| from `big` on: r = (pi/4 - |r|) + (pi/4 lo - |r_lo|), r_lo = 0.
+    let zero = l.c(0.0);
+    let negative = l.lt(r, zero);
+    let ar = l.abs(r);
+    let nlo = l.neg(r_lo);
+    let alo = l.sel(negative, nlo, r_lo);
+    let (p4, p4lo) = (l.c(t.pio4.0), l.c(t.pio4.1));
+    let z = l.sub(p4, ar);
+    let w = l.sub(p4lo, alo);
+    let rb = l.add(z, w);
+    let big = l.c(t.big);
+    let is_big = l.le(big, ar);
+    let x1 = l.sel(is_big, rb, r);
+    let y1 = l.sel(is_big, zero, r_lo);
+    let (w, rr) = tan_poly(l, x1, y1);
+    // One division: big, w^2 / (w + v) (v = -1 in odd quadrants, else 1); odd, -1 / w.
+    let m1 = l.c(-1.0);
+    let v = l.sel(odd, m1, one);
+    let ww = l.mul(w, w);
+    let wv = l.add(w, v);
+    let num = l.sel(is_big, ww, m1);
+    let den = l.sel(is_big, wv, w);
+    let a = l.div(num, den);
+    // big: ±(v - 2 (x1 - (a - rr)))
+    let d = l.sub(a, rr);
+    let d = l.sub(x1, d);
+    let two = l.c(2.0);
+    let d = l.mul(two, d);
+    let yb = l.sub(v, d);
+    let nyb = l.neg(yb);
+    let yb = l.sel(negative, nyb, yb);
+    // odd: -1 / (x1 + rr) to the last bit: t = a's high half, t + a (1 + t zh + t (rr - (zh - x1)))
+    let mask = l.ci(t.high);
+    let wb = l.bits(w);
+    let zh = l.iand(wb, mask);
+    let zh = l.float(zh);
+    let zx = l.sub(zh, x1);
+    let vv = l.sub(rr, zx);
+    let ab = l.bits(a);
+    let th = l.iand(ab, mask);
+    let th = l.float(th);
+    let tz = l.mul(th, zh);
+    let s = l.add(one, tz);
+    let tv = l.mul(th, vv);
+    let s = l.add(s, tv);
+    let s = l.mul(a, s);
+    let yo = l.add(th, s);
+    let y = l.sel(odd, yo, w);
+    let y = l.sel(is_big, yb, y);
+    let tiny = l.c(l.prec().trig.tiny);
+    let is_tiny = l.lt(ax, tiny);
+    let y = l.sel(is_tiny, x, y);
+    special(l, x, ax, y)
+}
+
+/// `(x + r, r)` of fdlibm's `__tan`: `tan(x + y) = x + r`, `r = y + z (s (R + V) + y) + s T0`
+/// (`z = x^2`, `s = z x`, `R` and `V / z` polynomials in `z^2`).
+fn tan_poly<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> (L::F, L::F) {
+    let t = &l.prec().trig.tan;
+    let z = l.mul(x, x);
+    let w = l.mul(z, z);
+    let r = l.horner(w, t.r);
+    let v = l.horner(w, t.v);
+    let v = l.mul(z, v);
+    let s = l.mul(z, x);
+    let rv = l.add(r, v);
+    let srv = l.mul(s, rv);
+    let srv = l.add(srv, y);
+    let zr = l.mul(z, srv);
+    let r = l.add(y, zr);
+    let t0 = l.c(t.t0);
+    let st = l.mul(s, t0);
+    let r = l.add(r, st);
+    (l.add(x, r), r)
 }
 
 /// NaN at `±inf`, and a NaN argument itself.

@@ -184,6 +184,7 @@ impl KernelEmitter<'_, '_> {
             PolynomialUnary::Log1p => vmath::ln_1p(&mut l, x),
             PolynomialUnary::Sin => vmath::sin(&mut l, x),
             PolynomialUnary::Cos => vmath::cos(&mut l, x),
+            PolynomialUnary::Tan => vmath::tan(&mut l, x),
             PolynomialUnary::Tanh => vmath::tanh(&mut l, x),
         })
     }
