@@ -23,6 +23,8 @@ pub trait Num:
     fn sin(self) -> Self;
     /// Cosine.
     fn cos(self) -> Self;
+    /// Tangent.
+    fn tan(self) -> Self;
     /// Hyperbolic tangent.
     fn tanh(self) -> Self;
     /// `ln(1 + x)`.
@@ -124,13 +126,16 @@ macro_rules! real {
                 vmath::ln(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn sin(self) -> Self {
-                <$t>::sin(self)
+                vmath::sin(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn cos(self) -> Self {
-                <$t>::cos(self)
+                vmath::cos(&mut vmath::Scalar::<$t>::default(), self)
+            }
+            fn tan(self) -> Self {
+                vmath::tan(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn tanh(self) -> Self {
-                <$t>::tanh(self)
+                vmath::tanh(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn ln_1p(self) -> Self {
                 vmath::ln_1p(&mut vmath::Scalar::<$t>::default(), self)
@@ -238,6 +243,9 @@ macro_rules! complex {
             }
             fn cos(self) -> Self {
                 <$t>::cos(self)
+            }
+            fn tan(self) -> Self {
+                <$t>::tan(self)
             }
             fn tanh(self) -> Self {
                 <$t>::tanh(self)

@@ -103,6 +103,7 @@ fn unary_vjp(u: UnaryOp, a: &DlArray, y: &DlArray, ct: &DlArray) -> Option<DlArr
         UnaryOp::Log => ct / conj(a),
         UnaryOp::Sin => ct * conj(&a.cos()),
         UnaryOp::Cos => -(ct * conj(&a.sin())),
+        UnaryOp::Tan => ct * conj(&(1.0 + y.square())),
         UnaryOp::Tanh => ct * conj(&(1.0 - y.square())),
         UnaryOp::Sqrt => ct * 0.5 / conj(y),
         UnaryOp::Abs => ct * a.sign(),

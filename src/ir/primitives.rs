@@ -35,12 +35,14 @@ macro_rules! unary_primitives {
             Exp "exp" same(exp) real: Polynomial, complex: Host;
             /// `ln x` (principal branch for complex).
             Log "log" same(ln) real: Polynomial, complex: Host;
-            /// `sin x`.
-            Sin "sin" same(sin) real: Host, complex: Host;
-            /// `cos x`.
-            Cos "cos" same(cos) real: Host, complex: Host;
-            /// `tanh x`.
-            Tanh "tanh" same(tanh) real: Host, complex: Host;
+            /// `sin x` (real: within 1 ulp, huge arguments reduced exactly).
+            Sin "sin" same(sin) real: Polynomial, complex: Host;
+            /// `cos x` (real: within 1 ulp, huge arguments reduced exactly).
+            Cos "cos" same(cos) real: Polynomial, complex: Host;
+            /// `tan x` (real: within 2 ulp, huge arguments reduced exactly).
+            Tan "tan" same(tan) real: Polynomial, complex: Host;
+            /// `tanh x` (real: within 2 ulp).
+            Tanh "tanh" same(tanh) real: Polynomial, complex: Host;
             /// `sqrt x`.
             Sqrt "sqrt" same(sqrt) real: Inline, complex: Host;
             /// `|x|`; real result for complex input.

@@ -66,6 +66,8 @@ unary_methods! {
     sin => Sin;
     /// Cosine.
     cos => Cos;
+    /// Tangent.
+    tan => Tan;
     /// Hyperbolic tangent.
     tanh => Tanh;
     /// Square root (principal branch for complex; NaN for negative reals).
@@ -109,13 +111,6 @@ unary_methods! {
 }
 
 impl DlArray {
-    /// Tangent, `sin x / cos x`.
-    #[track_caller]
-    pub fn tan(&self) -> DlArray {
-        let _origin = crate::trace::current_origin::user_call();
-        self.sin() / self.cos()
-    }
-
     /// `x * x`.
     #[track_caller]
     pub fn square(&self) -> DlArray {

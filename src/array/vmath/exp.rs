@@ -1,4 +1,4 @@
-//! `exp`, `expm1` and `tanh` (fdlibm's `e_exp.c`, `s_expm1.c`, `s_tanh.c`, branch-free).
+//! `exp`, `expm1` (fdlibm's `e_exp.c`, `s_expm1.c`, branch-free) and `tanh` (Cephes', on `exp`).
 
 use super::{Lanes, Steps};
 
@@ -72,7 +72,7 @@ pub fn expm1<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let r = l.sub(hi, lo);
     let hr = l.sub(hi, r);
     let c = l.sub(hr, lo);
-    let e = expm1_e(l, r, c, p.q, true);
+    let e = expm1_e(l, r, c, p.q);
     let y = expm1_scale(l, r, e, k);
     let (tiny, neg, over) = (l.c(p.tiny), l.c(p.neg), l.c(p.over));
     let (m1, inf) = (l.c(-1.0), l.c(f64::INFINITY));
@@ -95,7 +95,7 @@ struct Reduced<F> {
     e: F,
 }
 
-fn expm1_e<L: Lanes>(l: &mut L, r: L::F, c: L::F, q: &[f64], with_k0: bool) -> Reduced<L::F> {
+fn expm1_e<L: Lanes>(l: &mut L, r: L::F, c: L::F, q: &[f64]) -> Reduced<L::F> {
     let half = l.c(0.5);
     let hfx = l.mul(half, r);
     let hxs = l.mul(r, hfx);
@@ -113,13 +113,9 @@ fn expm1_e<L: Lanes>(l: &mut L, r: L::F, c: L::F, q: &[f64], with_k0: bool) -> R
     let q = l.div(num, den);
     let e = l.mul(hxs, q);
     // k = 0: r - (r e - hxs)
-    let k0 = if with_k0 {
-        let re = l.mul(r, e);
-        let re = l.sub(re, hxs);
-        l.sub(r, re)
-    } else {
-        e
-    };
+    let re = l.mul(r, e);
+    let re = l.sub(re, hxs);
+    let k0 = l.sub(r, re);
     // e = r (e - c) - c - hxs
     let ec = l.sub(e, c);
     let e = l.mul(r, ec);
@@ -194,60 +190,30 @@ fn expm1_near<L: Lanes>(l: &mut L, r: L::F, e: L::F, d: L::F, k: L::F) -> L::F {
     l.sel(lo_k, a, b)
 }
 
-/// `expm1(a)` for `a` in `[ln2 / 2, 2 huge]` (`tanh`'s argument from `mid` on), where
-/// `1 <= k <= big`: fdlibm's `k = 1` and `2 <= k <= big` paths only (the argument is clamped to
-/// `2 huge`; the others' lanes are replaced by the caller).
-fn expm1_pos<L: Lanes>(l: &mut L, a: L::F, huge: f64) -> L::F {
-    let p = &l.prec().expm1;
-    let lim = l.c(2.0 * huge);
-    let above = l.lt(lim, a);
-    let a = l.sel(above, lim, a);
-    let inv = l.c(p.inv_ln2);
-    let t = l.mul(a, inv);
-    let (k, _) = l.round(t);
-    let (ln2hi, ln2lo) = (l.c(p.ln2.0), l.c(p.ln2.1));
-    let khi = l.mul(k, ln2hi);
-    let hi = l.sub(a, khi);
-    let lo = l.mul(k, ln2lo);
-    let r = l.sub(hi, lo);
-    let hr = l.sub(hi, r);
-    let c = l.sub(hr, lo);
-    let e = expm1_e(l, r, c, p.q, false).e;
-    let d = l.sub(r, e);
-    let k1 = expm1_k1(l, r, e, d);
-    let near = expm1_near(l, r, e, d, k);
-    let one = l.c(1.0);
-    let is1 = l.eq(k, one);
-    l.sel(is1, k1, near)
-}
-
-/// `tanh x`: `expm1(2|x|)` from `|x| = log(5/3) / 2` on (fdlibm), below it its Taylor series
-/// (`|x| (1 + x^2 P(x^2))`, where fdlibm's `-expm1(-2|x|) / (expm1(-2|x|) + 2)` loses up to 2 ulp).
+/// `tanh x` (Cephes' `tanh`): `1 - 2 / (e^(2|x|) + 1)` from `|x| = big` on, below it
+/// `|x| + |x| z P(z) / Q(z)`, `z = x^2`; one division, of the numerator and denominator each
+/// lane needs; the sign of `x` restored.
 pub fn tanh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().tanh;
     let ax = l.abs(x);
-    let (mid, big, huge) = (l.c(p.mid), l.c(p.big), l.c(p.huge));
     let two = l.c(2.0);
     let a2 = l.mul(two, ax);
-    let t = expm1_pos(l, a2, p.huge);
-    let t2 = l.add(t, two);
-    // big: 1 - 2 / (t + 2); mid: t / (t + 2) (one division, of the numerator each lane needs)
-    let is_big = l.le(big, ax);
-    let num = l.sel(is_big, two, t);
-    let q = l.div(num, t2);
+    let e = exp(l, a2);
     let one = l.c(1.0);
-    let tb = l.sub(one, q);
-    // small: |x| + |x| (z P(z))
+    let e1 = l.add(e, one);
     let z = l.mul(ax, ax);
-    let poly = l.horner(z, p.taylor);
-    let zp = l.mul(z, poly);
-    let s = l.mul(ax, zp);
+    let num = l.horner(z, p.p);
+    let den = l.horner(z, p.q);
+    let big = l.c(p.big);
+    let is_big = l.le(big, ax);
+    let num = l.sel(is_big, two, num);
+    let den = l.sel(is_big, e1, den);
+    let q = l.div(num, den);
+    let tb = l.sub(one, q);
+    let az = l.mul(ax, z);
+    let s = l.mul(az, q);
     let ts = l.add(ax, s);
-    let is_mid = l.le(mid, ax);
-    let y = l.sel(is_mid, q, ts);
-    let y = l.sel(is_big, tb, y);
-    let is_huge = l.lt(huge, ax);
-    let y = l.sel(is_huge, one, y);
+    let y = l.sel(is_big, tb, ts);
     let y = l.copysign(y, x);
     let nan = l.nan(x);
     l.sel(nan, x, y)

@@ -8,24 +8,32 @@
 //! the same instructions.
 //!
 //! The algorithms are FreeBSD's (fdlibm's, as musl and the `libm` crate carry them) made
-//! branch-free: every path is computed and the result selected. Measured accuracy
-//! (`tests/transcendental_ulps.rs`, 10^6 points a function): `exp` and `log` within 1 ulp,
+//! branch-free: every path is computed and the result selected. One exception, the reduction of
+//! `sin`, `cos` and `tan` arguments beyond `2^20 pi/2` (`f64`; `2^12 pi/2` for `f32`) by `pi/2` to the
+//! last bit (Payne-Hanek, `pio2.rs`, a table of the bits of `2/pi` read by [`Lanes::gather`]):
+//! it runs under one branch, taken when some lane needs it ([`Lanes::when_any`]), and its
+//! result is selected in those lanes only, so the bits do not depend on the neighbours. Measured
+//! accuracy (`tests/transcendental_ulps.rs`, 10^6 points a function; every `f32` for `sin`,
+//! `cos` and `tan` in an ignored test): `exp`, `log`, `sin` and `cos` within 1 ulp, `tan`,
 //! `expm1`, `log1p`, `tanh` within 2 ulp, special values exact.
 //!
-//! `expm1` and `tanh` are not wired in: their rows stay `Host` (the platform's functions).
-//! Branch-free, `expm1` is about 100 operations a vector of lanes (fdlibm's five cases of `k`,
-//! all computed), twice the time of libm's on `f64` (and 0.7x on `f32`); `tanh` about 110 (an
-//! `expm1`, a Taylor series, three cases): inline in each kernel it made a program of thousands
-//! of small kernels (W8, an LSTM's sigmoids) 25% slower, and the interpreter's scalar loops
-//! slower than libm's.
+//! `expm1` is not wired in: its row stays `Host` (the platform's function). Branch-free, it is
+//! about 100 operations a vector of lanes (fdlibm's five cases of `k`, all computed), twice the
+//! time of libm's on `f64` (and 0.7x on `f32`). `tanh` was too, as fdlibm's (an `expm1`, a
+//! Taylor series, three cases, about 110 operations: a program of thousands of small kernels,
+//! W8, ran 25% slower); as Cephes' (`1 - 2 / (e^(2|x|) + 1)` with the inline `exp` from 0.625
+//! on, a rational below, one division for both, about 55 operations) it is inline.
 
 mod exp;
 mod log;
+mod pio2;
 mod prec;
+mod trig;
 
 pub use exp::{exp, expm1, tanh};
 pub use log::{ln, ln_1p};
-pub use prec::{Prec, F32, F64};
+pub use prec::{Prec, Table, F32, F64};
+pub use trig::{cos, sin, tan};
 
 /// The operations the algorithms are written in: IEEE arithmetic on floats (one lane or
 /// several), comparisons giving masks, selection by mask, and integer operations on the floats'
@@ -83,6 +91,16 @@ pub trait Lanes {
     fn shl(&mut self, a: Self::I, s: u32) -> Self::I;
     /// `a >> s`, logical.
     fn ushr(&mut self, a: Self::I, s: u32) -> Self::I;
+    /// `tab[i]` in each lane, `i` an index within the table.
+    fn gather(&mut self, tab: Table, i: Self::I) -> Self::F;
+    /// `m ? slow : fast` in each lane, where `slow` is computed only when `m` holds in some
+    /// lane (one branch around it): the rare path of an algorithm.
+    fn when_any<const N: usize>(
+        &mut self,
+        m: Self::M,
+        fast: [Self::F; N],
+        slow: impl FnOnce(&mut Self) -> [Self::F; N],
+    ) -> [Self::F; N];
 }
 
 /// Shared steps of the algorithms.
@@ -142,6 +160,33 @@ pub(crate) trait Steps: Lanes {
         self.float(r)
     }
 
+    /// `a + b` exactly, as the rounded sum and its error (Knuth's TwoSum).
+    fn two_sum(&mut self, a: Self::F, b: Self::F) -> (Self::F, Self::F) {
+        let s = self.add(a, b);
+        let bb = self.sub(s, a);
+        let sb = self.sub(s, bb);
+        let ea = self.sub(a, sb);
+        let eb = self.sub(b, bb);
+        (s, self.add(ea, eb))
+    }
+
+    /// `a + b` exactly when `a` is zero or its exponent is at least `b`'s (Fast2Sum).
+    fn fast_two_sum(&mut self, a: Self::F, b: Self::F) -> (Self::F, Self::F) {
+        let s = self.add(a, b);
+        let t = self.sub(a, s);
+        (s, self.add(t, b))
+    }
+
+    /// `x` in two halves of at most half the mantissa each (Veltkamp), `factor` being
+    /// `2^ceil((mant + 1) / 2) + 1`.
+    fn split(&mut self, x: Self::F, factor: f64) -> (Self::F, Self::F) {
+        let f = self.c(factor);
+        let t = self.mul(x, f);
+        let d = self.sub(t, x);
+        let hi = self.sub(t, d);
+        (hi, self.sub(x, hi))
+    }
+
     /// `x` clamped to `[lo, hi]` (a NaN stays NaN).
     fn clamp(&mut self, x: Self::F, lo: f64, hi: f64) -> Self::F {
         let (l, h) = (self.c(lo), self.c(hi));
@@ -164,7 +209,7 @@ impl<T> Default for Scalar<T> {
 }
 
 macro_rules! scalar_lanes {
-    ($t:ty, $i:ty, $prec:expr) => {
+    ($t:ty, $i:ty, $prec:expr, $tab:ident) => {
         impl Lanes for Scalar<$t> {
             type F = $t;
             type I = $i;
@@ -265,9 +310,29 @@ macro_rules! scalar_lanes {
             fn ushr(&mut self, a: $i, s: u32) -> $i {
                 a >> s
             }
+            #[inline(always)]
+            fn gather(&mut self, tab: Table, i: $i) -> $t {
+                match tab {
+                    Table::$tab(t) => t[i as usize],
+                    _ => unreachable!("a table of another precision"),
+                }
+            }
+            #[inline(always)]
+            fn when_any<const N: usize>(
+                &mut self,
+                m: bool,
+                fast: [$t; N],
+                slow: impl FnOnce(&mut Self) -> [$t; N],
+            ) -> [$t; N] {
+                if m {
+                    slow(self)
+                } else {
+                    fast
+                }
+            }
         }
     };
 }
 
-scalar_lanes!(f64, u64, &F64);
-scalar_lanes!(f32, u32, &F32);
+scalar_lanes!(f64, u64, &F64, F64);
+scalar_lanes!(f32, u32, &F32, F32);

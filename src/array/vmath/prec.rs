@@ -4,6 +4,8 @@
 // value is the nearest float, as there), and `1 / ln 2` is fdlibm's, not `std`'s constant.
 #![allow(clippy::excessive_precision, clippy::approx_constant)]
 
+use super::pio2::{TABLE_F32, TABLE_F64};
+
 /// A float of bits `b` (f64).
 const fn d(b: u64) -> f64 {
     f64::from_bits(b)
@@ -36,6 +38,74 @@ pub struct Prec {
     pub log: LogConsts,
     /// `tanh`.
     pub tanh: TanhConsts,
+    /// `sin` and `cos`.
+    pub trig: TrigConsts,
+}
+
+/// A table of constants of one precision, read by [`Lanes::gather`](super::Lanes::gather).
+#[derive(Copy, Clone, Debug)]
+pub enum Table {
+    /// `f64` values.
+    F64(&'static [f64]),
+    /// `f32` values.
+    F32(&'static [f32]),
+}
+
+/// The constants of `sin` and `cos`.
+pub struct TrigConsts {
+    /// `2 / pi`.
+    pub inv_pio2: f64,
+    /// `pi / 2` in parts short enough that `n` times each is exact while `|x| < bound`.
+    pub pio2: &'static [f64],
+    /// `pi / 2` less its parts.
+    pub pio2_tail: f64,
+    /// `|x|` from this on (finite): the reduction of huge arguments.
+    pub bound: f64,
+    /// `|x|` below this: `sin x = x`.
+    pub tiny: f64,
+    /// `S1, S2, ...`: `sin r = r + r^3 (S1 + r^2 S2 + ...)`.
+    pub sin: &'static [f64],
+    /// `C1, C2, ...`: `cos r = 1 - r^2 / 2 + r^4 (C1 + r^2 C2 + ...)`.
+    pub cos: &'static [f64],
+    /// `tan`.
+    pub tan: TanConsts,
+    /// The reduction of huge arguments.
+    pub huge: HugeConsts,
+}
+
+/// The constants of `tan` (fdlibm's `__tan`): `tan r = r + r^3 (T0 + z R(z^2) + z^2 V(z^2))`,
+/// `z = r^2`.
+pub struct TanConsts {
+    /// `T0`.
+    pub t0: f64,
+    /// `R`: `T1, T3, ..., T11`.
+    pub r: &'static [f64],
+    /// `V`: `T2, T4, ..., T12`.
+    pub v: &'static [f64],
+    /// `pi / 4` in two floats.
+    pub pio4: (f64, f64),
+    /// `|r|` from this on: `tan(pi/4 - |r|)`.
+    pub big: f64,
+    /// The bits of a float's high half.
+    pub high: u64,
+}
+
+/// The constants of the reduction of huge arguments (`pio2.rs`).
+pub struct HugeConsts {
+    /// The chunks of `2/pi`, one row an exponent.
+    pub table: Table,
+    /// The exponent of the first row.
+    pub first: f64,
+    /// The rows.
+    pub rows: f64,
+    /// The significand's high part: all but its low bits.
+    pub high: u64,
+    /// `pi / 2` as two floats.
+    pub pio2: (f64, f64),
+    /// The first of those in two halves of half the mantissa.
+    pub pio2_split: (f64, f64),
+    /// `2^ceil((mant + 1) / 2) + 1`, which splits a float in halves.
+    pub veltkamp: f64,
 }
 
 /// The constants of `exp`.
@@ -107,14 +177,12 @@ pub struct LogConsts {
 
 /// The constants of `tanh`.
 pub struct TanhConsts {
-    /// `|x|` above this: `1`.
-    pub huge: f64,
-    /// `|x|` at or above this: `1 - 2 / (expm1(2|x|) + 2)`.
+    /// `|x|` at or above this: `1 - 2 / (e^(2|x|) + 1)`.
     pub big: f64,
-    /// `|x|` at or above this: `expm1(2|x|) / (expm1(2|x|) + 2)`.
-    pub mid: f64,
-    /// The Taylor series below `mid`: `tanh x = x (1 + z P(z))`, `z = x^2`.
-    pub taylor: &'static [f64],
+    /// Below `big`, `tanh x = x + x z P(z) / Q(z)`, `z = x^2`: `P`.
+    pub p: &'static [f64],
+    /// `Q`.
+    pub q: &'static [f64],
 }
 
 /// `f64`.
@@ -171,23 +239,64 @@ pub static F64: Prec = Prec {
         c_limit: 54.0,
     },
     tanh: TanhConsts {
-        // tanh rounds to 1 from 19.06 on; 2 * 19.1 / ln2 rounds to 55, below `expm1.big`.
-        huge: 19.1,
-        big: d(0x3fe1_93eb_0000_0000),
-        mid: d(0x3fd0_58af_0000_0000),
-        taylor: &[
-            -0.3333333333333333,
-            0.13333333333333333,
-            -0.05396825396825397,
-            0.021869488536155203,
-            -0.008863235529902197,
-            0.003592128036572481,
-            -0.0014558343870513183,
-            0.000590027440945586,
-            -0.00023912911424355248,
-            9.691537956929451e-05,
-            -3.927832388331683e-05,
+        big: 0.625,
+        p: &[-1.61468768441708447952e+03, -9.92877231001918586564e+01, -9.64399179425052238628e-01],
+        q: &[4.84406305325125486048e+03, 2.23548839060100448583e+03, 1.12811678491632931402e+02, 1.0],
+    },
+    trig: TrigConsts {
+        inv_pio2: 6.36619772367581382433e-01,
+        pio2: &[d(0x3ff9_21fb_5440_0000), d(0x3dd0_b461_1a60_0000), d(0x3ba3_198a_2e00_0000)],
+        pio2_tail: d(0x397b_839a_2520_49c1),
+        // 2^20 pi/2 and a little less: n <= 2^20, and the parts have 33 bits.
+        bound: 1647099.0,
+        tiny: d(0x3e50_0000_0000_0000),
+        sin: &[
+            -1.66666666666666324348e-01,
+            8.33333333332248946124e-03,
+            -1.98412698298579493134e-04,
+            2.75573137070700676789e-06,
+            -2.50507602534068634195e-08,
+            1.58969099521155010221e-10,
         ],
+        cos: &[
+            4.16666666666666019037e-02,
+            -1.38888888888741095749e-03,
+            2.48015872894767294178e-05,
+            -2.75573143513906633035e-07,
+            2.08757232129817482790e-09,
+            -1.13596475577881948265e-11,
+        ],
+        tan: TanConsts {
+            t0: 3.33333333333334091986e-01,
+            r: &[
+                1.33333333333201242699e-01,
+                2.18694882948595424599e-02,
+                3.59207910759131235356e-03,
+                5.88041240820264096874e-04,
+                7.81794442939557092300e-05,
+                -1.85586374855275456654e-05,
+            ],
+            v: &[
+                5.39682539762260521377e-02,
+                8.86323982359930005737e-03,
+                1.45620945432529025516e-03,
+                2.46463134818469906812e-04,
+                7.14072491382608190305e-05,
+                2.59073051863633712884e-05,
+            ],
+            pio4: (7.85398163397448278999e-01, 3.06161699786838301793e-17),
+            big: d(0x3fe5_9428_0000_0000),
+            high: 0xffff_ffff_0000_0000,
+        },
+        huge: HugeConsts {
+            table: Table::F64(&TABLE_F64),
+            first: 20.0,
+            rows: 1004.0,
+            high: !((1 << 27) - 1),
+            pio2: (d(0x3ff9_21fb_5444_2d18), d(0x3c91_a626_3314_5c07)),
+            pio2_split: (d(0x3ff9_21fb_5800_0000), -d(0x3e4d_de97_4000_0000)),
+            veltkamp: 134217729.0,
+        },
     },
 };
 
@@ -233,16 +342,67 @@ pub static F32: Prec = Prec {
         c_limit: 25.0,
     },
     tanh: TanhConsts {
-        huge: 10.0,
-        big: s(0x3f0c_9f55),
-        mid: s(0x3e82_c579),
-        taylor: &[
-            -0.3333333333333333f32 as f64,
-            0.13333333333333333f32 as f64,
-            -0.05396825396825397f32 as f64,
-            0.021869488536155203f32 as f64,
-            -0.008863235529902197f32 as f64,
-            0.003592128036572481f32 as f64,
+        big: 0.625,
+        p: &[
+            -3.33332819422e-01f32 as f64,
+            1.33314422036e-01f32 as f64,
+            -5.37397155531e-02f32 as f64,
+            2.06390887954e-02f32 as f64,
+            -5.70498872745e-03f32 as f64,
         ],
+        q: &[1.0],
+    },
+    trig: TrigConsts {
+        inv_pio2: s(0x3f22_f983),
+        pio2: &[s(0x3fc9_0000), s(0x39fd_a000), s(0x33a2_2000), s(0x2c34_6000), s(0x248d_3000)],
+        pio2_tail: s(0x1d18_cc51),
+        // 2^12 pi/2 and a little less: n <= 2^12, and the parts have 12 bits.
+        bound: 6433.0,
+        tiny: s(0x3980_0000),
+        sin: &[
+            -1.6666667163e-01f32 as f64,
+            8.3333337680e-03f32 as f64,
+            -1.9841270114e-04f32 as f64,
+            2.7557314297e-06f32 as f64,
+            -2.5050759689e-08f32 as f64,
+        ],
+        cos: &[
+            4.1666667908e-02f32 as f64,
+            -1.3888889225e-03f32 as f64,
+            2.4801587642e-05f32 as f64,
+            -2.7557314297e-07f32 as f64,
+            2.0875723372e-09f32 as f64,
+        ],
+        tan: TanConsts {
+            t0: 3.33333333333334091986e-01f32 as f64,
+            r: &[
+                1.33333333333201242699e-01f32 as f64,
+                2.18694882948595424599e-02f32 as f64,
+                3.59207910759131235356e-03f32 as f64,
+                5.88041240820264096874e-04f32 as f64,
+                7.81794442939557092300e-05f32 as f64,
+                -1.85586374855275456654e-05f32 as f64,
+            ],
+            v: &[
+                5.39682539762260521377e-02f32 as f64,
+                8.86323982359930005737e-03f32 as f64,
+                1.45620945432529025516e-03f32 as f64,
+                2.46463134818469906812e-04f32 as f64,
+                7.14072491382608190305e-05f32 as f64,
+                2.59073051863633712884e-05f32 as f64,
+            ],
+            pio4: (s(0x3f49_0fda), s(0x3322_2168)),
+            big: s(0x3f2c_a140),
+            high: 0xffff_f000,
+        },
+        huge: HugeConsts {
+            table: Table::F32(&TABLE_F32),
+            first: 12.0,
+            rows: 116.0,
+            high: 0xffff_f000,
+            pio2: (s(0x3fc9_0fdb), s(0xb33b_bd2e)),
+            pio2_split: (1.57080078125, -4.410743713378906e-06),
+            veltkamp: 4097.0,
+        },
     },
 };

@@ -3,7 +3,7 @@
 //! interpreter's scalar kernel runs, operation for operation, so the bits agree.
 
 use super::emitter::{elem_ty, jerr, KernelEmitter};
-use crate::array::vmath::{self, Lanes, Prec};
+use crate::array::vmath::{self, Lanes, Prec, Table};
 use crate::array::DType;
 use crate::error::Result;
 use crate::ir::{PolynomialUnary, UnaryOp};
@@ -99,6 +99,62 @@ impl Lanes for Clif<'_, '_, '_> {
     fn ushr(&mut self, a: Value, s: u32) -> Value {
         self.k.b.ins().ushr_imm_u(a, i64::from(s))
     }
+    fn gather(&mut self, tab: Table, i: Value) -> Value {
+        if !self.ty.is_vector() {
+            return self.load(tab, i);
+        }
+        let mut out = None;
+        for lane in 0..self.ty.lane_count() as u8 {
+            let il = self.k.b.ins().extractlane(i, lane);
+            let v = self.load(tab, il);
+            out = Some(match out {
+                None => self.k.b.ins().scalar_to_vector(self.ty, v),
+                Some(acc) => self.k.b.ins().insertlane(acc, v, lane),
+            });
+        }
+        out.expect("a vector has lanes")
+    }
+    fn when_any<const N: usize>(
+        &mut self,
+        m: Value,
+        fast: [Value; N],
+        slow: impl FnOnce(&mut Self) -> [Value; N],
+    ) -> [Value; N] {
+        let any = if self.ty.is_vector() { self.k.b.ins().vany_true(m) } else { m };
+        let (cold, merge) = (self.k.b.create_block(), self.k.b.create_block());
+        for _ in 0..N {
+            self.k.b.append_block_param(merge, self.ty);
+        }
+        self.k.b.set_cold_block(cold);
+        let args = fast.map(|v| v.into());
+        self.k.b.ins().brif(any, cold, &[], merge, &args);
+        self.k.b.switch_to_block(cold);
+        let s = slow(self);
+        let mut picked = Vec::with_capacity(N);
+        for (s, f) in s.into_iter().zip(fast) {
+            picked.push(self.k.sel(m, s, f).into());
+        }
+        self.k.b.ins().jump(merge, &picked);
+        self.k.b.switch_to_block(merge);
+        let p = self.k.b.block_params(merge);
+        std::array::from_fn(|i| p[i])
+    }
+}
+
+impl Clif<'_, '_, '_> {
+    /// One element of a table at integer index `i` (a scalar of the integer lane type).
+    fn load(&mut self, tab: Table, i: Value) -> Value {
+        let (base, size) = match tab {
+            Table::F64(t) => (t.as_ptr() as i64, 8),
+            Table::F32(t) => (t.as_ptr() as i64, 4),
+        };
+        let b = &mut self.k.b;
+        let i = if b.func.dfg.value_type(i) == types::I64 { i } else { b.ins().uextend(types::I64, i) };
+        let off = b.ins().imul_imm_u(i, size);
+        let at = b.ins().iadd_imm_s(off, base);
+        // The table is a static of the program, never written.
+        b.ins().load(self.ty.lane_type(), MemFlagsData::trusted().with_readonly(), at, 0)
+    }
 }
 
 /// The bits of an integer lane type, as a mask of an `i64` immediate.
@@ -125,8 +181,11 @@ impl KernelEmitter<'_, '_> {
         Ok(match p {
             PolynomialUnary::Exp => vmath::exp(&mut l, x),
             PolynomialUnary::Log => vmath::ln(&mut l, x),
-
             PolynomialUnary::Log1p => vmath::ln_1p(&mut l, x),
+            PolynomialUnary::Sin => vmath::sin(&mut l, x),
+            PolynomialUnary::Cos => vmath::cos(&mut l, x),
+            PolynomialUnary::Tan => vmath::tan(&mut l, x),
+            PolynomialUnary::Tanh => vmath::tanh(&mut l, x),
         })
     }
 }
