@@ -9,18 +9,36 @@
 use super::pio2::reduce_huge;
 use super::{Lanes, Steps};
 
-/// `sin x`; NaN at `±inf`.
-pub fn sin<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+/// `x` reduced: `|x|`, the quadrant `q`, both kernels on the remainder, the constant 2, and
+/// whether `q` is 1 and whether it is odd.
+struct Quadrant<L: Lanes> {
+    ax: L::F,
+    q: L::F,
+    s: L::F,
+    c: L::F,
+    two: L::F,
+    q1: L::M,
+    odd: L::M,
+}
+
+/// [`Quadrant`] of `x`: what `sin` and `cos` both start from.
+fn in_quadrant<L: Lanes>(l: &mut L, x: L::F) -> Quadrant<L> {
     let ax = l.abs(x);
     let [r, r_lo, n] = reduce(l, x, ax);
     let q = quadrant(l, n);
     let s = kernel_sin(l, r, r_lo);
     let c = kernel_cos(l, r, r_lo);
-    // sin: s, c, -s, -c by quadrant.
     let (one, two, three) = (l.c(1.0), l.c(2.0), l.c(3.0));
     let q1 = l.eq(q, one);
     let q3 = l.eq(q, three);
     let odd = l.or(q1, q3);
+    Quadrant { ax, q, s, c, two, q1, odd }
+}
+
+/// `sin x`; NaN at `±inf`.
+pub fn sin<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+    let Quadrant { ax, q, s, c, two, q1: _, odd } = in_quadrant(l, x);
+    // sin: s, c, -s, -c by quadrant.
     let y = l.sel(odd, c, s);
     let ny = l.neg(y);
     let neg = l.le(two, q);
@@ -33,16 +51,8 @@ pub fn sin<L: Lanes>(l: &mut L, x: L::F) -> L::F {
 
 /// `cos x`; NaN at `±inf`.
 pub fn cos<L: Lanes>(l: &mut L, x: L::F) -> L::F {
-    let ax = l.abs(x);
-    let [r, r_lo, n] = reduce(l, x, ax);
-    let q = quadrant(l, n);
-    let s = kernel_sin(l, r, r_lo);
-    let c = kernel_cos(l, r, r_lo);
+    let Quadrant { ax, q, s, c, two, q1, odd } = in_quadrant(l, x);
     // cos: c, -s, -c, s by quadrant.
-    let (one, two, three) = (l.c(1.0), l.c(2.0), l.c(3.0));
-    let q1 = l.eq(q, one);
-    let q3 = l.eq(q, three);
-    let odd = l.or(q1, q3);
     let y = l.sel(odd, s, c);
     let ny = l.neg(y);
     let q2 = l.eq(q, two);
