@@ -441,3 +441,33 @@ fn unused_carries_and_stacked_outputs_are_not_computed() {
     }
     assert!(optimized.contains("lt "), "the while loop's counter stays:\n{optimized}");
 }
+
+#[test]
+fn second_derivatives_through_a_while_loop_with_a_logical_carry() {
+    // The carry holds a flag beside the value; the loop stops when the flag is down.
+    let hvp = |(x0, v): (DlArray, DlArray)| {
+        let up = |x: &DlArray| x.square().sum_all().lt(&DlArray::scalar(40.0));
+        let (x, _) = while_loop(
+            (x0.clone(), up(&x0)),
+            |(_, f)| Ok(f.clone()),
+            |(x, _)| {
+                let x = grow(&x, &x0);
+                Ok((x.clone(), up(&x)))
+            },
+        )?;
+        dlhvp(&x.exp().sum_all(), &x0, &v)
+    };
+    let unrolled = |(x0, v): (DlArray, DlArray)| {
+        let mut x = x0.clone();
+        while small(&x).extractdata::<bool>()?.iter().all(|&b| b) {
+            x = grow(&x, &x0);
+        }
+        dlhvp(&x.exp().sum_all(), &x0, &v)
+    };
+    let point = (vector(&[0.6, 0.8, 0.7]), vector(&[0.3, -0.2, 0.5]));
+    let (a, b) = (dlfeval(hvp, point.clone()).unwrap(), dlfeval(unrolled, point).unwrap());
+    let (a, b) = (a.extractdata::<f64>().unwrap(), b.extractdata::<f64>().unwrap());
+    for k in 0..3 {
+        assert!((a[k] - b[k]).abs() <= 1e-11 * b[k].abs().max(1.0), "{a} vs {b}");
+    }
+}

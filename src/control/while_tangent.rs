@@ -56,14 +56,27 @@ pub(super) fn while_reverse_vjp(
         let (captures, rest) = rest.split_at(np);
         let (carry_ct, directions) = rest.split_at(nc);
         let tangent = while_jvp(t, max_iterations, (init, captures), directions.split_at(nc))?;
-        let vars: Vec<&DlArray> = init.iter().chain(captures).collect();
-        let mut results = match pairing(&tangent, carry_ct) {
+        // Logical leaves have no cotangent (zeros, as reverse mode gives them).
+        let all: Vec<&DlArray> = init.iter().chain(captures).collect();
+        let vars: Vec<&DlArray> = all.iter().copied().filter(|v| v.dtype() != DType::Bool).collect();
+        let mut grads = match pairing(&tangent, carry_ct).filter(|_| !vars.is_empty()) {
             Some(s) => {
                 let options = GradOptions { enable_higher_derivatives: Some(true), ..GradOptions::default() };
                 gradients(&s, &vars, &options)?
             }
             None => vars.iter().map(|v| zeros_like(v)).collect::<Result<_>>()?,
-        };
+        }
+        .into_iter();
+        let mut results: Vec<DlArray> =
+            all.iter()
+                .map(|v| {
+                    if v.dtype() == DType::Bool {
+                        zeros_like(v)
+                    } else {
+                        grads.next().map_or_else(|| zeros_like(v), Ok)
+                    }
+                })
+                .collect::<Result<_>>()?;
         results.extend(tangent);
         Ok(results)
     })?;
