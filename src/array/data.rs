@@ -185,6 +185,15 @@ impl Data {
         with_data!(self, a => a.iter().map(|v| v.to_c128()).collect())
     }
 
+    /// The truth of a one-element array: a logical's value, else whether it is nonzero (the
+    /// first element of a larger one; `false` for an empty one).
+    pub(crate) fn truth(&self) -> bool {
+        match self {
+            Data::Bool(a) => a.iter().next().copied().unwrap_or(false),
+            other => other.get_c128(0).is_some_and(|v| v.re != 0.0 || v.im != 0.0),
+        }
+    }
+
     /// The element at row-major linear index `i`, widened to `Complex64`.
     pub fn get_c128(&self, i: usize) -> Option<Complex64> {
         with_data!(self, a => a.as_slice().and_then(|s| s.get(i)).map(|v| v.to_c128()))

@@ -187,7 +187,7 @@ impl LoopTarget {
             }
             Kind::WhileReverse { max_iterations } => self.run_while_reverse(inputs, max_iterations, native),
             Kind::Cond => {
-                let take_then = truth(&inputs[0]);
+                let take_then = inputs[0].truth();
                 let part = if take_then { &self.body } else { self.other.as_ref().unwrap_or(&self.body) };
                 part.run(&inputs[1..], native)
             }
@@ -267,7 +267,7 @@ impl LoopTarget {
         let mut args: Vec<Arc<Data>> = inputs.to_vec();
         let mut kept = Vec::new();
         let mut steps = 0usize;
-        while truth(&predicate.run(&with(&args[..self.carry], &predicate_captures), native)?[0]) {
+        while predicate.run(&with(&args[..self.carry], &predicate_captures), native)?[0].truth() {
             if max_iterations.is_some_and(|m| steps >= m) {
                 return Err(Error::argument(
                     &self.name,
@@ -329,14 +329,6 @@ enum Kept {
     Native(crate::jit::KeptCarries),
     /// Kept by the interpreted loop, as arrays.
     Interpreted(Vec<Vec<Arc<Data>>>),
-}
-
-/// The truth of a logical array of one element.
-fn truth(d: &Data) -> bool {
-    match d {
-        Data::Bool(a) => a.iter().next().copied().unwrap_or(false),
-        other => other.get_c128(0).is_some_and(|v| v.re != 0.0 || v.im != 0.0),
-    }
 }
 
 impl CallTarget for LoopTarget {

@@ -154,7 +154,7 @@ pub(crate) fn while_native(
             // SAFETY: the verdict is one logical element (a `bool`, one byte) that the predicate
             // has just written, read before the next run writes it again.
             DType::Bool => unsafe { *verdict_ptr[0] != 0 },
-            _ => truth(&verdict),
+            _ => verdict.truth(),
         };
         if !holds {
             break;
@@ -179,14 +179,6 @@ pub(crate) fn while_native(
         steps += 1;
     }
     Ok((current, kept))
-}
-
-/// The truth of a verdict (a logical array of one element, or of another dtype: nonzero).
-fn truth(verdict: &Data) -> bool {
-    match verdict {
-        Data::Bool(a) => a.iter().next().copied().unwrap_or(false),
-        other => other.get_c128(0).is_some_and(|v| v.re != 0.0 || v.im != 0.0),
-    }
 }
 
 /// The reverse steps of a while loop: `step` (`[carry.., captures.., acc..] -> [acc..]`) from

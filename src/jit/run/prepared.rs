@@ -33,12 +33,10 @@ pub(crate) struct Prepared<'a> {
     _arena: Vec<u64>,
     /// The pointer table: arena and constant entries filled once, the others per run.
     ptrs: Vec<*mut u8>,
-    /// For each output allocation: the output whose memory it is, or `None` when no output
-    /// is (then it lives in `spare`).
-    alloc_output: SmallVec<[Option<usize>; 4]>,
-    /// The memory of each output allocation that is no output's (null for the others).
-    spare_ptrs: SmallVec<[*mut u8; 4]>,
-    /// Each output allocation's memory in this run (filled per run, kept to reuse).
+    /// `(allocation, output)`: the output allocations that are an output's memory (the others
+    /// live in `spare`, their entries of `alloc_ptrs` fixed).
+    output_backed: SmallVec<[(usize, usize); 4]>,
+    /// Each output allocation's memory in this run (the output-backed ones refilled per run).
     alloc_ptrs: Vec<*mut u8>,
     /// The output allocations to zero before each run, with their byte sizes.
     zeroed: SmallVec<[(usize, usize); 2]>,
@@ -81,20 +79,20 @@ impl<'a> Prepared<'a> {
             copies.push((i, source, bytes(&types[i])));
         }
         let mut spare = Vec::new();
-        let mut spare_ptrs = SmallVec::new();
+        let mut alloc_ptrs = Vec::with_capacity(program.out_allocs.len());
         for (j, (dtype, shape)) in program.out_allocs.iter().enumerate() {
             if alloc_output[j].is_some() {
-                spare_ptrs.push(std::ptr::null_mut());
+                alloc_ptrs.push(std::ptr::null_mut());
             } else {
                 spare.push(Data::zeros(*dtype, shape));
-                spare_ptrs.push(spare.last_mut().map(mut_ptr).unwrap_or(std::ptr::null_mut()));
+                alloc_ptrs.push(spare.last_mut().map(mut_ptr).unwrap_or(std::ptr::null_mut()));
             }
         }
+        let output_backed = alloc_output.iter().enumerate().filter_map(|(j, o)| o.map(|i| (j, i))).collect();
         let zeroed = (program.out_zeroed.iter().enumerate())
             .filter(|(_, &z)| z)
             .map(|(j, _)| (j, bytes(&program.out_allocs[j])))
             .collect();
-        let alloc_ptrs = spare_ptrs.to_vec();
         let (mut input_entries, mut output_entries) = (Vec::new(), Vec::new());
         for &i in &program.per_call {
             match program.table[i] {
@@ -107,8 +105,7 @@ impl<'a> Prepared<'a> {
             program,
             _arena: arena,
             ptrs,
-            alloc_output,
-            spare_ptrs,
+            output_backed,
             alloc_ptrs,
             zeroed,
             _spare: spare,
@@ -128,8 +125,8 @@ impl<'a> Prepared<'a> {
     pub(crate) unsafe fn run(&mut self, inputs: &[*mut u8], outputs: &[*mut u8]) -> Result<()> {
         let program = self.program;
         let alloc_ptrs = &mut self.alloc_ptrs;
-        for ((p, o), &s) in alloc_ptrs.iter_mut().zip(&self.alloc_output).zip(&self.spare_ptrs) {
-            *p = o.map_or(s, |i| outputs[i]);
+        for &(j, i) in &self.output_backed {
+            alloc_ptrs[j] = outputs[i];
         }
         for &(j, n) in &self.zeroed {
             // SAFETY: the caller's contract (or a spare buffer of this type): memory for
