@@ -85,7 +85,7 @@ pub mod internals {
 
     /// The Cranelift backend.
     pub mod jit {
-        pub use crate::jit::{compile, compile_shared, Compiled, Outputs};
+        pub use crate::jit::{compile, compile_shared, drivers_compiled, Compiled, Outputs};
     }
 }
 

@@ -94,6 +94,7 @@ pub(crate) fn cond_arrays(
         outputs,
         backward: LoopRule::backward(me.clone(), LoopOptions::default()),
         options: LoopOptions::default(),
+        drivers: Default::default(),
     });
     let all: Vec<DlArray> = std::iter::once(pred.clone()).chain(operands.iter().cloned()).chain(captures).collect();
     record(target, &all, None)

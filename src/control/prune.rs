@@ -124,6 +124,7 @@ pub(super) fn pruned(t: &LoopTarget, used: &[bool]) -> Result<Option<Pruned>> {
         outputs: old_outputs.iter().map(|&o| t.outputs[o].clone()).collect(),
         backward: LoopRule::backward(me.clone(), t.options),
         options: t.options,
+        drivers: Default::default(),
     });
     let mut outputs = vec![None; t.outputs.len()];
     for (new, &old) in old_outputs.iter().enumerate() {

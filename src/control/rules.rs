@@ -122,6 +122,7 @@ fn while_vjp(
         outputs: forward_inputs.clone(),
         backward: LoopRule::backward(me.clone(), LoopOptions::default()),
         options: LoopOptions::default(),
+        drivers: Default::default(),
     });
     if target.reverse_step.is_none() {
         return Err(Error::Gradient(format!("internal: {name}: the reverse step did not optimize")));

@@ -172,6 +172,7 @@ pub(crate) fn scan_arrays(
         outputs: carry_types.iter().cloned().chain(y_types).collect(),
         backward: LoopRule::backward(me.clone(), options),
         options,
+        drivers: Default::default(),
     });
     let operands: Vec<DlArray> = carry.iter().chain(xs).chain(&captures).cloned().collect();
     let mut results = record(target, &operands, Some(nc + ys))?;

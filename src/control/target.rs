@@ -9,8 +9,9 @@ use crate::array::{DType, Data};
 use crate::autodiff::CallBackward;
 use crate::error::{Error, Result};
 use crate::ir::{CallTarget, Graph};
+use crate::jit::{Driver, LoopKind, LoopSpec, PartCode};
 use std::any::Any;
-use std::sync::{Arc, OnceLock, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 /// What kind of control flow a target is, with what its run needs to know.
 #[derive(Clone, Debug, PartialEq)]
@@ -107,6 +108,16 @@ impl Part {
         Ok(all)
     }
 
+    /// The part's compiled programs, for a driver: `Err` when one did not compile.
+    fn code(&self) -> Result<PartCode<'_>> {
+        let missing = || Error::Jit("a part of the loop did not compile".into());
+        let invariants = match &self.invariants {
+            Some(inv) => Some(inv.native.get_or_init(|| compiled(&inv.pre)).as_ref().ok_or_else(missing)?),
+            None => None,
+        };
+        Ok(PartCode { program: self.native().ok_or_else(missing)?, invariants })
+    }
+
     /// The part compiled to native code (on first use); `None` when compilation failed (the
     /// interpreter runs it then).
     fn native(&self) -> Option<&crate::jit::Compiled> {
@@ -146,6 +157,13 @@ impl LoopRule {
     }
 }
 
+/// A loop's native drivers: the wanted results each computes, and the driver (`None`: it
+/// did not compile).
+pub(crate) type Drivers = Mutex<Vec<(Vec<bool>, Option<Arc<Driver>>)>>;
+
+/// One carry's leaves.
+type Carry = Vec<Arc<Data>>;
+
 /// A loop or a branch: the target of the `call` nodes of its results.
 pub(crate) struct LoopTarget {
     /// The user's call and its line (`while_loop at src/solve.rs:12`).
@@ -166,6 +184,9 @@ pub(crate) struct LoopTarget {
     pub backward: CallBackward,
     /// The options it was made with (a pruned copy keeps them).
     pub options: LoopOptions,
+    /// Its native drivers, one per set of wanted results, made on first use (`None`: a body
+    /// or the driver did not compile, and the interpreter runs it).
+    pub drivers: Drivers,
 }
 
 impl LoopTarget {
@@ -178,8 +199,14 @@ impl LoopTarget {
                 format!("internal: {} operands for {}", inputs.len(), self.inputs.len()),
             ));
         }
+        if native {
+            let all = vec![true; self.outputs.len()];
+            if let Some(d) = self.driver(wanted.unwrap_or(&all)) {
+                return d.run_arrays(inputs, &self.outputs);
+            }
+        }
         match self.kind {
-            Kind::Scan { length, reverse, .. } => self.scan(inputs, length, reverse, native, wanted),
+            Kind::Scan { length, reverse, .. } => self.scan(inputs, length, reverse, native),
             Kind::While { max_iterations } => {
                 let (mut carry, _) = self.run_while(inputs, max_iterations, native, false)?;
                 carry.truncate(self.carry);
@@ -194,24 +221,51 @@ impl LoopTarget {
         }
     }
 
-    fn scan(
-        &self,
-        inputs: &[Arc<Data>],
-        length: usize,
-        reverse: bool,
-        native: bool,
-        wanted: Option<&[bool]>,
-    ) -> Result<Vec<Arc<Data>>> {
+    /// Its native driver for the `wanted` results, compiled on first use; `None` (logged) when
+    /// it does not compile.
+    pub fn driver(&self, wanted: &[bool]) -> Option<Arc<Driver>> {
+        let mut drivers = self.drivers.lock().ok()?;
+        if let Some((_, d)) = drivers.iter().find(|(w, _)| w == wanted) {
+            return d.clone();
+        }
+        let made = self
+            .compile_driver(wanted)
+            .map_err(|e| {
+                log::warn!("{} runs each iteration from the runtime: its driver did not compile: {e}", self.name)
+            })
+            .ok();
+        drivers.push((wanted.to_vec(), made.clone()));
+        made
+    }
+
+    /// Compiles its native driver for the `wanted` results.
+    fn compile_driver(&self, wanted: &[bool]) -> Result<Arc<Driver>> {
+        let kind = match self.kind {
+            Kind::Scan { length, reverse, .. } => LoopKind::Scan { length, reverse },
+            Kind::While { max_iterations } => LoopKind::While { max_iterations },
+            Kind::WhileReverse { max_iterations } => LoopKind::WhileReverse { max_iterations },
+            Kind::Cond => LoopKind::Cond,
+        };
+        let spec = LoopSpec {
+            name: &self.name,
+            kind,
+            carry: self.carry,
+            xs: self.xs,
+            inputs: &self.inputs,
+            outputs: &self.outputs,
+            wanted,
+            body: self.body.code()?,
+            other: self.other.as_ref().map(Part::code).transpose()?,
+            reverse_step: self.reverse_step.as_ref().map(Part::code).transpose()?,
+        };
+        crate::jit::compile_driver(&spec)
+    }
+
+    fn scan(&self, inputs: &[Arc<Data>], length: usize, reverse: bool, native: bool) -> Result<Vec<Arc<Data>>> {
         let (carry, rest) = inputs.split_at(self.carry);
         let (xs, captures) = rest.split_at(self.xs);
         let ys = self.outputs.len() - self.carry;
-        let native = native && self.body.native().is_some();
         let captures = &self.body.with_invariants(captures, native)?;
-        if let Some(body) = self.body.native().filter(|_| native) {
-            let stacked: Vec<bool> = (self.carry..self.outputs.len()).map(|k| wanted.is_none_or(|w| w[k])).collect();
-            let (last, ys) = crate::jit::scan_native(body, (carry, xs, captures), length, reverse, &stacked)?;
-            return Ok(last.into_iter().chain(ys).map(Arc::new).collect());
-        }
         let mut args: Vec<Arc<Data>> = carry.to_vec();
         args.extend(xs.iter().cloned());
         args.extend(captures.iter().cloned());
@@ -240,27 +294,20 @@ impl LoopTarget {
         Ok(results)
     }
 
-    /// Runs a while loop on `[carry.., captures..]`: the operands with the last carry in place,
-    /// and, when `keep`, every carry a step started from.
+    /// Runs a while loop on `[carry.., captures..]` (each part through the interpreter, or
+    /// compiled but called from here when its driver did not compile): the operands with the
+    /// last carry in place, and, when `keep`, every carry a step started from.
     fn run_while(
         &self,
         inputs: &[Arc<Data>],
         max_iterations: Option<usize>,
         native: bool,
         keep: bool,
-    ) -> Result<(Vec<Arc<Data>>, Kept)> {
+    ) -> Result<(Vec<Arc<Data>>, Vec<Carry>)> {
         let predicate = self.other.as_ref().ok_or_else(|| Error::argument(&self.name, "internal: no predicate"))?;
-        let native = native && predicate.native().is_some() && self.body.native().is_some();
-        let (carry, captures) = inputs.split_at(self.carry);
+        let captures = &inputs[self.carry..];
         let (predicate_captures, body_captures) =
             (predicate.with_invariants(captures, native)?, self.body.with_invariants(captures, native)?);
-        if let (Some(p), Some(b), true) = (predicate.native(), self.body.native(), native) {
-            let parts = (p, b);
-            let captures_of = (&predicate_captures[..], &body_captures[..]);
-            let (last, kept) = crate::jit::while_native(&self.name, parts, carry, captures_of, max_iterations, keep)?;
-            let args = last.into_iter().map(Arc::new).chain(captures.iter().cloned()).collect();
-            return Ok((args, Kept::Native(kept)));
-        }
         let with = |carry: &[Arc<Data>], captures: &[Arc<Data>]| -> Vec<Arc<Data>> {
             carry.iter().chain(captures).cloned().collect()
         };
@@ -283,7 +330,7 @@ impl LoopTarget {
             }
             steps += 1;
         }
-        Ok((args, Kept::Interpreted(kept)))
+        Ok((args, kept))
     }
 
     fn run_while_reverse(
@@ -296,39 +343,18 @@ impl LoopTarget {
             self.reverse_step.as_ref().ok_or_else(|| Error::argument(&self.name, "internal: no reverse step"))?;
         let captures = self.inputs.len() - 2 * self.carry;
         let (forward, cts) = inputs.split_at(self.carry + captures);
-        // Natively only when the reverse step compiles too (else all of it is interpreted).
-        let native = native && step.native().is_some();
         let (_, kept) = self.run_while(forward, max_iterations, native, true)?;
         let mut acc: Vec<Arc<Data>> = cts.to_vec();
         for (dtype, shape) in &self.inputs[self.carry..self.carry + captures] {
             acc.push(Arc::new(Data::zeros(*dtype, shape)));
         }
-        match (kept, step.native().filter(|_| native)) {
-            (Kept::Native(mut kept), Some(compiled)) => {
-                let last = crate::jit::reverse_native(compiled, &mut kept, &forward[self.carry..], &acc)?;
-                Ok(last.into_iter().map(Arc::new).collect())
-            }
-            (Kept::Interpreted(kept), _) => {
-                for carry in kept.into_iter().rev() {
-                    let args: Vec<Arc<Data>> =
-                        carry.into_iter().chain(forward[self.carry..].iter().cloned()).chain(acc).collect();
-                    acc = step.run(&args, native)?;
-                }
-                Ok(acc)
-            }
-            (Kept::Native(_), None) => {
-                Err(Error::argument(&self.name, "internal: a reverse step that did not compile"))
-            }
+        for carry in kept.into_iter().rev() {
+            let args: Vec<Arc<Data>> =
+                carry.into_iter().chain(forward[self.carry..].iter().cloned()).chain(acc).collect();
+            acc = step.run(&args, native)?;
         }
+        Ok(acc)
     }
-}
-
-/// The carries a while loop kept for its reverse steps.
-enum Kept {
-    /// Kept by the native loop, in its stores.
-    Native(crate::jit::KeptCarries),
-    /// Kept by the interpreted loop, as arrays.
-    Interpreted(Vec<Vec<Arc<Data>>>),
 }
 
 impl CallTarget for LoopTarget {
@@ -349,6 +375,9 @@ impl CallTarget for LoopTarget {
     }
     fn backward_rule(&self) -> &(dyn Any + Send + Sync) {
         &self.backward
+    }
+    fn native_driver(&self, wanted: &[bool]) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.driver(wanted).map(|d| d as Arc<dyn Any + Send + Sync>)
     }
     fn pruned(&self, used: &[bool]) -> Option<crate::ir::Pruned> {
         super::prune::pruned(self, used).unwrap_or_else(|e| {

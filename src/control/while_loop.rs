@@ -102,6 +102,7 @@ where
         outputs: carry_types.clone(),
         backward: LoopRule::backward(me.clone(), options),
         options,
+        drivers: Default::default(),
     });
     let operands: Vec<DlArray> = carry.iter().chain(&captures).cloned().collect();
     let results = record(target, &operands, None)?;

@@ -50,6 +50,12 @@ pub trait CallTarget: Send + Sync {
     fn run_f64(&self, _inputs: &[&[f64]], _write: &mut dyn FnMut(usize, &[f64])) -> Option<Result<()>> {
         None
     }
+    /// A native driver that runs the whole target (a loop or a branch) from compiled code,
+    /// computing the `wanted` outputs; opaque here (the JIT's `Driver`). `None` (the default)
+    /// when the target has none.
+    fn native_driver(&self, _wanted: &[bool]) -> Option<Arc<dyn Any + Send + Sync>> {
+        None
+    }
 }
 
 /// A call target with outputs dropped ([`CallTarget::pruned`]).

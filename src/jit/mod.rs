@@ -42,6 +42,7 @@
 //! ```
 
 mod compile;
+mod drive;
 mod emit;
 pub(crate) mod limits;
 mod plan;
@@ -49,5 +50,7 @@ mod run;
 
 pub(crate) use compile::compile_optimized;
 pub use compile::{compile, compile_shared};
-pub(crate) use run::{reverse_native, scan_native, while_native, KeptCarries};
+pub use drive::drivers_compiled;
+pub(crate) use drive::{compile_driver, LoopKind, LoopSpec, PartCode};
+pub(crate) use run::driver::Driver;
 pub use run::{Compiled, Outputs};

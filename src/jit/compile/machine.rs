@@ -35,7 +35,7 @@ fn isa() -> Result<OwnedTargetIsa> {
 }
 
 /// A module for one program, with the host trampolines' symbols.
-pub(super) fn new_module() -> Result<JITModule> {
+pub(crate) fn new_module() -> Result<JITModule> {
     let mut jb = JITBuilder::with_isa(isa()?, cranelift_module::default_libcall_names());
     for f in host::all() {
         jb.symbol(f.name.clone(), f.addr as *const u8);

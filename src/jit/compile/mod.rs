@@ -15,6 +15,7 @@ use super::plan;
 use super::run::runtime::Compiled;
 use crate::error::Result;
 use crate::ir::{verify, Graph};
+pub(crate) use machine::new_module;
 use std::sync::Arc;
 pub(crate) use texts::NativeText;
 

@@ -63,7 +63,8 @@ impl Schedule {
             self.table.push(slot(i)?);
         }
         self.calls.insert(key, self.steps.len());
-        let step = CallStep { target: c.target.clone(), inputs, outputs: vec![(c.output, out)] };
+        let step =
+            CallStep { target: c.target.clone(), inputs, outputs: vec![(c.output, out)], driver: Default::default() };
         self.steps.push(Step::Call(Box::new(step)));
         Ok(())
     }

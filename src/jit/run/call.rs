@@ -276,34 +276,46 @@ impl Compiled {
     #[inline]
     pub(super) fn run_steps(&self, ptrs: &[*mut u8]) -> Result<()> {
         for step in &self.steps {
-            match *step {
-                Step::Chunked { f, table, ref split } => {
-                    // SAFETY: `f` is the finalized chunk function compiled for `split`; every
-                    // buffer it touches is in its table (from entry `table` of `ptrs`) with the
-                    // size the plan computed.
-                    unsafe {
-                        let f: ChunkFn = std::mem::transmute::<usize, ChunkFn>(f);
-                        run_split(f, split, ptrs.as_ptr().add(table));
-                    }
+            self.run_step(step, ptrs)?;
+        }
+        Ok(())
+    }
+
+    /// Runs one of its steps on the filled pointer table.
+    #[inline]
+    pub(super) fn run_step(&self, step: &Step, ptrs: &[*mut u8]) -> Result<()> {
+        match *step {
+            Step::Chunked { f, table, ref split } => {
+                // SAFETY: `f` is the finalized chunk function compiled for `split`; every
+                // buffer it touches is in its table (from entry `table` of `ptrs`) with the
+                // size the plan computed.
+                unsafe {
+                    let f: ChunkFn = std::mem::transmute::<usize, ChunkFn>(f);
+                    run_split(f, split, ptrs.as_ptr().add(table));
                 }
-                Step::Kernel { f, table } => {
-                    // SAFETY: `f` is a finalized function of this module; every buffer it
-                    // touches is in its table (from entry `table` of `ptrs`) with the size the
-                    // plan computed.
-                    unsafe {
-                        let f: KernelFn = std::mem::transmute::<usize, KernelFn>(f);
-                        f(ptrs.as_ptr().add(table));
-                    }
-                }
-                // SAFETY: the plan gave `a`, `b`, `c` buffers of the product's batch of
-                // matrices (operands maybe stored transposed, as `product` says), and `c`
-                // aliases neither operand.
-                Step::MatMul { operands: o, product } => unsafe {
-                    matmul(product, ptrs[o], ptrs[o + 1], ptrs[o + 2]);
-                },
-                Step::Call(ref c) => run_call(&*c.target, &c.inputs, &c.outputs, ptrs)?,
-                Step::Linalg(ref l) => super::linalg::run_linalg(l, ptrs)?,
             }
+            Step::Kernel { f, table } => {
+                // SAFETY: `f` is a finalized function of this module; every buffer it
+                // touches is in its table (from entry `table` of `ptrs`) with the size the
+                // plan computed.
+                unsafe {
+                    let f: KernelFn = std::mem::transmute::<usize, KernelFn>(f);
+                    f(ptrs.as_ptr().add(table));
+                }
+            }
+            // SAFETY: the plan gave `a`, `b`, `c` buffers of the product's batch of
+            // matrices (operands maybe stored transposed, as `product` says), and `c`
+            // aliases neither operand.
+            Step::MatMul { operands: o, product } => unsafe {
+                matmul(product, ptrs[o], ptrs[o + 1], ptrs[o + 2]);
+            },
+            Step::Call(ref c) => match c.driver() {
+                // SAFETY: the plan gave each operand and result of the call a buffer of its
+                // type at its entry, the results aliasing no operand.
+                Some(d) => unsafe { super::driver_call::run_driver_call(d, c, ptrs)? },
+                None => run_call(&*c.target, &c.inputs, &c.outputs, ptrs)?,
+            },
+            Step::Linalg(ref l) => super::linalg::run_linalg(l, ptrs)?,
         }
         Ok(())
     }

@@ -3,19 +3,23 @@
 //! `buffers.rs` allocates outputs, `pool.rs` runs split kernels in chunks on rayon's pool,
 //! `gemm.rs` multiplies matrices through faer, `linalg.rs` runs factorizations and solves with the
 //! interpreter's routine, and `host.rs` is the table of `extern "C"`
-//! trampolines native code calls for transcendentals; `native_loop.rs` runs loops over a
-//! compiled body, each iteration through `prepared.rs` (a program made ready to run many times).
+//! trampolines native code calls for transcendentals. A loop's native driver (emitted by
+//! `jit/drive/`) runs from `driver.rs` (its function, its frames, the error channel and the
+//! helpers it calls), with its frame in `frame.rs`; `wiring.rs` says how a compiled body
+//! connects to the buffers a driver gives it, and `driver_call.rs` is the call step that runs
+//! a driver.
 
 pub(crate) mod buffers;
 mod call;
+pub(crate) mod driver;
+mod driver_call;
+pub(crate) mod frame;
 pub(crate) mod gemm;
 pub(crate) mod host;
 mod host_call;
 pub(crate) mod linalg;
-mod native_loop;
 pub(crate) mod pool;
-mod prepared;
 pub(crate) mod runtime;
+pub(crate) mod wiring;
 
-pub(crate) use native_loop::{reverse_native, scan_native, while_native, KeptCarries};
 pub use runtime::{Compiled, Outputs};

@@ -47,6 +47,26 @@ pub(crate) struct CallStep {
     pub inputs: Vec<(usize, DType, Vec<usize>)>,
     /// `(output of the target, table entry)` for each output written.
     pub outputs: Vec<(usize, usize)>,
+    /// The target's native driver, asked for on the first run (`None`: it has none).
+    pub driver: std::sync::OnceLock<Option<Arc<super::driver::Driver>>>,
+}
+
+impl CallStep {
+    /// The target's native driver for the outputs this step writes, if it has one.
+    pub(crate) fn driver(&self) -> Option<&super::driver::Driver> {
+        self.driver
+            .get_or_init(|| {
+                let mut wanted = vec![false; self.target.output_types().len()];
+                for &(k, _) in &self.outputs {
+                    if let Some(w) = wanted.get_mut(k) {
+                        *w = true;
+                    }
+                }
+                let any = self.target.native_driver(&wanted)?;
+                any.downcast::<super::driver::Driver>().ok()
+            })
+            .as_deref()
+    }
 }
 
 /// Where one entry of a run's pointer table points, resolved from its slot at compile time so
@@ -186,5 +206,17 @@ impl Compiled {
     /// of the same code counted once).
     pub fn function_count(&self) -> usize {
         self.functions
+    }
+
+    /// The dtype and shape of each output.
+    pub(crate) fn output_types(&self) -> Vec<(DType, Vec<usize>)> {
+        self.outputs
+            .iter()
+            .map(|o| match o {
+                OutSrc::Alloc(j) => self.out_allocs[*j].clone(),
+                OutSrc::Input(k) => self.inputs[*k].clone(),
+                OutSrc::Const(d) => (d.dtype(), d.shape().to_vec()),
+            })
+            .collect()
     }
 }
