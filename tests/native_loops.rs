@@ -104,3 +104,40 @@ fn an_external_functions_err_inside_a_loop_body_comes_back_from_the_call() {
     assert!(e.contains("picky"), "{e}");
     assert_eq!(af.call(DlArray::scalar(0.0)).unwrap().to_scalar::<f64>().unwrap(), 15.0);
 }
+
+/// A scan carrying an `f32` vector, a complex vector and a logical flag, with a branch on the
+/// flag inside: the driver's copies and branches on every dtype.
+fn mixed(args: (DlArray, DlArray)) -> Result<(DlArray, DlArray, DlArray)> {
+    let (a, z) = args;
+    let xs = DlArray::from(array![[0.5f32, -1.0], [2.0, 0.25], [-0.75, 1.5], [1.0, 1.0]]);
+    let ((a, z, flag), ys) = scan(
+        (a, z, DlArray::scalar(1.0).gt(&DlArray::scalar(0.0))),
+        xs,
+        |(a, z, flag): (DlArray, DlArray, DlArray), x: DlArray| {
+            let a = cond(&flag, a, |a| Ok((&a * &x).sin()), |a| Ok(&a + &x))?;
+            let z = &z * &z.conj() * 0.5 + z.exp() * 0.25;
+            let flag = flag.not();
+            Ok(((a.clone(), z, flag), a.sum_all()))
+        },
+    )?;
+    Ok((a + ys.sum_all(), z, flag))
+}
+
+#[test]
+fn drivers_carry_single_complex_and_logical_values_with_the_interpreters_bits() {
+    let a = DlArray::from(array![0.25f32, -0.5]);
+    let z = DlArray::from(array![num_complex::Complex64::new(0.5, -0.25), num_complex::Complex64::new(-0.1, 0.3)]);
+    let (wa, wz, wf) = dlfeval(mixed, (a.clone(), z.clone())).unwrap();
+    let (ga, gz, gf) = accelerate(mixed).call((a, z)).unwrap();
+    let f32_bits = |d: &DlArray| d.extractdata::<f32>().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let c_bits = |d: &DlArray| {
+        d.extractdata::<num_complex::Complex64>()
+            .unwrap()
+            .iter()
+            .flat_map(|v| [v.re.to_bits(), v.im.to_bits()])
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(f32_bits(&ga), f32_bits(&wa));
+    assert_eq!(c_bits(&gz), c_bits(&wz));
+    assert_eq!(gf.extractdata::<bool>().unwrap(), wf.extractdata::<bool>().unwrap());
+}
