@@ -11,6 +11,14 @@ use smallvec::SmallVec;
 /// A cheap node is materialized anyway when (times emitted) x (cost) exceeds this.
 const RECOMPUTE_BUDGET: usize = 32;
 
+/// A node emitted more than once with some emission at other indices (read through a slice,
+/// concatenation, pad or permutation), whose own expression reads a computed value at other
+/// indices too (an RK4 stage, read shifted by the next stage, which reads the previous one
+/// shifted), is materialized when its inline cost exceeds this: its emissions share no work,
+/// and nested, each level multiplies the recomputation, where a buffer costs a store and a
+/// load per use.
+const REINDEXED_CHEAP: usize = 2;
+
 /// One round's decisions.
 struct Round {
     /// Materialized.
@@ -19,6 +27,8 @@ struct Round {
     counts: Vec<usize>,
     /// Whether a consumer broadcasts it to more elements.
     expands: Vec<bool>,
+    /// Whether some emission reads it at other indices than its own.
+    reindexed: Vec<bool>,
 }
 
 /// How a node's consumers use it.
@@ -29,12 +39,38 @@ struct Uses {
     expanded: bool,
     /// A matrix product (or a transpose it reads through strides) or a call needs its buffer.
     forced: bool,
+    /// Some emission reads it at other indices than its own (through an index-moving layout
+    /// op, here or in an inline consumer's expression).
+    reindexed: bool,
 }
 
 /// True when recomputing a node of inline cost `cost` at each of `count` uses, or in a
 /// broadcast when `expanded`, costs more than a buffer.
-fn too_costly(count: usize, cost: usize, expanded: bool) -> bool {
-    (count > 1 && (cost > CHEAP || count.saturating_mul(cost.max(1)) > RECOMPUTE_BUDGET)) || (expanded && cost > CHEAP)
+/// `reindexed`: some emission reads the node at other indices and its own expression reads a
+/// computed value at other indices ([`REINDEXED_CHEAP`]).
+fn too_costly(count: usize, cost: usize, expanded: bool, reindexed: bool) -> bool {
+    let shared = count > 1 && (cost > CHEAP || count.saturating_mul(cost.max(1)) > RECOMPUTE_BUDGET);
+    shared || (expanded && cost > CHEAP) || (reindexed && count > 1 && cost > REINDEXED_CHEAP)
+}
+
+/// For each node, whether its fused expression (stopping at `stop`'s buffers and the leaves)
+/// reads an inline node (a computed value, or a view of one) through an index-moving layout
+/// op: `concat(1, slice(y))` does, `slice(x)` of an input does not.
+fn reads_moved_values(g: &Graph, facts: &Facts, stop: &[bool]) -> Vec<bool> {
+    let mut moved = vec![false; g.nodes.len()];
+    for (id, nd) in g.nodes.iter().enumerate() {
+        if is_leaf(&nd.op) || facts.inline_const[id] {
+            continue;
+        }
+        let inline = |i: NodeId| !stop[i] && !is_leaf(&g.nodes[i].op) && !facts.inline_const[i];
+        moved[id] = nd.inputs.iter().any(|&i| inline(i) && (moved[i] || moves_indices(&nd.op)));
+    }
+    moved
+}
+
+/// True for the layout ops whose result's element `i` is not their operand's element `i`.
+fn moves_indices(op: &Op) -> bool {
+    matches!(op, Op::Slice(_) | Op::Concat(_) | Op::Pad { .. } | Op::Permute(_))
 }
 
 /// The materialized nodes: two rounds, the second pricing each node's expression with the
@@ -58,7 +94,9 @@ fn decide(g: &Graph, facts: &Facts, priced_with: &[bool]) -> Round {
             const_like[id] = nd.inputs.iter().all(|&i| const_like[i]);
         }
     }
-    let mut round = Round { mat: vec![false; n], counts: vec![0; n], expands: vec![false; n] };
+    let moved = reads_moved_values(g, facts, priced_with);
+    let mut round =
+        Round { mat: vec![false; n], counts: vec![0; n], expands: vec![false; n], reindexed: vec![false; n] };
     let mut emit = vec![0usize; n];
     // Transposes read by a matrix product through strides (`run/gemm.rs`): their operand gets
     // the buffer instead of them.
@@ -67,10 +105,12 @@ fn decide(g: &Graph, facts: &Facts, priced_with: &[bool]) -> Round {
         if !facts.live[id] {
             continue;
         }
-        let uses = uses(g, facts, id, (&round.mat, &emit), &mut gemm_view);
+        let uses = uses(g, facts, id, (&round.mat, &emit, &round.reindexed), &mut gemm_view);
         emit[id] = uses.count.max(1);
         round.counts[id] = uses.count;
         round.expands[id] = uses.expanded;
+        round.reindexed[id] = uses.reindexed;
+        let uses = Uses { reindexed: uses.reindexed && moved[id], ..uses };
         round.mat[id] = needs_buffer(g, facts, id, &uses, cost[id], const_like[id]);
     }
     round
@@ -79,12 +119,19 @@ fn decide(g: &Graph, facts: &Facts, priced_with: &[bool]) -> Round {
 /// How the consumers of `id` use it, given the decisions already made for them (`mat`, and
 /// `emit`: the times each is emitted); marks `id` in `gemm_view` when a matrix product reads
 /// it as a transposed view.
-fn uses(g: &Graph, facts: &Facts, id: NodeId, (mat, emit): (&[bool], &[usize]), gemm_view: &mut [bool]) -> Uses {
+fn uses(
+    g: &Graph,
+    facts: &Facts,
+    id: NodeId,
+    (mat, emit, reindexed): (&[bool], &[usize], &[bool]),
+    gemm_view: &mut [bool],
+) -> Uses {
     let nd = &g.nodes[id];
-    let mut u = Uses { count: usize::from(facts.is_output[id]), expanded: false, forced: false };
+    let mut u = Uses { count: usize::from(facts.is_output[id]), expanded: false, forced: false, reindexed: false };
     for &c in facts.consumers.of_node(id) {
         u.count = u.count.saturating_add(if mat[c] { 1 } else { emit[c] });
         let cn = &g.nodes[c];
+        u.reindexed |= moves_indices(&cn.op) || (!mat[c] && reindexed[c]);
         let broadcasting = cn.op.is_elementwise() || matches!(cn.op, Op::Broadcast(_));
         if broadcasting && numel(&cn.shape) > numel(&nd.shape) {
             u.expanded = true;
@@ -124,7 +171,7 @@ fn needs_buffer(g: &Graph, facts: &Facts, id: NodeId, uses: &Uses, cost: usize, 
                     // Recomputing a cheap node a few times beats a buffer; more often (nested
                     // duplication would grow the code exponentially) it does not.
                     && !const_like
-                    && too_costly(uses.count, cost, uses.expanded))
+                    && too_costly(uses.count, cost, uses.expanded, uses.reindexed))
         }
     }
 }
@@ -135,8 +182,9 @@ fn needs_buffer(g: &Graph, facts: &Facts, id: NodeId, uses: &Uses, cost: usize, 
 /// unless a reduction or a reshape reads it (their index arithmetic is not priced). Buffering
 /// more only lowers the other nodes' prices: one pass settles it.
 fn keep_first_round(g: &Graph, facts: &Facts, first: &[bool], second: Round) -> Vec<bool> {
-    let Round { mut mat, counts, expands } = second;
+    let Round { mut mat, counts, expands, reindexed } = second;
     let remaining = inline_costs(g, &facts.own, &mat);
+    let moved = reads_moved_values(g, facts, &mat);
     for id in 0..g.nodes.len() {
         if facts.live[id] && first[id] && !mat[id] {
             let read_by_reduction_or_reshape = facts
@@ -144,7 +192,9 @@ fn keep_first_round(g: &Graph, facts: &Facts, first: &[bool], second: Round) -> 
                 .of_node(id)
                 .iter()
                 .any(|&u| g.nodes[u].op.is_reduction() || matches!(g.nodes[u].op, Op::Reshape(_)));
-            if read_by_reduction_or_reshape || too_costly(counts[id], remaining[id], expands[id]) {
+            if read_by_reduction_or_reshape
+                || too_costly(counts[id], remaining[id], expands[id], reindexed[id] && moved[id])
+            {
                 mat[id] = true;
             }
         }
