@@ -3,7 +3,7 @@
 //! where the operations are the same), errors, and a trace's size independent of the trip count.
 
 use cranegrad::prelude::*;
-use ndarray::{array, ArrayD, IxDyn};
+use ndarray::{array, s, ArrayD, IxDyn};
 
 fn bits(a: &DlArray) -> Vec<u64> {
     a.extractdata::<f64>().unwrap().iter().map(|v| v.to_bits()).collect()
@@ -581,4 +581,40 @@ fn the_reverse_steps_of_a_scan_read_the_forward_transcendentals_instead_of_compu
         assert_eq!(count(&reverse, "matmul"), if saves { 2 } else { 3 }, "{dump}");
     }
     assert!(tanh_forward[0] > 0 && tanh_forward[0] == tanh_forward[1], "{tanh_forward:?}");
+}
+
+#[test]
+fn second_order_and_forward_mode_through_a_scan_with_residuals_are_the_unrolled_ones() {
+    type Hvp = (DlArray, DlArray, DlArray, DlArray);
+    let loss = |h0: &DlArray, w: &DlArray, xs: &DlArray, scanned: bool| -> Result<DlArray> {
+        let ((h, c), ys) = if scanned {
+            scan((h0.clone(), h0 * 0.5), xs.clone(), |hc, x: DlArray| Ok(cell(hc, &x, w)))?
+        } else {
+            let (mut hc, mut ys) = ((h0.clone(), h0 * 0.5), DlArray::scalar(0.0));
+            for t in 0..xs.shape()[0] {
+                let (next, y) = cell(hc, &xs.slice(s![t, .., ..]), w);
+                (hc, ys) = (next, ys + y.sum_all());
+            }
+            (hc, ys)
+        };
+        Ok(h.sum_all() + c.square().sum_all() * 0.3 + ys.sum_all() * 0.1)
+    };
+    let derivatives = move |scanned: bool| {
+        move |(h0, w, xs, v): Hvp| {
+            let hvp = dlhvp(&loss(&h0, &w, &xs, scanned)?, (&h0, &w), (&v, &(&w * 0.3)))?;
+            let jvp = dljvp(&loss(&h0, &w, &xs, scanned)?, (&h0, &w), (&v, &(&w * 0.3)))?;
+            Ok((hvp.0, hvp.1, jvp))
+        }
+    };
+    let (h0, _, w, xs) = cell_args(7);
+    let args = (h0, w, xs, DlArray::from(array![[0.3, -0.1, 0.2]]));
+    let want = dlfeval(derivatives(false), args.clone()).unwrap();
+    for got in [dlfeval(derivatives(true), args.clone()).unwrap(), accelerate(derivatives(true)).call(args).unwrap()] {
+        for (g, w) in [(&got.0, &want.0), (&got.1, &want.1), (&got.2, &want.2)] {
+            let (g, w) = (g.extractdata::<f64>().unwrap(), w.extractdata::<f64>().unwrap());
+            for (a, b) in g.iter().zip(w.iter()) {
+                assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{g} vs {w}");
+            }
+        }
+    }
 }
