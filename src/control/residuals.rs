@@ -66,7 +66,7 @@ pub(super) fn save(name: &str, body: &mut Graph, layout: Layout) -> usize {
 
 /// `body` with the residuals of its VJP as extra last results, and their number; `None` when
 /// its VJP reads none.
-fn with_residuals(name: &str, body: &Graph, layout: Layout) -> Result<Option<(Graph, usize)>> {
+pub(super) fn with_residuals(name: &str, body: &Graph, layout: Layout) -> Result<Option<(Graph, usize)>> {
     if body.outputs.len() != layout.first_residual() {
         return Err(Error::argument(name, "internal: a scan body's results are not as its layout says"));
     }

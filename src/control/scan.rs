@@ -153,7 +153,7 @@ pub(crate) fn scan_arrays(
     let mut graph = graphs.pop().ok_or_else(|| Error::argument(name, "internal: no body"))?;
     let all_inputs: Vec<LeafType> = arguments.iter().cloned().chain(types_of(&captures)?).collect();
     super::build::add_missing_inputs(&mut graph, &all_inputs);
-    // Residuals for reverse mode (not with checkpoints: a chunk's steps run again there).
+    // Residuals for reverse mode (not with checkpoints: there each chunk's second run keeps its own).
     let layout = Layout { carry: nc, xs: xs.len(), ys, kept: nc };
     let saved = if keep && options.checkpoint_every.is_none() { save(name, &mut graph, layout) } else { 0 };
     let y_types: Vec<LeafType> = graph.outputs[nc..]

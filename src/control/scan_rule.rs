@@ -1,19 +1,19 @@
 //! Reverse mode through a scan (and so a `fori_loop`): a scan keeping the carries a step starts
 //! from, then a scan backwards over them running the body's VJP. The forward loop also stacks
 //! the residuals of its body's VJP (`residuals.rs`), and the reverse steps read them rather than
-//! run the body again. With `checkpoint_every: Some(k)` only every `k`-th carry is kept (and no
-//! residuals) and each chunk of `k` steps is run again, keeping its carries, just before its
-//! reverse steps, which replay the body.
+//! run the body again. With `checkpoint_every: Some(k)` only every `k`-th carry is kept (the
+//! forward loop stacks no residuals) and each chunk of `k` steps is run again, keeping its
+//! carries and its residuals, just before its reverse steps.
 
 use super::replay::replay;
-use super::residuals::{reverse_step, Layout};
+use super::residuals::{reverse_step, with_residuals, Layout};
 use super::scan::scan_arrays;
 use super::step_vjp::{add_cotangent, as_variables, vjp_of};
 use super::target::{Kind, LoopTarget};
 use super::LoopOptions;
 use crate::array::DType;
 use crate::custom::trees::zeros_like;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::ir::{Call, CallTarget, Graph, Op};
 use crate::trace::{emit, DlArray};
 use std::ops::Range;
@@ -60,10 +60,14 @@ pub(super) fn scan_vjp(
             }
         }
         (None, _) => {
-            let kept = sweep.kept(carry, xs)?;
+            let (kept, _) = sweep.kept(carry, xs, 0..0)?;
             sweep.backwards(&init, xs, &kept, (y_cts, &[]), (Step::Replay { residuals_at: usize::MAX }, &[]))?
         }
-        (Some(k), _) => sweep.checkpointed(k, &init, carry, xs, y_cts)?,
+        (Some(k), kind) => {
+            let kept = if matches!(kind, Kind::Scan { kept: true, .. }) { nc } else { 0 };
+            let layout = Layout { carry: nc, xs: nx, ys, kept };
+            sweep.checkpointed(k, layout, &init, carry, xs, y_cts)?
+        }
     };
     let (carry_ct, capture_ct) = last.split_at(nc);
     Ok(carry_ct.iter().chain(&x_cts).chain(capture_ct).cloned().map(Some).collect())
@@ -100,6 +104,7 @@ fn chunk_length(length: usize, k: usize) -> usize {
 }
 
 /// What the reverse scans of one scan share.
+#[derive(Clone, Copy)]
 struct Sweep<'a> {
     name: &'a str,
     body: &'a Graph,
@@ -110,15 +115,17 @@ struct Sweep<'a> {
 }
 
 impl Sweep<'_> {
-    /// The carry each step starts from, stacked.
-    fn kept(&self, carry: &[DlArray], xs: &[DlArray]) -> Result<Vec<DlArray>> {
+    /// The carry each step starts from, stacked, and the body's results `residuals`, stacked.
+    fn kept(&self, carry: &[DlArray], xs: &[DlArray], residuals: Range<usize>) -> Result<(Vec<DlArray>, Vec<DlArray>)> {
         let name = format!("{} (carries kept for reverse mode)", self.name);
-        let (_, kept) = scan_arrays(&name, (carry, xs), self.reverse, LoopOptions::default(), false, |c, x| {
+        let (_, mut kept) = scan_arrays(&name, (carry, xs), self.reverse, LoopOptions::default(), false, |c, x| {
             let args: Vec<DlArray> = c.iter().chain(&x).chain(self.captures).cloned().collect();
             let out = replay(self.body, &args)?;
-            Ok((out[..self.nc].to_vec(), c))
+            let saved = out.get(residuals.clone()).ok_or_else(|| Error::Gradient("internal: no residuals".into()))?;
+            Ok((out[..self.nc].to_vec(), c.into_iter().chain(saved.iter().cloned()).collect()))
         })?;
-        Ok(kept)
+        let residuals = kept.split_off(self.nc);
+        Ok((kept, residuals))
     }
 
     /// The reverse steps over `xs` and the `kept` carries from the accumulated cotangents
@@ -177,10 +184,12 @@ impl Sweep<'_> {
     }
 
     /// [`backwards`](Self::backwards) keeping only the carry each chunk of `k` steps starts
-    /// from: each chunk's steps run again, keeping their carries, just before its reverse steps.
+    /// from: each chunk's steps run again, keeping their carries and the residuals of the body
+    /// (its results as `layout` says, none saved), just before its reverse steps.
     fn checkpointed(
         &self,
         k: usize,
+        layout: Layout,
         init: &[DlArray],
         carry: &[DlArray],
         xs: &[DlArray],
@@ -205,15 +214,39 @@ impl Sweep<'_> {
             })?;
         let rows: Vec<DlArray> = xs_chunks.iter().chain(&starts).chain(&y_ct_chunks).cloned().collect();
         let (nc, nx) = (self.nc, self.nx);
+        let planned = self.with_residuals(layout);
         let name = format!("{} (reverse mode, chunks of {k})", self.name);
         let (last, x_ct_chunks) =
             scan_arrays(&name, (init, &rows), !self.reverse, LoopOptions::default(), false, |acc, rows| {
                 let (x, rest) = rows.split_at(nx);
                 let (start, y_ct) = rest.split_at(nc);
-                let kept = self.kept(start, x)?;
-                self.backwards(&acc, x, &kept, (y_ct, &[]), (Step::Replay { residuals_at: usize::MAX }, &[]))
+                match &planned {
+                    Some((body, step, saved)) => {
+                        let sweep = Sweep { body, ..*self };
+                        let (kept, residuals) = sweep.kept(start, x, saved.clone())?;
+                        sweep.backwards(&acc, x, &kept, (y_ct, &[]), (Step::Saved(step), &residuals))
+                    }
+                    None => {
+                        let (kept, _) = self.kept(start, x, 0..0)?;
+                        let replayed = Step::Replay { residuals_at: usize::MAX };
+                        self.backwards(&acc, x, &kept, (y_ct, &[]), (replayed, &[]))
+                    }
+                }
             })?;
         let x_cts = x_ct_chunks.iter().zip(xs).map(|(g, x)| g.reshape(x.shape())).collect();
         Ok((last, x_cts))
+    }
+
+    /// The body with the residuals of its VJP as extra results, the reverse step reading them,
+    /// and where they are; `None` when it has none, or they cannot be traced (logged).
+    fn with_residuals(&self, layout: Layout) -> Option<(Graph, Graph, Range<usize>)> {
+        let planned = with_residuals(self.name, self.body, layout).and_then(|p| {
+            p.map(|(body, saved)| {
+                let step = reverse_step(self.name, &body, layout, saved)?;
+                Ok((body, step, layout.first_residual()..layout.first_residual() + saved))
+            })
+            .transpose()
+        });
+        planned.inspect_err(|e| log::warn!("{}: reverse mode runs each chunk twice: {e}", self.name)).ok().flatten()
     }
 }
