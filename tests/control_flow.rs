@@ -3,7 +3,7 @@
 //! where the operations are the same), errors, and a trace's size independent of the trip count.
 
 use cranegrad::prelude::*;
-use ndarray::{array, ArrayD, IxDyn};
+use ndarray::{array, s, ArrayD, IxDyn};
 
 fn bits(a: &DlArray) -> Vec<u64> {
     a.extractdata::<f64>().unwrap().iter().map(|v| v.to_bits()).collect()
@@ -469,5 +469,156 @@ fn second_derivatives_through_a_while_loop_with_a_logical_carry() {
     let (a, b) = (a.extractdata::<f64>().unwrap(), b.extractdata::<f64>().unwrap());
     for k in 0..3 {
         assert!((a[k] - b[k]).abs() <= 1e-11 * b[k].abs().max(1.0), "{a} vs {b}");
+    }
+}
+
+/// One step of a small LSTM-like cell on rows `[1, 3]`: a matrix product, sigmoids, tanh, an
+/// exponential and a sine (whose derivative's cosine is a residual of the VJP only).
+fn cell((h, c): (DlArray, DlArray), x: &DlArray, w: &DlArray) -> ((DlArray, DlArray), DlArray) {
+    let z = h.matmul(w) + x;
+    let (i, g) = (z.sigmoid(), (&z * 0.7).tanh());
+    let c = &c * (&z * 0.5).sigmoid() + &i * &g;
+    let h = c.tanh() * z.sin();
+    let y = (&h * 0.5).exp();
+    ((h, c), y)
+}
+
+type Cell = (DlArray, DlArray, DlArray, DlArray);
+
+/// The loss of the cell over the rows of `xs` (`[T, 1, 3]`) written with `scan`, and its
+/// gradient with respect to the initial carry and the weight.
+fn cell_scan(options: LoopOptions) -> impl Fn(Cell) -> Result<(DlArray, DlArray, DlArray)> + Copy {
+    move |(h0, c0, w, xs): Cell| {
+        let body = |hc, x: DlArray| Ok(cell(hc, &x, &w));
+        let ((h, c), ys) = scan_with((h0.clone(), c0.clone()), xs, body, options)?;
+        let loss = h.sum_all() + c.square().sum_all() * 0.3 + ys.sum_all() * 0.1;
+        dlgradient(&loss, (&h0, &c0, &w))
+    }
+}
+
+fn cell_args(steps: usize) -> Cell {
+    let xs = ArrayD::from_shape_fn(IxDyn(&[steps, 1, 3]), |d| ((d[0] * 7 + d[2] * 3) % 11) as f64 * 0.1 - 0.5);
+    let w = array![[0.5, -0.3, 0.2], [0.1, 0.4, -0.6], [-0.2, 0.3, 0.7]];
+    (
+        DlArray::from(array![[0.1, -0.2, 0.3]]),
+        DlArray::from(array![[0.2, 0.1, -0.4]]),
+        DlArray::from(w),
+        DlArray::from(xs),
+    )
+}
+
+fn gradient_bits(g: &(DlArray, DlArray, DlArray)) -> Vec<Vec<u64>> {
+    vec![bits(&g.0), bits(&g.1), bits(&g.2)]
+}
+
+#[test]
+fn a_scan_gradient_from_saved_residuals_is_the_replayed_one_bit_for_bit_and_the_unrolled_one() {
+    let args = cell_args(9);
+    // `checkpoint_every` at the trip count keeps every carry and saves no residuals: the reverse
+    // steps run the body again, in the same order of operations.
+    let saved = cell_scan(LoopOptions::default());
+    let replayed = cell_scan(LoopOptions { max_iterations: None, checkpoint_every: Some(9) });
+    let want = gradient_bits(&dlfeval(replayed, args.clone()).unwrap());
+    assert_eq!(gradient_bits(&dlfeval(saved, args.clone()).unwrap()), want);
+    assert_eq!(gradient_bits(&accelerate(saved).call(args.clone()).unwrap()), want);
+    assert_eq!(gradient_bits(&accelerate(replayed).call(args.clone()).unwrap()), want);
+    let unrolled = |(h0, c0, w, xs): Cell| {
+        let mut hc = (h0.clone(), c0.clone());
+        let mut ys = DlArray::scalar(0.0);
+        let rows = xs.extractdata::<f64>()?;
+        for t in 0..rows.shape()[0] {
+            let x = DlArray::from(rows.index_axis(ndarray::Axis(0), t).to_owned());
+            let (next, y) = cell(hc, &x, &w);
+            hc = next;
+            ys = ys + y.sum_all();
+        }
+        let loss = hc.0.sum_all() + hc.1.square().sum_all() * 0.3 + ys * 0.1;
+        dlgradient(&loss, (&h0, &c0, &w))
+    };
+    let (got, want) = (dlfeval(saved, args.clone()).unwrap(), dlfeval(unrolled, args).unwrap());
+    for (g, w) in [(&got.0, &want.0), (&got.1, &want.1), (&got.2, &want.2)] {
+        let (g, w) = (g.extractdata::<f64>().unwrap(), w.extractdata::<f64>().unwrap());
+        for (a, b) in g.iter().zip(w.iter()) {
+            assert!((a - b).abs() <= 1e-14 * (1.0 + b.abs()), "{g} vs {w}");
+        }
+    }
+}
+
+/// The lines of the body of the dump's first target named with `label`, without nested bodies'
+/// headers (their lines count too).
+fn body_in_dump<'a>(dump: &'a str, label: &str) -> Vec<&'a str> {
+    let mut lines = dump.lines().skip_while(|l| !(l.contains(label) && l.trim_end().ends_with('{')));
+    let Some(header) = lines.next() else { return Vec::new() };
+    let close = format!("{}}}", &header[..header.len() - header.trim_start().len()]);
+    lines.take_while(|l| *l != close).collect()
+}
+
+#[test]
+fn the_reverse_steps_of_a_scan_read_the_forward_transcendentals_instead_of_computing_them() {
+    let args = cell_args(6);
+    let count = |lines: &[&str], op: &str| lines.iter().filter(|l| l.contains(&format!("= {op} "))).count();
+    let mut tanh_forward = Vec::new();
+    let every = |k| LoopOptions { max_iterations: None, checkpoint_every: Some(k) };
+    // Options, whether the forward loop stacks residuals, whether the reverse steps read some:
+    // with checkpoints each chunk's second run keeps its own (the first reverse body printed is
+    // a chunk's).
+    for (options, saves, reads) in
+        [(LoopOptions::default(), true, true), (every(6), false, false), (every(3), false, true)]
+    {
+        let af = accelerate(cell_scan(options));
+        af.call(args.clone()).unwrap();
+        let dump = af.ir_dump_stage(DumpStage::Optimized);
+        let forward = body_in_dump(&dump, "body of scan at tests/control_flow.rs");
+        let reverse = body_in_dump(&dump, "(reverse mode) {");
+        assert!(!forward.is_empty() && !reverse.is_empty(), "{dump}");
+        // The forward body computes its tanh (sigmoids are tanh too), the sine, the exponential
+        // and the product, once each (the residuals are its own nodes, the cosine of the sine's
+        // derivative added); the reverse steps, with residuals, none of them.
+        tanh_forward.push(count(&forward, "tanh"));
+        assert_eq!(count(&forward, "sin"), 1, "{dump}");
+        assert_eq!(count(&forward, "cos"), usize::from(saves), "{dump}");
+        for op in ["tanh", "exp", "sin", "cos"] {
+            let recomputed = count(&reverse, op) > 0;
+            assert_eq!(recomputed, !reads, "{op} in the reverse steps with options {options:?}:\n{dump}");
+        }
+        // The reverse steps' matrix products: the cotangents' (two), not the forward's `h w`.
+        assert_eq!(count(&reverse, "matmul"), if reads { 2 } else { 3 }, "{dump}");
+    }
+    assert!(tanh_forward[0] > 0 && tanh_forward.iter().all(|&n| n == tanh_forward[0]), "{tanh_forward:?}");
+}
+
+#[test]
+fn second_order_and_forward_mode_through_a_scan_with_residuals_are_the_unrolled_ones() {
+    type Hvp = (DlArray, DlArray, DlArray, DlArray);
+    let loss = |h0: &DlArray, w: &DlArray, xs: &DlArray, scanned: bool| -> Result<DlArray> {
+        let ((h, c), ys) = if scanned {
+            scan((h0.clone(), h0 * 0.5), xs.clone(), |hc, x: DlArray| Ok(cell(hc, &x, w)))?
+        } else {
+            let (mut hc, mut ys) = ((h0.clone(), h0 * 0.5), DlArray::scalar(0.0));
+            for t in 0..xs.shape()[0] {
+                let (next, y) = cell(hc, &xs.slice(s![t, .., ..]), w);
+                (hc, ys) = (next, ys + y.sum_all());
+            }
+            (hc, ys)
+        };
+        Ok(h.sum_all() + c.square().sum_all() * 0.3 + ys.sum_all() * 0.1)
+    };
+    let derivatives = move |scanned: bool| {
+        move |(h0, w, xs, v): Hvp| {
+            let hvp = dlhvp(&loss(&h0, &w, &xs, scanned)?, (&h0, &w), (&v, &(&w * 0.3)))?;
+            let jvp = dljvp(&loss(&h0, &w, &xs, scanned)?, (&h0, &w), (&v, &(&w * 0.3)))?;
+            Ok((hvp.0, hvp.1, jvp))
+        }
+    };
+    let (h0, _, w, xs) = cell_args(7);
+    let args = (h0, w, xs, DlArray::from(array![[0.3, -0.1, 0.2]]));
+    let want = dlfeval(derivatives(false), args.clone()).unwrap();
+    for got in [dlfeval(derivatives(true), args.clone()).unwrap(), accelerate(derivatives(true)).call(args).unwrap()] {
+        for (g, w) in [(&got.0, &want.0), (&got.1, &want.1), (&got.2, &want.2)] {
+            let (g, w) = (g.extractdata::<f64>().unwrap(), w.extractdata::<f64>().unwrap());
+            for (a, b) in g.iter().zip(w.iter()) {
+                assert!((a - b).abs() <= 1e-12 * (1.0 + b.abs()), "{g} vs {w}");
+            }
+        }
     }
 }

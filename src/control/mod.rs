@@ -9,6 +9,7 @@ mod build;
 mod hoist;
 mod prune;
 mod replay;
+mod residuals;
 mod rules;
 mod scan;
 mod scan_rule;

@@ -63,13 +63,13 @@ fn select(g: &Graph, keep: &[bool], outputs: Vec<NodeId>) -> Result<Graph> {
 pub(super) fn pruned(t: &LoopTarget, used: &[bool]) -> Result<Option<Pruned>> {
     let (nc, nx) = (t.carry, t.xs);
     // The stacked outputs: `ys`, then (a scan that keeps its carries) the carry each step
-    // started from, one per carry, which stays as long as its carry does.
-    let (ys, kept) = match t.kind {
-        Kind::Scan { ys, kept, .. } => (ys, kept),
-        Kind::While { .. } => (0, false),
+    // started from, one per carry, which stays as long as its carry does, then its residuals.
+    let (ys, kept, saved) = match t.kind {
+        Kind::Scan { ys, kept, saved, .. } => (ys, kept, saved),
+        Kind::While { .. } => (0, false, 0),
         _ => return Ok(None),
     };
-    let stacked = ys + if kept { nc } else { 0 };
+    let stacked = ys + if kept { nc } else { 0 } + saved;
     let body = &t.body.traced;
     let inputs = t.inputs.len();
     let mut need: Vec<bool> = used[..nc].to_vec();
@@ -106,7 +106,8 @@ pub(super) fn pruned(t: &LoopTarget, used: &[bool]) -> Result<Option<Pruned>> {
     };
     let kind = match t.kind {
         Kind::Scan { length, reverse, .. } => {
-            Kind::Scan { length, reverse, ys: ys_used[..ys].iter().filter(|&&u| u).count(), kept }
+            let count = |r: &[bool]| r.iter().filter(|&&u| u).count();
+            Kind::Scan { length, reverse, ys: count(&ys_used[..ys]), kept, saved: count(&ys_used[stacked - saved..]) }
         }
         ref k => k.clone(),
     };

@@ -1,6 +1,7 @@
 //! `scan` and `fori_loop` (a scan over the step indices): one node whose body is traced once.
 
 use super::build::{check_returned, leaves, prune_captures, record, structure, types_of, LeafType};
+use super::residuals::{save, Layout};
 use super::target::{Kind, LoopRule, LoopTarget, Part};
 use super::LoopOptions;
 use crate::array::Data;
@@ -116,7 +117,8 @@ fn scan_tree<C: Tree, X: Tree, Y: Tree, F: Fn(C, X) -> Result<(C, Y)>>(
 /// The flat scan: `body(carry leaves, x_t leaves) -> (carry leaves, y_t leaves)` traced once
 /// (its returned carry already checked) into a scan node over `xs`, from the last row when
 /// `reverse`. Returns the last carry and the stacked `y`s. With `keep`, the node can also stack
-/// the carry each step starts from, for reverse mode (`Kind::Scan`'s `kept`).
+/// the carry each step starts from and the residuals of the body's VJP, for reverse mode
+/// (`Kind::Scan`'s `kept` and `saved`).
 pub(crate) fn scan_arrays(
     name: &str,
     (carry, xs): (&[DlArray], &[DlArray]),
@@ -151,6 +153,9 @@ pub(crate) fn scan_arrays(
     let mut graph = graphs.pop().ok_or_else(|| Error::argument(name, "internal: no body"))?;
     let all_inputs: Vec<LeafType> = arguments.iter().cloned().chain(types_of(&captures)?).collect();
     super::build::add_missing_inputs(&mut graph, &all_inputs);
+    // Residuals for reverse mode (not with checkpoints: there each chunk's second run keeps its own).
+    let layout = Layout { carry: nc, xs: xs.len(), ys, kept: nc };
+    let saved = if keep && options.checkpoint_every.is_none() { save(name, &mut graph, layout) } else { 0 };
     let y_types: Vec<LeafType> = graph.outputs[nc..]
         .iter()
         .map(|&o| {
@@ -162,7 +167,7 @@ pub(crate) fn scan_arrays(
     let body = Part::looped(graph, nc + xs.len())?;
     let target = Arc::new_cyclic(|me| LoopTarget {
         name: name.to_string(),
-        kind: Kind::Scan { length, reverse, ys, kept: keep },
+        kind: Kind::Scan { length, reverse, ys, kept: keep, saved },
         carry: nc,
         xs: xs.len(),
         body,

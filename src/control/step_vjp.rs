@@ -25,8 +25,13 @@ pub(super) fn pairing(outputs: &[DlArray], cts: &[DlArray]) -> Option<DlArray> {
 /// The VJP of one application of a body: the cotangents of `args` for the outputs' `cts`
 /// (zeros for logical arguments and where nothing depends on an argument).
 pub(super) fn step_vjp(body: &crate::ir::Graph, args: &[DlArray], cts: &[DlArray]) -> Result<Vec<DlArray>> {
-    let outputs = replay(body, args)?;
-    let Some(y) = pairing(&outputs, cts) else {
+    vjp_of(&replay(body, args)?, args, cts)
+}
+
+/// The cotangents of `args` for the `cts` of `outputs` (computed from `args` in the current
+/// trace), as [`step_vjp`] takes them.
+pub(super) fn vjp_of(outputs: &[DlArray], args: &[DlArray], cts: &[DlArray]) -> Result<Vec<DlArray>> {
+    let Some(y) = pairing(outputs, cts) else {
         return args.iter().map(zeros_like).collect();
     };
     let vars: Vec<&DlArray> = args.iter().collect();

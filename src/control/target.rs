@@ -21,8 +21,9 @@ pub(crate) enum Kind {
     /// stacked along a new axis 0. `fori_loop` is a scan over the step indices. With `kept`,
     /// the body also returns the carry it received, stacked as the last results: the carries
     /// reverse mode needs, computed by the same run when a gradient asks for them (a compiled
-    /// run stacks only the results something reads).
-    Scan { length: usize, reverse: bool, ys: usize, kept: bool },
+    /// run stacks only the results something reads). After them, `saved` residuals: values
+    /// of the body its VJP reads (`residuals.rs`), stacked by the same run.
+    Scan { length: usize, reverse: bool, ys: usize, kept: bool, saved: usize },
     /// While the predicate `[carry.., captures..] -> [logical]` holds, the body
     /// `[carry.., captures..] -> [carry..]`; at most `max_iterations` steps.
     While { max_iterations: Option<usize> },
