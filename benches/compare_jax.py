@@ -407,6 +407,10 @@ def loop_rows():
     accelerated = median(BUDGET, lambda: ready(vg(x)))
     note = f"first call s=10: {short * 1e3:.1f} ms, s=10,000: {long * 1e3:.1f} ms ({long / short:.2f}x)"
     rows.append(row(f"L2 RK4 fori_loop n={n} s={steps}, gradient", None, accelerated, note))
+    primal = jax.jit(lambda x: rk4_loss(x, steps, h))
+    value = float(ready(primal(x)))
+    accelerated = median(BUDGET, lambda: ready(primal(x)))
+    rows.append(row(f"L2p RK4 fori_loop n={n} s={steps}, primal", None, accelerated, f"value {value:.15e}"))
 
     # L3: ADBench's two-layer LSTM by scan, value + gradient of the weights, biases and extra.
     args = lstm_inputs(14, 1024)

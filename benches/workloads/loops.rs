@@ -112,6 +112,25 @@ fn ode_adjoint(x: &[f64], y: &[f64], v: &[f64], x_bar: &mut [f64], y_bar: &mut [
     }
 }
 
+/// [`rk4_loss`] by hand: four stage vectors and one stage point, reused step after step.
+pub fn rk4_primal_by_hand(x: &[f64], steps: usize, h: f64) -> f64 {
+    let n = x.len();
+    let mut y = vec![0.0; n];
+    let (mut k1, mut k2, mut k3, mut k4, mut u) =
+        (vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n], vec![0.0; n]);
+    for _ in 0..steps {
+        ode(x, &y, &mut k1);
+        (0..n).for_each(|i| u[i] = y[i] + h / 2.0 * k1[i]);
+        ode(x, &u, &mut k2);
+        (0..n).for_each(|i| u[i] = y[i] + h / 2.0 * k2[i]);
+        ode(x, &u, &mut k3);
+        (0..n).for_each(|i| u[i] = y[i] + h * k3[i]);
+        ode(x, &u, &mut k4);
+        (0..n).for_each(|i| y[i] += h / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]));
+    }
+    y.iter().map(|v| v * v).sum()
+}
+
 /// [`rk4_loss`] and its gradient with respect to `x` by hand: the forward keeps each step's
 /// stage points, the adjoint runs the steps backwards.
 pub fn rk4_by_hand(x: &[f64], steps: usize, h: f64, grad: &mut [f64]) -> f64 {
@@ -344,6 +363,22 @@ pub fn loop_rows(budget: Duration) -> Result<Vec<Row>> {
         accelerated: Some(accelerated),
         hand: Some(hand),
         note,
+    });
+    let primal = accelerate(move |x: DlArray| rk4_loss(&x, steps, h));
+    let value = primal.call(x.clone())?.to_scalar::<f64>()?;
+    let by_hand = rk4_primal_by_hand(&xs, steps, h);
+    let accelerated = median(budget, || {
+        primal.call(x.clone()).unwrap();
+    });
+    let hand = median(budget, || {
+        std::hint::black_box(rk4_primal_by_hand(std::hint::black_box(&xs), steps, h));
+    });
+    rows.push(Row {
+        workload: format!("L2p RK4 fori_loop n={n} s={steps}, primal"),
+        eager: None,
+        accelerated: Some(accelerated),
+        hand: Some(hand),
+        note: format!("value {value:.15e} (by hand {by_hand:.15e}); each stage reads the previous one shifted by one"),
     });
 
     let m = lstm_inputs(14, 1024);
