@@ -1,7 +1,6 @@
 //! Accuracy of the real transcendentals (`array/vmath`: the interpreter's kernels, and the
 //! JIT's inline code, which agrees with them bit for bit; checked here on vector lanes and on
-//! the scalar remainder, for the rows lowered `Polynomial`; the kernel of `expm1` is measured
-//! though its row is still `Host`), over 10^6 points a function and precision
+//! the scalar remainder, for the rows lowered `Polynomial`), over 10^6 points a function and precision
 //! spread over the whole domain: random bit patterns (every binade, subnormals included),
 //! uniform draws over the working range, points near 0, near 1 and near the overflow and
 //! underflow thresholds; for `sin`, `cos`, `tan`, the floats nearest multiples of `pi/2`, both sides
@@ -13,11 +12,11 @@
 //! `[-ln2/2, ln2/2]`, ten halvings and a Taylor series in double-double; `log` and `log1p` by
 //! one Newton step on it from `libm`'s value; `expm1` and `tanh` from the same series; `sin`,
 //! `cos` and `tan` by an exact reduction in integers and their series (`trig_ref.rs`, itself
-//! checked against `libm`). Errors are in units of the last place of the true value (the
-//! subnormal ulp below the normal range). Bounds: `exp`, `log`, `sin`, `cos` 1 ulp; `tan`,
-//! `expm1`, `log1p`, `tanh` 2 ulp.
+//! checked against `libm`); `atan` by one Newton step from `libm`'s value on those `sin` and
+//! `cos`. Errors are in units of the last place of the true value (the subnormal ulp below the
+//! normal range). Bounds: `exp`, `log`, `sin`, `cos`, `atan` 1 ulp; `tan`, `expm1`, `log1p`,
+//! `tanh` 2 ulp.
 
-use cranegrad::internals::vmath::{self, Scalar};
 use cranegrad::internals::{interp, jit, Data, Num};
 use cranegrad::ir::{Graph, Lowering, Op, UnaryOp};
 use cranegrad::DType;
@@ -277,6 +276,17 @@ fn trig_points(rng: &mut Rng, single: bool) -> f64 {
     }
 }
 
+/// Every binade, the working range, and both sides of each bound of `atan`'s reductions.
+fn atan_points(rng: &mut Rng, single: bool) -> f64 {
+    let sign = if rng.next() % 2 == 0 { 1.0 } else { -1.0 };
+    sign * match rng.next() % 4 {
+        0 => any_bits(rng, single).abs(),
+        1 => rng.uniform(0.0, 4.0),
+        2 => [0.4375, 0.6875, 1.1875, 2.4375][(rng.next() % 4) as usize] * (1.0 + rng.uniform(-1e-3, 1e-3)),
+        _ => rng.unit() * 2f64.powi(((rng.next() % 80) as i32) - 40),
+    }
+}
+
 fn cases() -> Vec<Case> {
     vec![
         Case {
@@ -333,8 +343,8 @@ fn cases() -> Vec<Case> {
             name: "expm1",
             op: Some(UnaryOp::Expm1),
             bound: 2.0,
-            f64: |x| vmath::expm1(&mut Scalar::<f64>::default(), x),
-            f32: |x| vmath::expm1(&mut Scalar::<f32>::default(), x),
+            f64: Num::exp_m1,
+            f32: Num::exp_m1,
             reference: ref_expm1,
             libm: libm::expm1,
             points: expm1_points,
@@ -358,6 +368,16 @@ fn cases() -> Vec<Case> {
             reference: ref_tanh,
             libm: libm::tanh,
             points: tanh_points,
+        },
+        Case {
+            name: "atan",
+            op: Some(UnaryOp::Atan),
+            bound: 1.0,
+            f64: Num::atan,
+            f32: Num::atan,
+            reference: trig_ref::ref_atan,
+            libm: libm::atan,
+            points: atan_points,
         },
     ]
 }

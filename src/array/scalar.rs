@@ -141,7 +141,7 @@ macro_rules! real {
                 vmath::ln_1p(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn exp_m1(self) -> Self {
-                <$t>::exp_m1(self)
+                vmath::expm1(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn asin(self) -> Self {
                 <$t>::asin(self)
@@ -150,7 +150,7 @@ macro_rules! real {
                 <$t>::acos(self)
             }
             fn atan(self) -> Self {
-                <$t>::atan(self)
+                vmath::atan(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn asinh(self) -> Self {
                 <$t>::asinh(self)
