@@ -13,9 +13,10 @@
 //! one Newton step on it from `libm`'s value; `expm1` and `tanh` from the same series; `sin`,
 //! `cos` and `tan` by an exact reduction in integers and their series (`trig_ref.rs`, itself
 //! checked against `libm`); `atan` by one Newton step from `libm`'s value on those `sin` and
-//! `cos`. Errors are in units of the last place of the true value (the subnormal ulp below the
-//! normal range). Bounds: `exp`, `log`, `sin`, `cos`, `atan` 1 ulp; `tan`, `expm1`, `log1p`,
-//! `tanh` 2 ulp.
+//! `cos`; `erf` by its series and continued fraction (`erf_ref.rs`, checked against `libm`).
+//! Errors are in units of the last place of the true value (the subnormal ulp below the normal
+//! range). Bounds: `exp`, `log`, `sin`, `cos`, `atan` 1 ulp; `tan`, `expm1`, `log1p`,
+//! `tanh`, `erf` 2 ulp.
 
 use cranegrad::internals::{interp, jit, Data, Num};
 use cranegrad::ir::{Graph, Lowering, Op, UnaryOp};
@@ -23,6 +24,8 @@ use cranegrad::DType;
 use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;
 
+#[path = "transcendental_ulps/erf_ref.rs"]
+mod erf_ref;
 #[path = "transcendental_ulps/trig_ref.rs"]
 mod trig_ref;
 
@@ -287,6 +290,18 @@ fn atan_points(rng: &mut Rng, single: bool) -> f64 {
     }
 }
 
+/// Every binade, the working range, both sides of each bound of `erf`'s intervals, and tiny
+/// arguments.
+fn erf_points(rng: &mut Rng, single: bool) -> f64 {
+    let sign = if rng.next() % 2 == 0 { 1.0 } else { -1.0 };
+    sign * match rng.next() % 4 {
+        0 => any_bits(rng, single).abs(),
+        1 => rng.uniform(0.0, 6.5),
+        2 => [0.84375, 1.25, 1.0 / 0.35, 6.0][(rng.next() % 4) as usize] * (1.0 + rng.uniform(-1e-3, 1e-3)),
+        _ => rng.unit() * 2f64.powi(-((rng.next() % 60) as i32)),
+    }
+}
+
 fn cases() -> Vec<Case> {
     vec![
         Case {
@@ -378,6 +393,16 @@ fn cases() -> Vec<Case> {
             reference: trig_ref::ref_atan,
             libm: libm::atan,
             points: atan_points,
+        },
+        Case {
+            name: "erf",
+            op: Some(UnaryOp::Erf),
+            bound: 2.0,
+            f64: cranegrad::internals::RealNum::erf,
+            f32: cranegrad::internals::RealNum::erf,
+            reference: erf_ref::ref_erf,
+            libm: libm::erf,
+            points: erf_points,
         },
     ]
 }
@@ -543,6 +568,23 @@ fn trig_reference_agrees_with_libm() {
             let err = ulps(got, want, 52, -1022);
             assert!(err <= 1.0, "{name}({x:e}): libm {got:e} is {err} ulp from the reference {want:?}");
         }
+    }
+}
+
+/// The `f64` reference of `erf` (`erf_ref.rs`) against the `libm` crate's (within 1 ulp of the
+/// truth): they agree within 1 ulp over the points of the accuracy test.
+#[test]
+fn erf_reference_agrees_with_libm() {
+    let mut rng = Rng(0x1405_7b7e_f767_814f);
+    for x in SPECIALS
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite() && *x != 0.0)
+        .chain((0..100_000).map(|_| erf_points(&mut rng, false)))
+    {
+        let (got, want) = (libm::erf(x), erf_ref::ref_erf(x));
+        let err = ulps(got, want, 52, -1022);
+        assert!(err <= 1.0, "erf({x:e}): libm {got:e} is {err} ulp from the reference {want:?}");
     }
 }
 

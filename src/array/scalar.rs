@@ -110,7 +110,7 @@ pub trait RealNum: Num<Real = Self> + PartialOrd {
 }
 
 macro_rules! real {
-    ($t:ty, $erf:path) => {
+    ($t:ty) => {
         impl Num for $t {
             type Real = $t;
             fn zero() -> Self {
@@ -192,7 +192,7 @@ macro_rules! real {
         impl RealNum for $t {
             type Complex = Complex<$t>;
             fn erf(self) -> Self {
-                $erf(self)
+                vmath::erf(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn floor(self) -> Self {
                 <$t>::floor(self)
@@ -219,8 +219,8 @@ macro_rules! real {
     };
 }
 
-real!(f32, libm::erff);
-real!(f64, libm::erf);
+real!(f32);
+real!(f64);
 
 macro_rules! complex {
     ($t:ty, $r:ty) => {

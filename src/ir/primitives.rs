@@ -57,8 +57,8 @@ macro_rules! unary_primitives {
             Imag "imag" to_real(im) real: Inline, complex: Inline;
             /// Complex conjugate.
             Conj "conj" same(conj) real: Inline, complex: Inline;
-            /// Error function (real only).
-            Erf "erf" real(erf) real: Host, complex: Undefined;
+            /// Error function (real only; within 2 ulp).
+            Erf "erf" real(erf) real: Polynomial, complex: Undefined;
             /// Round toward -inf (real only; zero gradient).
             Floor "floor" real(floor) real: Inline, complex: Undefined;
             /// Round toward +inf (real only; zero gradient).

@@ -26,6 +26,7 @@
 //! and one division.
 
 mod atan;
+mod erf;
 mod exp;
 mod log;
 mod pio2;
@@ -33,6 +34,7 @@ mod prec;
 mod trig;
 
 pub use atan::atan;
+pub use erf::erf;
 pub use exp::{exp, expm1, tanh};
 pub use log::{ln, ln_1p};
 pub use prec::{Prec, Table, F32, F64};

@@ -4,6 +4,7 @@
 // value is the nearest float, as there), and `1 / ln 2` is fdlibm's, not `std`'s constant.
 #![allow(clippy::excessive_precision, clippy::approx_constant)]
 
+use super::erf::{ErfConsts, ERF_F32, ERF_F64};
 use super::pio2::{TABLE_F32, TABLE_F64};
 
 /// A float of bits `b` (f64).
@@ -42,6 +43,8 @@ pub struct Prec {
     pub trig: TrigConsts,
     /// `atan`.
     pub atan: AtanConsts,
+    /// `erf`.
+    pub erf: &'static ErfConsts,
 }
 
 /// A table of constants of one precision, read by [`Lanes::gather`](super::Lanes::gather).
@@ -324,6 +327,7 @@ pub static F64: Prec = Prec {
             -3.65315727442169155270e-02,
         ],
     },
+    erf: &ERF_F64,
 };
 
 /// `f32`.
@@ -433,4 +437,5 @@ pub static F32: Prec = Prec {
         even: &[3.3333328366e-01f32 as f64, 1.4253635705e-01f32 as f64, 6.1687607318e-02f32 as f64],
         odd: &[-1.9999158382e-01f32 as f64, -1.0648017377e-01f32 as f64],
     },
+    erf: &ERF_F32,
 };

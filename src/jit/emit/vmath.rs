@@ -188,6 +188,7 @@ impl KernelEmitter<'_, '_> {
             PolynomialUnary::Tanh => vmath::tanh(&mut l, x),
             PolynomialUnary::Expm1 => vmath::expm1(&mut l, x),
             PolynomialUnary::Atan => vmath::atan(&mut l, x),
+            PolynomialUnary::Erf => vmath::erf(&mut l, x),
         })
     }
 }
