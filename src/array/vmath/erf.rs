@@ -1,5 +1,5 @@
-//! `erf` (fdlibm's `s_erf.c`, branch-free): the rational of each of its four intervals of `|x|`
-//! computed and the one needed selected before one division, and `e^(-x^2)` of the tail by one
+//! `erf` (fdlibm's `s_erf.c`): the formula of each of its intervals of `|x|` under a branch
+//! taken when some lane needs it, selected in those lanes, and `e^(-x^2)` of the tail by one
 //! inline `exp`.
 // The coefficients are written as fdlibm publishes them (more digits than the type holds).
 #![allow(clippy::excessive_precision)]
@@ -26,48 +26,66 @@ pub struct ErfConsts {
 
 /// `erf x`: by the interval of `|x|`, `|x| + |x| P/Q` (of `x^2`), `erx + P/Q` (of `|x| - 1`) or
 /// `1 - e^(-x^2 - 0.5625 + P/Q) / |x|` (of `1 / x^2`, two sets of coefficients), `1` from 6 on;
-/// the sign of `x` restored. fdlibm computes the exponential as two (`e^(-z^2 - 0.5625)` with
-/// `z` the high half of `|x|`, and of the rest); here one, of the rounded sum: its error, at
-/// most a few ulps of `e^...`, is scaled by `erfc |x| / erf |x|` (below 0.09) in the result.
+/// the sign of `x` restored. Each interval's formula runs under a branch taken when some lane
+/// lies in it ([`Lanes::when_any`]) and is selected in those lanes only. fdlibm computes the
+/// exponential as two (`e^(-z^2 - 0.5625)` with `z` the high half of `|x|`, and of the rest);
+/// here one, of the rounded sum: its error, at most a few ulps of `e^...`, is scaled by
+/// `erfc |x| / erf |x|` (below 0.09) in the result.
 pub fn erf<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().erf;
     let ax = l.abs(x);
-    let (one, half) = (l.c(1.0), l.c(0.5625));
-    let z = l.mul(ax, ax);
-    let (n0, d0) = (l.horner(z, p.small.0), l.horner(z, p.small.1));
-    let s = l.sub(ax, one);
-    let (n1, d1) = (l.horner(s, p.mid.0), l.horner(s, p.mid.1));
-    let w = l.div(one, z);
-    let (n2, d2) = (l.horner(w, p.tail.0), l.horner(w, p.tail.1));
-    let (n3, d3) = (l.horner(w, p.far.0), l.horner(w, p.far.1));
-    let mut m = Vec::with_capacity(p.bounds.len());
-    for &b in &p.bounds {
-        let b = l.c(b);
-        m.push(l.le(b, ax));
-    }
-    let num = l.sel(m[2], n3, n2);
-    let num = l.sel(m[1], num, n1);
-    let num = l.sel(m[0], num, n0);
-    let den = l.sel(m[2], d3, d2);
-    let den = l.sel(m[1], den, d1);
-    let den = l.sel(m[0], den, d0);
-    let q = l.div(num, den);
-    let aq = l.mul(ax, q);
-    let y0 = l.add(ax, aq);
-    let erx = l.c(p.erx);
-    let y1 = l.add(erx, q);
-    let nz = l.neg(z);
-    let a = l.sub(nz, half);
-    let a = l.add(a, q);
-    let e = exp(l, a);
-    let r = l.div(e, ax);
-    let y2 = l.sub(one, r);
-    let y = l.sel(m[3], one, y2);
-    let y = l.sel(m[1], y, y1);
-    let y = l.sel(m[0], y, y0);
+    let [b0, b1, _, b3] = p.bounds.map(|b| l.c(b));
+    let small = l.lt(ax, b0);
+    let from_mid = l.le(b0, ax);
+    let below_tail = l.lt(ax, b1);
+    let mid = l.and(from_mid, below_tail);
+    let from_tail = l.le(b1, ax);
+    let below_one = l.lt(ax, b3);
+    let tail = l.and(from_tail, below_one);
+    // From 6 on (and NaN, restored below), 1.
+    let one = l.c(1.0);
+    let [y] = l.when_any(tail, [one], |l| [erf_tail(l, ax)]);
+    let [y] = l.when_any(mid, [y], |l| {
+        let one = l.c(1.0);
+        let s = l.sub(ax, one);
+        let (n, d) = (l.horner(s, p.mid.0), l.horner(s, p.mid.1));
+        let q = l.div(n, d);
+        let erx = l.c(p.erx);
+        [l.add(erx, q)]
+    });
+    let [y] = l.when_any(small, [y], |l| {
+        let z = l.mul(ax, ax);
+        let (n, d) = (l.horner(z, p.small.0), l.horner(z, p.small.1));
+        let q = l.div(n, d);
+        let aq = l.mul(ax, q);
+        [l.add(ax, aq)]
+    });
     let y = l.copysign(y, x);
     let nan = l.nan(x);
     l.sel(nan, x, y)
+}
+
+/// `erf |x|` for `1.25 <= |x| < 6`: `1 - e^(-x^2 - 0.5625 + P(w) / Q(w)) / |x|`, `w = 1 / x^2`,
+/// the coefficients of `|x| < 1 / 0.35` or of beyond.
+fn erf_tail<L: Lanes>(l: &mut L, ax: L::F) -> L::F {
+    let p = &l.prec().erf;
+    let one = l.c(1.0);
+    let z = l.mul(ax, ax);
+    let w = l.div(one, z);
+    let (n2, d2) = (l.horner(w, p.tail.0), l.horner(w, p.tail.1));
+    let (n3, d3) = (l.horner(w, p.far.0), l.horner(w, p.far.1));
+    let b2 = l.c(p.bounds[2]);
+    let far = l.le(b2, ax);
+    let num = l.sel(far, n3, n2);
+    let den = l.sel(far, d3, d2);
+    let q = l.div(num, den);
+    let nz = l.neg(z);
+    let c = l.c(0.5625);
+    let a = l.sub(nz, c);
+    let a = l.add(a, q);
+    let e = exp(l, a);
+    let r = l.div(e, ax);
+    l.sub(one, r)
 }
 
 /// `f64`.

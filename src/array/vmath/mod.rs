@@ -15,7 +15,9 @@
 //! result is selected in those lanes only, so the bits do not depend on the neighbours. Measured
 //! accuracy (`tests/transcendental_ulps.rs`, 10^6 points a function; every `f32` for `sin`,
 //! `cos` and `tan` in an ignored test): `exp`, `log`, `sin`, `cos` and `atan` within 1 ulp,
-//! `tan`, `expm1`, `log1p`, `tanh` within 2 ulp, special values exact.
+//! `tan`, `expm1`, `log1p`, `tanh` and `erf` within 2 ulp, special values exact. `erf` runs each
+//! of its four intervals of `|x|` under such a branch (their rationals and the tail's `exp` are
+//! too many operations to compute all four in every lane).
 //!
 //! `expm1` is not fdlibm's (five cases of `k`, all computed: about 100 operations a vector, twice
 //! libm's time) but `exp`'s reduction and rational with one formula for every `k` (about 55
@@ -23,7 +25,7 @@
 //! on, a rational below, one division for both, about 55 operations), not fdlibm's (an `expm1`,
 //! a Taylor series, three cases, about 110 operations: a program of thousands of small
 //! kernels, W8, ran 25% slower). `atan` is fdlibm's with its four reductions selected by masks
-//! and one division.
+//! and one division; `erf` fdlibm's with one `exp` in the tail where fdlibm has two.
 
 mod atan;
 mod erf;
