@@ -18,7 +18,7 @@
 //! range). Bounds: `exp`, `log`, `sin`, `cos`, `atan` 1 ulp; `tan`, `expm1`, `log1p`,
 //! `tanh`, `erf` 2 ulp.
 
-use cranegrad::internals::{interp, jit, Data, Num};
+use cranegrad::internals::{interp, jit, Data, Num, RealNum};
 use cranegrad::ir::{Graph, Lowering, Op, UnaryOp};
 use cranegrad::DType;
 use ndarray::{ArrayD, IxDyn};
@@ -398,8 +398,8 @@ fn cases() -> Vec<Case> {
             name: "erf",
             op: Some(UnaryOp::Erf),
             bound: 2.0,
-            f64: cranegrad::internals::RealNum::erf,
-            f32: cranegrad::internals::RealNum::erf,
+            f64: RealNum::erf,
+            f32: RealNum::erf,
             reference: erf_ref::ref_erf,
             libm: libm::erf,
             points: erf_points,
@@ -612,31 +612,33 @@ fn sin_cos_tan_f32_exhaustive() {
     assert!(worst[0].0 <= 1.0 && worst[1].0 <= 1.0 && worst[2].0 <= 2.0, "{worst:?}");
 }
 
+type F64Fn = fn(f64) -> f64;
+
 /// The limits of `expm1`, `atan` and `erf` at the infinities and past their thresholds, exactly
 /// (`libm`'s `f64` value, rounded for `f32`: `atan` of a huge `f32` is `pi/2` rounded, where
 /// `libm`'s `atanf` gives the float below).
 #[test]
 fn limits_of_expm1_atan_erf_are_exact() {
-    let f64s: [(&str, fn(f64) -> f64, fn(f64) -> f64, f64); 10] = [
-        ("expm1", Num::exp_m1, libm::expm1, f64::NEG_INFINITY),
-        ("expm1", Num::exp_m1, libm::expm1, -800.0),
-        ("expm1", Num::exp_m1, libm::expm1, -38.0),
-        ("atan", Num::atan, libm::atan, f64::INFINITY),
-        ("atan", Num::atan, libm::atan, f64::NEG_INFINITY),
-        ("atan", Num::atan, libm::atan, -1e300),
-        ("erf", cranegrad::internals::RealNum::erf, libm::erf, f64::INFINITY),
-        ("erf", cranegrad::internals::RealNum::erf, libm::erf, f64::NEG_INFINITY),
-        ("erf", cranegrad::internals::RealNum::erf, libm::erf, 6.0),
-        ("erf", cranegrad::internals::RealNum::erf, libm::erf, -30.0),
+    let points: [(&str, f64); 10] = [
+        ("expm1", f64::NEG_INFINITY),
+        ("expm1", -800.0),
+        ("expm1", -38.0),
+        ("atan", f64::INFINITY),
+        ("atan", f64::NEG_INFINITY),
+        ("atan", -1e300),
+        ("erf", f64::INFINITY),
+        ("erf", f64::NEG_INFINITY),
+        ("erf", 6.0),
+        ("erf", -30.0),
     ];
-    for (name, f, lib, x) in f64s {
+    for (name, x) in points {
+        let (f, g32, lib): (F64Fn, fn(f32) -> f32, F64Fn) = match name {
+            "expm1" => (Num::exp_m1, Num::exp_m1, libm::expm1),
+            "atan" => (Num::atan, Num::atan, libm::atan),
+            _ => (RealNum::erf, RealNum::erf, libm::erf),
+        };
         assert_eq!(f(x).to_bits(), lib(x).to_bits(), "{name}({x:e}) f64");
         let x32 = x as f32;
-        let g32: fn(f32) -> f32 = match name {
-            "expm1" => Num::exp_m1,
-            "atan" => Num::atan,
-            _ => cranegrad::internals::RealNum::erf,
-        };
         assert_eq!(g32(x32).to_bits(), (lib(x32 as f64) as f32).to_bits(), "{name}({x32:e}) f32");
     }
 }
