@@ -76,11 +76,10 @@ pub mod internals {
     }
 
     /// The branch-free transcendentals (`array/vmath`), on one `f32` or `f64`: [`Scalar`](vmath::Scalar)
-    /// is their [`Lanes`](vmath::Lanes) on scalars. `exp`, `ln`, `ln_1p`, `sin`, `cos`, `tan`
-    /// and `tanh` are the kernels of the `Polynomial` rows; `expm1` is written and measured, its
-    /// row still `Host`.
+    /// is their [`Lanes`](vmath::Lanes) on scalars: the kernels of the `Polynomial` rows (`exp`,
+    /// `ln`, `ln_1p`, `expm1`, `sin`, `cos`, `tan`, `tanh`, `atan`, `erf`).
     pub mod vmath {
-        pub use crate::array::vmath::{cos, exp, expm1, ln, ln_1p, sin, tan, tanh, Lanes, Scalar};
+        pub use crate::array::vmath::{atan, cos, erf, exp, expm1, ln, ln_1p, sin, tan, tanh, Lanes, Scalar};
     }
 
     /// The Cranelift backend.

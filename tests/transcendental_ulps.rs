@@ -1,7 +1,6 @@
 //! Accuracy of the real transcendentals (`array/vmath`: the interpreter's kernels, and the
 //! JIT's inline code, which agrees with them bit for bit; checked here on vector lanes and on
-//! the scalar remainder, for the rows lowered `Polynomial`; the kernel of `expm1` is measured
-//! though its row is still `Host`), over 10^6 points a function and precision
+//! the scalar remainder, for the rows lowered `Polynomial`), over 10^6 points a function and precision
 //! spread over the whole domain: random bit patterns (every binade, subnormals included),
 //! uniform draws over the working range, points near 0, near 1 and near the overflow and
 //! underflow thresholds; for `sin`, `cos`, `tan`, the floats nearest multiples of `pi/2`, both sides
@@ -13,17 +12,20 @@
 //! `[-ln2/2, ln2/2]`, ten halvings and a Taylor series in double-double; `log` and `log1p` by
 //! one Newton step on it from `libm`'s value; `expm1` and `tanh` from the same series; `sin`,
 //! `cos` and `tan` by an exact reduction in integers and their series (`trig_ref.rs`, itself
-//! checked against `libm`). Errors are in units of the last place of the true value (the
-//! subnormal ulp below the normal range). Bounds: `exp`, `log`, `sin`, `cos` 1 ulp; `tan`,
-//! `expm1`, `log1p`, `tanh` 2 ulp.
+//! checked against `libm`); `atan` by one Newton step from `libm`'s value on those `sin` and
+//! `cos`; `erf` by its series and continued fraction (`erf_ref.rs`, checked against `libm`).
+//! Errors are in units of the last place of the true value (the subnormal ulp below the normal
+//! range). Bounds: `exp`, `log`, `sin`, `cos`, `atan` 1 ulp; `tan`, `expm1`, `log1p`,
+//! `tanh`, `erf` 2 ulp.
 
-use cranegrad::internals::vmath::{self, Scalar};
-use cranegrad::internals::{interp, jit, Data, Num};
+use cranegrad::internals::{interp, jit, Data, Num, RealNum};
 use cranegrad::ir::{Graph, Lowering, Op, UnaryOp};
 use cranegrad::DType;
 use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;
 
+#[path = "transcendental_ulps/erf_ref.rs"]
+mod erf_ref;
 #[path = "transcendental_ulps/trig_ref.rs"]
 mod trig_ref;
 
@@ -277,6 +279,29 @@ fn trig_points(rng: &mut Rng, single: bool) -> f64 {
     }
 }
 
+/// Every binade, the working range, and both sides of each bound of `atan`'s reductions.
+fn atan_points(rng: &mut Rng, single: bool) -> f64 {
+    let sign = if rng.next() % 2 == 0 { 1.0 } else { -1.0 };
+    sign * match rng.next() % 4 {
+        0 => any_bits(rng, single).abs(),
+        1 => rng.uniform(0.0, 4.0),
+        2 => [0.4375, 0.6875, 1.1875, 2.4375][(rng.next() % 4) as usize] * (1.0 + rng.uniform(-1e-3, 1e-3)),
+        _ => rng.unit() * 2f64.powi(((rng.next() % 80) as i32) - 40),
+    }
+}
+
+/// Every binade, the working range, both sides of each bound of `erf`'s intervals, and tiny
+/// arguments.
+fn erf_points(rng: &mut Rng, single: bool) -> f64 {
+    let sign = if rng.next() % 2 == 0 { 1.0 } else { -1.0 };
+    sign * match rng.next() % 4 {
+        0 => any_bits(rng, single).abs(),
+        1 => rng.uniform(0.0, 6.5),
+        2 => [0.84375, 1.25, 1.0 / 0.35, 6.0][(rng.next() % 4) as usize] * (1.0 + rng.uniform(-1e-3, 1e-3)),
+        _ => rng.unit() * 2f64.powi(-((rng.next() % 60) as i32)),
+    }
+}
+
 fn cases() -> Vec<Case> {
     vec![
         Case {
@@ -333,8 +358,8 @@ fn cases() -> Vec<Case> {
             name: "expm1",
             op: Some(UnaryOp::Expm1),
             bound: 2.0,
-            f64: |x| vmath::expm1(&mut Scalar::<f64>::default(), x),
-            f32: |x| vmath::expm1(&mut Scalar::<f32>::default(), x),
+            f64: Num::exp_m1,
+            f32: Num::exp_m1,
             reference: ref_expm1,
             libm: libm::expm1,
             points: expm1_points,
@@ -358,6 +383,26 @@ fn cases() -> Vec<Case> {
             reference: ref_tanh,
             libm: libm::tanh,
             points: tanh_points,
+        },
+        Case {
+            name: "atan",
+            op: Some(UnaryOp::Atan),
+            bound: 1.0,
+            f64: Num::atan,
+            f32: Num::atan,
+            reference: trig_ref::ref_atan,
+            libm: libm::atan,
+            points: atan_points,
+        },
+        Case {
+            name: "erf",
+            op: Some(UnaryOp::Erf),
+            bound: 2.0,
+            f64: RealNum::erf,
+            f32: RealNum::erf,
+            reference: erf_ref::ref_erf,
+            libm: libm::erf,
+            points: erf_points,
         },
     ]
 }
@@ -526,6 +571,23 @@ fn trig_reference_agrees_with_libm() {
     }
 }
 
+/// The `f64` reference of `erf` (`erf_ref.rs`) against the `libm` crate's (within 1 ulp of the
+/// truth): they agree within 1 ulp over the points of the accuracy test.
+#[test]
+fn erf_reference_agrees_with_libm() {
+    let mut rng = Rng(0x1405_7b7e_f767_814f);
+    for x in SPECIALS
+        .iter()
+        .copied()
+        .filter(|x| x.is_finite() && *x != 0.0)
+        .chain((0..100_000).map(|_| erf_points(&mut rng, false)))
+    {
+        let (got, want) = (libm::erf(x), erf_ref::ref_erf(x));
+        let err = ulps(got, want, 52, -1022);
+        assert!(err <= 1.0, "erf({x:e}): libm {got:e} is {err} ulp from the reference {want:?}");
+    }
+}
+
 /// Every positive `f32` (`sin` and `tan` are odd and `cos` even in every operation of the
 /// algorithm, so the negative ones give the same errors): `sin` and `cos` within 1 ulp of
 /// `libm`'s `f64` value, `tan` within 2. About six billion evaluations: `cargo test --release
@@ -548,4 +610,35 @@ fn sin_cos_tan_f32_exhaustive() {
         println!("{name} f32: worst {err:.3} ulp at {at:e}");
     }
     assert!(worst[0].0 <= 1.0 && worst[1].0 <= 1.0 && worst[2].0 <= 2.0, "{worst:?}");
+}
+
+type F64Fn = fn(f64) -> f64;
+
+/// The limits of `expm1`, `atan` and `erf` at the infinities and past their thresholds, exactly
+/// (`libm`'s `f64` value, rounded for `f32`: `atan` of a huge `f32` is `pi/2` rounded, where
+/// `libm`'s `atanf` gives the float below).
+#[test]
+fn limits_of_expm1_atan_erf_are_exact() {
+    let points: [(&str, f64); 10] = [
+        ("expm1", f64::NEG_INFINITY),
+        ("expm1", -800.0),
+        ("expm1", -38.0),
+        ("atan", f64::INFINITY),
+        ("atan", f64::NEG_INFINITY),
+        ("atan", -1e300),
+        ("erf", f64::INFINITY),
+        ("erf", f64::NEG_INFINITY),
+        ("erf", 6.0),
+        ("erf", -30.0),
+    ];
+    for (name, x) in points {
+        let (f, g32, lib): (F64Fn, fn(f32) -> f32, F64Fn) = match name {
+            "expm1" => (Num::exp_m1, Num::exp_m1, libm::expm1),
+            "atan" => (Num::atan, Num::atan, libm::atan),
+            _ => (RealNum::erf, RealNum::erf, libm::erf),
+        };
+        assert_eq!(f(x).to_bits(), lib(x).to_bits(), "{name}({x:e}) f64");
+        let x32 = x as f32;
+        assert_eq!(g32(x32).to_bits(), (lib(x32 as f64) as f32).to_bits(), "{name}({x32:e}) f32");
+    }
 }

@@ -110,7 +110,7 @@ pub trait RealNum: Num<Real = Self> + PartialOrd {
 }
 
 macro_rules! real {
-    ($t:ty, $erf:path) => {
+    ($t:ty) => {
         impl Num for $t {
             type Real = $t;
             fn zero() -> Self {
@@ -141,7 +141,7 @@ macro_rules! real {
                 vmath::ln_1p(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn exp_m1(self) -> Self {
-                <$t>::exp_m1(self)
+                vmath::expm1(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn asin(self) -> Self {
                 <$t>::asin(self)
@@ -150,7 +150,7 @@ macro_rules! real {
                 <$t>::acos(self)
             }
             fn atan(self) -> Self {
-                <$t>::atan(self)
+                vmath::atan(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn asinh(self) -> Self {
                 <$t>::asinh(self)
@@ -192,7 +192,7 @@ macro_rules! real {
         impl RealNum for $t {
             type Complex = Complex<$t>;
             fn erf(self) -> Self {
-                $erf(self)
+                vmath::erf(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn floor(self) -> Self {
                 <$t>::floor(self)
@@ -219,8 +219,8 @@ macro_rules! real {
     };
 }
 
-real!(f32, libm::erff);
-real!(f64, libm::erf);
+real!(f32);
+real!(f64);
 
 macro_rules! complex {
     ($t:ty, $r:ty) => {

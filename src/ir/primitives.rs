@@ -57,8 +57,8 @@ macro_rules! unary_primitives {
             Imag "imag" to_real(im) real: Inline, complex: Inline;
             /// Complex conjugate.
             Conj "conj" same(conj) real: Inline, complex: Inline;
-            /// Error function (real only).
-            Erf "erf" real(erf) real: Host, complex: Undefined;
+            /// Error function (real only; within 2 ulp).
+            Erf "erf" real(erf) real: Polynomial, complex: Undefined;
             /// Round toward -inf (real only; zero gradient).
             Floor "floor" real(floor) real: Inline, complex: Undefined;
             /// Round toward +inf (real only; zero gradient).
@@ -67,14 +67,14 @@ macro_rules! unary_primitives {
             Round "round" real(round) real: Host, complex: Undefined;
             /// `ln(1 + x)`, accurate near 0.
             Log1p "log1p" same(ln_1p) real: Polynomial, complex: Host;
-            /// `e^x - 1`, accurate near 0.
-            Expm1 "expm1" same(exp_m1) real: Host, complex: Host;
+            /// `e^x - 1`, accurate near 0 (real: within 2 ulp).
+            Expm1 "expm1" same(exp_m1) real: Polynomial, complex: Host;
             /// Inverse sine.
             Asin "asin" same(asin) real: Host, complex: Host;
             /// Inverse cosine.
             Acos "acos" same(acos) real: Host, complex: Host;
-            /// Inverse tangent.
-            Atan "atan" same(atan) real: Host, complex: Host;
+            /// Inverse tangent (real: within 1 ulp).
+            Atan "atan" same(atan) real: Polynomial, complex: Host;
             /// Inverse hyperbolic sine.
             Asinh "asinh" same(asinh) real: Host, complex: Host;
             /// Inverse hyperbolic cosine.

@@ -125,3 +125,19 @@ pub fn ref_tan(x: f64) -> Reference {
     let v = if n % 2 == 0 { div(s, c) } else { neg(div(c, s)) };
     (if x < 0.0 { neg(v) } else { v }, 0)
 }
+
+/// `atan x` from `y0`, `libm`'s value: `atan x = y0 + atan d`, `d = tan(atan x - y0) =
+/// (x cos y0 - sin y0) / (cos y0 + x sin y0)` with `sin y0`, `cos y0` in double-double (`d`
+/// is within an ulp or so of `y0`, so `atan d = d` to 2^-100 of it); beyond `2^60`,
+/// `pi/2 - 1/x`.
+pub fn ref_atan(x: f64) -> Reference {
+    if x.abs() > 2f64.powi(60) {
+        let v = add(PIO2, dd(-1.0 / x.abs()));
+        return (if x < 0.0 { neg(v) } else { v }, 0);
+    }
+    let y0 = libm::atan(x);
+    let (s, c) = (ref_sin(y0).0, ref_cos(y0).0);
+    let num = add(mul(dd(x), c), neg(s));
+    let den = add(c, mul(dd(x), s));
+    (add(dd(y0), div(num, den)), 0)
+}

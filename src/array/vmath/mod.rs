@@ -14,22 +14,29 @@
 //! it runs under one branch, taken when some lane needs it ([`Lanes::when_any`]), and its
 //! result is selected in those lanes only, so the bits do not depend on the neighbours. Measured
 //! accuracy (`tests/transcendental_ulps.rs`, 10^6 points a function; every `f32` for `sin`,
-//! `cos` and `tan` in an ignored test): `exp`, `log`, `sin` and `cos` within 1 ulp, `tan`,
-//! `expm1`, `log1p`, `tanh` within 2 ulp, special values exact.
+//! `cos` and `tan` in an ignored test): `exp`, `log`, `sin`, `cos` and `atan` within 1 ulp,
+//! `tan`, `expm1`, `log1p`, `tanh` and `erf` within 2 ulp, special values exact. `erf` runs each
+//! of its four intervals of `|x|` under such a branch (their rationals and the tail's `exp` are
+//! too many operations to compute all four in every lane).
 //!
-//! `expm1` is not wired in: its row stays `Host` (the platform's function). Branch-free, it is
-//! about 100 operations a vector of lanes (fdlibm's five cases of `k`, all computed), twice the
-//! time of libm's on `f64` (and 0.7x on `f32`). `tanh` was too, as fdlibm's (an `expm1`, a
-//! Taylor series, three cases, about 110 operations: a program of thousands of small kernels,
-//! W8, ran 25% slower); as Cephes' (`1 - 2 / (e^(2|x|) + 1)` with the inline `exp` from 0.625
-//! on, a rational below, one division for both, about 55 operations) it is inline.
+//! `expm1` is not fdlibm's (five cases of `k`, all computed: about 100 operations a vector, twice
+//! libm's time) but `exp`'s reduction and rational with one formula for every `k` (about 55
+//! operations). `tanh` is Cephes' (`1 - 2 / (e^(2|x|) + 1)` with the inline `exp` from 0.625
+//! on, a rational below, one division for both, about 55 operations), not fdlibm's (an `expm1`,
+//! a Taylor series, three cases, about 110 operations: a program of thousands of small
+//! kernels, W8, ran 25% slower). `atan` is fdlibm's with its four reductions selected by masks
+//! and one division; `erf` fdlibm's with one `exp` in the tail where fdlibm has two.
 
+mod atan;
+mod erf;
 mod exp;
 mod log;
 mod pio2;
 mod prec;
 mod trig;
 
+pub use atan::atan;
+pub use erf::erf;
 pub use exp::{exp, expm1, tanh};
 pub use log::{ln, ln_1p};
 pub use prec::{Prec, Table, F32, F64};

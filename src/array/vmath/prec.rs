@@ -4,6 +4,7 @@
 // value is the nearest float, as there), and `1 / ln 2` is fdlibm's, not `std`'s constant.
 #![allow(clippy::excessive_precision, clippy::approx_constant)]
 
+use super::erf::{ErfConsts, ERF_F32, ERF_F64};
 use super::pio2::{TABLE_F32, TABLE_F64};
 
 /// A float of bits `b` (f64).
@@ -40,6 +41,10 @@ pub struct Prec {
     pub tanh: TanhConsts,
     /// `sin` and `cos`.
     pub trig: TrigConsts,
+    /// `atan`.
+    pub atan: AtanConsts,
+    /// `erf`.
+    pub erf: &'static ErfConsts,
 }
 
 /// A table of constants of one precision, read by [`Lanes::gather`](super::Lanes::gather).
@@ -122,28 +127,19 @@ pub struct ExpConsts {
     pub under: f64,
 }
 
-/// The constants of `expm1`.
+/// The constants of `expm1` (its polynomial is `exp`'s).
 pub struct Expm1Consts {
-    /// `ln 2` in two parts.
+    /// `ln 2` in two parts (`k * hi` exact).
     pub ln2: (f64, f64),
     /// `1 / ln 2`.
     pub inv_ln2: f64,
-    /// The polynomial in `x^2 / 2`.
-    pub q: &'static [f64],
-    /// `|x|` below this: no reduction (`k = 0`).
-    pub half_ln2: f64,
     /// `|x|` below this: `x`.
     pub tiny: f64,
-    /// `x` at or below this: `-1`.
-    pub neg: f64,
     /// Above this, `+inf`.
     pub over: f64,
-    /// The range arguments are clamped to.
+    /// The range arguments are clamped to: `2^(k-1)` stays normal, and below it the result
+    /// rounds to `-1`.
     pub clamp: (f64, f64),
-    /// `k` below this: the first form of `2^k (x - e + 1) - 1`.
-    pub split: f64,
-    /// `k` above this (or negative): `2^k (x - e + 1) - 1` computed as written.
-    pub big: f64,
 }
 
 /// The constants of `log` and `log1p`.
@@ -173,6 +169,20 @@ pub struct LogConsts {
     pub tiny: f64,
     /// `log1p`: the correction term is zero from this exponent on.
     pub c_limit: f64,
+}
+
+/// The constants of `atan`.
+pub struct AtanConsts {
+    /// The lower bounds of `|x|`'s intervals of reduction around `0.5`, `1`, `1.5` and `inf`.
+    pub bounds: [f64; 4],
+    /// `atan 0.5`, `atan 1`, `atan 1.5`, `pi / 2`: their leading parts.
+    pub hi: [f64; 4],
+    /// Their remainders.
+    pub lo: [f64; 4],
+    /// `aT[0], aT[2], ...`: `atan t = t - t (z (aT[0] + w aT[2] + ...) + w (aT[1] + w aT[3] + ...))`.
+    pub even: &'static [f64],
+    /// `aT[1], aT[3], ...`.
+    pub odd: &'static [f64],
 }
 
 /// The constants of `tanh`.
@@ -209,20 +219,9 @@ pub static F64: Prec = Prec {
     expm1: Expm1Consts {
         ln2: (6.93147180369123816490e-01, 1.90821492927058770002e-10),
         inv_ln2: 1.44269504088896338700e+00,
-        q: &[
-            -3.33333333333331316428e-02,
-            1.58730158725481460165e-03,
-            -7.93650757867487942473e-05,
-            4.00821782732936239552e-06,
-            -2.01099218183624371326e-07,
-        ],
-        half_ln2: d(0x3fd6_2e43_0000_0000),
         tiny: d(0x3c90_0000_0000_0000),
-        neg: -d(0x4043_687a_0000_0000),
         over: 7.09782712893383973096e+02,
         clamp: (-40.0, 710.0),
-        split: 20.0,
-        big: 56.0,
     },
     log: LogConsts {
         ln2: (6.93147180369123816490e-01, 1.90821492927058770002e-10),
@@ -298,6 +297,37 @@ pub static F64: Prec = Prec {
             veltkamp: 134217729.0,
         },
     },
+    atan: AtanConsts {
+        bounds: [0.4375, 0.6875, 1.1875, 2.4375],
+        hi: [
+            4.63647609000806093515e-01,
+            7.85398163397448278999e-01,
+            9.82793723247329054082e-01,
+            1.57079632679489655800e+00,
+        ],
+        lo: [
+            2.26987774529616870924e-17,
+            3.06161699786838301793e-17,
+            1.39033110312309984516e-17,
+            6.12323399573676603587e-17,
+        ],
+        even: &[
+            3.33333333333329318027e-01,
+            1.42857142725034663711e-01,
+            9.09088713343650656196e-02,
+            6.66107313738753120669e-02,
+            4.97687799461593236017e-02,
+            1.62858201153657823623e-02,
+        ],
+        odd: &[
+            -1.99999999998764832476e-01,
+            -1.11111104054623557880e-01,
+            -7.69187620504482999495e-02,
+            -5.83357013379057348645e-02,
+            -3.65315727442169155270e-02,
+        ],
+    },
+    erf: &ERF_F64,
 };
 
 /// `f32`.
@@ -318,14 +348,9 @@ pub static F32: Prec = Prec {
     expm1: Expm1Consts {
         ln2: (s(0x3f31_7180), s(0x3717_f7d1)),
         inv_ln2: s(0x3fb8_aa3b),
-        q: &[-3.3333212137e-2f32 as f64, 1.5807170421e-3f32 as f64],
-        half_ln2: s(0x3eb1_7219),
         tiny: s(0x3300_0000),
-        neg: -s(0x4195_b844),
         over: s(0x42b1_7217),
         clamp: (-20.0, 89.0),
-        split: 23.0,
-        big: 56.0,
     },
     log: LogConsts {
         ln2: (s(0x3f31_7180), s(0x3717_f7d1)),
@@ -405,4 +430,12 @@ pub static F32: Prec = Prec {
             veltkamp: 4097.0,
         },
     },
+    atan: AtanConsts {
+        bounds: [0.4375, 0.6875, 1.1875, 2.4375],
+        hi: [s(0x3eed_6338), s(0x3f49_0fda), s(0x3f7b_985e), s(0x3fc9_0fda)],
+        lo: [s(0x31ac_3769), s(0x3322_2168), s(0x3314_0fb4), s(0x33a2_2168)],
+        even: &[3.3333328366e-01f32 as f64, 1.4253635705e-01f32 as f64, 6.1687607318e-02f32 as f64],
+        odd: &[-1.9999158382e-01f32 as f64, -1.0648017377e-01f32 as f64],
+    },
+    erf: &ERF_F32,
 };

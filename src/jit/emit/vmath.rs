@@ -186,6 +186,9 @@ impl KernelEmitter<'_, '_> {
             PolynomialUnary::Cos => vmath::cos(&mut l, x),
             PolynomialUnary::Tan => vmath::tan(&mut l, x),
             PolynomialUnary::Tanh => vmath::tanh(&mut l, x),
+            PolynomialUnary::Expm1 => vmath::expm1(&mut l, x),
+            PolynomialUnary::Atan => vmath::atan(&mut l, x),
+            PolynomialUnary::Erf => vmath::erf(&mut l, x),
         })
     }
 }

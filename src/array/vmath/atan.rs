@@ -1,0 +1,52 @@
+//! `atan` (fdlibm's `s_atan.c`, branch-free): the four reductions of `|x|` chosen by masks, one
+//! division and one polynomial for every lane.
+
+use super::{Lanes, Steps};
+
+/// `atan x`: `|x|` reduced to `t = (|x| - c) / (1 + c |x|)` around `c` in `0, 0.5, 1, 1.5, inf`
+/// (by the interval of `|x|`), `atan |x| = atan c + atan t`, `atan c` in two parts and `atan t`
+/// from an odd polynomial; the sign of `x` restored.
+pub fn atan<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+    let p = &l.prec().atan;
+    let ax = l.abs(x);
+    let (one, two, m1) = (l.c(1.0), l.c(2.0), l.c(-1.0));
+    // The reductions, fdlibm's expressions: x / 1, (2x - 1) / (2 + x), (x - 1) / (x + 1),
+    // (x - 1.5) / (1 + 1.5 x), -1 / x; the numerators exact.
+    let tx = l.mul(two, ax);
+    let n0 = l.sub(tx, one);
+    let d0 = l.add(two, ax);
+    let n1 = l.sub(ax, one);
+    let d1 = l.add(ax, one);
+    let c15 = l.c(1.5);
+    let n2 = l.sub(ax, c15);
+    let cx = l.mul(c15, ax);
+    let d2 = l.add(one, cx);
+    let (mut num, mut den, mut hi, mut lo) = (ax, one, l.c(0.0), l.c(0.0));
+    let parts = [(n0, d0), (n1, d1), (n2, d2), (m1, ax)];
+    for (i, (n, d)) in parts.into_iter().enumerate() {
+        let from = l.c(p.bounds[i]);
+        let m = l.le(from, ax);
+        num = l.sel(m, n, num);
+        den = l.sel(m, d, den);
+        let (h, o) = (l.c(p.hi[i]), l.c(p.lo[i]));
+        hi = l.sel(m, h, hi);
+        lo = l.sel(m, o, lo);
+    }
+    let t = l.div(num, den);
+    // atan t = t - t (z P(w) + w Q(w)), z = t^2, w = z^2.
+    let z = l.mul(t, t);
+    let w = l.mul(z, z);
+    let even = l.horner(w, p.even);
+    let s1 = l.mul(z, even);
+    let odd = l.horner(w, p.odd);
+    let s2 = l.mul(w, odd);
+    let s = l.add(s1, s2);
+    let ts = l.mul(t, s);
+    // hi - ((t s - lo) - t); below the first bound hi = lo = 0 and this is t - t s.
+    let u = l.sub(ts, lo);
+    let u = l.sub(u, t);
+    let y = l.sub(hi, u);
+    let y = l.copysign(y, x);
+    let nan = l.nan(x);
+    l.sel(nan, x, y)
+}
