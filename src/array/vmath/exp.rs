@@ -18,15 +18,8 @@ pub fn exp<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let hi = l.sub(xc, khi);
     let lo = l.mul(k, ln2lo);
     let r = l.sub(hi, lo);
-    let rr = l.mul(r, r);
-    // c = r - rr (P1 + rr (P2 + ...)); y = 1 + (r c / (2 - c) - lo + hi)
-    let poly = l.horner(rr, p.p);
-    let t = l.mul(rr, poly);
-    let c = l.sub(r, t);
-    let rc = l.mul(r, c);
-    let two = l.c(2.0);
-    let den = l.sub(two, c);
-    let q = l.div(rc, den);
+    // y = 1 + (r c / (2 - c) - lo + hi), c = r - rr (P1 + rr (P2 + ...))
+    let q = expm1_tail(l, r);
     let q = l.sub(q, lo);
     let q = l.add(q, hi);
     let one = l.c(1.0);
