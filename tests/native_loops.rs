@@ -141,3 +141,16 @@ fn drivers_carry_single_complex_and_logical_values_with_the_interpreters_bits() 
     assert_eq!(c_bits(&gz), c_bits(&wz));
     assert_eq!(gf.extractdata::<bool>().unwrap(), wf.extractdata::<bool>().unwrap());
 }
+
+#[test]
+fn the_native_dump_shows_the_bodies_and_drivers_of_nested_loops() {
+    let af = accelerate(nested);
+    af.call(DlArray::from(array![0.3, -0.7, 1.1])).unwrap();
+    let dump = af.native_dump();
+    for (what, at_least) in
+        [("; driver of while_loop", 2), ("; driver of scan", 2), ("; driver of cond", 1), ("; body of scan", 2)]
+    {
+        assert!(dump.matches(what).count() >= at_least, "{what}:\n{dump}");
+    }
+    assert!(dump.contains("; else of cond") && dump.contains("; predicate of while_loop"), "{dump}");
+}

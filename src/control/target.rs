@@ -380,6 +380,26 @@ impl CallTarget for LoopTarget {
     fn native_driver(&self, wanted: &[bool]) -> Option<Arc<dyn Any + Send + Sync>> {
         self.driver(wanted).map(|d| d as Arc<dyn Any + Send + Sync>)
     }
+    fn native_text(&self) -> Option<String> {
+        let mut out = String::new();
+        let (body, other) = match self.kind {
+            Kind::Cond => ("then", "else"),
+            _ => ("body", "predicate"),
+        };
+        let parts =
+            [(body, Some(&self.body)), (other, self.other.as_ref()), ("reverse step", self.reverse_step.as_ref())];
+        for (label, part) in parts {
+            if let Some(program) = part.and_then(|p| p.native.get()).and_then(Option::as_ref) {
+                out.push_str(&format!("\n; {label} of {}:\n{}", self.name, program.native_texts().0));
+            }
+        }
+        for (wanted, driver) in self.drivers.lock().map(|d| d.clone()).unwrap_or_default() {
+            if let Some(d) = driver {
+                out.push_str(&format!("\n; driver of {} (results {wanted:?}):\n{}", self.name, d.clif));
+            }
+        }
+        Some(out)
+    }
     fn pruned(&self, used: &[bool]) -> Option<crate::ir::Pruned> {
         super::prune::pruned(self, used).unwrap_or_else(|e| {
             log::warn!("{}: its unused results are computed: pruning failed: {e}", self.name);

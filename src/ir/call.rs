@@ -56,6 +56,11 @@ pub trait CallTarget: Send + Sync {
     fn native_driver(&self, _wanted: &[bool]) -> Option<Arc<dyn Any + Send + Sync>> {
         None
     }
+    /// The Cranelift IR of the native code the target compiled so far (a loop's bodies and
+    /// drivers), for the native dump; `None` (the default) when it has none.
+    fn native_text(&self) -> Option<String> {
+        None
+    }
 }
 
 /// A call target with outputs dropped ([`CallTarget::pruned`]).

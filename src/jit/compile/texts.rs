@@ -6,6 +6,7 @@ use super::machine::Defined;
 use super::steps::Schedule;
 use crate::jit::run::runtime::{Compiled, Step};
 use cranelift_jit::JITModule;
+use std::sync::Arc;
 
 /// The CLIF and machine-code text of each generated function.
 #[derive(Default)]
@@ -65,7 +66,18 @@ impl Compiled {
     /// the graph with printing on.
     pub fn native_texts(&self) -> (String, String) {
         let text = self.native_text();
-        (text.clif, text.disasm)
+        let mut clif = text.clif;
+        let mut seen: Vec<*const ()> = Vec::new();
+        for step in &self.steps {
+            if let Step::Call(c) = step {
+                let at = Arc::as_ptr(&c.target) as *const ();
+                if !seen.contains(&at) {
+                    seen.push(at);
+                    clif.push_str(&c.target.native_text().unwrap_or_default());
+                }
+            }
+        }
+        (clif, text.disasm)
     }
 
     /// The text of the generated code, made by compiling the graph again with printing on.

@@ -116,10 +116,11 @@ pub(crate) fn compile_driver(spec: &LoopSpec<'_>) -> Result<Arc<Driver>> {
         LoopKind::Cond => e.branch(spec)?,
     }
     let frame = e.finish(module.target_config())?;
+    let clif = func.display().to_string();
     let mut ctx = cranelift_codegen::Context::for_function(func);
     module.define_function(id, &mut ctx).map_err(|e| jerr(format!("{}: {e:?}", spec.name)))?;
     module.finalize_definitions().map_err(jerr)?;
     let entry = module.get_finalized_function(id) as usize;
     COMPILED.fetch_add(1, Ordering::Relaxed);
-    Ok(Arc::new(Driver::new((ModuleBox(module), entry), frame, name, (spec.inputs.len(), spec.outputs.len()))))
+    Ok(Arc::new(Driver::new((ModuleBox(module), entry), frame, (name, clif), (spec.inputs.len(), spec.outputs.len()))))
 }

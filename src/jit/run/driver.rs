@@ -36,6 +36,8 @@ pub struct Driver {
     frames: Mutex<Vec<Frame>>,
     /// The loop's name, for its errors (its address is a constant of the code).
     pub(crate) name: String,
+    /// Its Cranelift IR, for the native dump.
+    pub(crate) clif: String,
     /// The number of operands and results of its address array.
     pub(crate) operands: usize,
     pub(crate) results: usize,
@@ -53,7 +55,7 @@ impl Driver {
     pub(crate) fn new(
         (module, entry): (ModuleBox, usize),
         (layout, children): (Vec<Word>, Vec<Arc<Driver>>),
-        name: String,
+        (name, clif): (String, String),
         io: (usize, usize),
     ) -> Driver {
         // SAFETY: `entry` is the finalized driver function of `module`, of `DriverFn`'s
@@ -67,6 +69,7 @@ impl Driver {
             _children: children,
             frames: Mutex::new(Vec::new()),
             name,
+            clif,
             operands,
             results,
         }
