@@ -115,7 +115,7 @@ pub(crate) fn compile_driver(spec: &LoopSpec<'_>) -> Result<Arc<Driver>> {
         LoopKind::WhileReverse { max_iterations } => e.while_reverse(spec, max_iterations)?,
         LoopKind::Cond => e.branch(spec)?,
     }
-    let frame = e.finish(module.target_config())?;
+    let frame = e.finish(module.target_config());
     let clif = func.display().to_string();
     let mut ctx = cranelift_codegen::Context::for_function(func);
     module.define_function(id, &mut ctx).map_err(|e| jerr(format!("{}: {e:?}", spec.name)))?;
