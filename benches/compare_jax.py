@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""The benchmark workloads W1 to W5, the loop rows L1 to L3 and the linear-algebra rows of
-`cargo bench --bench workloads`, in JAX.
+"""The benchmark workloads W1 to W5, the loop rows L1 to L3, the linear-algebra rows and the
+clustering rows (GMM, k-means) of `cargo bench --bench workloads`, in JAX.
 
 Same functions, sizes, input data (the same xorshift generator) and timing rule (medians of
 adaptive samples after one warm-up call) as benches/workloads/*.rs; JAX runs on the CPU in
@@ -21,6 +21,7 @@ Run it on the machine and in the hour you run `cargo bench --bench workloads`, w
 else heavy running; compare ratios between the two tables, never digits across machines.
 """
 
+import math
 import os
 import sys
 import time
@@ -208,6 +209,44 @@ def batched_args(count):
 
 def batched_solve(a, b):
     return jnp.sum(jnp.linalg.solve(a, b) ** 2)
+
+
+def gmm_args(d, k, n):
+    """clustering.rs's `gmm_args`: alphas [K], means [K, d], icf [K, d + d(d-1)/2], x [n, d]."""
+    t = d + d * (d - 1) // 2
+    return (jnp.asarray(data(k, 41)), jnp.asarray(data(k * d, 42).reshape(k, d)),
+            jnp.asarray(data(k * t, 43).reshape(k, t)), jnp.asarray(data(n * d, 44).reshape(n, d)))
+
+
+def gmm_objective(alphas, means, icf, x):
+    """ADBench's GMM objective with its Wishart prior (gamma = 1, m = 0), as GradBench's JAX
+    tool writes it: each component's inverse covariance is L L', L lower triangular with
+    exp(icf[:, :d]) on its diagonal and icf[:, d:] below it (column by column)."""
+    n, d = x.shape
+    k = means.shape[0]
+    gamma, m = 1.0, 0.0
+    qdiags = jnp.exp(icf[:, :d])
+    sum_qs = jnp.sum(icf[:, :d], axis=1)
+    rows, cols = np.tril_indices(d, -1)
+    order = np.lexsort((rows, cols))  # column by column, as ADBench stores them
+    ls = jnp.zeros((k, d, d)).at[:, rows[order], cols[order]].set(icf[:, d:])
+    xc = x[:, None, :] - means[None, :, :]
+    lxc = qdiags[None] * xc + jnp.einsum("kij,nkj->nki", ls, xc)
+    inner = alphas + sum_qs - 0.5 * jnp.sum(lxc**2, axis=2)
+    slse = jnp.sum(jax.nn.logsumexp(inner, axis=1))
+    nw = d + m + 1.0
+    multigammaln = 0.25 * d * (d - 1) * np.log(np.pi) + sum(math.lgamma(0.5 * nw - 0.5 * j) for j in range(d))
+    c = nw * d * (np.log(gamma) - 0.5 * np.log(2.0)) - multigammaln
+    prior = jnp.sum(0.5 * gamma**2 * (jnp.sum(qdiags**2, axis=1) + jnp.sum(icf[:, d:] ** 2, axis=1)) - m * sum_qs)
+    constant = -n * d * 0.5 * np.log(2.0 * np.pi)
+    return constant + slse - n * jax.nn.logsumexp(alphas) + prior - k * c
+
+
+def kmeans_cost(x, c):
+    """clustering.rs's `kmeans_cost`: the squared distance to the nearest centroid, summed, by
+    |x|^2 - 2 x c' + |c|^2."""
+    d2 = jnp.sum(x**2, axis=1, keepdims=True) - 2.0 * x @ c.T + jnp.sum(c**2, axis=1)[None, :]
+    return jnp.sum(jnp.min(d2, axis=1))
 
 
 def complex_grid(n):
@@ -499,6 +538,7 @@ def main():
     if wanted("loops: L1 saddle point, L1b coupled saddle, L2 RK4 fori_loop, L3 LSTM scan"):
         rows.extend(loop_rows())
     linalg_rows(rows, wanted)
+    clustering_rows(rows, wanted)
     print_table(rows)
 
 
@@ -513,6 +553,23 @@ def linalg_rows(rows, wanted):
     if wanted(name):
         vg = jax.value_and_grad(batched_solve, argnums=(0, 1))
         rows.append(row(name, *measure(vg, jax.jit(vg), batched_args(10_000)), "d/da and d/db"))
+
+
+def clustering_rows(rows, wanted):
+    """ADBench's GMM objective and the k-means cost (benches/workloads/clustering.rs)."""
+    name = "GMM objective + grad (ADBench), d=10 K=25 n=1000"
+    if wanted(name):
+        vg = jax.value_and_grad(gmm_objective, argnums=(0, 1, 2))
+        rows.append(row(name, *measure(vg, jax.jit(vg), gmm_args(10, 25, 1_000))))
+    n, k, d = 10_000, 1_000, 16
+    args = (jnp.asarray(data(n * d, 51).reshape(n, d)), jnp.asarray(data(k * d, 52).reshape(k, d)))
+    name = f"k-means cost, n={n} K={k} d={d}"
+    if wanted(name):
+        rows.append(row(name, *measure(kmeans_cost, jax.jit(kmeans_cost), args)))
+    name = f"k-means cost + grad, n={n} K={k} d={d}"
+    if wanted(name):
+        vg = jax.value_and_grad(kmeans_cost, argnums=1)
+        rows.append(row(name, *measure(vg, jax.jit(vg), args), "d/d centroids"))
 
 
 if __name__ == "__main__":

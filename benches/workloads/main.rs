@@ -4,6 +4,7 @@
 //! `cargo bench --bench workloads -- GP solves` runs only the rows whose names contain one of
 //! the words given (`-- W2 LSE`); `-- loops` runs the control-flow rows (L1 to L3).
 
+mod clustering;
 mod conv_model;
 mod external;
 mod linalg;
@@ -420,6 +421,13 @@ fn main() -> Result<()> {
     }
     if wanted("batched 3x3 solves") {
         rows.push(linalg::batched_row(budget)?);
+    }
+    // Clustering: ADBench's Gaussian mixture objective and the k-means cost, with gradients.
+    if wanted("GMM objective + grad (ADBench)") {
+        rows.push(clustering::gmm_row(budget)?);
+    }
+    if wanted("k-means cost + grad") {
+        rows.extend(clustering::kmeans_rows(budget)?);
     }
     // Control flow: `-- loops` (or a row's name) selects them.
     if wanted("loops: L1 saddle point, L1b coupled saddle, L2 RK4 fori_loop, L3 LSTM scan") {

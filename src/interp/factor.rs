@@ -2,11 +2,13 @@
 //! partial pivoting (solves, `inv`, `det`, `logdet`), Householder QR (least squares),
 //! Cholesky, triangular solves and the symmetric eigendecomposition.
 //!
-//! Every routine works on matrices of its own workspace ([`Workspace`], faer's aligned
-//! column-major storage): the operands are copied in (a transposed operand through strides, a
-//! triangular one by its triangle only) and the result copied out. So the bits depend only on
-//! the values, never on where the caller's buffers lie: the interpreter and compiled code,
-//! which both call [`one`], agree bit for bit.
+//! Solves read their matrices where they lie, through strides (a transposed operand as a view,
+//! a triangular one by its triangle only), and solve the right-hand sides in place in the
+//! result: `linsolve(r', linsolve(r, y))` copies no matrix. The factorizations, which overwrite
+//! their matrix, factor a copy in their own workspace ([`Workspace`]). faer picks its kernels by
+//! shape and strides, never by address, so the bits depend only on the values and the layout:
+//! the interpreter and compiled code, which both call [`one`] on row-major buffers, agree bit
+//! for bit (a test below moves every operand and result through all alignments).
 //!
 //! Square solves and inverses of order at most [`SMALL`] (the 3x3 systems of a bundle
 //! adjustment, by the ten thousand) skip faer's set-up, which costs more than their arithmetic:
@@ -142,16 +144,13 @@ pub(crate) fn one<T: Scalar>(
                 return Ok(());
             }
             if a.nrows() == a.ncols() {
-                lu_solve(a, need_b()?, ws, par);
+                lu_solve(a, need_b()?, out, ws, par);
             } else {
                 least_squares(a, need_b()?, ws, par);
+                write_rhs(ws, a.ncols(), out);
             }
-            write_rhs(ws, a.ncols(), out);
         }
-        LinalgOp::TriSolve { lower, trans } => {
-            tri_solve(a, need_b()?, lower, trans, ws, par);
-            write_rhs(ws, a.ncols(), out);
-        }
+        LinalgOp::TriSolve { lower, trans } => tri_solve(a, need_b()?, lower, trans, out, par),
         LinalgOp::Chol { lower } => chol(a, lower, out, ws, par)?,
         LinalgOp::Inv if a.nrows() <= SMALL => {
             let mut eye = [T::zero(); SMALL * SMALL];
@@ -163,12 +162,11 @@ pub(crate) fn one<T: Scalar>(
         }
         LinalgOp::Inv => {
             let n = a.nrows();
-            shape(&mut ws.rhs, n, n);
-            ws.rhs.fill(T::zero());
-            ws.rhs.diagonal_mut().fill(T::one());
+            let mut x = MatMut::from_row_major_slice_mut(out, n, n);
+            x.fill(T::zero());
+            x.rb_mut().diagonal_mut().fill(T::one());
             lu_factor(a, ws, par);
-            lu_apply(ws, par);
-            write_rhs(ws, n, out);
+            lu_apply(ws, x, par);
         }
         LinalgOp::Det | LinalgOp::LogDet => {
             let swaps = lu_factor(a, ws, par);
@@ -219,29 +217,28 @@ fn lu_factor<T: Scalar>(a: MatRef<'_, T>, ws: &mut Workspace<T>, par: Par) -> us
     info.transposition_count
 }
 
-/// Solves with the LU factor in `ws` for the right-hand sides in `ws.rhs`, in place. A zero
-/// pivot gives the Inf/NaN of the divisions by it.
-fn lu_apply<T: Scalar>(ws: &mut Workspace<T>, par: Par) {
+/// Solves with the LU factor in `ws` for the right-hand sides in `x`, in place. A zero pivot
+/// gives the Inf/NaN of the divisions by it.
+fn lu_apply<T: Scalar>(ws: &mut Workspace<T>, x: MatMut<'_, T>, par: Par) {
     let n = ws.f.nrows();
-    let k = ws.rhs.ncols();
-    let req = lu::partial_pivoting::solve::solve_in_place_scratch::<usize, T>(n, k, par);
-    let (f, mut rhs) =
-        (std::mem::replace(&mut ws.f, Mat::zeros(0, 0)), std::mem::replace(&mut ws.rhs, Mat::zeros(0, 0)));
+    let req = lu::partial_pivoting::solve::solve_in_place_scratch::<usize, T>(n, x.ncols(), par);
+    let f = std::mem::replace(&mut ws.f, Mat::zeros(0, 0));
     let (perm, perm_inv) = (std::mem::take(&mut ws.perm), std::mem::take(&mut ws.perm_inv));
     {
         // SAFETY: `perm` and `perm_inv` are the inverse permutations `lu_in_place` returned.
         let p = unsafe { faer::perm::PermRef::new_unchecked(&perm, &perm_inv, n) };
-        lu::partial_pivoting::solve::solve_in_place(f.as_ref(), f.as_ref(), p, rhs.as_mut(), par, ws.stack(req));
+        lu::partial_pivoting::solve::solve_in_place(f.as_ref(), f.as_ref(), p, x, par, ws.stack(req));
     }
-    (ws.f, ws.rhs, ws.perm, ws.perm_inv) = (f, rhs, perm, perm_inv);
+    (ws.f, ws.perm, ws.perm_inv) = (f, perm, perm_inv);
 }
 
-/// `a \ b` for a square `a` (LU with partial pivoting), into `ws.rhs`.
-fn lu_solve<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>, ws: &mut Workspace<T>, par: Par) {
+/// `a \ b` for a square `a` (LU with partial pivoting) into `out`, row-major: `b` is copied
+/// there and solved in place.
+fn lu_solve<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>, out: &mut [T], ws: &mut Workspace<T>, par: Par) {
     lu_factor(a, ws, par);
-    shape(&mut ws.rhs, b.nrows(), b.ncols());
-    ws.rhs.copy_from(b);
-    lu_apply(ws, par);
+    let mut x = MatMut::from_row_major_slice_mut(out, b.nrows(), b.ncols());
+    x.copy_from(b);
+    lu_apply(ws, x, par);
 }
 
 /// The least-squares solution of `a x = b` for a non-square `a` `[m, n]` (the minimum-norm
@@ -297,25 +294,18 @@ fn least_squares<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>, ws: &mut Workspa
     ws.rhs = rhs;
 }
 
-/// `t \ b` (or `t' \ b`) for the triangle `t` of `a`, into `ws.rhs`: only that triangle is
-/// read (copied), the transpose is a view.
-fn tri_solve<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>, lower: bool, trans: bool, ws: &mut Workspace<T>, par: Par) {
-    let n = a.nrows();
-    shape(&mut ws.f, n, n);
+/// `t \ b` (or `t' \ b`) for the triangle `t` of `a`, into `out`, row-major: `b` is copied
+/// there and solved in place, and `a` is read where it lies, through strides (its transpose
+/// too), only its triangle.
+fn tri_solve<T: Scalar>(a: MatRef<'_, T>, b: MatRef<'_, T>, lower: bool, trans: bool, out: &mut [T], par: Par) {
     // The triangle of `op(a)` that the solve reads: op(tril(a)) is lower unless transposed.
     let view = if trans { a.transpose() } else { a };
-    let reads_lower = lower != trans;
-    if reads_lower {
-        ws.f.copy_from_triangular_lower(view);
+    let mut x = MatMut::from_row_major_slice_mut(out, b.nrows(), b.ncols());
+    x.copy_from(b);
+    if lower != trans {
+        triangular_solve::solve_lower_triangular_in_place(view, x, par);
     } else {
-        ws.f.copy_from_triangular_upper(view);
-    }
-    shape(&mut ws.rhs, b.nrows(), b.ncols());
-    ws.rhs.copy_from(b);
-    if reads_lower {
-        triangular_solve::solve_lower_triangular_in_place(ws.f.as_ref(), ws.rhs.as_mut(), par);
-    } else {
-        triangular_solve::solve_upper_triangular_in_place(ws.f.as_ref(), ws.rhs.as_mut(), par);
+        triangular_solve::solve_upper_triangular_in_place(view, x, par);
     }
 }
 
@@ -388,4 +378,84 @@ fn eig_symmetric<T: Scalar>(a: MatRef<'_, T>, out: &mut [T], ws: &mut Workspace<
         out_m[(n, j)] = values[j];
     }
     (ws.f, ws.rhs) = (f, u);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// `len` reproducible values in `[-1, 1)`, plus `diag` on every `n + 1`-th (a diagonal).
+    fn values(len: usize, seed: u64, n: usize, diag: f64) -> Vec<f64> {
+        let mut s = seed;
+        (0..len)
+            .map(|i| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let v = (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+                if n > 0 && i % (n + 1) == 0 {
+                    v + diag
+                } else {
+                    v
+                }
+            })
+            .collect()
+    }
+
+    /// `op` on `a [n, n]` and `b [n, k]` with every operand and the result placed `shift`
+    /// elements into its buffer: the result's bits.
+    fn run_at(op: LinalgOp, a: &[f64], b: &[f64], n: usize, k: usize, shift: usize) -> Vec<u64> {
+        let mut abuf = vec![0.0; a.len() + 8];
+        abuf[shift..shift + a.len()].copy_from_slice(a);
+        let mut bbuf = vec![0.0; b.len() + 8];
+        bbuf[shift..shift + b.len()].copy_from_slice(b);
+        let mut obuf = vec![0.0; n * k + 8];
+        let am = MatRef::from_row_major_slice(&abuf[shift..shift + a.len()], n, n);
+        let bm = MatRef::from_row_major_slice(&bbuf[shift..shift + b.len()], n, k);
+        let mut ws = Workspace::new();
+        one(op, am, Some(bm), &mut obuf[shift..shift + n * k], &mut ws, Par::Seq).unwrap();
+        obuf[shift..shift + n * k].iter().map(|v| v.to_bits()).collect()
+    }
+
+    #[test]
+    fn solves_give_the_same_bits_wherever_their_buffers_lie() {
+        let solves = [
+            LinalgOp::Solve { trans: false },
+            LinalgOp::Solve { trans: true },
+            LinalgOp::TriSolve { lower: true, trans: false },
+            LinalgOp::TriSolve { lower: true, trans: true },
+            LinalgOp::TriSolve { lower: false, trans: false },
+            LinalgOp::TriSolve { lower: false, trans: true },
+        ];
+        for (n, k) in [(7, 1), (40, 3), (150, 1), (150, 70)] {
+            let a = values(n * n, n as u64, n, n as f64);
+            let b = values(n * k, 7 + k as u64, 0, 0.0);
+            for op in solves {
+                let want = run_at(op, &a, &b, n, k, 0);
+                // A residual check first, so that what is compared is a solution.
+                let x: Vec<f64> = want.iter().map(|&v| f64::from_bits(v)).collect();
+                let (triangle, trans) = match op {
+                    LinalgOp::Solve { trans } => (None, trans),
+                    LinalgOp::TriSolve { lower, trans } => (Some(lower), trans),
+                    _ => unreachable!(),
+                };
+                let at = |i: usize, j: usize| {
+                    let (r, c) = if trans { (j, i) } else { (i, j) };
+                    match triangle {
+                        Some(true) if c > r => 0.0,
+                        Some(false) if c < r => 0.0,
+                        _ => a[r * n + c],
+                    }
+                };
+                for i in 0..n {
+                    for j in 0..k {
+                        let ax: f64 = (0..n).map(|q| at(i, q) * x[q * k + j]).sum();
+                        let r = ax - b[i * k + j];
+                        assert!(r.abs() < 1e-9, "{op:?} n={n} k={k}: residual {r}");
+                    }
+                }
+                for shift in 1..8 {
+                    assert_eq!(run_at(op, &a, &b, n, k, shift), want, "{op:?} n={n} k={k} shift={shift}");
+                }
+            }
+        }
+    }
 }
