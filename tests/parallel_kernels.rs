@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::data::{exact_bits as bits, XorShift};
+use common::data::{exact_bits as bits, same_bits, XorShift};
 use cranegrad::internals::interp;
 use cranegrad::internals::jit;
 use cranegrad::internals::Data;
@@ -85,6 +85,34 @@ fn rows_of_a_matrix_and_their_sums_are_split_too() {
     for threads in [1, 2] {
         let got = pool(threads).install(|| compiled.run(&inputs).unwrap());
         assert_eq!(got, want, "{threads} threads");
+    }
+}
+
+#[test]
+fn sums_over_the_rows_of_a_matrix_go_block_by_block_with_the_same_bits() {
+    // Rows of one block and of many (with and without a partial block), columns fewer than a
+    // chunk's, a chunk's and many chunks' (split), f64, f32 and complex.
+    for (r, c) in [(256, 5), (257, 1), (600, 17), (1_000, 3), (10_000, 40), (3_000, 1_000)] {
+        for dtype in [DType::F64, DType::F32, DType::C128] {
+            let mut g = Graph::new();
+            let x = g.input(0, dtype, &[r, c]);
+            let sq = g.push(Op::Binary(BinaryOp::Mul), vec![x, x], 0).unwrap();
+            let cols = g.push(Op::ReduceSum(vec![0]), vec![sq], 0).unwrap();
+            g.outputs = vec![cols];
+            let v = ArrayD::from_shape_vec(IxDyn(&[r, c]), values(r * c, (r + c) as u64)).unwrap();
+            let data = Arc::new(match dtype {
+                DType::F32 => Data::F32(v.mapv(|x| x as f32)),
+                DType::C128 => Data::C128(v.mapv(|x| num_complex::Complex64::new(x, 0.5 - x))),
+                _ => Data::F64(v),
+            });
+            let inputs = [data];
+            let want = interp::run(&g, &inputs).unwrap();
+            let compiled = jit::compile(&g).unwrap();
+            for threads in [1, 2, 3] {
+                let got = pool(threads).install(|| compiled.run(&inputs).unwrap());
+                assert!(same_bits(&got[0], &want[0]), "{dtype} [{r}, {c}], {threads} threads");
+            }
+        }
     }
 }
 

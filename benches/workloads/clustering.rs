@@ -117,9 +117,9 @@ pub fn gmm_objective_by_hand(alphas: &[f64], means: &[f64], icf: &[f64], x: &[f6
             let mut sq = 0.0;
             let mut idx = d;
             let mut lxc: Vec<f64> = (0..d).map(|a| q[a].exp() * xc[a]).collect();
-            for j in 0..d {
-                for r in j + 1..d {
-                    lxc[r] += q[idx] * xc[j];
+            for (j, &xj) in xc.iter().enumerate() {
+                for l in &mut lxc[j + 1..] {
+                    *l += q[idx] * xj;
                     idx += 1;
                 }
             }

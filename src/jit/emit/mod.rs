@@ -17,6 +17,7 @@ mod index;
 mod kernel;
 mod lanes;
 mod layout;
+mod leading_sum;
 mod loops;
 mod lower;
 mod product;

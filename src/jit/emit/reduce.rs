@@ -56,6 +56,9 @@ impl KernelEmitter<'_, '_> {
     }
 
     pub(crate) fn emit_reduce(&mut self, root: NodeId, axes: &[usize]) -> Result<()> {
+        if self.emit_leading_sum(root)? {
+            return Ok(());
+        }
         self.emit_reduce_all(&[root], axes)
     }
 

@@ -19,9 +19,9 @@ use cranelift_frontend::Variable;
 
 /// The accumulators of a level: four scalar ones, and in vector code the vectors whose lanes
 /// they are.
-struct Accumulators<'v> {
-    scalar: &'v [Vec<Variable>],
-    vector: Option<(Type, &'v [Variable])>,
+pub(super) struct Accumulators<'v> {
+    pub(super) scalar: &'v [Vec<Variable>],
+    pub(super) vector: Option<(Type, &'v [Variable])>,
 }
 
 /// What the blocks of one blocked sum share while they are emitted.
@@ -55,14 +55,14 @@ type Tail<'r, 'l> = (usize, usize, &'r ReduceLevel<'l>);
 
 /// Where a level's partial sums live while it is emitted: a stack slot, or (for one chunk of
 /// a sum split across threads) the caller's memory.
-struct Partials {
-    at: PartialsAt,
+pub(super) struct Partials {
+    pub(super) at: PartialsAt,
     /// Bytes per element.
-    size: i64,
+    pub(super) size: i64,
 }
 
 /// The memory of a level's partial sums.
-enum PartialsAt {
+pub(super) enum PartialsAt {
     /// A stack slot of the function.
     Slot(StackSlot),
     /// The caller's array (a chunk of a split sum).
@@ -331,7 +331,13 @@ impl KernelEmitter<'_, '_> {
     }
 
     /// The sum of `len` elements from index `base` into the accumulators, combined.
-    fn sum_block(&mut self, red: &ReduceLevel<'_>, sums: &Accumulators<'_>, base: Value, len: usize) -> Result<Elem> {
+    pub(super) fn sum_block(
+        &mut self,
+        red: &ReduceLevel<'_>,
+        sums: &Accumulators<'_>,
+        base: Value,
+        len: usize,
+    ) -> Result<Elem> {
         if red.sibling.is_some() && red.level + 1 < red.axes.len() {
             return self.sum_block_rolled(red, base, len);
         }
@@ -449,7 +455,7 @@ impl KernelEmitter<'_, '_> {
 
     /// Block number `count`'s sum `s` enters the binary counter of partial sums: while bit `l`
     /// of `count` is set, `s = partial[l] + s` and `l += 1`; then `partial[l] = s`.
-    fn merge_partial(&mut self, partials: &Partials, count: Value, s: Elem, dtype: DType) -> Result<()> {
+    pub(super) fn merge_partial(&mut self, partials: &Partials, count: Value, s: Elem, dtype: DType) -> Result<()> {
         let level = self.b.declare_var(types::I64);
         let zero = self.b.ins().iconst(types::I64, 0);
         self.b.def_var(level, zero);

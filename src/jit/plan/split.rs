@@ -29,6 +29,16 @@ pub(crate) fn elementwise_parallel_min(g: &Graph, buffer: &[Option<usize>], inli
     PARALLEL_MIN
 }
 
+/// The columns of a split leading-axis sum's chunk, at least: a chunk reads this many
+/// elements of each row (two cache lines of `f64`).
+pub(crate) const LEADING_SUM_COLUMNS: usize = 16;
+
+/// True when `op` on an operand of shape `in_shape` is a sum over the rows of a matrix longer
+/// than one block (`emit/leading_sum.rs`; its chunks are at least [`LEADING_SUM_COLUMNS`] wide).
+pub(crate) fn is_leading_sum(op: &Op, in_shape: &[usize]) -> bool {
+    matches!(op, Op::ReduceSum(axes) if axes.as_slice() == [0]) && in_shape.len() == 2 && in_shape[0] > SUM_BLOCK
+}
+
 /// How a kernel is split into chunks.
 #[derive(Clone, Debug)]
 pub(crate) enum Split {
@@ -63,7 +73,10 @@ pub(crate) fn split(g: &Graph, plan: &Plan, k: NodeId) -> Option<Split> {
                 };
             }
             let units = node.shape[0];
-            let chunk = (CHUNK * units / work).max(1);
+            let mut chunk = (CHUNK * units / work).max(1);
+            if is_leading_sum(&node.op, in_shape) {
+                chunk = chunk.max(LEADING_SUM_COLUMNS);
+            }
             (units > chunk).then_some(Split::Rows { units, chunk })
         }
         _ => {

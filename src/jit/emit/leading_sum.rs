@@ -1,0 +1,115 @@
+//! Sums over the rows of a matrix (axis 0 of a 2-D operand) longer than one block: block by
+//! block across the columns. A column at a time, each element of a column sum would be read a
+//! row apart, one page apart for wide rows: every read a TLB miss, and each cache line fetched
+//! for one element. Here block `b` of every column (of the chunk) is summed before block
+//! `b + 1` of any, so the block's rows are read while their pages and lines are at hand; each
+//! column keeps its binary counter of partial sums in a stack slot between blocks. Every column
+//! is summed in the interpreter's blocked order (`sum.rs`), so the bits do not change.
+
+use super::emitter::{elem_ty, jerr, Reduction};
+use super::emitter::{Elem, KernelEmitter};
+use super::reduce::ReduceLevel;
+use super::sum::{Accumulators, Partials, PartialsAt};
+use crate::error::Result;
+use crate::interp::{SUM_ACCUMULATORS, SUM_BLOCK};
+use crate::ir::{BinaryOp, NodeId};
+use crate::jit::plan::split::{is_leading_sum, split, Split};
+use cranelift_codegen::ir::{types, InstBuilder, StackSlotData, StackSlotKind, Value};
+use cranelift_frontend::Variable;
+
+/// The most bytes of partial sums a leading-axis sum keeps on the stack.
+const PARTIALS_BYTES: usize = 1 << 16;
+
+impl KernelEmitter<'_, '_> {
+    /// Emits reduction `root` as a leading-axis sum when it is one and its partial sums fit
+    /// on the stack; false (nothing emitted) otherwise.
+    pub(crate) fn emit_leading_sum(&mut self, root: NodeId) -> Result<bool> {
+        let node = &self.g.nodes[root];
+        let operand = node.inputs[0];
+        let in_shape = self.g.nodes[operand].shape.clone();
+        if !is_leading_sum(&node.op, &in_shape) {
+            return Ok(false);
+        }
+        let dtype = node.dtype;
+        let (rows, columns) = (in_shape[0], in_shape[1]);
+        let (full_blocks, tail) = (rows / SUM_BLOCK, rows % SUM_BLOCK);
+        let blocks = full_blocks + usize::from(tail > 0);
+        let levels = (usize::BITS - blocks.leading_zeros()) as usize;
+        let width = match (&self.range, split(self.g, self.plan, root)) {
+            (Some(_), Some(Split::Rows { chunk, .. })) => chunk,
+            (Some(_), _) => return Err(jerr("a chunked leading-axis sum without row chunks")),
+            (None, _) => columns,
+        };
+        let size = dtype.size_of();
+        let column_bytes = levels * size;
+        if width * column_bytes > PARTIALS_BYTES {
+            return Ok(false);
+        }
+        let (lo, hi) = match self.range.take() {
+            Some(r) => r,
+            None => (self.b.ins().iconst(types::I64, 0), self.b.ins().iconst(types::I64, columns as i64)),
+        };
+        let slot = self.b.create_sized_stack_slot(StackSlotData::new(
+            StackSlotKind::ExplicitSlot,
+            u32::try_from(width * column_bytes).map_err(jerr)?,
+            4,
+        ));
+        let accs: Vec<Vec<Variable>> = (0..SUM_ACCUMULATORS)
+            .map(|_| (0..if dtype.is_complex() { 2 } else { 1 }).map(|_| self.b.declare_var(elem_ty(dtype))).collect())
+            .collect();
+        let vars: Vec<Vec<Variable>> = Vec::new();
+        // The partial sums of column `j` (of the chunk starting at `lo`).
+        let partials_of = |k: &mut Self, j: Value| -> Partials {
+            let base = k.b.ins().stack_addr(k.ptr_ty, slot, 0);
+            let within = k.b.ins().isub(j, lo);
+            let off = k.b.ins().imul_imm_s(within, column_bytes as i64);
+            Partials { at: PartialsAt::Ptr(k.b.ins().iadd(base, off)), size: size as i64 }
+        };
+        let block = |k: &mut Self, b: Value, len: usize| -> Result<()> {
+            let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
+            let mut column = |k: &mut Self, j: Value| -> Result<()> {
+                let full = [None, Some(j)];
+                let red = ReduceLevel {
+                    level: 0,
+                    axes: &[0],
+                    in_shape: &in_shape,
+                    full: &full,
+                    vars: &vars,
+                    operand,
+                    dtype,
+                    kind: Reduction::Sum,
+                    sibling: None,
+                };
+                let s = k.sum_block(&red, &Accumulators { scalar: &accs, vector: None }, base, len)?;
+                let partials = partials_of(k, j);
+                k.merge_partial(&partials, b, s, dtype)
+            };
+            k.emit_dyn(lo, hi, 1, &mut column).map(|_| ())
+        };
+        let mut full_block = |k: &mut Self, b: Value| block(k, b, SUM_BLOCK);
+        self.emit_loop(full_blocks, &mut full_block)?;
+        if tail > 0 {
+            let b = self.b.ins().iconst(types::I64, full_blocks as i64);
+            block(self, b, tail)?;
+        }
+        // Each column's partials added from the lowest level up, as `whole_sum` does.
+        let mut total = |k: &mut Self, j: Value| -> Result<()> {
+            let partials = partials_of(k, j);
+            let PartialsAt::Ptr(at0) = partials.at else { return Err(jerr("partials on the stack")) };
+            let mut sum: Option<Elem> = None;
+            for level in (0..levels).filter(|l| (blocks >> l) & 1 == 1) {
+                let at = k.b.ins().iadd_imm_s(at0, (level * size) as i64);
+                let p = k.load_elem(at, dtype);
+                sum = Some(match sum {
+                    None => p,
+                    Some(t) => k.binary(BinaryOp::Add, dtype, p, t)?,
+                });
+            }
+            let sum = sum.ok_or_else(|| jerr("a sum of no blocks"))?;
+            k.store(root, &[j], sum);
+            Ok(())
+        };
+        self.emit_dyn(lo, hi, 1, &mut total)?;
+        Ok(true)
+    }
+}
