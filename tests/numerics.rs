@@ -82,3 +82,67 @@ fn blocked_sums_agree_bit_for_bit_across_block_counts_and_axes() {
     let empty = ArrayD::<f64>::zeros(IxDyn(&[0, 4]));
     jit_matches(Data::F64(empty), &[0]);
 }
+
+/// `n` values with many signed zeros and NaNs among small integers (ties everywhere).
+fn tie_heavy(n: usize, seed: u64) -> Vec<f64> {
+    let mut rng = Rng::new(seed);
+    (0..n)
+        .map(|_| match (rng.uniform(0.0, 8.0)) as u32 {
+            0 => 0.0,
+            1 => -0.0,
+            2 => f64::NAN,
+            k => (k as f64 - 5.0).floor(),
+        })
+        .collect()
+}
+
+#[test]
+fn max_and_min_break_ties_of_signed_zeros_the_same_way_in_any_order() {
+    let bits = |a: &DlArray| a.extractdata::<f64>().unwrap().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let v = |x: &[f64]| DlArray::from(Array1::from_vec(x.to_vec()));
+    for (xs, max, min) in [
+        (vec![0.0, -0.0], 0.0f64, -0.0f64),
+        (vec![-0.0, 0.0], 0.0, -0.0),
+        (vec![f64::NAN, -0.0, f64::NAN, 0.0], 0.0, -0.0),
+        (vec![-0.0, -0.0], -0.0, -0.0),
+    ] {
+        let got_max = v(&xs).max_axes(&[0], false).to_scalar::<f64>().unwrap();
+        let got_min = v(&xs).min_axes(&[0], false).to_scalar::<f64>().unwrap();
+        assert_eq!((got_max.to_bits(), got_min.to_bits()), (max.to_bits(), min.to_bits()), "{xs:?}");
+    }
+    let (a, b) = (v(&[0.0, -0.0, f64::NAN, 1.0]), v(&[-0.0, 0.0, -0.0, f64::NAN]));
+    assert_eq!(bits(&a.maximum(&b)), bits(&b.maximum(&a)));
+    assert_eq!(bits(&a.minimum(&b)), bits(&b.minimum(&a)));
+    assert_eq!(bits(&a.maximum(&b)), [0.0f64, 0.0, -0.0, 1.0].map(f64::to_bits).to_vec());
+    assert!(DlArray::from(Array1::from_vec(vec![f64::NAN; 3]))
+        .max_axes(&[0], false)
+        .to_scalar::<f64>()
+        .unwrap()
+        .is_nan());
+}
+
+#[test]
+fn compiled_max_and_min_reductions_give_the_interpreters_bits() {
+    // Lengths below, at and far above a vector loop's; a reduction over the last axis (vectors
+    // of lanes) and over the first; f64 and f32.
+    for (rows, cols) in [(1, 7), (3, 16), (5, 33), (2, 1_000), (1, 100_003), (700, 9)] {
+        for dtype in [DType::F64, DType::F32] {
+            for op in [Op::ReduceMax(vec![1]), Op::ReduceMin(vec![1]), Op::ReduceMax(vec![0]), Op::ReduceMin(vec![0])] {
+                let mut g = Graph::new();
+                let x = g.input(0, dtype, &[rows, cols]);
+                let r = g.push(op.clone(), vec![x], 0).unwrap();
+                g.outputs = vec![r];
+                let v =
+                    ArrayD::from_shape_vec(IxDyn(&[rows, cols]), tie_heavy(rows * cols, (rows * cols) as u64)).unwrap();
+                let data = Arc::new(match dtype {
+                    DType::F32 => Data::F32(v.mapv(|x| x as f32)),
+                    _ => Data::F64(v),
+                });
+                let inputs = [data];
+                let want = interp::run(&g, &inputs).unwrap();
+                let got = jit::compile(&g).unwrap().run(&inputs).unwrap();
+                assert!(common::data::same_bits(&got[0], &want[0]), "{op:?} {dtype} [{rows}, {cols}]");
+            }
+        }
+    }
+}

@@ -103,9 +103,12 @@ pub trait RealNum: Num<Real = Self> + PartialOrd {
     fn atan2(self, o: Self) -> Self;
     /// `re + i im`.
     fn complex(re: Self, im: Self) -> Self::Complex;
-    /// The larger of the two, ignoring a NaN as MATLAB's `max` does.
+    /// The larger of the two, ignoring a NaN as MATLAB's `max` does; `+0` of `+0` and `-0` in
+    /// either order (IEEE 754-2019's `maximumNumber`), so a maximum of many elements does not
+    /// depend on their order.
     fn maximum(self, o: Self) -> Self;
-    /// The smaller of the two, ignoring a NaN as MATLAB's `min` does.
+    /// The smaller of the two, ignoring a NaN as MATLAB's `min` does; `-0` of `+0` and `-0` in
+    /// either order (`minimumNumber`).
     fn minimum(self, o: Self) -> Self;
 }
 
@@ -210,10 +213,28 @@ macro_rules! real {
                 Complex::new(re, im)
             }
             fn maximum(self, o: Self) -> Self {
-                <$t>::max(self, o)
+                if self.is_nan() {
+                    o
+                } else if o.is_nan() || self > o {
+                    self
+                } else if o > self {
+                    o
+                } else {
+                    // Equal: +0 over -0, whatever the order (the and of the bits).
+                    <$t>::from_bits(self.to_bits() & o.to_bits())
+                }
             }
             fn minimum(self, o: Self) -> Self {
-                <$t>::min(self, o)
+                if self.is_nan() {
+                    o
+                } else if o.is_nan() || self < o {
+                    self
+                } else if o < self {
+                    o
+                } else {
+                    // Equal: -0 over +0, whatever the order (the or of the bits).
+                    <$t>::from_bits(self.to_bits() | o.to_bits())
+                }
             }
         }
     };

@@ -187,11 +187,16 @@ impl KernelEmitter<'_, '_> {
                     InlineBinary::Sub => self.b.ins().fsub(x, y),
                     InlineBinary::Mul => self.b.ins().fmul(x, y),
                     InlineBinary::Div => self.b.ins().fdiv(x, y),
-                    // Rust's f64::max / min: NaN ignored; on a tie (+0 / -0) the first wins.
+                    // `RealNum::maximum` / `minimum`: NaN ignored; on a tie the and (max: +0 over
+                    // -0) or the or (min) of the bits, whatever the order.
                     InlineBinary::Max | InlineBinary::Min => {
-                        let cc = if op == InlineBinary::Max { FloatCC::GreaterThan } else { FloatCC::LessThan };
+                        let max = op == InlineBinary::Max;
+                        let cc = if max { FloatCC::GreaterThan } else { FloatCC::LessThan };
                         let better = self.b.ins().fcmp(cc, y, x);
                         let t = self.sel(better, y, x);
+                        let equal = self.b.ins().fcmp(FloatCC::Equal, x, y);
+                        let tie = if max { self.b.ins().band(x, y) } else { self.b.ins().bor(x, y) };
+                        let t = self.sel(equal, tie, t);
                         let xnan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
                         self.sel(xnan, y, t)
                     }

@@ -10,8 +10,12 @@ use super::lanes::Lane;
 use crate::array::DType;
 use crate::error::Result;
 use crate::ir::{NodeId, Op};
-use cranelift_codegen::ir::Value;
+use cranelift_codegen::ir::{types, InstBuilder, Type, Value};
 use cranelift_frontend::Variable;
+
+/// Independent vector accumulators of a vectorized maximum or minimum (their chains of
+/// comparisons overlap).
+const MINMAX_VECTORS: usize = 4;
 
 impl KernelEmitter<'_, '_> {
     /// How many of the kernels at the start of `roots` are reductions over the same axes of
@@ -162,6 +166,13 @@ impl KernelEmitter<'_, '_> {
         let init = self.fconst(dtype, f64::NAN);
         self.write_vars(&vars[level], init);
         let n = in_shape[axes[level]];
+        let mut first = 0;
+        if let Some(vt) = self.sum_vector_type(red, n) {
+            // A maximum or minimum does not depend on the order of its elements (ties of
+            // signed zeros included: `RealNum::maximum`), so vectors of lanes go into
+            // `MINMAX_VECTORS` independent accumulators, combined lane by lane at the end.
+            first = self.minmax_vectors(red, vt, n)?;
+        }
         let mut body = |k: &mut Self, i: Value| -> Result<()> {
             let v = k.level_element(red, i)?;
             let acc = k.read_vars(&vars[level]);
@@ -169,7 +180,53 @@ impl KernelEmitter<'_, '_> {
             k.write_vars(&vars[level], r);
             Ok(())
         };
-        self.emit_loop(n, &mut body)
+        let start = self.b.ins().iconst(types::I64, first as i64);
+        let end = self.b.ins().iconst(types::I64, n as i64);
+        self.emit_dyn(start, end, 1, &mut body).map(|_| ())
+    }
+
+    /// The first `n - n % (MINMAX_VECTORS * lanes)` elements of a maximum or minimum level, in
+    /// vectors of type `vt`, combined into `red.vars[red.level]`; the number of elements done.
+    fn minmax_vectors(&mut self, red: &ReduceLevel<'_>, vt: Type, n: usize) -> Result<usize> {
+        let (level, dtype) = (red.level, red.dtype);
+        let width = vt.lane_count() as usize;
+        let groups = n / (MINMAX_VECTORS * width);
+        if groups == 0 {
+            return Ok(0);
+        }
+        let accs: Vec<Variable> = (0..MINMAX_VECTORS).map(|_| self.b.declare_var(vt)).collect();
+        let nan = self.real_const(vt.lane_type(), f64::NAN);
+        let nan = self.b.ins().splat(vt, nan);
+        for &a in &accs {
+            self.b.def_var(a, nan);
+        }
+        let combine = red.kind.combine();
+        let mut group = |k: &mut Self, g: Value| -> Result<()> {
+            let first = k.b.ins().imul_imm_s(g, (MINMAX_VECTORS * width) as i64);
+            for (v, &acc) in accs.iter().enumerate() {
+                let i = k.offset(first, (v * width) as i64);
+                k.vec = Some(vt);
+                let x = k.level_element(red, i);
+                k.vec = None;
+                let a = Elem::Scalar(k.b.use_var(acc));
+                let Elem::Scalar(r) = k.binary(combine, dtype, a, x?)? else {
+                    return Err(jerr("a vector maximum of complex elements"));
+                };
+                k.b.def_var(acc, r);
+            }
+            Ok(())
+        };
+        self.emit_loop(groups, &mut group)?;
+        let mut total = self.read_vars(&red.vars[level]);
+        for &acc in &accs {
+            let v = self.b.use_var(acc);
+            for lane in 0..width {
+                let x = Elem::Scalar(self.b.ins().extractlane(v, lane as u8));
+                total = self.binary(combine, dtype, total, x)?;
+            }
+        }
+        self.write_vars(&red.vars[level], total);
+        Ok(groups * MINMAX_VECTORS * width)
     }
 
     /// Element `i` of a reduction level's axis: the next level's result, or the operand's

@@ -149,7 +149,7 @@ impl KernelEmitter<'_, '_> {
     /// the accumulators are then the lanes of `4 / W` vectors (lane `r` of vector `v` is
     /// accumulator `v W + r`), so each accumulator adds the same elements in the same order as
     /// in scalar code.
-    fn sum_vector_type(&mut self, red: &ReduceLevel<'_>, n: usize) -> Option<Type> {
+    pub(super) fn sum_vector_type(&mut self, red: &ReduceLevel<'_>, n: usize) -> Option<Type> {
         if red.level + 1 != red.axes.len() {
             return None;
         }
