@@ -20,9 +20,13 @@ pub(super) struct Assigned {
     pub arena_bytes: usize,
 }
 
+/// Bytes of a cache line: every temporary starts one (the arena's base does too,
+/// `run/call.rs`).
+const CACHE_LINE: usize = 64;
+
 /// Gives each node that `mat` marks a slot: inputs and constants their own, a contiguous slice
 /// of either a view of it, a graph output a fresh allocation, any other node a place in the
-/// arena (16-byte aligned).
+/// arena (at a multiple of [`CACHE_LINE`] bytes).
 pub(super) fn assign(g: &Graph, facts: &Facts, mat: &[bool]) -> Assigned {
     let n = g.nodes.len();
     let mut a = Assigned {
@@ -54,8 +58,9 @@ pub(super) fn assign(g: &Graph, facts: &Facts, mat: &[bool]) -> Assigned {
                     Slot::Output(a.out_allocs.len() - 1)
                 } else {
                     let off = a.arena_bytes;
-                    a.arena_bytes =
-                        a.arena_bytes.saturating_add((numel(&nd.shape) * nd.dtype.size_of()).div_ceil(16) * 16);
+                    a.arena_bytes = a
+                        .arena_bytes
+                        .saturating_add((numel(&nd.shape) * nd.dtype.size_of()).div_ceil(CACHE_LINE) * CACHE_LINE);
                     Slot::Temp(off)
                 }
             }

@@ -32,7 +32,7 @@ fn reserve<T: Copy + Default>(n: usize, zeroed: bool) -> Result<Vec<T>> {
 }
 
 #[cfg(target_os = "linux")]
-fn advise_huge(p: *mut u8, bytes: usize) {
+pub(super) fn advise_huge(p: *mut u8, bytes: usize) {
     const PAGE: usize = 2 << 20;
     if bytes < HUGE {
         return;
@@ -49,7 +49,7 @@ fn advise_huge(p: *mut u8, bytes: usize) {
 }
 
 #[cfg(not(target_os = "linux"))]
-fn advise_huge(_: *mut u8, _: usize) {}
+pub(super) fn advise_huge(_: *mut u8, _: usize) {}
 
 impl OutBuf {
     /// Storage for `n` elements of `dtype`: zeroed if `zeroed`, else uninitialized (then every

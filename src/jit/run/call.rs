@@ -2,7 +2,7 @@
 //! allocated (or small ones written again in place), the arena and pointer table from the
 //! thread's scratch, the steps run, and the outputs handed back.
 
-use super::buffers::OutBuf;
+use super::buffers::{advise_huge, OutBuf};
 use super::gemm::matmul;
 use super::host_call::run_call;
 use super::pool::{run_split, ChunkFn};
@@ -17,17 +17,37 @@ use std::sync::Arc;
 /// allocation costs a page fault per 4 KiB page on its first write).
 const RECYCLE_MIN: usize = 1 << 20;
 
-/// A zeroed arena of `words` 8-byte words, or an `Err` when the allocator refuses it. Probed
-/// fallibly first, then allocated zeroed (fresh pages cost nothing until a kernel writes them;
-/// an explicit fill would touch every page before the first kernel runs).
+/// Words an arena holds beyond its temporaries, so that their base can start a cache line.
+const ARENA_SLACK_WORDS: usize = 8;
+
+/// A zeroed arena for `words` 8-byte words of temporaries (from [`arena_base`] on), or an
+/// `Err` when the allocator refuses it. Probed fallibly first, then allocated zeroed (fresh
+/// pages cost nothing until a kernel writes them; an explicit fill would touch every page
+/// before the first kernel runs); a large one is advised to use huge pages.
 pub(super) fn zeroed_arena(words: usize) -> Result<Vec<u64>> {
+    let words = words.saturating_add(ARENA_SLACK_WORDS);
     if Vec::<u64>::new().try_reserve_exact(words).is_err() {
         return Err(Error::argument(
             "run",
             format!("cannot allocate the {} bytes of temporaries: out of memory", words.saturating_mul(8)),
         ));
     }
-    Ok(vec![0u64; words])
+    let mut arena = vec![0u64; words];
+    advise_huge(arena.as_mut_ptr() as *mut u8, words * 8);
+    Ok(arena)
+}
+
+/// True when `arena` holds `words` words of temporaries from its [`arena_base`].
+fn arena_holds(arena: &[u64], words: usize) -> bool {
+    arena.len() >= words.saturating_add(ARENA_SLACK_WORDS)
+}
+
+/// The first cache-line boundary of `arena`: the temporaries' offsets (multiples of a cache
+/// line, `plan/slots.rs`) count from there, so every temporary starts a cache line whatever
+/// address the allocator gave (the speed of a kernel then does not depend on it).
+pub(super) fn arena_base(arena: &mut [u64]) -> *mut u8 {
+    let p = arena.as_mut_ptr() as *mut u8;
+    p.wrapping_add(p.align_offset(64).min(ARENA_SLACK_WORDS * 8))
 }
 
 pub(super) fn const_ptr(d: &Data) -> *mut u8 {
@@ -142,7 +162,7 @@ impl Compiled {
     pub(super) fn run_on(&self, in_ptrs: &[*mut u8], out_ptrs: &[*mut u8]) -> Result<()> {
         let small = self.arena_words <= THREAD_ARENA_WORDS;
         let mut arena = self.take_arena(small)?;
-        let arena_ptr = arena.as_mut_ptr() as *mut u8;
+        let arena_ptr = arena_base(&mut arena);
         let ptrs = self.pointer_table(arena_ptr, in_ptrs, out_ptrs);
         let ran = self.run_steps(&ptrs);
         POINTERS.with(|p| p.set((self.id, arena_ptr as usize, ptrs)));
@@ -231,7 +251,7 @@ impl Compiled {
         } else {
             self.arenas.lock().ok().and_then(|mut p| p.pop()).unwrap_or_default()
         };
-        if arena.len() < self.arena_words {
+        if !arena_holds(&arena, self.arena_words) {
             arena = zeroed_arena(self.arena_words.max(if small { 1024 } else { 0 }))?;
         }
         Ok(arena)
@@ -360,5 +380,22 @@ impl Compiled {
             });
         }
         Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_arenas_temporaries_start_a_cache_line_and_fit() {
+        for words in [1, 7, 100, 1 << 20] {
+            let mut arena = zeroed_arena(words).unwrap();
+            let (start, len) = (arena.as_ptr() as usize, arena.len() * 8);
+            let base = arena_base(&mut arena) as usize;
+            assert_eq!(base % 64, 0, "{words} words");
+            assert!(base + words * 8 <= start + len, "{words} words do not fit after the base");
+            assert!(arena_holds(&arena, words) && !arena_holds(&arena, words + 1));
+        }
     }
 }

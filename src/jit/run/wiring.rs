@@ -5,7 +5,7 @@
 //! steps ran. An [`Instance`] is the part made once: the arena, the table's fixed entries and
 //! the spare buffers.
 
-use super::call::{const_ptr, mut_ptr, zeroed_arena};
+use super::call::{arena_base, const_ptr, mut_ptr, zeroed_arena};
 use super::runtime::{Compiled, Entry, OutSrc};
 use crate::array::{DType, Data};
 use crate::error::Result;
@@ -89,7 +89,7 @@ impl Instance {
     /// The instance of `program`, wired as `wiring` says.
     pub(crate) fn new(program: &Compiled, wiring: &Wiring) -> Result<Instance> {
         let mut arena = zeroed_arena(program.arena_words.max(1))?;
-        let arena_ptr = arena.as_mut_ptr() as *mut u8;
+        let arena_ptr = arena_base(&mut arena);
         let mut spare = Vec::new();
         let mut spare_ptrs = Vec::with_capacity(program.out_allocs.len());
         for (j, (dtype, shape)) in program.out_allocs.iter().enumerate() {
