@@ -7,14 +7,18 @@
 //! is summed in the interpreter's blocked order (`sum.rs`), so the bits do not change.
 
 use super::emitter::{elem_ty, jerr, Reduction};
-use super::emitter::{Elem, KernelEmitter};
+use super::emitter::{Elem, Index, KernelEmitter};
+use super::lanes::Lane;
 use super::reduce::ReduceLevel;
 use super::sum::{Accumulators, Partials, PartialsAt};
+use super::vector::{vector_type, Scan};
+use crate::array::DType;
 use crate::error::Result;
 use crate::interp::{SUM_ACCUMULATORS, SUM_BLOCK};
 use crate::ir::{BinaryOp, NodeId};
+use crate::jit::limits::MIN_VECTOR_LOOP;
 use crate::jit::plan::split::{is_leading_sum, split, Split};
-use cranelift_codegen::ir::{types, InstBuilder, StackSlotData, StackSlotKind, Value};
+use cranelift_codegen::ir::{types, InstBuilder, StackSlotData, StackSlotKind, Type, Value};
 use cranelift_frontend::Variable;
 
 /// The most bytes of partial sums a leading-axis sum keeps on the stack.
@@ -65,8 +69,29 @@ impl KernelEmitter<'_, '_> {
             let off = k.b.ins().imul_imm_s(within, column_bytes as i64);
             Partials { at: PartialsAt::Ptr(k.b.ins().iadd(base, off)), size: size as i64 }
         };
+        // In vector code, a vector of adjacent columns at a time: lane `l` of accumulator `r`
+        // is accumulator `r` of column `j + l`, adding that column's elements in its order.
+        let vt = self.column_vector_type(operand, dtype, columns);
+        let vaccs: Vec<Variable> = match vt {
+            Some(vt) => (0..SUM_ACCUMULATORS).map(|_| self.b.declare_var(vt)).collect(),
+            None => Vec::new(),
+        };
         let block = |k: &mut Self, b: Value, len: usize| -> Result<()> {
             let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
+            let mut columns_at_once = |k: &mut Self, j: Value| -> Result<()> {
+                let Some(vt) = vt else { return Err(jerr("column vectors without a vector type")) };
+                let sums = k.column_vectors_block(operand, vt, &vaccs, (base, len), j, columns)?;
+                for (lane, s) in sums.into_iter().enumerate() {
+                    let column = k.b.ins().iadd_imm_s(j, lane as i64);
+                    let partials = partials_of(k, column);
+                    k.merge_partial(&partials, b, Elem::Scalar(s), dtype)?;
+                }
+                Ok(())
+            };
+            let rest = match vt {
+                Some(vt) => k.emit_dyn(lo, hi, vt.lane_count() as i64, &mut columns_at_once)?,
+                None => lo,
+            };
             let mut column = |k: &mut Self, j: Value| -> Result<()> {
                 let full = [None, Some(j)];
                 let red = ReduceLevel {
@@ -84,7 +109,7 @@ impl KernelEmitter<'_, '_> {
                 let partials = partials_of(k, j);
                 k.merge_partial(&partials, b, s, dtype)
             };
-            k.emit_dyn(lo, hi, 1, &mut column).map(|_| ())
+            k.emit_dyn(rest, hi, 1, &mut column).map(|_| ())
         };
         let mut full_block = |k: &mut Self, b: Value| block(k, b, SUM_BLOCK);
         self.emit_loop(full_blocks, &mut full_block)?;
@@ -111,5 +136,68 @@ impl KernelEmitter<'_, '_> {
         };
         self.emit_dyn(lo, hi, 1, &mut total)?;
         Ok(true)
+    }
+
+    /// The vector type for adding whole vectors of adjacent columns of `operand` (`[rows,
+    /// columns]`), when its expression reads them as vectors.
+    fn column_vector_type(&mut self, operand: NodeId, dtype: DType, columns: usize) -> Option<Type> {
+        let vt = vector_type(dtype).filter(|_| !dtype.is_complex() && columns as i64 >= MIN_VECTOR_LOOP)?;
+        let saved = self.span;
+        self.span = (0, columns as i64);
+        let mut s = Scan::new(dtype);
+        self.scan(operand, Lane::Axis(1, Some(0)), false, &mut s);
+        self.span = saved;
+        s.vector.then_some(vt)
+    }
+
+    /// Rows `base..base + len` (one block) of the vector of columns from `j` of `operand`, each
+    /// lane in the blocked order of its column (row `r` into accumulator `r % 4`, combined
+    /// `(a0 + a1) + (a2 + a3)`): the block sum of each column, lane by lane.
+    fn column_vectors_block(
+        &mut self,
+        operand: NodeId,
+        vt: Type,
+        vaccs: &[Variable],
+        (base, len): (Value, usize),
+        j: Value,
+        columns: usize,
+    ) -> Result<Vec<Value>> {
+        for &acc in vaccs {
+            let z = self.real_const(vt.lane_type(), 0.0);
+            let z = self.b.ins().splat(vt, z);
+            self.b.def_var(acc, z);
+        }
+        let add_row = |k: &mut Self, i: Value, acc: Variable| -> Result<()> {
+            k.memo.clear();
+            k.span = (0, columns as i64);
+            k.vec = Some(vt);
+            let x = k.expr(operand, Index::Multi(vec![i, j], Lane::Axis(1, Some(0))));
+            k.vec = None;
+            let Elem::Scalar(x) = x? else { return Err(jerr("a vector column sum of complex elements")) };
+            let a = k.b.use_var(acc);
+            let s = k.b.ins().fadd(a, x);
+            k.b.def_var(acc, s);
+            Ok(())
+        };
+        let groups = len / SUM_ACCUMULATORS;
+        let mut group = |k: &mut Self, g: Value| -> Result<()> {
+            let first = k.b.ins().imul_imm_s(g, SUM_ACCUMULATORS as i64);
+            let first = k.b.ins().iadd(first, base);
+            for (r, &acc) in vaccs.iter().enumerate() {
+                let i = k.offset(first, r as i64);
+                add_row(k, i, acc)?;
+            }
+            Ok(())
+        };
+        self.emit_loop(groups, &mut group)?;
+        for (r, &acc) in vaccs.iter().enumerate().take(len % SUM_ACCUMULATORS) {
+            let i = self.offset(base, (groups * SUM_ACCUMULATORS + r) as i64);
+            add_row(self, i, acc)?;
+        }
+        let a: Vec<Value> = vaccs.iter().map(|&v| self.b.use_var(v)).collect();
+        let low = self.b.ins().fadd(a[0], a[1]);
+        let high = self.b.ins().fadd(a[2], a[3]);
+        let sum = self.b.ins().fadd(low, high);
+        Ok((0..vt.lane_count()).map(|l| self.b.ins().extractlane(sum, l as u8)).collect())
     }
 }
