@@ -65,6 +65,12 @@ pub mod internals {
     pub use crate::array::{promote, Data, Num, RealNum};
     pub use crate::nn::conv::dlconv_shifted;
 
+    /// The per-thread pool of freed array buffers that eager kernels and compiled outputs
+    /// take their large buffers from (`array/pool.rs`).
+    pub mod buffer_pool {
+        pub use crate::array::pool::{release, set_limit, stats, PoolStats, DEFAULT_LIMIT, MIN_BYTES};
+    }
+
     /// The interpreter: one kernel per primitive, the reference semantics.
     pub mod interp {
         pub use crate::interp::{eval, run};

@@ -10,7 +10,7 @@ use num_complex::{Complex32, Complex64};
 /// Equality and hashing are bitwise: two values are equal when their dtype, shape and every
 /// element's bits agree (so `NaN == NaN` with the same payload, and `-0.0 != 0.0`). That is
 /// the identity the optimizer needs to merge constants, and the "same bits" the JIT promises.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub enum Data {
     /// Logical.
     Bool(ArrayD<bool>),
@@ -49,7 +49,9 @@ mod sealed {
 
 /// An element type a [`DlArray`](crate::DlArray) can hold: `bool`, `f32`, `f64`, `Complex32`,
 /// `Complex64`. Sealed.
-pub trait Element: Copy + Send + Sync + std::fmt::Debug + PartialEq + Default + 'static + sealed::Sealed {
+pub trait Element:
+    Copy + Send + Sync + std::fmt::Debug + PartialEq + Default + 'static + sealed::Sealed + super::pool::Pooled
+{
     /// The dtype of this element type.
     const DTYPE: DType;
     /// Wraps an array of this type.
@@ -77,9 +79,9 @@ macro_rules! element {
                     _ => None,
                 }
             }
-            fn take(d: Data) -> Option<ArrayD<Self>> {
-                match d {
-                    Data::$variant(a) => Some(a),
+            fn take(mut d: Data) -> Option<ArrayD<Self>> {
+                match &mut d {
+                    Data::$variant(a) => Some(std::mem::replace(a, super::pool::empty())),
                     _ => None,
                 }
             }
@@ -142,7 +144,7 @@ impl Data {
     /// An array of `shape` with every element `v` converted to `dtype`.
     pub fn full(dtype: DType, shape: &[usize], v: Complex64) -> Data {
         fn make<T: Element>(shape: &[usize], v: Complex64) -> Data {
-            T::into_data(ArrayD::from_elem(IxDyn(shape), T::from_c128(v)))
+            T::into_data(super::pool::filled(shape, T::from_c128(v)))
         }
         match dtype {
             DType::Bool => make::<bool>(shape, v),
@@ -169,7 +171,7 @@ impl Data {
             return self.clone();
         }
         fn to<T: Element, S: Element>(a: &ArrayD<S>) -> Data {
-            T::into_data(a.mapv(|v| T::from_c128(v.to_c128())))
+            T::into_data(super::pool::map(a, |v| T::from_c128(v.to_c128())))
         }
         with_data!(self, a => match dtype {
             DType::Bool => to::<bool, _>(a),
@@ -202,7 +204,7 @@ impl Data {
     /// The same elements under a new shape; a shape with another number of elements is an
     /// `Err` naming both shapes.
     pub fn reshaped(&self, shape: &[usize]) -> crate::error::Result<Data> {
-        with_data!(self, a => a.clone().into_shape_with_order(IxDyn(shape)).map(Element::into_data).map_err(|_| {
+        with_data!(self, a => super::pool::copy(a.view()).into_shape_with_order(IxDyn(shape)).map(Element::into_data).map_err(|_| {
             crate::error::Error::shape("reshape", &[a.shape(), shape], "element counts differ")
         }))
     }
@@ -248,6 +250,21 @@ impl Data {
             k += 1;
         });
         k > 0 && same
+    }
+}
+
+/// A copy whose buffer, when large, comes from this thread's pool of freed buffers.
+impl Clone for Data {
+    fn clone(&self) -> Self {
+        with_data!(self, a => Element::into_data(super::pool::copy(a.view())))
+    }
+}
+
+/// A large array's buffer goes to this thread's pool of freed buffers (see `array/pool.rs`), for
+/// the next kernel that needs one of its size.
+impl Drop for Data {
+    fn drop(&mut self) {
+        super::pool::recycle_data(self);
     }
 }
 

@@ -3,6 +3,7 @@
 mod data;
 mod display;
 mod dtype;
+pub(crate) mod pool;
 mod scalar;
 pub mod vmath;
 

@@ -1,6 +1,6 @@
 //! Kernels of the elementwise primitives: unary, binary, compare, select, cast.
 
-use crate::array::{Data, Element, Num, RealNum};
+use crate::array::{pool, Data, Element, Num, RealNum};
 use crate::error::{Error, Result};
 use crate::ir::kernels::{
     BinaryVisitor, CompareVisitor, EqualityCompare, OrderingCompare, RealBinary, RealUnary, SameBinary, SameUnary,
@@ -24,19 +24,51 @@ pub(crate) fn zip2<A: Copy, B: Copy, C>(x: &ArrayD<A>, y: &ArrayD<B>, f: impl Fn
     Ok(Zip::from(&xb).and(&yb).map_collect(|&a, &b| f(a, b)))
 }
 
+/// [`zip2`] for a result of an element type, its buffer from the pool of freed buffers
+/// (`array/pool.rs`): same shapes, or one operand a single element, in one pass over slices.
+pub(crate) fn zip2_pooled<A: Copy, B: Copy, C: Element>(
+    x: &ArrayD<A>,
+    y: &ArrayD<B>,
+    f: impl Fn(A, B) -> C,
+) -> Result<ArrayD<C>> {
+    let (xs, ys) = (x.as_slice(), y.as_slice());
+    let one = |a: &ArrayD<A>, b: &ArrayD<B>| a.len() == 1 && a.ndim() <= b.ndim();
+    match (xs, ys) {
+        (Some(xs), Some(ys)) if x.shape() == y.shape() => {
+            Ok(pool::array(x.shape(), |v| v.extend(xs.iter().zip(ys).map(|(&a, &b)| f(a, b)))))
+        }
+        (Some(&[a]), Some(ys)) if one(x, y) => Ok(pool::array(y.shape(), |v| v.extend(ys.iter().map(|&b| f(a, b))))),
+        (Some(xs), Some(&[b])) if y.len() == 1 && y.ndim() <= x.ndim() => {
+            Ok(pool::array(x.shape(), |v| v.extend(xs.iter().map(|&a| f(a, b)))))
+        }
+        _ => {
+            let shape = broadcast_shapes(x.shape(), y.shape())
+                .ok_or_else(|| Error::shape("elementwise", &[x.shape(), y.shape()], "they do not broadcast"))?;
+            if shape.iter().product::<usize>() * size_of::<C>() < pool::MIN_BYTES {
+                return zip2(x, y, f);
+            }
+            let xb = x.broadcast(IxDyn(&shape)).ok_or_else(|| Error::shape("broadcast", &[x.shape(), &shape], ""))?;
+            let yb = y.broadcast(IxDyn(&shape)).ok_or_else(|| Error::shape("broadcast", &[y.shape(), &shape], ""))?;
+            let mut out = pool::filled(&shape, C::default());
+            Zip::from(&mut out).and(&xb).and(&yb).for_each(|o, &a, &b| *o = f(a, b));
+            Ok(out)
+        }
+    }
+}
+
 /// `u` on a real array: one loop with the kernel inlined (the op is matched once, outside).
 fn unary_real<T: RealNum>(u: UnaryOp, a: &ArrayD<T>) -> Data {
     struct OnReal<'a, T>(&'a ArrayD<T>);
     impl<T: RealNum> UnaryVisitor for OnReal<'_, T> {
         type Output = Data;
         fn same<K: SameUnary>(self) -> Data {
-            T::into_data(self.0.mapv(K::apply::<T>))
+            T::into_data(pool::map(self.0, K::apply::<T>))
         }
         fn to_real<K: ToRealUnary>(self) -> Data {
-            T::into_data(self.0.mapv(K::apply::<T>))
+            T::into_data(pool::map(self.0, K::apply::<T>))
         }
         fn real<K: RealUnary>(self) -> Data {
-            T::into_data(self.0.mapv(K::apply::<T>))
+            T::into_data(pool::map(self.0, K::apply::<T>))
         }
     }
     u.visit(OnReal(a))
@@ -48,10 +80,10 @@ fn unary_complex<T: Num>(u: UnaryOp, a: &ArrayD<T>) -> Result<Data> {
     impl<T: Num> UnaryVisitor for OnComplex<'_, T> {
         type Output = Result<Data>;
         fn same<K: SameUnary>(self) -> Result<Data> {
-            Ok(T::into_data(self.1.mapv(K::apply::<T>)))
+            Ok(T::into_data(pool::map(self.1, K::apply::<T>)))
         }
         fn to_real<K: ToRealUnary>(self) -> Result<Data> {
-            Ok(<T::Real as Element>::into_data(self.1.mapv(K::apply::<T>)))
+            Ok(<T::Real as Element>::into_data(pool::map(self.1, K::apply::<T>)))
         }
         fn real<K: RealUnary>(self) -> Result<Data> {
             Err(Error::dtype(self.0.name(), &[T::DTYPE], "defined for real operands only"))
@@ -77,13 +109,13 @@ fn binary_real<T: RealNum>(b: BinaryOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<
     impl<T: RealNum> BinaryVisitor for OnReal<'_, T> {
         type Output = Result<Data>;
         fn same<K: SameBinary>(self) -> Result<Data> {
-            Ok(T::into_data(zip2(self.0, self.1, K::apply::<T>)?))
+            Ok(T::into_data(zip2_pooled(self.0, self.1, K::apply::<T>)?))
         }
         fn real<K: RealBinary>(self) -> Result<Data> {
-            Ok(T::into_data(zip2(self.0, self.1, K::apply::<T>)?))
+            Ok(T::into_data(zip2_pooled(self.0, self.1, K::apply::<T>)?))
         }
         fn to_complex<K: ToComplexBinary>(self) -> Result<Data> {
-            Ok(<T::Complex as Element>::into_data(zip2(self.0, self.1, K::apply::<T>)?))
+            Ok(<T::Complex as Element>::into_data(zip2_pooled(self.0, self.1, K::apply::<T>)?))
         }
     }
     b.visit(OnReal(x, y))
@@ -95,7 +127,7 @@ fn binary_complex<T: Num>(b: BinaryOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<D
     impl<T: Num> BinaryVisitor for OnComplex<'_, T> {
         type Output = Result<Data>;
         fn same<K: SameBinary>(self) -> Result<Data> {
-            Ok(T::into_data(zip2(self.1, self.2, K::apply::<T>)?))
+            Ok(T::into_data(zip2_pooled(self.1, self.2, K::apply::<T>)?))
         }
         fn real<K: RealBinary>(self) -> Result<Data> {
             Err(Error::dtype(self.0.name(), &[T::DTYPE], "defined for real operands only"))
@@ -126,10 +158,10 @@ fn compare_ord<T: Element + PartialOrd>(c: CmpOp, x: &ArrayD<T>, y: &ArrayD<T>) 
     impl<T: Element + PartialOrd> CompareVisitor for Ordered<'_, T> {
         type Output = Result<ArrayD<bool>>;
         fn ordering<K: OrderingCompare>(self) -> Self::Output {
-            zip2(self.0, self.1, |a, b| K::apply(&a, &b))
+            zip2_pooled(self.0, self.1, |a, b| K::apply(&a, &b))
         }
         fn equality<K: EqualityCompare>(self) -> Self::Output {
-            zip2(self.0, self.1, |a, b| K::apply(&a, &b))
+            zip2_pooled(self.0, self.1, |a, b| K::apply(&a, &b))
         }
     }
     c.visit(Ordered(x, y))
@@ -144,7 +176,7 @@ fn compare_eq<T: Element>(c: CmpOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<Arra
             Err(Error::dtype(self.0.name(), &[T::DTYPE], "ordering is defined for real operands only"))
         }
         fn equality<K: EqualityCompare>(self) -> Self::Output {
-            zip2(self.1, self.2, |a, b| K::apply(&a, &b))
+            zip2_pooled(self.1, self.2, |a, b| K::apply(&a, &b))
         }
     }
     c.visit(Unordered(c, x, y))
@@ -170,7 +202,7 @@ pub(crate) fn select(cond: &Data, a: &Data, b: &Data) -> Result<Data> {
     };
     fn pick<T: Element>(c: &ArrayD<bool>, a: &ArrayD<T>, b: &ArrayD<T>) -> Result<Data> {
         let ab = zip2(a, b, |x, y| (x, y))?;
-        Ok(T::into_data(zip2(c, &ab, |c, (x, y)| if c { x } else { y })?))
+        Ok(T::into_data(zip2_pooled(c, &ab, |c, (x, y)| if c { x } else { y })?))
     }
     match (a, b) {
         (Data::Bool(a), Data::Bool(b)) => pick(c, a, b),

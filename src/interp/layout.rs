@@ -1,7 +1,7 @@
 //! Kernels of the layout primitives: broadcast, reshape, permute, slice, pad, concat.
 
 use crate::array::with_data;
-use crate::array::{standard, Data, Element};
+use crate::array::{pool, standard, Data, Element};
 use crate::error::{Error, Result};
 use crate::ir::AxisSlice;
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Slice};
@@ -34,24 +34,24 @@ pub(crate) fn broadcast(a: &Data, shape: &[usize]) -> Result<Data> {
         let b = x
             .broadcast(IxDyn(shape))
             .ok_or_else(|| Error::shape("broadcast", &[x.shape(), shape], "the first does not broadcast to the second"))?;
-        Ok(Element::into_data(b.to_owned()))
+        Ok(Element::into_data(pool::copy(b)))
     })
 }
 
 /// The axes of `a` reordered: result axis `i` is input axis `axes[i]`.
 pub(crate) fn permute(a: &Data, axes: &[usize]) -> Data {
-    with_data!(a, x => Element::into_data(standard(x.view().permuted_axes(IxDyn(axes)).to_owned())))
+    with_data!(a, x => Element::into_data(pool::copy(x.view().permuted_axes(IxDyn(axes)))))
 }
 
 /// The strided slice of `a`.
 pub(crate) fn slice(a: &Data, slices: &[AxisSlice]) -> Data {
-    with_data!(a, x => Element::into_data(standard(sliced(x, slices).to_owned())))
+    with_data!(a, x => Element::into_data(pool::copy(sliced(x, slices))))
 }
 
 /// Zeros of `shape` with `a` written where `slices` would read.
 pub(crate) fn pad(a: &Data, shape: &[usize], slices: &[AxisSlice]) -> Data {
     fn place<T: Element>(x: &ArrayD<T>, shape: &[usize], slices: &[AxisSlice]) -> Data {
-        let mut out = ArrayD::from_elem(IxDyn(shape), T::default());
+        let mut out = pool::filled(shape, T::default());
         {
             let mut v = out.view_mut();
             for (axis, s) in slices.iter().enumerate() {

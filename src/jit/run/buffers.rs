@@ -3,7 +3,7 @@
 //! Linux, advised to use transparent huge pages (a fresh 80 MB output otherwise costs twenty
 //! thousand page faults on its first write).
 
-use crate::array::{DType, Data};
+use crate::array::{pool, DType, Data, Element};
 use crate::error::{Error, Result};
 use ndarray::{ArrayD, IxDyn};
 use num_complex::{Complex32, Complex64};
@@ -20,8 +20,10 @@ pub(crate) enum OutBuf {
     C128(Vec<Complex64>),
 }
 
-fn reserve<T: Copy + Default>(n: usize, zeroed: bool) -> Result<Vec<T>> {
-    let mut v: Vec<T> = Vec::new();
+/// Room for `n` elements: a freed buffer of this thread's pool (`array/pool.rs`) when one fits,
+/// else a fresh allocation.
+fn reserve<T: Element>(n: usize, zeroed: bool) -> Result<Vec<T>> {
+    let mut v: Vec<T> = pool::reuse(n).unwrap_or_default();
     v.try_reserve_exact(n)
         .map_err(|_| Error::argument("run", format!("cannot allocate an output of {n} elements: out of memory")))?;
     if zeroed {

@@ -1,0 +1,261 @@
+//! The per-thread pool of freed array buffers: a large [`Data`](super::Data) dropped on a thread
+//! gives its `Vec` to that thread's pool (by element type and power-of-two size class), and
+//! the kernels that make a large result take their buffer from it, so an eager loop reuses
+//! memory already faulted in instead of faulting in fresh pages for every op. Buffers under
+//! [`MIN_BYTES`] are left to the allocator (cheap there); a thread holds at most its limit
+//! ([`DEFAULT_LIMIT`] unless set), beyond which freed buffers go back to the allocator.
+//!
+//! A buffer comes out empty (length 0, capacity at least the request): a kernel pushes every
+//! element of its result, so no stale value can be read and results do not depend on reuse.
+
+use super::{Data, Element};
+use ndarray::{ArrayD, ArrayViewD, IxDyn};
+use num_complex::{Complex32, Complex64};
+use std::cell::RefCell;
+
+/// Buffers smaller than this (in bytes) are neither pooled nor taken from the pool.
+pub const MIN_BYTES: usize = 64 << 10;
+
+/// The bytes a thread's pool holds at most, unless [`set_limit`] says otherwise.
+pub const DEFAULT_LIMIT: usize = 256 << 20;
+
+/// Size classes: class `k` holds buffers of `2^k` to `2^(k+1) - 1` bytes of capacity.
+const CLASSES: usize = usize::BITS as usize;
+
+/// The free buffers of one element type, by size class.
+pub struct Classes<T> {
+    lists: Vec<Vec<Vec<T>>>,
+}
+
+impl<T> Classes<T> {
+    fn new() -> Self {
+        Classes { lists: (0..CLASSES).map(|_| Vec::new()).collect() }
+    }
+
+    /// A buffer with room for `len` elements (`bytes` of them): the smallest one large enough
+    /// of class `floor(log2(bytes))`, else of the next class (at most four times the request);
+    /// among equals the last freed. Best fit keeps a slightly larger buffer for the request
+    /// that needs it (an `n`-element gradient after `n - 1`-element slices).
+    fn take(&mut self, len: usize, bytes: usize) -> Option<Vec<T>> {
+        let k = class(bytes);
+        for list in self.lists[k..(k + 2).min(CLASSES)].iter_mut() {
+            let best = (list.iter().enumerate().rev())
+                .filter(|(_, v)| v.capacity() >= len)
+                .min_by_key(|(_, v)| v.capacity())
+                .map(|(pos, _)| pos);
+            if let Some(pos) = best {
+                return Some(list.swap_remove(pos));
+            }
+        }
+        None
+    }
+
+    fn clear(&mut self) {
+        self.lists.iter_mut().for_each(Vec::clear);
+    }
+}
+
+/// The size class of `bytes` (> 0): `floor(log2(bytes))`.
+fn class(bytes: usize) -> usize {
+    (usize::BITS - 1 - bytes.leading_zeros()) as usize
+}
+
+/// What a thread's pool has done so far, and holds now.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq)]
+pub struct PoolStats {
+    /// Large buffers taken from the pool.
+    pub hits: u64,
+    /// Large buffers the pool could not supply (allocated fresh).
+    pub misses: u64,
+    /// Large buffers freed into the pool.
+    pub returned: u64,
+    /// Large buffers freed to the allocator because the pool was at its limit.
+    pub overflowed: u64,
+    /// Bytes of capacity held now.
+    pub held_bytes: usize,
+    /// The most bytes the pool holds.
+    pub limit_bytes: usize,
+}
+
+/// One thread's pool.
+pub struct Pools {
+    bools: Classes<bool>,
+    f32s: Classes<f32>,
+    f64s: Classes<f64>,
+    c64s: Classes<Complex32>,
+    c128s: Classes<Complex64>,
+    stats: PoolStats,
+}
+
+impl Pools {
+    fn new() -> Self {
+        Pools {
+            bools: Classes::new(),
+            f32s: Classes::new(),
+            f64s: Classes::new(),
+            c64s: Classes::new(),
+            c128s: Classes::new(),
+            stats: PoolStats { limit_bytes: DEFAULT_LIMIT, ..PoolStats::default() },
+        }
+    }
+
+    fn take<T: Element>(&mut self, len: usize, bytes: usize) -> Option<Vec<T>> {
+        let v = T::classes(self).take(len, bytes);
+        match &v {
+            Some(v) => {
+                self.stats.hits += 1;
+                self.stats.held_bytes -= v.capacity() * size_of::<T>();
+            }
+            None => self.stats.misses += 1,
+        }
+        v
+    }
+
+    fn give<T: Element>(&mut self, mut v: Vec<T>, bytes: usize) {
+        if self.stats.held_bytes + bytes > self.stats.limit_bytes {
+            self.stats.overflowed += 1;
+            return;
+        }
+        v.clear();
+        self.stats.returned += 1;
+        self.stats.held_bytes += bytes;
+        T::classes(self).lists[class(bytes)].push(v);
+    }
+
+    fn clear(&mut self) {
+        self.bools.clear();
+        self.f32s.clear();
+        self.f64s.clear();
+        self.c64s.clear();
+        self.c128s.clear();
+        self.stats.held_bytes = 0;
+    }
+}
+
+/// Picks the free list of an element type out of a thread's pools (sealed: a supertrait of
+/// [`Element`]).
+pub trait Pooled: Sized {
+    /// This type's free lists.
+    fn classes(p: &mut Pools) -> &mut Classes<Self>;
+}
+
+macro_rules! pooled {
+    ($t:ty, $field:ident) => {
+        impl Pooled for $t {
+            fn classes(p: &mut Pools) -> &mut Classes<Self> {
+                &mut p.$field
+            }
+        }
+    };
+}
+pooled!(bool, bools);
+pooled!(f32, f32s);
+pooled!(f64, f64s);
+pooled!(Complex32, c64s);
+pooled!(Complex64, c128s);
+
+thread_local! {
+    static POOL: RefCell<Pools> = RefCell::new(Pools::new());
+}
+
+/// Runs `f` on this thread's pool; `None` while it is busy or gone (the thread is exiting).
+fn with_pool<R>(f: impl FnOnce(&mut Pools) -> R) -> Option<R> {
+    POOL.try_with(|p| p.try_borrow_mut().ok().map(|mut p| f(&mut p))).ok().flatten()
+}
+
+/// An empty vector with room for `len` elements: a freed buffer of this thread when the
+/// request is large and one fits, else a fresh allocation.
+pub(crate) fn vec<T: Element>(len: usize) -> Vec<T> {
+    reuse(len).unwrap_or_else(|| Vec::with_capacity(len))
+}
+
+/// A freed buffer of this thread with room for `len` elements (empty), if the request is large
+/// and one fits.
+pub(crate) fn reuse<T: Element>(len: usize) -> Option<Vec<T>> {
+    let bytes = len.saturating_mul(size_of::<T>());
+    if bytes < MIN_BYTES {
+        return None;
+    }
+    with_pool(|p| p.take::<T>(len, bytes)).flatten()
+}
+
+/// Gives `v`'s memory to this thread's pool if it is large and the pool has room; else frees it.
+pub(crate) fn recycle<T: Element>(v: Vec<T>) {
+    let bytes = v.capacity() * size_of::<T>();
+    if bytes >= MIN_BYTES {
+        with_pool(|p| p.give(v, bytes));
+    }
+}
+
+/// Gives the buffer of the array inside `d` to the pool, leaving an empty array in its place.
+pub(crate) fn recycle_data(d: &mut Data) {
+    fn give<T: Element>(a: &mut ArrayD<T>) {
+        if a.len() * size_of::<T>() >= MIN_BYTES {
+            let (v, _) = std::mem::replace(a, empty()).into_raw_vec_and_offset();
+            recycle(v);
+        }
+    }
+    super::with_data!(d, a => give(a))
+}
+
+/// An array of no elements (its buffer allocates nothing).
+pub(crate) fn empty<T>() -> ArrayD<T> {
+    ArrayD::from_shape_vec(IxDyn(&[0]), Vec::new()).expect("no elements fit shape [0]")
+}
+
+/// A row-major array of `shape` whose elements `fill` pushes, in order, onto a vector from
+/// [`vec`]. `fill` must push exactly one element per element of `shape`.
+pub(crate) fn array<T: Element>(shape: &[usize], fill: impl FnOnce(&mut Vec<T>)) -> ArrayD<T> {
+    let n = shape.iter().product();
+    let mut v = vec::<T>(n);
+    fill(&mut v);
+    assert_eq!(v.len(), n, "a pooled kernel must write every element of its result");
+    ArrayD::from_shape_vec(IxDyn(shape), v).expect("the length matches the shape")
+}
+
+/// `f` applied to every element of `a`, row-major.
+pub(crate) fn map<S: Copy, T: Element>(a: &ArrayD<S>, f: impl Fn(S) -> T) -> ArrayD<T> {
+    array(a.shape(), |v| match a.as_slice() {
+        Some(s) => v.extend(s.iter().map(|&x| f(x))),
+        None => a.iter().for_each(|&x| v.push(f(x))),
+    })
+}
+
+/// A row-major copy of `a` (any strides, broadcast included).
+pub(crate) fn copy<T: Element>(a: ArrayViewD<'_, T>) -> ArrayD<T> {
+    array(a.shape(), |v| match a.as_slice() {
+        Some(s) => v.extend_from_slice(s),
+        None if a.strides().iter().all(|&s| s == 0) => {
+            if let Some(&x) = a.iter().next() {
+                v.resize(a.len(), x)
+            }
+        }
+        None => a.iter().for_each(|&x| v.push(x)),
+    })
+}
+
+/// An array of `shape` with every element `x`.
+pub(crate) fn filled<T: Element>(shape: &[usize], x: T) -> ArrayD<T> {
+    array(shape, |v| v.resize(shape.iter().product(), x))
+}
+
+/// This thread's pool statistics.
+pub fn stats() -> PoolStats {
+    with_pool(|p| p.stats).unwrap_or_default()
+}
+
+/// Sets the most bytes this thread's pool holds (0 turns reuse off), freeing what it holds
+/// beyond that (all of it when it shrinks).
+pub fn set_limit(bytes: usize) {
+    with_pool(|p| {
+        if bytes < p.stats.held_bytes {
+            p.clear();
+        }
+        p.stats.limit_bytes = bytes;
+    });
+}
+
+/// Frees every buffer this thread's pool holds (the statistics stay).
+pub fn release() {
+    with_pool(Pools::clear);
+}
