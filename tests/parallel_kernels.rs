@@ -92,14 +92,29 @@ fn rows_of_a_matrix_and_their_sums_are_split_too() {
 fn sums_over_the_rows_of_a_matrix_go_block_by_block_with_the_same_bits() {
     // Rows of one block and of many (with and without a partial block), columns fewer than a
     // chunk's, a chunk's and many chunks' (split), f64, f32 and complex.
-    for (r, c) in [(256, 5), (257, 1), (600, 17), (1_000, 3), (10_000, 40), (3_000, 1_000), (700, 33)] {
+    for shape in [
+        vec![256, 5],
+        vec![257, 1],
+        vec![600, 17],
+        vec![1_000, 3],
+        vec![10_000, 40],
+        vec![3_000, 1_000],
+        vec![700, 33],
+        // Higher ranks: the trailing axes are the columns (vectors only where the last axis
+        // holds whole vectors).
+        vec![1_000, 25, 10],
+        vec![600, 3, 64],
+        vec![300, 7, 3],
+        vec![20_000, 2, 2, 8],
+    ] {
+        let (r, c) = (shape[0], shape[1..].iter().product::<usize>());
         for dtype in [DType::F64, DType::F32, DType::C128] {
             let mut g = Graph::new();
-            let x = g.input(0, dtype, &[r, c]);
+            let x = g.input(0, dtype, &shape);
             let sq = g.push(Op::Binary(BinaryOp::Mul), vec![x, x], 0).unwrap();
             let cols = g.push(Op::ReduceSum(vec![0]), vec![sq], 0).unwrap();
             g.outputs = vec![cols];
-            let v = ArrayD::from_shape_vec(IxDyn(&[r, c]), values(r * c, (r + c) as u64)).unwrap();
+            let v = ArrayD::from_shape_vec(IxDyn(&shape), values(r * c, (r + c) as u64)).unwrap();
             let data = Arc::new(match dtype {
                 DType::F32 => Data::F32(v.mapv(|x| x as f32)),
                 DType::C128 => Data::C128(v.mapv(|x| num_complex::Complex64::new(x, 0.5 - x))),
@@ -108,13 +123,13 @@ fn sums_over_the_rows_of_a_matrix_go_block_by_block_with_the_same_bits() {
             let inputs = [data];
             let want = interp::run(&g, &inputs).unwrap();
             let compiled = jit::compile(&g).unwrap();
-            if dtype == DType::F64 && r > 256 && c >= 32 {
+            if dtype == DType::F64 && r > 256 && shape[shape.len() - 1] >= 32 {
                 // Vectors of adjacent columns (the sum is the graph's one kernel).
-                assert!(compiled.clif_text().contains("f64x2"), "[{r}, {c}]: no vector code");
+                assert!(compiled.clif_text().contains("f64x2"), "{shape:?}: no vector code");
             }
             for threads in [1, 2, 3] {
                 let got = pool(threads).install(|| compiled.run(&inputs).unwrap());
-                assert!(same_bits(&got[0], &want[0]), "{dtype} [{r}, {c}], {threads} threads");
+                assert!(same_bits(&got[0], &want[0]), "{dtype} {shape:?}, {threads} threads");
             }
         }
     }

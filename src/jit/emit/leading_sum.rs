@@ -1,5 +1,6 @@
-//! Sums over the rows of a matrix (axis 0 of a 2-D operand) longer than one block: block by
-//! block across the columns. A column at a time, each element of a column sum would be read a
+//! Sums over the rows of a matrix (axis 0 of a 2-D operand, or of a higher one whose other axes
+//! are taken together as the columns) longer than one block: block by block across the
+//! columns. A column at a time, each element of a column sum would be read a
 //! row apart, one page apart for wide rows: every read a TLB miss, and each cache line fetched
 //! for one element. Here block `b` of every column (of the chunk) is summed before block
 //! `b + 1` of any, so the block's rows are read while their pages and lines are at hand; each
@@ -35,7 +36,10 @@ impl KernelEmitter<'_, '_> {
             return Ok(false);
         }
         let dtype = node.dtype;
-        let (rows, columns) = (in_shape[0], in_shape[1]);
+        let rows = in_shape[0];
+        let trailing = in_shape[1..].to_vec();
+        let columns: usize = trailing.iter().product();
+        let last = trailing[trailing.len() - 1];
         let (full_blocks, tail) = (rows / SUM_BLOCK, rows % SUM_BLOCK);
         let blocks = full_blocks + usize::from(tail > 0);
         let levels = (usize::BITS - blocks.leading_zeros()) as usize;
@@ -71,7 +75,21 @@ impl KernelEmitter<'_, '_> {
         };
         // In vector code, a vector of adjacent columns at a time: lane `l` of accumulator `r`
         // is accumulator `r` of column `j + l`, adding that column's elements in its order.
-        let vt = self.column_vector_type(operand, dtype, columns);
+        // (A vector must not cross a row of the last axis: with several trailing axes, the last
+        // one and every chunk start are multiples of its lanes.)
+        let vt = self.column_vector_type(operand, dtype, last).filter(|vt| {
+            trailing.len() == 1 || (last % vt.lane_count() as usize == 0 && width % vt.lane_count() as usize == 0)
+        });
+        // The trailing index of column `j`.
+        let column_index = |k: &mut Self, j: Value| -> Vec<Value> {
+            let mut idx = vec![j; trailing.len()];
+            let mut rest = j;
+            for (a, &d) in trailing.iter().enumerate().rev().filter(|_| trailing.len() > 1) {
+                idx[a] = k.b.ins().urem_imm_s(rest, d as i64);
+                rest = k.b.ins().udiv_imm_s(rest, d as i64);
+            }
+            idx
+        };
         let vaccs: Vec<Variable> = match vt {
             Some(vt) => (0..SUM_ACCUMULATORS).map(|_| self.b.declare_var(vt)).collect(),
             None => Vec::new(),
@@ -80,7 +98,8 @@ impl KernelEmitter<'_, '_> {
             let base = k.b.ins().imul_imm_s(b, SUM_BLOCK as i64);
             let mut columns_at_once = |k: &mut Self, j: Value| -> Result<()> {
                 let Some(vt) = vt else { return Err(jerr("column vectors without a vector type")) };
-                let sums = k.column_vectors_block(operand, vt, &vaccs, (base, len), j, columns)?;
+                let idx = column_index(k, j);
+                let sums = k.column_vectors_block(operand, vt, &vaccs, (base, len), &idx, last)?;
                 for (lane, s) in sums.into_iter().enumerate() {
                     let column = k.b.ins().iadd_imm_s(j, lane as i64);
                     let partials = partials_of(k, column);
@@ -93,7 +112,8 @@ impl KernelEmitter<'_, '_> {
                 None => lo,
             };
             let mut column = |k: &mut Self, j: Value| -> Result<()> {
-                let full = [None, Some(j)];
+                let full: Vec<Option<Value>> =
+                    std::iter::once(None).chain(column_index(k, j).into_iter().map(Some)).collect();
                 let red = ReduceLevel {
                     level: 0,
                     axes: &[0],
@@ -131,26 +151,29 @@ impl KernelEmitter<'_, '_> {
                 });
             }
             let sum = sum.ok_or_else(|| jerr("a sum of no blocks"))?;
-            k.store(root, &[j], sum);
+            let idx = column_index(k, j);
+            k.store(root, &idx, sum);
             Ok(())
         };
         self.emit_dyn(lo, hi, 1, &mut total)?;
         Ok(true)
     }
 
-    /// The vector type for adding whole vectors of adjacent columns of `operand` (`[rows,
-    /// columns]`), when its expression reads them as vectors.
-    fn column_vector_type(&mut self, operand: NodeId, dtype: DType, columns: usize) -> Option<Type> {
-        let vt = vector_type(dtype).filter(|_| !dtype.is_complex() && columns as i64 >= MIN_VECTOR_LOOP)?;
+    /// The vector type for adding whole vectors of adjacent columns of `operand` (of `last`
+    /// elements along its last axis), when its expression reads them as vectors.
+    fn column_vector_type(&mut self, operand: NodeId, dtype: DType, last: usize) -> Option<Type> {
+        let vt = vector_type(dtype).filter(|_| !dtype.is_complex() && last as i64 >= MIN_VECTOR_LOOP)?;
+        let axis = self.g.nodes[operand].shape.len() - 1;
         let saved = self.span;
-        self.span = (0, columns as i64);
+        self.span = (0, last as i64);
         let mut s = Scan::new(dtype);
-        self.scan(operand, Lane::Axis(1, Some(0)), false, &mut s);
+        self.scan(operand, Lane::Axis(axis, Some(0)), false, &mut s);
         self.span = saved;
         s.vector.then_some(vt)
     }
 
-    /// Rows `base..base + len` (one block) of the vector of columns from `j` of `operand`, each
+    /// Rows `base..base + len` (one block) of the vector of columns from trailing index `idx`
+    /// of `operand` (of `last` elements along its last axis), each
     /// lane in the blocked order of its column (row `r` into accumulator `r % 4`, combined
     /// `(a0 + a1) + (a2 + a3)`): the block sum of each column, lane by lane.
     fn column_vectors_block(
@@ -159,9 +182,10 @@ impl KernelEmitter<'_, '_> {
         vt: Type,
         vaccs: &[Variable],
         (base, len): (Value, usize),
-        j: Value,
-        columns: usize,
+        idx: &[Value],
+        last: usize,
     ) -> Result<Vec<Value>> {
+        let axis = idx.len();
         for &acc in vaccs {
             let z = self.real_const(vt.lane_type(), 0.0);
             let z = self.b.ins().splat(vt, z);
@@ -169,9 +193,10 @@ impl KernelEmitter<'_, '_> {
         }
         let add_row = |k: &mut Self, i: Value, acc: Variable| -> Result<()> {
             k.memo.clear();
-            k.span = (0, columns as i64);
+            k.span = (0, last as i64);
             k.vec = Some(vt);
-            let x = k.expr(operand, Index::Multi(vec![i, j], Lane::Axis(1, Some(0))));
+            let full: Vec<Value> = std::iter::once(i).chain(idx.iter().copied()).collect();
+            let x = k.expr(operand, Index::Multi(full, Lane::Axis(axis, Some(0))));
             k.vec = None;
             let Elem::Scalar(x) = x? else { return Err(jerr("a vector column sum of complex elements")) };
             let a = k.b.use_var(acc);

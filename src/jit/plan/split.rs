@@ -33,10 +33,11 @@ pub(crate) fn elementwise_parallel_min(g: &Graph, buffer: &[Option<usize>], inli
 /// elements of each row (two cache lines of `f64`).
 pub(crate) const LEADING_SUM_COLUMNS: usize = 16;
 
-/// True when `op` on an operand of shape `in_shape` is a sum over the rows of a matrix longer
-/// than one block (`emit/leading_sum.rs`; its chunks are at least [`LEADING_SUM_COLUMNS`] wide).
+/// True when `op` on an operand of shape `in_shape` is a sum over its first axis, longer than
+/// one block, of an operand of two axes or more (`emit/leading_sum.rs`; its chunks are at
+/// least [`LEADING_SUM_COLUMNS`] wide, a multiple of every vector's lanes).
 pub(crate) fn is_leading_sum(op: &Op, in_shape: &[usize]) -> bool {
-    matches!(op, Op::ReduceSum(axes) if axes.as_slice() == [0]) && in_shape.len() == 2 && in_shape[0] > SUM_BLOCK
+    matches!(op, Op::ReduceSum(axes) if axes.as_slice() == [0]) && in_shape.len() >= 2 && in_shape[0] > SUM_BLOCK
 }
 
 /// How a kernel is split into chunks.
@@ -75,7 +76,7 @@ pub(crate) fn split(g: &Graph, plan: &Plan, k: NodeId) -> Option<Split> {
             let units = node.shape[0];
             let mut chunk = (CHUNK * units / work).max(1);
             if is_leading_sum(&node.op, in_shape) {
-                chunk = chunk.max(LEADING_SUM_COLUMNS);
+                chunk = chunk.max(LEADING_SUM_COLUMNS).next_multiple_of(4);
             }
             (units > chunk).then_some(Split::Rows { units, chunk })
         }
