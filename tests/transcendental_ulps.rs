@@ -13,10 +13,11 @@
 //! one Newton step on it from `libm`'s value; `expm1` and `tanh` from the same series; `sin`,
 //! `cos` and `tan` by an exact reduction in integers and their series (`trig_ref.rs`, itself
 //! checked against `libm`); `atan` by one Newton step from `libm`'s value on those `sin` and
-//! `cos`; `erf` by its series and continued fraction (`erf_ref.rs`, checked against `libm`).
+//! `cos`; `asin` and `acos` likewise (`inverse_ref.rs`); `erf` by its series and continued
+//! fraction (`erf_ref.rs`, checked against `libm`).
 //! Errors are in units of the last place of the true value (the subnormal ulp below the normal
-//! range). Bounds: `exp`, `log`, `sin`, `cos`, `atan` 1 ulp; `tan`, `expm1`, `log1p`,
-//! `tanh`, `erf` 2 ulp.
+//! range). Bounds: `exp`, `log`, `sin`, `cos`, `atan`, `asin`, `acos` 1 ulp; `tan`, `expm1`,
+//! `log1p`, `tanh`, `erf` 2 ulp.
 
 use cranegrad::internals::{interp, jit, Data, Num, RealNum};
 use cranegrad::ir::{Graph, Lowering, Op, UnaryOp};
@@ -26,6 +27,8 @@ use std::sync::Arc;
 
 #[path = "transcendental_ulps/erf_ref.rs"]
 mod erf_ref;
+#[path = "transcendental_ulps/inverse_ref.rs"]
+mod inverse_ref;
 #[path = "transcendental_ulps/trig_ref.rs"]
 mod trig_ref;
 
@@ -302,6 +305,19 @@ fn erf_points(rng: &mut Rng, single: bool) -> f64 {
     }
 }
 
+/// Every binade (beyond `|x| = 1` too: NaN), the working range, both sides of `0.5` and
+/// `0.975` (where the reductions change), arguments approaching `±1`, and tiny ones.
+fn asin_points(rng: &mut Rng, single: bool) -> f64 {
+    let sign = if rng.next() % 2 == 0 { 1.0 } else { -1.0 };
+    sign * match rng.next() % 5 {
+        0 => any_bits(rng, single).abs(),
+        1 => rng.uniform(0.0, 1.0),
+        2 => [0.5, 0.975, 1.0][(rng.next() % 3) as usize] * (1.0 + rng.uniform(-1e-3, 1e-3)),
+        3 => 1.0 - rng.unit() * 2f64.powi(-((rng.next() % 54) as i32)),
+        _ => rng.unit() * 2f64.powi(-((rng.next() % 60) as i32)),
+    }
+}
+
 fn cases() -> Vec<Case> {
     vec![
         Case {
@@ -393,6 +409,26 @@ fn cases() -> Vec<Case> {
             reference: trig_ref::ref_atan,
             libm: libm::atan,
             points: atan_points,
+        },
+        Case {
+            name: "asin",
+            op: Some(UnaryOp::Asin),
+            bound: 1.0,
+            f64: Num::asin,
+            f32: Num::asin,
+            reference: inverse_ref::ref_asin,
+            libm: libm::asin,
+            points: asin_points,
+        },
+        Case {
+            name: "acos",
+            op: Some(UnaryOp::Acos),
+            bound: 1.0,
+            f64: Num::acos,
+            f32: Num::acos,
+            reference: inverse_ref::ref_acos,
+            libm: libm::acos,
+            points: asin_points,
         },
         Case {
             name: "erf",
@@ -614,12 +650,13 @@ fn sin_cos_tan_f32_exhaustive() {
 
 type F64Fn = fn(f64) -> f64;
 
-/// The limits of `expm1`, `atan` and `erf` at the infinities and past their thresholds, exactly
-/// (`libm`'s `f64` value, rounded for `f32`: `atan` of a huge `f32` is `pi/2` rounded, where
-/// `libm`'s `atanf` gives the float below).
+/// The limits of `expm1`, `atan` and `erf` at the infinities and past their thresholds, and
+/// `asin` and `acos` at the ends of their domain and at 0, exactly (`libm`'s `f64` value, rounded
+/// for `f32`: `atan` of a huge `f32` is `pi/2` rounded, where `libm`'s `atanf` gives the float
+/// below).
 #[test]
-fn limits_of_expm1_atan_erf_are_exact() {
-    let points: [(&str, f64); 10] = [
+fn limits_are_exact() {
+    let points: [(&str, f64); 16] = [
         ("expm1", f64::NEG_INFINITY),
         ("expm1", -800.0),
         ("expm1", -38.0),
@@ -630,11 +667,19 @@ fn limits_of_expm1_atan_erf_are_exact() {
         ("erf", f64::NEG_INFINITY),
         ("erf", 6.0),
         ("erf", -30.0),
+        ("asin", 1.0),
+        ("asin", -1.0),
+        ("acos", 1.0),
+        ("acos", -1.0),
+        ("acos", 0.0),
+        ("acos", -0.0),
     ];
     for (name, x) in points {
         let (f, g32, lib): (F64Fn, fn(f32) -> f32, F64Fn) = match name {
             "expm1" => (Num::exp_m1, Num::exp_m1, libm::expm1),
             "atan" => (Num::atan, Num::atan, libm::atan),
+            "asin" => (Num::asin, Num::asin, libm::asin),
+            "acos" => (Num::acos, Num::acos, libm::acos),
             _ => (RealNum::erf, RealNum::erf, libm::erf),
         };
         assert_eq!(f(x).to_bits(), lib(x).to_bits(), "{name}({x:e}) f64");

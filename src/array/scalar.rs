@@ -144,10 +144,10 @@ macro_rules! real {
                 vmath::expm1(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn asin(self) -> Self {
-                <$t>::asin(self)
+                vmath::asin(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn acos(self) -> Self {
-                <$t>::acos(self)
+                vmath::acos(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn atan(self) -> Self {
                 vmath::atan(&mut vmath::Scalar::<$t>::default(), self)

@@ -69,10 +69,10 @@ macro_rules! unary_primitives {
             Log1p "log1p" same(ln_1p) real: Polynomial, complex: Host;
             /// `e^x - 1`, accurate near 0 (real: within 2 ulp).
             Expm1 "expm1" same(exp_m1) real: Polynomial, complex: Host;
-            /// Inverse sine.
-            Asin "asin" same(asin) real: Host, complex: Host;
-            /// Inverse cosine.
-            Acos "acos" same(acos) real: Host, complex: Host;
+            /// Inverse sine (real: within 1 ulp).
+            Asin "asin" same(asin) real: Polynomial, complex: Host;
+            /// Inverse cosine (real: within 1 ulp).
+            Acos "acos" same(acos) real: Polynomial, complex: Host;
             /// Inverse tangent (real: within 1 ulp).
             Atan "atan" same(atan) real: Polynomial, complex: Host;
             /// Inverse hyperbolic sine.

@@ -43,6 +43,8 @@ pub struct Prec {
     pub trig: TrigConsts,
     /// `atan`.
     pub atan: AtanConsts,
+    /// `asin` and `acos`.
+    pub asin: AsinConsts,
     /// `erf`.
     pub erf: &'static ErfConsts,
 }
@@ -183,6 +185,24 @@ pub struct AtanConsts {
     pub even: &'static [f64],
     /// `aT[1], aT[3], ...`.
     pub odd: &'static [f64],
+}
+
+/// The constants of `asin` and `acos` (fdlibm's `e_asin.c`, `e_acos.c`):
+/// `R(z) = z P(z) / Q(z)` approximates `asin(sqrt z) / sqrt z - 1`.
+pub struct AsinConsts {
+    /// `P`: `pS0, pS1, ...`.
+    pub p: &'static [f64],
+    /// `Q`: `1, qS1, qS2, ...`.
+    pub q: &'static [f64],
+    /// `pi / 2` in two parts.
+    pub pio2: (f64, f64),
+    /// Half of `pi / 2`'s leading part (`pi / 4` to a float's precision; fdlibm's `f32` value, `pi / 4`
+    /// rounded up, is an `f32` ulp of `pi / 2` off the sum).
+    pub pio4_hi: f64,
+    /// `|x|` from this on, `asin` takes fdlibm's shorter formula near 1.
+    pub near_one: f64,
+    /// The bits of a float's high half (`sqrt z` less its low bits: its square is exact).
+    pub high: u64,
 }
 
 /// The constants of `tanh`.
@@ -327,6 +347,27 @@ pub static F64: Prec = Prec {
             -3.65315727442169155270e-02,
         ],
     },
+    asin: AsinConsts {
+        p: &[
+            1.66666666666666657415e-01,
+            -3.25565818622400915405e-01,
+            2.01212532134862925881e-01,
+            -4.00555345006794114027e-02,
+            7.91534994289814532176e-04,
+            3.47933107596021167570e-05,
+        ],
+        q: &[
+            1.0,
+            -2.40339491173441421878e+00,
+            2.02094576023350569471e+00,
+            -6.88283971605453293030e-01,
+            7.70381505559019352791e-02,
+        ],
+        pio2: (d(0x3ff9_21fb_5444_2d18), d(0x3c91_a626_3314_5c07)),
+        pio4_hi: d(0x3fe9_21fb_5444_2d18),
+        near_one: 0.975,
+        high: 0xffff_ffff_0000_0000,
+    },
     erf: &ERF_F64,
 };
 
@@ -436,6 +477,14 @@ pub static F32: Prec = Prec {
         lo: [s(0x31ac_3769), s(0x3322_2168), s(0x3314_0fb4), s(0x33a2_2168)],
         even: &[3.3333328366e-01f32 as f64, 1.4253635705e-01f32 as f64, 6.1687607318e-02f32 as f64],
         odd: &[-1.9999158382e-01f32 as f64, -1.0648017377e-01f32 as f64],
+    },
+    asin: AsinConsts {
+        p: &[1.6666586697e-01f32 as f64, -4.2743422091e-02f32 as f64, -8.6563630030e-03f32 as f64],
+        q: &[1.0, -7.0662963390e-01f32 as f64],
+        pio2: (s(0x3fc9_0fda), s(0x33a2_2168)),
+        pio4_hi: s(0x3f49_0fda),
+        near_one: 0.975f32 as f64,
+        high: 0xffff_f000,
     },
     erf: &ERF_F32,
 };

@@ -51,6 +51,9 @@ impl Lanes for Clif<'_, '_, '_> {
     fn div(&mut self, a: Value, b: Value) -> Value {
         self.k.b.ins().fdiv(a, b)
     }
+    fn sqrt(&mut self, a: Value) -> Value {
+        self.k.b.ins().sqrt(a)
+    }
     fn abs(&mut self, a: Value) -> Value {
         self.k.absolute(a)
     }
@@ -187,6 +190,8 @@ impl KernelEmitter<'_, '_> {
             PolynomialUnary::Tan => vmath::tan(&mut l, x),
             PolynomialUnary::Tanh => vmath::tanh(&mut l, x),
             PolynomialUnary::Expm1 => vmath::expm1(&mut l, x),
+            PolynomialUnary::Asin => vmath::asin(&mut l, x),
+            PolynomialUnary::Acos => vmath::acos(&mut l, x),
             PolynomialUnary::Atan => vmath::atan(&mut l, x),
             PolynomialUnary::Erf => vmath::erf(&mut l, x),
         })
