@@ -13,11 +13,12 @@
 //! one Newton step on it from `libm`'s value; `expm1` and `tanh` from the same series; `sin`,
 //! `cos` and `tan` by an exact reduction in integers and their series (`trig_ref.rs`, itself
 //! checked against `libm`); `atan` by one Newton step from `libm`'s value on those `sin` and
-//! `cos`; `asin` and `acos` likewise (`inverse_ref.rs`); `erf` by its series and continued
-//! fraction (`erf_ref.rs`, checked against `libm`).
+//! `cos`; `asin` and `acos` likewise (`inverse_ref.rs`); `asinh`, `acosh` and `atanh` by their
+//! logarithms in double-double (`inverse_ref.rs`, on the Newton step of `log`), series near 0;
+//! `erf` by its series and continued fraction (`erf_ref.rs`, checked against `libm`).
 //! Errors are in units of the last place of the true value (the subnormal ulp below the normal
 //! range). Bounds: `exp`, `log`, `sin`, `cos`, `atan`, `asin`, `acos` 1 ulp; `tan`, `expm1`,
-//! `log1p`, `tanh`, `erf` 2 ulp.
+//! `log1p`, `tanh`, `erf`, `asinh`, `acosh`, `atanh` 2 ulp.
 
 use cranegrad::internals::{interp, jit, Data, Num, RealNum};
 use cranegrad::ir::{Graph, Lowering, Op, UnaryOp};
@@ -318,6 +319,60 @@ fn asin_points(rng: &mut Rng, single: bool) -> f64 {
     }
 }
 
+/// `libm`'s `acosh`, NaN below 1 (where the crate's, musl's, reads the exponent without the
+/// sign and returns a number for some negative arguments).
+fn libm_acosh(x: f64) -> f64 {
+    if x < 1.0 {
+        f64::NAN
+    } else {
+        libm::acosh(x)
+    }
+}
+
+/// The bounds of `asinh`'s and `acosh`'s intervals (`2`, `huge`), and `tiny`.
+fn hyperbolic_edges(single: bool) -> [f64; 3] {
+    if single {
+        [2.0, 4096.0, 2f64.powi(-12)]
+    } else {
+        [2.0, 2f64.powi(28), 2f64.powi(-28)]
+    }
+}
+
+/// Every binade, the working range, both sides of each bound of the intervals, tiny arguments.
+fn asinh_points(rng: &mut Rng, single: bool) -> f64 {
+    let sign = if rng.next() % 2 == 0 { 1.0 } else { -1.0 };
+    sign * match rng.next() % 4 {
+        0 => any_bits(rng, single).abs(),
+        1 => rng.uniform(0.0, 4.0),
+        2 => hyperbolic_edges(single)[(rng.next() % 3) as usize] * (1.0 + rng.uniform(-1e-3, 1e-3)),
+        _ => rng.unit() * 2f64.powi(-((rng.next() % 60) as i32)),
+    }
+}
+
+/// Every binade (below 1 too: NaN), the working range, arguments approaching 1, both sides of
+/// each bound of the intervals.
+fn acosh_points(rng: &mut Rng, single: bool) -> f64 {
+    match rng.next() % 4 {
+        0 => any_bits(rng, single),
+        1 => rng.uniform(1.0, 4.0),
+        2 => 1.0 + rng.unit() * 2f64.powi(-((rng.next() % 54) as i32)),
+        _ => hyperbolic_edges(single)[(rng.next() % 2) as usize] * (1.0 + rng.uniform(-1e-3, 1e-3)),
+    }
+}
+
+/// Every binade (beyond `|x| = 1` too: NaN), the working range, both sides of 0.5 and of
+/// `tiny`, arguments approaching `±1`.
+fn atanh_points(rng: &mut Rng, single: bool) -> f64 {
+    let sign = if rng.next() % 2 == 0 { 1.0 } else { -1.0 };
+    sign * match rng.next() % 5 {
+        0 => any_bits(rng, single).abs(),
+        1 => rng.uniform(0.0, 1.0),
+        2 => [0.5, hyperbolic_edges(single)[2]][(rng.next() % 2) as usize] * (1.0 + rng.uniform(-1e-3, 1e-3)),
+        3 => 1.0 - rng.unit() * 2f64.powi(-((rng.next() % 54) as i32)),
+        _ => rng.unit() * 2f64.powi(-((rng.next() % 60) as i32)),
+    }
+}
+
 fn cases() -> Vec<Case> {
     vec![
         Case {
@@ -429,6 +484,36 @@ fn cases() -> Vec<Case> {
             reference: inverse_ref::ref_acos,
             libm: libm::acos,
             points: asin_points,
+        },
+        Case {
+            name: "asinh",
+            op: Some(UnaryOp::Asinh),
+            bound: 2.0,
+            f64: Num::asinh,
+            f32: Num::asinh,
+            reference: inverse_ref::ref_asinh,
+            libm: libm::asinh,
+            points: asinh_points,
+        },
+        Case {
+            name: "acosh",
+            op: Some(UnaryOp::Acosh),
+            bound: 2.0,
+            f64: Num::acosh,
+            f32: Num::acosh,
+            reference: inverse_ref::ref_acosh,
+            libm: libm_acosh,
+            points: acosh_points,
+        },
+        Case {
+            name: "atanh",
+            op: Some(UnaryOp::Atanh),
+            bound: 2.0,
+            f64: Num::atanh,
+            f32: Num::atanh,
+            reference: inverse_ref::ref_atanh,
+            libm: libm::atanh,
+            points: atanh_points,
         },
         Case {
             name: "erf",
@@ -651,12 +736,13 @@ fn sin_cos_tan_f32_exhaustive() {
 type F64Fn = fn(f64) -> f64;
 
 /// The limits of `expm1`, `atan` and `erf` at the infinities and past their thresholds, and
-/// `asin` and `acos` at the ends of their domain and at 0, exactly (`libm`'s `f64` value, rounded
+/// `asin`, `acos` at the ends of their domain and at 0, `asinh`, `acosh`, `atanh` at their
+/// poles, infinities and signed zeros, exactly (`libm`'s `f64` value, rounded
 /// for `f32`: `atan` of a huge `f32` is `pi/2` rounded, where `libm`'s `atanf` gives the float
 /// below).
 #[test]
 fn limits_are_exact() {
-    let points: [(&str, f64); 16] = [
+    let points: [(&str, f64); 24] = [
         ("expm1", f64::NEG_INFINITY),
         ("expm1", -800.0),
         ("expm1", -38.0),
@@ -673,6 +759,14 @@ fn limits_are_exact() {
         ("acos", -1.0),
         ("acos", 0.0),
         ("acos", -0.0),
+        ("asinh", f64::INFINITY),
+        ("asinh", f64::NEG_INFINITY),
+        ("asinh", -0.0),
+        ("acosh", f64::INFINITY),
+        ("acosh", 1.0),
+        ("atanh", 1.0),
+        ("atanh", -1.0),
+        ("atanh", -0.0),
     ];
     for (name, x) in points {
         let (f, g32, lib): (F64Fn, fn(f32) -> f32, F64Fn) = match name {
@@ -680,6 +774,9 @@ fn limits_are_exact() {
             "atan" => (Num::atan, Num::atan, libm::atan),
             "asin" => (Num::asin, Num::asin, libm::asin),
             "acos" => (Num::acos, Num::acos, libm::acos),
+            "asinh" => (Num::asinh, Num::asinh, libm::asinh),
+            "acosh" => (Num::acosh, Num::acosh, libm::acosh),
+            "atanh" => (Num::atanh, Num::atanh, libm::atanh),
             _ => (RealNum::erf, RealNum::erf, libm::erf),
         };
         assert_eq!(f(x).to_bits(), lib(x).to_bits(), "{name}({x:e}) f64");

@@ -153,13 +153,13 @@ macro_rules! real {
                 vmath::atan(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn asinh(self) -> Self {
-                <$t>::asinh(self)
+                vmath::asinh(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn acosh(self) -> Self {
-                <$t>::acosh(self)
+                vmath::acosh(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn atanh(self) -> Self {
-                <$t>::atanh(self)
+                vmath::atanh(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn sqrt(self) -> Self {
                 <$t>::sqrt(self)

@@ -75,12 +75,12 @@ macro_rules! unary_primitives {
             Acos "acos" same(acos) real: Polynomial, complex: Host;
             /// Inverse tangent (real: within 1 ulp).
             Atan "atan" same(atan) real: Polynomial, complex: Host;
-            /// Inverse hyperbolic sine.
-            Asinh "asinh" same(asinh) real: Host, complex: Host;
-            /// Inverse hyperbolic cosine.
-            Acosh "acosh" same(acosh) real: Host, complex: Host;
-            /// Inverse hyperbolic tangent.
-            Atanh "atanh" same(atanh) real: Host, complex: Host;
+            /// Inverse hyperbolic sine (real: within 2 ulp).
+            Asinh "asinh" same(asinh) real: Polynomial, complex: Host;
+            /// Inverse hyperbolic cosine (real: within 2 ulp).
+            Acosh "acosh" same(acosh) real: Polynomial, complex: Host;
+            /// Inverse hyperbolic tangent (real: within 2 ulp).
+            Atanh "atanh" same(atanh) real: Polynomial, complex: Host;
             /// The same value, with every derivative through it zero (`stop_gradient`).
             StopGradient "stop_gradient" same(identity) real: Inline, complex: Inline;
         }

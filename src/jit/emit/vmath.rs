@@ -193,6 +193,9 @@ impl KernelEmitter<'_, '_> {
             PolynomialUnary::Asin => vmath::asin(&mut l, x),
             PolynomialUnary::Acos => vmath::acos(&mut l, x),
             PolynomialUnary::Atan => vmath::atan(&mut l, x),
+            PolynomialUnary::Asinh => vmath::asinh(&mut l, x),
+            PolynomialUnary::Acosh => vmath::acosh(&mut l, x),
+            PolynomialUnary::Atanh => vmath::atanh(&mut l, x),
             PolynomialUnary::Erf => vmath::erf(&mut l, x),
         })
     }

@@ -1,0 +1,139 @@
+//! `asinh`, `acosh` and `atanh` (fdlibm's `s_asinh.c`, `e_acosh.c` and `e_atanh.c`,
+//! branch-free): the argument each interval's formula hands to `log` or `log1p` selected by
+//! masks, one logarithm (and one division) for every lane.
+
+use super::log::{ln_1p, ln_1p_or_ln};
+use super::{Lanes, Steps};
+
+/// `asinh x`: for `|x| <= 2`, `log1p(|x| + x^2 / (1 + sqrt(1 + x^2)))`; below `huge`,
+/// `log(2|x| + 1 / (sqrt(x^2 + 1) + |x|))`; from `huge` on, `log(|x|) + ln 2` (the exponent of
+/// `|x|` raised by one: no overflow); `x` itself below `tiny`; the sign of `x` restored.
+pub fn asinh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+    let p = &l.prec().hyperbolic;
+    let ax = l.abs(x);
+    let (one, two, zero) = (l.c(1.0), l.c(2.0), l.c(0.0));
+    let t = l.mul(x, x);
+    let t1 = l.add(one, t);
+    let s = l.sqrt(t1);
+    let small = l.le(ax, two);
+    // One division: t / (1 + s) up to 2, 1 / (s + |x|) beyond.
+    let d_small = l.add(one, s);
+    let d_big = l.add(s, ax);
+    let num = l.sel(small, t, one);
+    let den = l.sel(small, d_small, d_big);
+    let q = l.div(num, den);
+    let a_small = l.add(ax, q);
+    let ax2 = l.mul(two, ax);
+    let a_big = l.add(ax2, q);
+    let a = l.sel(small, a_small, a_big);
+    let huge = l.c(p.huge);
+    let is_huge = l.le(huge, ax);
+    let a = l.sel(is_huge, ax, a);
+    let e = l.sel(is_huge, one, zero);
+    let y = ln_1p_or_ln(l, a, small, e);
+    let inf = l.c(f64::INFINITY);
+    let is_inf = l.eq(ax, inf);
+    let y = l.sel(is_inf, inf, y);
+    let tiny = l.c(p.tiny);
+    let is_tiny = l.lt(ax, tiny);
+    let y = l.sel(is_tiny, ax, y);
+    let y = l.copysign(y, x);
+    let is_nan = l.nan(x);
+    l.sel(is_nan, x, y)
+}
+
+/// `a b` exactly, as the rounded product and its error (Dekker's, on Veltkamp's halves).
+fn two_prod<L: Lanes>(l: &mut L, a: L::F, b: L::F) -> (L::F, L::F) {
+    let v = l.prec().trig.huge.veltkamp;
+    let p = l.mul(a, b);
+    let (ah, al) = l.split(a, v);
+    let (bh, bl) = l.split(b, v);
+    let hh = l.mul(ah, bh);
+    let e = l.sub(hh, p);
+    let hl = l.mul(ah, bl);
+    let e = l.add(e, hl);
+    let lh = l.mul(al, bh);
+    let e = l.add(e, lh);
+    let ll = l.mul(al, bl);
+    (p, l.add(e, ll))
+}
+
+/// `acosh x`: for `x <= 2`, `log1p(t + sqrt(2t + t^2))`, `t = x - 1`, its argument to about
+/// twice the precision before one rounding (`2t + t^2` and the square root's rounding carried
+/// near 1, where `log1p` passes the argument's error on whole); below `huge`,
+/// `log(2x - 1 / (x + sqrt(x^2 - 1)))`; from `huge` on, `log(x) + ln 2` (the exponent of `x`
+/// raised by one); 0 at 1, NaN below.
+pub fn acosh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+    let p = &l.prec().hyperbolic;
+    let (one, two, zero) = (l.c(1.0), l.c(2.0), l.c(0.0));
+    let small = l.le(x, two);
+    // One square root: of 2t + t^2 up to 2 (exact to u + ul), of x^2 - 1 beyond.
+    let t = l.sub(x, one);
+    let t2 = l.mul(two, t);
+    let (tt, tt_lo) = two_prod(l, t, t);
+    let (u_small, ue) = l.fast_two_sum(t2, tt);
+    let ul = l.add(ue, tt_lo);
+    let xx = l.mul(x, x);
+    let u_big = l.sub(xx, one);
+    let u = l.sel(small, u_small, u_big);
+    let s = l.sqrt(u);
+    // The square root's correction (u + ul - s^2) / (2s) up to 2, 1 / (x + s) beyond: one division.
+    let (ss, ss_lo) = two_prod(l, s, s);
+    let r = l.sub(u, ss);
+    let r = l.sub(r, ss_lo);
+    let r = l.add(r, ul);
+    let s2 = l.mul(two, s);
+    let d = l.add(x, s);
+    let num = l.sel(small, r, one);
+    let den = l.sel(small, s2, d);
+    let q = l.div(num, den);
+    let (h, e) = l.two_sum(t, s);
+    let e = l.add(e, q);
+    let a_small = l.add(h, e);
+    let x2 = l.mul(two, x);
+    let a_big = l.sub(x2, q);
+    let a = l.sel(small, a_small, a_big);
+    let huge = l.c(p.huge);
+    let is_huge = l.le(huge, x);
+    let a = l.sel(is_huge, x, a);
+    let e = l.sel(is_huge, one, zero);
+    let y = ln_1p_or_ln(l, a, small, e);
+    let (inf, nan) = (l.c(f64::INFINITY), l.c(f64::NAN));
+    let is_inf = l.eq(x, inf);
+    let y = l.sel(is_inf, inf, y);
+    // At 1 the correction is 0 / 0.
+    let at_one = l.eq(x, one);
+    let y = l.sel(at_one, zero, y);
+    let below = l.lt(x, one);
+    let y = l.sel(below, nan, y);
+    let is_nan = l.nan(x);
+    l.sel(is_nan, x, y)
+}
+
+/// `atanh x`: below `|x| = 0.5`, `log1p(t + t |x| / (1 - |x|)) / 2`, `t = 2|x|`; from there on
+/// `log1p(2|x| / (1 - |x|)) / 2` (one division for both); `x` itself below `tiny`; the sign of
+/// `x` restored; `±inf` at `±1`, NaN beyond.
+pub fn atanh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+    let p = &l.prec().hyperbolic;
+    let ax = l.abs(x);
+    let (one, half) = (l.c(1.0), l.c(0.5));
+    let t = l.add(ax, ax);
+    let om = l.sub(one, ax);
+    let tx = l.mul(t, ax);
+    let small = l.lt(ax, half);
+    let num = l.sel(small, tx, t);
+    let q = l.div(num, om);
+    let a_small = l.add(t, q);
+    let a = l.sel(small, a_small, q);
+    let lg = ln_1p(l, a);
+    let y = l.mul(half, lg);
+    let tiny = l.c(p.tiny);
+    let is_tiny = l.lt(ax, tiny);
+    let y = l.sel(is_tiny, ax, y);
+    let y = l.copysign(y, x);
+    let nan = l.c(f64::NAN);
+    let beyond = l.lt(one, ax);
+    let y = l.sel(beyond, nan, y);
+    let is_nan = l.nan(x);
+    l.sel(is_nan, x, y)
+}
