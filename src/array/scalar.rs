@@ -204,7 +204,7 @@ macro_rules! real {
                 <$t>::round(self)
             }
             fn atan2(self, o: Self) -> Self {
-                <$t>::atan2(self, o)
+                vmath::atan2(&mut vmath::Scalar::<$t>::default(), self, o)
             }
             fn complex(re: Self, im: Self) -> Complex<$t> {
                 Complex::new(re, im)

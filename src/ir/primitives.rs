@@ -108,8 +108,8 @@ macro_rules! binary_primitives {
             Min "min" real(minimum) real: Inline, complex: Undefined;
             /// `a + i b` from two reals.
             Complex "complex" to_complex(complex) real: Inline, complex: Undefined;
-            /// Four-quadrant inverse tangent of `a / b` (real only).
-            Atan2 "atan2" real(atan2) real: Host, complex: Undefined;
+            /// Four-quadrant inverse tangent of `a / b` (real only; within 2 ulp).
+            Atan2 "atan2" real(atan2) real: Polynomial, complex: Undefined;
         }
     };
 }

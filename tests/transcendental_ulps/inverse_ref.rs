@@ -3,7 +3,7 @@
 //! short series near 0, the logarithm's asymptote for huge arguments.
 
 use super::trig_ref::{ref_cos, ref_sin};
-use super::{add, dd, div, log_dd, mul, two_sum, Dd, Reference};
+use super::{add, dd, div, ldexp, log_dd, mul, two_sum, Dd, Reference};
 
 const LN2: Dd = Dd(std::f64::consts::LN_2, 2.3190468138462996e-17);
 
@@ -41,6 +41,29 @@ pub fn ref_acos(x: f64) -> Reference {
     let y0 = libm::acos(x);
     let (s, c) = (ref_sin(y0).0, ref_cos(y0).0);
     (add(dd(y0), div(sub(c, dd(x)), s)), 0)
+}
+
+/// `atan2(y, x) = z0 + d`, `d = tan(atan2(y, x) - z0) = (y cos z0 - x sin z0) / (x cos z0 + y sin z0)`
+/// (the operands scaled by a power of two that keeps the products finite); `y / x` where that is
+/// below `2^-500` and `x` positive (`sin z0` would lose bits below the normal range).
+pub fn ref_atan2(y: f64, x: f64) -> Reference {
+    let z0 = libm::atan2(y, x);
+    if z0.abs() < 2f64.powi(-500) && x > 0.0 {
+        return (div(dd(y), dd(x)), 0);
+    }
+    let m = y.abs().max(x.abs());
+    let k = if m > 2f64.powi(500) {
+        -600
+    } else if m < 2f64.powi(-500) {
+        600
+    } else {
+        0
+    };
+    let (y, x) = (ldexp(y, k), ldexp(x, k));
+    let (s, c) = (ref_sin(z0).0, ref_cos(z0).0);
+    let num = sub(mul(dd(y), c), mul(dd(x), s));
+    let den = add(mul(dd(x), c), mul(dd(y), s));
+    (add(dd(z0), div(num, den)), 0)
 }
 
 /// `ln v` for `v` in double-double.

@@ -43,6 +43,8 @@ pub struct Prec {
     pub trig: TrigConsts,
     /// `atan`.
     pub atan: AtanConsts,
+    /// `atan2`.
+    pub atan2: Atan2Consts,
     /// `asin` and `acos`.
     pub asin: AsinConsts,
     /// `asinh`, `acosh` and `atanh`.
@@ -187,6 +189,18 @@ pub struct AtanConsts {
     pub even: &'static [f64],
     /// `aT[1], aT[3], ...`.
     pub odd: &'static [f64],
+}
+
+/// The constants of `atan2` (fdlibm's `e_atan2.c`).
+pub struct Atan2Consts {
+    /// `pi` in two parts.
+    pub pi: (f64, f64),
+    /// `pi / 2`, rounded.
+    pub pio2: f64,
+    /// `pi / 4`, rounded.
+    pub pio4: f64,
+    /// `|y| / |x|` beyond this: `pi / 2` in every quadrant.
+    pub big: f64,
 }
 
 /// The constants of `asin` and `acos` (fdlibm's `e_asin.c`, `e_acos.c`):
@@ -357,6 +371,12 @@ pub static F64: Prec = Prec {
             -3.65315727442169155270e-02,
         ],
     },
+    atan2: Atan2Consts {
+        pi: (d(0x4009_21fb_5444_2d18), d(0x3ca1_a626_3314_5c07)),
+        pio2: d(0x3ff9_21fb_5444_2d18),
+        pio4: d(0x3fe9_21fb_5444_2d18),
+        big: d(0x43b0_0000_0000_0000),
+    },
     asin: AsinConsts {
         p: &[
             1.66666666666666657415e-01,
@@ -488,6 +508,12 @@ pub static F32: Prec = Prec {
         lo: [s(0x31ac_3769), s(0x3322_2168), s(0x3314_0fb4), s(0x33a2_2168)],
         even: &[3.3333328366e-01f32 as f64, 1.4253635705e-01f32 as f64, 6.1687607318e-02f32 as f64],
         odd: &[-1.9999158382e-01f32 as f64, -1.0648017377e-01f32 as f64],
+    },
+    atan2: Atan2Consts {
+        pi: (s(0x4049_0fdb), s(0xb3bb_bd2e)),
+        pio2: s(0x3fc9_0fdb),
+        pio4: s(0x3f49_0fdb),
+        big: s(0x4c80_0000),
     },
     asin: AsinConsts {
         p: &[1.6666586697e-01f32 as f64, -4.2743422091e-02f32 as f64, -8.6563630030e-03f32 as f64],
