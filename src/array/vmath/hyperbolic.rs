@@ -58,21 +58,21 @@ fn two_prod<L: Lanes>(l: &mut L, a: L::F, b: L::F) -> (L::F, L::F) {
     (p, l.add(e, ll))
 }
 
-/// `acosh x`: for `x <= 2`, `log1p(t + sqrt(2t + t^2))`, `t = x - 1`, its argument to about
-/// twice the precision before one rounding (`2t + t^2` and the square root's rounding carried
-/// near 1, where `log1p` passes the argument's error on whole); below `huge`,
+/// `acosh x`: for `x <= 2`, `log1p(t + sqrt(2t + t^2))`, `t = x - 1`, the roundings of `2t + t^2`,
+/// of its square root and of the sum carried to one rounding of the argument (near 1 `log1p`
+/// passes the argument's error on whole); below `huge`,
 /// `log(2x - 1 / (x + sqrt(x^2 - 1)))`; from `huge` on, `log(x) + ln 2` (the exponent of `x`
 /// raised by one); 0 at 1, NaN below.
 pub fn acosh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().hyperbolic;
     let (one, two, zero) = (l.c(1.0), l.c(2.0), l.c(0.0));
     let small = l.le(x, two);
-    // One square root: of 2t + t^2 up to 2 (exact to u + ul), of x^2 - 1 beyond.
+    // One square root: of 2t + t^2 up to 2 (to u + ul, less the rounding of t^2: about t/4 of
+    // u's ulp, small near 1, where the argument's error matters), of x^2 - 1 beyond.
     let t = l.sub(x, one);
     let t2 = l.mul(two, t);
-    let (tt, tt_lo) = two_prod(l, t, t);
-    let (u_small, ue) = l.fast_two_sum(t2, tt);
-    let ul = l.add(ue, tt_lo);
+    let tt = l.mul(t, t);
+    let (u_small, ul) = l.fast_two_sum(t2, tt);
     let xx = l.mul(x, x);
     let u_big = l.sub(xx, one);
     let u = l.sel(small, u_small, u_big);
