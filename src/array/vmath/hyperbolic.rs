@@ -42,22 +42,6 @@ pub fn asinh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     l.sel(is_nan, x, y)
 }
 
-/// `a b` exactly, as the rounded product and its error (Dekker's, on Veltkamp's halves).
-fn two_prod<L: Lanes>(l: &mut L, a: L::F, b: L::F) -> (L::F, L::F) {
-    let v = l.prec().trig.huge.veltkamp;
-    let p = l.mul(a, b);
-    let (ah, al) = l.split(a, v);
-    let (bh, bl) = l.split(b, v);
-    let hh = l.mul(ah, bh);
-    let e = l.sub(hh, p);
-    let hl = l.mul(ah, bl);
-    let e = l.add(e, hl);
-    let lh = l.mul(al, bh);
-    let e = l.add(e, lh);
-    let ll = l.mul(al, bl);
-    (p, l.add(e, ll))
-}
-
 /// `acosh x`: for `x <= 2`, `log1p(t + sqrt(2t + t^2))`, `t = x - 1`, the roundings of `2t + t^2`,
 /// of its square root and of the sum carried to one rounding of the argument (near 1 `log1p`
 /// passes the argument's error on whole); below `huge`,
@@ -77,17 +61,21 @@ pub fn acosh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let u_big = l.sub(xx, one);
     let u = l.sel(small, u_small, u_big);
     let s = l.sqrt(u);
-    // The square root's correction (u + ul - s^2) / (2s) up to 2, 1 / (x + s) beyond: one division.
-    let (ss, ss_lo) = two_prod(l, s, s);
-    let r = l.sub(u, ss);
-    let r = l.sub(r, ss_lo);
+    // sqrt(u + ul) = hi + (u + ul - hi^2) / (s + hi), hi = s less its low bits (hi^2 and
+    // u - hi^2 exact) up to 2, 1 / (x + s) beyond: one division.
+    let sb = l.bits(s);
+    let high = l.ci(p.high);
+    let hb = l.iand(sb, high);
+    let hi = l.float(hb);
+    let hh = l.mul(hi, hi);
+    let r = l.sub(u, hh);
     let r = l.add(r, ul);
-    let s2 = l.mul(two, s);
+    let sh = l.add(s, hi);
     let d = l.add(x, s);
     let num = l.sel(small, r, one);
-    let den = l.sel(small, s2, d);
+    let den = l.sel(small, sh, d);
     let q = l.div(num, den);
-    let (h, e) = l.two_sum(t, s);
+    let (h, e) = l.two_sum(t, hi);
     let e = l.add(e, q);
     let a_small = l.add(h, e);
     let x2 = l.mul(two, x);

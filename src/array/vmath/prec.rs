@@ -227,6 +227,8 @@ pub struct HyperbolicConsts {
     pub tiny: f64,
     /// `|x|` from this on: `asinh |x| = acosh |x| = ln |x| + ln 2`.
     pub huge: f64,
+    /// The bits of a float's high half (a square root less its low bits: its square is exact).
+    pub high: u64,
 }
 
 /// The constants of `tanh`.
@@ -398,7 +400,11 @@ pub static F64: Prec = Prec {
         near_one: 0.975,
         high: 0xffff_ffff_0000_0000,
     },
-    hyperbolic: HyperbolicConsts { tiny: d(0x3e30_0000_0000_0000), huge: d(0x41b0_0000_0000_0000) },
+    hyperbolic: HyperbolicConsts {
+        tiny: d(0x3e30_0000_0000_0000),
+        huge: d(0x41b0_0000_0000_0000),
+        high: 0xffff_ffff_0000_0000,
+    },
     erf: &ERF_F64,
 };
 
@@ -523,6 +529,6 @@ pub static F32: Prec = Prec {
         near_one: 0.975f32 as f64,
         high: 0xffff_f000,
     },
-    hyperbolic: HyperbolicConsts { tiny: s(0x3980_0000), huge: s(0x4580_0000) },
+    hyperbolic: HyperbolicConsts { tiny: s(0x3980_0000), huge: s(0x4580_0000), high: 0xffff_f000 },
     erf: &ERF_F32,
 };
