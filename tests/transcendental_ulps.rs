@@ -13,19 +13,25 @@
 //! one Newton step on it from `libm`'s value; `expm1` and `tanh` from the same series; `sin`,
 //! `cos` and `tan` by an exact reduction in integers and their series (`trig_ref.rs`, itself
 //! checked against `libm`); `atan` by one Newton step from `libm`'s value on those `sin` and
-//! `cos`; `erf` by its series and continued fraction (`erf_ref.rs`, checked against `libm`).
+//! `cos`; `asin`, `acos` and `atan2` likewise (`inverse_ref.rs`); `asinh`, `acosh` and `atanh` by their
+//! logarithms in double-double (`inverse_ref.rs`, on the Newton step of `log`), series near 0;
+//! `erf` by its series and continued fraction (`erf_ref.rs`, checked against `libm`).
 //! Errors are in units of the last place of the true value (the subnormal ulp below the normal
-//! range). Bounds: `exp`, `log`, `sin`, `cos`, `atan` 1 ulp; `tan`, `expm1`, `log1p`,
-//! `tanh`, `erf` 2 ulp.
+//! range). Bounds: `exp`, `log`, `sin`, `cos`, `atan`, `asin`, `acos` 1 ulp; `tan`, `expm1`,
+//! `log1p`, `tanh`, `erf`, `asinh`, `acosh`, `atanh`, `atan2` 2 ulp. The binary rows (`atan2`)
+//! run on pairs: every pair of special arguments (libm's value exactly where one is a zero, an
+//! infinity or NaN), every pair of binades, and the edges of their reductions.
 
 use cranegrad::internals::{interp, jit, Data, Num, RealNum};
-use cranegrad::ir::{Graph, Lowering, Op, UnaryOp};
+use cranegrad::ir::{BinaryOp, Graph, Lowering, Op, UnaryOp};
 use cranegrad::DType;
 use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;
 
 #[path = "transcendental_ulps/erf_ref.rs"]
 mod erf_ref;
+#[path = "transcendental_ulps/inverse_ref.rs"]
+mod inverse_ref;
 #[path = "transcendental_ulps/trig_ref.rs"]
 mod trig_ref;
 
@@ -302,6 +308,73 @@ fn erf_points(rng: &mut Rng, single: bool) -> f64 {
     }
 }
 
+/// Every binade (beyond `|x| = 1` too: NaN), the working range, both sides of `0.5` and
+/// `0.975` (where the reductions change), arguments approaching `±1`, and tiny ones.
+fn asin_points(rng: &mut Rng, single: bool) -> f64 {
+    let sign = if rng.next() % 2 == 0 { 1.0 } else { -1.0 };
+    sign * match rng.next() % 5 {
+        0 => any_bits(rng, single).abs(),
+        1 => rng.uniform(0.0, 1.0),
+        2 => [0.5, 0.975, 1.0][(rng.next() % 3) as usize] * (1.0 + rng.uniform(-1e-3, 1e-3)),
+        3 => 1.0 - rng.unit() * 2f64.powi(-((rng.next() % 54) as i32)),
+        _ => rng.unit() * 2f64.powi(-((rng.next() % 60) as i32)),
+    }
+}
+
+/// `libm`'s `acosh`, NaN below 1 (where the crate's, musl's, reads the exponent without the
+/// sign and returns a number for some negative arguments).
+fn libm_acosh(x: f64) -> f64 {
+    if x < 1.0 {
+        f64::NAN
+    } else {
+        libm::acosh(x)
+    }
+}
+
+/// The bounds of `asinh`'s and `acosh`'s intervals (`2`, `huge`), and `tiny`.
+fn hyperbolic_edges(single: bool) -> [f64; 3] {
+    if single {
+        [2.0, 4096.0, 2f64.powi(-12)]
+    } else {
+        [2.0, 2f64.powi(28), 2f64.powi(-28)]
+    }
+}
+
+/// Every binade, the working range, both sides of each bound of the intervals, tiny arguments.
+fn asinh_points(rng: &mut Rng, single: bool) -> f64 {
+    let sign = if rng.next() % 2 == 0 { 1.0 } else { -1.0 };
+    sign * match rng.next() % 4 {
+        0 => any_bits(rng, single).abs(),
+        1 => rng.uniform(0.0, 4.0),
+        2 => hyperbolic_edges(single)[(rng.next() % 3) as usize] * (1.0 + rng.uniform(-1e-3, 1e-3)),
+        _ => rng.unit() * 2f64.powi(-((rng.next() % 60) as i32)),
+    }
+}
+
+/// Every binade (below 1 too: NaN), the working range, arguments approaching 1, both sides of
+/// each bound of the intervals.
+fn acosh_points(rng: &mut Rng, single: bool) -> f64 {
+    match rng.next() % 4 {
+        0 => any_bits(rng, single),
+        1 => rng.uniform(1.0, 4.0),
+        2 => 1.0 + rng.unit() * 2f64.powi(-((rng.next() % 54) as i32)),
+        _ => hyperbolic_edges(single)[(rng.next() % 2) as usize] * (1.0 + rng.uniform(-1e-3, 1e-3)),
+    }
+}
+
+/// Every binade (beyond `|x| = 1` too: NaN), the working range, both sides of 0.5 and of
+/// `tiny`, arguments approaching `±1`.
+fn atanh_points(rng: &mut Rng, single: bool) -> f64 {
+    let sign = if rng.next() % 2 == 0 { 1.0 } else { -1.0 };
+    sign * match rng.next() % 5 {
+        0 => any_bits(rng, single).abs(),
+        1 => rng.uniform(0.0, 1.0),
+        2 => [0.5, hyperbolic_edges(single)[2]][(rng.next() % 2) as usize] * (1.0 + rng.uniform(-1e-3, 1e-3)),
+        3 => 1.0 - rng.unit() * 2f64.powi(-((rng.next() % 54) as i32)),
+        _ => rng.unit() * 2f64.powi(-((rng.next() % 60) as i32)),
+    }
+}
+
 fn cases() -> Vec<Case> {
     vec![
         Case {
@@ -393,6 +466,56 @@ fn cases() -> Vec<Case> {
             reference: trig_ref::ref_atan,
             libm: libm::atan,
             points: atan_points,
+        },
+        Case {
+            name: "asin",
+            op: Some(UnaryOp::Asin),
+            bound: 1.0,
+            f64: Num::asin,
+            f32: Num::asin,
+            reference: inverse_ref::ref_asin,
+            libm: libm::asin,
+            points: asin_points,
+        },
+        Case {
+            name: "acos",
+            op: Some(UnaryOp::Acos),
+            bound: 1.0,
+            f64: Num::acos,
+            f32: Num::acos,
+            reference: inverse_ref::ref_acos,
+            libm: libm::acos,
+            points: asin_points,
+        },
+        Case {
+            name: "asinh",
+            op: Some(UnaryOp::Asinh),
+            bound: 2.0,
+            f64: Num::asinh,
+            f32: Num::asinh,
+            reference: inverse_ref::ref_asinh,
+            libm: libm::asinh,
+            points: asinh_points,
+        },
+        Case {
+            name: "acosh",
+            op: Some(UnaryOp::Acosh),
+            bound: 2.0,
+            f64: Num::acosh,
+            f32: Num::acosh,
+            reference: inverse_ref::ref_acosh,
+            libm: libm_acosh,
+            points: acosh_points,
+        },
+        Case {
+            name: "atanh",
+            op: Some(UnaryOp::Atanh),
+            bound: 2.0,
+            f64: Num::atanh,
+            f32: Num::atanh,
+            reference: inverse_ref::ref_atanh,
+            libm: libm::atanh,
+            points: atanh_points,
         },
         Case {
             name: "erf",
@@ -614,12 +737,14 @@ fn sin_cos_tan_f32_exhaustive() {
 
 type F64Fn = fn(f64) -> f64;
 
-/// The limits of `expm1`, `atan` and `erf` at the infinities and past their thresholds, exactly
-/// (`libm`'s `f64` value, rounded for `f32`: `atan` of a huge `f32` is `pi/2` rounded, where
-/// `libm`'s `atanf` gives the float below).
+/// The limits of `expm1`, `atan` and `erf` at the infinities and past their thresholds, and
+/// `asin`, `acos` at the ends of their domain and at 0, `asinh`, `acosh`, `atanh` at their
+/// poles, infinities and signed zeros, exactly (`libm`'s `f64` value, rounded
+/// for `f32`: `atan` of a huge `f32` is `pi/2` rounded, where `libm`'s `atanf` gives the float
+/// below).
 #[test]
-fn limits_of_expm1_atan_erf_are_exact() {
-    let points: [(&str, f64); 10] = [
+fn limits_are_exact() {
+    let points: [(&str, f64); 24] = [
         ("expm1", f64::NEG_INFINITY),
         ("expm1", -800.0),
         ("expm1", -38.0),
@@ -630,15 +755,228 @@ fn limits_of_expm1_atan_erf_are_exact() {
         ("erf", f64::NEG_INFINITY),
         ("erf", 6.0),
         ("erf", -30.0),
+        ("asin", 1.0),
+        ("asin", -1.0),
+        ("acos", 1.0),
+        ("acos", -1.0),
+        ("acos", 0.0),
+        ("acos", -0.0),
+        ("asinh", f64::INFINITY),
+        ("asinh", f64::NEG_INFINITY),
+        ("asinh", -0.0),
+        ("acosh", f64::INFINITY),
+        ("acosh", 1.0),
+        ("atanh", 1.0),
+        ("atanh", -1.0),
+        ("atanh", -0.0),
     ];
     for (name, x) in points {
         let (f, g32, lib): (F64Fn, fn(f32) -> f32, F64Fn) = match name {
             "expm1" => (Num::exp_m1, Num::exp_m1, libm::expm1),
             "atan" => (Num::atan, Num::atan, libm::atan),
+            "asin" => (Num::asin, Num::asin, libm::asin),
+            "acos" => (Num::acos, Num::acos, libm::acos),
+            "asinh" => (Num::asinh, Num::asinh, libm::asinh),
+            "acosh" => (Num::acosh, Num::acosh, libm::acosh),
+            "atanh" => (Num::atanh, Num::atanh, libm::atanh),
             _ => (RealNum::erf, RealNum::erf, libm::erf),
         };
         assert_eq!(f(x).to_bits(), lib(x).to_bits(), "{name}({x:e}) f64");
         let x32 = x as f32;
         assert_eq!(g32(x32).to_bits(), (lib(x32 as f64) as f32).to_bits(), "{name}({x32:e}) f32");
+    }
+}
+
+/// A binary row's accuracy case: as [`Case`], on pairs.
+struct BinaryCase {
+    name: &'static str,
+    op: BinaryOp,
+    bound: f64,
+    f64: fn(f64, f64) -> f64,
+    f32: fn(f32, f32) -> f32,
+    reference: fn(f64, f64) -> Reference,
+    libm: fn(f64, f64) -> f64,
+    points: fn(&mut Rng, bool) -> (f64, f64),
+}
+
+/// The special arguments of a binary case: every pair of these.
+const BINARY_SPECIALS: [f64; 16] = [
+    0.0,
+    -0.0,
+    f64::INFINITY,
+    f64::NEG_INFINITY,
+    f64::NAN,
+    1.0,
+    -1.0,
+    0.5,
+    -2.0,
+    f64::MAX,
+    -f64::MAX,
+    f64::MIN_POSITIVE,
+    5e-324,
+    -5e-324,
+    f32::MAX as f64,
+    1.401298464324817e-45,
+];
+
+fn binary_specials() -> Vec<(f64, f64)> {
+    BINARY_SPECIALS.iter().flat_map(|&a| BINARY_SPECIALS.iter().map(move |&b| (a, b))).collect()
+}
+
+/// `(y, x)`: every pair of binades, the working range, ratios near the bounds of `atan`'s
+/// reductions, near `big` (where every quadrant gives `pi/2`) and near its inverse, in all four
+/// quadrants.
+fn atan2_points(rng: &mut Rng, single: bool) -> (f64, f64) {
+    let (sy, sx) = (if rng.next() % 2 == 0 { 1.0 } else { -1.0 }, if rng.next() % 2 == 0 { 1.0 } else { -1.0 });
+    let big = if single { 2f64.powi(26) } else { 2f64.powi(60) };
+    let (y, x) = match rng.next() % 4 {
+        0 => (any_bits(rng, single).abs(), any_bits(rng, single).abs()),
+        1 => (rng.uniform(0.0, 10.0), rng.uniform(0.0, 10.0)),
+        2 => {
+            let x = rng.uniform(0.5, 2.0) * 2f64.powi(((rng.next() % 40) as i32) - 20);
+            let r = [0.4375, 0.6875, 1.1875, 2.4375, 1.0][(rng.next() % 5) as usize];
+            (x * r * (1.0 + rng.uniform(-1e-3, 1e-3)), x)
+        }
+        _ => {
+            let x = rng.uniform(0.5, 2.0) * 2f64.powi(((rng.next() % 40) as i32) - 20);
+            let r = if rng.next() % 2 == 0 { big } else { 1.0 / big };
+            (x * r * (1.0 + rng.uniform(-0.5, 0.5)), x)
+        }
+    };
+    let (y, x) = if single { (y as f32 as f64, x as f32 as f64) } else { (y, x) };
+    (sy * y, sx * x)
+}
+
+fn binary_cases() -> Vec<BinaryCase> {
+    vec![BinaryCase {
+        name: "atan2",
+        op: BinaryOp::Atan2,
+        bound: 2.0,
+        f64: RealNum::atan2,
+        f32: RealNum::atan2,
+        reference: inverse_ref::ref_atan2,
+        libm: libm::atan2,
+        points: atan2_points,
+    }]
+}
+
+fn binary_worst(c: &BinaryCase, single: bool) -> (f64, (f64, f64)) {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ c.name.len() as u64 ^ single as u64);
+    let (mut worst, mut at) = (0.0f64, (0.0, 0.0));
+    for p in binary_specials().into_iter().map(Some).chain(std::iter::repeat_n(None, POINTS)) {
+        let (a, b) = p.unwrap_or_else(|| (c.points)(&mut rng, single));
+        // A zero, an infinity or NaN among the operands: libm's value, exactly (for atan2, the
+        // quadrants' multiples of pi/4).
+        let exceptional = |v: f64| v == 0.0 || !v.is_finite() || (single && (v as f32).is_infinite());
+        if exceptional(a) || exceptional(b) {
+            let (got, want) = if single {
+                let (a, b) = (a as f32, b as f32);
+                ((c.f32)(a, b) as f64, (c.libm)(a as f64, b as f64) as f32 as f64)
+            } else {
+                ((c.f64)(a, b), (c.libm)(a, b))
+            };
+            assert!(same_special(got, want), "{}({a:e}, {b:e}) single {single}: {got:e}, want {want:e}", c.name);
+            continue;
+        }
+        let err = if single {
+            let (a, b) = (a as f32, b as f32);
+            let got = (c.f32)(a, b);
+            let want = (c.libm)(a as f64, b as f64);
+            if !want.is_finite() || want == 0.0 || want.abs() > f32::MAX as f64 * (1.0 + 2f64.powi(-25)) {
+                assert!(
+                    same_special(got as f64, (want as f32) as f64),
+                    "{}({a:e}, {b:e}) f32 = {got:e}, want {want:e}",
+                    c.name
+                );
+                continue;
+            }
+            ulps(got as f64, (dd(want), 0), 23, -126)
+        } else {
+            let got = (c.f64)(a, b);
+            let lib = (c.libm)(a, b);
+            if !lib.is_finite() || lib == 0.0 {
+                assert!(same_special(got, lib), "{}({a:e}, {b:e}) f64 = {got:e}, want {lib:e}", c.name);
+                continue;
+            }
+            ulps(got, (c.reference)(a, b), 52, -1022)
+        };
+        if err > worst || err.is_nan() {
+            (worst, at) = (err, (a, b));
+        }
+    }
+    (worst, at)
+}
+
+#[test]
+fn binary_transcendentals_within_their_ulp_bounds() {
+    let mut report = Vec::new();
+    let mut failed = false;
+    for c in binary_cases() {
+        for single in [false, true] {
+            let (w, at) = binary_worst(&c, single);
+            let ok = w <= c.bound;
+            failed |= !ok;
+            report.push(format!(
+                "{:6} {}: worst {w:.3} ulp at ({:e}, {:e}) (bound {}){}",
+                c.name,
+                if single { "f32" } else { "f64" },
+                at.0,
+                at.1,
+                c.bound,
+                if ok { "" } else { "  FAILED" }
+            ));
+        }
+    }
+    println!("{}", report.join("\n"));
+    assert!(!failed, "{}", report.join("\n"));
+}
+
+/// The JIT's code for a binary row (vector lanes and the scalar remainder) against the
+/// interpreter, bit for bit.
+fn binary_jit_agrees(c: &BinaryCase, single: bool) {
+    let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ c.name.len() as u64);
+    let n = 4099;
+    let mut pairs = binary_specials();
+    let k = pairs.len();
+    pairs.extend((k..n).map(|_| (c.points)(&mut rng, single)));
+    let column = |j: usize| -> (DType, Data) {
+        let v: Vec<f64> = pairs.iter().map(|p| if j == 0 { p.0 } else { p.1 }).collect();
+        if single {
+            (DType::F32, Data::F32(ArrayD::from_shape_vec(IxDyn(&[n]), v.iter().map(|&x| x as f32).collect()).unwrap()))
+        } else {
+            (DType::F64, Data::F64(ArrayD::from_shape_vec(IxDyn(&[n]), v).unwrap()))
+        }
+    };
+    let ((d, a), (_, b)) = (column(0), column(1));
+    let mut g = Graph::new();
+    let x = g.input(0, d, &[n]);
+    let y = g.input(1, d, &[n]);
+    let z = g.push(Op::Binary(c.op), vec![x, y], 0).unwrap();
+    g.outputs = vec![z];
+    let inputs = [Arc::new(a), Arc::new(b)];
+    let want = interp::run(&g, &inputs).unwrap();
+    let compiled = jit::compile(&g).unwrap();
+    let text = compiled.clif_text();
+    assert!(!text.contains("call"), "{}: a host call", c.name);
+    assert!(text.contains(if single { "f32x4" } else { "f64x2" }), "{}: no vector loop", c.name);
+    let got = compiled.run(&inputs).unwrap();
+    let bits = |d: &Data| -> Vec<u64> {
+        match d {
+            Data::F32(a) => a.iter().map(|v| v.to_bits() as u64).collect(),
+            Data::F64(a) => a.iter().map(|v| v.to_bits()).collect(),
+            _ => unreachable!(),
+        }
+    };
+    let (w, h) = (bits(&want[0]), bits(&got[0]));
+    let bad = w.iter().zip(&h).position(|(a, b)| a != b);
+    assert!(bad.is_none(), "{} {d}: JIT and interpreter differ at element {bad:?}", c.name);
+}
+
+#[test]
+fn compiled_binary_transcendentals_match_the_interpreter_bit_for_bit() {
+    for c in binary_cases() {
+        assert_eq!(c.op.lowering(false), Lowering::Polynomial, "{}", c.name);
+        binary_jit_agrees(&c, false);
+        binary_jit_agrees(&c, true);
     }
 }

@@ -147,22 +147,22 @@ macro_rules! real {
                 vmath::expm1(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn asin(self) -> Self {
-                <$t>::asin(self)
+                vmath::asin(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn acos(self) -> Self {
-                <$t>::acos(self)
+                vmath::acos(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn atan(self) -> Self {
                 vmath::atan(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn asinh(self) -> Self {
-                <$t>::asinh(self)
+                vmath::asinh(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn acosh(self) -> Self {
-                <$t>::acosh(self)
+                vmath::acosh(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn atanh(self) -> Self {
-                <$t>::atanh(self)
+                vmath::atanh(&mut vmath::Scalar::<$t>::default(), self)
             }
             fn sqrt(self) -> Self {
                 <$t>::sqrt(self)
@@ -207,7 +207,7 @@ macro_rules! real {
                 <$t>::round(self)
             }
             fn atan2(self, o: Self) -> Self {
-                <$t>::atan2(self, o)
+                vmath::atan2(&mut vmath::Scalar::<$t>::default(), self, o)
             }
             fn complex(re: Self, im: Self) -> Complex<$t> {
                 Complex::new(re, im)

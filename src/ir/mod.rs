@@ -19,7 +19,8 @@ pub use graph::{Graph, Node, NodeId, Operands, Region, Shape};
 pub use infer::{broadcast_shapes, broadcasts_to, infer};
 pub use linalg::LinalgOp;
 pub(crate) use op::{
-    materialized_op, InlineBinary, InlineComplexBinary, InlineComplexUnary, InlineUnary, PolynomialUnary,
+    materialized_op, InlineBinary, InlineComplexBinary, InlineComplexUnary, InlineUnary, PolynomialBinary,
+    PolynomialUnary,
 };
 pub use op::{AxisSlice, BinaryOp, CmpOp, Op, UnaryOp};
 pub use origin::Origin;

@@ -69,18 +69,18 @@ macro_rules! unary_primitives {
             Log1p "log1p" same(ln_1p) real: Polynomial, complex: Host;
             /// `e^x - 1`, accurate near 0 (real: within 2 ulp).
             Expm1 "expm1" same(exp_m1) real: Polynomial, complex: Host;
-            /// Inverse sine.
-            Asin "asin" same(asin) real: Host, complex: Host;
-            /// Inverse cosine.
-            Acos "acos" same(acos) real: Host, complex: Host;
+            /// Inverse sine (real: within 1 ulp).
+            Asin "asin" same(asin) real: Polynomial, complex: Host;
+            /// Inverse cosine (real: within 1 ulp).
+            Acos "acos" same(acos) real: Polynomial, complex: Host;
             /// Inverse tangent (real: within 1 ulp).
             Atan "atan" same(atan) real: Polynomial, complex: Host;
-            /// Inverse hyperbolic sine.
-            Asinh "asinh" same(asinh) real: Host, complex: Host;
-            /// Inverse hyperbolic cosine.
-            Acosh "acosh" same(acosh) real: Host, complex: Host;
-            /// Inverse hyperbolic tangent.
-            Atanh "atanh" same(atanh) real: Host, complex: Host;
+            /// Inverse hyperbolic sine (real: within 2 ulp).
+            Asinh "asinh" same(asinh) real: Polynomial, complex: Host;
+            /// Inverse hyperbolic cosine (real: within 2 ulp).
+            Acosh "acosh" same(acosh) real: Polynomial, complex: Host;
+            /// Inverse hyperbolic tangent (real: within 2 ulp).
+            Atanh "atanh" same(atanh) real: Polynomial, complex: Host;
             /// The same value, with every derivative through it zero (`stop_gradient`).
             StopGradient "stop_gradient" same(identity) real: Inline, complex: Inline;
         }
@@ -108,8 +108,8 @@ macro_rules! binary_primitives {
             Min "min" real(minimum) real: Inline, complex: Undefined;
             /// `a + i b` from two reals.
             Complex "complex" to_complex(complex) real: Inline, complex: Undefined;
-            /// Four-quadrant inverse tangent of `a / b` (real only).
-            Atan2 "atan2" real(atan2) real: Host, complex: Undefined;
+            /// Four-quadrant inverse tangent of `a / b` (real only; within 2 ulp).
+            Atan2 "atan2" real(atan2) real: Polynomial, complex: Undefined;
         }
     };
 }

@@ -1,5 +1,5 @@
 //! `atan` (fdlibm's `s_atan.c`, branch-free): the four reductions of `|x|` chosen by masks, one
-//! division and one polynomial for every lane.
+//! division and one polynomial for every lane; `atan2` on it.
 
 use super::{Lanes, Steps};
 
@@ -49,4 +49,51 @@ pub fn atan<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let y = l.copysign(y, x);
     let nan = l.nan(x);
     l.sel(nan, x, y)
+}
+
+/// `atan2(y, x)` (fdlibm's `e_atan2.c`, branch-free): `z = atan(|y| / |x|)`, `pi - (z - pi_lo)`
+/// when `x` is negative (its sign bit), `pi/2` from `|y| / |x| = big` on, the sign of `y`
+/// restored; the cases of zeros and infinities selected by masks (each quadrant's `0`, `pi/4`,
+/// `pi/2`, `3 pi/4`, `pi`), NaN as `x + y`.
+pub fn atan2<L: Lanes>(l: &mut L, y: L::F, x: L::F) -> L::F {
+    let p = &l.prec().atan2;
+    let ay = l.abs(y);
+    let ax = l.abs(x);
+    let r = l.div(ay, ax);
+    let z = atan(l, r);
+    let (one, zero) = (l.c(1.0), l.c(0.0));
+    let sx = l.copysign(one, x);
+    let x_neg = l.lt(sx, zero);
+    let (pi, pi_lo) = (l.c(p.pi.0), l.c(p.pi.1));
+    let zl = l.sub(z, pi_lo);
+    let left = l.sub(pi, zl);
+    let v = l.sel(x_neg, left, z);
+    let pio2 = l.c(p.pio2);
+    let big = l.c(p.big);
+    let is_big = l.lt(big, r);
+    let v = l.sel(is_big, pio2, v);
+    // x = ±0, or y infinite and x finite: pi/2.
+    let inf = l.c(f64::INFINITY);
+    let x_zero = l.eq(x, zero);
+    let y_inf = l.eq(ay, inf);
+    let x_fin = l.lt(ax, inf);
+    let y_up = l.and(y_inf, x_fin);
+    let vertical = l.or(x_zero, y_up);
+    let v = l.sel(vertical, pio2, v);
+    // Both infinite: pi/4 or 3 pi/4.
+    let x_inf = l.eq(ax, inf);
+    let both = l.and(x_inf, y_inf);
+    let (q1, q2) = (l.c(p.pio4), l.c(3.0 * p.pio4));
+    let diagonal = l.sel(x_neg, q2, q1);
+    let v = l.sel(both, diagonal, v);
+    // y = ±0: 0 or pi.
+    let y_zero = l.eq(y, zero);
+    let flat = l.sel(x_neg, pi, zero);
+    let v = l.sel(y_zero, flat, v);
+    let v = l.copysign(v, y);
+    let x_nan = l.nan(x);
+    let y_nan = l.nan(y);
+    let any_nan = l.or(x_nan, y_nan);
+    let s = l.add(x, y);
+    l.sel(any_nan, s, v)
 }

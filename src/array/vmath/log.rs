@@ -72,9 +72,9 @@ pub fn ln<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     l.sel(is_nan, x, y)
 }
 
-/// `ln(1 + x)`, accurate near 0: `1 + x = 2^k m` with the rounding of `1 + x` corrected by
-/// `c / (1 + x)`, or `m = 1 + x` exactly near 0.
-pub fn ln_1p<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+/// `1 + x = 2^k (1 + f)` and the correction `c` of the rounding of `1 + x` (`c / (1 + x)`), or
+/// `f = x` exactly near 0: `ln(1 + x) = log_poly(f, k, c)`.
+fn ln_1p_parts<L: Lanes>(l: &mut L, x: L::F) -> (L::F, L::F, L::F) {
     let p = &l.prec().log;
     let one = l.c(1.0);
     let u = l.add(one, x);
@@ -99,6 +99,28 @@ pub fn ln_1p<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let f = l.sel(near, x, fu);
     let c = l.sel(near, zero, c);
     let k = l.sel(near, zero, k);
+    (k, f, c)
+}
+
+/// `ln(1 + a)` where `m` holds, `ln(2^e a)` elsewhere (`e` an integer, as a float), one
+/// polynomial for both: the special cases are the caller's (`1 + a` positive and finite where
+/// `m` holds, `a` positive, normal and finite elsewhere).
+pub(super) fn ln_1p_or_ln<L: Lanes>(l: &mut L, a: L::F, m: L::M, e: L::F) -> L::F {
+    let (k1, f1, c1) = ln_1p_parts(l, a);
+    let (k, f) = reduce(l, a);
+    let k = l.add(k, e);
+    let zero = l.c(0.0);
+    let k = l.sel(m, k1, k);
+    let f = l.sel(m, f1, f);
+    let c = l.sel(m, c1, zero);
+    log_poly(l, f, k, Some(c))
+}
+
+/// `ln(1 + x)`, accurate near 0: `1 + x = 2^k m` with the rounding of `1 + x` corrected by
+/// `c / (1 + x)`, or `m = 1 + x` exactly near 0.
+pub fn ln_1p<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+    let p = &l.prec().log;
+    let (k, f, c) = ln_1p_parts(l, x);
     let y = log_poly(l, f, k, Some(c));
     let (ninf, inf, nan, m1) = (l.c(f64::NEG_INFINITY), l.c(f64::INFINITY), l.c(f64::NAN), l.c(-1.0));
     let is_inf = l.eq(x, inf);

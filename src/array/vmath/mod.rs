@@ -14,10 +14,11 @@
 //! it runs under one branch, taken when some lane needs it ([`Lanes::when_any`]), and its
 //! result is selected in those lanes only, so the bits do not depend on the neighbours. Measured
 //! accuracy (`tests/transcendental_ulps.rs`, 10^6 points a function; every `f32` for `sin`,
-//! `cos` and `tan` in an ignored test): `exp`, `log`, `sin`, `cos` and `atan` within 1 ulp,
-//! `tan`, `expm1`, `log1p`, `tanh` and `erf` within 2 ulp, special values exact. `erf` runs each
-//! of its four intervals of `|x|` under such a branch (their rationals and the tail's `exp` are
-//! too many operations to compute all four in every lane).
+//! `cos` and `tan` in an ignored test): `exp`, `log`, `sin`, `cos`, `asin`, `acos` and `atan`
+//! within 1 ulp, `tan`, `expm1`, `log1p`, `tanh`, `erf`, `asinh`, `acosh`, `atanh` and `atan2`
+//! within 2 ulp, special values exact.
+//! `erf` runs each of its four intervals of `|x|` under such a branch (their rationals and the
+//! tail's `exp` are too many operations to compute all four in every lane).
 //!
 //! `expm1` is not fdlibm's (five cases of `k`, all computed: about 100 operations a vector, twice
 //! libm's time) but `exp`'s reduction and rational with one formula for every `k` (about 55
@@ -25,19 +26,28 @@
 //! on, a rational below, one division for both, about 55 operations), not fdlibm's (an `expm1`,
 //! a Taylor series, three cases, about 110 operations: a program of thousands of small
 //! kernels, W8, ran 25% slower). `atan` is fdlibm's with its four reductions selected by masks
-//! and one division; `erf` fdlibm's with one `exp` in the tail where fdlibm has two.
+//! and one division, `atan2` fdlibm's on it (its zeros and infinities selected by masks);
+//! `asin` and `acos` fdlibm's with their rational evaluated once (in `x^2` below `|x| = 0.5`,
+//! in `(1 - |x|) / 2` from there on) and their paths selected by masks; `erf` fdlibm's with one
+//! `exp` in the tail where fdlibm has two; `asinh`, `acosh` and `atanh` fdlibm's with the
+//! argument of each interval's `log` or `log1p` selected before one logarithm (`acosh`'s near 1
+//! carried to twice the precision: fdlibm's rounding there costs 2 ulp).
 
+mod asin;
 mod atan;
 mod erf;
 mod exp;
+mod hyperbolic;
 mod log;
 mod pio2;
 mod prec;
 mod trig;
 
-pub use atan::atan;
+pub use asin::{acos, asin};
+pub use atan::{atan, atan2};
 pub use erf::erf;
 pub use exp::{exp, expm1, tanh};
+pub use hyperbolic::{acosh, asinh, atanh};
 pub use log::{ln, ln_1p};
 pub use prec::{Prec, Table, F32, F64};
 pub use trig::{cos, sin, tan};
@@ -66,6 +76,8 @@ pub trait Lanes {
     fn mul(&mut self, a: Self::F, b: Self::F) -> Self::F;
     /// `a / b`.
     fn div(&mut self, a: Self::F, b: Self::F) -> Self::F;
+    /// `sqrt a` (correctly rounded).
+    fn sqrt(&mut self, a: Self::F) -> Self::F;
     /// `|a|`.
     fn abs(&mut self, a: Self::F) -> Self::F;
     /// `-a`.
@@ -248,6 +260,10 @@ macro_rules! scalar_lanes {
             #[inline(always)]
             fn div(&mut self, a: $t, b: $t) -> $t {
                 a / b
+            }
+            #[inline(always)]
+            fn sqrt(&mut self, a: $t) -> $t {
+                a.sqrt()
             }
             #[inline(always)]
             fn abs(&mut self, a: $t) -> $t {

@@ -43,6 +43,12 @@ pub struct Prec {
     pub trig: TrigConsts,
     /// `atan`.
     pub atan: AtanConsts,
+    /// `atan2`.
+    pub atan2: Atan2Consts,
+    /// `asin` and `acos`.
+    pub asin: AsinConsts,
+    /// `asinh`, `acosh` and `atanh`.
+    pub hyperbolic: HyperbolicConsts,
     /// `erf`.
     pub erf: &'static ErfConsts,
 }
@@ -183,6 +189,46 @@ pub struct AtanConsts {
     pub even: &'static [f64],
     /// `aT[1], aT[3], ...`.
     pub odd: &'static [f64],
+}
+
+/// The constants of `atan2` (fdlibm's `e_atan2.c`).
+pub struct Atan2Consts {
+    /// `pi` in two parts.
+    pub pi: (f64, f64),
+    /// `pi / 2`, rounded.
+    pub pio2: f64,
+    /// `pi / 4`, rounded.
+    pub pio4: f64,
+    /// `|y| / |x|` beyond this: `pi / 2` in every quadrant.
+    pub big: f64,
+}
+
+/// The constants of `asin` and `acos` (fdlibm's `e_asin.c`, `e_acos.c`):
+/// `R(z) = z P(z) / Q(z)` approximates `asin(sqrt z) / sqrt z - 1`.
+pub struct AsinConsts {
+    /// `P`: `pS0, pS1, ...`.
+    pub p: &'static [f64],
+    /// `Q`: `1, qS1, qS2, ...`.
+    pub q: &'static [f64],
+    /// `pi / 2` in two parts.
+    pub pio2: (f64, f64),
+    /// Half of `pi / 2`'s leading part (`pi / 4` to a float's precision; fdlibm's `f32` value, `pi / 4`
+    /// rounded up, is an `f32` ulp of `pi / 2` off the sum).
+    pub pio4_hi: f64,
+    /// `|x|` from this on, `asin` takes fdlibm's shorter formula near 1.
+    pub near_one: f64,
+    /// The bits of a float's high half (`sqrt z` less its low bits: its square is exact).
+    pub high: u64,
+}
+
+/// The thresholds of `asinh`, `acosh` and `atanh`.
+pub struct HyperbolicConsts {
+    /// `|x|` below this: `asinh x = atanh x = x`.
+    pub tiny: f64,
+    /// `|x|` from this on: `asinh |x| = acosh |x| = ln |x| + ln 2`.
+    pub huge: f64,
+    /// The bits of a float's high half (a square root less its low bits: its square is exact).
+    pub high: u64,
 }
 
 /// The constants of `tanh`.
@@ -327,6 +373,38 @@ pub static F64: Prec = Prec {
             -3.65315727442169155270e-02,
         ],
     },
+    atan2: Atan2Consts {
+        pi: (d(0x4009_21fb_5444_2d18), d(0x3ca1_a626_3314_5c07)),
+        pio2: d(0x3ff9_21fb_5444_2d18),
+        pio4: d(0x3fe9_21fb_5444_2d18),
+        big: d(0x43b0_0000_0000_0000),
+    },
+    asin: AsinConsts {
+        p: &[
+            1.66666666666666657415e-01,
+            -3.25565818622400915405e-01,
+            2.01212532134862925881e-01,
+            -4.00555345006794114027e-02,
+            7.91534994289814532176e-04,
+            3.47933107596021167570e-05,
+        ],
+        q: &[
+            1.0,
+            -2.40339491173441421878e+00,
+            2.02094576023350569471e+00,
+            -6.88283971605453293030e-01,
+            7.70381505559019352791e-02,
+        ],
+        pio2: (d(0x3ff9_21fb_5444_2d18), d(0x3c91_a626_3314_5c07)),
+        pio4_hi: d(0x3fe9_21fb_5444_2d18),
+        near_one: 0.975,
+        high: 0xffff_ffff_0000_0000,
+    },
+    hyperbolic: HyperbolicConsts {
+        tiny: d(0x3e30_0000_0000_0000),
+        huge: d(0x41b0_0000_0000_0000),
+        high: 0xffff_ffff_0000_0000,
+    },
     erf: &ERF_F64,
 };
 
@@ -437,5 +515,20 @@ pub static F32: Prec = Prec {
         even: &[3.3333328366e-01f32 as f64, 1.4253635705e-01f32 as f64, 6.1687607318e-02f32 as f64],
         odd: &[-1.9999158382e-01f32 as f64, -1.0648017377e-01f32 as f64],
     },
+    atan2: Atan2Consts {
+        pi: (s(0x4049_0fdb), s(0xb3bb_bd2e)),
+        pio2: s(0x3fc9_0fdb),
+        pio4: s(0x3f49_0fdb),
+        big: s(0x4c80_0000),
+    },
+    asin: AsinConsts {
+        p: &[1.6666586697e-01f32 as f64, -4.2743422091e-02f32 as f64, -8.6563630030e-03f32 as f64],
+        q: &[1.0, -7.0662963390e-01f32 as f64],
+        pio2: (s(0x3fc9_0fda), s(0x33a2_2168)),
+        pio4_hi: s(0x3f49_0fda),
+        near_one: 0.975f32 as f64,
+        high: 0xffff_f000,
+    },
+    hyperbolic: HyperbolicConsts { tiny: s(0x3980_0000), huge: s(0x4580_0000), high: 0xffff_f000 },
     erf: &ERF_F32,
 };

@@ -167,11 +167,9 @@ impl KernelEmitter<'_, '_> {
                 }
             }
             Lowering::Inline => self.binary_inline(op, d, a, c),
-            // No binary row is a polynomial yet: the subset is empty, and a row declared so does not
-            // compile until its arm is written here.
-            Lowering::Polynomial => match op.polynomial_real() {
-                Some(p) => match p {},
-                None => Err(missing(op.name(), d, "a polynomial lowering")),
+            Lowering::Polynomial => match (a, c) {
+                (Elem::Scalar(x), Elem::Scalar(y)) => Ok(Elem::Scalar(self.binary_polynomial(op, d, x, y)?)),
+                _ => Err(missing(op.name(), d, "a complex polynomial")),
             },
             Lowering::Undefined => Err(jerr(format!("{} is not defined on {d}", op.name()))),
         }

@@ -6,7 +6,7 @@ use super::emitter::{elem_ty, jerr, KernelEmitter};
 use crate::array::vmath::{self, Lanes, Prec, Table};
 use crate::array::DType;
 use crate::error::Result;
-use crate::ir::{PolynomialUnary, UnaryOp};
+use crate::ir::{BinaryOp, PolynomialBinary, PolynomialUnary, UnaryOp};
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{types, InstBuilder, MemFlagsData, Type, Value};
 
@@ -50,6 +50,9 @@ impl Lanes for Clif<'_, '_, '_> {
     }
     fn div(&mut self, a: Value, b: Value) -> Value {
         self.k.b.ins().fdiv(a, b)
+    }
+    fn sqrt(&mut self, a: Value) -> Value {
+        self.k.b.ins().sqrt(a)
     }
     fn abs(&mut self, a: Value) -> Value {
         self.k.absolute(a)
@@ -166,18 +169,24 @@ fn lane_mask(lane: Type) -> i64 {
     }
 }
 
-impl KernelEmitter<'_, '_> {
-    /// One element (or one vector of lanes) of the `Polynomial` row `u` on real dtype `d`.
-    pub(crate) fn unary_polynomial(&mut self, u: UnaryOp, d: DType, x: Value) -> Result<Value> {
-        let Some(p) = u.polynomial_real() else { return Err(jerr(format!("{} has no polynomial", u.name()))) };
+impl<'a, 'b> KernelEmitter<'a, 'b> {
+    /// [`Lanes`] for the `Polynomial` row `name` on real dtype `d`, on values of `x`'s type (a
+    /// scalar or the vector loop's lanes).
+    fn lanes(&mut self, name: &str, d: DType, x: Value) -> Result<Clif<'_, 'a, 'b>> {
         let (prec, int) = match elem_ty(d) {
             types::F64 => (&vmath::F64, types::I64),
             types::F32 => (&vmath::F32, types::I32),
-            _ => return Err(jerr(format!("{} on {d}", u.name()))),
+            _ => return Err(jerr(format!("{name} on {d}"))),
         };
         let ty = self.b.func.dfg.value_type(x);
         let int = if ty.is_vector() { int.by(ty.lane_count()).expect("a vector of lanes") } else { int };
-        let mut l = Clif { k: self, prec, ty, int };
+        Ok(Clif { k: self, prec, ty, int })
+    }
+
+    /// One element (or one vector of lanes) of the `Polynomial` row `u` on real dtype `d`.
+    pub(crate) fn unary_polynomial(&mut self, u: UnaryOp, d: DType, x: Value) -> Result<Value> {
+        let Some(p) = u.polynomial_real() else { return Err(jerr(format!("{} has no polynomial", u.name()))) };
+        let mut l = self.lanes(u.name(), d, x)?;
         Ok(match p {
             PolynomialUnary::Exp => vmath::exp(&mut l, x),
             PolynomialUnary::Log => vmath::ln(&mut l, x),
@@ -187,8 +196,23 @@ impl KernelEmitter<'_, '_> {
             PolynomialUnary::Tan => vmath::tan(&mut l, x),
             PolynomialUnary::Tanh => vmath::tanh(&mut l, x),
             PolynomialUnary::Expm1 => vmath::expm1(&mut l, x),
+            PolynomialUnary::Asin => vmath::asin(&mut l, x),
+            PolynomialUnary::Acos => vmath::acos(&mut l, x),
             PolynomialUnary::Atan => vmath::atan(&mut l, x),
+            PolynomialUnary::Asinh => vmath::asinh(&mut l, x),
+            PolynomialUnary::Acosh => vmath::acosh(&mut l, x),
+            PolynomialUnary::Atanh => vmath::atanh(&mut l, x),
             PolynomialUnary::Erf => vmath::erf(&mut l, x),
+        })
+    }
+
+    /// One element (or one vector of lanes) of the `Polynomial` binary row `op` on real dtype
+    /// `d`, operands `x` and `y` of one type.
+    pub(crate) fn binary_polynomial(&mut self, op: BinaryOp, d: DType, x: Value, y: Value) -> Result<Value> {
+        let Some(p) = op.polynomial_real() else { return Err(jerr(format!("{} has no polynomial", op.name()))) };
+        let mut l = self.lanes(op.name(), d, x)?;
+        Ok(match p {
+            PolynomialBinary::Atan2 => vmath::atan2(&mut l, x, y),
         })
     }
 }
