@@ -609,6 +609,27 @@ fn worst(c: &Case, single: bool) -> (f64, f64) {
     (worst, at)
 }
 
+/// Graph `g` compiled (no host call, vector loops of `f32x4` if `single`, else `f64x2`) gives
+/// the interpreter's bits on `inputs`; `name` and `d` label the failure.
+fn compiled_agrees(g: &Graph, inputs: &[Arc<Data>], name: &str, d: DType, single: bool) {
+    let want = interp::run(g, inputs).unwrap();
+    let compiled = jit::compile(g).unwrap();
+    let text = compiled.clif_text();
+    assert!(!text.contains("call"), "{name}: a host call");
+    assert!(text.contains(if single { "f32x4" } else { "f64x2" }), "{name}: no vector loop");
+    let got = compiled.run(inputs).unwrap();
+    let bits = |d: &Data| -> Vec<u64> {
+        match d {
+            Data::F32(a) => a.iter().map(|v| v.to_bits() as u64).collect(),
+            Data::F64(a) => a.iter().map(|v| v.to_bits()).collect(),
+            _ => unreachable!(),
+        }
+    };
+    let (w, h) = (bits(&want[0]), bits(&got[0]));
+    let bad = w.iter().zip(&h).position(|(a, b)| a != b);
+    assert!(bad.is_none(), "{name} {d}: JIT and interpreter differ at element {bad:?}");
+}
+
 /// The JIT's code (vector lanes and the scalar remainder) against the interpreter, bit for bit.
 fn jit_agrees(c: &Case, op: UnaryOp, single: bool) {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ c.name.len() as u64);
@@ -625,22 +646,7 @@ fn jit_agrees(c: &Case, op: UnaryOp, single: bool) {
     let y = g.push(Op::Unary(op), vec![x], 0).unwrap();
     g.outputs = vec![y];
     let inputs = [Arc::new(data)];
-    let want = interp::run(&g, &inputs).unwrap();
-    let compiled = jit::compile(&g).unwrap();
-    let text = compiled.clif_text();
-    assert!(!text.contains("call"), "{}: a host call", c.name);
-    assert!(text.contains(if single { "f32x4" } else { "f64x2" }), "{}: no vector loop", c.name);
-    let got = compiled.run(&inputs).unwrap();
-    let bits = |d: &Data| -> Vec<u64> {
-        match d {
-            Data::F32(a) => a.iter().map(|v| v.to_bits() as u64).collect(),
-            Data::F64(a) => a.iter().map(|v| v.to_bits()).collect(),
-            _ => unreachable!(),
-        }
-    };
-    let (w, h) = (bits(&want[0]), bits(&got[0]));
-    let bad = w.iter().zip(&h).position(|(a, b)| a != b);
-    assert!(bad.is_none(), "{} {d}: JIT and interpreter differ at element {bad:?}", c.name);
+    compiled_agrees(&g, &inputs, c.name, d, single);
 }
 
 #[test]
@@ -954,22 +960,7 @@ fn binary_jit_agrees(c: &BinaryCase, single: bool) {
     let z = g.push(Op::Binary(c.op), vec![x, y], 0).unwrap();
     g.outputs = vec![z];
     let inputs = [Arc::new(a), Arc::new(b)];
-    let want = interp::run(&g, &inputs).unwrap();
-    let compiled = jit::compile(&g).unwrap();
-    let text = compiled.clif_text();
-    assert!(!text.contains("call"), "{}: a host call", c.name);
-    assert!(text.contains(if single { "f32x4" } else { "f64x2" }), "{}: no vector loop", c.name);
-    let got = compiled.run(&inputs).unwrap();
-    let bits = |d: &Data| -> Vec<u64> {
-        match d {
-            Data::F32(a) => a.iter().map(|v| v.to_bits() as u64).collect(),
-            Data::F64(a) => a.iter().map(|v| v.to_bits()).collect(),
-            _ => unreachable!(),
-        }
-    };
-    let (w, h) = (bits(&want[0]), bits(&got[0]));
-    let bad = w.iter().zip(&h).position(|(a, b)| a != b);
-    assert!(bad.is_none(), "{} {d}: JIT and interpreter differ at element {bad:?}", c.name);
+    compiled_agrees(&g, &inputs, c.name, d, single);
 }
 
 #[test]
