@@ -10,6 +10,7 @@ pub(crate) use batch::{run_slices, Dims};
 pub(crate) use factor::Scalar as LinalgScalar;
 pub(crate) use linalg::is_small_product;
 mod reduce;
+mod triangular;
 
 pub(crate) use reduce::{SUM_ACCUMULATORS, SUM_BLOCK};
 

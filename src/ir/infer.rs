@@ -370,12 +370,20 @@ impl OperandTypes<'_> {
                 out[r - 2] = n;
                 out[r - 1] = b[r - 1];
             }
-            LinalgOp::TriSolve { .. } => {
+            LinalgOp::TriSolve { triangular_rhs, .. } => {
                 let b = self.shapes[1];
                 if !square || b.len() != r || &b[..r - 2] != lead || b[r - 2] != rows {
                     return bad("needs a square a [.., n, n] and b [.., n, k] with equal leading axes");
                 }
+                if triangular_rhs && b[r - 1] != rows {
+                    return bad("needs a square b [.., n, n] for a triangular right-hand side");
+                }
                 out[r - 1] = b[r - 1];
+            }
+            LinalgOp::TriMatmul { .. } => {
+                if !square || self.shapes[1] != a {
+                    return bad("needs two square matrices [.., n, n] of one shape");
+                }
             }
             _ if !square => return bad("needs square matrices [.., n, n]"),
             LinalgOp::Chol { .. } | LinalgOp::Inv => {}

@@ -21,6 +21,10 @@ pub enum LinalgOp {
         lower: bool,
         /// Solve with the transpose of the triangle.
         trans: bool,
+        /// `b` is square and only its triangle of the system's shape (lower when `t` or `t'` is
+        /// lower) is read: the solution is that triangle too, zero elsewhere, at a third of
+        /// the cost of a full right-hand side (the rule of `chol` emits it).
+        triangular_rhs: bool,
     },
     /// The Cholesky factor of a symmetric positive definite `a`: upper `r` with `r' r = a`
     /// reading the upper triangle, or lower `l` with `l l' = a` reading the lower one. A matrix
@@ -35,11 +39,76 @@ pub enum LinalgOp {
     Det,
     /// `log(abs(det(a)))` `[.., n, n] -> [..]`, summed from the LU factor's diagonal.
     LogDet,
+    /// A product of square matrices that reads and writes only the given parts:
+    /// `out_part(op_a(a_part(a)) @ op_b(b_part(b)))`, where `op` transposes when its flag is set
+    /// and every entry outside `out`'s part is zero. The rules of `chol` and of this product
+    /// itself emit it: a triangle times a triangle costs a sixth of the full product.
+    TriMatmul {
+        /// The part of `a` read (before its transpose).
+        a: Part,
+        /// Multiply by the transpose of `a`.
+        ta: bool,
+        /// The part of `b` read (before its transpose).
+        b: Part,
+        /// Multiply by the transpose of `b`.
+        tb: bool,
+        /// The part of the result computed; the rest is zero.
+        out: Part,
+    },
     /// The eigendecomposition of a symmetric `a` (its lower triangle is read), packed as one
     /// array `[.., n + 1, n]`: rows `0..n` hold the orthonormal eigenvectors as columns, row `n`
     /// the eigenvalues in ascending order. Each eigenvector's component of largest magnitude
     /// (the first of them at ties) is positive.
     EigSym,
+}
+
+/// The part of a square matrix that [`LinalgOp::TriMatmul`] reads or writes.
+#[derive(Copy, Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Part {
+    /// Every entry.
+    Full,
+    /// The lower triangle, diagonal included.
+    Lower,
+    /// The upper triangle, diagonal included.
+    Upper,
+}
+
+impl Part {
+    /// The part that holds the transposes of this part's entries.
+    pub fn transposed(self) -> Part {
+        match self {
+            Part::Full => Part::Full,
+            Part::Lower => Part::Upper,
+            Part::Upper => Part::Lower,
+        }
+    }
+
+    /// The lower triangle when `lower`, else the upper one.
+    pub fn from_lower(lower: bool) -> Part {
+        if lower {
+            Part::Lower
+        } else {
+            Part::Upper
+        }
+    }
+
+    /// Whether entry `(i, j)` lies in this part.
+    pub fn holds(self, i: usize, j: usize) -> bool {
+        match self {
+            Part::Full => true,
+            Part::Lower => j <= i,
+            Part::Upper => j >= i,
+        }
+    }
+
+    /// The name printed in the IR text.
+    fn name(self) -> &'static str {
+        match self {
+            Part::Full => "full",
+            Part::Lower => "lower",
+            Part::Upper => "upper",
+        }
+    }
 }
 
 impl LinalgOp {
@@ -50,16 +119,17 @@ impl LinalgOp {
             LinalgOp::TriSolve { .. } => "linsolve",
             LinalgOp::Chol { .. } => "chol",
             LinalgOp::Inv => "inv",
+            LinalgOp::TriMatmul { .. } => "trimatmul",
             LinalgOp::Det => "det",
             LinalgOp::LogDet => "logdet",
             LinalgOp::EigSym => "eig_symmetric",
         }
     }
 
-    /// The number of operands: two for the solves, one otherwise.
+    /// The number of operands: two for the solves and the product, one otherwise.
     pub fn arity(self) -> usize {
         match self {
-            LinalgOp::Solve { .. } | LinalgOp::TriSolve { .. } => 2,
+            LinalgOp::Solve { .. } | LinalgOp::TriSolve { .. } | LinalgOp::TriMatmul { .. } => 2,
             LinalgOp::Chol { .. } | LinalgOp::Inv | LinalgOp::Det | LinalgOp::LogDet | LinalgOp::EigSym => 1,
         }
     }
@@ -69,8 +139,17 @@ impl LinalgOp {
         let side = |lower: bool| if lower { "lower" } else { "upper" };
         match self {
             LinalgOp::Solve { trans } => if trans { "trans" } else { "" }.to_string(),
-            LinalgOp::TriSolve { lower, trans } => format!("{}{}", side(lower), if trans { " trans" } else { "" }),
+            LinalgOp::TriSolve { lower, trans, triangular_rhs } => format!(
+                "{}{}{}",
+                side(lower),
+                if trans { " trans" } else { "" },
+                if triangular_rhs { " triangular_rhs" } else { "" }
+            ),
             LinalgOp::Chol { lower } => side(lower).to_string(),
+            LinalgOp::TriMatmul { a, ta, b, tb, out } => {
+                let t = |t: bool| if t { "'" } else { "" };
+                format!("{}{} {}{} -> {}", a.name(), t(ta), b.name(), t(tb), out.name())
+            }
             LinalgOp::Inv | LinalgOp::Det | LinalgOp::LogDet | LinalgOp::EigSym => String::new(),
         }
     }

@@ -17,7 +17,7 @@ pub use call::{Call, CallTarget, Pruned};
 pub use custom::CustomVjp;
 pub use graph::{Graph, Node, NodeId, Operands, Region, Shape};
 pub use infer::{broadcast_shapes, broadcasts_to, infer};
-pub use linalg::LinalgOp;
+pub use linalg::{LinalgOp, Part};
 pub(crate) use op::{
     materialized_op, InlineBinary, InlineComplexBinary, InlineComplexUnary, InlineUnary, PolynomialBinary,
     PolynomialUnary,

@@ -162,7 +162,7 @@ impl DlArray {
                 return DlArray::failed(Error::argument("linsolve", "the options ut and lt exclude each other"))
             }
             (false, false) => LinalgOp::Solve { trans: opts.transa },
-            (_, lower) => LinalgOp::TriSolve { lower, trans: opts.transa },
+            (_, lower) => LinalgOp::TriSolve { lower, trans: opts.transa, triangular_rhs: false },
         };
         solve(op, self, b, "linsolve")
     }

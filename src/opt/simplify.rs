@@ -359,7 +359,9 @@ fn solve_of_transpose(rw: &mut Rewriter, l: LinalgOp, n: &Node, x: &[NodeId]) ->
     let transpose = r >= 2 && axes[r - 2] == r - 1 && axes[r - 1] == r - 2 && (0..r - 2).all(|i| axes[i] == i);
     let op = match l {
         LinalgOp::Solve { trans } => LinalgOp::Solve { trans: !trans },
-        LinalgOp::TriSolve { lower, trans } => LinalgOp::TriSolve { lower: !lower, trans: !trans },
+        LinalgOp::TriSolve { lower, trans, triangular_rhs } => {
+            LinalgOp::TriSolve { lower: !lower, trans: !trans, triangular_rhs }
+        }
         _ => return Ok(None),
     };
     if !transpose {

@@ -1,0 +1,344 @@
+//! The triangular kernels of the linear-algebra primitives: solves with a triangle (a full
+//! right-hand side cut into column chunks run side by side, or a triangular one solved on
+//! halves at a third of the work) and products that read and write only triangles (faer's).
+//! Every split is decided by the shapes alone, so the bits do not depend on the number of
+//! threads; the interpreter and compiled code both come here through `factor::one`.
+
+use crate::array::Element;
+use crate::ir::Part;
+use faer::linalg::triangular_solve;
+use faer::reborrow::{Reborrow, ReborrowMut};
+use faer::{MatMut, MatRef, Par};
+
+/// The real element types the kernels run on (`f32`, `f64`).
+pub(crate) trait Scalar: faer::traits::RealField + num_traits::Float + Element + Send + Sync {}
+impl Scalar for f32 {}
+impl Scalar for f64 {}
+
+/// `t \ b` (or `t' \ b`) for the triangle `t` of `a`, into `out`, row-major: `b` is copied
+/// there and solved in place, and `a` is read where it lies, through strides (its transpose
+/// too), only its triangle.
+pub(super) fn tri_solve<T: Scalar>(
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    lower: bool,
+    trans: bool,
+    out: &mut [T],
+    par: Par,
+) {
+    // The triangle of `op(a)` that the solve reads: op(tril(a)) is lower unless transposed.
+    let view = if trans { a.transpose() } else { a };
+    let mut x = MatMut::from_row_major_slice_mut(out, b.nrows(), b.ncols());
+    x.copy_from(b);
+    solve_in_place(view, lower != trans, x, par);
+}
+
+/// Right-hand-side columns solved together, on one thread: wider right-hand sides are cut
+/// into chunks of this many columns, whatever the number of threads, so the bits do not
+/// depend on it (faer's own threads gain nothing on a triangular solve on 2 cores; chunks
+/// on both cores take 0.6x the time at order 500).
+const SOLVE_COLUMNS: usize = 128;
+
+/// `x <- op(t) \ x` in place for the lower (`lower`) or upper triangle of the view `t`, by
+/// chunks of [`SOLVE_COLUMNS`] columns, run on rayon's pool when `par` is parallel.
+fn solve_in_place<T: Scalar>(t: MatRef<'_, T>, lower: bool, x: MatMut<'_, T>, par: Par) {
+    let k = x.ncols();
+    if k <= SOLVE_COLUMNS {
+        if lower {
+            triangular_solve::solve_lower_triangular_in_place(t, x, Par::Seq);
+        } else {
+            triangular_solve::solve_upper_triangular_in_place(t, x, Par::Seq);
+        }
+        return;
+    }
+    let (left, right) = x.split_at_col_mut(k.div_ceil(SOLVE_COLUMNS) / 2 * SOLVE_COLUMNS);
+    join(par, || solve_in_place(t, lower, left, par), || solve_in_place(t, lower, right, par));
+}
+
+/// `f()` and `g()`, side by side on rayon's pool when `par` is parallel.
+fn join(par: Par, f: impl FnOnce() + Send, g: impl FnOnce() + Send) {
+    if matches!(par, Par::Seq) {
+        f();
+        g();
+    } else {
+        rayon::join(f, g);
+    }
+}
+
+/// Below this order, [`solve_triangular_rhs`] solves a triangular right-hand side as a full
+/// one.
+const TRIANGULAR_RHS_LEAF: usize = 64;
+
+/// `op(t) \ b` for the triangle `t` of `a` and the same triangle of a square `b` (lower when
+/// `lower`, the triangle of `op(t)`), into `out`, row-major, zero outside the triangle, at a
+/// third of the work of a full right-hand side ([`solve_triangular_rhs`]).
+pub(super) fn tri_solve_triangular<T: Scalar>(
+    a: MatRef<'_, T>,
+    b: MatRef<'_, T>,
+    lower: bool,
+    trans: bool,
+    out: &mut [T],
+    par: Par,
+) {
+    let n = a.nrows();
+    let view = if trans { a.transpose() } else { a };
+    let mut x = MatMut::from_row_major_slice_mut(out, n, n);
+    x.fill(T::zero());
+    if lower {
+        x.copy_from_triangular_lower(b);
+    } else {
+        x.copy_from_triangular_upper(b);
+    }
+    solve_triangular_rhs(view, lower, x.rb_mut(), par);
+    // The leaves solved the other triangle's zeros into zeros of either sign: it is +0.
+    for i in 0..n {
+        for j in 0..n {
+            if (lower && j > i) || (!lower && j < i) {
+                x[(i, j)] = T::zero();
+            }
+        }
+    }
+}
+
+/// `x <- t \ x` in place for a triangular `x` of the triangle of `t` (lower when `lower`),
+/// recursively on halves. For a lower one, `[l11 0; l21 l22] [x11 0; x21 x22] = [p11 0; p21
+/// p22]`: `x11` and `x22` are the same problem again, side by side, and `x21` solves
+/// `l22 x21 = p21 - l21 x11` (a product with a triangle, then a full right-hand side); the
+/// upper case is its mirror. The halves are cut by order alone: the bits do not depend on the
+/// number of threads.
+fn solve_triangular_rhs<T: Scalar>(t: MatRef<'_, T>, lower: bool, x: MatMut<'_, T>, par: Par) {
+    use faer::linalg::matmul::triangular::BlockStructure;
+    let n = t.nrows();
+    if n <= TRIANGULAR_RHS_LEAF {
+        return solve_in_place(t, lower, x, Par::Seq);
+    }
+    let h = n / 2;
+    let (t11, t12, t21, t22) = t.split_at(h, h);
+    let (x11, x12, x21, x22) = x.split_at_mut(h, h);
+    // x21 (x12) needs x11 (x22) first; the other diagonal block is independent.
+    if lower {
+        let first_column = move || {
+            let (mut x11, mut x21) = (x11, x21);
+            solve_triangular_rhs(t11, true, x11.rb_mut(), par);
+            subtract_product(x21.rb_mut(), t21, x11.rb(), BlockStructure::TriangularLower, par);
+            solve_in_place(t22, true, x21, par);
+        };
+        join(par, first_column, || solve_triangular_rhs(t22, true, x22, par));
+    } else {
+        let last_column = move || {
+            let (mut x22, mut x12) = (x22, x12);
+            solve_triangular_rhs(t22, false, x22.rb_mut(), par);
+            subtract_product(x12.rb_mut(), t12, x22.rb(), BlockStructure::TriangularUpper, par);
+            solve_in_place(t11, false, x12, par);
+        };
+        join(par, last_column, || solve_triangular_rhs(t11, false, x11, par));
+    }
+}
+
+/// `x <- x - t y` for a full `t` and a triangular `y` (of the given structure).
+fn subtract_product<T: Scalar>(
+    x: MatMut<'_, T>,
+    t: MatRef<'_, T>,
+    y: MatRef<'_, T>,
+    y_structure: faer::linalg::matmul::triangular::BlockStructure,
+    par: Par,
+) {
+    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+    let minus_one = T::zero() - T::one();
+    matmul(
+        x,
+        BlockStructure::Rectangular,
+        faer::Accum::Add,
+        t,
+        BlockStructure::Rectangular,
+        y,
+        y_structure,
+        minus_one,
+        par,
+    );
+}
+
+/// `out_part(op(a_part(a)) @ op(b_part(b)))` into `out`, row-major, zero outside `out_part`:
+/// faer's triangular product, which reads only the given parts of the operands (where they
+/// lie, transposes as views) and computes only the given part of the result. Its recursion
+/// splits by size alone, so the bits do not depend on the number of threads.
+pub(super) fn tri_matmul<T: Scalar>(
+    (a, pa, ta): (MatRef<'_, T>, Part, bool),
+    (b, pb, tb): (MatRef<'_, T>, Part, bool),
+    po: Part,
+    out: &mut [T],
+    par: Par,
+) {
+    use faer::linalg::matmul::triangular::{matmul, BlockStructure};
+    // The structure of op(part(x)): a transposed lower triangle is an upper one.
+    let structure = |p: Part, t: bool| match if t { p.transposed() } else { p } {
+        Part::Full => BlockStructure::Rectangular,
+        Part::Lower => BlockStructure::TriangularLower,
+        Part::Upper => BlockStructure::TriangularUpper,
+    };
+    let (lhs, rhs) = (if ta { a.transpose() } else { a }, if tb { b.transpose() } else { b });
+    let mut dst = MatMut::from_row_major_slice_mut(out, lhs.nrows(), rhs.ncols());
+    dst.fill(T::zero());
+    matmul(
+        dst,
+        structure(po, false),
+        faer::Accum::Replace,
+        lhs,
+        structure(pa, ta),
+        rhs,
+        structure(pb, tb),
+        T::one(),
+        par,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ir::LinalgOp;
+
+    /// `op` (a triangular solve or product) on row-major `a` and `b` into `out`.
+    fn one(op: LinalgOp, a: MatRef<'_, f64>, b: Option<MatRef<'_, f64>>, out: &mut [f64], par: Par) {
+        let b = b.expect("a right-hand side");
+        match op {
+            LinalgOp::TriSolve { lower, trans, triangular_rhs: false } => tri_solve(a, b, lower, trans, out, par),
+            LinalgOp::TriSolve { lower, trans, triangular_rhs: true } => {
+                tri_solve_triangular(a, b, lower != trans, trans, out, par)
+            }
+            LinalgOp::TriMatmul { a: pa, ta, b: pb, tb, out: po } => tri_matmul((a, pa, ta), (b, pb, tb), po, out, par),
+            _ => unreachable!("not a triangular kernel"),
+        }
+    }
+
+    /// `len` reproducible values in `[-1, 1)`, plus `diag` on every `n + 1`-th (a diagonal).
+    fn values(len: usize, seed: u64, n: usize, diag: f64) -> Vec<f64> {
+        let mut s = seed;
+        (0..len)
+            .map(|i| {
+                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                let v = (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
+                if n > 0 && i % (n + 1) == 0 {
+                    v + diag
+                } else {
+                    v
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_triangular_right_hand_side_gives_the_full_solve_of_its_triangle() {
+        for n in [3, 64, 65, 150] {
+            let a = values(n * n, 17 + n as u64, n, n as f64);
+            let b = values(n * n, 19 + n as u64, 0, 0.0);
+            for (lower, trans) in [(true, false), (true, true), (false, false), (false, true)] {
+                // The triangle of op(t), which b is read as and the solution is.
+                let tri = Part::from_lower(lower != trans);
+                let masked: Vec<f64> = (0..n * n).map(|e| if tri.holds(e / n, e % n) { b[e] } else { 0.0 }).collect();
+                let hidden: Vec<f64> =
+                    (0..n * n).map(|e| if tri.holds(e / n, e % n) { b[e] } else { f64::NAN }).collect();
+                let solve = |triangular_rhs: bool, rhs: &[f64]| {
+                    let mut out = vec![f64::NAN; n * n];
+                    let op = LinalgOp::TriSolve { lower, trans, triangular_rhs };
+                    let (am, bm) = (MatRef::from_row_major_slice(&a, n, n), MatRef::from_row_major_slice(rhs, n, n));
+                    one(op, am, Some(bm), &mut out, Par::Seq);
+                    out
+                };
+                let (want, got) = (solve(false, &masked), solve(true, &hidden));
+                for e in 0..n * n {
+                    if tri.holds(e / n, e % n) {
+                        assert!(
+                            (got[e] - want[e]).abs() <= 1e-13 * want[e].abs().max(1.0),
+                            "n={n} {e}: {} vs {}",
+                            got[e],
+                            want[e]
+                        );
+                    } else {
+                        assert_eq!(got[e].to_bits(), 0, "n={n} {e}: the other triangle is +0");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn triangular_solves_give_the_same_bits_on_any_number_of_threads() {
+        // Wide enough to be cut into column chunks, deep enough to recurse on halves.
+        let n = 300;
+        let (a, b) = (values(n * n, 29, n, n as f64), values(n * n, 31, 0, 0.0));
+        for (lower, trans, triangular_rhs) in
+            [(true, true, true), (false, false, true), (true, false, false), (false, true, false)]
+        {
+            let op = LinalgOp::TriSolve { lower, trans, triangular_rhs };
+            let run = |par: Par| {
+                let mut out = vec![0.0; n * n];
+                let (am, bm) = (MatRef::from_row_major_slice(&a, n, n), MatRef::from_row_major_slice(&b, n, n));
+                one(op, am, Some(bm), &mut out, par);
+                out.iter().map(|v| v.to_bits()).collect::<Vec<u64>>()
+            };
+            assert_eq!(run(Par::Seq), run(Par::rayon(3)), "{op:?}");
+        }
+    }
+
+    #[test]
+    fn triangular_products_read_and_write_only_their_parts() {
+        let parts = [Part::Full, Part::Lower, Part::Upper];
+        for n in [5, 37, 90] {
+            let (a, b) = (values(n * n, 3 + n as u64, 0, 0.0), values(n * n, 5 + n as u64, 0, 0.0));
+            for (pa, pb, po) in parts.iter().flat_map(|&x| parts.iter().flat_map(move |&y| parts.map(|z| (x, y, z)))) {
+                for (ta, tb) in [(false, false), (false, true), (true, false), (true, true)] {
+                    let op = LinalgOp::TriMatmul { a: pa, ta, b: pb, tb, out: po };
+                    // What lies outside the parts read is NaN: reading it would show.
+                    let hide = |x: &[f64], p: Part| -> Vec<f64> {
+                        (0..n * n).map(|e| if p.holds(e / n, e % n) { x[e] } else { f64::NAN }).collect()
+                    };
+                    let (ah, bh) = (hide(&a, pa), hide(&b, pb));
+                    let at = |x: &[f64], p: Part, t: bool, i: usize, j: usize| {
+                        let (r, c) = if t { (j, i) } else { (i, j) };
+                        if p.holds(r, c) {
+                            x[r * n + c]
+                        } else {
+                            0.0
+                        }
+                    };
+                    let run = |par: Par| {
+                        let mut out = vec![f64::NAN; n * n];
+                        let (am, bm) =
+                            (MatRef::from_row_major_slice(&ah, n, n), MatRef::from_row_major_slice(&bh, n, n));
+                        one(op, am, Some(bm), &mut out, par);
+                        out
+                    };
+                    let out = run(Par::Seq);
+                    for (e, &got) in out.iter().enumerate() {
+                        let (i, j) = (e / n, e % n);
+                        let want: f64 = if po.holds(i, j) {
+                            (0..n).map(|k| at(&a, pa, ta, i, k) * at(&b, pb, tb, k, j)).sum()
+                        } else {
+                            0.0
+                        };
+                        assert!((got - want).abs() <= 1e-12 * n as f64, "{op:?} n={n} ({i}, {j}): {got} vs {want}");
+                    }
+                    let threaded: Vec<u64> = run(Par::rayon(3)).iter().map(|v| v.to_bits()).collect();
+                    assert_eq!(threaded, out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{op:?} n={n}");
+                }
+            }
+        }
+        // Large enough for faer to split the work among threads: the same bits.
+        let n = 300;
+        let (a, b) = (values(n * n, 11, n, 2.0), values(n * n, 13, 0, 0.0));
+        for (pa, ta, pb, tb, po) in [
+            (Part::Lower, true, Part::Lower, false, Part::Lower),
+            (Part::Upper, false, Part::Upper, true, Part::Lower),
+            (Part::Full, false, Part::Lower, true, Part::Full),
+        ] {
+            let op = LinalgOp::TriMatmul { a: pa, ta, b: pb, tb, out: po };
+            let run = |par: Par| {
+                let mut out = vec![0.0; n * n];
+                let (am, bm) = (MatRef::from_row_major_slice(&a, n, n), MatRef::from_row_major_slice(&b, n, n));
+                one(op, am, Some(bm), &mut out, par);
+                out.iter().map(|v| v.to_bits()).collect::<Vec<u64>>()
+            };
+            assert_eq!(run(Par::Seq), run(Par::rayon(3)), "{op:?}");
+        }
+    }
+}
