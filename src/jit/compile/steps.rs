@@ -5,11 +5,13 @@
 use crate::error::Result;
 use crate::ir::{Call, Graph, LinalgOp, NodeId, Op};
 use crate::jit::emit::jerr;
+use crate::jit::plan::panels::reads_product_by_rows;
 use crate::jit::plan::products::{is_inline_product, matmul_operand};
 use crate::jit::plan::split::{self, Split};
 use crate::jit::plan::{repeats, Plan};
 use crate::jit::run::gemm::Product;
 use crate::jit::run::linalg::LinalgStep;
+use crate::jit::run::panels::Panel;
 use crate::jit::run::runtime::{CallStep, Step};
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
@@ -30,6 +32,8 @@ pub(super) struct Schedule {
     /// The call steps so far: (target, operand nodes) -> step, so that a target's outputs on
     /// the same operands come from one call.
     calls: HashMap<(usize, Vec<NodeId>), usize>,
+    /// The last GEMM step and its product node.
+    last_gemm: Option<(usize, NodeId)>,
 }
 
 impl Schedule {
@@ -107,10 +111,27 @@ impl Schedule {
             ta,
             tb,
         };
+        self.last_gemm = Some((self.steps.len(), k));
         self.steps.push(Step::MatMul { operands: self.table.len(), product });
         let out = plan.buffer[k].ok_or_else(|| jerr(format!("%{k} has no buffer")))?;
         self.table.extend([sa_slot, sb_slot, out]);
         Ok(())
+    }
+}
+
+impl Schedule {
+    /// For chunked kernel `k`, right after the GEMM step of a product that it alone reads by
+    /// rows (`plan/panels.rs`): that step, taken out and computed by panels inside `k`'s chunks.
+    fn panel(&mut self, g: &Graph, plan: &Plan, k: NodeId, split: &Split) -> Option<Box<Panel>> {
+        let (step, p) = self.last_gemm?;
+        let last = step + 1 == self.steps.len();
+        if !last || !matches!(split, Split::Rows { .. }) || !reads_product_by_rows(g, plan, k, p) {
+            return None;
+        }
+        let Some(Step::MatMul { operands, product }) = self.steps.pop() else { return None };
+        self.last_gemm = None;
+        let slot = plan.buffer[p]?;
+        Some(Box::new(Panel { product, operands, slot, entry: usize::MAX, table_len: 0 }))
     }
 }
 
@@ -123,6 +144,7 @@ pub(super) fn schedule(g: &Graph, plan: &Plan) -> Result<Schedule> {
         chunked: Vec::new(),
         loops: 0,
         calls: HashMap::default(),
+        last_gemm: None,
     };
     let mut run: Vec<NodeId> = Vec::new();
     for &k in &plan.kernels {
@@ -149,8 +171,9 @@ pub(super) fn schedule(g: &Graph, plan: &Plan) -> Result<Schedule> {
         if let Some(split) = split::split(g, plan, k) {
             // Its own function, run in chunks on the thread pool.
             s.flush(g, plan, &mut run);
+            let panel = s.panel(g, plan, k, &split);
             s.chunked.push((s.steps.len(), k, split.clone()));
-            s.steps.push(Step::Chunked { f: 0, table: 0, split });
+            s.steps.push(Step::Chunked { f: 0, table: 0, split, panel });
         } else {
             run.push(k);
         }

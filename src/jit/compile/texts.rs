@@ -4,6 +4,7 @@
 use super::functions::Functions;
 use super::machine::Defined;
 use super::steps::Schedule;
+use crate::jit::run::panels::Panel;
 use crate::jit::run::runtime::{Compiled, Step};
 use cranelift_jit::JITModule;
 use std::sync::Arc;
@@ -38,7 +39,14 @@ pub(super) fn link(
         schedule.table.extend(own_table);
         let steps = &mut schedule.steps;
         steps[step] = match &steps[step] {
-            Step::Chunked { split, .. } => Step::Chunked { f: addr, table: at, split: split.clone() },
+            Step::Chunked { split, panel, .. } => {
+                // The product's entry among the kernel's own.
+                let panel = panel.as_ref().map(|p| {
+                    let entry = own_table.iter().position(|&s| s == p.slot).unwrap_or(usize::MAX);
+                    Box::new(Panel { entry, table_len: own_table.len(), ..(**p).clone() })
+                });
+                Step::Chunked { f: addr, table: at, split: split.clone(), panel }
+            }
             _ => Step::Kernel { f: addr, table: at },
         };
         if text {

@@ -26,11 +26,13 @@
 //! The phases, one file each: what each node costs inline (`cost.rs`), which nodes get a
 //! buffer (`materialize.rs`), the buffers' slots (`slots.rs`), the kernels that share a loop nest
 //! (`siblings.rs`); then, for the code generators, which kernels run in chunks on the pool
-//! (`split.rs`), how matrix products read their operands (`products.rs`), and where a run of
-//! kernels repeats (`repeats.rs`).
+//! (`split.rs`), how matrix products read their operands (`products.rs`), which products are
+//! computed by panels of rows inside their consumer (`panels.rs`), and where a run of kernels
+//! repeats (`repeats.rs`).
 
 mod cost;
 mod materialize;
+pub(crate) mod panels;
 pub(crate) mod products;
 pub(crate) mod repeats;
 mod siblings;

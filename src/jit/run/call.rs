@@ -305,13 +305,16 @@ impl Compiled {
     #[inline]
     pub(super) fn run_step(&self, step: &Step, ptrs: &[*mut u8]) -> Result<()> {
         match *step {
-            Step::Chunked { f, table, ref split } => {
+            Step::Chunked { f, table, ref split, ref panel } => {
                 // SAFETY: `f` is the finalized chunk function compiled for `split`; every
                 // buffer it touches is in its table (from entry `table` of `ptrs`) with the
-                // size the plan computed.
+                // size the plan computed; a panel's operands are entries of `ptrs`.
                 unsafe {
                     let f: ChunkFn = std::mem::transmute::<usize, ChunkFn>(f);
-                    run_split(f, split, ptrs.as_ptr().add(table));
+                    match panel {
+                        Some(p) => super::panels::run_panels(f, split, p, ptrs.as_ptr().add(table), ptrs.as_ptr()),
+                        None => run_split(f, split, ptrs.as_ptr().add(table)),
+                    }
                 }
             }
             Step::Kernel { f, table } => {

@@ -103,6 +103,28 @@ pub(crate) unsafe fn matmul(p: Product, a: *const u8, b: *const u8, c: *mut u8) 
     unsafe { clear_upper_vector_state() };
 }
 
+/// Rows `r0..r1` of the product `c = op(a) @ op(b)` of one pair of real matrices, into `c`
+/// (`[r1 - r0, n]`, row-major), on the calling thread.
+///
+/// # Safety
+/// As for [`matmul`] with `p.batch == 1` and a real dtype, `c` holding `r1 - r0` rows.
+pub(crate) unsafe fn matmul_rows(p: Product, a: *const u8, b: *const u8, c: *mut u8, r0: usize, r1: usize) {
+    let Product { dtype, m, k, n, ta, tb, .. } = p;
+    let (ars, acs) = strides(m, k, ta);
+    let (brs, bcs) = strides(k, n, tb);
+    let sz = dtype.size_of();
+    // Row r0 of op(a): r0 rows into `a`, or r0 columns into its stored transpose.
+    let first = if ta { r0 * sz } else { r0 * k * sz };
+    // SAFETY (both arms): the caller's buffers hold these rows; `c` is exclusive.
+    match dtype {
+        DType::F32 => real::<f32>(r1 - r0, k, n, (a.add(first), ars, acs), (b, brs, bcs), c),
+        DType::F64 => real::<f64>(r1 - r0, k, n, (a.add(first), ars, acs), (b, brs, bcs), c),
+        _ => {}
+    }
+    // SAFETY: only executed where the CPU has AVX.
+    unsafe { clear_upper_vector_state() };
+}
+
 /// Clears the upper halves of the vector registers (`vzeroupper`) after faer's AVX-512 kernels
 /// (hand-written, they leave them dirty): SSE code that runs next (the generated kernels, libm)
 /// would otherwise run at about half speed on this project's machine.

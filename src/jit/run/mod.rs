@@ -18,6 +18,7 @@ pub(crate) mod gemm;
 pub(crate) mod host;
 mod host_call;
 pub(crate) mod linalg;
+pub(crate) mod panels;
 pub(crate) mod pool;
 pub(crate) mod runtime;
 pub(crate) mod wiring;

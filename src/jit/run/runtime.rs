@@ -25,8 +25,9 @@ pub(crate) enum Step {
     /// table from entry `table` on.
     Kernel { f: usize, table: usize },
     /// A kernel's chunk function (its entry address and table), run in chunks on the thread
-    /// pool.
-    Chunked { f: usize, table: usize, split: Split },
+    /// pool; with a panel, it computes the matrix product it reads by panels of rows
+    /// (`panels.rs`).
+    Chunked { f: usize, table: usize, split: Split, panel: Option<Box<super::panels::Panel>> },
     /// `c = op(a) @ op(b)`, batched (`jit/gemm.rs`); the pointers of `a`, `b`, `c` are the
     /// run's table entries from `operands` on.
     MatMul { operands: usize, product: Product },
@@ -206,6 +207,12 @@ impl Compiled {
     /// of the same code counted once).
     pub fn function_count(&self) -> usize {
         self.functions
+    }
+
+    /// The number of matrix products computed by panels of rows inside the kernel that
+    /// consumes them (never written whole).
+    pub fn panel_count(&self) -> usize {
+        self.steps.iter().filter(|s| matches!(s, Step::Chunked { panel: Some(_), .. })).count()
     }
 
     /// The dtype and shape of each output.

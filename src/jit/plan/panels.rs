@@ -1,0 +1,51 @@
+//! Matrix products computed a panel of rows at a time inside the kernel that consumes them: a
+//! product `[m, n]` that only one chunked kernel reads, row `i` in that kernel's unit `i` (the
+//! distances of k-means before their minimum over each row), is never written whole. Each
+//! chunk of the kernel multiplies its own rows into a panel that stays in cache and runs on
+//! them (`run/panels.rs`): the product's `m n` elements are neither written to memory nor
+//! read back.
+
+use super::Plan;
+use crate::ir::{Graph, NodeId};
+
+/// True when kernel `k` (split by rows) may compute matrix product `p` by panels of rows: `p`
+/// is a real 2-D product and no graph output, `k` runs over `p`'s shape with its units on
+/// `p`'s rows (an elementwise kernel of `p`'s shape, or a reduction of an expression of `p`'s
+/// shape over axes other than the first), and `p` reaches `k` only through elementwise nodes
+/// of `p`'s shape fused into `k` alone (no layout op moves its rows, no other kernel reads it).
+pub(crate) fn reads_product_by_rows(g: &Graph, plan: &Plan, k: NodeId, p: NodeId) -> bool {
+    let (pn, kn) = (&g.nodes[p], &g.nodes[k]);
+    if pn.shape.len() != 2 || pn.dtype.is_complex() || g.outputs.contains(&p) {
+        return false;
+    }
+    if plan.sibling[k].is_some() || plan.axis_sum[k].is_some() || plan.absorbed[k] {
+        return false;
+    }
+    let on_rows = match kn.op.reduced_axes() {
+        Some(axes) => !axes.contains(&0) && g.nodes[kn.inputs[0]].shape == pn.shape,
+        None => kn.op.is_elementwise() && kn.shape == pn.shape,
+    };
+    let Ok(live) = g.live() else { return false };
+    if !on_rows {
+        return false;
+    }
+    // Forward from p: every consumer is k, or an elementwise node of p's shape fused into
+    // (computed inline by) its consumers, whose consumers are so in turn.
+    let mut stack = vec![p];
+    let mut seen = vec![false; g.nodes.len()];
+    while let Some(x) = stack.pop() {
+        for (c, node) in g.nodes.iter().enumerate().skip(x + 1) {
+            if !live[c] || c == k || !node.inputs.contains(&x) {
+                continue;
+            }
+            if plan.buffer[c].is_some() || !node.op.is_elementwise() || node.shape != pn.shape {
+                return false;
+            }
+            if !seen[c] {
+                seen[c] = true;
+                stack.push(c);
+            }
+        }
+    }
+    true
+}
