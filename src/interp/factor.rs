@@ -381,23 +381,8 @@ fn eig_symmetric<T: Scalar>(a: MatRef<'_, T>, out: &mut [T], ws: &mut Workspace<
 
 #[cfg(test)]
 mod tests {
+    use super::super::triangular::tests::values;
     use super::*;
-
-    /// `len` reproducible values in `[-1, 1)`, plus `diag` on every `n + 1`-th (a diagonal).
-    fn values(len: usize, seed: u64, n: usize, diag: f64) -> Vec<f64> {
-        let mut s = seed;
-        (0..len)
-            .map(|i| {
-                s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-                let v = (s >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0;
-                if n > 0 && i % (n + 1) == 0 {
-                    v + diag
-                } else {
-                    v
-                }
-            })
-            .collect()
-    }
 
     /// `op` on `a [n, n]` and `b [n, k]` with every operand and the result placed `shift`
     /// elements into its buffer: the result's bits.

@@ -193,7 +193,7 @@ pub(super) fn tri_matmul<T: Scalar>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::ir::LinalgOp;
 
@@ -211,7 +211,7 @@ mod tests {
     }
 
     /// `len` reproducible values in `[-1, 1)`, plus `diag` on every `n + 1`-th (a diagonal).
-    fn values(len: usize, seed: u64, n: usize, diag: f64) -> Vec<f64> {
+    pub(in crate::interp) fn values(len: usize, seed: u64, n: usize, diag: f64) -> Vec<f64> {
         let mut s = seed;
         (0..len)
             .map(|i| {
