@@ -8,14 +8,22 @@
 use super::Plan;
 use crate::ir::{Graph, NodeId};
 
+/// Products summing over more terms than this are written whole: they are bound by their
+/// arithmetic, not by writing and reading their result, and each panel would pack the whole
+/// right operand again (W3's `[256, 784] x [784, 256]` ran 1.3x slower by panels).
+pub(crate) const PANEL_MAX_DEPTH: usize = 64;
+
 /// True when kernel `k` (split by rows) may compute matrix product `p` by panels of rows: `p`
-/// is a real 2-D product and no graph output, `k` runs over `p`'s shape with its units on
+/// is a real 2-D product of depth at most [`PANEL_MAX_DEPTH`] and no graph output, `k` runs over `p`'s shape with its units on
 /// `p`'s rows (an elementwise kernel of `p`'s shape, or a reduction of an expression of `p`'s
 /// shape over axes other than the first), and `p` reaches `k` only through elementwise nodes
 /// of `p`'s shape fused into `k` alone (no layout op moves its rows, no other kernel reads it).
 pub(crate) fn reads_product_by_rows(g: &Graph, plan: &Plan, k: NodeId, p: NodeId) -> bool {
     let (pn, kn) = (&g.nodes[p], &g.nodes[k]);
     if pn.shape.len() != 2 || pn.dtype.is_complex() || g.outputs.contains(&p) {
+        return false;
+    }
+    if g.nodes[pn.inputs[0]].shape.last().is_none_or(|&depth| depth > PANEL_MAX_DEPTH) {
         return false;
     }
     if plan.sibling[k].is_some() || plan.axis_sum[k].is_some() || plan.absorbed[k] {

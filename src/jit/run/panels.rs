@@ -30,6 +30,9 @@ pub(crate) struct Panel {
     pub table_len: usize,
 }
 
+/// Panels at least, where the split's chunks are enlarged to [`PANEL_BYTES`].
+const PANELS_AT_LEAST: usize = 8;
+
 thread_local! {
     /// This thread's panel (8-byte words).
     static PANEL: RefCell<Vec<u64>> = const { RefCell::new(Vec::new()) };
@@ -65,8 +68,9 @@ pub(crate) unsafe fn run_panels(f: ChunkFn, split: &Split, p: &Panel, table: *co
     }
     let shared = Shared(table, run);
     let row_bytes = p.product.n * p.product.dtype.size_of();
-    // A chunk is one panel: the split's rows, or more up to PANEL_BYTES (fewer GEMM calls).
-    let rows = chunk.max(PANEL_BYTES / row_bytes.max(1));
+    // A chunk is one panel: the split's rows, or more up to PANEL_BYTES (fewer GEMM calls)
+    // while there are at least PANELS_AT_LEAST of them (every thread has work).
+    let rows = chunk.max((PANEL_BYTES / row_bytes.max(1)).min(units / PANELS_AT_LEAST));
     (0..units.div_ceil(rows)).into_par_iter().for_each(|c| {
         let (lo, hi) = (c * rows, ((c + 1) * rows).min(units));
         let s = &shared;
