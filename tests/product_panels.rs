@@ -1,7 +1,8 @@
 //! A matrix product that only one chunked kernel reads, row by row (the distances of k-means
 //! before their minimum over each row), is computed by panels of rows inside that kernel's
 //! chunks and never written whole: the same bits for any number of threads, the interpreter's
-//! values to the GEMM bound, and the product kept whole where anything else reads it.
+//! values to the GEMM bound, and the product kept whole where anything else reads it or where
+//! it sums over many terms.
 
 mod common;
 
@@ -98,6 +99,9 @@ fn a_product_that_anything_else_reads_is_written_whole() {
         Ok(vec![cost, g])
     };
     check("k-means and its gradient", grad, args.clone(), 0, 1e-12);
+    // Deep: bound by its arithmetic, written whole by one GEMM call.
+    let deep = (matrix(600, 100, 7), matrix(700, 100, 8));
+    check("product of depth 100", kmeans, deep, 0, 1e-12);
     // Read transposed: its rows are not the reader's units.
     let transposed =
         |(x, c): (DlArray, DlArray)| Ok(vec![x.matmul(&c.transpose()).transpose().exp().sum_axes(&[1], false)]);
