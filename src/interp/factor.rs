@@ -147,11 +147,8 @@ pub(crate) fn one<T: Scalar>(
                 write_rhs(ws, a.ncols(), out);
             }
         }
-        LinalgOp::TriSolve { lower, trans, triangular_rhs: false } => {
-            triangular::tri_solve(a, need_b()?, lower, trans, out, par)
-        }
-        LinalgOp::TriSolve { lower, trans, triangular_rhs: true } => {
-            triangular::tri_solve_triangular(a, need_b()?, lower != trans, trans, out, par)
+        LinalgOp::TriSolve { lower, trans, triangular_rhs } => {
+            triangular::tri_solve(a, need_b()?, (lower, trans, triangular_rhs), out, par)
         }
         LinalgOp::TriMatmul { a: pa, ta, b: pb, tb, out: po } => {
             triangular::tri_matmul((a, pa, ta), (need_b()?, pb, tb), po, out, par)

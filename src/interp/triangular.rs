@@ -17,20 +17,39 @@ impl Scalar for f64 {}
 
 /// `t \ b` (or `t' \ b`) for the triangle `t` of `a`, into `out`, row-major: `b` is copied
 /// there and solved in place, and `a` is read where it lies, through strides (its transpose
-/// too), only its triangle.
+/// too), only its triangle. A `triangular_rhs` (square) is read as the triangle of `op(t)`
+/// only, and so is the solution, zero elsewhere, at a third of the work
+/// ([`solve_triangular_rhs`]).
 pub(super) fn tri_solve<T: Scalar>(
     a: MatRef<'_, T>,
     b: MatRef<'_, T>,
-    lower: bool,
-    trans: bool,
+    (lower, trans, triangular_rhs): (bool, bool, bool),
     out: &mut [T],
     par: Par,
 ) {
     // The triangle of `op(a)` that the solve reads: op(tril(a)) is lower unless transposed.
     let view = if trans { a.transpose() } else { a };
+    let lower = lower != trans;
     let mut x = MatMut::from_row_major_slice_mut(out, b.nrows(), b.ncols());
-    x.copy_from(b);
-    solve_in_place(view, lower != trans, x, par);
+    if !triangular_rhs {
+        x.copy_from(b);
+        return solve_in_place(view, lower, x, par);
+    }
+    x.fill(T::zero());
+    if lower {
+        x.copy_from_triangular_lower(b);
+    } else {
+        x.copy_from_triangular_upper(b);
+    }
+    solve_triangular_rhs(view, lower, x.rb_mut(), par);
+    // The leaves solved the other triangle's zeros into zeros of either sign: it is +0.
+    for i in 0..b.nrows() {
+        for j in 0..b.ncols() {
+            if (lower && j > i) || (!lower && j < i) {
+                x[(i, j)] = T::zero();
+            }
+        }
+    }
 }
 
 /// Right-hand-side columns solved together, on one thread: wider right-hand sides are cut
@@ -68,37 +87,6 @@ fn join(par: Par, f: impl FnOnce() + Send, g: impl FnOnce() + Send) {
 /// Below this order, [`solve_triangular_rhs`] solves a triangular right-hand side as a full
 /// one.
 const TRIANGULAR_RHS_LEAF: usize = 64;
-
-/// `op(t) \ b` for the triangle `t` of `a` and the same triangle of a square `b` (lower when
-/// `lower`, the triangle of `op(t)`), into `out`, row-major, zero outside the triangle, at a
-/// third of the work of a full right-hand side ([`solve_triangular_rhs`]).
-pub(super) fn tri_solve_triangular<T: Scalar>(
-    a: MatRef<'_, T>,
-    b: MatRef<'_, T>,
-    lower: bool,
-    trans: bool,
-    out: &mut [T],
-    par: Par,
-) {
-    let n = a.nrows();
-    let view = if trans { a.transpose() } else { a };
-    let mut x = MatMut::from_row_major_slice_mut(out, n, n);
-    x.fill(T::zero());
-    if lower {
-        x.copy_from_triangular_lower(b);
-    } else {
-        x.copy_from_triangular_upper(b);
-    }
-    solve_triangular_rhs(view, lower, x.rb_mut(), par);
-    // The leaves solved the other triangle's zeros into zeros of either sign: it is +0.
-    for i in 0..n {
-        for j in 0..n {
-            if (lower && j > i) || (!lower && j < i) {
-                x[(i, j)] = T::zero();
-            }
-        }
-    }
-}
 
 /// `x <- t \ x` in place for a triangular `x` of the triangle of `t` (lower when `lower`),
 /// recursively on halves. For a lower one, `[l11 0; l21 l22] [x11 0; x21 x22] = [p11 0; p21
@@ -201,9 +189,8 @@ pub(super) mod tests {
     fn one(op: LinalgOp, a: MatRef<'_, f64>, b: Option<MatRef<'_, f64>>, out: &mut [f64], par: Par) {
         let b = b.expect("a right-hand side");
         match op {
-            LinalgOp::TriSolve { lower, trans, triangular_rhs: false } => tri_solve(a, b, lower, trans, out, par),
-            LinalgOp::TriSolve { lower, trans, triangular_rhs: true } => {
-                tri_solve_triangular(a, b, lower != trans, trans, out, par)
+            LinalgOp::TriSolve { lower, trans, triangular_rhs } => {
+                tri_solve(a, b, (lower, trans, triangular_rhs), out, par)
             }
             LinalgOp::TriMatmul { a: pa, ta, b: pb, tb, out: po } => tri_matmul((a, pa, ta), (b, pb, tb), po, out, par),
             _ => unreachable!("not a triangular kernel"),
