@@ -103,24 +103,19 @@ fn solve_triangular_rhs<T: Scalar>(t: MatRef<'_, T>, lower: bool, x: MatMut<'_, 
     let h = n / 2;
     let (t11, t12, t21, t22) = t.split_at(h, h);
     let (x11, x12, x21, x22) = x.split_at_mut(h, h);
-    // x21 (x12) needs x11 (x22) first; the other diagonal block is independent.
-    if lower {
-        let first_column = move || {
-            let (mut x11, mut x21) = (x11, x21);
-            solve_triangular_rhs(t11, true, x11.rb_mut(), par);
-            subtract_product(x21.rb_mut(), t21, x11.rb(), BlockStructure::TriangularLower, par);
-            solve_in_place(t22, true, x21, par);
-        };
-        join(par, first_column, || solve_triangular_rhs(t22, true, x22, par));
+    // Lower: x21 needs x11 first, x22 is independent; upper: x12 needs x22, x11 is not.
+    let ((t_first, t_off, t_second), (x_first, x_off, x_second), structure) = if lower {
+        ((t11, t21, t22), (x11, x21, x22), BlockStructure::TriangularLower)
     } else {
-        let last_column = move || {
-            let (mut x22, mut x12) = (x22, x12);
-            solve_triangular_rhs(t22, false, x22.rb_mut(), par);
-            subtract_product(x12.rb_mut(), t12, x22.rb(), BlockStructure::TriangularUpper, par);
-            solve_in_place(t11, false, x12, par);
-        };
-        join(par, last_column, || solve_triangular_rhs(t11, false, x11, par));
-    }
+        ((t22, t12, t11), (x22, x12, x11), BlockStructure::TriangularUpper)
+    };
+    let dependent = move || {
+        let (mut x_first, mut x_off) = (x_first, x_off);
+        solve_triangular_rhs(t_first, lower, x_first.rb_mut(), par);
+        subtract_product(x_off.rb_mut(), t_off, x_first.rb(), structure, par);
+        solve_in_place(t_second, lower, x_off, par);
+    };
+    join(par, dependent, || solve_triangular_rhs(t_second, lower, x_second, par));
 }
 
 /// `x <- x - t y` for a full `t` and a triangular `y` (of the given structure).
