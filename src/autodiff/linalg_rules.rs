@@ -49,7 +49,8 @@ pub(crate) fn linalg_vjp(
         LinalgOp::TriSolve { lower, trans, triangular_rhs } => {
             let n = order(a);
             let triangle = |lower: bool| {
-                constant_matrix(n, a, move |i, j| f64::from(u8::from(if lower { j <= i } else { j >= i })))
+                let part = Part::from_lower(lower);
+                constant_matrix(n, a, move |i, j| f64::from(u8::from(part.holds(i, j))))
             };
             let gb = lin(LinalgOp::TriSolve { lower, trans: !trans, triangular_rhs: false }, a, ct);
             let ga = wants[0].then(|| {

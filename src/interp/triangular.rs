@@ -243,22 +243,29 @@ pub(super) mod tests {
         }
     }
 
+    /// The bits of `op` on the row-major `[n, n]` matrices `a` and `b` with parallelism `par`.
+    fn bits(op: LinalgOp, (a, b): (&[f64], &[f64]), n: usize, par: Par) -> Vec<u64> {
+        let mut out = vec![0.0; n * n];
+        one(op, MatRef::from_row_major_slice(a, n, n), Some(MatRef::from_row_major_slice(b, n, n)), &mut out, par);
+        out.iter().map(|v| v.to_bits()).collect()
+    }
+
     #[test]
-    fn triangular_solves_give_the_same_bits_on_any_number_of_threads() {
-        // Wide enough to be cut into column chunks, deep enough to recurse on halves.
+    fn triangular_kernels_give_the_same_bits_on_any_number_of_threads() {
+        // Wide enough to be cut into column chunks, deep enough to recurse on halves, large
+        // enough for faer to split a product among threads.
         let n = 300;
         let (a, b) = (values(n * n, 29, n, n as f64), values(n * n, 31, 0, 0.0));
-        for (lower, trans, triangular_rhs) in
-            [(true, true, true), (false, false, true), (true, false, false), (false, true, false)]
-        {
-            let op = LinalgOp::TriSolve { lower, trans, triangular_rhs };
-            let run = |par: Par| {
-                let mut out = vec![0.0; n * n];
-                let (am, bm) = (MatRef::from_row_major_slice(&a, n, n), MatRef::from_row_major_slice(&b, n, n));
-                one(op, am, Some(bm), &mut out, par);
-                out.iter().map(|v| v.to_bits()).collect::<Vec<u64>>()
-            };
-            assert_eq!(run(Par::Seq), run(Par::rayon(3)), "{op:?}");
+        let solves = [(true, true, true), (false, false, true), (true, false, false), (false, true, false)]
+            .map(|(lower, trans, triangular_rhs)| LinalgOp::TriSolve { lower, trans, triangular_rhs });
+        let products = [
+            (Part::Lower, true, Part::Lower, false, Part::Lower),
+            (Part::Upper, false, Part::Upper, true, Part::Lower),
+            (Part::Full, false, Part::Lower, true, Part::Full),
+        ]
+        .map(|(a, ta, b, tb, out)| LinalgOp::TriMatmul { a, ta, b, tb, out });
+        for op in solves.into_iter().chain(products) {
+            assert_eq!(bits(op, (&a, &b), n, Par::Seq), bits(op, (&a, &b), n, Par::rayon(3)), "{op:?}");
         }
     }
 
@@ -283,15 +290,8 @@ pub(super) mod tests {
                             0.0
                         }
                     };
-                    let run = |par: Par| {
-                        let mut out = vec![f64::NAN; n * n];
-                        let (am, bm) =
-                            (MatRef::from_row_major_slice(&ah, n, n), MatRef::from_row_major_slice(&bh, n, n));
-                        one(op, am, Some(bm), &mut out, par);
-                        out
-                    };
-                    let out = run(Par::Seq);
-                    for (e, &got) in out.iter().enumerate() {
+                    let seq = bits(op, (&ah, &bh), n, Par::Seq);
+                    for (e, got) in seq.iter().map(|&v| f64::from_bits(v)).enumerate() {
                         let (i, j) = (e / n, e % n);
                         let want: f64 = if po.holds(i, j) {
                             (0..n).map(|k| at(&a, pa, ta, i, k) * at(&b, pb, tb, k, j)).sum()
@@ -300,27 +300,9 @@ pub(super) mod tests {
                         };
                         assert!((got - want).abs() <= 1e-12 * n as f64, "{op:?} n={n} ({i}, {j}): {got} vs {want}");
                     }
-                    let threaded: Vec<u64> = run(Par::rayon(3)).iter().map(|v| v.to_bits()).collect();
-                    assert_eq!(threaded, out.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), "{op:?} n={n}");
+                    assert_eq!(bits(op, (&ah, &bh), n, Par::rayon(3)), seq, "{op:?} n={n}");
                 }
             }
-        }
-        // Large enough for faer to split the work among threads: the same bits.
-        let n = 300;
-        let (a, b) = (values(n * n, 11, n, 2.0), values(n * n, 13, 0, 0.0));
-        for (pa, ta, pb, tb, po) in [
-            (Part::Lower, true, Part::Lower, false, Part::Lower),
-            (Part::Upper, false, Part::Upper, true, Part::Lower),
-            (Part::Full, false, Part::Lower, true, Part::Full),
-        ] {
-            let op = LinalgOp::TriMatmul { a: pa, ta, b: pb, tb, out: po };
-            let run = |par: Par| {
-                let mut out = vec![0.0; n * n];
-                let (am, bm) = (MatRef::from_row_major_slice(&a, n, n), MatRef::from_row_major_slice(&b, n, n));
-                one(op, am, Some(bm), &mut out, par);
-                out.iter().map(|v| v.to_bits()).collect::<Vec<u64>>()
-            };
-            assert_eq!(run(Par::Seq), run(Par::rayon(3)), "{op:?}");
         }
     }
 }

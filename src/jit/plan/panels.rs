@@ -33,10 +33,10 @@ pub(crate) fn reads_product_by_rows(g: &Graph, plan: &Plan, k: NodeId, p: NodeId
         Some(axes) => !axes.contains(&0) && g.nodes[kn.inputs[0]].shape == pn.shape,
         None => kn.op.is_elementwise() && kn.shape == pn.shape,
     };
-    let Ok(live) = g.live() else { return false };
     if !on_rows {
         return false;
     }
+    let Ok(live) = g.live() else { return false };
     // Forward from p: every consumer is k, or an elementwise node of p's shape fused into
     // (computed inline by) its consumers, whose consumers are so in turn.
     let mut stack = vec![p];

@@ -76,7 +76,11 @@ pub(crate) unsafe fn run_panels(f: ChunkFn, split: &Split, p: &Panel, table: *co
         let s = &shared;
         // SAFETY: the caller's table holds `p.table_len` entries, and the run's its operands.
         let (mut own, a, b) = unsafe {
-            (std::slice::from_raw_parts(s.0, p.table_len).to_vec(), *s.1.add(p.operands), *s.1.add(p.operands + 1))
+            (
+                smallvec::SmallVec::<[*mut u8; 16]>::from_slice(std::slice::from_raw_parts(s.0, p.table_len)),
+                *s.1.add(p.operands),
+                *s.1.add(p.operands + 1),
+            )
         };
         let mut held =
             PANEL.with(|cell| cell.try_borrow_mut().map(|mut v| std::mem::take(&mut *v)).unwrap_or_default());
