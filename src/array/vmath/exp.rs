@@ -1,11 +1,78 @@
-//! `exp` (fdlibm's `e_exp.c`, branch-free), `expm1` (on `exp`'s reduction and rational, one
-//! formula for every `k`) and `tanh` (Cephes', on `exp`).
+//! `exp` (a table of `2^(j/N)` and a short polynomial, no division; fdlibm's `e_exp.c` made
+//! branch-free for the arguments near overflow and underflow), `expm1` (on fdlibm's reduction
+//! and rational, one formula for every `k`) and `tanh` (Cephes', on `exp`).
 
 use super::{Lanes, Steps};
 
-/// `e^x`: `x = k ln2 + r` (`|r| <= ln2 / 2`, `r = hi - lo`), `e^r` from a rational in `r`,
-/// scaled by `2^k` in two steps (a subnormal result is rounded once).
+/// `e^x`: the table-driven path ([`exp_by_table`]) where `|x|` is below the table's bound, else
+/// (overflow, underflow, subnormal results, NaN: a branch taken when some lane needs it)
+/// fdlibm's reduction ([`exp_by_halves`]).
 pub fn exp<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+    let t = l.prec().exp.table;
+    let y = exp_by_table(l, x);
+    let ax = l.abs(x);
+    let fast = l.c(t.fast);
+    let slow = l.not_lt(ax, fast);
+    let [y] = l.when_any(slow, [y], |l| [exp_by_halves(l, x)]);
+    y
+}
+
+/// `e^x` for `|x|` below the table's bound: `x = (k/N) ln2 + r`, `e^x = s (1 + t) e^r` with
+/// `2^(k/N) = s (1 + t)` from the table, as `s + s (t + r + r^2 P(r))`. Other arguments give
+/// garbage (every index stays in the table).
+fn exp_by_table<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+    let p = l.prec();
+    let t = p.exp.table;
+    let inv = l.c(t.inv_ln2_n);
+    let z = l.mul(x, inv);
+    let (k, shifted) = l.round(z);
+    let ki = l.bits(shifted);
+    let (hi, lo) = (l.c(t.neg_ln2_n.0), l.c(t.neg_ln2_n.1));
+    let khi = l.mul(k, hi);
+    let r = l.add(x, khi);
+    let klo = l.mul(k, lo);
+    let r = l.add(r, klo);
+    let mask = l.ci((1 << t.bits) - 1);
+    let j = l.iand(ki, mask);
+    let top = l.shl(ki, p.mant - t.bits);
+    let (tail, s) = l.gather_pair(t.pairs, j);
+    let sb = l.bits(s);
+    let sb = l.iadd(sb, top);
+    let scale = l.float(sb);
+    let rr = l.mul(r, r);
+    let poly = estrin(l, r, rr, t.poly);
+    let q = l.mul(rr, poly);
+    let tr = l.add(tail, r);
+    let tmp = l.add(tr, q);
+    let st = l.mul(scale, tmp);
+    l.add(scale, st)
+}
+
+/// `c[0] + x c[1] + x^2 (c[2] + x c[3]) + ...` (pairs, then Horner in `x^2 = xx`).
+fn estrin<L: Lanes>(l: &mut L, x: L::F, xx: L::F, c: &[f64]) -> L::F {
+    let mut acc = None;
+    for pair in c.chunks(2).rev() {
+        let mut v = l.c(pair[0]);
+        if let Some(&c1) = pair.get(1) {
+            let c1 = l.c(c1);
+            let t = l.mul(x, c1);
+            v = l.add(v, t);
+        }
+        acc = Some(match acc {
+            None => v,
+            Some(a) => {
+                let t = l.mul(xx, a);
+                l.add(v, t)
+            }
+        });
+    }
+    acc.expect("a polynomial has coefficients")
+}
+
+/// `e^x` by fdlibm's `e_exp.c`, branch-free: `x = k ln2 + r` (`|r| <= ln2 / 2`, `r = hi - lo`),
+/// `e^r` from a rational in `r`, scaled by `2^k` in two steps (a subnormal result is rounded
+/// once); overflow, underflow and NaN exact.
+fn exp_by_halves<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().exp;
     // Arguments beyond the thresholds compute garbage (no trap), replaced below; a NaN
     // propagates through every step.

@@ -8,7 +8,10 @@
 //! the same instructions.
 //!
 //! The algorithms are FreeBSD's (fdlibm's, as musl and the `libm` crate carry them) made
-//! branch-free: every path is computed and the result selected. One exception, the reduction of
+//! branch-free: every path is computed and the result selected. `exp` is ARM's
+//! optimized-routines' table-driven one (`exp_table.rs`, entries read by
+//! [`Lanes::gather_pair`]; no division, about 30 operations a vector against fdlibm's 45 and a
+//! division), fdlibm's under a branch for `|x|` from 708 on (87 for `f32`) and NaN. The reduction of
 //! `sin`, `cos` and `tan` arguments beyond `2^20 pi/2` (`f64`; `2^12 pi/2` for `f32`) by `pi/2` to the
 //! last bit (Payne-Hanek, `pio2.rs`, a table of the bits of `2/pi` read by [`Lanes::gather`]):
 //! it runs under one branch, taken when some lane needs it ([`Lanes::when_any`]), and its
@@ -37,6 +40,7 @@ mod asin;
 mod atan;
 mod erf;
 mod exp;
+mod exp_table;
 mod hyperbolic;
 mod log;
 mod pio2;
@@ -84,6 +88,8 @@ pub trait Lanes {
     fn neg(&mut self, a: Self::F) -> Self::F;
     /// `a < b`.
     fn lt(&mut self, a: Self::F, b: Self::F) -> Self::M;
+    /// `!(a < b)`: `a >= b`, or either is NaN.
+    fn not_lt(&mut self, a: Self::F, b: Self::F) -> Self::M;
     /// `a <= b`.
     fn le(&mut self, a: Self::F, b: Self::F) -> Self::M;
     /// `a == b`.
@@ -112,6 +118,8 @@ pub trait Lanes {
     fn ushr(&mut self, a: Self::I, s: u32) -> Self::I;
     /// `tab[i]` in each lane, `i` an index within the table.
     fn gather(&mut self, tab: Table, i: Self::I) -> Self::F;
+    /// Entries `2i` and `2i + 1` of `tab` in each lane (one load of the pair where it can).
+    fn gather_pair(&mut self, tab: Table, i: Self::I) -> (Self::F, Self::F);
     /// `m ? slow : fast` in each lane, where `slow` is computed only when `m` holds in some
     /// lane (one branch around it): the rare path of an algorithm.
     fn when_any<const N: usize>(
@@ -278,6 +286,10 @@ macro_rules! scalar_lanes {
                 a < b
             }
             #[inline(always)]
+            fn not_lt(&mut self, a: $t, b: $t) -> bool {
+                a >= b || a.is_nan() || b.is_nan()
+            }
+            #[inline(always)]
             fn le(&mut self, a: $t, b: $t) -> bool {
                 a <= b
             }
@@ -337,6 +349,13 @@ macro_rules! scalar_lanes {
             fn gather(&mut self, tab: Table, i: $i) -> $t {
                 match tab {
                     Table::$tab(t) => t[i as usize],
+                    _ => unreachable!("a table of another precision"),
+                }
+            }
+            #[inline(always)]
+            fn gather_pair(&mut self, tab: Table, i: $i) -> ($t, $t) {
+                match tab {
+                    Table::$tab(t) => (t[2 * i as usize], t[2 * i as usize + 1]),
                     _ => unreachable!("a table of another precision"),
                 }
             }

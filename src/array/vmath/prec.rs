@@ -5,6 +5,7 @@
 #![allow(clippy::excessive_precision, clippy::approx_constant)]
 
 use super::erf::{ErfConsts, ERF_F32, ERF_F64};
+use super::exp_table::{ExpTable, EXP_TABLE_F32, EXP_TABLE_F64};
 use super::pio2::{TABLE_F32, TABLE_F64};
 
 /// A float of bits `b` (f64).
@@ -121,6 +122,8 @@ pub struct HugeConsts {
 
 /// The constants of `exp`.
 pub struct ExpConsts {
+    /// The table-driven path.
+    pub table: &'static ExpTable,
     /// `ln 2` in two parts (`k * hi` exact).
     pub ln2: (f64, f64),
     /// `1 / ln 2`.
@@ -250,6 +253,7 @@ pub static F64: Prec = Prec {
     two_mant: 4503599627370496.0,
     two_mant_bits: 0x4330_0000_0000_0000,
     exp: ExpConsts {
+        table: &EXP_TABLE_F64,
         ln2: (6.93147180369123816490e-01, 1.90821492927058770002e-10),
         inv_ln2: 1.44269504088896338700e+00,
         p: &[
@@ -417,6 +421,7 @@ pub static F32: Prec = Prec {
     two_mant: 8388608.0,
     two_mant_bits: 0x4b00_0000,
     exp: ExpConsts {
+        table: &EXP_TABLE_F32,
         ln2: (s(0x3f31_7200), s(0x35bf_be8e)),
         inv_ln2: s(0x3fb8_aa3b),
         p: &[1.6666625440e-1f32 as f64, -2.7667332906e-3f32 as f64],

@@ -237,8 +237,7 @@ impl KernelEmitter<'_, '_> {
         let a = self.b.ins().load(v, f, at, 0);
         let b = self.b.ins().load(v, f, at, 16);
         // f64: [r0 i0] [r1 i1]; f32: [r0 i0 r1 i1] [r2 i2 r3 i3].
-        let (re, im) = if v == types::F64X2 { (EVEN64, ODD64) } else { (EVEN32, ODD32) };
-        (self.shuffle(v, a, b, re), self.shuffle(v, a, b, im))
+        (self.even_lanes(v, a, b), self.odd_lanes(v, a, b))
     }
 
     /// Stores vectors of real and imaginary parts as consecutive complex elements at `at`.
@@ -250,6 +249,16 @@ impl KernelEmitter<'_, '_> {
         let f = MemFlagsData::new().with_notrap();
         self.b.ins().store(f, a, at, 0);
         self.b.ins().store(f, b, at, 16);
+    }
+
+    /// The even elements of `a` then of `b` (vectors of type `v`).
+    pub(crate) fn even_lanes(&mut self, v: Type, a: Value, b: Value) -> Value {
+        self.shuffle(v, a, b, if v == types::F64X2 { EVEN64 } else { EVEN32 })
+    }
+
+    /// The odd elements of `a` then of `b` (vectors of type `v`).
+    pub(crate) fn odd_lanes(&mut self, v: Type, a: Value, b: Value) -> Value {
+        self.shuffle(v, a, b, if v == types::F64X2 { ODD64 } else { ODD32 })
     }
 
     /// A two-vector byte shuffle of vectors of type `v`.

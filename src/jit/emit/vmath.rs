@@ -63,6 +63,9 @@ impl Lanes for Clif<'_, '_, '_> {
     fn lt(&mut self, a: Value, b: Value) -> Value {
         self.k.b.ins().fcmp(FloatCC::LessThan, a, b)
     }
+    fn not_lt(&mut self, a: Value, b: Value) -> Value {
+        self.k.b.ins().fcmp(FloatCC::UnorderedOrGreaterThanOrEqual, a, b)
+    }
     fn le(&mut self, a: Value, b: Value) -> Value {
         self.k.b.ins().fcmp(FloatCC::LessThanOrEqual, a, b)
     }
@@ -117,6 +120,37 @@ impl Lanes for Clif<'_, '_, '_> {
         }
         out.expect("a vector has lanes")
     }
+    fn gather_pair(&mut self, tab: Table, i: Value) -> (Value, Value) {
+        if !self.ty.is_vector() {
+            let (i0, i1) = self.pair_indices(i);
+            return (self.load(tab, i0), self.load(tab, i1));
+        }
+        // Each lane's pair is one load of twice the element's width; the pairs of all lanes
+        // fill two vectors, whose even and odd elements are the two results.
+        let lanes = self.ty.lane_count() as u8;
+        let pair_ty = if self.ty.lane_type() == types::F64 { types::F64X2 } else { types::F64 };
+        let mut halves = [None, None];
+        for lane in 0..lanes {
+            let il = self.k.b.ins().extractlane(i, lane);
+            let at = self.address(tab, il, 2);
+            let v = self.k.b.ins().load(pair_ty, MemFlagsData::trusted().with_readonly(), at, 0);
+            if pair_ty.is_vector() {
+                halves[lane as usize] = Some(v);
+                continue;
+            }
+            // f32 pairs: two per f64x2, lanes 0-1 in the first, 2-3 in the second.
+            let (h, at_lane) = ((lane / 2) as usize, lane % 2);
+            halves[h] = Some(match halves[h] {
+                None => self.k.b.ins().scalar_to_vector(types::F64X2, v),
+                Some(acc) => self.k.b.ins().insertlane(acc, v, at_lane),
+            });
+        }
+        let [a, b] = halves.map(|h| h.expect("a vector has lanes"));
+        let le = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
+        let a = self.k.b.ins().bitcast(self.ty, le, a);
+        let b = self.k.b.ins().bitcast(self.ty, le, b);
+        (self.k.even_lanes(self.ty, a, b), self.k.odd_lanes(self.ty, a, b))
+    }
     fn when_any<const N: usize>(
         &mut self,
         m: Value,
@@ -147,16 +181,29 @@ impl Lanes for Clif<'_, '_, '_> {
 impl Clif<'_, '_, '_> {
     /// One element of a table at integer index `i` (a scalar of the integer lane type).
     fn load(&mut self, tab: Table, i: Value) -> Value {
+        let at = self.address(tab, i, 1);
+        // The table is a static of the program, never written.
+        self.k.b.ins().load(self.ty.lane_type(), MemFlagsData::trusted().with_readonly(), at, 0)
+    }
+
+    /// The address of element `i * stride` of a table (`i` a scalar of the integer lane type).
+    fn address(&mut self, tab: Table, i: Value, stride: i64) -> Value {
         let (base, size) = match tab {
             Table::F64(t) => (t.as_ptr() as i64, 8),
             Table::F32(t) => (t.as_ptr() as i64, 4),
         };
         let b = &mut self.k.b;
         let i = if b.func.dfg.value_type(i) == types::I64 { i } else { b.ins().uextend(types::I64, i) };
-        let off = b.ins().imul_imm_u(i, size);
-        let at = b.ins().iadd_imm_s(off, base);
-        // The table is a static of the program, never written.
-        b.ins().load(self.ty.lane_type(), MemFlagsData::trusted().with_readonly(), at, 0)
+        let off = b.ins().imul_imm_u(i, size * stride);
+        b.ins().iadd_imm_s(off, base)
+    }
+
+    /// The indices `2i` and `2i + 1` (scalars).
+    fn pair_indices(&mut self, i: Value) -> (Value, Value) {
+        let b = &mut self.k.b;
+        let i0 = b.ins().iadd(i, i);
+        let i1 = b.ins().iadd_imm_s(i0, 1);
+        (i0, i1)
     }
 }
 
