@@ -84,10 +84,10 @@ pub mod internals {
     /// The branch-free transcendentals (`array/vmath`), on one `f32` or `f64`: [`Scalar`](vmath::Scalar)
     /// is their [`Lanes`](vmath::Lanes) on scalars: the kernels of the `Polynomial` rows (`exp`,
     /// `ln`, `ln_1p`, `expm1`, `sin`, `cos`, `tan`, `tanh`, `asin`, `acos`, `atan`, `atan2`, `asinh`,
-    /// `acosh`, `atanh`, `erf`).
+    /// `acosh`, `atanh`, `erf`; `pow` on `f64` lanes, `f32` is evaluated widened).
     pub mod vmath {
         pub use crate::array::vmath::{
-            acos, acosh, asin, asinh, atan, atan2, atanh, cos, erf, exp, expm1, ln, ln_1p, sin, tan, tanh, Lanes,
+            acos, acosh, asin, asinh, atan, atan2, atanh, cos, erf, exp, expm1, ln, ln_1p, pow, sin, tan, tanh, Lanes,
             Scalar,
         };
     }

@@ -15,12 +15,16 @@
 //! checked against `libm`); `atan` by one Newton step from `libm`'s value on those `sin` and
 //! `cos`; `asin`, `acos` and `atan2` likewise (`inverse_ref.rs`); `asinh`, `acosh` and `atanh` by their
 //! logarithms in double-double (`inverse_ref.rs`, on the Newton step of `log`), series near 0;
-//! `erf` by its series and continued fraction (`erf_ref.rs`, checked against `libm`).
+//! `erf` by its series and continued fraction (`erf_ref.rs`, checked against `libm`); `pow` as
+//! `e^(y ln |x|)` with the logarithm's Newton step and the product in double-double
+//! (`pow_ref.rs`).
 //! Errors are in units of the last place of the true value (the subnormal ulp below the normal
-//! range). Bounds: `exp`, `log`, `sin`, `cos`, `atan`, `asin`, `acos` 1 ulp; `tan`, `expm1`,
-//! `log1p`, `tanh`, `erf`, `asinh`, `acosh`, `atanh`, `atan2` 2 ulp. The binary rows (`atan2`)
-//! run on pairs: every pair of special arguments (libm's value exactly where one is a zero, an
-//! infinity or NaN), every pair of binades, and the edges of their reductions.
+//! range). Bounds: `exp`, `log`, `sin`, `cos`, `atan`, `asin`, `acos`, `pow` 1 ulp; `tan`, `expm1`,
+//! `log1p`, `tanh`, `erf`, `asinh`, `acosh`, `atanh`, `atan2` 2 ulp. The binary rows
+//! (`atan2`, `pow`) run on pairs: every pair of special arguments (libm's value exactly where one
+//! is a zero, an infinity or NaN, or where libm's value is one), every pair of binades, and the edges
+//! of their reductions (for `pow`, `y log2 |x|` up to both thresholds, `x` near `±1`, negative
+//! `x` with integer `y`).
 
 use cranegrad::internals::{interp, jit, Data, Num, RealNum};
 use cranegrad::ir::{BinaryOp, Graph, Lowering, Op, UnaryOp};
@@ -32,6 +36,8 @@ use std::sync::Arc;
 mod erf_ref;
 #[path = "transcendental_ulps/inverse_ref.rs"]
 mod inverse_ref;
+#[path = "transcendental_ulps/pow_ref.rs"]
+mod pow_ref;
 #[path = "transcendental_ulps/trig_ref.rs"]
 mod trig_ref;
 
@@ -627,7 +633,11 @@ fn compiled_agrees(g: &Graph, inputs: &[Arc<Data>], name: &str, d: DType, single
     };
     let (w, h) = (bits(&want[0]), bits(&got[0]));
     let bad = w.iter().zip(&h).position(|(a, b)| a != b);
-    assert!(bad.is_none(), "{name} {d}: JIT and interpreter differ at element {bad:?}");
+    assert!(
+        bad.is_none(),
+        "{name} {d}: JIT and interpreter differ at element {bad:?}: {:x?}",
+        bad.map(|i| (w[i], h[i]))
+    );
 }
 
 /// The JIT's code (vector lanes and the scalar remainder) against the interpreter, bit for bit.
@@ -798,6 +808,8 @@ struct BinaryCase {
     name: &'static str,
     op: BinaryOp,
     bound: f64,
+    /// Every pair of these is checked first.
+    specials: &'static [f64],
     f64: fn(f64, f64) -> f64,
     f32: fn(f32, f32) -> f32,
     reference: fn(f64, f64) -> Reference,
@@ -825,8 +837,8 @@ const BINARY_SPECIALS: [f64; 16] = [
     1.401298464324817e-45,
 ];
 
-fn binary_specials() -> Vec<(f64, f64)> {
-    BINARY_SPECIALS.iter().flat_map(|&a| BINARY_SPECIALS.iter().map(move |&b| (a, b))).collect()
+fn binary_specials(specials: &'static [f64]) -> Vec<(f64, f64)> {
+    specials.iter().flat_map(|&a| specials.iter().map(move |&b| (a, b))).collect()
 }
 
 /// `(y, x)`: every pair of binades, the working range, ratios near the bounds of `atan`'s
@@ -854,22 +866,36 @@ fn atan2_points(rng: &mut Rng, single: bool) -> (f64, f64) {
 }
 
 fn binary_cases() -> Vec<BinaryCase> {
-    vec![BinaryCase {
-        name: "atan2",
-        op: BinaryOp::Atan2,
-        bound: 2.0,
-        f64: RealNum::atan2,
-        f32: RealNum::atan2,
-        reference: inverse_ref::ref_atan2,
-        libm: libm::atan2,
-        points: atan2_points,
-    }]
+    vec![
+        BinaryCase {
+            name: "atan2",
+            op: BinaryOp::Atan2,
+            bound: 2.0,
+            specials: &BINARY_SPECIALS,
+            f64: RealNum::atan2,
+            f32: RealNum::atan2,
+            reference: inverse_ref::ref_atan2,
+            libm: libm::atan2,
+            points: atan2_points,
+        },
+        BinaryCase {
+            name: "pow",
+            op: BinaryOp::Pow,
+            bound: 1.0,
+            specials: &pow_ref::POW_SPECIALS,
+            f64: Num::pow,
+            f32: Num::pow,
+            reference: pow_ref::ref_pow,
+            libm: libm::pow,
+            points: pow_ref::pow_points,
+        },
+    ]
 }
 
 fn binary_worst(c: &BinaryCase, single: bool) -> (f64, (f64, f64)) {
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15 ^ c.name.len() as u64 ^ single as u64);
     let (mut worst, mut at) = (0.0f64, (0.0, 0.0));
-    for p in binary_specials().into_iter().map(Some).chain(std::iter::repeat_n(None, POINTS)) {
+    for p in binary_specials(c.specials).into_iter().map(Some).chain(std::iter::repeat_n(None, POINTS)) {
         let (a, b) = p.unwrap_or_else(|| (c.points)(&mut rng, single));
         // A zero, an infinity or NaN among the operands: libm's value, exactly (for atan2, the
         // quadrants' multiples of pi/4).
@@ -942,7 +968,7 @@ fn binary_transcendentals_within_their_ulp_bounds() {
 fn binary_jit_agrees(c: &BinaryCase, single: bool) {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d ^ c.name.len() as u64);
     let n = 4099;
-    let mut pairs = binary_specials();
+    let mut pairs = binary_specials(c.specials);
     let k = pairs.len();
     pairs.extend((k..n).map(|_| (c.points)(&mut rng, single)));
     let column = |j: usize| -> (DType, Data) {

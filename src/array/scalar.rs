@@ -177,7 +177,8 @@ macro_rules! real {
                 }
             }
             fn pow(self, p: Self) -> Self {
-                <$t>::powf(self, p)
+                // `f32` in `f64`, rounded once more (exact widening, one narrowing).
+                vmath::pow(&mut vmath::Scalar::<f64>::default(), self as f64, p as f64) as $t
             }
             fn abs(self) -> Self {
                 <$t>::abs(self)

@@ -100,8 +100,8 @@ macro_rules! binary_primitives {
             Mul "mul" same(times) real: Inline, complex: Inline;
             /// `a / b`.
             Div "div" same(over) real: Inline, complex: Host;
-            /// `a ^ b`.
-            Pow "pow" same(pow) real: Host, complex: Host;
+            /// `a ^ b` (real: within 1 ulp, `f32` evaluated in `f64`; special values as C99's `pow`).
+            Pow "pow" same(pow) real: Polynomial, complex: Host;
             /// The larger, ignoring NaN (MATLAB); real only.
             Max "max" real(maximum) real: Inline, complex: Undefined;
             /// The smaller, ignoring NaN (MATLAB); real only.

@@ -11,8 +11,9 @@
 //!   every `x`. Not `x + 0`: `-0 + 0` is `+0`.
 //! - `x - 0` -> `x` (both parts `+0`): `x - 0 = x + (-0)`. Not `x - (-0)`.
 //! - `(-0) - x` -> `neg x` (both parts `-0`): `-0 - x = -x` for every `x`, zeros included.
-//! - `pow(x, 1)` -> `x` (real dtypes): `powf(x, 1) = x` (the library's error is below one ulp
-//!   and `x` is representable).
+//! - `pow(x, 1)` -> `x` (real dtypes): the real kernel (`array/vmath/pow.rs`) returns `x` itself
+//!   for `y = 1`: its error is below one ulp and `x` is representable, and the lanes it leaves
+//!   to fdlibm's path (infinities, zeros, negative `x`) select `x` (NaN stays NaN).
 //! - `neg(neg x)`, `conj(conj x)` -> `x`; `conj x`, `real x` -> `x` for real `x`.
 //! - `cast` to the operand's dtype -> `x` (the kernel returns a copy).
 //! - `reshape` to the operand's shape -> `x`; `reshape(reshape x)` -> one `reshape`.

@@ -9,7 +9,7 @@ use super::{Lanes, Steps};
 /// fdlibm's reduction ([`exp_by_halves`]).
 pub fn exp<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let t = l.prec().exp.table;
-    let y = exp_by_table(l, x);
+    let y = exp_by_table(l, x, None);
     let ax = l.abs(x);
     let fast = l.c(t.fast);
     let slow = l.not_lt(ax, fast);
@@ -17,10 +17,10 @@ pub fn exp<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     y
 }
 
-/// `e^x` for `|x|` below the table's bound: `x = (k/N) ln2 + r`, `e^x = s (1 + t) e^r` with
-/// `2^(k/N) = s (1 + t)` from the table, as `s + s (t + r + r^2 P(r))`. Other arguments give
-/// garbage (every index stays in the table).
-fn exp_by_table<L: Lanes>(l: &mut L, x: L::F) -> L::F {
+/// `e^(x + tail)` for `|x|` below the table's bound (`|tail|` below `2^-8 / N`, or none):
+/// `x = (k/N) ln2 + r`, `e^x = s (1 + t) e^r` with `2^(k/N) = s (1 + t)` from the table, as
+/// `s + s (t + r + r^2 P(r))`. Other arguments give garbage (every index stays in the table).
+pub(super) fn exp_by_table<L: Lanes>(l: &mut L, x: L::F, tail: Option<L::F>) -> L::F {
     let p = l.prec();
     let t = p.exp.table;
     let inv = l.c(t.inv_ln2_n);
@@ -32,17 +32,21 @@ fn exp_by_table<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let r = l.add(x, khi);
     let klo = l.mul(k, lo);
     let r = l.add(r, klo);
+    let r = match tail {
+        Some(t) => l.add(r, t),
+        None => r,
+    };
     let mask = l.ci((1 << t.bits) - 1);
     let j = l.iand(ki, mask);
     let top = l.shl(ki, p.mant - t.bits);
-    let (tail, s) = l.gather_pair(t.pairs, j);
+    let (tab_tail, s) = l.gather_pair(t.pairs, j);
     let sb = l.bits(s);
     let sb = l.iadd(sb, top);
     let scale = l.float(sb);
     let rr = l.mul(r, r);
     let poly = estrin(l, r, rr, t.poly);
     let q = l.mul(rr, poly);
-    let tr = l.add(tail, r);
+    let tr = l.add(tab_tail, r);
     let tmp = l.add(tr, q);
     let st = l.mul(scale, tmp);
     l.add(scale, st)
@@ -102,7 +106,7 @@ fn exp_by_halves<L: Lanes>(l: &mut L, x: L::F) -> L::F {
 
 /// `y 2^k` for an integer `k` (a float) whose halves give normal powers of two: `(y 2^k1) 2^k2`,
 /// one rounding.
-fn scale<L: Lanes>(l: &mut L, y: L::F, k: L::F) -> L::F {
+pub(super) fn scale<L: Lanes>(l: &mut L, y: L::F, k: L::F) -> L::F {
     let half = l.c(0.5);
     let h = l.mul(k, half);
     let (k1, _) = l.round(h);

@@ -17,9 +17,12 @@
 //! it runs under one branch, taken when some lane needs it ([`Lanes::when_any`]), and its
 //! result is selected in those lanes only, so the bits do not depend on the neighbours. Measured
 //! accuracy (`tests/transcendental_ulps.rs`, 10^6 points a function; every `f32` for `sin`,
-//! `cos` and `tan` in an ignored test): `exp`, `log`, `sin`, `cos`, `asin`, `acos` and `atan`
-//! within 1 ulp, `tan`, `expm1`, `log1p`, `tanh`, `erf`, `asinh`, `acosh`, `atanh` and `atan2`
-//! within 2 ulp, special values exact.
+//! `cos` and `tan` in an ignored test): `exp`, `log`, `sin`, `cos`, `asin`, `acos`, `atan` and
+//! `pow` within 1 ulp, `tan`, `expm1`, `log1p`, `tanh`, `erf`, `asinh`, `acosh`, `atanh` and
+//! `atan2` within 2 ulp, special values exact. `pow` (`pow.rs`) is ARM's table-driven one too
+//! (`log |x|` from a table, `e^(y log |x|)` on `exp`'s table), fdlibm's made branch-free
+//! (`pow_fdlibm.rs`) under a branch for zeros, subnormal, negative and infinite `x`, NaN and
+//! results near overflow or underflow; its `f32` is evaluated in `f64` and rounded once more.
 //! `erf` runs each of its four intervals of `|x|` under such a branch (their rationals and the
 //! tail's `exp` are too many operations to compute all four in every lane).
 //!
@@ -44,6 +47,9 @@ mod exp_table;
 mod hyperbolic;
 mod log;
 mod pio2;
+mod pow;
+mod pow_fdlibm;
+mod pow_table;
 mod prec;
 mod trig;
 
@@ -53,6 +59,7 @@ pub use erf::erf;
 pub use exp::{exp, expm1, tanh};
 pub use hyperbolic::{acosh, asinh, atanh};
 pub use log::{ln, ln_1p};
+pub use pow::pow;
 pub use prec::{Prec, Table, F32, F64};
 pub use trig::{cos, sin, tan};
 

@@ -27,8 +27,17 @@ impl Lanes for Clif<'_, '_, '_> {
         self.prec
     }
     fn c(&mut self, x: f64) -> Value {
-        let elem = self.ty.lane_type();
-        self.k.real_const(elem, x)
+        // Of `ty`, which is not the kernel's vector type where `f32` runs widened.
+        let c = if self.ty.lane_type() == types::F32 {
+            self.k.b.ins().f32const(x as f32)
+        } else {
+            self.k.b.ins().f64const(x)
+        };
+        if self.ty.is_vector() {
+            self.k.b.ins().splat(self.ty, c)
+        } else {
+            c
+        }
     }
     fn ci(&mut self, x: u64) -> Value {
         let lane = self.int.lane_type();
@@ -257,9 +266,49 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
     /// `d`, operands `x` and `y` of one type.
     pub(crate) fn binary_polynomial(&mut self, op: BinaryOp, d: DType, x: Value, y: Value) -> Result<Value> {
         let Some(p) = op.polynomial_real() else { return Err(jerr(format!("{} has no polynomial", op.name()))) };
+        if p == PolynomialBinary::Pow && d == DType::F32 {
+            return self.widened(x, y, |k, x, y| k.binary_polynomial(op, DType::F64, x, y));
+        }
         let mut l = self.lanes(op.name(), d, x)?;
         Ok(match p {
             PolynomialBinary::Atan2 => vmath::atan2(&mut l, x, y),
+            PolynomialBinary::Pow => vmath::pow(&mut l, x, y),
         })
+    }
+
+    /// `f(x, y)` of `f32` operands (a scalar or `f32x4` lanes) evaluated on their exact `f64`
+    /// widenings (`f64x2` halves) and rounded back, as the interpreter's `f32` kernel does.
+    fn widened(
+        &mut self,
+        x: Value,
+        y: Value,
+        mut f: impl FnMut(&mut Self, Value, Value) -> Result<Value>,
+    ) -> Result<Value> {
+        if !self.b.func.dfg.value_type(x).is_vector() {
+            let (xw, yw) = (self.b.ins().fpromote(types::F64, x), self.b.ins().fpromote(types::F64, y));
+            let r = f(self, xw, yw)?;
+            return Ok(self.b.ins().fdemote(types::F32, r));
+        }
+        let mut halves = [None, None];
+        for (h, half) in halves.iter_mut().enumerate() {
+            let (xh, yh) = if h == 0 { (x, y) } else { (self.high_half(x), self.high_half(y)) };
+            let (xw, yw) = (self.b.ins().fvpromote_low(xh), self.b.ins().fvpromote_low(yh));
+            let r = f(self, xw, yw)?;
+            *half = Some(self.b.ins().fvdemote(r));
+        }
+        let [lo, hi] = halves.map(|h| h.expect("two halves"));
+        // Each demoted half holds its two lanes in its low 64 bits.
+        let le = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
+        let (lo, hi) = (self.b.ins().bitcast(types::F64X2, le, lo), self.b.ins().bitcast(types::F64X2, le, hi));
+        let r = self.even_lanes(types::F64X2, lo, hi);
+        Ok(self.b.ins().bitcast(types::F32X4, le, r))
+    }
+
+    /// Lanes 2 and 3 of an `f32x4` moved to lanes 0 and 1.
+    fn high_half(&mut self, v: Value) -> Value {
+        let le = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
+        let w = self.b.ins().bitcast(types::F64X2, le, v);
+        let h = self.odd_lanes(types::F64X2, w, w);
+        self.b.ins().bitcast(types::F32X4, le, h)
     }
 }
