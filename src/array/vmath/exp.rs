@@ -4,9 +4,9 @@
 
 use super::{Lanes, Steps};
 
-/// `e^x`: the table-driven path ([`exp_by_table`]) where `|x|` is below the table's bound, else
+/// `e^x`: the table-driven path (`exp_by_table`) where `|x|` is below the table's bound, else
 /// (overflow, underflow, subnormal results, NaN: a branch taken when some lane needs it)
-/// fdlibm's reduction ([`exp_by_halves`]).
+/// fdlibm's reduction (`exp_by_halves`).
 pub fn exp<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let t = l.prec().exp.table;
     let y = exp_by_table(l, x, None);
