@@ -4,7 +4,7 @@
 // The coefficients are written as fdlibm publishes them (more digits than the type holds).
 #![allow(clippy::excessive_precision)]
 
-use super::exp::exp;
+use super::exp::exp_by_table;
 use super::{Lanes, Steps};
 
 /// The constants of `erf`, fdlibm's (`s_erf.c`, `s_erff.c`); each rational `P(u) / Q(u)` with
@@ -83,7 +83,8 @@ fn erf_tail<L: Lanes>(l: &mut L, ax: L::F) -> L::F {
     let c = l.c(0.5625);
     let a = l.sub(nz, c);
     let a = l.add(a, q);
-    let e = exp(l, a);
+    // Above -37 for `|x|` below 6: `exp`'s table path (other lanes' values are discarded).
+    let e = exp_by_table(l, a, None);
     let r = l.div(e, ax);
     l.sub(one, r)
 }

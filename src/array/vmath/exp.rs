@@ -177,7 +177,8 @@ fn expm1_tail<L: Lanes>(l: &mut L, r: L::F) -> L::F {
     l.div(rc, den)
 }
 
-/// `tanh x` (Cephes' `tanh`): `1 - 2 / (e^(2|x|) + 1)` from `|x| = big` on, below it
+/// `tanh x` (Cephes' `tanh`): `1 - 2 / (e^(2|x|) + 1)` from `|x| = big` on (`exp`'s table path,
+/// no branch), below it
 /// `|x| + |x| z P(z) / Q(z)`, `z = x^2`; one division, of the numerator and denominator each
 /// lane needs; the sign of `x` restored.
 pub fn tanh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
@@ -185,7 +186,12 @@ pub fn tanh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let ax = l.abs(x);
     let two = l.c(2.0);
     let a2 = l.mul(two, ax);
-    let e = exp(l, a2);
+    // From `2|x| = 80` on, `2 / (e^(2|x|) + 1)` is below half an ulp of 1 in either precision:
+    // the argument is capped there, inside `exp`'s table path (a NaN passes, replaced below).
+    let cap = l.c(80.0);
+    let over = l.lt(cap, a2);
+    let a2 = l.sel(over, cap, a2);
+    let e = exp_by_table(l, a2, None);
     let one = l.c(1.0);
     let e1 = l.add(e, one);
     let z = l.mul(ax, ax);
