@@ -12,6 +12,7 @@ mod bits;
 mod calls;
 mod cse;
 mod dce;
+mod extremes;
 mod fold;
 mod pads;
 mod products;

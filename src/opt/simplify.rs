@@ -46,6 +46,8 @@
 //! - A constant operand of an elementwise op whose elements all have the same bits becomes a
 //!   scalar constant with those bits, when the other operands still give the result's shape
 //!   (the backend then sees an immediate instead of an array).
+//! - `reduce_max` or `reduce_min` of a real vector of at least 2^18 elements -> the same over
+//!   rows of 4,096, then over the rows' results (and the tail's): see the `extremes` module.
 //!
 //! A constant operand counts when every element has the same bits, seen through `broadcast`
 //! and `reshape` of a constant. Rules on `x` fire only when `x` has the node's exact dtype and
@@ -53,8 +55,8 @@
 //!
 //! Deliberately left out, because they change results:
 //! - `x * 0` -> `0` (NaN and infinities give NaN; `-x * 0` is `-0`).
-//! - `pow(x, 2)` -> `x * x`: glibc's `pow` is not correctly rounded (about 6 in 10^4 random
-//!   doubles differ from `x * x` in the last bit).
+//! - `pow(x, 2)` -> `x * x`: the real kernel's `pow` is not correctly rounded (within an ulp;
+//!   where `x * x` is not a float it may give the other neighbour).
 //! - `pow(x, 0.5)` -> `sqrt x`: they differ at `-0` and `-inf`; `pow(x, -1)` -> `recip x`,
 //!   same rounding issue as `pow(x, 2)`.
 //! - `reduce_sum` over axes of length 1 -> `reshape`: the kernel adds to a `+0` start, so a
@@ -65,6 +67,7 @@
 
 use super::bits::first_element;
 use super::dce::prune;
+use super::extremes;
 use super::pads;
 use super::products;
 use super::rewrite::Rewriter;
@@ -340,6 +343,7 @@ fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<Node
         Op::Pad { shape, slices } => pad_rule(rw, shape, slices, n, x[0]),
         Op::Concat(_) if x.len() == 1 => Ok(same(rw, x[0], n)),
         op if op.reduced_axes().is_some_and(|a| a.is_empty()) => Ok(same(rw, x[0], n)),
+        Op::ReduceMax(_) | Op::ReduceMin(_) => extremes::by_rows(rw, n, x),
         // The graph the optimizer sees is differentiated already: only the value is left.
         Op::CustomVjp(_) => Ok(same(rw, x[0], n)),
         Op::Select => select_rule(rw, n, x),
