@@ -1,7 +1,7 @@
-//! The maximum or minimum of a long vector as one over rows, then over the rows' results:
-//! `reduce_max(x)` of `x [n]` -> `max(reduce_max(reduce_max(reshape(x[..q B], [q, B]), [1])),
-//! reduce_max(x[q B..]))` with rows of `B` elements (the last term only where `B` does not
-//! divide `n`). A reduction to one element is one loop, on one thread; a reduction of rows is
+//! The maximum or minimum of every element of a large array as one over rows, then over the
+//! rows' results: `reduce_max(x)` of `x [n]` (an array of more axes read as one) ->
+//! `max(reduce_max(reduce_max(reshape(x[..q B], [q, B]), [1])), reduce_max(x[q B..]))` with rows
+//! of `B` elements (the last term only where `B` does not divide `n`). A reduction to one element is one loop, on one thread; a reduction of rows is
 //! cut into chunks of rows that run on every core (`jit/plan/split.rs`). Exact: a maximum or
 //! minimum does not depend on the order of its elements, NaN and signed zeros included
 //! (`RealNum::maximum`, `RealNum::minimum`; the binary `max` and `min` fold the same way).
@@ -26,10 +26,13 @@ pub(super) fn by_rows(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Optio
         _ => return Ok(None),
     };
     let shape = &rw.node(x[0]).shape;
-    if !matches!(n.dtype, DType::F32 | DType::F64) || shape.len() != 1 || axes[..] != [0] || shape[0] < BY_ROWS_FROM {
+    let len: usize = shape.iter().product();
+    let every_axis = axes.len() == shape.len() && axes.iter().enumerate().all(|(i, &a)| a == i);
+    if !matches!(n.dtype, DType::F32 | DType::F64) || !every_axis || len < BY_ROWS_FROM {
         return Ok(None);
     }
-    let len = shape[0];
+    let vector = if shape.len() == 1 { x[0] } else { rw.push(Op::Reshape(vec![len]), vec![x[0]], n.region)? };
+    let x = [vector];
     let (rows, whole) = (len / ROW, len / ROW * ROW);
     let reduce = |axes: Vec<usize>| if combine == BinaryOp::Max { Op::ReduceMax(axes) } else { Op::ReduceMin(axes) };
     let head = if whole == len { x[0] } else { rw.push(Op::Slice(vec![span(0, whole)]), vec![x[0]], n.region)? };

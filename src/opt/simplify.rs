@@ -46,8 +46,9 @@
 //! - A constant operand of an elementwise op whose elements all have the same bits becomes a
 //!   scalar constant with those bits, when the other operands still give the result's shape
 //!   (the backend then sees an immediate instead of an array).
-//! - `reduce_max` or `reduce_min` of a real vector of at least 2^18 elements -> the same over
-//!   rows of 4,096, then over the rows' results (and the tail's): see the `extremes` module.
+//! - `reduce_max` or `reduce_min` of every element of a real array of at least 2^18 -> the
+//!   same over rows of 4,096, then over the rows' results (and the tail's): see the `extremes`
+//!   module.
 //!
 //! A constant operand counts when every element has the same bits, seen through `broadcast`
 //! and `reshape` of a constant. Rules on `x` fire only when `x` has the node's exact dtype and
