@@ -30,8 +30,6 @@ struct PowConsts {
     pub cp: (f64, f64, f64),
     /// `ln 2`, its leading part (few bits) and the rest.
     pub lg2: (f64, f64, f64),
-    /// `P1, P2, ...`: `exp`'s rational.
-    pub p: &'static [f64],
     /// `-(width of the exponent range - log2(the largest float + half an ulp))`: at `z` =
     /// `over`, the margin of overflow.
     pub ovt: f64,
@@ -66,13 +64,6 @@ static POW_F64: PowConsts = PowConsts {
     ],
     cp: (9.61796693925975554329e-01, 9.61796700954437255859e-01, -7.02846165095275826516e-09),
     lg2: (6.93147180559945286227e-01, 6.93147182464599609375e-01, -1.90465429995776804525e-09),
-    p: &[
-        1.66666666666666019037e-01,
-        -2.77777777770155933842e-03,
-        6.61375632143793436117e-05,
-        -1.65339022054652515390e-06,
-        4.13813679705723846039e-08,
-    ],
     ovt: 8.0085662595372944372e-17,
     over: 1024.0,
     under: -1075.0,
@@ -242,7 +233,8 @@ fn exp2<L: Lanes>(l: &mut L, p_h: L::F, p_l: L::F, z: L::F) -> L::F {
     let zu = l.sub(z, u);
     let w = l.sub(v, zu);
     let tt = l.mul(z, z);
-    let poly = l.horner(tt, p.p);
+    // `exp`'s rational (fdlibm's `P1..P5`, shared with `e_exp.c`).
+    let poly = l.horner(tt, l.prec().exp.p);
     let tp = l.mul(tt, poly);
     let t1 = l.sub(z, tp);
     let zt = l.mul(z, t1);
