@@ -263,12 +263,18 @@ impl KernelEmitter<'_, '_> {
 
     /// A two-vector byte shuffle of vectors of type `v`.
     fn shuffle(&mut self, v: Type, a: Value, b: Value, mask: [u8; 16]) -> Value {
-        let le = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
-        let a = self.b.ins().bitcast(types::I8X16, le, a);
-        let b = self.b.ins().bitcast(types::I8X16, le, b);
+        let a = self.reinterpret(types::I8X16, a);
+        let b = self.reinterpret(types::I8X16, b);
         let m = self.b.func.dfg.immediates.push(cranelift_codegen::ir::ConstantData::from(&mask[..]));
         let r = self.b.ins().shuffle(a, b, m);
-        self.b.ins().bitcast(v, le, r)
+        self.reinterpret(v, r)
+    }
+
+    /// The bits of vector `v` as a vector of type `ty`, whose lanes may be of another width
+    /// (little-endian order: lane 0 holds the lowest bytes).
+    pub(crate) fn reinterpret(&mut self, ty: Type, v: Value) -> Value {
+        let le = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
+        self.b.ins().bitcast(ty, le, v)
     }
 
     /// `c ? x : y` per lane: a `select` on a scalar condition, a `bitselect` on a vector mask.

@@ -155,9 +155,7 @@ impl Lanes for Clif<'_, '_, '_> {
             });
         }
         let [a, b] = halves.map(|h| h.expect("a vector has lanes"));
-        let le = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
-        let a = self.k.b.ins().bitcast(self.ty, le, a);
-        let b = self.k.b.ins().bitcast(self.ty, le, b);
+        let (a, b) = (self.k.reinterpret(self.ty, a), self.k.reinterpret(self.ty, b));
         (self.k.even_lanes(self.ty, a, b), self.k.odd_lanes(self.ty, a, b))
     }
     fn when_any<const N: usize>(
@@ -298,17 +296,15 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
         }
         let [lo, hi] = halves.map(|h| h.expect("two halves"));
         // Each demoted half holds its two lanes in its low 64 bits.
-        let le = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
-        let (lo, hi) = (self.b.ins().bitcast(types::F64X2, le, lo), self.b.ins().bitcast(types::F64X2, le, hi));
+        let (lo, hi) = (self.reinterpret(types::F64X2, lo), self.reinterpret(types::F64X2, hi));
         let r = self.even_lanes(types::F64X2, lo, hi);
-        Ok(self.b.ins().bitcast(types::F32X4, le, r))
+        Ok(self.reinterpret(types::F32X4, r))
     }
 
     /// Lanes 2 and 3 of an `f32x4` moved to lanes 0 and 1.
     fn high_half(&mut self, v: Value) -> Value {
-        let le = MemFlagsData::new().with_endianness(cranelift_codegen::ir::Endianness::Little);
-        let w = self.b.ins().bitcast(types::F64X2, le, v);
+        let w = self.reinterpret(types::F64X2, v);
         let h = self.odd_lanes(types::F64X2, w, w);
-        self.b.ins().bitcast(types::F32X4, le, h)
+        self.reinterpret(types::F32X4, h)
     }
 }
