@@ -6,7 +6,11 @@
 //! (with and without its own threads) and the `gemm` crate. Products of at least
 //! [`PARALLEL_MIN_WORK`] multiply-adds run on rayon's pool; smaller ones stay on the caller's
 //! thread, since waking the pool costs about 15 us on the 2-core machine the benches run on.
-//! faer splits a product among threads by blocks of the result only, never along the summed
+//! A large product of at least 128 rows is cut by its shape into halves of its rows (at least
+//! 64 each), each multiplied by faer on one thread, the halves side by side: on that machine
+//! faer's own split of a `[256, 784] x [784, 256]` product took 1.21-1.24 ms in some processes
+//! and 1.64-1.72 ms in others, the halves 1.30-1.37 ms in every one. Other large products use
+//! faer's threads, which split by blocks of the result only. Neither way splits the summed
 //! axis, so a product has the same bits for any number of threads (`tests/gemm.rs` checks
 //! it). Complex products call matrixmultiply's `cgemm`/`zgemm`, as the interpreter does.
 //!
@@ -24,6 +28,7 @@
 
 use crate::array::DType;
 use faer::{MatMut, MatRef};
+use rayon::prelude::*;
 
 /// Row and column strides (in elements) of an `[rows, cols]` operand stored row-major, or
 /// stored as its `[cols, rows]` transpose.
@@ -148,15 +153,6 @@ unsafe fn clear_upper_vector_state() {
 /// Real products with at least this many multiply-adds (`m k n`) run on rayon's pool.
 pub(crate) const PARALLEL_MIN_WORK: usize = 1 << 24;
 
-/// The parallelism of a real `[m, k] x [k, n]` product: rayon's whole pool when it is large.
-fn parallelism(m: usize, k: usize, n: usize) -> faer::Par {
-    if m.saturating_mul(k).saturating_mul(n) >= PARALLEL_MIN_WORK {
-        faer::Par::rayon(0)
-    } else {
-        faer::Par::Seq
-    }
-}
-
 /// A real scalar faer multiplies.
 trait RealGemm: faer::traits::ComplexField + Copy + ndarray::LinalgScalar {
     /// The multiplicative identity.
@@ -171,7 +167,55 @@ impl RealGemm for f64 {
     const ONE: Self = 1.0;
 }
 
-/// One real product through faer, from raw pointers and element strides.
+/// One real product through faer with parallelism `par`, from raw pointers and element strides.
+///
+/// # Safety
+/// As for [`matmul`], for one matrix of each operand.
+unsafe fn real_with<T: RealGemm>(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: (*const u8, isize, isize),
+    b: (*const u8, isize, isize),
+    c: *mut u8,
+    par: faer::Par,
+) {
+    // SAFETY: the caller guarantees the matrices these pointers and strides describe; `c` is
+    // row-major `[m, n]` and written only through this view.
+    let (av, bv, cv) = unsafe {
+        (
+            MatRef::from_raw_parts(a.0 as *const T, m, k, a.1, a.2),
+            MatRef::from_raw_parts(b.0 as *const T, k, n, b.1, b.2),
+            MatMut::from_raw_parts_mut(c as *mut T, m, n, n as isize, 1),
+        )
+    };
+    faer::linalg::matmul::matmul(cv, faer::Accum::Replace, av, bv, T::ONE, par);
+}
+
+/// Rows of a part of a large product, at least.
+const PART_ROWS: usize = 64;
+
+/// Parts a large product is cut into, at most (eight parts of a `[256, 784] x [784, 256]`
+/// product made W3 slower than two).
+const PARTS: usize = 2;
+
+/// The pointers of one product, shared with the pool's threads.
+#[derive(Clone, Copy)]
+struct Operands {
+    a: (*const u8, isize, isize),
+    b: (*const u8, isize, isize),
+    c: *mut u8,
+}
+// SAFETY: the parts of one product write disjoint rows of `c` and only read `a` and `b`; the
+// pointers outlive the parallel loop, which joins before the product returns.
+unsafe impl Sync for Operands {}
+// SAFETY: as for `Sync`: only the pointer values move between threads.
+unsafe impl Send for Operands {}
+
+/// One real product: a large one with at least `2 PART_ROWS` rows as up to [`PARTS`] parts of
+/// rows (cut by its shape alone) multiplied on one thread each, the parts on rayon's pool;
+/// another large one by faer's own threads; a small one on the caller's thread (see the
+/// module's documentation).
 ///
 /// # Safety
 /// As for [`matmul`], for one matrix of each operand.
@@ -183,14 +227,25 @@ unsafe fn real<T: RealGemm>(
     b: (*const u8, isize, isize),
     c: *mut u8,
 ) {
-    // SAFETY: the caller guarantees the matrices these pointers and strides describe; `c` is
-    // row-major `[m, n]` and written only through this view.
-    let (av, bv, cv) = unsafe {
-        (
-            MatRef::from_raw_parts(a.0 as *const T, m, k, a.1, a.2),
-            MatRef::from_raw_parts(b.0 as *const T, k, n, b.1, b.2),
-            MatMut::from_raw_parts_mut(c as *mut T, m, n, n as isize, 1),
-        )
-    };
-    faer::linalg::matmul::matmul(cv, faer::Accum::Replace, av, bv, T::ONE, parallelism(m, k, n));
+    let large = m.saturating_mul(k).saturating_mul(n) >= PARALLEL_MIN_WORK;
+    if !large || m < 2 * PART_ROWS {
+        let par = if large { faer::Par::rayon(0) } else { faer::Par::Seq };
+        // SAFETY: the caller's guarantee.
+        unsafe { real_with::<T>(m, k, n, a, b, c, par) };
+        return;
+    }
+    let rows = m.div_ceil(PARTS).max(PART_ROWS);
+    let ops = &Operands { a, b, c };
+    (0..m.div_ceil(rows)).into_par_iter().for_each(|part| {
+        let Operands { a, b, c } = *ops;
+        let (r0, r1) = (part * rows, ((part + 1) * rows).min(m));
+        let size = std::mem::size_of::<T>() as isize;
+        // SAFETY: rows `r0..r1` of `op(a)` start `r0` row strides into `a`, and of `c` `r0 n`
+        // elements into it; each part writes only its own rows of `c`.
+        unsafe {
+            let ap = a.0.offset(r0 as isize * a.1 * size);
+            let cp = c.offset((r0 * n) as isize * size);
+            real_with::<T>(r1 - r0, k, n, (ap, a.1, a.2), b, cp, faer::Par::Seq);
+        }
+    });
 }
