@@ -122,45 +122,59 @@ macro_rules! real {
             fn one() -> Self {
                 1.0
             }
+            #[inline(always)]
             fn exp(self) -> Self {
                 vmath::exp(&mut vmath::Scalar::<$t>::default(), self)
             }
+            #[inline(always)]
             fn ln(self) -> Self {
                 vmath::ln(&mut vmath::Scalar::<$t>::default(), self)
             }
+            #[inline(always)]
             fn sin(self) -> Self {
                 vmath::sin(&mut vmath::Scalar::<$t>::default(), self)
             }
+            #[inline(always)]
             fn cos(self) -> Self {
                 vmath::cos(&mut vmath::Scalar::<$t>::default(), self)
             }
+            #[inline(always)]
             fn tan(self) -> Self {
                 vmath::tan(&mut vmath::Scalar::<$t>::default(), self)
             }
+            #[inline(always)]
             fn tanh(self) -> Self {
                 vmath::tanh(&mut vmath::Scalar::<$t>::default(), self)
             }
+            #[inline(always)]
             fn ln_1p(self) -> Self {
                 vmath::ln_1p(&mut vmath::Scalar::<$t>::default(), self)
             }
+            #[inline(always)]
             fn exp_m1(self) -> Self {
                 vmath::expm1(&mut vmath::Scalar::<$t>::default(), self)
             }
+            #[inline(always)]
             fn asin(self) -> Self {
                 vmath::asin(&mut vmath::Scalar::<$t>::default(), self)
             }
+            #[inline(always)]
             fn acos(self) -> Self {
                 vmath::acos(&mut vmath::Scalar::<$t>::default(), self)
             }
+            #[inline(always)]
             fn atan(self) -> Self {
                 vmath::atan(&mut vmath::Scalar::<$t>::default(), self)
             }
+            #[inline(always)]
             fn asinh(self) -> Self {
                 vmath::asinh(&mut vmath::Scalar::<$t>::default(), self)
             }
+            #[inline(always)]
             fn acosh(self) -> Self {
                 vmath::acosh(&mut vmath::Scalar::<$t>::default(), self)
             }
+            #[inline(always)]
             fn atanh(self) -> Self {
                 vmath::atanh(&mut vmath::Scalar::<$t>::default(), self)
             }
@@ -176,6 +190,7 @@ macro_rules! real {
                     self * 0.0
                 }
             }
+            #[inline(always)]
             fn pow(self, p: Self) -> Self {
                 // `f32` in `f64`, rounded once more (exact widening, one narrowing).
                 vmath::pow(&mut vmath::Scalar::<f64>::default(), self as f64, p as f64) as $t
@@ -195,6 +210,7 @@ macro_rules! real {
         }
         impl RealNum for $t {
             type Complex = Complex<$t>;
+            #[inline(always)]
             fn erf(self) -> Self {
                 vmath::erf(&mut vmath::Scalar::<$t>::default(), self)
             }
@@ -207,6 +223,7 @@ macro_rules! real {
             fn round(self) -> Self {
                 <$t>::round(self)
             }
+            #[inline(always)]
             fn atan2(self, o: Self) -> Self {
                 vmath::atan2(&mut vmath::Scalar::<$t>::default(), self, o)
             }

@@ -1,12 +1,13 @@
 //! Kernels of the elementwise primitives: unary, binary, compare, select, cast.
 
+use crate::array::cpu::with_cpu_features;
 use crate::array::{pool, Data, Element, Num, RealNum};
 use crate::error::{Error, Result};
 use crate::ir::kernels::{
     BinaryVisitor, CompareVisitor, EqualityCompare, OrderingCompare, RealBinary, RealUnary, SameBinary, SameUnary,
     ToComplexBinary, ToRealUnary, UnaryVisitor,
 };
-use crate::ir::{broadcast_shapes, BinaryOp, CmpOp, UnaryOp};
+use crate::ir::{broadcast_shapes, BinaryOp, CmpOp, Lowering, UnaryOp};
 use ndarray::{ArrayD, IxDyn, Zip};
 
 /// `f` applied to `x` and `y` broadcast together (numpy rules).
@@ -58,20 +59,69 @@ pub(crate) fn zip2_pooled<A: Copy, B: Copy, C: Element>(
 
 /// `u` on a real array: one loop with the kernel inlined (the op is matched once, outside).
 fn unary_real<T: RealNum>(u: UnaryOp, a: &ArrayD<T>) -> Data {
-    struct OnReal<'a, T>(&'a ArrayD<T>);
+    struct OnReal<'a, T>(&'a ArrayD<T>, bool);
     impl<T: RealNum> UnaryVisitor for OnReal<'_, T> {
         type Output = Data;
         fn same<K: SameUnary>(self) -> Data {
-            T::into_data(pool::map(self.0, K::apply::<T>))
+            T::into_data(map(self.0, K::apply::<T>, self.1))
         }
         fn to_real<K: ToRealUnary>(self) -> Data {
-            T::into_data(pool::map(self.0, K::apply::<T>))
+            T::into_data(map(self.0, K::apply::<T>, self.1))
         }
         fn real<K: RealUnary>(self) -> Data {
-            T::into_data(pool::map(self.0, K::apply::<T>))
+            T::into_data(map(self.0, K::apply::<T>, self.1))
         }
     }
-    u.visit(OnReal(a))
+    u.visit(OnReal(a, u.lowering(false) == Lowering::Polynomial))
+}
+
+/// `f` on every element of `a`. For a transcendental (`on_cpu`), a plain loop compiled for the
+/// CPU's features (`array/cpu.rs`), with `f` inlined into it; other kernels as `pool::map`.
+fn map<S: Copy, T: Element>(a: &ArrayD<S>, f: impl Fn(S) -> T, on_cpu: bool) -> ArrayD<T> {
+    match a.as_slice() {
+        Some(s) if on_cpu => pool::array(a.shape(), |v| {
+            with_cpu_features(
+                #[inline(always)]
+                || {
+                    for &x in s {
+                        v.push(f(x));
+                    }
+                },
+            )
+        }),
+        _ => pool::map(a, f),
+    }
+}
+
+/// [`zip2_pooled`]; for a transcendental (`on_cpu`) on operands of one shape, or one operand a
+/// single element, a plain loop compiled for the CPU's features, as [`map`].
+fn zip<A: Copy, B: Copy, C: Element>(
+    x: &ArrayD<A>,
+    y: &ArrayD<B>,
+    f: impl Fn(A, B) -> C,
+    on_cpu: bool,
+) -> Result<ArrayD<C>> {
+    let (xs, ys) = (x.as_slice(), y.as_slice());
+    let single = |n: usize, d: usize, of: &[usize]| n == 1 && d <= of.len();
+    let (shape, n) = match (xs, ys) {
+        (Some(xs), Some(ys)) if on_cpu && x.shape() == y.shape() => (x.shape(), xs.len().max(ys.len())),
+        (Some(_), Some(ys)) if on_cpu && single(x.len(), x.ndim(), y.shape()) => (y.shape(), ys.len()),
+        (Some(xs), Some(_)) if on_cpu && single(y.len(), y.ndim(), x.shape()) => (x.shape(), xs.len()),
+        _ => return zip2_pooled(x, y, f),
+    };
+    let (xs, ys) = (xs.unwrap_or_default(), ys.unwrap_or_default());
+    let at = |s: &[A], i: usize| if s.len() == 1 { s[0] } else { s[i] };
+    let bt = |s: &[B], i: usize| if s.len() == 1 { s[0] } else { s[i] };
+    Ok(pool::array(shape, |v| {
+        with_cpu_features(
+            #[inline(always)]
+            || {
+                for i in 0..n {
+                    v.push(f(at(xs, i), bt(ys, i)));
+                }
+            },
+        )
+    }))
 }
 
 /// `u` on a complex array (`Err` for real-only ops).
@@ -105,20 +155,20 @@ pub(crate) fn unary(u: UnaryOp, a: &Data) -> Result<Data> {
 
 /// `b` on real arrays.
 fn binary_real<T: RealNum>(b: BinaryOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<Data> {
-    struct OnReal<'a, T>(&'a ArrayD<T>, &'a ArrayD<T>);
+    struct OnReal<'a, T>(&'a ArrayD<T>, &'a ArrayD<T>, bool);
     impl<T: RealNum> BinaryVisitor for OnReal<'_, T> {
         type Output = Result<Data>;
         fn same<K: SameBinary>(self) -> Result<Data> {
-            Ok(T::into_data(zip2_pooled(self.0, self.1, K::apply::<T>)?))
+            Ok(T::into_data(zip(self.0, self.1, K::apply::<T>, self.2)?))
         }
         fn real<K: RealBinary>(self) -> Result<Data> {
-            Ok(T::into_data(zip2_pooled(self.0, self.1, K::apply::<T>)?))
+            Ok(T::into_data(zip(self.0, self.1, K::apply::<T>, self.2)?))
         }
         fn to_complex<K: ToComplexBinary>(self) -> Result<Data> {
             Ok(<T::Complex as Element>::into_data(zip2_pooled(self.0, self.1, K::apply::<T>)?))
         }
     }
-    b.visit(OnReal(x, y))
+    b.visit(OnReal(x, y, b.lowering(false) == Lowering::Polynomial))
 }
 
 /// `b` on complex arrays (`Err` for real-only ops).

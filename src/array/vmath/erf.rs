@@ -31,6 +31,7 @@ pub struct ErfConsts {
 /// exponential as two (`e^(-z^2 - 0.5625)` with `z` the high half of `|x|`, and of the rest);
 /// here one, of the rounded sum: its error, at most a few ulps of `e^...`, is scaled by
 /// `erfc |x| / erf |x|` (below 0.09) in the result.
+#[inline(always)]
 pub fn erf<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().erf;
     let ax = l.abs(x);
@@ -67,6 +68,7 @@ pub fn erf<L: Lanes>(l: &mut L, x: L::F) -> L::F {
 
 /// `erf |x|` for `1.25 <= |x| < 6`: `1 - e^(-x^2 - 0.5625 + P(w) / Q(w)) / |x|`, `w = 1 / x^2`,
 /// the coefficients of `|x| < 1 / 0.35` or of beyond.
+#[inline(always)]
 fn erf_tail<L: Lanes>(l: &mut L, ax: L::F) -> L::F {
     let p = &l.prec().erf;
     let one = l.c(1.0);

@@ -7,6 +7,7 @@ use super::{Lanes, Steps};
 /// `e^x`: the table-driven path (`exp_by_table`) where `|x|` is below the table's bound, else
 /// (overflow, underflow, subnormal results, NaN: a branch taken when some lane needs it)
 /// fdlibm's reduction (`exp_by_halves`).
+#[inline(always)]
 pub fn exp<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let t = l.prec().exp.table;
     let y = exp_by_table(l, x, None);
@@ -20,18 +21,17 @@ pub fn exp<L: Lanes>(l: &mut L, x: L::F) -> L::F {
 /// `e^(x + tail)` for `|x|` below the table's bound (`|tail|` below `2^-8 / N`, or none):
 /// `x = (k/N) ln2 + r`, `e^x = s (1 + t) e^r` with `2^(k/N) = s (1 + t)` from the table, as
 /// `s + s (t + r + r^2 P(r))`. Other arguments give garbage (every index stays in the table).
+#[inline(always)]
 pub(super) fn exp_by_table<L: Lanes>(l: &mut L, x: L::F, tail: Option<L::F>) -> L::F {
     let p = l.prec();
     let t = p.exp.table;
-    let inv = l.c(t.inv_ln2_n);
-    let z = l.mul(x, inv);
-    let (k, shifted) = l.round(z);
+    let (inv, shift) = (l.c(t.inv_ln2_n), l.c(p.shift));
+    let shifted = l.mul_add(x, inv, shift);
+    let k = l.sub(shifted, shift);
     let ki = l.bits(shifted);
     let (hi, lo) = (l.c(t.neg_ln2_n.0), l.c(t.neg_ln2_n.1));
-    let khi = l.mul(k, hi);
-    let r = l.add(x, khi);
-    let klo = l.mul(k, lo);
-    let r = l.add(r, klo);
+    let r = l.mul_add(k, hi, x);
+    let r = l.mul_add(k, lo, r);
     let r = match tail {
         Some(t) => l.add(r, t),
         None => r,
@@ -45,29 +45,25 @@ pub(super) fn exp_by_table<L: Lanes>(l: &mut L, x: L::F, tail: Option<L::F>) -> 
     let scale = l.float(sb);
     let rr = l.mul(r, r);
     let poly = estrin(l, r, rr, t.poly);
-    let q = l.mul(rr, poly);
     let tr = l.add(tab_tail, r);
-    let tmp = l.add(tr, q);
-    let st = l.mul(scale, tmp);
-    l.add(scale, st)
+    let tmp = l.mul_add(rr, poly, tr);
+    l.mul_add(scale, tmp, scale)
 }
 
-/// `c[0] + x c[1] + x^2 (c[2] + x c[3]) + ...` (pairs, then Horner in `x^2 = xx`).
+/// `c[0] + x c[1] + x^2 (c[2] + x c[3]) + ...` (pairs, then Horner in `x^2 = xx`), each step
+/// a fused multiply-add.
+#[inline(always)]
 fn estrin<L: Lanes>(l: &mut L, x: L::F, xx: L::F, c: &[f64]) -> L::F {
     let mut acc = None;
     for pair in c.chunks(2).rev() {
         let mut v = l.c(pair[0]);
         if let Some(&c1) = pair.get(1) {
             let c1 = l.c(c1);
-            let t = l.mul(x, c1);
-            v = l.add(v, t);
+            v = l.mul_add(x, c1, v);
         }
         acc = Some(match acc {
             None => v,
-            Some(a) => {
-                let t = l.mul(xx, a);
-                l.add(v, t)
-            }
+            Some(a) => l.mul_add(xx, a, v),
         });
     }
     acc.expect("a polynomial has coefficients")
@@ -181,6 +177,7 @@ fn expm1_tail<L: Lanes>(l: &mut L, r: L::F) -> L::F {
 /// no branch), below it
 /// `|x| + |x| z P(z) / Q(z)`, `z = x^2`; one division, of the numerator and denominator each
 /// lane needs; the sign of `x` restored.
+#[inline(always)]
 pub fn tanh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().tanh;
     let ax = l.abs(x);

@@ -85,6 +85,8 @@ pub trait Lanes {
     fn sub(&mut self, a: Self::F, b: Self::F) -> Self::F;
     /// `a * b`.
     fn mul(&mut self, a: Self::F, b: Self::F) -> Self::F;
+    /// `a * b + c`, rounded once (a fused multiply-add).
+    fn mul_add(&mut self, a: Self::F, b: Self::F, c: Self::F) -> Self::F;
     /// `a / b`.
     fn div(&mut self, a: Self::F, b: Self::F) -> Self::F;
     /// `sqrt a` (correctly rounded).
@@ -271,6 +273,10 @@ macro_rules! scalar_lanes {
             #[inline(always)]
             fn mul(&mut self, a: $t, b: $t) -> $t {
                 a * b
+            }
+            #[inline(always)]
+            fn mul_add(&mut self, a: $t, b: $t, c: $t) -> $t {
+                a.mul_add(b, c)
             }
             #[inline(always)]
             fn div(&mut self, a: $t, b: $t) -> $t {

@@ -36,6 +36,7 @@ const HIGH: u64 = !0 << 27;
 const FAST: f64 = 708.0;
 
 /// `x^y` (C99's `pow`) on `f64` lanes.
+#[inline(always)]
 pub fn pow<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> L::F {
     let (hi, lo) = log_parts(l, x);
     let yb = l.bits(y);

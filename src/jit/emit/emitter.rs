@@ -9,7 +9,7 @@ use crate::array::DType;
 use crate::error::{Error, Result};
 use crate::ir::{BinaryOp, Graph, NodeId};
 use crate::jit::plan::Plan;
-use cranelift_codegen::ir::{types, AbiParam, FuncRef, InstBuilder, Signature, StackSlot, Type, Value};
+use cranelift_codegen::ir::{types, AbiParam, Block, FuncRef, InstBuilder, Signature, StackSlot, Type, Value};
 use cranelift_frontend::FunctionBuilder;
 use cranelift_jit::JITModule;
 use cranelift_module::{FuncId, Module};
@@ -94,6 +94,14 @@ pub(crate) fn chunk_signature(module: &JITModule) -> Signature {
     sig
 }
 
+/// A kernel's first version's way out to its second (`versions.rs`).
+pub(crate) struct RareLanes {
+    /// The second version's first block.
+    pub(crate) again: Block,
+    /// Whether any rare path was met.
+    pub(crate) met: bool,
+}
+
 /// Emits one native function: a run of kernels, each a loop nest over its output whose body
 /// evaluates the node's fused expression at one index.
 pub(crate) struct KernelEmitter<'a, 'b> {
@@ -132,6 +140,8 @@ pub(crate) struct KernelEmitter<'a, 'b> {
     /// In a chunk function, the run-time range `[lo, hi)` of the partitioned (outermost) loop,
     /// taken by the first loop emitted.
     pub(crate) range: Option<(Value, Value)>,
+    /// While a kernel's first version is emitted, its way out to the second (`versions.rs`).
+    pub(crate) rare_lanes: Option<RareLanes>,
 }
 
 impl<'a, 'b> KernelEmitter<'a, 'b> {
@@ -163,6 +173,7 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
             short_vectors: false,
             span: (0, 0),
             range: None,
+            rare_lanes: None,
         }
     }
 

@@ -51,11 +51,13 @@ impl KernelEmitter<'_, '_> {
             self.ptrs.clear();
             self.memo.clear();
             let group = self.reductions_alike(&roots[at..]);
-            if group > 1 {
-                self.emit_reduce_group(bufs, &roots[at..at + group])?;
-            } else {
-                self.emit_kernel(bufs, roots[at])?;
-            }
+            self.with_rare_paths_apart(|k| {
+                if group > 1 {
+                    k.emit_reduce_group(bufs, &roots[at..at + group])
+                } else {
+                    k.emit_kernel(bufs, roots[at])
+                }
+            })?;
             at += group.max(1);
         }
         self.b.ins().return_(&[]);
@@ -78,6 +80,23 @@ impl KernelEmitter<'_, '_> {
             // The runtime writes the combined sum through the table's first entry.
             self.table.push(self.plan.buffer[root].ok_or_else(|| jerr("a sum without a buffer"))?);
         }
+        self.with_rare_paths_apart(|k| k.emit_chunk(bufs, root, split, (lo, hi, part)))?;
+        self.b.ins().return_(&[]);
+        self.b.seal_all_blocks();
+        let cfg = self.module.target_config();
+        self.b.finalize(cfg);
+        Ok(())
+    }
+
+    /// The body of a chunk function (`emit_chunk_function`): units or blocks `lo..hi` of kernel
+    /// `root`, a sum's partials at `part`.
+    fn emit_chunk(
+        &mut self,
+        bufs: Value,
+        root: NodeId,
+        split: &Split,
+        (lo, hi, part): (Value, Value, Value),
+    ) -> Result<()> {
         match split {
             Split::Rows { .. } => {
                 self.range = Some((lo, hi));
@@ -112,10 +131,6 @@ impl KernelEmitter<'_, '_> {
                 self.sum_chunk(&red, lo, hi, part)?;
             }
         }
-        self.b.ins().return_(&[]);
-        self.b.seal_all_blocks();
-        let cfg = self.module.target_config();
-        self.b.finalize(cfg);
         Ok(())
     }
 

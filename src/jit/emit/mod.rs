@@ -8,7 +8,8 @@
 //! (`expr.rs`), per-op scalar lowering (`lower.rs`), reductions (`reduce.rs`) in blocked order
 //! (`sum.rs`), a 1-D kernel written in its sibling sum's loop (`sibling.rs`), a sum over one
 //! axis accumulated in its kernel's loop nest (`columns.rs`), small matrix products as loop
-//! nests (`product.rs`), the transcendentals' range reductions and polynomials (`vmath.rs`).
+//! nests (`product.rs`), the transcendentals' range reductions and polynomials (`vmath.rs`), a
+//! kernel with rare paths emitted twice, common path first (`versions.rs`).
 
 mod columns;
 pub(crate) mod emitter;
@@ -25,6 +26,7 @@ mod reduce;
 mod sibling;
 mod sum;
 mod vector;
+mod versions;
 mod vmath;
 
 pub(crate) use emitter::{chunk_signature, jerr, kernel_signature, KernelEmitter};

@@ -57,6 +57,9 @@ impl Lanes for Clif<'_, '_, '_> {
     fn mul(&mut self, a: Value, b: Value) -> Value {
         self.k.b.ins().fmul(a, b)
     }
+    fn mul_add(&mut self, a: Value, b: Value, c: Value) -> Value {
+        self.k.b.ins().fma(a, b, c)
+    }
     fn div(&mut self, a: Value, b: Value) -> Value {
         self.k.b.ins().fdiv(a, b)
     }
@@ -164,6 +167,9 @@ impl Lanes for Clif<'_, '_, '_> {
         fast: [Value; N],
         slow: impl FnOnce(&mut Self) -> [Value; N],
     ) -> [Value; N] {
+        if self.k.note_rare_lanes(m) {
+            return fast;
+        }
         let any = if self.ty.is_vector() { self.k.b.ins().vany_true(m) } else { m };
         let (cold, merge) = (self.k.b.create_block(), self.k.b.create_block());
         for _ in 0..N {
