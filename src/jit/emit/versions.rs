@@ -28,15 +28,17 @@ impl KernelEmitter<'_, '_> {
         let first = emit(self);
         let lanes = self.rare_lanes.take().expect("set above");
         first?;
+        if !lanes.met {
+            // No way out was made: `again` stays outside the function's layout.
+            return Ok(());
+        }
         let done = self.b.create_block();
         self.b.ins().jump(done, &[]);
         self.b.switch_to_block(again);
-        if lanes.met {
-            // Values of the first version do not dominate this block.
-            self.ptrs.clear();
-            self.memo.clear();
-            emit(self)?;
-        }
+        // Values of the first version do not dominate this block.
+        self.ptrs.clear();
+        self.memo.clear();
+        emit(self)?;
         self.b.ins().jump(done, &[]);
         self.b.switch_to_block(done);
         self.ptrs.clear();
