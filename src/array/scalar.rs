@@ -112,6 +112,8 @@ pub trait RealNum: Num<Real = Self> + PartialOrd {
     fn minimum(self, o: Self) -> Self;
 }
 
+// The transcendentals are `#[inline(always)]`: the interpreter's loops over arrays inline them
+// into code compiled for the CPU's features (`cpu.rs`), where `Lanes::mul_add` is one instruction.
 macro_rules! real {
     ($t:ty) => {
         impl Num for $t {

@@ -104,7 +104,7 @@ fn zip<A: Copy, B: Copy, C: Element>(
     let (xs, ys) = (x.as_slice(), y.as_slice());
     let single = |n: usize, d: usize, of: &[usize]| n == 1 && d <= of.len();
     let (shape, n) = match (xs, ys) {
-        (Some(xs), Some(ys)) if on_cpu && x.shape() == y.shape() => (x.shape(), xs.len().max(ys.len())),
+        (Some(xs), Some(_)) if on_cpu && x.shape() == y.shape() => (x.shape(), xs.len()),
         (Some(_), Some(ys)) if on_cpu && single(x.len(), x.ndim(), y.shape()) => (y.shape(), ys.len()),
         (Some(xs), Some(_)) if on_cpu && single(y.len(), y.ndim(), x.shape()) => (x.shape(), xs.len()),
         _ => return zip2_pooled(x, y, f),

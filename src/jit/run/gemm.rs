@@ -69,8 +69,8 @@ pub(crate) unsafe fn matmul(p: Product, a: *const u8, b: *const u8, c: *mut u8) 
         let (ap, bp, cp) = (a.add(i * m * k * sz), b.add(i * k * n * sz), c.add(i * m * n * sz));
         match dtype {
             // SAFETY (both arms): the caller's buffers hold these matrices; `c` is exclusive.
-            DType::F32 => real::<f32>(m, k, n, (ap, ars, acs), (bp, brs, bcs), cp),
-            DType::F64 => real::<f64>(m, k, n, (ap, ars, acs), (bp, brs, bcs), cp),
+            DType::F32 => real::<f32>(m, k, n, Operands { a: (ap, ars, acs), b: (bp, brs, bcs), c: cp }),
+            DType::F64 => real::<f64>(m, k, n, Operands { a: (ap, ars, acs), b: (bp, brs, bcs), c: cp }),
             // matrixmultiply's complex products take the same arguments in both precisions.
             DType::C64 | DType::C128 => {
                 macro_rules! complex {
@@ -122,8 +122,8 @@ pub(crate) unsafe fn matmul_rows(p: Product, a: *const u8, b: *const u8, c: *mut
     let first = if ta { r0 * sz } else { r0 * k * sz };
     // SAFETY (both arms): the caller's buffers hold these rows; `c` is exclusive.
     match dtype {
-        DType::F32 => real::<f32>(r1 - r0, k, n, (a.add(first), ars, acs), (b, brs, bcs), c),
-        DType::F64 => real::<f64>(r1 - r0, k, n, (a.add(first), ars, acs), (b, brs, bcs), c),
+        DType::F32 => real::<f32>(r1 - r0, k, n, Operands { a: (a.add(first), ars, acs), b: (b, brs, bcs), c }),
+        DType::F64 => real::<f64>(r1 - r0, k, n, Operands { a: (a.add(first), ars, acs), b: (b, brs, bcs), c }),
         _ => {}
     }
     // SAFETY: only executed where the CPU has AVX.
@@ -167,19 +167,25 @@ impl RealGemm for f64 {
     const ONE: Self = 1.0;
 }
 
+/// The pointers of one product (`a` and `b` with their row and column strides in elements,
+/// `c` row-major), shared with the pool's threads.
+#[derive(Clone, Copy)]
+struct Operands {
+    a: (*const u8, isize, isize),
+    b: (*const u8, isize, isize),
+    c: *mut u8,
+}
+// SAFETY: the parts of one product write disjoint rows of `c` and only read `a` and `b`; the
+// pointers outlive the parallel loop, which joins before the product returns.
+unsafe impl Sync for Operands {}
+// SAFETY: as for `Sync`: only the pointer values move between threads.
+unsafe impl Send for Operands {}
+
 /// One real product through faer with parallelism `par`, from raw pointers and element strides.
 ///
 /// # Safety
 /// As for [`matmul`], for one matrix of each operand.
-unsafe fn real_with<T: RealGemm>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: (*const u8, isize, isize),
-    b: (*const u8, isize, isize),
-    c: *mut u8,
-    par: faer::Par,
-) {
+unsafe fn real_with<T: RealGemm>(m: usize, k: usize, n: usize, Operands { a, b, c }: Operands, par: faer::Par) {
     // SAFETY: the caller guarantees the matrices these pointers and strides describe; `c` is
     // row-major `[m, n]` and written only through this view.
     let (av, bv, cv) = unsafe {
@@ -199,19 +205,6 @@ const PART_ROWS: usize = 64;
 /// product made W3 slower than two).
 const PARTS: usize = 2;
 
-/// The pointers of one product, shared with the pool's threads.
-#[derive(Clone, Copy)]
-struct Operands {
-    a: (*const u8, isize, isize),
-    b: (*const u8, isize, isize),
-    c: *mut u8,
-}
-// SAFETY: the parts of one product write disjoint rows of `c` and only read `a` and `b`; the
-// pointers outlive the parallel loop, which joins before the product returns.
-unsafe impl Sync for Operands {}
-// SAFETY: as for `Sync`: only the pointer values move between threads.
-unsafe impl Send for Operands {}
-
 /// One real product: a large one with at least `2 PART_ROWS` rows as up to [`PARTS`] parts of
 /// rows (cut by its shape alone) multiplied on one thread each, the parts on rayon's pool;
 /// another large one by faer's own threads; a small one on the caller's thread (see the
@@ -219,23 +212,17 @@ unsafe impl Send for Operands {}
 ///
 /// # Safety
 /// As for [`matmul`], for one matrix of each operand.
-unsafe fn real<T: RealGemm>(
-    m: usize,
-    k: usize,
-    n: usize,
-    a: (*const u8, isize, isize),
-    b: (*const u8, isize, isize),
-    c: *mut u8,
-) {
+unsafe fn real<T: RealGemm>(m: usize, k: usize, n: usize, ops: Operands) {
     let large = m.saturating_mul(k).saturating_mul(n) >= PARALLEL_MIN_WORK;
     if !large || m < 2 * PART_ROWS {
         let par = if large { faer::Par::rayon(0) } else { faer::Par::Seq };
         // SAFETY: the caller's guarantee.
-        unsafe { real_with::<T>(m, k, n, a, b, c, par) };
+        unsafe { real_with::<T>(m, k, n, ops, par) };
         return;
     }
     let rows = m.div_ceil(PARTS).max(PART_ROWS);
-    let ops = &Operands { a, b, c };
+    // The whole struct (`Sync`) goes into the closure, not its fields.
+    let ops = &ops;
     (0..m.div_ceil(rows)).into_par_iter().for_each(|part| {
         let Operands { a, b, c } = *ops;
         let (r0, r1) = (part * rows, ((part + 1) * rows).min(m));
@@ -245,7 +232,7 @@ unsafe fn real<T: RealGemm>(
         unsafe {
             let ap = a.0.offset(r0 as isize * a.1 * size);
             let cp = c.offset((r0 * n) as isize * size);
-            real_with::<T>(r1 - r0, k, n, (ap, a.1, a.2), b, cp, faer::Par::Seq);
+            real_with::<T>(r1 - r0, k, n, Operands { a: (ap, a.1, a.2), b, c: cp }, faer::Par::Seq);
         }
     });
 }
