@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::data::XorShift;
+use common::data::{compiled_like_the_interpreter, XorShift};
 use cranegrad::internals::interp;
 use cranegrad::internals::jit;
 use cranegrad::internals::Data;
@@ -43,10 +43,6 @@ fn bits(d: &Data) -> Vec<u64> {
     d.element_bits()
 }
 
-fn pool(threads: usize) -> rayon::ThreadPool {
-    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap()
-}
-
 /// W2's optimized value-and-gradient graph for `x` of `n` elements of `dtype`.
 fn w2_graph(dtype: DType, n: usize) -> Graph {
     let x = match dtype {
@@ -57,20 +53,9 @@ fn w2_graph(dtype: DType, n: usize) -> Graph {
     cranegrad::internals::opt::optimize(&g).unwrap()
 }
 
-/// Compiles `g`, runs it under pools of 1, 2 and 3 threads and checks every output's bits
-/// against the interpreter's; returns the compiled graph.
+/// [`compiled_like_the_interpreter`] on the one input `x`.
 fn check_bits(g: &Graph, x: Arc<Data>, what: &str) -> jit::Compiled {
-    let c = jit::compile_shared(&Arc::new(g.clone())).unwrap();
-    let inputs = [x];
-    let want = interp::run(g, &inputs).unwrap();
-    for threads in [1, 2, 3] {
-        let got = pool(threads).install(|| c.run(&inputs).unwrap());
-        assert_eq!(got.len(), want.len());
-        for (k, (a, b)) in got.iter().zip(&want).enumerate() {
-            assert!(bits(a) == bits(b), "{what}: output {k} differs from the interpreter ({threads} threads)");
-        }
-    }
-    c
+    compiled_like_the_interpreter(g, &[x], what)
 }
 
 /// The generated functions: `; kernels...` and `; chunks...` headers of the CLIF text.
@@ -280,10 +265,11 @@ fn independent_reductions_over_the_same_rows_share_one_loop_nest() {
         for (w, o) in interp::run(&g, &inputs).unwrap().iter().zip(&c.run(&inputs).unwrap()) {
             assert_eq!(bits(w), bits(o), "{dtype:?}");
         }
-        // Rows of 4: each sum's row is straight code and the max's a loop of its own, inside
-        // the one loop over the rows (three loops over the rows would make four).
+        // Rows of 4: each sum's row is straight code and the max's a loop of its own (with the
+        // branch to its exact pass and that pass's loop, `extremum.rs`), inside the one loop
+        // over the rows (three loops over the rows would make six).
         let clif = c.clif_text();
-        assert_eq!(clif.matches("brif").count(), 2, "{clif}");
+        assert_eq!(clif.matches("brif").count(), 4, "{clif}");
     }
 }
 
@@ -316,21 +302,6 @@ fn a_sum_over_the_short_rows_of_a_kernel_is_computed_in_its_loop_nest() {
             assert_eq!(c.loop_count(), if fused { 2 } else { 3 }, "{case}");
         }
     }
-}
-
-/// Compiles `g`, runs it on `inputs` under pools of 1, 2 and 3 threads and checks every
-/// output's bits against the interpreter's; returns the compiled graph.
-fn check_bits_of(g: &Graph, inputs: &[Arc<Data>], what: &str) -> jit::Compiled {
-    let c = jit::compile_shared(&Arc::new(g.clone())).unwrap();
-    let want = interp::run(g, inputs).unwrap();
-    for threads in [1, 2, 3] {
-        let got = pool(threads).install(|| c.run(inputs).unwrap());
-        assert_eq!(got.len(), want.len());
-        for (k, (a, b)) in got.iter().zip(&want).enumerate() {
-            assert!(bits(a) == bits(b), "{what}: output {k} differs from the interpreter ({threads} threads)");
-        }
-    }
-    c
 }
 
 /// The kernels the generated functions list (`;   %k = op [shape]` lines of the CLIF text).
@@ -447,7 +418,7 @@ fn w3_loss_is_summed_in_the_loop_nest_of_the_logits_gradient() {
         let inputs: Vec<Arc<Data>> =
             [&args.0, &args.1, &args.2, &args.3, &args.4, &args.5].iter().map(|a| a.data().unwrap().clone()).collect();
         let what = format!("W3 ({b}, {d}, {h}, {c})");
-        let compiled = check_bits_of(&g, &inputs, &what);
+        let compiled = compiled_like_the_interpreter(&g, &inputs, &what);
         let kernels = listed_kernels(&compiled);
         let loss = kernels.iter().position(|k| k.contains("reduce_sum []")).expect("the loss's kernel");
         let logits_shape = format!("[{b}, {c}]");
@@ -470,7 +441,7 @@ fn a_loss_and_its_logits_gradient_share_one_loop_nest_with_the_interpreters_bits
                 let (g, loss, grad) = softmax_loss(dtype, rows, columns, grad_sum);
                 let inputs = [data_of(dtype, &[rows, columns], 41), data_of(dtype, &[rows, columns], 42)];
                 let what = format!("{dtype:?} [{rows}, {columns}] {grad_sum:?}");
-                let c = check_bits_of(&g, &inputs, &what);
+                let c = compiled_like_the_interpreter(&g, &inputs, &what);
                 let kernels = listed_kernels(&c);
                 assert!(kernels.iter().any(|k| k.starts_with(&format!("%{loss} "))), "{what}\n{kernels:#?}");
                 assert!(!kernels.iter().any(|k| k.starts_with(&format!("%{grad} "))), "{what}\n{kernels:#?}");
@@ -494,7 +465,7 @@ fn full_sums_with_siblings_of_three_axes_padded_complex_and_dependent() {
         let e = g.push(Op::Binary(BinaryOp::Mul), vec![e, y], 0).unwrap();
         g.outputs = vec![s, e];
         let inputs = [data_of(dtype, &shape, 51), data_of(dtype, &shape, 52)];
-        let c = check_bits_of(&g, &inputs, &format!("{dtype:?} 3 axes"));
+        let c = compiled_like_the_interpreter(&g, &inputs, &format!("{dtype:?} 3 axes"));
         assert_eq!(c.loop_count(), 1, "{dtype:?} 3 axes");
     }
     // A sibling with a pad along the rows (its first column is a piece of its own): the sum's
@@ -514,7 +485,7 @@ fn full_sums_with_siblings_of_three_axes_padded_complex_and_dependent() {
         let r = g.push(Op::ReduceSum(vec![0]), vec![e], 0).unwrap();
         g.outputs = vec![s, e, r];
         let inputs = [data_of(DType::F64, &[rows, columns], 53), data_of(DType::F64, &[rows, columns], 54)];
-        let c = check_bits_of(&g, &inputs, &format!("padded [{rows}, {columns}]"));
+        let c = compiled_like_the_interpreter(&g, &inputs, &format!("padded [{rows}, {columns}]"));
         assert_eq!(c.loop_count(), 1, "padded [{rows}, {columns}]");
     }
     // A kernel that reads the sum is not its sibling: the sum keeps its own loop nest.
@@ -524,7 +495,7 @@ fn full_sums_with_siblings_of_three_axes_padded_complex_and_dependent() {
     let s = g.push(Op::ReduceSum(vec![0, 1]), vec![xx], 0).unwrap();
     let e = g.push(Op::Binary(BinaryOp::Sub), vec![x, s], 0).unwrap();
     g.outputs = vec![s, e];
-    let c = check_bits_of(&g, &[data_of(DType::F64, &[6, 7], 55)], "dependent");
+    let c = compiled_like_the_interpreter(&g, &[data_of(DType::F64, &[6, 7], 55)], "dependent");
     assert_eq!(c.loop_count(), 2, "dependent");
     // Between the sum and its sibling, a kernel that reads the sum and one that reads that
     // kernel: both move after the sibling, which takes the sum's place (3 loops, not 4).
@@ -538,7 +509,7 @@ fn full_sums_with_siblings_of_three_axes_padded_complex_and_dependent() {
     let e = g.push(Op::Binary(BinaryOp::Sub), vec![y, x], 0).unwrap();
     g.outputs = vec![b, s, e, a];
     let inputs = [data_of(DType::F64, &[6, 7], 56), data_of(DType::F64, &[6, 7], 57)];
-    let c = check_bits_of(&g, &inputs, "reordered");
+    let c = compiled_like_the_interpreter(&g, &inputs, "reordered");
     let kernels = listed_kernels(&c);
     assert_eq!(c.loop_count(), 3, "reordered\n{kernels:#?}");
     let at = |k: usize| kernels.iter().position(|l| l.starts_with(&format!("%{k} "))).unwrap();

@@ -1,8 +1,11 @@
 //! Test data and bit comparisons shared by the backend and optimizer tests: two deterministic
-//! generators (xorshift and a linear congruential one), arrays of special values, and the bits
-//! of arrays (every NaN alike, or exactly).
+//! generators (xorshift and a linear congruential one), arrays of special values, the bits of
+//! arrays (every NaN alike, or exactly), and compiled graphs checked against the interpreter on
+//! pools of several threads.
 
-use cranegrad::{internals::Data, DType};
+use cranegrad::internals::{interp, jit, Data};
+use cranegrad::ir::Graph;
+use cranegrad::DType;
 use ndarray::{ArrayD, IxDyn};
 use std::sync::Arc;
 
@@ -123,4 +126,23 @@ pub fn same_bits(a: &Data, b: &Data) -> bool {
             .iter()
             .zip(b.to_c128_vec())
             .all(|(x, y)| bits(x.re) == bits(y.re) && bits(x.im) == bits(y.im))
+}
+
+/// Compiles `g`, runs it on `inputs` under pools of 1, 2 and 3 threads and checks every
+/// output's bits against the interpreter's; returns the compiled graph.
+pub fn compiled_like_the_interpreter(g: &Graph, inputs: &[Arc<Data>], what: &str) -> jit::Compiled {
+    let c = jit::compile_shared(&Arc::new(g.clone())).unwrap();
+    let want = interp::run(g, inputs).unwrap();
+    for threads in [1, 2, 3] {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let got = pool.install(|| c.run(inputs).unwrap());
+        assert_eq!(got.len(), want.len());
+        for (k, (a, b)) in got.iter().zip(&want).enumerate() {
+            assert!(
+                a.element_bits() == b.element_bits(),
+                "{what}: output {k} differs from the interpreter ({threads} threads)"
+            );
+        }
+    }
+    c
 }

@@ -57,6 +57,7 @@ pub(super) fn assemble(g: &Graph, plan: &Plan, module: JITModule, s: Schedule, f
         module: Mutex::new(Some(ModuleBox(module))),
         loops: s.loops,
         functions,
+        in_place: plan.in_place.iter().filter(|&&w| w).count(),
         steps: s.steps,
         per_call: entries.per_call,
         table: entries.table,

@@ -65,6 +65,27 @@ impl Reduction {
     }
 }
 
+/// How a maximum or minimum folds one more element in.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Fold {
+    /// `RealNum::maximum` / `minimum`, from NaN.
+    Exact,
+    /// The processor's comparison (`extremum.rs`), from the infinity of the
+    /// other side.
+    Quick,
+}
+
+impl Fold {
+    /// The accumulators' first value.
+    pub(crate) fn start(self, kind: Reduction) -> f64 {
+        match (self, kind) {
+            (Fold::Exact, _) => f64::NAN,
+            (Fold::Quick, Reduction::Max) => f64::NEG_INFINITY,
+            (Fold::Quick, _) => f64::INFINITY,
+        }
+    }
+}
+
 /// A JIT error with the given message.
 pub(crate) fn jerr(e: impl std::fmt::Display) -> Error {
     Error::Jit(e.to_string())

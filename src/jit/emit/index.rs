@@ -116,10 +116,11 @@ impl KernelEmitter<'_, '_> {
         let d = self.g.nodes[n].dtype;
         let lin = self.linear(idx, &shape);
         let a = self.addr(n, lin);
-        // A kernel never writes what its expression reads, and outside a branch every address
-        // it forms is an element of the operand, so the load is a pure value: Cranelift merges
-        // repeated loads (across stores too), hoists invariant ones out of loops, and places
-        // each next to its use.
+        // A kernel never writes what its expression reads (one that writes over an operand,
+        // `plan/in_place.rs`, stores each element after the one load of it that the stored
+        // value depends on), and outside a branch every address it forms is an element of the
+        // operand, so the load is a pure value: Cranelift merges repeated loads (across stores
+        // too), hoists invariant ones out of loops, and places each next to its use.
         let pure = self.branches == 0;
         if self.vec.is_some() {
             let lane = linear_lane(idx.lane(), &shape);

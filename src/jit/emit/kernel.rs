@@ -51,7 +51,7 @@ impl KernelEmitter<'_, '_> {
             self.ptrs.clear();
             self.memo.clear();
             let group = self.reductions_alike(&roots[at..]);
-            self.with_rare_paths_apart(|k| {
+            self.with_rare_paths_apart(&roots[at..at + group.max(1)], |k| {
                 if group > 1 {
                     k.emit_reduce_group(bufs, &roots[at..at + group])
                 } else {
@@ -80,7 +80,7 @@ impl KernelEmitter<'_, '_> {
             // The runtime writes the combined sum through the table's first entry.
             self.table.push(self.plan.buffer[root].ok_or_else(|| jerr("a sum without a buffer"))?);
         }
-        self.with_rare_paths_apart(|k| k.emit_chunk(bufs, root, split, (lo, hi, part)))?;
+        self.with_rare_paths_apart(&[root], |k| k.emit_chunk(bufs, root, split, (lo, hi, part)))?;
         self.b.ins().return_(&[]);
         self.b.seal_all_blocks();
         let cfg = self.module.target_config();

@@ -6,14 +6,16 @@
 //! memory (`index.rs`), how an index moves with the innermost loop (`lanes.rs`), vector loops,
 //! guard splitting and vector loads/stores (`vector.rs`), the fused expression walk
 //! (`expr.rs`), per-op scalar lowering (`lower.rs`), reductions (`reduce.rs`) in blocked order
-//! (`sum.rs`), a 1-D kernel written in its sibling sum's loop (`sibling.rs`), a sum over one
-//! axis accumulated in its kernel's loop nest (`columns.rs`), small matrix products as loop
-//! nests (`product.rs`), the transcendentals' range reductions and polynomials (`vmath.rs`), a
-//! kernel with rare paths emitted twice, common path first (`versions.rs`).
+//! (`sum.rs`), maxima and minima on the processor's comparison first (`extremum.rs`), a 1-D
+//! kernel written in its sibling sum's loop (`sibling.rs`), a sum over one axis accumulated in
+//! its kernel's loop nest (`columns.rs`), small matrix products as loop nests (`product.rs`), the
+//! transcendentals' range reductions and polynomials (`vmath.rs`), a kernel with rare paths
+//! emitted twice, common path first (`versions.rs`).
 
 mod columns;
 pub(crate) mod emitter;
 mod expr;
+mod extremum;
 mod index;
 mod kernel;
 mod lanes;

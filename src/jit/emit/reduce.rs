@@ -5,17 +5,13 @@
 //! (`sibling.rs`).
 
 use super::columns::AxisSum;
-use super::emitter::{elem_ty, jerr, Elem, Index, KernelEmitter, Reduction};
+use super::emitter::{elem_ty, jerr, Elem, Fold, Index, KernelEmitter, Reduction};
 use super::lanes::Lane;
 use crate::array::DType;
 use crate::error::Result;
 use crate::ir::{NodeId, Op};
-use cranelift_codegen::ir::{types, InstBuilder, Type, Value};
+use cranelift_codegen::ir::{types, InstBuilder, Value};
 use cranelift_frontend::Variable;
-
-/// Independent vector accumulators of a vectorized maximum or minimum (their chains of
-/// comparisons overlap).
-const MINMAX_VECTORS: usize = 4;
 
 impl KernelEmitter<'_, '_> {
     /// How many of the kernels at the start of `roots` are reductions over the same axes of
@@ -156,13 +152,20 @@ impl KernelEmitter<'_, '_> {
     /// The accumulation over one reduced axis (and, nested inside, the deeper ones) into
     /// `red.vars[red.level]`.
     pub(crate) fn reduce_level(&mut self, red: &ReduceLevel<'_>) -> Result<()> {
-        let ReduceLevel { level, axes, in_shape, vars, dtype, kind, .. } = *red;
+        let ReduceLevel { level, vars, kind, .. } = *red;
         if kind == Reduction::Sum {
             // The interpreter's blocked order (`sum.rs`), for the same bits.
             let total = self.blocked_sum(red)?;
             self.write_vars(&vars[level], total);
             return Ok(());
         }
+        self.extremum_level(red)
+    }
+
+    /// A maximum or minimum level with the exact combine (`RealNum::maximum` / `minimum`) into
+    /// `red.vars[red.level]`, in lanes where it can.
+    pub(crate) fn exact_extremum_level(&mut self, red: &ReduceLevel<'_>) -> Result<()> {
+        let ReduceLevel { level, axes, in_shape, vars, dtype, kind, .. } = *red;
         let init = self.fconst(dtype, f64::NAN);
         self.write_vars(&vars[level], init);
         let n = in_shape[axes[level]];
@@ -171,7 +174,10 @@ impl KernelEmitter<'_, '_> {
             // A maximum or minimum does not depend on the order of its elements (ties of
             // signed zeros included: `RealNum::maximum`), so vectors of lanes go into
             // `MINMAX_VECTORS` independent accumulators, combined lane by lane at the end.
-            first = self.minmax_vectors(red, vt, n)?;
+            let Elem::Scalar(total) = self.read_vars(&vars[level]) else { return Err(jerr("a complex maximum")) };
+            let (done, total) = self.minmax_vectors(red, vt, n, Fold::Exact, total)?;
+            self.write_vars(&vars[level], Elem::Scalar(total));
+            first = done;
         }
         let mut body = |k: &mut Self, i: Value| -> Result<()> {
             let v = k.level_element(red, i)?;
@@ -183,50 +189,6 @@ impl KernelEmitter<'_, '_> {
         let start = self.b.ins().iconst(types::I64, first as i64);
         let end = self.b.ins().iconst(types::I64, n as i64);
         self.emit_dyn(start, end, 1, &mut body).map(|_| ())
-    }
-
-    /// The first `n - n % (MINMAX_VECTORS * lanes)` elements of a maximum or minimum level, in
-    /// vectors of type `vt`, combined into `red.vars[red.level]`; the number of elements done.
-    fn minmax_vectors(&mut self, red: &ReduceLevel<'_>, vt: Type, n: usize) -> Result<usize> {
-        let (level, dtype) = (red.level, red.dtype);
-        let width = vt.lane_count() as usize;
-        let groups = n / (MINMAX_VECTORS * width);
-        if groups == 0 {
-            return Ok(0);
-        }
-        let accs: Vec<Variable> = (0..MINMAX_VECTORS).map(|_| self.b.declare_var(vt)).collect();
-        let nan = self.real_const(vt.lane_type(), f64::NAN);
-        let nan = self.b.ins().splat(vt, nan);
-        for &a in &accs {
-            self.b.def_var(a, nan);
-        }
-        let combine = red.kind.combine();
-        let mut group = |k: &mut Self, g: Value| -> Result<()> {
-            let first = k.b.ins().imul_imm_s(g, (MINMAX_VECTORS * width) as i64);
-            for (v, &acc) in accs.iter().enumerate() {
-                let i = k.offset(first, (v * width) as i64);
-                k.vec = Some(vt);
-                let x = k.level_element(red, i);
-                k.vec = None;
-                let a = Elem::Scalar(k.b.use_var(acc));
-                let Elem::Scalar(r) = k.binary(combine, dtype, a, x?)? else {
-                    return Err(jerr("a vector maximum of complex elements"));
-                };
-                k.b.def_var(acc, r);
-            }
-            Ok(())
-        };
-        self.emit_loop(groups, &mut group)?;
-        let mut total = self.read_vars(&red.vars[level]);
-        for &acc in &accs {
-            let v = self.b.use_var(acc);
-            for lane in 0..width {
-                let x = Elem::Scalar(self.b.ins().extractlane(v, lane as u8));
-                total = self.binary(combine, dtype, total, x)?;
-            }
-        }
-        self.write_vars(&red.vars[level], total);
-        Ok(groups * MINMAX_VECTORS * width)
     }
 
     /// Element `i` of a reduction level's axis: the next level's result, or the operand's

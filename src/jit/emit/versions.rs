@@ -8,18 +8,26 @@
 //! the loop, where none of the loop's values is live. The results are the second version's
 //! whenever it runs, the first's otherwise, so the bits are the interpreter's either way.
 //!
-//! Running a kernel again is sound because a kernel's output slot is never one of its inputs
-//! (`plan/slots.rs` gives every node its own) and every accumulator starts in the kernel.
+//! Running a kernel again is sound because a kernel's output slot is not one of its inputs
+//! (`plan/slots.rs` gives every node its own) and every accumulator starts in the kernel. A
+//! kernel that writes over an operand (`plan/in_place.rs`) is emitted once, its rare paths
+//! under their branches inside the loop.
 
 use super::emitter::{KernelEmitter, RareLanes};
 use crate::error::Result;
+use crate::ir::NodeId;
 use cranelift_codegen::ir::{InstBuilder, Value};
 
 impl KernelEmitter<'_, '_> {
-    /// Emits a kernel with `emit`: once with every rare path's condition a way out, then, if
-    /// the kernel has any, again (the way out's target) with the rare paths.
-    pub(crate) fn with_rare_paths_apart(&mut self, mut emit: impl FnMut(&mut Self) -> Result<()>) -> Result<()> {
-        if self.rare_lanes.is_some() {
+    /// Emits the kernels `roots` with `emit`: once with every rare path's condition a way out,
+    /// then, if they have any, again (the way out's target) with the rare paths. Kernels that
+    /// write over an operand are emitted once, with their rare paths.
+    pub(crate) fn with_rare_paths_apart(
+        &mut self,
+        roots: &[NodeId],
+        mut emit: impl FnMut(&mut Self) -> Result<()>,
+    ) -> Result<()> {
+        if self.rare_lanes.is_some() || roots.iter().any(|&r| self.plan.in_place[r]) {
             return emit(self);
         }
         let again = self.b.create_block();

@@ -25,12 +25,13 @@
 //!
 //! The phases, one file each: what each node costs inline (`cost.rs`), which nodes get a
 //! buffer (`materialize.rs`), the buffers' slots (`slots.rs`), the kernels that share a loop nest
-//! (`siblings.rs`); then, for the code generators, which kernels run in chunks on the pool
-//! (`split.rs`), how matrix products read their operands (`products.rs`), which products are
-//! computed by panels of rows inside their consumer (`panels.rs`), and where a run of kernels
-//! repeats (`repeats.rs`).
+//! (`siblings.rs`), the kernels that write over an operand (`in_place.rs`); then, for the code
+//! generators, which kernels run in chunks on the pool (`split.rs`), how matrix products read
+//! their operands (`products.rs`), which products are computed by panels of rows inside their
+//! consumer (`panels.rs`, in wider chunks), and where a run of kernels repeats (`repeats.rs`).
 
 mod cost;
+mod in_place;
 mod materialize;
 pub(crate) mod panels;
 pub(crate) mod products;
@@ -85,6 +86,9 @@ pub(crate) struct Plan {
     /// Per node: for a 2-D kernel, a sum over one of its axes (`reduce_sum(axes = [a])`, with
     /// `a`) that its loop nest also computes ([`pair_axis_sums`]).
     pub axis_sum: Vec<Option<(NodeId, usize)>>,
+    /// Per node: a kernel that writes over one of its operands (shares its slot,
+    /// [`in_place`]).
+    pub in_place: Vec<bool>,
 }
 
 /// The number of elements of `shape`.
@@ -128,10 +132,25 @@ pub(crate) fn plan(g: &Graph) -> Result<Plan> {
     let cost = cost::inline_costs(g, &facts.own, &mat);
     materialize::bound_expressions(g, &facts, &mut mat);
     let slots::Assigned { buffer, slots, mut kernels, out_allocs, arena_bytes } = slots::assign(g, &facts, &mat);
-    let inline_const = facts.inline_const;
+    let inline_const = facts.inline_const.clone();
     let (mut sibling, mut absorbed) = siblings::pair_siblings(g, &buffer, &inline_const, &kernels);
     let axis_sum = siblings::pair_axis_sums(g, &kernels, (&buffer, &inline_const), &sibling, &mut absorbed);
     let pairs = (&mut sibling[..], &mut absorbed[..]);
     siblings::pair_full_sums(g, (&buffer, &inline_const), &mut kernels, pairs, &axis_sum);
-    Ok(Plan { buffer, slots, inline_const, kernels, out_allocs, arena_bytes, cost, sibling, absorbed, axis_sum })
+    let in_place = vec![false; g.nodes.len()];
+    let mut plan = Plan {
+        buffer,
+        slots,
+        inline_const,
+        kernels,
+        out_allocs,
+        arena_bytes,
+        cost,
+        sibling,
+        absorbed,
+        axis_sum,
+        in_place,
+    };
+    in_place::write_over_operands(g, &facts, &mut plan);
+    Ok(plan)
 }

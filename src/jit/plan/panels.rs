@@ -13,6 +13,30 @@ use crate::ir::{Graph, NodeId};
 /// right operand again (W3's `[256, 784] x [784, 256]` ran 1.3x slower by panels).
 pub(crate) const PANEL_MAX_DEPTH: usize = 64;
 
+/// A kernel that computes a product by panels is cut into chunks of this many times the usual
+/// elements ([`CHUNK`](crate::jit::limits::CHUNK)): each chunk's panel is one call of faer,
+/// which packs the product's right operand again. The k-means cost's `[10000, 16] x [16, 1000]`
+/// took 6.11-6.23 ms a call in panels of 128 rows, 6.37-6.48 ms in panels of 32.
+pub(crate) const PANEL_CHUNK_FACTOR: usize = 4;
+
+/// True when kernel `k` reads some matrix product of its expression by panels of rows
+/// ([`reads_product_by_rows`]).
+pub(crate) fn reads_some_product_by_rows(g: &Graph, plan: &Plan, k: NodeId) -> bool {
+    let mut seen = super::small_set::SmallSet::default();
+    let mut stack: smallvec::SmallVec<[NodeId; 16]> = smallvec::SmallVec::from_slice(&g.nodes[k].inputs);
+    while let Some(n) = stack.pop() {
+        if !seen.insert(n) || plan.inline_const[n] {
+            continue;
+        }
+        if plan.buffer[n].is_none() {
+            stack.extend_from_slice(&g.nodes[n].inputs);
+        } else if matches!(g.nodes[n].op, crate::ir::Op::MatMul) && reads_product_by_rows(g, plan, k, n) {
+            return true;
+        }
+    }
+    false
+}
+
 /// True when kernel `k` (split by rows) may compute matrix product `p` by panels of rows: `p`
 /// is a real 2-D product of depth at most [`PANEL_MAX_DEPTH`] and no graph output, `k` runs over `p`'s shape with its units on
 /// `p`'s rows (an elementwise kernel of `p`'s shape, or a reduction of an expression of `p`'s

@@ -75,6 +75,9 @@ pub(crate) fn split(g: &Graph, plan: &Plan, k: NodeId) -> Option<Split> {
             }
             let units = node.shape[0];
             let mut chunk = (CHUNK * units / work).max(1);
+            if super::panels::reads_some_product_by_rows(g, plan, k) {
+                chunk *= super::panels::PANEL_CHUNK_FACTOR;
+            }
             if is_leading_sum(&node.op, in_shape) {
                 chunk = chunk.max(LEADING_SUM_COLUMNS).next_multiple_of(4);
             }

@@ -167,6 +167,8 @@ pub struct Compiled {
     /// The number of distinct native functions compiled (functions with the same code share
     /// it, `repeats.rs`).
     pub(crate) functions: usize,
+    /// The number of kernels that write over one of their operands (`plan/in_place.rs`).
+    pub(crate) in_place: usize,
     /// A number no other compiled graph of this process has: it keys the per-thread store of
     /// small outputs ([`SMALL_OUTPUTS`]).
     pub(crate) id: u64,
@@ -213,6 +215,12 @@ impl Compiled {
     /// consumes them (never written whole).
     pub fn panel_count(&self) -> usize {
         self.steps.iter().filter(|s| matches!(s, Step::Chunked { panel: Some(_), .. })).count()
+    }
+
+    /// The number of kernels that write over one of their operands' buffers (an elementwise
+    /// kernel over a temporary that nothing reads later).
+    pub fn in_place_count(&self) -> usize {
+        self.in_place
     }
 
     /// The dtype and shape of each output.
