@@ -90,28 +90,16 @@ fn operand_to_write_over(g: &Graph, facts: &Facts, plan: &Plan, when: &[usize], 
     if !node.op.is_elementwise() || !on_its_own || !matches!(plan.slots[own], Slot::Temp(_) | Slot::Output(_)) {
         return None;
     }
-    // The buffers `o`'s expression reads.
-    let mut seen = SmallSet::default();
-    let mut stack: SmallVec<[NodeId; 16]> = SmallVec::from_slice(&node.inputs);
-    while let Some(t) = stack.pop() {
-        if !seen.insert(t) || plan.inline_const[t] {
-            continue;
-        }
-        let Some(slot) = plan.buffer[t] else {
-            stack.extend_from_slice(&g.nodes[t].inputs);
-            continue;
-        };
+    super::siblings::reads(g, &plan.buffer, &plan.inline_const, o).into_iter().find(|&t| {
         let tn = &g.nodes[t];
-        let candidate = matches!(plan.slots[slot], Slot::Temp(_))
+        let temporary = plan.buffer[t].is_some_and(|slot| matches!(plan.slots[slot], Slot::Temp(_)));
+        temporary
             && !facts.is_output[t]
             && tn.op.is_elementwise()
             && tn.shape == node.shape
-            && tn.dtype == node.dtype;
-        if candidate && read_at_the_same_index(g, facts, plan, when, (t, o)) {
-            return Some(t);
-        }
-    }
-    None
+            && tn.dtype == node.dtype
+            && read_at_the_same_index(g, facts, plan, when, (t, o))
+    })
 }
 
 /// The most nodes [`read_at_the_same_index`] follows from one temporary.

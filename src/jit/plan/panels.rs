@@ -22,19 +22,9 @@ pub(crate) const PANEL_CHUNK_FACTOR: usize = 4;
 /// True when kernel `k` reads some matrix product of its expression by panels of rows
 /// ([`reads_product_by_rows`]).
 pub(crate) fn reads_some_product_by_rows(g: &Graph, plan: &Plan, k: NodeId) -> bool {
-    let mut seen = super::small_set::SmallSet::default();
-    let mut stack: smallvec::SmallVec<[NodeId; 16]> = smallvec::SmallVec::from_slice(&g.nodes[k].inputs);
-    while let Some(n) = stack.pop() {
-        if !seen.insert(n) || plan.inline_const[n] {
-            continue;
-        }
-        if plan.buffer[n].is_none() {
-            stack.extend_from_slice(&g.nodes[n].inputs);
-        } else if matches!(g.nodes[n].op, crate::ir::Op::MatMul) && reads_product_by_rows(g, plan, k, n) {
-            return true;
-        }
-    }
-    false
+    super::siblings::reads(g, &plan.buffer, &plan.inline_const, k)
+        .into_iter()
+        .any(|p| matches!(g.nodes[p].op, crate::ir::Op::MatMul) && reads_product_by_rows(g, plan, k, p))
 }
 
 /// True when kernel `k` (split by rows) may compute matrix product `p` by panels of rows: `p`

@@ -129,7 +129,7 @@ impl Consumers {
 }
 
 /// The buffered nodes the fused expression of kernel `root` reads (not its own buffer).
-fn reads(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], root: NodeId) -> SmallVec<[NodeId; 8]> {
+pub(super) fn reads(g: &Graph, buffer: &[Option<usize>], inline_const: &[bool], root: NodeId) -> SmallVec<[NodeId; 8]> {
     let mut seen = super::small_set::SmallSet::default();
     let mut out = SmallVec::new();
     let mut stack: SmallVec<[NodeId; 16]> = SmallVec::from_slice(&g.nodes[root].inputs);
