@@ -141,14 +141,13 @@ pub trait Lanes {
 
 /// Shared steps of the algorithms.
 pub(crate) trait Steps: Lanes {
-    /// `c[0] + x (c[1] + x (c[2] + ...))`.
+    /// `c[0] + x (c[1] + x (c[2] + ...))`, each step a fused multiply-add.
     fn horner(&mut self, x: Self::F, c: &[f64]) -> Self::F {
         let (last, rest) = c.split_last().expect("a polynomial has coefficients");
         let mut p = self.c(*last);
         for &k in rest.iter().rev() {
-            let t = self.mul(x, p);
             let kc = self.c(k);
-            p = self.add(kc, t);
+            p = self.mul_add(x, p, kc);
         }
         p
     }
