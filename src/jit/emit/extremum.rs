@@ -23,34 +23,13 @@ impl KernelEmitter<'_, '_> {
     /// differ from the exact one, again with the exact combine (see the module's documentation).
     /// Only the innermost level of a real reduction without a sibling takes the first pass.
     pub(crate) fn extremum_level(&mut self, red: &ReduceLevel<'_>) -> Result<()> {
-        let ReduceLevel { level, axes, in_shape, vars, dtype, kind, .. } = *red;
+        let ReduceLevel { level, axes, dtype, kind, .. } = *red;
         if level + 1 != axes.len() || red.sibling.is_some() || dtype.is_complex() {
             return self.exact_extremum_level(red);
         }
-        let max = kind == Reduction::Max;
+        let total = self.fold_level(red, Fold::Quick)?;
         let ty = elem_ty(dtype);
-        let start = Fold::Quick.start(kind);
-        let n = in_shape[axes[level]];
-        let acc = self.b.declare_var(ty);
-        let mut first = 0;
-        let mut total = self.real_const(ty, start);
-        if let Some(vt) = self.sum_vector_type(red, n) {
-            (first, total) = self.minmax_vectors(red, vt, n, Fold::Quick, total)?;
-        }
-        self.b.def_var(acc, total);
-        let mut body = |k: &mut Self, i: Value| -> Result<()> {
-            let Elem::Scalar(x) = k.level_element(red, i)? else { return Err(jerr("a complex extremum")) };
-            let a = k.b.use_var(acc);
-            let r = k.quick_combine(max, x, a);
-            k.b.def_var(acc, r);
-            Ok(())
-        };
-        let lo = self.b.ins().iconst(types::I64, first as i64);
-        let hi = self.b.ins().iconst(types::I64, n as i64);
-        self.emit_dyn(lo, hi, 1, &mut body)?;
-        let total = self.b.use_var(acc);
-        self.write_vars(&vars[level], Elem::Scalar(total));
-        let (zero, start) = (self.real_const(ty, 0.0), self.real_const(ty, start));
+        let (zero, start) = (self.real_const(ty, 0.0), self.real_const(ty, Fold::Quick.start(kind)));
         let is_zero = self.b.ins().fcmp(FloatCC::Equal, total, zero);
         let is_start = self.b.ins().fcmp(FloatCC::Equal, total, start);
         let again = self.b.ins().bor(is_zero, is_start);
@@ -64,6 +43,42 @@ impl KernelEmitter<'_, '_> {
         self.b.switch_to_block(done);
         self.memo.clear();
         Ok(())
+    }
+
+    /// A maximum or minimum level with the exact combine (`RealNum::maximum` / `minimum`) into
+    /// `red.vars[red.level]`. Such an extreme does not depend on the order of its elements
+    /// (ties of signed zeros included), so it may run in vector lanes.
+    pub(crate) fn exact_extremum_level(&mut self, red: &ReduceLevel<'_>) -> Result<()> {
+        self.fold_level(red, Fold::Exact).map(|_| ())
+    }
+
+    /// The elements of one maximum or minimum level folded by `fold` from its start, in
+    /// vectors where the elements allow ([`minmax_vectors`](Self::minmax_vectors)) and the rest
+    /// one at a time, into `red.vars[red.level]`; the result.
+    fn fold_level(&mut self, red: &ReduceLevel<'_>, fold: Fold) -> Result<Value> {
+        let ReduceLevel { level, axes, in_shape, vars, dtype, kind, .. } = *red;
+        let ty = elem_ty(dtype);
+        let n = in_shape[axes[level]];
+        let mut first = 0;
+        let mut total = self.real_const(ty, fold.start(kind));
+        if let Some(vt) = self.sum_vector_type(red, n) {
+            (first, total) = self.minmax_vectors(red, vt, n, fold, total)?;
+        }
+        let acc = self.b.declare_var(ty);
+        self.b.def_var(acc, total);
+        let mut body = |k: &mut Self, i: Value| -> Result<()> {
+            let Elem::Scalar(x) = k.level_element(red, i)? else { return Err(jerr("a complex extremum")) };
+            let a = k.b.use_var(acc);
+            let r = k.fold(fold, red, a, x)?;
+            k.b.def_var(acc, r);
+            Ok(())
+        };
+        let lo = self.b.ins().iconst(types::I64, first as i64);
+        let hi = self.b.ins().iconst(types::I64, n as i64);
+        self.emit_dyn(lo, hi, 1, &mut body)?;
+        let total = self.b.use_var(acc);
+        self.write_vars(&vars[level], Elem::Scalar(total));
+        Ok(total)
     }
 
     /// The first `n - n % (MINMAX_VECTORS * lanes)` elements of a maximum or minimum level, in

@@ -5,12 +5,12 @@
 //! (`sibling.rs`).
 
 use super::columns::AxisSum;
-use super::emitter::{elem_ty, jerr, Elem, Fold, Index, KernelEmitter, Reduction};
+use super::emitter::{elem_ty, jerr, Elem, Index, KernelEmitter, Reduction};
 use super::lanes::Lane;
 use crate::array::DType;
 use crate::error::Result;
 use crate::ir::{NodeId, Op};
-use cranelift_codegen::ir::{types, InstBuilder, Value};
+use cranelift_codegen::ir::Value;
 use cranelift_frontend::Variable;
 
 impl KernelEmitter<'_, '_> {
@@ -160,35 +160,6 @@ impl KernelEmitter<'_, '_> {
             return Ok(());
         }
         self.extremum_level(red)
-    }
-
-    /// A maximum or minimum level with the exact combine (`RealNum::maximum` / `minimum`) into
-    /// `red.vars[red.level]`, in lanes where it can.
-    pub(crate) fn exact_extremum_level(&mut self, red: &ReduceLevel<'_>) -> Result<()> {
-        let ReduceLevel { level, axes, in_shape, vars, dtype, kind, .. } = *red;
-        let init = self.fconst(dtype, f64::NAN);
-        self.write_vars(&vars[level], init);
-        let n = in_shape[axes[level]];
-        let mut first = 0;
-        if let Some(vt) = self.sum_vector_type(red, n) {
-            // A maximum or minimum does not depend on the order of its elements (ties of
-            // signed zeros included: `RealNum::maximum`), so vectors of lanes go into
-            // `MINMAX_VECTORS` independent accumulators, combined lane by lane at the end.
-            let Elem::Scalar(total) = self.read_vars(&vars[level]) else { return Err(jerr("a complex maximum")) };
-            let (done, total) = self.minmax_vectors(red, vt, n, Fold::Exact, total)?;
-            self.write_vars(&vars[level], Elem::Scalar(total));
-            first = done;
-        }
-        let mut body = |k: &mut Self, i: Value| -> Result<()> {
-            let v = k.level_element(red, i)?;
-            let acc = k.read_vars(&vars[level]);
-            let r = k.binary(kind.combine(), dtype, acc, v)?;
-            k.write_vars(&vars[level], r);
-            Ok(())
-        };
-        let start = self.b.ins().iconst(types::I64, first as i64);
-        let end = self.b.ins().iconst(types::I64, n as i64);
-        self.emit_dyn(start, end, 1, &mut body).map(|_| ())
     }
 
     /// Element `i` of a reduction level's axis: the next level's result, or the operand's

@@ -47,15 +47,7 @@ pub(super) fn write_over_operands(g: &Graph, facts: &Facts, plan: &mut Plan) {
 /// other nodes.
 fn run_positions(g: &Graph, plan: &Plan) -> Vec<usize> {
     let n = g.nodes.len();
-    let mut host: Vec<NodeId> = (0..n).collect();
-    for k in 0..n {
-        if let Some(e) = plan.sibling[k] {
-            host[e] = k;
-        }
-        if let Some((s, _)) = plan.axis_sum[k] {
-            host[s] = k;
-        }
-    }
+    let host = super::siblings::hosts(&plan.sibling, &plan.axis_sum);
     let mut position = vec![usize::MAX; n];
     for (p, &k) in plan.kernels.iter().enumerate() {
         position[k] = p;

@@ -127,12 +127,13 @@ impl Facts {
 
 /// Plans `g` (which must be verified).
 pub(crate) fn plan(g: &Graph) -> Result<Plan> {
-    let facts = Facts::of(g)?;
+    let mut facts = Facts::of(g)?;
     let mut mat = materialize::materialized(g, &facts);
     let cost = cost::inline_costs(g, &facts.own, &mat);
     materialize::bound_expressions(g, &facts, &mut mat);
     let slots::Assigned { buffer, slots, mut kernels, out_allocs, arena_bytes } = slots::assign(g, &facts, &mat);
-    let inline_const = facts.inline_const.clone();
+    // The plan keeps the immediates; writing over operands needs the other facts only.
+    let inline_const = std::mem::take(&mut facts.inline_const);
     let (mut sibling, mut absorbed) = siblings::pair_siblings(g, &buffer, &inline_const, &kernels);
     let axis_sum = siblings::pair_axis_sums(g, &kernels, (&buffer, &inline_const), &sibling, &mut absorbed);
     let pairs = (&mut sibling[..], &mut absorbed[..]);

@@ -215,6 +215,21 @@ pub(super) fn pair_siblings(
     (sibling, absorbed)
 }
 
+/// For each node, the kernel whose loop nest emits it: the sum whose sibling it is, the kernel
+/// whose axis sum it is, else the node itself.
+pub(super) fn hosts(sibling: &[Option<NodeId>], axis_sum: &[Option<(NodeId, usize)>]) -> Vec<NodeId> {
+    let mut host: Vec<NodeId> = (0..sibling.len()).collect();
+    for k in 0..sibling.len() {
+        if let Some(e) = sibling[k] {
+            host[e] = k;
+        }
+        if let Some((r, _)) = axis_sum[k] {
+            host[r] = k;
+        }
+    }
+    host
+}
+
 /// Pairs sums of every axis with siblings of their operand's shape (see the module's
 /// documentation): a sum kernel `s` (not of booleans) of a non-empty operand of two or more
 /// axes takes the first of the next `SIBLING_LOOKAHEAD` kernels `e` that has the operand's
@@ -233,16 +248,7 @@ pub(super) fn pair_full_sums(
     axis_sum: &[Option<(NodeId, usize)>],
 ) {
     let n_nodes = g.nodes.len();
-    // The kernel whose loop nest emits each kernel.
-    let mut host: Vec<NodeId> = (0..n_nodes).collect();
-    for &k in kernels.iter() {
-        if let Some(e) = sibling[k] {
-            host[e] = k;
-        }
-        if let Some((r, _)) = axis_sum[k] {
-            host[r] = k;
-        }
-    }
+    let mut host = hosts(sibling, axis_sum);
     let full_sum = |s: NodeId| {
         let nd = &g.nodes[s];
         let operand = match (&nd.op, nd.inputs.first()) {
