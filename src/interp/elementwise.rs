@@ -63,13 +63,28 @@ fn unary_real<T: RealNum>(u: UnaryOp, a: &ArrayD<T>) -> Data {
     impl<T: RealNum> UnaryVisitor for OnReal<'_, T> {
         type Output = Data;
         fn same<K: SameUnary>(self) -> Data {
-            T::into_data(map(self.0, K::apply::<T>, self.1))
+            T::into_data(map(
+                self.0,
+                #[inline(always)]
+                |x| K::apply::<T>(x),
+                self.1,
+            ))
         }
         fn to_real<K: ToRealUnary>(self) -> Data {
-            T::into_data(map(self.0, K::apply::<T>, self.1))
+            T::into_data(map(
+                self.0,
+                #[inline(always)]
+                |x| K::apply::<T>(x),
+                self.1,
+            ))
         }
         fn real<K: RealUnary>(self) -> Data {
-            T::into_data(map(self.0, K::apply::<T>, self.1))
+            T::into_data(map(
+                self.0,
+                #[inline(always)]
+                |x| K::apply::<T>(x),
+                self.1,
+            ))
         }
     }
     u.visit(OnReal(a, u.lowering(false) == Lowering::Polynomial))
@@ -159,10 +174,22 @@ fn binary_real<T: RealNum>(b: BinaryOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<
     impl<T: RealNum> BinaryVisitor for OnReal<'_, T> {
         type Output = Result<Data>;
         fn same<K: SameBinary>(self) -> Result<Data> {
-            Ok(T::into_data(zip(self.0, self.1, K::apply::<T>, self.2)?))
+            Ok(T::into_data(zip(
+                self.0,
+                self.1,
+                #[inline(always)]
+                |x, y| K::apply::<T>(x, y),
+                self.2,
+            )?))
         }
         fn real<K: RealBinary>(self) -> Result<Data> {
-            Ok(T::into_data(zip(self.0, self.1, K::apply::<T>, self.2)?))
+            Ok(T::into_data(zip(
+                self.0,
+                self.1,
+                #[inline(always)]
+                |x, y| K::apply::<T>(x, y),
+                self.2,
+            )?))
         }
         fn to_complex<K: ToComplexBinary>(self) -> Result<Data> {
             Ok(<T::Complex as Element>::into_data(zip2_pooled(self.0, self.1, K::apply::<T>)?))

@@ -4,6 +4,7 @@
 use super::{Lanes, Steps};
 
 /// `z` (`x^2` where `small` holds, `(1 - |x|) / 2` elsewhere) and `R(z) = z P(z) / Q(z)`.
+#[inline(always)]
 fn rational<L: Lanes>(l: &mut L, x: L::F, ax: L::F, small: L::M) -> (L::F, L::F, L::F) {
     let p = &l.prec().asin;
     let (one, half) = (l.c(1.0), l.c(0.5));
@@ -19,6 +20,7 @@ fn rational<L: Lanes>(l: &mut L, x: L::F, ax: L::F, small: L::M) -> (L::F, L::F,
 
 /// `s` less its low bits, and `c = (t - hi^2) / (s + hi)`, so that `hi + c` is `sqrt t` to
 /// about twice the precision (`s = sqrt t`).
+#[inline(always)]
 fn sqrt_parts<L: Lanes>(l: &mut L, s: L::F, t: L::F) -> (L::F, L::F) {
     let p = &l.prec().asin;
     let sb = l.bits(s);
@@ -34,6 +36,7 @@ fn sqrt_parts<L: Lanes>(l: &mut L, s: L::F, t: L::F) -> (L::F, L::F) {
 /// `asin x`: below `|x| = 0.5`, `|x| + |x| R(x^2)`; from there on `pi/2 - 2 asin(sqrt z)`,
 /// `z = (1 - |x|) / 2`, with `sqrt z` in two parts below 0.975 (fdlibm's `pio4_hi` form); the sign
 /// of `x` restored; NaN beyond `|x| = 1`.
+#[inline(always)]
 pub fn asin<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().asin;
     let ax = l.abs(x);
@@ -78,6 +81,7 @@ pub fn asin<L: Lanes>(l: &mut L, x: L::F) -> L::F {
 /// `2 (pio2_hi - (s + (R(z) s - pio2_lo)))`; above 0.5, `2 (hi + (R(z) s + c))` with
 /// `s = sqrt z = hi + c` to twice the precision, `z = (1 - |x|) / 2`; `acos 1 = 0`, NaN beyond
 /// `|x| = 1`.
+#[inline(always)]
 pub fn acos<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().asin;
     let ax = l.abs(x);

@@ -6,6 +6,7 @@ use super::{Lanes, Steps};
 /// `atan x`: `|x|` reduced to `t = (|x| - c) / (1 + c |x|)` around `c` in `0, 0.5, 1, 1.5, inf`
 /// (by the interval of `|x|`), `atan |x| = atan c + atan t`, `atan c` in two parts and `atan t`
 /// from an odd polynomial; the sign of `x` restored.
+#[inline(always)]
 pub fn atan<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().atan;
     let ax = l.abs(x);
@@ -55,6 +56,7 @@ pub fn atan<L: Lanes>(l: &mut L, x: L::F) -> L::F {
 /// when `x` is negative (its sign bit), `pi/2` from `|y| / |x| = big` on, the sign of `y`
 /// restored; the cases of zeros and infinities selected by masks (each quadrant's `0`, `pi/4`,
 /// `pi/2`, `3 pi/4`, `pi`), NaN as `x + y`.
+#[inline(always)]
 pub fn atan2<L: Lanes>(l: &mut L, y: L::F, x: L::F) -> L::F {
     let p = &l.prec().atan2;
     let ay = l.abs(y);

@@ -45,22 +45,37 @@ pub fn erf<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let tail = l.and(from_tail, below_one);
     // From 6 on (and NaN, restored below), 1.
     let one = l.c(1.0);
-    let [y] = l.when_any(tail, [one], |l| [erf_tail(l, ax)]);
-    let [y] = l.when_any(mid, [y], |l| {
-        let one = l.c(1.0);
-        let s = l.sub(ax, one);
-        let (n, d) = (l.horner(s, p.mid.0), l.horner(s, p.mid.1));
-        let q = l.div(n, d);
-        let erx = l.c(p.erx);
-        [l.add(erx, q)]
-    });
-    let [y] = l.when_any(small, [y], |l| {
-        let z = l.mul(ax, ax);
-        let (n, d) = (l.horner(z, p.small.0), l.horner(z, p.small.1));
-        let q = l.div(n, d);
-        let aq = l.mul(ax, q);
-        [l.add(ax, aq)]
-    });
+    let [y] = l.when_any(
+        tail,
+        [one],
+        #[inline(always)]
+        |l| [erf_tail(l, ax)],
+    );
+    let [y] = l.when_any(
+        mid,
+        [y],
+        #[inline(always)]
+        |l| {
+            let one = l.c(1.0);
+            let s = l.sub(ax, one);
+            let (n, d) = (l.horner(s, p.mid.0), l.horner(s, p.mid.1));
+            let q = l.div(n, d);
+            let erx = l.c(p.erx);
+            [l.add(erx, q)]
+        },
+    );
+    let [y] = l.when_any(
+        small,
+        [y],
+        #[inline(always)]
+        |l| {
+            let z = l.mul(ax, ax);
+            let (n, d) = (l.horner(z, p.small.0), l.horner(z, p.small.1));
+            let q = l.div(n, d);
+            let aq = l.mul(ax, q);
+            [l.add(ax, aq)]
+        },
+    );
     let y = l.copysign(y, x);
     let nan = l.nan(x);
     l.sel(nan, x, y)

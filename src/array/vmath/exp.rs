@@ -14,7 +14,12 @@ pub fn exp<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let ax = l.abs(x);
     let fast = l.c(t.fast);
     let slow = l.not_lt(ax, fast);
-    let [y] = l.when_any(slow, [y], |l| [exp_by_halves(l, x)]);
+    let [y] = l.when_any(
+        slow,
+        [y],
+        #[inline(always)]
+        |l| [exp_by_halves(l, x)],
+    );
     y
 }
 
@@ -72,6 +77,7 @@ fn estrin<L: Lanes>(l: &mut L, x: L::F, xx: L::F, c: &[f64]) -> L::F {
 /// `e^x` by fdlibm's `e_exp.c`, branch-free: `x = k ln2 + r` (`|r| <= ln2 / 2`, `r = hi - lo`),
 /// `e^r` from a rational in `r`, scaled by `2^k` in two steps (a subnormal result is rounded
 /// once); overflow, underflow and NaN exact.
+#[inline(always)]
 fn exp_by_halves<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().exp;
     // Arguments beyond the thresholds compute garbage (no trap), replaced below; a NaN
@@ -102,6 +108,7 @@ fn exp_by_halves<L: Lanes>(l: &mut L, x: L::F) -> L::F {
 
 /// `y 2^k` for an integer `k` (a float) whose halves give normal powers of two: `(y 2^k1) 2^k2`,
 /// one rounding.
+#[inline(always)]
 pub(super) fn scale<L: Lanes>(l: &mut L, y: L::F, k: L::F) -> L::F {
     let half = l.c(0.5);
     let h = l.mul(k, half);
@@ -117,6 +124,7 @@ pub(super) fn scale<L: Lanes>(l: &mut L, y: L::F, k: L::F) -> L::F {
 /// from the two parts of `ln2`), `e^r - 1 - r` from `exp`'s rational, and
 /// `e^x - 1 = 2 ((2^(k-1) - 1/2) + 2^(k-1) r + 2^(k-1) (c + e^r - 1 - r))` summed with the error
 /// of the first two terms carried (one formula for every `k`, no cases).
+#[inline(always)]
 pub fn expm1<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().expm1;
     // The clamped range keeps 2^(k-1) normal; below it the result rounds to -1, above it
@@ -161,6 +169,7 @@ pub fn expm1<L: Lanes>(l: &mut L, x: L::F) -> L::F {
 }
 
 /// `e^r - 1 - r` for `|r| <= ln2 / 2`, by `exp`'s rational: `r c / (2 - c)`, `c = r - r^2 P(r^2)`.
+#[inline(always)]
 fn expm1_tail<L: Lanes>(l: &mut L, r: L::F) -> L::F {
     let p = &l.prec().exp;
     let rr = l.mul(r, r);

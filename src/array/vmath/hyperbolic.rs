@@ -8,6 +8,7 @@ use super::{Lanes, Steps};
 /// `asinh x`: for `|x| <= 2`, `log1p(|x| + x^2 / (1 + sqrt(1 + x^2)))`; below `huge`,
 /// `log(2|x| + 1 / (sqrt(x^2 + 1) + |x|))`; from `huge` on, `log(|x|) + ln 2` (the exponent of
 /// `|x|` raised by one: no overflow); `x` itself below `tiny`; the sign of `x` restored.
+#[inline(always)]
 pub fn asinh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().hyperbolic;
     let ax = l.abs(x);
@@ -47,6 +48,7 @@ pub fn asinh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
 /// passes the argument's error on whole); below `huge`,
 /// `log(2x - 1 / (x + sqrt(x^2 - 1)))`; from `huge` on, `log(x) + ln 2` (the exponent of `x`
 /// raised by one); 0 at 1, NaN below.
+#[inline(always)]
 pub fn acosh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().hyperbolic;
     let (one, two, zero) = (l.c(1.0), l.c(2.0), l.c(0.0));
@@ -101,6 +103,7 @@ pub fn acosh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
 /// `atanh x`: below `|x| = 0.5`, `log1p(t + t |x| / (1 - |x|)) / 2`, `t = 2|x|`; from there on
 /// `log1p(2|x| / (1 - |x|)) / 2` (one division for both); `x` itself below `tiny`; the sign of
 /// `x` restored; `±inf` at `±1`, NaN beyond.
+#[inline(always)]
 pub fn atanh<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().hyperbolic;
     let ax = l.abs(x);

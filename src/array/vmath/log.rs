@@ -3,6 +3,7 @@
 use super::{Lanes, Steps};
 
 /// `x = 2^k m` with `m` in `[sqrt(2)/2, sqrt(2))` (`x` positive and normal): `(k, m - 1)`.
+#[inline(always)]
 fn reduce<L: Lanes>(l: &mut L, x: L::F) -> (L::F, L::F) {
     let p = &l.prec().log;
     let b = l.bits(x);
@@ -19,6 +20,7 @@ fn reduce<L: Lanes>(l: &mut L, x: L::F) -> (L::F, L::F) {
 }
 
 /// `log(1 + f) + k ln2 + c` as fdlibm sums it: `s (hfsq + R) + (k ln2lo + c) - hfsq + f + k ln2hi`.
+#[inline(always)]
 fn log_poly<L: Lanes>(l: &mut L, f: L::F, k: L::F, c: Option<L::F>) -> L::F {
     let p = &l.prec().log;
     let half = l.c(0.5);
@@ -50,6 +52,7 @@ fn log_poly<L: Lanes>(l: &mut L, f: L::F, k: L::F, c: Option<L::F>) -> L::F {
 }
 
 /// `ln x`; `-inf` at `±0`, NaN below 0.
+#[inline(always)]
 pub fn ln<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().log;
     let (min, scale) = (l.c(p.min_normal), l.c(p.sub_scale));
@@ -74,6 +77,7 @@ pub fn ln<L: Lanes>(l: &mut L, x: L::F) -> L::F {
 
 /// `1 + x = 2^k (1 + f)` and the correction `c` of the rounding of `1 + x` (`c / (1 + x)`), or
 /// `f = x` exactly near 0: `ln(1 + x) = log_poly(f, k, c)`.
+#[inline(always)]
 fn ln_1p_parts<L: Lanes>(l: &mut L, x: L::F) -> (L::F, L::F, L::F) {
     let p = &l.prec().log;
     let one = l.c(1.0);
@@ -105,6 +109,7 @@ fn ln_1p_parts<L: Lanes>(l: &mut L, x: L::F) -> (L::F, L::F, L::F) {
 /// `ln(1 + a)` where `m` holds, `ln(2^e a)` elsewhere (`e` an integer, as a float), one
 /// polynomial for both: the special cases are the caller's (`1 + a` positive and finite where
 /// `m` holds, `a` positive, normal and finite elsewhere).
+#[inline(always)]
 pub(super) fn ln_1p_or_ln<L: Lanes>(l: &mut L, a: L::F, m: L::M, e: L::F) -> L::F {
     let (k1, f1, c1) = ln_1p_parts(l, a);
     let (k, f) = reduce(l, a);
@@ -118,6 +123,7 @@ pub(super) fn ln_1p_or_ln<L: Lanes>(l: &mut L, a: L::F, m: L::M, e: L::F) -> L::
 
 /// `ln(1 + x)`, accurate near 0: `1 + x = 2^k m` with the rounding of `1 + x` corrected by
 /// `c / (1 + x)`, or `m = 1 + x` exactly near 0.
+#[inline(always)]
 pub fn ln_1p<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let p = &l.prec().log;
     let (k, f, c) = ln_1p_parts(l, x);

@@ -141,7 +141,10 @@ pub trait Lanes {
 
 /// Shared steps of the algorithms.
 pub(crate) trait Steps: Lanes {
-    /// `c[0] + x (c[1] + x (c[2] + ...))`, each step a fused multiply-add.
+    /// `c[0] + x (c[1] + x (c[2] + ...))`, each step a fused multiply-add. Inlined always, so
+    /// that the interpreter's loops compiled for the CPU's features (`array/cpu.rs`) run each
+    /// step as one instruction, not as a call to libm's `fma`.
+    #[inline(always)]
     fn horner(&mut self, x: Self::F, c: &[f64]) -> Self::F {
         let (last, rest) = c.split_last().expect("a polynomial has coefficients");
         let mut p = self.c(*last);

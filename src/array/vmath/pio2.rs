@@ -87,6 +87,7 @@ pub(super) static TABLE_F32: [f32; 116 * CHUNKS] = {
 
 /// `ax` (positive, finite, from the table's first exponent on) as `(r, r_lo, n)`: `ax = n pi/2
 /// + r + r_lo` with `|r| <= pi/4` (about) and `n` an integer of the same class modulo 4.
+#[inline(always)]
 pub(super) fn reduce_huge<L: Lanes>(l: &mut L, ax: L::F) -> [L::F; 3] {
     let p = l.prec();
     let h = &p.trig.huge;
@@ -138,6 +139,7 @@ pub(super) fn reduce_huge<L: Lanes>(l: &mut L, ax: L::F) -> [L::F; 3] {
 
 /// The sum of `terms` (exact, each below `2^(mant - 1)`, their bits from `2^-(2 chunk - 2)`
 /// up) as an integer `n` and an exact fraction in `[-1/2, 1/2]`.
+#[inline(always)]
 fn head<L: Lanes>(l: &mut L, terms: &[L::F]) -> (L::F, L::F) {
     let mut n = l.c(0.0);
     let mut s = l.c(0.0);
@@ -154,6 +156,7 @@ fn head<L: Lanes>(l: &mut L, terms: &[L::F]) -> (L::F, L::F) {
 }
 
 /// The sum of `terms` as an expansion of three floats, the first the rounded sum.
+#[inline(always)]
 fn tail<L: Lanes>(l: &mut L, terms: &[L::F]) -> [L::F; 3] {
     let mut a = terms[0];
     let mut c = l.c(0.0);
@@ -169,6 +172,7 @@ fn tail<L: Lanes>(l: &mut L, terms: &[L::F]) -> [L::F; 3] {
 }
 
 /// `(fh + fl) pi/2` as two floats (`fl` below an ulp of `fh`).
+#[inline(always)]
 fn times_pio2<L: Lanes>(l: &mut L, fh: L::F, fl: L::F) -> (L::F, L::F) {
     let h = &l.prec().trig.huge;
     let (ph, pl) = h.pio2;

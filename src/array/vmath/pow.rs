@@ -64,13 +64,19 @@ pub fn pow<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> L::F {
     let far = l.not_lt(ae, fast);
     let slow = l.or(small, huge);
     let slow = l.or(slow, far);
-    let [v] = l.when_any(slow, [v], |l| [super::pow_fdlibm::pow(l, x, y)]);
+    let [v] = l.when_any(
+        slow,
+        [v],
+        #[inline(always)]
+        |l| [super::pow_fdlibm::pow(l, x, y)],
+    );
     v
 }
 
 /// `log x = hi + lo` for positive normal `x` (other arguments: garbage, indices in the table):
 /// `x = 2^k z`, `z` in `[OFF, 2 OFF)`, `log x = k ln2 + log c + log(z/c)`, `r = z/c - 1` exact
 /// (in two parts, `z` split so that each product is exact), the sum carried in two parts.
+#[inline(always)]
 fn log_parts<L: Lanes>(l: &mut L, x: L::F) -> (L::F, L::F) {
     let ix = l.bits(x);
     let neg_off = l.ci(OFF.wrapping_neg());
@@ -118,6 +124,7 @@ fn log_parts<L: Lanes>(l: &mut L, x: L::F) -> (L::F, L::F) {
 
 /// The end of [`log_parts`]: `t2 + A0 r^2` in two parts and the polynomial's rest, added to the
 /// low parts `lo12`.
+#[inline(always)]
 fn log_sum<L: Lanes>(l: &mut L, (r, rhi, rlo): (L::F, L::F, L::F), t2: L::F, lo12: (L::F, L::F)) -> (L::F, L::F) {
     let a0 = l.c(A[0]);
     let ar = l.mul(a0, r);

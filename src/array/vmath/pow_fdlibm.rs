@@ -75,6 +75,7 @@ static POW_F64: PowConsts = PowConsts {
 };
 
 /// `x` less its low bits (those not in `mask`).
+#[inline(always)]
 fn trunc<L: Lanes>(l: &mut L, x: L::F, mask: u64) -> L::F {
     let b = l.bits(x);
     let m = l.ci(mask);
@@ -84,6 +85,7 @@ fn trunc<L: Lanes>(l: &mut L, x: L::F, mask: u64) -> L::F {
 
 /// `|x| = 2^n m` (`|x|` positive and finite), `m` in `[sqrt(3)/2, sqrt 3)`: `(m, n, k)`, `k`
 /// where `m` is reduced around `1.5` (else around `1`).
+#[inline(always)]
 fn reduce<L: Lanes>(l: &mut L, ax: L::F) -> (L::F, L::F, L::M) {
     let (p, lg) = (&POW_F64, &l.prec().log);
     let (min, sc) = (l.c(lg.min_normal), l.c(lg.sub_scale));
@@ -117,6 +119,7 @@ fn reduce<L: Lanes>(l: &mut L, ax: L::F) -> (L::F, L::F, L::M) {
 /// `log2 |x| = t1 + t2` (`t1` of few bits) for `|x|` positive and finite: `|x| = 2^n m`,
 /// `s = (m - c) / (m + c)` (`c` = `1` or `1.5`) in two parts, `log m = log c + 2s + (2/3) s^3 +
 /// s^4 L(s^2)` carried in two parts.
+#[inline(always)]
 fn log2<L: Lanes>(l: &mut L, ax: L::F) -> (L::F, L::F) {
     let p = &POW_F64;
     let (m, n, k) = reduce(l, ax);
@@ -171,6 +174,7 @@ fn log2<L: Lanes>(l: &mut L, ax: L::F) -> (L::F, L::F) {
 
 /// The end of [`log2`]: `p = s (t_h + t_l)` in two parts (`p_h + p_l`), times `2 / (3 ln 2)`
 /// in two parts, plus `n + log2 c`: `t1 + t2`.
+#[inline(always)]
 fn log2_sum<L: Lanes>(
     l: &mut L,
     (s_h, s_l, ss): (L::F, L::F, L::F),
@@ -206,6 +210,7 @@ fn log2_sum<L: Lanes>(
 /// `2^(p_h + p_l)` for `z = p_h + p_l` within the thresholds (beyond them, garbage, replaced by
 /// the caller): `z = n + f`, `n` the nearest integer (ties away from 0, `0` below `half`),
 /// `2^f = e^(f ln 2)` from `exp`'s rational, `f ln 2` in two parts.
+#[inline(always)]
 fn exp2<L: Lanes>(l: &mut L, p_h: L::F, p_l: L::F, z: L::F) -> L::F {
     let p = &POW_F64;
     let (one, zero, half) = (l.c(1.0), l.c(0.0), l.c(0.5));
@@ -250,6 +255,7 @@ fn exp2<L: Lanes>(l: &mut L, p_h: L::F, p_l: L::F, z: L::F) -> L::F {
 }
 
 /// Whether `y` is not an integer, and whether it is an odd one (an infinity: an even integer).
+#[inline(always)]
 fn parity<L: Lanes>(l: &mut L, y: L::F) -> (L::M, L::M) {
     let shift = l.prec().two_mant;
     let (zero, half, big) = (l.c(0.0), l.c(0.5), l.c(shift));
@@ -280,6 +286,7 @@ fn parity<L: Lanes>(l: &mut L, y: L::F) -> (L::M, L::M) {
 /// non-integer `y`; overflow to `inf` and underflow to `0` at fdlibm's thresholds; `x^±0 = 1`
 /// and `1^y = 1` (NaN too), `(-1)^±inf = 1`, the cases of zeros and infinities, and `y` = `±1`,
 /// `2` and `0.5` (`x`, `1/x`, `x^2`, `sqrt x`) selected by masks.
+#[inline(always)]
 pub fn pow<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> L::F {
     let p = &POW_F64;
     let ax = l.abs(x);
@@ -298,6 +305,7 @@ pub fn pow<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> L::F {
 }
 
 /// `v`, or `inf` where `z = p_h + p_l` (rounded) overflows, `0` where it underflows.
+#[inline(always)]
 fn over_under<L: Lanes>(l: &mut L, v: L::F, z: L::F, p_h: L::F, p_l: L::F) -> L::F {
     let p = &POW_F64;
     let (over, under, ovt) = (l.c(p.over), l.c(p.under), l.c(p.ovt));
@@ -320,6 +328,7 @@ fn over_under<L: Lanes>(l: &mut L, v: L::F, z: L::F, p_h: L::F, p_l: L::F) -> L:
 
 /// The result from `v` (`|x|^y` of a finite nonzero `|x|`, not 1): the sign of negative `x`,
 /// and fdlibm's special cases over it, in its order.
+#[inline(always)]
 fn specials<L: Lanes>(l: &mut L, x: L::F, y: L::F, v: L::F) -> L::F {
     let (one, zero, m1) = (l.c(1.0), l.c(0.0), l.c(-1.0));
     let (inf, nan) = (l.c(f64::INFINITY), l.c(f64::NAN));
@@ -352,6 +361,7 @@ fn specials<L: Lanes>(l: &mut L, x: L::F, y: L::F, v: L::F) -> L::F {
 
 /// `v`, or the cases of `y` = `0.5` (`sqrt x` for `x` of a clear sign bit), `2`, `±1` and `±inf`,
 /// NaN as `x + y`, then `1^y = x^±0 = 1`.
+#[inline(always)]
 fn small_y<L: Lanes>(l: &mut L, x: L::F, y: L::F, v: L::F) -> L::F {
     let (one, zero, half, two, m1) = (l.c(1.0), l.c(0.0), l.c(0.5), l.c(2.0), l.c(-1.0));
     let inf = l.c(f64::INFINITY);

@@ -22,6 +22,7 @@ struct Quadrant<L: Lanes> {
 }
 
 /// [`Quadrant`] of `x`: what `sin` and `cos` both start from.
+#[inline(always)]
 fn in_quadrant<L: Lanes>(l: &mut L, x: L::F) -> Quadrant<L> {
     let ax = l.abs(x);
     let [r, r_lo, n] = reduce(l, x, ax);
@@ -36,6 +37,7 @@ fn in_quadrant<L: Lanes>(l: &mut L, x: L::F) -> Quadrant<L> {
 }
 
 /// `sin x`; NaN at `±inf`.
+#[inline(always)]
 pub fn sin<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let Quadrant { ax, q, s, c, two, q1: _, odd } = in_quadrant(l, x);
     // sin: s, c, -s, -c by quadrant.
@@ -50,6 +52,7 @@ pub fn sin<L: Lanes>(l: &mut L, x: L::F) -> L::F {
 }
 
 /// `cos x`; NaN at `±inf`.
+#[inline(always)]
 pub fn cos<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let Quadrant { ax, q, s, c, two, q1, odd } = in_quadrant(l, x);
     // cos: c, -s, -c, s by quadrant.
@@ -63,6 +66,7 @@ pub fn cos<L: Lanes>(l: &mut L, x: L::F) -> L::F {
 
 /// `tan x`; NaN at `±inf`. fdlibm's `__tan`: the odd polynomial of `tan r`, from `|r| = 0.6744`
 /// on of `tan(pi/4 - |r|)`, and `-1 / tan r` in the odd quadrants; one division for both.
+#[inline(always)]
 pub fn tan<L: Lanes>(l: &mut L, x: L::F) -> L::F {
     let ax = l.abs(x);
     let [r, r_lo, n] = reduce(l, x, ax);
@@ -129,6 +133,7 @@ pub fn tan<L: Lanes>(l: &mut L, x: L::F) -> L::F {
 
 /// `(x + r, r)` of fdlibm's `__tan`: `tan(x + y) = x + r`, `r = y + z (s (R + V) + y) + s T0`
 /// (`z = x^2`, `s = z x`, `R` and `V / z` polynomials in `z^2`).
+#[inline(always)]
 fn tan_poly<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> (L::F, L::F) {
     let t = &l.prec().trig.tan;
     let z = l.mul(x, x);
@@ -149,6 +154,7 @@ fn tan_poly<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> (L::F, L::F) {
 }
 
 /// NaN at `±inf`, and a NaN argument itself.
+#[inline(always)]
 fn special<L: Lanes>(l: &mut L, x: L::F, ax: L::F, y: L::F) -> L::F {
     let (inf, nan) = (l.c(f64::INFINITY), l.c(f64::NAN));
     let is_inf = l.eq(ax, inf);
@@ -158,6 +164,7 @@ fn special<L: Lanes>(l: &mut L, x: L::F, ax: L::F, y: L::F) -> L::F {
 }
 
 /// `x = n pi/2 + r + r_lo`: `[r, r_lo, n]`.
+#[inline(always)]
 fn reduce<L: Lanes>(l: &mut L, x: L::F, ax: L::F) -> [L::F; 3] {
     let fast = cody_waite(l, x);
     let t = &l.prec().trig;
@@ -165,17 +172,23 @@ fn reduce<L: Lanes>(l: &mut L, x: L::F, ax: L::F) -> [L::F; 3] {
     let big = l.le(bound, ax);
     let finite = l.lt(ax, inf);
     let huge = l.and(big, finite);
-    l.when_any(huge, fast, |l| {
-        let [r, r_lo, n] = reduce_huge(l, ax);
-        let zero = l.c(0.0);
-        let negative = l.lt(x, zero);
-        let (nr, nlo, nn) = (l.neg(r), l.neg(r_lo), l.neg(n));
-        [l.sel(negative, nr, r), l.sel(negative, nlo, r_lo), l.sel(negative, nn, n)]
-    })
+    l.when_any(
+        huge,
+        fast,
+        #[inline(always)]
+        |l| {
+            let [r, r_lo, n] = reduce_huge(l, ax);
+            let zero = l.c(0.0);
+            let negative = l.lt(x, zero);
+            let (nr, nlo, nn) = (l.neg(r), l.neg(r_lo), l.neg(n));
+            [l.sel(negative, nr, r), l.sel(negative, nlo, r_lo), l.sel(negative, nn, n)]
+        },
+    )
 }
 
 /// The reduction below `bound`: `n = round(x 2/pi)`, `x - n P1` exact, then `n` times each
 /// further part subtracted, the errors summed, and the tail.
+#[inline(always)]
 fn cody_waite<L: Lanes>(l: &mut L, x: L::F) -> [L::F; 3] {
     let t = &l.prec().trig;
     let inv = l.c(t.inv_pio2);
@@ -200,6 +213,7 @@ fn cody_waite<L: Lanes>(l: &mut L, x: L::F) -> [L::F; 3] {
 }
 
 /// `n mod 4`, in `{0, 1, 2, 3}`.
+#[inline(always)]
 fn quadrant<L: Lanes>(l: &mut L, n: L::F) -> L::F {
     let quarter = l.c(0.25);
     let t = l.mul(n, quarter);
@@ -214,6 +228,7 @@ fn quadrant<L: Lanes>(l: &mut L, n: L::F) -> L::F {
 }
 
 /// `sin(x + y)`, `|x| <= pi/4`, `y` below an ulp of `x` (fdlibm's `__sin` with `iy = 1`).
+#[inline(always)]
 fn kernel_sin<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> L::F {
     let s = l.prec().trig.sin;
     let z = l.mul(x, x);
@@ -233,6 +248,7 @@ fn kernel_sin<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> L::F {
 }
 
 /// `cos(x + y)`, `|x| <= pi/4`, `y` below an ulp of `x` (fdlibm's `__cos`).
+#[inline(always)]
 fn kernel_cos<L: Lanes>(l: &mut L, x: L::F, y: L::F) -> L::F {
     let c = l.prec().trig.cos;
     let z = l.mul(x, x);
