@@ -12,6 +12,7 @@ mod loops;
 mod measure;
 mod models;
 mod recurrent;
+mod transcendentals;
 
 use conv_model::{conv_args, conv_loss_and_grads, ConvArgs};
 use cranegrad::prelude::*;
@@ -408,6 +409,7 @@ fn main() -> Result<()> {
             note: String::new(),
         });
     }
+    rows.extend(transcendentals::rows(budget, wanted)?);
     if wanted("external identity") {
         rows.push(external::external_call_row(budget)?);
     }
