@@ -171,25 +171,26 @@ pub(crate) fn unary(u: UnaryOp, a: &Data) -> Result<Data> {
 /// `b` on real arrays.
 fn binary_real<T: RealNum>(b: BinaryOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<Data> {
     struct OnReal<'a, T>(&'a ArrayD<T>, &'a ArrayD<T>, bool);
+    impl<T: RealNum> OnReal<'_, T> {
+        /// `f` on the operands' elements ([`zip`]).
+        #[inline(always)]
+        fn zipped(self, f: impl Fn(T, T) -> T) -> Result<Data> {
+            Ok(T::into_data(zip(self.0, self.1, f, self.2)?))
+        }
+    }
     impl<T: RealNum> BinaryVisitor for OnReal<'_, T> {
         type Output = Result<Data>;
         fn same<K: SameBinary>(self) -> Result<Data> {
-            Ok(T::into_data(zip(
-                self.0,
-                self.1,
+            self.zipped(
                 #[inline(always)]
                 |x, y| K::apply::<T>(x, y),
-                self.2,
-            )?))
+            )
         }
         fn real<K: RealBinary>(self) -> Result<Data> {
-            Ok(T::into_data(zip(
-                self.0,
-                self.1,
+            self.zipped(
                 #[inline(always)]
                 |x, y| K::apply::<T>(x, y),
-                self.2,
-            )?))
+            )
         }
         fn to_complex<K: ToComplexBinary>(self) -> Result<Data> {
             Ok(<T::Complex as Element>::into_data(zip2_pooled(self.0, self.1, K::apply::<T>)?))
