@@ -249,6 +249,11 @@ def kmeans_cost(x, c):
     return jnp.sum(jnp.min(d2, axis=1))
 
 
+def least_squares(x, c):
+    """least_squares.rs's `loss`: the squared residuals of a product against 1/4, summed."""
+    return jnp.sum((x @ c.T - 0.25) ** 2)
+
+
 def complex_grid(n):
     t = np.linspace(-2.0, 2.0, n)
     return jnp.asarray(t[None, :] + 1j * t[:, None])
@@ -570,6 +575,9 @@ def clustering_rows(rows, wanted):
     if wanted(name):
         vg = jax.value_and_grad(kmeans_cost, argnums=1)
         rows.append(row(name, *measure(vg, jax.jit(vg), args), "d/d centroids"))
+    name = f"LS sum((x c' - 1/4)^2), n={n} K={k} d={d}"
+    if wanted(name):
+        rows.append(row(name, *measure(least_squares, jax.jit(least_squares), args), "value only"))
 
 
 if __name__ == "__main__":

@@ -82,6 +82,11 @@ fn a_product_read_by_rows_is_computed_by_panels_inside_its_reader() {
     let args = (matrix(24, 900, 3), matrix(700, 24, 4));
     let scaled = |(x, c): (DlArray, DlArray)| Ok(vec![(x.transpose().matmul(&c.transpose()) * 0.5).tanh()]);
     check("tanh(x' c' / 2)", scaled, args, 1, 1e-12);
+    // A least-squares loss, the sum of every element of a large product's expression: summed
+    // by rows first, so the rows' sums read the product by panels.
+    let args = (matrix(2100, 16, 5), matrix(1000, 16, 6));
+    let least_squares = |(x, c): (DlArray, DlArray)| Ok(vec![(x.matmul(&c.transpose()) - 0.25).square().sum_all()]);
+    check("sum((x c' - 1/4)^2)", least_squares, args, 1, 1e-12);
 }
 
 #[test]

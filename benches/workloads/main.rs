@@ -7,6 +7,7 @@
 mod clustering;
 mod conv_model;
 mod external;
+mod least_squares;
 mod linalg;
 mod loops;
 mod measure;
@@ -430,6 +431,9 @@ fn main() -> Result<()> {
     }
     if wanted("k-means cost + grad") {
         rows.extend(clustering::kmeans_rows(budget)?);
+    }
+    if wanted("LS sum((x c' - 1/4)^2), n=10000 K=1000 d=16") {
+        rows.push(least_squares::least_squares_row(budget)?);
     }
     // Control flow: `-- loops` (or a row's name) selects them.
     if wanted("loops: L1 saddle point, L1b coupled saddle, L2 RK4 fori_loop, L3 LSTM scan") {

@@ -19,6 +19,7 @@ mod products;
 mod rewrite;
 mod signs;
 mod simplify;
+mod sums;
 
 pub use cse::cse;
 pub use dce::dce;

@@ -49,6 +49,9 @@
 //! - `reduce_max` or `reduce_min` of every element of a real array of at least 2^18 -> the
 //!   same over rows of 4,096, then over the rows' results (and the tail's): see the `extremes`
 //!   module.
+//! - `reduce_sum` of every element of an array of two or more axes, at least 2^21 elements and
+//!   rows of at least 64 -> the sum over every axis but the first, then over the first (the
+//!   order the interpreter adds in anyway): see the `sums` module.
 //!
 //! A constant operand counts when every element has the same bits, seen through `broadcast`
 //! and `reshape` of a constant. Rules on `x` fire only when `x` has the node's exact dtype and
@@ -73,6 +76,7 @@ use super::pads;
 use super::products;
 use super::rewrite::Rewriter;
 use super::signs::signs;
+use super::sums;
 use crate::array::{DType, Data};
 use crate::error::Result;
 use crate::ir::{
@@ -345,6 +349,7 @@ fn operand_rule(rw: &mut Rewriter, n: &Node, x: &[NodeId]) -> Result<Option<Node
         Op::Concat(_) if x.len() == 1 => Ok(same(rw, x[0], n)),
         op if op.reduced_axes().is_some_and(|a| a.is_empty()) => Ok(same(rw, x[0], n)),
         Op::ReduceMax(_) | Op::ReduceMin(_) => extremes::by_rows(rw, n, x),
+        Op::ReduceSum(_) => sums::by_rows(rw, n, x),
         // The graph the optimizer sees is differentiated already: only the value is left.
         Op::CustomVjp(_) => Ok(same(rw, x[0], n)),
         Op::Select => select_rule(rw, n, x),
