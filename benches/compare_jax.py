@@ -249,6 +249,11 @@ def kmeans_cost(x, c):
     return jnp.sum(jnp.min(d2, axis=1))
 
 
+def cross_entropy(h, w, t):
+    """cross_entropy.rs's loss: the softmax cross-entropy of the logits h W against one-hot t."""
+    return -jnp.sum(jax.nn.log_softmax(h @ w, axis=1) * t) / h.shape[0]
+
+
 def least_squares(x, c):
     """least_squares.rs's `loss`: the squared residuals of a product against 1/4, summed."""
     return jnp.sum((x @ c.T - 0.25) ** 2)
@@ -575,6 +580,15 @@ def clustering_rows(rows, wanted):
     if wanted(name):
         vg = jax.value_and_grad(kmeans_cost, argnums=1)
         rows.append(row(name, *measure(vg, jax.jit(vg), args), "d/d centroids"))
+    b, dh, classes = 512, 64, 10_000
+    name = f"CE softmax cross-entropy of h W + grad, B={b} D={dh} C={classes}"
+    if wanted(name):
+        h = jnp.asarray(data(b * dh, 61).reshape(b, dh))
+        w = jnp.asarray(data(dh * classes, 62).reshape(dh, classes))
+        t = np.zeros((b, classes))
+        t[np.arange(b), (7919 * np.arange(b)) % classes] = 1.0
+        vg = jax.value_and_grad(cross_entropy, argnums=1)
+        rows.append(row(name, *measure(vg, jax.jit(vg), (h, w, jnp.asarray(t))), "d/dW"))
     name = f"LS sum((x c' - 1/4)^2), n={n} K={k} d={d}"
     if wanted(name):
         rows.append(row(name, *measure(least_squares, jax.jit(least_squares), args), "value only"))

@@ -6,6 +6,7 @@
 
 mod clustering;
 mod conv_model;
+mod cross_entropy;
 mod external;
 mod least_squares;
 mod linalg;
@@ -431,6 +432,9 @@ fn main() -> Result<()> {
     }
     if wanted("k-means cost + grad") {
         rows.extend(clustering::kmeans_rows(budget)?);
+    }
+    if wanted("CE softmax cross-entropy of h W + grad, B=512 D=64 C=10000") {
+        rows.push(cross_entropy::cross_entropy_row(budget)?);
     }
     if wanted("LS sum((x c' - 1/4)^2), n=10000 K=1000 d=16") {
         rows.push(least_squares::least_squares_row(budget)?);

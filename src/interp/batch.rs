@@ -9,6 +9,7 @@
 //! thread count either (`tests/linalg.rs` checks both).
 
 use super::factor::{one, Scalar, Workspace};
+use crate::array::cpu::clear_upper_vector_state;
 use crate::array::Data;
 use crate::error::{Error, Result};
 use crate::ir::LinalgOp;
@@ -53,8 +54,16 @@ impl Dims {
 
 /// Runs `op` on `d.batch` problems: `a` (and `b`) hold the operands' row-major matrices one
 /// after the other, `out` receives each result's elements. The first failing problem (in
-/// batch order) is the `Err`.
+/// batch order) is the `Err`. The caller's thread is left with the vector registers' upper
+/// halves clear, which faer's kernels leave dirty (`array/cpu.rs`).
 pub(crate) fn run_slices<T: Scalar>(op: LinalgOp, d: &Dims, a: &[T], b: Option<&[T]>, out: &mut [T]) -> Result<()> {
+    let done = solve_all(op, d, a, b, out);
+    clear_upper_vector_state();
+    done
+}
+
+/// [`run_slices`] before the vector state is cleared.
+fn solve_all<T: Scalar>(op: LinalgOp, d: &Dims, a: &[T], b: Option<&[T]>, out: &mut [T]) -> Result<()> {
     if d.batch == 0 || d.out == 0 {
         return Ok(());
     }

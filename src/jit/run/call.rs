@@ -7,6 +7,7 @@ use super::gemm::matmul;
 use super::host_call::run_call;
 use super::pool::{run_split, ChunkFn};
 use super::runtime::{Compiled, Entry, KernelFn, OutSrc, Outputs, Step};
+use crate::array::cpu::clear_upper_vector_state;
 use crate::array::with_data;
 use crate::array::{standard, DType, Data, Element};
 use crate::error::{Error, Result};
@@ -119,6 +120,8 @@ impl Compiled {
     /// run of this graph returned and the caller has dropped are written again in place.
     pub fn run_refs(&self, inputs: &[&Arc<Data>]) -> Result<Outputs> {
         self.check_inputs(inputs)?;
+        // The caller's code may have left the vector registers' upper halves dirty.
+        clear_upper_vector_state();
         // Inputs not in standard layout are copied; the copies live until the kernels finish.
         let mut copies: Vec<Arc<Data>> = Vec::new();
         let mut in_ptrs: SmallVec<[*mut u8; 8]> = SmallVec::new();

@@ -26,6 +26,7 @@
 //! roundoff of the dtype, `k` the summed length): each is within `k u |a| |b|` of the exact
 //! product. Complex products are the interpreter's bit for bit.
 
+use crate::array::cpu::clear_upper_vector_state;
 use crate::array::DType;
 use faer::{MatMut, MatRef};
 use rayon::prelude::*;
@@ -104,8 +105,7 @@ pub(crate) unsafe fn matmul(p: Product, a: *const u8, b: *const u8, c: *mut u8) 
             DType::Bool => {}
         }
     }
-    // SAFETY: only executed where the CPU has AVX.
-    unsafe { clear_upper_vector_state() };
+    clear_upper_vector_state();
 }
 
 /// Rows `r0..r1` of the product `c = op(a) @ op(b)` of one pair of real matrices, into `c`
@@ -126,28 +126,7 @@ pub(crate) unsafe fn matmul_rows(p: Product, a: *const u8, b: *const u8, c: *mut
         DType::F64 => real::<f64>(r1 - r0, k, n, Operands { a: (a.add(first), ars, acs), b: (b, brs, bcs), c }),
         _ => {}
     }
-    // SAFETY: only executed where the CPU has AVX.
-    unsafe { clear_upper_vector_state() };
-}
-
-/// Clears the upper halves of the vector registers (`vzeroupper`) after faer's AVX-512 kernels
-/// (hand-written, they leave them dirty): SSE code that runs next (the generated kernels, libm)
-/// would otherwise run at about half speed on this project's machine.
-///
-/// # Safety
-/// None beyond the feature check inside.
-unsafe fn clear_upper_vector_state() {
-    #[cfg(target_arch = "x86_64")]
-    {
-        #[target_feature(enable = "avx")]
-        unsafe fn zeroupper() {
-            std::arch::x86_64::_mm256_zeroupper();
-        }
-        if std::arch::is_x86_feature_detected!("avx") {
-            // SAFETY: the CPU has AVX.
-            unsafe { zeroupper() };
-        }
-    }
+    clear_upper_vector_state();
 }
 
 /// Real products with at least this many multiply-adds (`m k n`) run on rayon's pool.
@@ -234,5 +213,7 @@ unsafe fn real<T: RealGemm>(m: usize, k: usize, n: usize, ops: Operands) {
             let cp = c.offset((r0 * n) as isize * size);
             real_with::<T>(r1 - r0, k, n, Operands { a: (ap, a.1, a.2), b, c: cp }, faer::Par::Seq);
         }
+        // This part may have run on a pool thread, which runs generated code next.
+        clear_upper_vector_state();
     });
 }

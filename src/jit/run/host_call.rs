@@ -3,6 +3,7 @@
 //! buffers, its outputs written into theirs. Its `Err` (an external function's error or panic,
 //! already naming the function and its line) ends the run.
 
+use crate::array::cpu::clear_upper_vector_state;
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
 use crate::ir::CallTarget;
@@ -58,6 +59,20 @@ unsafe fn write(d: &Data, ptr: *mut u8) {
 /// Runs `target` on the buffers at `ptrs[e]` for each input entry `(e, dtype, shape)` and
 /// writes its output `k` at `ptrs[e]` for each `(k, e)` of `outputs`.
 pub(crate) fn run_call(
+    target: &dyn CallTarget,
+    inputs: &[(usize, DType, Vec<usize>)],
+    outputs: &[(usize, usize)],
+    ptrs: &[*mut u8],
+) -> Result<()> {
+    let done = run_target(target, inputs, outputs, ptrs);
+    // The target's code (the caller's own function, faer) may have left the vector registers'
+    // upper halves dirty; generated code runs next.
+    clear_upper_vector_state();
+    done
+}
+
+/// [`run_call`] before the vector state is cleared.
+fn run_target(
     target: &dyn CallTarget,
     inputs: &[(usize, DType, Vec<usize>)],
     outputs: &[(usize, usize)],

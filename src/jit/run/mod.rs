@@ -7,7 +7,8 @@
 //! `jit/drive/`) runs from `driver.rs` (its function, its frames, the error channel and the
 //! helpers it calls), with its frame in `frame.rs`; `wiring.rs` says how a compiled body
 //! connects to the buffers a driver gives it, and `driver_call.rs` is the call step that runs
-//! a driver.
+//! a driver. Generated code runs after `array::cpu::clear_upper_vector_state`: faer's kernels
+//! leave the vector registers' upper halves dirty.
 
 pub(crate) mod buffers;
 mod call;

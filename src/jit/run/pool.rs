@@ -17,12 +17,16 @@
 //!   (`sibling.rs`) also writes the sibling's elements of its blocks in each chunk (the last
 //!   chunk those past the sum's end too): the chunks write disjoint elements.
 //!
+//! Each chunk first clears the upper halves of its thread's vector registers, which faer's
+//! kernels may have left dirty on that pool thread (`vector_state.rs`).
+//!
 //! Calls below [`PARALLEL_MIN`] elements (fewer for costly elementwise kernels,
 //! [`COSTLY_FACTOR`]) stay on the calling thread. A call from a user thread
 //! blocks on the pool's work (rayon never runs more workers than the pool has), and a call
 //! from inside the pool helps run it, so many concurrent callers neither oversubscribe the
 //! cores nor deadlock.
 
+use crate::array::cpu::clear_upper_vector_state;
 use crate::array::{DType, Num};
 use crate::jit::limits::SUM_CHUNK_BLOCKS;
 use crate::jit::plan::split::Split;
@@ -53,6 +57,7 @@ pub(crate) unsafe fn run_split(f: ChunkFn, split: &Split, bufs: *const *mut u8) 
             (0..chunks).into_par_iter().for_each(|c| {
                 let (lo, hi) = (c * chunk, ((c + 1) * chunk).min(units));
                 let b = &shared;
+                clear_upper_vector_state();
                 // SAFETY: chunk `c` writes only the elements of its own range.
                 unsafe { f(b.0, lo as u64, hi as u64, std::ptr::null_mut()) };
             });
@@ -86,6 +91,7 @@ unsafe fn sum_chunks<T: Num>(f: ChunkFn, blocks: usize, bufs: &Bufs, out: *mut u
     partials.par_iter_mut().enumerate().for_each(|(c, p)| {
         let (lo, hi) = (c * SUM_CHUNK_BLOCKS, ((c + 1) * SUM_CHUNK_BLOCKS).min(blocks));
         let b = bufs;
+        clear_upper_vector_state();
         // SAFETY: the chunk writes at most `CHUNK_LEVELS` partials of `T` to its own array.
         unsafe { f(b.0, lo as u64, hi as u64, p.as_mut_ptr() as *mut u8) };
     });
