@@ -222,15 +222,31 @@ pub fn kmeans_by_hand(x: &[f64], c: &[f64], d: usize, grad: &mut [f64]) -> f64 {
     cost
 }
 
-/// The k-means rows, the cost alone and with its gradient: accelerated, eager and by hand
-/// (checked against each other).
-pub fn kmeans_rows(budget: Duration) -> Result<Vec<Row>> {
+/// The k-means data: `n` points and `k` centroids in `d` dimensions, as row-major vectors and
+/// as arrays.
+pub struct KmeansData {
+    pub n: usize,
+    pub k: usize,
+    pub d: usize,
+    pub xs: Vec<f64>,
+    pub cs: Vec<f64>,
+    pub args: (DlArray, DlArray),
+}
+
+/// 10,000 points and 1,000 centroids in 16 dimensions.
+pub fn kmeans_data() -> KmeansData {
     let (n, k, d) = (10_000, 1_000, 16);
     let xs = data(n * d, 51);
     let cs = data(k * d, 52);
     let x = DlArray::from(ndarray::Array2::from_shape_vec((n, d), xs.clone()).expect("shape"));
     let c = DlArray::from(ndarray::Array2::from_shape_vec((k, d), cs.clone()).expect("shape"));
-    let args = (x, c);
+    KmeansData { n, k, d, xs, cs, args: (x, c) }
+}
+
+/// The k-means rows, the cost alone and with its gradient: accelerated, eager and by hand
+/// (checked against each other).
+pub fn kmeans_rows(budget: Duration) -> Result<Vec<Row>> {
+    let KmeansData { n, k, d, xs, cs, args } = kmeans_data();
     let af = accelerate(|(x, c): (DlArray, DlArray)| kmeans_cost_and_grad(&x, &c));
     let (cost, g) = af.call(args.clone())?;
     let mut hg = vec![0.0; k * d];

@@ -3,8 +3,8 @@
 //! rows (`opt/sums.rs`), so the product is computed by panels inside the rows' sums and never
 //! written whole.
 
+use crate::clustering::{kmeans_data, KmeansData};
 use crate::measure::median;
-use crate::models::data;
 use crate::Row;
 use cranegrad::prelude::*;
 use std::time::Duration;
@@ -28,12 +28,7 @@ fn loss_by_hand(x: &[f64], c: &[f64], d: usize) -> f64 {
 
 /// The row: eager, accelerated and by hand (checked against each other).
 pub fn least_squares_row(budget: Duration) -> Result<Row> {
-    let (n, k, d) = (10_000, 1_000, 16);
-    let xs = data(n * d, 51);
-    let cs = data(k * d, 52);
-    let x = DlArray::from(ndarray::Array2::from_shape_vec((n, d), xs.clone()).expect("shape"));
-    let c = DlArray::from(ndarray::Array2::from_shape_vec((k, d), cs.clone()).expect("shape"));
-    let args = (x, c);
+    let KmeansData { n, k, d, xs, cs, args } = kmeans_data();
     let af = accelerate(|(x, c): (DlArray, DlArray)| Ok(loss(&x, &c)));
     let got = af.call(args.clone())?.to_scalar::<f64>()?;
     let want = loss_by_hand(&xs, &cs, d);
