@@ -18,7 +18,7 @@
 //!   chunk those past the sum's end too): the chunks write disjoint elements.
 //!
 //! Each chunk first clears the upper halves of its thread's vector registers, which faer's
-//! kernels may have left dirty on that pool thread (`vector_state.rs`).
+//! kernels may have left dirty on that pool thread (`array::cpu::clear_upper_vector_state`).
 //!
 //! Calls below [`PARALLEL_MIN`] elements (fewer for costly elementwise kernels,
 //! [`COSTLY_FACTOR`]) stay on the calling thread. A call from a user thread
