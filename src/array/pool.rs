@@ -11,6 +11,7 @@
 use super::{Data, Element};
 use ndarray::{ArrayD, ArrayViewD, IxDyn};
 use num_complex::{Complex32, Complex64};
+use rayon::prelude::*;
 use std::cell::RefCell;
 
 /// Buffers smaller than this (in bytes) are neither pooled nor taken from the pool.
@@ -213,11 +214,52 @@ pub(crate) fn array<T: Element>(shape: &[usize], fill: impl FnOnce(&mut Vec<T>))
     ArrayD::from_shape_vec(IxDyn(shape), v).expect("the length matches the shape")
 }
 
+/// Elements from which an elementwise kernel over slices fills its result on every core.
+pub(crate) const PARALLEL_FROM: usize = 1 << 18;
+
+/// Elements a task of such a fill takes at least.
+pub(crate) const PARALLEL_TASK: usize = 1 << 15;
+
+/// True when a result of `n` elements is filled on every core.
+pub(crate) fn in_parallel(n: usize) -> bool {
+    n >= PARALLEL_FROM && rayon::current_num_threads() > 1
+}
+
 /// `f` applied to every element of `a`, row-major.
-pub(crate) fn map<S: Copy, T: Element>(a: &ArrayD<S>, f: impl Fn(S) -> T) -> ArrayD<T> {
-    array(a.shape(), |v| match a.as_slice() {
-        Some(s) => v.extend(s.iter().map(|&x| f(x))),
-        None => a.iter().for_each(|&x| v.push(f(x))),
+pub(crate) fn map<S: Copy + Sync, T: Element>(a: &ArrayD<S>, f: impl Fn(S) -> T + Sync) -> ArrayD<T> {
+    match a.as_slice() {
+        Some(s) => map_slice(a.shape(), s, f),
+        None => array(a.shape(), |v| a.iter().for_each(|&x| v.push(f(x)))),
+    }
+}
+
+/// `f` applied to every element of `s`, as an array of `shape` (of `s.len()` elements): on
+/// every core from [`PARALLEL_FROM`] elements. Each element is computed by the same code
+/// whichever task holds it, so the bits do not depend on the number of threads.
+pub(crate) fn map_slice<S: Copy + Sync, T: Element>(shape: &[usize], s: &[S], f: impl Fn(S) -> T + Sync) -> ArrayD<T> {
+    array(shape, |v| {
+        if in_parallel(s.len()) {
+            s.par_iter().with_min_len(PARALLEL_TASK).map(|&x| f(x)).collect_into_vec(v);
+        } else {
+            v.extend(s.iter().map(|&x| f(x)));
+        }
+    })
+}
+
+/// `f` applied to the elements of `xs` and `ys` (of one length) pairwise, as an array of
+/// `shape`: on every core from [`PARALLEL_FROM`] elements, as [`map_slice`].
+pub(crate) fn zip_slices<A: Copy + Sync, B: Copy + Sync, T: Element>(
+    shape: &[usize],
+    xs: &[A],
+    ys: &[B],
+    f: impl Fn(A, B) -> T + Sync,
+) -> ArrayD<T> {
+    array(shape, |v| {
+        if in_parallel(xs.len()) {
+            xs.par_iter().zip(ys).with_min_len(PARALLEL_TASK).map(|(&a, &b)| f(a, b)).collect_into_vec(v);
+        } else {
+            v.extend(xs.iter().zip(ys).map(|(&a, &b)| f(a, b)));
+        }
     })
 }
 

@@ -9,6 +9,7 @@ use crate::ir::kernels::{
 };
 use crate::ir::{broadcast_shapes, BinaryOp, CmpOp, Lowering, UnaryOp};
 use ndarray::{ArrayD, IxDyn, Zip};
+use rayon::prelude::*;
 
 /// `f` applied to `x` and `y` broadcast together (numpy rules).
 pub(crate) fn zip2<A: Copy, B: Copy, C>(x: &ArrayD<A>, y: &ArrayD<B>, f: impl Fn(A, B) -> C) -> Result<ArrayD<C>> {
@@ -27,20 +28,18 @@ pub(crate) fn zip2<A: Copy, B: Copy, C>(x: &ArrayD<A>, y: &ArrayD<B>, f: impl Fn
 
 /// [`zip2`] for a result of an element type, its buffer from the pool of freed buffers
 /// (`array/pool.rs`): same shapes, or one operand a single element, in one pass over slices.
-pub(crate) fn zip2_pooled<A: Copy, B: Copy, C: Element>(
+pub(crate) fn zip2_pooled<A: Copy + Sync, B: Copy + Sync, C: Element>(
     x: &ArrayD<A>,
     y: &ArrayD<B>,
-    f: impl Fn(A, B) -> C,
+    f: impl Fn(A, B) -> C + Sync,
 ) -> Result<ArrayD<C>> {
     let (xs, ys) = (x.as_slice(), y.as_slice());
     let one = |a: &ArrayD<A>, b: &ArrayD<B>| a.len() == 1 && a.ndim() <= b.ndim();
     match (xs, ys) {
-        (Some(xs), Some(ys)) if x.shape() == y.shape() => {
-            Ok(pool::array(x.shape(), |v| v.extend(xs.iter().zip(ys).map(|(&a, &b)| f(a, b)))))
-        }
-        (Some(&[a]), Some(ys)) if one(x, y) => Ok(pool::array(y.shape(), |v| v.extend(ys.iter().map(|&b| f(a, b))))),
+        (Some(xs), Some(ys)) if x.shape() == y.shape() => Ok(pool::zip_slices(x.shape(), xs, ys, f)),
+        (Some(&[a]), Some(ys)) if one(x, y) => Ok(pool::map_slice(y.shape(), ys, |b| f(a, b))),
         (Some(xs), Some(&[b])) if y.len() == 1 && y.ndim() <= x.ndim() => {
-            Ok(pool::array(x.shape(), |v| v.extend(xs.iter().map(|&a| f(a, b)))))
+            Ok(pool::map_slice(x.shape(), xs, |a| f(a, b)))
         }
         _ => {
             let shape = broadcast_shapes(x.shape(), y.shape())
@@ -90,10 +89,24 @@ fn unary_real<T: RealNum>(u: UnaryOp, a: &ArrayD<T>) -> Data {
     u.visit(OnReal(a, u.lowering(false) == Lowering::Polynomial))
 }
 
-/// `f` on every element of `a`. For a transcendental (`on_cpu`), a plain loop compiled for the
-/// CPU's features (`array/cpu.rs`), with `f` inlined into it; other kernels as `pool::map`.
-fn map<S: Copy, T: Element>(a: &ArrayD<S>, f: impl Fn(S) -> T, on_cpu: bool) -> ArrayD<T> {
+/// `f` on every element of `a`. For a transcendental (`on_cpu`), plain loops compiled for the
+/// CPU's features (`array/cpu.rs`), with `f` inlined into them, on every core from
+/// `pool::PARALLEL_FROM` elements; other kernels as `pool::map`.
+fn map<S: Copy + Sync, T: Element>(a: &ArrayD<S>, f: impl Fn(S) -> T + Sync, on_cpu: bool) -> ArrayD<T> {
     match a.as_slice() {
+        Some(s) if on_cpu && pool::in_parallel(s.len()) => pool::array(a.shape(), |v| {
+            v.resize(s.len(), T::default());
+            v.par_chunks_mut(pool::PARALLEL_TASK).zip(s.par_chunks(pool::PARALLEL_TASK)).for_each(|(out, part)| {
+                with_cpu_features(
+                    #[inline(always)]
+                    || {
+                        for (o, &x) in out.iter_mut().zip(part) {
+                            *o = f(x);
+                        }
+                    },
+                )
+            })
+        }),
         Some(s) if on_cpu => pool::array(a.shape(), |v| {
             with_cpu_features(
                 #[inline(always)]
@@ -110,10 +123,10 @@ fn map<S: Copy, T: Element>(a: &ArrayD<S>, f: impl Fn(S) -> T, on_cpu: bool) -> 
 
 /// [`zip2_pooled`]; for a transcendental (`on_cpu`) on operands of one shape, or one operand a
 /// single element, a plain loop compiled for the CPU's features, as [`map`].
-fn zip<A: Copy, B: Copy, C: Element>(
+fn zip<A: Copy + Sync, B: Copy + Sync, C: Element>(
     x: &ArrayD<A>,
     y: &ArrayD<B>,
-    f: impl Fn(A, B) -> C,
+    f: impl Fn(A, B) -> C + Sync,
     on_cpu: bool,
 ) -> Result<ArrayD<C>> {
     let (xs, ys) = (x.as_slice(), y.as_slice());
@@ -174,7 +187,7 @@ fn binary_real<T: RealNum>(b: BinaryOp, x: &ArrayD<T>, y: &ArrayD<T>) -> Result<
     impl<T: RealNum> OnReal<'_, T> {
         /// `f` on the operands' elements ([`zip`]).
         #[inline(always)]
-        fn zipped(self, f: impl Fn(T, T) -> T) -> Result<Data> {
+        fn zipped(self, f: impl Fn(T, T) -> T + Sync) -> Result<Data> {
             Ok(T::into_data(zip(self.0, self.1, f, self.2)?))
         }
     }
