@@ -213,7 +213,5 @@ unsafe fn real<T: RealGemm>(m: usize, k: usize, n: usize, ops: Operands) {
             let cp = c.offset((r0 * n) as isize * size);
             real_with::<T>(r1 - r0, k, n, Operands { a: (ap, a.1, a.2), b, c: cp }, faer::Par::Seq);
         }
-        // This part may have run on a pool thread, which runs generated code next.
-        clear_upper_vector_state();
     });
 }
