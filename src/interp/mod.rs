@@ -9,10 +9,11 @@ mod linalg;
 pub(crate) use batch::{run_slices, Dims};
 pub(crate) use factor::Scalar as LinalgScalar;
 pub(crate) use linalg::is_small_product;
+mod blocked_sum;
 mod reduce;
 mod triangular;
 
-pub(crate) use reduce::{SUM_ACCUMULATORS, SUM_BLOCK};
+pub(crate) use blocked_sum::{combine_groups, SUM_ACCUMULATORS, SUM_BLOCK};
 
 use crate::array::Data;
 use crate::error::{Error, Result};

@@ -28,6 +28,7 @@
 
 use crate::array::cpu::clear_upper_vector_state;
 use crate::array::{DType, Num};
+use crate::interp::combine_groups;
 use crate::jit::limits::SUM_CHUNK_BLOCKS;
 use crate::jit::plan::split::Split;
 use num_complex::{Complex32, Complex64};
@@ -103,41 +104,7 @@ unsafe fn sum_chunks<T: Num>(f: ChunkFn, blocks: usize, bufs: &Bufs, out: *mut u
 /// The blocked sum from the partials its chunks left (see the module's documentation).
 pub(crate) fn combine_chunks<T: Num, const L: usize>(partials: &[[T; L]], blocks: usize) -> T {
     let full = blocks / SUM_CHUNK_BLOCKS;
-    let top = L - 1;
-    // The full chunks' sums through the binary counter, as blocks of a coarser sum.
-    let mut counter: Vec<T> = Vec::new();
-    for (count, p) in partials[..full].iter().enumerate() {
-        let mut c = p[top];
-        let mut level = 0;
-        while (count >> level) & 1 == 1 {
-            c = counter[level] + c;
-            level += 1;
-        }
-        if counter.len() <= level {
-            counter.resize(level + 1, T::zero());
-        }
-        counter[level] = c;
-    }
-    // The last, partial chunk's own partials, from its lowest level up.
-    let mut total: Option<T> = None;
     let rest = blocks % SUM_CHUNK_BLOCKS;
-    if rest > 0 {
-        for (level, &p) in partials[full].iter().enumerate() {
-            if (rest >> level) & 1 == 1 {
-                total = Some(match total {
-                    None => p,
-                    Some(t) => p + t,
-                });
-            }
-        }
-    }
-    for (level, &p) in counter.iter().enumerate() {
-        if (full >> level) & 1 == 1 {
-            total = Some(match total {
-                None => p,
-                Some(t) => p + t,
-            });
-        }
-    }
-    total.unwrap_or_else(T::zero)
+    let last = (rest > 0).then(|| (&partials[full][..], rest));
+    combine_groups(partials[..full].iter().map(|p| p[L - 1]), last)
 }

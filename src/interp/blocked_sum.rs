@@ -1,0 +1,178 @@
+//! The blocked summation order every sum follows, in the interpreter and in compiled code
+//! alike: blocks of [`SUM_BLOCK`] elements, each summed into [`SUM_ACCUMULATORS`]
+//! accumulators (element `j` of a block into accumulator `j % 4`, each starting at zero)
+//! combined as `(a0 + a1) + (a2 + a3)`; the block sums combined pairwise, as a binary counter
+//! (block `b` merges with the partial sum of each lower level whose bit is set in `b`, older
+//! partial on the left), and the remaining partials added from the lowest level up, older on
+//! the left. The rounding error grows with the logarithm of the length, not the length.
+//!
+//! An aligned group of `2^k` blocks leaves exactly one partial, at level `k`, so such groups
+//! can be summed apart (on other threads, or as chunks of a compiled kernel) and their sums fed
+//! through a counter of their own ([`combine_groups`]): the order is the same addition for
+//! addition.
+
+use crate::array::pool::{in_parallel, PARALLEL_TASK};
+use crate::array::Num;
+use rayon::prelude::*;
+
+/// Elements per block of a sum (a multiple of [`SUM_ACCUMULATORS`]).
+pub(crate) const SUM_BLOCK: usize = 256;
+/// Independent accumulators within a block.
+pub(crate) const SUM_ACCUMULATORS: usize = 4;
+
+/// Blocks per task of a sum on every core: a power of two, so each task leaves one partial.
+const GROUP_BLOCKS: usize = PARALLEL_TASK / SUM_BLOCK;
+
+/// The binary counter of block sums: the partial sum of each level, and the blocks counted.
+pub(crate) struct BlockCounter<T> {
+    partials: Vec<T>,
+    count: usize,
+}
+
+impl<T: Num> BlockCounter<T> {
+    /// A counter of no blocks.
+    pub(crate) fn new() -> Self {
+        BlockCounter { partials: Vec::new(), count: 0 }
+    }
+
+    /// Counts the next block, whose sum is `block`.
+    pub(crate) fn push(&mut self, block: T) {
+        let mut c = block;
+        let mut level = 0;
+        while (self.count >> level) & 1 == 1 {
+            c = self.partials[level] + c;
+            level += 1;
+        }
+        if self.partials.len() <= level {
+            self.partials.resize(level + 1, T::zero());
+        }
+        self.partials[level] = c;
+        self.count += 1;
+    }
+
+    /// The sum of every block counted (zero for none).
+    pub(crate) fn total(&self) -> T {
+        add_partials(&self.partials, self.count, None).unwrap_or_else(T::zero)
+    }
+}
+
+/// `total` plus the partials of a counter of `count` blocks, from the lowest level up, older
+/// on the left.
+fn add_partials<T: Num>(partials: &[T], count: usize, mut total: Option<T>) -> Option<T> {
+    for (level, &p) in partials.iter().enumerate() {
+        if (count >> level) & 1 == 1 {
+            total = Some(match total {
+                None => p,
+                Some(t) => p + t,
+            });
+        }
+    }
+    total
+}
+
+/// The sum of aligned groups of one power of two of blocks: `full`, the sums of the full
+/// groups in order; `last`, the partials and block count of the last group when it is not
+/// full.
+pub(crate) fn combine_groups<T: Num>(full: impl IntoIterator<Item = T>, last: Option<(&[T], usize)>) -> T {
+    let mut groups = BlockCounter::new();
+    full.into_iter().for_each(|g| groups.push(g));
+    let total = last.and_then(|(partials, count)| add_partials(partials, count, None));
+    add_partials(&groups.partials, groups.count, total).unwrap_or_else(T::zero)
+}
+
+/// The sum of one block (at most [`SUM_BLOCK`] elements) in its four accumulators.
+fn block_sum<T: Num>(block: &[T]) -> T {
+    let mut acc = [T::zero(); SUM_ACCUMULATORS];
+    let mut quads = block.chunks_exact(SUM_ACCUMULATORS);
+    for q in &mut quads {
+        for (a, &v) in acc.iter_mut().zip(q) {
+            *a = *a + v;
+        }
+    }
+    for (a, &v) in acc.iter_mut().zip(quads.remainder()) {
+        *a = *a + v;
+    }
+    (acc[0] + acc[1]) + (acc[2] + acc[3])
+}
+
+/// The counter of the blocks of `s`.
+fn count_blocks<T: Num>(s: &[T]) -> BlockCounter<T> {
+    let mut counter = BlockCounter::new();
+    s.chunks(SUM_BLOCK).for_each(|b| counter.push(block_sum(b)));
+    counter
+}
+
+/// The sum of a lane in the blocked order.
+pub(crate) fn blocked_sum<T: Num>(lane: impl Iterator<Item = T>) -> T {
+    let mut counter = BlockCounter::new();
+    let mut block = Vec::with_capacity(SUM_BLOCK);
+    for v in lane {
+        block.push(v);
+        if block.len() == SUM_BLOCK {
+            counter.push(block_sum(&block));
+            block.clear();
+        }
+    }
+    if !block.is_empty() {
+        counter.push(block_sum(&block));
+    }
+    counter.total()
+}
+
+/// The sum of a contiguous lane in the blocked order: on every core from
+/// [`PARALLEL_FROM`](crate::array::pool::PARALLEL_FROM) elements, in groups of
+/// [`GROUP_BLOCKS`] blocks, with the same bits.
+pub(crate) fn blocked_sum_slice<T: Num>(s: &[T]) -> T {
+    if !in_parallel(s.len()) {
+        return count_blocks(s).total();
+    }
+    let groups: Vec<BlockCounter<T>> = s.par_chunks(GROUP_BLOCKS * SUM_BLOCK).map(count_blocks).collect();
+    let (full, last) = match groups.last() {
+        Some(g) if g.count < GROUP_BLOCKS => (&groups[..groups.len() - 1], Some((&g.partials[..], g.count))),
+        _ => (&groups[..], None),
+    };
+    combine_groups(full.iter().map(|g| g.total()), last)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The order written out element by element, as the module's documentation states it.
+    fn by_definition(xs: &[f64]) -> f64 {
+        let blocks: Vec<f64> = xs
+            .chunks(SUM_BLOCK)
+            .map(|b| {
+                let mut acc = [0.0; 4];
+                b.iter().enumerate().for_each(|(j, &v)| acc[j % 4] += v);
+                (acc[0] + acc[1]) + (acc[2] + acc[3])
+            })
+            .collect();
+        let mut partials: Vec<Option<f64>> = Vec::new();
+        for (b, &s) in blocks.iter().enumerate() {
+            let mut c = s;
+            let mut level = 0;
+            while (b >> level) & 1 == 1 {
+                c = partials[level].take().map(|older| older + c).expect("a set bit has a partial");
+                level += 1;
+            }
+            if partials.len() <= level {
+                partials.resize(level + 1, None);
+            }
+            partials[level] = Some(c);
+        }
+        partials.iter().flatten().fold(None, |t: Option<f64>, &p| Some(t.map_or(p, |t| p + t))).unwrap_or(0.0)
+    }
+
+    #[test]
+    fn every_path_adds_in_the_same_order() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().expect("a pool");
+        for n in [0, 1, 5, 255, 256, 257, 1000, 65536, 300_001, (1 << 18) + 3 * SUM_BLOCK + 7, 1 << 19] {
+            let xs: Vec<f64> = (0..n).map(|i| ((i as f64) * 0.7).sin() * 10f64.powi((i % 7) as i32 - 3)).collect();
+            let want = by_definition(&xs).to_bits();
+            assert_eq!(blocked_sum(xs.iter().copied()).to_bits(), want, "n = {n}, iterator");
+            assert_eq!(blocked_sum_slice(&xs).to_bits(), want, "n = {n}, slice");
+            assert_eq!(pool.install(|| blocked_sum_slice(&xs)).to_bits(), want, "n = {n}, 3 threads");
+        }
+    }
+}
