@@ -92,6 +92,11 @@ fn block_sum<T: Num>(block: &[T]) -> T {
     for (a, &v) in acc.iter_mut().zip(quads.remainder()) {
         *a = *a + v;
     }
+    accumulated(&acc)
+}
+
+/// A block's sum from its accumulators.
+fn accumulated<T: Num>(acc: &[T; SUM_ACCUMULATORS]) -> T {
     (acc[0] + acc[1]) + (acc[2] + acc[3])
 }
 
@@ -105,16 +110,19 @@ fn count_blocks<T: Num>(s: &[T]) -> BlockCounter<T> {
 /// The sum of a lane in the blocked order.
 pub(crate) fn blocked_sum<T: Num>(lane: impl Iterator<Item = T>) -> T {
     let mut counter = BlockCounter::new();
-    let mut block = Vec::with_capacity(SUM_BLOCK);
+    let mut acc = [T::zero(); SUM_ACCUMULATORS];
+    let mut j = 0;
     for v in lane {
-        block.push(v);
-        if block.len() == SUM_BLOCK {
-            counter.push(block_sum(&block));
-            block.clear();
+        acc[j % SUM_ACCUMULATORS] = acc[j % SUM_ACCUMULATORS] + v;
+        j += 1;
+        if j == SUM_BLOCK {
+            counter.push(accumulated(&acc));
+            acc = [T::zero(); SUM_ACCUMULATORS];
+            j = 0;
         }
     }
-    if !block.is_empty() {
-        counter.push(block_sum(&block));
+    if j > 0 {
+        counter.push(accumulated(&acc));
     }
     counter.total()
 }
