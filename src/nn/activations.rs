@@ -37,7 +37,10 @@ pub fn sigmoid(x: &DlArray) -> DlArray {
     x.sigmoid()
 }
 
-/// `x - max(x)` along `axis`, or an error array when `axis` is out of range.
+/// `x - max(x)` along `axis`, or an error array when `axis` is out of range. The maximum is held
+/// constant under differentiation (as JAX's `softmax`): the (log-)softmax does not change when
+/// its logits shift by one value along `axis`, so every derivative through the maximum is zero,
+/// and the gradient would otherwise spend four passes over the logits computing it.
 fn shifted(op: &str, x: &DlArray, axis: usize) -> Result<DlArray, DlArray> {
     if let Some(e) = super::first_error(&[x]) {
         return Err(e);
@@ -49,7 +52,7 @@ fn shifted(op: &str, x: &DlArray, axis: usize) -> Result<DlArray, DlArray> {
         return Err(e);
     }
     let x = x.cast(float_type(x));
-    Ok(&x - x.max_axes(&[axis], true))
+    Ok(&x - x.max_axes(&[axis], true).stop_gradient())
 }
 
 /// `exp(x) / sum(exp(x))` along `axis`, computed after subtracting the maximum along `axis`

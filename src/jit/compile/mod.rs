@@ -7,6 +7,7 @@
 mod functions;
 mod machine;
 mod program;
+mod row_group_steps;
 mod steps;
 mod texts;
 
@@ -54,6 +55,7 @@ pub(crate) fn compile_with(g: &Graph, text: bool) -> Result<(Compiled, NativeTex
     let mut functions = functions::build(g, &plan, &mut module, &schedule, text)?;
     let defined = machine::define(&mut module, &mut functions.built, text)?;
     let native_text = texts::link(&module, &functions, &defined, &mut schedule, text);
+    schedule.merge_row_groups()?;
     let compiled = program::assemble(g, &plan, module, schedule, defined.ids.len())?;
     Ok((compiled, native_text))
 }

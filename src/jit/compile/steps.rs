@@ -34,6 +34,9 @@ pub(super) struct Schedule {
     calls: HashMap<(usize, Vec<NodeId>), usize>,
     /// The last GEMM step and its product node.
     last_gemm: Option<(usize, NodeId)>,
+    /// Runs of consecutive chunked steps that run together, chunk by chunk
+    /// (`row_group_steps.rs`), merged into one step each once linked.
+    pub row_groups: Vec<super::row_group_steps::RowGroupSteps>,
 }
 
 impl Schedule {
@@ -145,6 +148,7 @@ pub(super) fn schedule(g: &Graph, plan: &Plan) -> Result<Schedule> {
         loops: 0,
         calls: HashMap::default(),
         last_gemm: None,
+        row_groups: Vec::new(),
     };
     let mut run: Vec<NodeId> = Vec::new();
     for &k in &plan.kernels {
@@ -168,10 +172,18 @@ pub(super) fn schedule(g: &Graph, plan: &Plan) -> Result<Schedule> {
             s.gemm(g, plan, k)?;
             continue;
         }
-        if let Some(split) = split::split(g, plan, k) {
+        let split = split::split(g, plan, k);
+        if let Some(split) = s.row_group_member(g, plan, k, split.as_ref(), &run) {
+            // Runs chunk by chunk with the kernels before it; those pending in `run`, after.
+            s.chunked.push((s.steps.len(), k, split.clone()));
+            s.steps.push(Step::Chunked { f: 0, table: 0, split, panel: None });
+        } else if let Some(split) = split {
             // Its own function, run in chunks on the thread pool.
             s.flush(g, plan, &mut run);
             let panel = s.panel(g, plan, k, &split);
+            if panel.is_none() {
+                s.start_row_group(g, plan, k, &split);
+            }
             s.chunked.push((s.steps.len(), k, split.clone()));
             s.steps.push(Step::Chunked { f: 0, table: 0, split, panel });
         } else {

@@ -36,6 +36,7 @@ mod materialize;
 pub(crate) mod panels;
 pub(crate) mod products;
 pub(crate) mod repeats;
+pub(crate) mod row_groups;
 mod siblings;
 mod slots;
 pub(crate) mod small_set;

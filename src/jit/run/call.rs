@@ -320,6 +320,10 @@ impl Compiled {
                     }
                 }
             }
+            // SAFETY: each part is a finalized chunk function compiled for rows split into
+            // `units`, its table from its entry of `ptrs`; the parts read one another's results
+            // only in their own rows (`plan/row_groups.rs`).
+            Step::RowGroup(ref group) => unsafe { super::pool::run_row_group(group, ptrs.as_ptr()) },
             Step::Kernel { f, table } => {
                 // SAFETY: `f` is a finalized function of this module; every buffer it
                 // touches is in its table (from entry `table` of `ptrs`) with the size the

@@ -31,6 +31,7 @@ use crate::array::{DType, Num};
 use crate::interp::combine_groups;
 use crate::jit::limits::SUM_CHUNK_BLOCKS;
 use crate::jit::plan::split::Split;
+use crate::jit::run::runtime::RowGroup;
 use num_complex::{Complex32, Complex64};
 use rayon::prelude::*;
 
@@ -79,6 +80,31 @@ pub(crate) unsafe fn run_split(f: ChunkFn, split: &Split, bufs: *const *mut u8) 
             }
         }
     }
+}
+
+/// Runs the parts of a row group (`plan/row_groups.rs`): chunk by chunk of its rows, each
+/// chunk running every part's chunk function on its rows in turn.
+///
+/// # Safety
+/// Each part must be a chunk function compiled for `Split::Rows` over `group.units` rows, its
+/// pointer table at its entry of `ptrs`, and the parts must read what one another write only in
+/// their own rows.
+pub(crate) unsafe fn run_row_group(group: &RowGroup, ptrs: *const *mut u8) {
+    let shared = Bufs(ptrs);
+    let (units, chunk) = (group.units, group.chunk);
+    (0..units.div_ceil(chunk)).into_par_iter().for_each(|c| {
+        let (lo, hi) = (c * chunk, ((c + 1) * chunk).min(units));
+        let b = &shared;
+        clear_upper_vector_state();
+        for &(f, table) in &group.parts {
+            // SAFETY: as the function's contract says; chunk `c` writes only its own rows of
+            // each part's result, after the parts before it wrote the rows it reads.
+            unsafe {
+                let f = std::mem::transmute::<usize, ChunkFn>(f);
+                f(b.0.add(table), lo as u64, hi as u64, std::ptr::null_mut());
+            }
+        }
+    });
 }
 
 /// Levels of partial sums a chunk of `SUM_CHUNK_BLOCKS` blocks can leave.

@@ -28,6 +28,9 @@ pub(crate) enum Step {
     /// pool; with a panel, it computes the matrix product it reads by panels of rows
     /// (`panels.rs`).
     Chunked { f: usize, table: usize, split: Split, panel: Option<Box<super::panels::Panel>> },
+    /// Chunked kernels split into the same rows, run together: each chunk runs every part on
+    /// its rows in turn (`plan/row_groups.rs`).
+    RowGroup(Box<RowGroup>),
     /// `c = op(a) @ op(b)`, batched (`jit/gemm.rs`); the pointers of `a`, `b`, `c` are the
     /// run's table entries from `operands` on.
     MatMul { operands: usize, product: Product },
@@ -37,6 +40,18 @@ pub(crate) enum Step {
     Call(Box<CallStep>),
     /// A factorization or solve (`linalg.rs`), boxed like the call step.
     Linalg(Box<super::linalg::LinalgStep>),
+}
+
+/// Chunk functions split into the same rows, run chunk by chunk (a [`Step::RowGroup`]).
+#[derive(Clone, Debug)]
+pub(crate) struct RowGroup {
+    /// Each part's chunk function (its entry address) and the entry of the run's table its own
+    /// table starts at, in the order they run within a chunk.
+    pub parts: Vec<(usize, usize)>,
+    /// The rows.
+    pub units: usize,
+    /// Rows a chunk.
+    pub chunk: usize,
 }
 
 /// A call step (boxed: the other steps, on every hit path, stay small).
@@ -215,6 +230,16 @@ impl Compiled {
     /// consumes them (never written whole).
     pub fn panel_count(&self) -> usize {
         self.steps.iter().filter(|s| matches!(s, Step::Chunked { panel: Some(_), .. })).count()
+    }
+
+    /// The sizes of the groups of chunked kernels that run together, chunk by chunk of their
+    /// rows (`plan/row_groups.rs`), in step order.
+    pub fn row_group_sizes(&self) -> Vec<usize> {
+        let sizes = self.steps.iter().map(|s| match s {
+            Step::RowGroup(r) => r.parts.len(),
+            _ => 0,
+        });
+        sizes.filter(|&n| n > 0).collect()
     }
 
     /// The number of kernels that write over one of their operands' buffers (an elementwise
