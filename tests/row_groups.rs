@@ -186,3 +186,33 @@ fn random_programs_over_rows_keep_the_interpreters_bits() {
     }
     assert!(grouped >= 10, "only {grouped} of 40 programs ran a group");
 }
+
+#[test]
+fn softmax_log_softmax_and_the_cross_entropies_read_their_rows_in_a_group() {
+    let (rows, cols) = (600, 1000);
+    let (x, t) = (matrix(DType::F64, rows, cols, 6.0, 17), one_hot(DType::F64, rows, cols));
+    let classes = Arc::new(Data::F64(ArrayD::from_shape_fn(IxDyn(&[rows]), |ix| ((7 * ix[0] + 3) % cols) as f64)));
+    let dl = |d: &Arc<Data>| DlArray::from(d.as_ref().clone());
+    type Loss = fn(&DlArray, &DlArray) -> DlArray;
+    let losses: [(&str, Loss, &Arc<Data>); 4] = [
+        ("softmax", |x, _| softmax(x, 1).square().sum_all(), &t),
+        ("log_softmax", |x, t| -(log_softmax(x, 1) * t).sum_all(), &t),
+        ("crossentropy", |x, t| crossentropy(&softmax(x, 1), t), &t),
+        ("indexcrossentropy", |x, t| indexcrossentropy(&softmax(x, 1), t), &classes),
+    ];
+    for (what, loss, targets) in losses {
+        let g = optimized(
+            |(x, t): (DlArray, DlArray)| {
+                let l = loss(&x, &t);
+                let dx = dlgradient(&l, &x)?;
+                Ok((l, dx))
+            },
+            (dl(&x), dl(targets)),
+        );
+        let c = compiled_like_the_interpreter(&g, &[x.clone(), targets.clone()], what);
+        // The maximum, the exponentials, their sums and at least one kernel that reads them
+        // (the last pass may instead carry the loss's sum of the whole in its loop nest).
+        let largest = c.row_group_sizes().into_iter().max().unwrap_or(0);
+        assert!(largest >= 4, "{what}: groups {:?} of {} loops", c.row_group_sizes(), c.loop_count());
+    }
+}

@@ -70,14 +70,20 @@ fn add_partials<T: Num>(partials: &[T], count: usize, mut total: Option<T>) -> O
     total
 }
 
-/// The sum of aligned groups of one power of two of blocks: `full`, the sums of the full
-/// groups in order; `last`, the partials and block count of the last group when it is not
-/// full.
-pub(crate) fn combine_groups<T: Num>(full: impl IntoIterator<Item = T>, last: Option<(&[T], usize)>) -> T {
-    let mut groups = BlockCounter::new();
-    full.into_iter().for_each(|g| groups.push(g));
-    let total = last.and_then(|(partials, count)| add_partials(partials, count, None));
-    add_partials(&groups.partials, groups.count, total).unwrap_or_else(T::zero)
+/// The sum of `blocks` blocks from what each aligned group of `group_blocks` of them (a power
+/// of two) left, in order: a full group's sum (`sum_of`), and the last group's partials
+/// (`partials_of`) when it is not full.
+pub(crate) fn combine_groups<G, T: Num>(
+    groups: &[G],
+    (blocks, group_blocks): (usize, usize),
+    sum_of: impl Fn(&G) -> T,
+    partials_of: impl Fn(&G) -> &[T],
+) -> T {
+    let (full, rest) = (blocks / group_blocks, blocks % group_blocks);
+    let mut counter = BlockCounter::new();
+    groups[..full].iter().for_each(|g| counter.push(sum_of(g)));
+    let last = (rest > 0).then(|| add_partials(partials_of(&groups[full]), rest, None)).flatten();
+    add_partials(&counter.partials, counter.count, last).unwrap_or_else(T::zero)
 }
 
 /// The sum of one block (at most [`SUM_BLOCK`] elements) in its four accumulators.
@@ -135,11 +141,8 @@ pub(crate) fn blocked_sum_slice<T: Num>(s: &[T]) -> T {
         return count_blocks(s).total();
     }
     let groups: Vec<BlockCounter<T>> = s.par_chunks(GROUP_BLOCKS * SUM_BLOCK).map(count_blocks).collect();
-    let (full, last) = match groups.last() {
-        Some(g) if g.count < GROUP_BLOCKS => (&groups[..groups.len() - 1], Some((&g.partials[..], g.count))),
-        _ => (&groups[..], None),
-    };
-    combine_groups(full.iter().map(|g| g.total()), last)
+    let blocks = s.len().div_ceil(SUM_BLOCK);
+    combine_groups(&groups, (blocks, GROUP_BLOCKS), BlockCounter::total, |g| &g.partials[..])
 }
 
 #[cfg(test)]

@@ -13,8 +13,9 @@ use crate::jit::plan::split::Split;
 use crate::jit::plan::Plan;
 use crate::jit::run::runtime::{RowGroup, Step};
 
-/// The most kernels a group runs: each is a function of its own, where kernels too small to
-/// be split would otherwise share functions (`plan/repeats.rs`).
+/// The most kernels a group runs (each is a function of its own, where kernels too small to
+/// be split would otherwise share functions, `plan/repeats.rs`), and the most small kernels
+/// that may wait behind it.
 const MAX_MEMBERS: usize = 16;
 
 /// Consecutive chunked steps, from step `first` on, one per member, split into the same rows.
@@ -57,7 +58,9 @@ impl Schedule {
         let steps = self.steps.len();
         let group = self.row_groups.last_mut().filter(|r| r.first + r.members.len() == steps)?;
         let units = group.units;
-        if group.members.len() >= MAX_MEMBERS {
+        // Bounded, so that scheduling stays linear in the kernels however long a run of small
+        // ones waits behind a group.
+        if group.members.len() >= MAX_MEMBERS || pending.len() > MAX_MEMBERS {
             return None;
         }
         let chunk = match split {

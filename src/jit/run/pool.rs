@@ -129,8 +129,5 @@ unsafe fn sum_chunks<T: Num>(f: ChunkFn, blocks: usize, bufs: &Bufs, out: *mut u
 
 /// The blocked sum from the partials its chunks left (see the module's documentation).
 pub(crate) fn combine_chunks<T: Num, const L: usize>(partials: &[[T; L]], blocks: usize) -> T {
-    let full = blocks / SUM_CHUNK_BLOCKS;
-    let rest = blocks % SUM_CHUNK_BLOCKS;
-    let last = (rest > 0).then(|| (&partials[full][..], rest));
-    combine_groups(partials[..full].iter().map(|p| p[L - 1]), last)
+    combine_groups(partials, (blocks, SUM_CHUNK_BLOCKS), |p| p[L - 1], |p| &p[..])
 }
