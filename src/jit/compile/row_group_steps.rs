@@ -74,7 +74,10 @@ impl Schedule {
         if split.is_none() && !group.members.iter().any(|(w, _)| reads.reads_by_rows(*w)) {
             return None;
         }
-        if !plan_alone(plan, k) || !may_join(&group.members, writes, &reads) || !passes(g, plan, pending, k, writes) {
+        if !plan_alone(plan, k)
+            || !may_join(&group.members, writes, &reads)
+            || !passes(g, plan, pending, &reads, writes)
+        {
             return None;
         }
         group.members.push((writes, reads));
@@ -106,13 +109,12 @@ fn plan_alone(plan: &Plan, k: NodeId) -> bool {
     plan.sibling[k].is_none() && plan.axis_sum[k].is_none()
 }
 
-/// True when kernel `k` (writing slot `writes`) may run before the kernels `pending`: it reads
-/// nothing they write, and writes nothing they read.
-fn passes(g: &Graph, plan: &Plan, pending: &[NodeId], k: NodeId, writes: usize) -> bool {
-    let reads = slots_read(g, plan, k);
+/// True when a kernel reading `reads` and writing slot `writes` may run before the kernels
+/// `pending`: it reads nothing they write, and writes nothing they read.
+fn passes(g: &Graph, plan: &Plan, pending: &[NodeId], reads: &RowReads, writes: usize) -> bool {
     pending.iter().all(|&p| {
         plan_alone(plan, p)
-            && plan.buffer[p].is_some_and(|w| !reads.contains(&w))
+            && plan.buffer[p].is_some_and(|w| !reads.reads(w))
             && !slots_read(g, plan, p).contains(&writes)
     })
 }

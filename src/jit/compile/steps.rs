@@ -173,21 +173,26 @@ pub(super) fn schedule(g: &Graph, plan: &Plan) -> Result<Schedule> {
             continue;
         }
         let split = split::split(g, plan, k);
-        if let Some(split) = s.row_group_member(g, plan, k, split.as_ref(), &run) {
+        let chunked = match (s.row_group_member(g, plan, k, split.as_ref(), &run), split) {
             // Runs chunk by chunk with the kernels before it; those pending in `run`, after.
-            s.chunked.push((s.steps.len(), k, split.clone()));
-            s.steps.push(Step::Chunked { f: 0, table: 0, split, panel: None });
-        } else if let Some(split) = split {
+            (Some(member), _) => Some((member, None)),
             // Its own function, run in chunks on the thread pool.
-            s.flush(g, plan, &mut run);
-            let panel = s.panel(g, plan, k, &split);
-            if panel.is_none() {
-                s.start_row_group(g, plan, k, &split);
+            (None, Some(split)) => {
+                s.flush(g, plan, &mut run);
+                let panel = s.panel(g, plan, k, &split);
+                if panel.is_none() {
+                    s.start_row_group(g, plan, k, &split);
+                }
+                Some((split, panel))
             }
-            s.chunked.push((s.steps.len(), k, split.clone()));
-            s.steps.push(Step::Chunked { f: 0, table: 0, split, panel });
-        } else {
-            run.push(k);
+            (None, None) => None,
+        };
+        match chunked {
+            Some((split, panel)) => {
+                s.chunked.push((s.steps.len(), k, split.clone()));
+                s.steps.push(Step::Chunked { f: 0, table: 0, split, panel });
+            }
+            None => run.push(k),
         }
         s.loops += 1;
     }

@@ -32,6 +32,11 @@ impl RowReads {
     pub(crate) fn reads_by_rows(&self, slot: usize) -> bool {
         self.by_rows.contains(&slot)
     }
+
+    /// True when slot `slot` is read at all.
+    pub(crate) fn reads(&self, slot: usize) -> bool {
+        self.by_rows.contains(&slot) || self.anywhere.contains(&slot)
+    }
 }
 
 /// How kernel `k` (the root of a loop nest over `units` leading rows) reads its buffers, or
