@@ -375,3 +375,54 @@ fn loads_under_a_guard_branch_stay_in_place() {
     assert!(loads.iter().any(|l| !l.contains("can_move")), "the loads of x stay in place: {clif}");
     check(&g, &[data(DType::F64, &[4, 40], 3), data(DType::F64, &[6, 40], 4)], "guarded pad");
 }
+
+#[test]
+#[cfg(target_arch = "x86_64")]
+fn a_loop_invariant_division_runs_once_per_call() {
+    // Log-sum-exp's gradient scales every exponential by `1 / sum`: a value of one element,
+    // the same in every iteration. Cranelift hoists it out of the loop only when the loop's body
+    // is elaborated before its exit (`exit_or_run`); otherwise every vector paid a division.
+    // Split (chunk functions) and whole kernels, each with its vector and scalar loops.
+    use cranegrad::prelude::{accelerate, DlArray};
+    for n in [1_001usize, 300_001] {
+        let xs: Vec<f64> = (0..n).map(|i| (i % 13) as f64 / 13.0 + 0.5).collect();
+        let x64 = DlArray::from(ndarray::Array1::from_vec(xs.clone()));
+        let x32 = DlArray::from(ndarray::Array1::from_vec(xs.iter().map(|&v| v as f32).collect::<Vec<_>>()));
+        for x in [x64, x32] {
+            let f = accelerate(|x: DlArray| Ok(x.clone() * (2.0 / x.sum_all())));
+            f.call(x).unwrap();
+            let dump = f.native_dump();
+            let machine = dump.split("-- machine code --").nth(1).expect("a machine code listing");
+            let mut divisions = 0;
+            for function in machine.split("\n;").skip(1) {
+                // Blocks by label number, and those on a cycle: a jump from block `b` back to
+                // label `t <= b` makes blocks `t..=b` a loop (the layout keeps a loop's blocks
+                // together; cold ones go after it and jump forward).
+                let mut blocks: Vec<(usize, Vec<&str>)> = Vec::new();
+                for line in function.lines().map(str::trim) {
+                    if let Some(number) = line.strip_prefix("block").and_then(|r| r.strip_suffix(':')) {
+                        blocks.push((number.parse().expect("a block number"), Vec::new()));
+                    } else if let Some((_, lines)) = blocks.last_mut() {
+                        lines.push(line);
+                    }
+                }
+                let mut looping = std::collections::HashSet::new();
+                for (b, lines) in &blocks {
+                    for target in lines.iter().flat_map(|l| l.split("label").skip(1)) {
+                        let digits: String = target.chars().take_while(char::is_ascii_digit).collect();
+                        let t: usize = digits.parse().expect("a label number");
+                        if t <= *b {
+                            looping.extend(t..=*b);
+                        }
+                    }
+                }
+                for (b, lines) in &blocks {
+                    let divides = lines.iter().any(|l| l.starts_with("vdiv"));
+                    divisions += usize::from(divides);
+                    assert!(!(divides && looping.contains(b)), "a division in a loop, n = {n}:{function}");
+                }
+            }
+            assert!(divisions >= 1, "{machine}");
+        }
+    }
+}

@@ -7,7 +7,7 @@ use super::emitter::DriverEmitter;
 use super::{LoopSpec, PartCode};
 use crate::array::DType;
 use crate::error::Result;
-use crate::jit::emit::jerr;
+use crate::jit::emit::{exit_or_run, jerr};
 use crate::jit::run::driver::{grow_kept, ran_past};
 use crate::jit::run::frame::Word;
 use crate::jit::run::wiring::bytes;
@@ -105,8 +105,8 @@ impl DriverEmitter<'_> {
         let zero = self.b.ins().iconst(types::I64, 0);
         let (head, t, cur, next) = self.header(zero, &a, &b);
         let (run, exit) = (self.b.create_block(), self.b.create_block());
-        let more = self.b.ins().icmp_imm_s(IntCC::UnsignedLessThan, t, length as i64);
-        self.b.ins().brif(more, run, &[], exit, &[]);
+        let done = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, t, length as i64);
+        exit_or_run(&mut self.b, done, exit, &[], run);
         self.b.switch_to_block(run);
         let row = match reverse {
             true => {
@@ -165,7 +165,8 @@ impl DriverEmitter<'_> {
         self.run_program(predicate.program, &inputs, &[verdict])?;
         let holds = self.b.ins().load(types::I8, MemFlagsData::trusted(), verdict, 0);
         let (go, exit) = (self.b.create_block(), self.b.create_block());
-        self.b.ins().brif(holds, go, &[], exit, &[]);
+        let done = self.b.ins().icmp_imm_s(IntCC::Equal, holds, 0);
+        exit_or_run(&mut self.b, done, exit, &[], go);
         self.b.switch_to_block(go);
         if let Some(m) = max {
             let past = self.b.ins().icmp_imm_s(IntCC::UnsignedGreaterThanOrEqual, steps, m as i64);
@@ -235,7 +236,8 @@ impl DriverEmitter<'_> {
         }
         let (head, t, cur, next) = self.header(steps, &a, &b);
         let (run, exit) = (self.b.create_block(), self.b.create_block());
-        self.b.ins().brif(t, run, &[], exit, &[]);
+        let done = self.b.ins().icmp_imm_s(IntCC::Equal, t, 0);
+        exit_or_run(&mut self.b, done, exit, &[], run);
         self.b.switch_to_block(run);
         let t1 = self.b.ins().iadd_imm_s(t, -1);
         let mut inputs = Vec::new();

@@ -11,7 +11,19 @@ use crate::error::Result;
 use crate::ir::NodeId;
 use crate::jit::limits::{MAX_PIECES, MIN_SHORT_VECTOR_LOOP, MIN_VECTOR_LOOP};
 use cranelift_codegen::ir::condcodes::IntCC;
-use cranelift_codegen::ir::{types, InstBuilder, Value};
+use cranelift_codegen::ir::{types, Block, BlockArg, InstBuilder, Value};
+use cranelift_frontend::FunctionBuilder;
+
+/// Ends a top-tested loop's test: to `exit` (with `exit_args`) when `done` is nonzero, else
+/// into the loop's `body`. The exit must be the branch's first target. Cranelift (0.135) hoists
+/// loop invariants while it walks the dominator tree, keeping a stack of the loops it is in; it
+/// pops a loop at a block outside it and does not push it again for a sibling walked after that
+/// block, so that sibling's invariants stay in the loop. A branch's first target is walked last
+/// among the header's children: with the exit first, the body is walked while its loop is on
+/// the stack (log-sum-exp's gradient computes `1 / sum` once a call, not once a vector).
+pub(crate) fn exit_or_run(b: &mut FunctionBuilder, done: Value, exit: Block, exit_args: &[BlockArg], body: Block) {
+    b.ins().brif(done, exit, exit_args, body, &[]);
+}
 
 impl KernelEmitter<'_, '_> {
     /// A loop over `0..n`: `body(i)`. Nothing for `n == 0`, no loop for `n == 1`.
@@ -65,8 +77,8 @@ impl KernelEmitter<'_, '_> {
         self.b.switch_to_block(head);
         let i = self.b.block_params(head)[0];
         let next = self.b.ins().iadd_imm_s(i, step);
-        let c = self.b.ins().icmp(IntCC::UnsignedLessThanOrEqual, next, hi);
-        self.b.ins().brif(c, run, &[], exit, &[i.into()]);
+        let done = self.b.ins().icmp(IntCC::UnsignedGreaterThan, next, hi);
+        exit_or_run(&mut self.b, done, exit, &[i.into()], run);
         self.b.switch_to_block(run);
         body(self, i)?;
         self.b.ins().jump(head, &[next.into()]);

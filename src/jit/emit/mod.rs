@@ -32,3 +32,4 @@ mod versions;
 mod vmath;
 
 pub(crate) use emitter::{chunk_signature, jerr, kernel_signature, KernelEmitter};
+pub(crate) use loops::exit_or_run;

@@ -6,6 +6,7 @@
 
 use super::emitter::{elem_ty, jerr, Elem, KernelEmitter};
 use super::lanes::Lane;
+use super::loops::exit_or_run;
 use super::reduce::ReduceLevel;
 use super::vector::{vector_type, Scan};
 use crate::array::DType;
@@ -468,7 +469,8 @@ impl KernelEmitter<'_, '_> {
         let l = self.b.use_var(level);
         let shifted = self.b.ins().ushr(count, l);
         let bit = self.b.ins().band_imm_s(shifted, 1);
-        self.b.ins().brif(bit, body, &[], exit, &[]);
+        let done = self.b.ins().icmp_imm_s(IntCC::Equal, bit, 0);
+        exit_or_run(&mut self.b, done, exit, &[], body);
         self.b.switch_to_block(body);
         let l = self.b.use_var(level);
         let at = self.partial_addr(partials, l);
