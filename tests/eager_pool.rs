@@ -152,6 +152,28 @@ fn a_threads_pool_stays_within_its_bound() {
 }
 
 #[test]
+fn a_full_pool_makes_room_for_the_buffer_freed_last() {
+    let limit = 1 << 20;
+    buffer_pool::set_limit(limit);
+    buffer_pool::release();
+    let (n, m) = (200 << 10 >> 3, 300 << 10 >> 3); // 200 KiB and 300 KiB of f64
+    let x = DlArray::from(ArrayD::from_elem(IxDyn(&[m]), 1.5));
+    let old: Vec<DlArray> = (0..5).map(|k| DlArray::from(ArrayD::from_elem(IxDyn(&[n]), k as f64))).collect();
+    drop(old);
+    assert_eq!(buffer_pool::stats().held_bytes, 5 * (200 << 10), "an earlier phase left five buffers");
+    let before = buffer_pool::stats();
+    drop(DlArray::from(ArrayD::from_elem(IxDyn(&[m]), 0.0)));
+    let after = buffer_pool::stats();
+    assert_eq!(after.overflowed - before.overflowed, 2, "the two buffers freed first make room");
+    assert_eq!(after.held_bytes, 3 * (200 << 10) + (300 << 10));
+    let y = &x * 2.0;
+    let (hits, misses, _) = delta(after, buffer_pool::stats());
+    assert_eq!((hits, misses), (1, 0), "the buffer freed last serves the next result of its size");
+    assert_eq!(y.extractdata::<f64>().unwrap()[m - 1], 3.0);
+    buffer_pool::set_limit(DEFAULT_LIMIT);
+}
+
+#[test]
 fn a_buffer_freed_on_another_thread_goes_to_that_threads_pool() {
     buffer_pool::set_limit(DEFAULT_LIMIT);
     buffer_pool::release();

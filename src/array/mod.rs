@@ -1,5 +1,6 @@
 //! Element types, typed storage on `ndarray`, MATLAB type promotion and display.
 
+pub(crate) mod broadcast;
 pub(crate) mod cpu;
 mod data;
 mod display;

@@ -3,7 +3,9 @@
 //! the kernels that make a large result take their buffer from it, so an eager loop reuses
 //! memory already faulted in instead of faulting in fresh pages for every op. Buffers under
 //! [`MIN_BYTES`] are left to the allocator (cheap there); a thread holds at most its limit
-//! ([`DEFAULT_LIMIT`] unless set), beyond which freed buffers go back to the allocator.
+//! ([`DEFAULT_LIMIT`] unless set): to make room for a freed buffer, the buffers freed least
+//! recently go back to the allocator first, so what an earlier phase of the program left does
+//! not crowd out the working set of the loop running now.
 //!
 //! A buffer comes out empty (length 0, capacity at least the request): a kernel pushes every
 //! element of its result, so no stale value can be read and results do not depend on reuse.
@@ -18,14 +20,15 @@ use std::cell::RefCell;
 pub const MIN_BYTES: usize = 64 << 10;
 
 /// The bytes a thread's pool holds at most, unless [`set_limit`] says otherwise.
-pub const DEFAULT_LIMIT: usize = 256 << 20;
+pub const DEFAULT_LIMIT: usize = 1 << 30;
 
 /// Size classes: class `k` holds buffers of `2^k` to `2^(k+1) - 1` bytes of capacity.
 const CLASSES: usize = usize::BITS as usize;
 
-/// The free buffers of one element type, by size class.
+/// The free buffers of one element type, by size class, each with the time it was freed (the
+/// pool's clock).
 pub struct Classes<T> {
-    lists: Vec<Vec<Vec<T>>>,
+    lists: Vec<Vec<(u64, Vec<T>)>>,
 }
 
 impl<T> Classes<T> {
@@ -40,15 +43,27 @@ impl<T> Classes<T> {
     fn take(&mut self, len: usize, bytes: usize) -> Option<Vec<T>> {
         let k = class(bytes);
         for list in self.lists[k..(k + 2).min(CLASSES)].iter_mut() {
-            let best = (list.iter().enumerate().rev())
-                .filter(|(_, v)| v.capacity() >= len)
-                .min_by_key(|(_, v)| v.capacity())
+            let best = (list.iter().enumerate())
+                .filter(|(_, (_, v))| v.capacity() >= len)
+                .min_by_key(|(_, (freed, v))| (v.capacity(), std::cmp::Reverse(*freed)))
                 .map(|(pos, _)| pos);
             if let Some(pos) = best {
-                return Some(list.swap_remove(pos));
+                return Some(list.swap_remove(pos).1);
             }
         }
         None
+    }
+
+    /// When the least recently freed buffer was freed, and where it is (class, position).
+    fn oldest(&self) -> Option<(u64, usize, usize)> {
+        let entries =
+            self.lists.iter().enumerate().flat_map(|(k, l)| l.iter().enumerate().map(move |(p, e)| (e.0, k, p)));
+        entries.min()
+    }
+
+    /// Frees the buffer at `(class, position)`, giving its bytes of capacity.
+    fn evict(&mut self, (k, p): (usize, usize)) -> usize {
+        self.lists[k].swap_remove(p).1.capacity() * size_of::<T>()
     }
 
     fn clear(&mut self) {
@@ -70,7 +85,8 @@ pub struct PoolStats {
     pub misses: u64,
     /// Large buffers freed into the pool.
     pub returned: u64,
-    /// Large buffers freed to the allocator because the pool was at its limit.
+    /// Large buffers given to the allocator because the pool was at its limit (the least
+    /// recently freed first, or the one freed when it alone is over the limit).
     pub overflowed: u64,
     /// Bytes of capacity held now.
     pub held_bytes: usize,
@@ -86,6 +102,8 @@ pub struct Pools {
     c64s: Classes<Complex32>,
     c128s: Classes<Complex64>,
     stats: PoolStats,
+    /// Buffers freed into the pool so far: the time of the next.
+    clock: u64,
 }
 
 impl Pools {
@@ -97,6 +115,7 @@ impl Pools {
             c64s: Classes::new(),
             c128s: Classes::new(),
             stats: PoolStats { limit_bytes: DEFAULT_LIMIT, ..PoolStats::default() },
+            clock: 0,
         }
     }
 
@@ -113,14 +132,40 @@ impl Pools {
     }
 
     fn give<T: Element>(&mut self, mut v: Vec<T>, bytes: usize) {
-        if self.stats.held_bytes + bytes > self.stats.limit_bytes {
+        if bytes > self.stats.limit_bytes {
             self.stats.overflowed += 1;
             return;
+        }
+        while self.stats.held_bytes + bytes > self.stats.limit_bytes {
+            let freed = self.evict_oldest();
+            self.stats.held_bytes -= freed;
+            self.stats.overflowed += 1;
+            if freed == 0 {
+                return;
+            }
         }
         v.clear();
         self.stats.returned += 1;
         self.stats.held_bytes += bytes;
-        T::classes(self).lists[class(bytes)].push(v);
+        self.clock += 1;
+        let freed = self.clock;
+        T::classes(self).lists[class(bytes)].push((freed, v));
+    }
+
+    /// Frees the least recently freed buffer of any element type, giving its bytes (0 when
+    /// the pool is empty).
+    fn evict_oldest(&mut self) -> usize {
+        let candidates =
+            [self.bools.oldest(), self.f32s.oldest(), self.f64s.oldest(), self.c64s.oldest(), self.c128s.oldest()];
+        let oldest = candidates.iter().enumerate().filter_map(|(i, c)| c.map(|c| (c, i))).min();
+        match oldest {
+            Some(((_, k, p), 0)) => self.bools.evict((k, p)),
+            Some(((_, k, p), 1)) => self.f32s.evict((k, p)),
+            Some(((_, k, p), 2)) => self.f64s.evict((k, p)),
+            Some(((_, k, p), 3)) => self.c64s.evict((k, p)),
+            Some(((_, k, p), _)) => self.c128s.evict((k, p)),
+            None => 0,
+        }
     }
 
     fn clear(&mut self) {

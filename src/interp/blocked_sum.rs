@@ -133,6 +133,51 @@ pub(crate) fn blocked_sum<T: Num>(lane: impl Iterator<Item = T>) -> T {
     counter.total()
 }
 
+/// Columns a task of [`strided_sums`] sums side by side.
+const COLUMNS: usize = 64;
+
+/// The blocked sums of the lanes of `s` along its middle axis, `s` being `[outer, len, inner]`
+/// in row-major order (lane `(o, c)` is `s[o, .., c]`), as `[outer, inner]`: `COLUMNS` lanes at a
+/// time, so each row of them is read contiguously, on every core when `s` is long. Each lane is
+/// added in the order of [`blocked_sum`], whichever task sums it.
+pub(crate) fn strided_sums<T: Num>(s: &[T], (outer, len, inner): (usize, usize, usize)) -> Vec<T> {
+    if outer == 1 && inner <= COLUMNS {
+        return column_sums(s, 0, (len, inner));
+    }
+    let tasks: Vec<(usize, usize)> =
+        (0..outer).flat_map(|o| (0..inner).step_by(COLUMNS).map(move |c| (o, c))).collect();
+    let sum_task =
+        |&(o, c0): &(usize, usize)| column_sums(&s[o * len * inner..(o + 1) * len * inner], c0, (len, inner));
+    let sums: Vec<Vec<T>> = if in_parallel(s.len()) {
+        tasks.par_iter().map(sum_task).collect()
+    } else {
+        tasks.iter().map(sum_task).collect()
+    };
+    sums.concat()
+}
+
+/// The blocked sums of columns `c0..c0 + COLUMNS` (fewer at the edge) of `s`, `len` rows of
+/// `inner`: row `r` adds into accumulator `r % 4` of each column, and every [`SUM_BLOCK`] rows
+/// (and after the last) each column's accumulators go to its counter.
+fn column_sums<T: Num>(s: &[T], c0: usize, (len, inner): (usize, usize)) -> Vec<T> {
+    let w = COLUMNS.min(inner - c0);
+    let mut acc = vec![T::zero(); SUM_ACCUMULATORS * w];
+    let mut counters: Vec<BlockCounter<T>> = (0..w).map(|_| BlockCounter::new()).collect();
+    for r in 0..len {
+        let j = r % SUM_ACCUMULATORS;
+        for (a, &v) in acc[j * w..(j + 1) * w].iter_mut().zip(&s[r * inner + c0..r * inner + c0 + w]) {
+            *a = *a + v;
+        }
+        if (r + 1) % SUM_BLOCK == 0 || r + 1 == len {
+            for (c, counter) in counters.iter_mut().enumerate() {
+                counter.push(accumulated(&[acc[c], acc[w + c], acc[2 * w + c], acc[3 * w + c]]));
+            }
+            acc.fill(T::zero());
+        }
+    }
+    counters.iter().map(BlockCounter::total).collect()
+}
+
 /// The sum of a contiguous lane in the blocked order: on every core from
 /// [`PARALLEL_FROM`](crate::array::pool::PARALLEL_FROM) elements, in groups of
 /// [`GROUP_BLOCKS`] blocks, with the same bits.
@@ -148,6 +193,21 @@ pub(crate) fn blocked_sum_slice<T: Num>(s: &[T]) -> T {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strided_sums_add_each_lane_in_the_blocked_order() {
+        for (outer, len, inner) in [(1, 1000, 70), (3, 513, 130), (2, 256, 1), (1, 0, 5), (4, 7, 64)] {
+            let s: Vec<f64> = (0..outer * len * inner).map(|i| ((i * 7919) % 1000) as f64 / 7.0 - 71.0).collect();
+            let want: Vec<u64> = (0..outer * inner)
+                .map(|k| {
+                    let (o, c) = (k / inner, k % inner);
+                    blocked_sum((0..len).map(|r| s[(o * len + r) * inner + c])).to_bits()
+                })
+                .collect();
+            let got: Vec<u64> = strided_sums(&s, (outer, len, inner)).iter().map(|v| v.to_bits()).collect();
+            assert_eq!(got, want, "[{outer}, {len}, {inner}]");
+        }
+    }
 
     /// The order written out element by element, as the module's documentation states it.
     fn by_definition(xs: &[f64]) -> f64 {

@@ -1,7 +1,7 @@
 //! Kernels of the elementwise primitives: unary, binary, compare, select, cast.
 
 use crate::array::cpu::with_cpu_features;
-use crate::array::{pool, Data, Element, Num, RealNum};
+use crate::array::{broadcast, pool, Data, Element, Num, RealNum};
 use crate::error::{Error, Result};
 use crate::ir::kernels::{
     BinaryVisitor, CompareVisitor, EqualityCompare, OrderingCompare, RealBinary, RealUnary, SameBinary, SameUnary,
@@ -46,6 +46,9 @@ pub(crate) fn zip2_pooled<A: Copy + Sync, B: Copy + Sync, C: Element>(
                 .ok_or_else(|| Error::shape("elementwise", &[x.shape(), y.shape()], "they do not broadcast"))?;
             if shape.iter().product::<usize>() * size_of::<C>() < pool::MIN_BYTES {
                 return zip2(x, y, f);
+            }
+            if let (Some(xs), Some(ys)) = (xs, ys) {
+                return Ok(broadcast::zip(&shape, (xs, x.shape()), (ys, y.shape()), f));
             }
             let xb = x.broadcast(IxDyn(&shape)).ok_or_else(|| Error::shape("broadcast", &[x.shape(), &shape], ""))?;
             let yb = y.broadcast(IxDyn(&shape)).ok_or_else(|| Error::shape("broadcast", &[y.shape(), &shape], ""))?;

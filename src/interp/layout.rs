@@ -1,7 +1,7 @@
 //! Kernels of the layout primitives: broadcast, reshape, permute, slice, pad, concat.
 
 use crate::array::with_data;
-use crate::array::{pool, standard, Data, Element};
+use crate::array::{broadcast, pool, standard, Data, Element};
 use crate::error::{Error, Result};
 use crate::ir::AxisSlice;
 use ndarray::{ArrayD, ArrayViewD, IxDyn, Slice};
@@ -34,7 +34,10 @@ pub(crate) fn broadcast(a: &Data, shape: &[usize]) -> Result<Data> {
         let b = x
             .broadcast(IxDyn(shape))
             .ok_or_else(|| Error::shape("broadcast", &[x.shape(), shape], "the first does not broadcast to the second"))?;
-        Ok(Element::into_data(pool::copy(b)))
+        Ok(Element::into_data(match x.as_slice() {
+            Some(xs) => broadcast::copy(shape, xs, x.shape()),
+            None => pool::copy(b),
+        }))
     })
 }
 

@@ -2,7 +2,7 @@
 //! small products ([`small_product`]; the JIT's inline products, `jit/product.rs`, follow its
 //! order, so both give the same bits).
 
-use crate::array::{Data, Element};
+use crate::array::{pool, Data, Element};
 use crate::error::{Error, Result};
 use faer::reborrow::ReborrowMut;
 use faer::{MatMut, MatRef};
@@ -69,8 +69,15 @@ fn matmul_typed<T: Element + LinalgScalar>(a: &ArrayD<T>, b: &ArrayD<T>, real: b
     out_shape[ra - 1] = n;
     let a3 = a.view().into_shape_with_order((batch, m, k)).map_err(|e| Error::argument("matmul", e.to_string()))?;
     let b3 = b.view().into_shape_with_order((batch, k, n)).map_err(|e| Error::argument("matmul", e.to_string()))?;
-    let mut out = ndarray::Array3::<T>::zeros((batch, m, n));
-    if real && is_small_product(m, k, n) {
+    let small = real && is_small_product(m, k, n);
+    let mut out = if small {
+        ndarray::Array3::<T>::zeros((batch, m, n))
+    } else {
+        pool::filled(&[batch, m, n], T::zero())
+            .into_dimensionality::<ndarray::Ix3>()
+            .map_err(|e| Error::argument("matmul", e.to_string()))?
+    };
+    if small {
         let (a3, b3) = (a3.as_standard_layout(), b3.as_standard_layout());
         let (Some(av), Some(bv), Some(cv)) = (a3.as_slice(), b3.as_slice(), out.as_slice_mut()) else {
             return Err(Error::argument("matmul", "internal: operands are not contiguous"));

@@ -1,18 +1,35 @@
 //! Kernels of the reductions: sum, max, min over a set of axes (removed).
 
-use super::blocked_sum::{blocked_sum, blocked_sum_slice};
-use crate::array::{Data, Element, Num, RealNum};
+use super::blocked_sum::{blocked_sum, blocked_sum_slice, strided_sums};
+use crate::array::{pool, Data, Element, Num, RealNum};
 use crate::error::{Error, Result};
 use ndarray::{ArrayD, ArrayViewD, Axis, IxDyn};
+use rayon::prelude::*;
+
+/// `reduce` of each lane of `n` consecutive elements of `s`, in order: on every core when `s`
+/// is long ([`pool::in_parallel`]), each lane reduced by the same code whichever task holds it.
+fn by_lanes<T: Element>(s: &[T], n: usize, reduce: impl Fn(&[T]) -> T + Send + Sync) -> Vec<T> {
+    if pool::in_parallel(s.len()) && s.len() > n {
+        let per_task = pool::PARALLEL_TASK.div_ceil(n);
+        s.par_chunks_exact(n).with_min_len(per_task).map(reduce).collect()
+    } else {
+        s.chunks_exact(n).map(reduce).collect()
+    }
+}
 
 /// `f` folded over one axis, each lane from `init` in index order (ndarray's `fold_axis`
 /// order, which the JIT reproduces bit for bit); the last axis of contiguous data is folded
 /// straight from the slice.
-fn fold_one<T: Element>(a: ArrayViewD<'_, T>, axis: usize, init: T, f: impl Fn(T, T) -> T + Copy) -> ArrayD<T> {
+fn fold_one<T: Element>(
+    a: ArrayViewD<'_, T>,
+    axis: usize,
+    init: T,
+    f: impl Fn(T, T) -> T + Copy + Send + Sync,
+) -> ArrayD<T> {
     let n = a.shape()[axis];
     if axis + 1 == a.ndim() && n > 0 {
         if let Some(s) = a.as_slice() {
-            let lanes: Vec<T> = s.chunks_exact(n).map(|lane| lane.iter().fold(init, |acc, &v| f(acc, v))).collect();
+            let lanes = by_lanes(s, n, |lane| lane.iter().fold(init, |acc, &v| f(acc, v)));
             if let Ok(out) = ArrayD::from_shape_vec(IxDyn(&a.shape()[..axis]), lanes) {
                 return out;
             }
@@ -21,7 +38,7 @@ fn fold_one<T: Element>(a: ArrayViewD<'_, T>, axis: usize, init: T, f: impl Fn(T
     a.fold_axis(Axis(axis), init, |&acc, &v| f(acc, v))
 }
 
-fn fold<T: Element>(a: &ArrayD<T>, axes: &[usize], init: T, f: impl Fn(T, T) -> T + Copy) -> Data {
+fn fold<T: Element>(a: &ArrayD<T>, axes: &[usize], init: T, f: impl Fn(T, T) -> T + Copy + Send + Sync) -> Data {
     let mut sorted = axes.to_vec();
     sorted.sort_unstable_by(|a, b| b.cmp(a));
     let Some((&first, rest)) = sorted.split_first() else { return T::into_data(a.clone()) };
@@ -38,7 +55,8 @@ fn sum_one<T: Num>(a: ArrayViewD<'_, T>, axis: usize) -> ArrayD<T> {
     out_shape.remove(axis);
     let n = a.shape()[axis];
     let sums: Vec<T> = match a.as_slice() {
-        Some(s) if axis + 1 == a.ndim() && n > 0 => s.chunks_exact(n).map(blocked_sum_slice).collect(),
+        Some(s) if axis + 1 == a.ndim() && n > 0 => by_lanes(s, n, blocked_sum_slice),
+        Some(s) => strided_sums(s, (a.shape()[..axis].iter().product(), n, a.shape()[axis + 1..].iter().product())),
         _ => a.lanes(Axis(axis)).into_iter().map(|l| blocked_sum(l.iter().copied())).collect(),
     };
     ArrayD::from_shape_vec(IxDyn(&out_shape), sums).unwrap_or_else(|_| ArrayD::from_elem(IxDyn(&out_shape), T::zero()))
