@@ -106,9 +106,18 @@ impl<A: Copy, B: Copy, C, F: Fn(A, B) -> C> Pairs<'_, A, B, F> {
             let (xs, ys) = (&l.x.data[xo..], &l.y.data[yo..]);
             folder = match (l.x.step, l.y.step) {
                 (1, 1) => folder.consume_iter(xs[c..c + len].iter().zip(&ys[c..c + len]).map(|(&a, &b)| f(a, b))),
-                (0, 1) => folder.consume_iter(ys[c..c + len].iter().map(|&b| f(xs[0], b))),
-                (1, 0) => folder.consume_iter(xs[c..c + len].iter().map(|&a| f(a, ys[0]))),
-                _ => folder.consume_iter((0..len).map(|_| f(xs[0], ys[0]))),
+                (0, 1) => {
+                    let a = xs[0];
+                    folder.consume_iter(ys[c..c + len].iter().map(|&b| f(a, b)))
+                }
+                (1, 0) => {
+                    let b = ys[0];
+                    folder.consume_iter(xs[c..c + len].iter().map(|&a| f(a, b)))
+                }
+                _ => {
+                    let (a, b) = (xs[0], ys[0]);
+                    folder.consume_iter((0..len).map(|_| f(a, b)))
+                }
             };
             i += len;
             c = 0;
