@@ -1,9 +1,10 @@
 //! Eager elementwise kernels over large slices fill their results on every core (from 2^18
 //! elements): each element is computed by the same code as below the threshold, so the bits
 //! are the same for any number of threads and the same as one element at a time, for plain
-//! arithmetic, a scalar operand, an op without a fused loop and a transcendental. The same for
-//! operands broadcast to a large result (written row by row, no fill first) and for reductions
-//! of many lanes (lanes on every core), which also agree with compiled code.
+//! arithmetic, a scalar operand, an op without a fused loop and transcendentals (of one operand
+//! or two, either of them a single element). The same for operands broadcast to a large result
+//! (written row by row, no fill first) and for reductions of many lanes (lanes on every core),
+//! which also agree with compiled code.
 
 use cranegrad::prelude::*;
 use ndarray::{Array1, Array2};
@@ -14,7 +15,8 @@ fn ramp(n: usize, seed: usize) -> DlArray {
 
 /// The ops checked, each on `x` and `y` of one shape.
 fn ops(x: &DlArray, y: &DlArray) -> Vec<DlArray> {
-    vec![x * y, x - y, 2.5 * x, x.abs(), x.exp(), x.sin(), x.pow(&y.abs())]
+    let c = DlArray::scalar(0.7);
+    vec![x * y, x - y, 2.5 * x, x.abs(), x.exp(), x.sin(), x.pow(&y.abs()), x.atan2(y), x.atan2(&c), c.atan2(x)]
 }
 
 fn bits(a: &DlArray) -> Vec<u64> {

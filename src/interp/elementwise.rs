@@ -94,28 +94,15 @@ fn unary_real<T: RealNum>(u: UnaryOp, a: &ArrayD<T>) -> Data {
 
 /// `f` on every element of `a`. For a transcendental (`on_cpu`), plain loops compiled for the
 /// CPU's features (`array/cpu.rs`), with `f` inlined into them, on every core from
-/// `pool::PARALLEL_FROM` elements; other kernels as `pool::map`.
+/// `pool::PARALLEL_FROM` elements ([`on_cpu_by_parts`]); other kernels as `pool::map`.
 fn map<S: Copy + Sync, T: Element>(a: &ArrayD<S>, f: impl Fn(S) -> T + Sync, on_cpu: bool) -> ArrayD<T> {
     match a.as_slice() {
-        Some(s) if on_cpu && pool::in_parallel(s.len()) => pool::array(a.shape(), |v| {
-            v.resize(s.len(), T::default());
-            v.par_chunks_mut(pool::PARALLEL_TASK).zip(s.par_chunks(pool::PARALLEL_TASK)).for_each(|(out, part)| {
-                with_cpu_features(
-                    #[inline(always)]
-                    || {
-                        for (o, &x) in out.iter_mut().zip(part) {
-                            *o = f(x);
-                        }
-                    },
-                )
-            })
-        }),
-        Some(s) if on_cpu => pool::array(a.shape(), |v| {
+        Some(s) if on_cpu => on_cpu_by_parts(a.shape(), |out, at| {
             with_cpu_features(
                 #[inline(always)]
                 || {
-                    for &x in s {
-                        v.push(f(x));
+                    for (o, &x) in out.iter_mut().zip(&s[at..]) {
+                        *o = f(x);
                     }
                 },
             )
@@ -125,34 +112,72 @@ fn map<S: Copy + Sync, T: Element>(a: &ArrayD<S>, f: impl Fn(S) -> T + Sync, on_
 }
 
 /// [`zip2_pooled`]; for a transcendental (`on_cpu`) on operands of one shape, or one operand a
-/// single element, a plain loop compiled for the CPU's features, as [`map`].
+/// single element, plain loops compiled for the CPU's features, as [`map`]. The loops are `for`
+/// loops: through `Iterator::for_each`, LLVM kept `f` out of line in `Zip::fold`, compiled without
+/// the CPU's features (`mul_add` a call to libm's `fma`, `pow` 2x slower).
 fn zip<A: Copy + Sync, B: Copy + Sync, C: Element>(
     x: &ArrayD<A>,
     y: &ArrayD<B>,
     f: impl Fn(A, B) -> C + Sync,
     on_cpu: bool,
 ) -> Result<ArrayD<C>> {
-    let (xs, ys) = (x.as_slice(), y.as_slice());
-    let single = |n: usize, d: usize, of: &[usize]| n == 1 && d <= of.len();
-    let (shape, n) = match (xs, ys) {
-        (Some(xs), Some(_)) if on_cpu && x.shape() == y.shape() => (x.shape(), xs.len()),
-        (Some(_), Some(ys)) if on_cpu && single(x.len(), x.ndim(), y.shape()) => (y.shape(), ys.len()),
-        (Some(xs), Some(_)) if on_cpu && single(y.len(), y.ndim(), x.shape()) => (x.shape(), xs.len()),
+    let single = |len: usize, ndim: usize, of: &[usize]| len == 1 && ndim <= of.len();
+    let (xs, ys) = match (x.as_slice(), y.as_slice()) {
+        (Some(xs), Some(ys)) if on_cpu => (xs, ys),
         _ => return zip2_pooled(x, y, f),
     };
-    let (xs, ys) = (xs.unwrap_or_default(), ys.unwrap_or_default());
-    let at = |s: &[A], i: usize| if s.len() == 1 { s[0] } else { s[i] };
-    let bt = |s: &[B], i: usize| if s.len() == 1 { s[0] } else { s[i] };
-    Ok(pool::array(shape, |v| {
-        with_cpu_features(
-            #[inline(always)]
-            || {
-                for i in 0..n {
-                    v.push(f(at(xs, i), bt(ys, i)));
-                }
-            },
-        )
-    }))
+    Ok(if x.shape() == y.shape() {
+        on_cpu_by_parts(x.shape(), |out, at| {
+            with_cpu_features(
+                #[inline(always)]
+                || {
+                    for ((o, &a), &b) in out.iter_mut().zip(&xs[at..]).zip(&ys[at..]) {
+                        *o = f(a, b);
+                    }
+                },
+            )
+        })
+    } else if single(x.len(), x.ndim(), y.shape()) {
+        on_cpu_by_parts(y.shape(), |out, at| {
+            with_cpu_features(
+                #[inline(always)]
+                || {
+                    for (o, &b) in out.iter_mut().zip(&ys[at..]) {
+                        *o = f(xs[0], b);
+                    }
+                },
+            )
+        })
+    } else if single(y.len(), y.ndim(), x.shape()) {
+        on_cpu_by_parts(x.shape(), |out, at| {
+            with_cpu_features(
+                #[inline(always)]
+                || {
+                    for (o, &a) in out.iter_mut().zip(&xs[at..]) {
+                        *o = f(a, ys[0]);
+                    }
+                },
+            )
+        })
+    } else {
+        return zip2_pooled(x, y, f);
+    })
+}
+
+/// An array of `shape` whose elements `fill(part, at)` writes, `part` the elements from `at`
+/// on: the whole array at once, or parts of `pool::PARALLEL_TASK` elements on every core from
+/// `pool::PARALLEL_FROM` elements. The result is first filled with zeros: writing through a
+/// slice, rather than pushing, lets LLVM vectorize the loop (3.4x on `log`).
+fn on_cpu_by_parts<T: Element>(shape: &[usize], fill: impl Fn(&mut [T], usize) + Sync) -> ArrayD<T> {
+    pool::array(shape, |v| {
+        v.resize(shape.iter().product(), T::default());
+        if pool::in_parallel(v.len()) {
+            let task = pool::PARALLEL_TASK;
+            v.par_chunks_mut(task).enumerate().for_each(|(k, part)| fill(part, k * task));
+        } else {
+            fill(v, 0);
+        }
+    })
 }
 
 /// `u` on a complex array (`Err` for real-only ops).

@@ -43,12 +43,20 @@ pub(crate) fn broadcast(a: &Data, shape: &[usize]) -> Result<Data> {
 
 /// The axes of `a` reordered: result axis `i` is input axis `axes[i]`.
 pub(crate) fn permute(a: &Data, axes: &[usize]) -> Data {
-    with_data!(a, x => Element::into_data(pool::copy(x.view().permuted_axes(IxDyn(axes)))))
+    with_data!(a, x => Element::into_data(within(x, x.view().permuted_axes(IxDyn(axes)))))
 }
 
 /// The strided slice of `a`.
 pub(crate) fn slice(a: &Data, slices: &[AxisSlice]) -> Data {
-    with_data!(a, x => Element::into_data(pool::copy(sliced(x, slices))))
+    with_data!(a, x => Element::into_data(within(x, sliced(x, slices))))
+}
+
+/// A row-major copy of `view`, a view of `x`.
+fn within<T: Element>(x: &ArrayD<T>, view: ArrayViewD<'_, T>) -> ArrayD<T> {
+    match x.as_slice() {
+        Some(s) => pool::copy_within(s, view),
+        None => pool::copy(view),
+    }
 }
 
 /// Zeros of `shape` with `a` written where `slices` would read.
@@ -75,6 +83,9 @@ pub(crate) fn concat(inputs: &[&Data], axis: usize) -> Result<Data> {
                 let dtypes: Vec<_> = inputs.iter().map(|d| d.dtype()).collect();
                 Error::dtype("concat", &dtypes, "operands must have one dtype")
             })?;
+        if let Some(out) = join_rows(&views, axis) {
+            return Ok(T::into_data(out));
+        }
         let out =
             ndarray::concatenate(ndarray::Axis(axis), &views).map_err(|e| Error::argument("concat", e.to_string()))?;
         Ok(T::into_data(standard(out)))
@@ -87,4 +98,28 @@ pub(crate) fn concat(inputs: &[&Data], axis: usize) -> Result<Data> {
         Data::C64(_) => join::<num_complex::Complex32>(inputs, axis),
         Data::C128(_) => join::<num_complex::Complex64>(inputs, axis),
     }
+}
+
+/// Row-major operands of one shape but along `axis` joined along it: for each index of the
+/// axes before `axis`, each operand's block of the rest copied in turn, into a pooled result.
+/// `None` where an operand is not row-major or the shapes do not join (ndarray's `concatenate`
+/// then copies, or says why not).
+fn join_rows<T: Element>(views: &[ArrayViewD<'_, T>], axis: usize) -> Option<ArrayD<T>> {
+    let first = views.first()?.shape();
+    let joins = |s: &[usize]| s.len() == first.len() && (0..s.len()).all(|i| i == axis || s[i] == first[i]);
+    if axis >= first.len() || !views.iter().all(|v| joins(v.shape())) {
+        return None;
+    }
+    let slices: Vec<&[T]> = views.iter().map(|v| v.as_slice()).collect::<Option<_>>()?;
+    let mut shape = first.to_vec();
+    shape[axis] = views.iter().map(|v| v.shape()[axis]).sum();
+    let outer: usize = first[..axis].iter().product();
+    let blocks: Vec<usize> = views.iter().map(|v| v.shape()[axis..].iter().product()).collect();
+    Some(pool::array(&shape, |out| {
+        for o in 0..outer {
+            for (s, &b) in slices.iter().zip(&blocks) {
+                out.extend_from_slice(&s[o * b..(o + 1) * b]);
+            }
+        }
+    }))
 }
