@@ -1,10 +1,10 @@
 //! Eager elementwise kernels over large slices fill their results on every core (from 2^18
 //! elements): each element is computed by the same code as below the threshold, so the bits
 //! are the same for any number of threads and the same as one element at a time, for plain
-//! arithmetic, a scalar operand, an op without a fused loop and transcendentals (of one operand
-//! or two, either of them a single element). The same for operands broadcast to a large result
-//! (written row by row, no fill first) and for reductions of many lanes (lanes on every core),
-//! which also agree with compiled code.
+//! arithmetic, a scalar operand, an op without a fused loop, transcendentals (of one operand or
+//! two, either of them a single element) and selections (either branch a single element). The
+//! same for operands broadcast to a large result (written row by row, no fill first) and for
+//! reductions of many lanes (lanes on every core), which also agree with compiled code.
 
 use cranegrad::prelude::*;
 use ndarray::{Array1, Array2};
@@ -16,7 +16,9 @@ fn ramp(n: usize, seed: usize) -> DlArray {
 /// The ops checked, each on `x` and `y` of one shape.
 fn ops(x: &DlArray, y: &DlArray) -> Vec<DlArray> {
     let c = DlArray::scalar(0.7);
-    vec![x * y, x - y, 2.5 * x, x.abs(), x.exp(), x.sin(), x.pow(&y.abs()), x.atan2(y), x.atan2(&c), c.atan2(x)]
+    let ops = [x * y, x - y, 2.5 * x, x.abs(), x.exp(), x.sin(), x.pow(&y.abs()), x.atan2(y), x.atan2(&c)];
+    let picks = [c.atan2(x), x.relu(), select(&x.gt(y), &c, x), select(&x.gt(&c), x, y)];
+    ops.into_iter().chain(picks).collect()
 }
 
 fn bits(a: &DlArray) -> Vec<u64> {
