@@ -56,6 +56,12 @@ fn check_sizes(dtype: DType) {
                 assert_eq!(bits(a), bits(b), "{dtype} n = {n}, {threads} threads");
             }
         }
+        // From outside any pool: the steps run on a thread of the global pool, the others
+        // kept awake.
+        let got = c.run(&inputs).unwrap();
+        for (a, b) in got.iter().zip(&want) {
+            assert_eq!(bits(a), bits(b), "{dtype} n = {n}, the global pool");
+        }
     }
 }
 

@@ -9,7 +9,7 @@ use crate::jit::emit::jerr;
 use crate::jit::limits::PROTOTYPE_ELEMENTS;
 use crate::jit::plan::products::is_inline_product;
 use crate::jit::plan::{Plan, Slot};
-use crate::jit::run::runtime::{self, Compiled, ModuleBox, OutSrc};
+use crate::jit::run::runtime::{self, Compiled, ModuleBox, OutSrc, Step};
 use cranelift_jit::JITModule;
 use std::sync::Mutex;
 
@@ -58,6 +58,7 @@ pub(super) fn assemble(g: &Graph, plan: &Plan, module: JITModule, s: Schedule, f
         loops: s.loops,
         functions,
         in_place: plan.in_place.iter().filter(|&&w| w).count(),
+        pool_awake: s.steps.iter().any(Step::uses_pool) && !s.steps.iter().any(|st| matches!(st, Step::Call(_))),
         steps: s.steps,
         per_call: entries.per_call,
         table: entries.table,

@@ -2,6 +2,7 @@
 //! allocated (or small ones written again in place), the arena and pointer table from the
 //! thread's scratch, the steps run, and the outputs handed back.
 
+use super::awake::with_pool_awake;
 use super::buffers::{advise_huge, OutBuf};
 use super::gemm::matmul;
 use super::host_call::run_call;
@@ -78,6 +79,20 @@ thread_local! {
     /// that made them: when that graph runs next on this thread and the caller has dropped an
     /// output, the run writes into it again instead of allocating (taken while a graph runs).
     static SMALL_OUTPUTS: std::cell::Cell<(u64, SmallOutputs)> = std::cell::Cell::new((0, SmallVec::new()));
+}
+
+/// A run's pointer table, lent to the pool thread that runs the steps (`awake.rs`).
+struct PointerTable<'p>(&'p [*mut u8]);
+
+// SAFETY: the caller waits for the steps to finish before the table goes away; the steps
+// write through these pointers as they would on the caller's thread, and no one else does.
+unsafe impl Send for PointerTable<'_> {}
+
+impl PointerTable<'_> {
+    /// The entries (a method, so that a closure takes the whole `Send` table).
+    fn entries(&self) -> &[*mut u8] {
+        self.0
+    }
 }
 
 /// The small outputs a run keeps for the next (`None` for the large ones).
@@ -167,7 +182,16 @@ impl Compiled {
         let mut arena = self.take_arena(small)?;
         let arena_ptr = arena_base(&mut arena);
         let ptrs = self.pointer_table(arena_ptr, in_ptrs, out_ptrs);
-        let ran = self.run_steps(&ptrs);
+        let ran = if self.pool_awake {
+            let table = PointerTable(&ptrs);
+            with_pool_awake(move || {
+                // The steps may run on a pool thread that faer's kernels left dirty.
+                clear_upper_vector_state();
+                self.run_steps(table.entries())
+            })
+        } else {
+            self.run_steps(&ptrs)
+        };
         POINTERS.with(|p| p.set((self.id, arena_ptr as usize, ptrs)));
         self.give_back_arena(small, arena);
         ran

@@ -1,6 +1,7 @@
 //! The runtime: what a compiled program does when it is called. `runtime.rs` holds
 //! [`Compiled`] and runs its steps (native functions, GEMM calls) over the call's buffers;
 //! `buffers.rs` allocates outputs, `pool.rs` runs split kernels in chunks on rayon's pool,
+//! `awake.rs` keeps the pool's threads awake while a call that uses them runs,
 //! `gemm.rs` multiplies matrices through faer, `linalg.rs` runs factorizations and solves with the
 //! interpreter's routine, and `host.rs` is the table of `extern "C"`
 //! trampolines native code calls for transcendentals. A loop's native driver (emitted by
@@ -10,6 +11,7 @@
 //! a driver. Generated code runs after `array::cpu::clear_upper_vector_state`: faer's kernels
 //! leave the vector registers' upper halves dirty.
 
+mod awake;
 pub(crate) mod buffers;
 mod call;
 pub(crate) mod driver;

@@ -42,6 +42,17 @@ pub(crate) enum Step {
     Linalg(Box<super::linalg::LinalgStep>),
 }
 
+impl Step {
+    /// Whether this step may run work on rayon's pool.
+    pub(crate) fn uses_pool(&self) -> bool {
+        match self {
+            Step::Chunked { .. } | Step::RowGroup(_) | Step::Linalg(_) => true,
+            Step::MatMul { product: p, .. } => p.m * p.k * p.n >= super::gemm::PARALLEL_MIN_WORK,
+            Step::Kernel { .. } | Step::Call(_) => false,
+        }
+    }
+}
+
 /// Chunk functions split into the same rows, run chunk by chunk (a [`Step::RowGroup`]).
 #[derive(Clone, Debug)]
 pub(crate) struct RowGroup {
@@ -184,6 +195,9 @@ pub struct Compiled {
     pub(crate) functions: usize,
     /// The number of kernels that write over one of their operands (`plan/in_place.rs`).
     pub(crate) in_place: usize,
+    /// Whether a run keeps the thread pool awake (`awake.rs`): some step uses the pool and
+    /// none calls out to other code.
+    pub(crate) pool_awake: bool,
     /// A number no other compiled graph of this process has: it keys the per-thread store of
     /// small outputs ([`SMALL_OUTPUTS`]).
     pub(crate) id: u64,
