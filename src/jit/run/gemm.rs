@@ -132,6 +132,11 @@ pub(crate) unsafe fn matmul_rows(p: Product, a: *const u8, b: *const u8, c: *mut
 /// Real products with at least this many multiply-adds (`m k n`) run on rayon's pool.
 pub(crate) const PARALLEL_MIN_WORK: usize = 1 << 24;
 
+/// Whether a real `[m, k] x [k, n]` product is large enough for rayon's pool.
+pub(crate) fn is_large(m: usize, k: usize, n: usize) -> bool {
+    m.saturating_mul(k).saturating_mul(n) >= PARALLEL_MIN_WORK
+}
+
 /// A real scalar faer multiplies.
 trait RealGemm: faer::traits::ComplexField + Copy + ndarray::LinalgScalar {
     /// The multiplicative identity.
@@ -192,7 +197,7 @@ const PARTS: usize = 2;
 /// # Safety
 /// As for [`matmul`], for one matrix of each operand.
 unsafe fn real<T: RealGemm>(m: usize, k: usize, n: usize, ops: Operands) {
-    let large = m.saturating_mul(k).saturating_mul(n) >= PARALLEL_MIN_WORK;
+    let large = is_large(m, k, n);
     if !large || m < 2 * PART_ROWS {
         let par = if large { faer::Par::rayon(0) } else { faer::Par::Seq };
         // SAFETY: the caller's guarantee.

@@ -47,7 +47,7 @@ impl Step {
     pub(crate) fn uses_pool(&self) -> bool {
         match self {
             Step::Chunked { .. } | Step::RowGroup(_) | Step::Linalg(_) => true,
-            Step::MatMul { product: p, .. } => p.m * p.k * p.n >= super::gemm::PARALLEL_MIN_WORK,
+            Step::MatMul { product: p, .. } => !p.dtype.is_complex() && super::gemm::is_large(p.m, p.k, p.n),
             Step::Kernel { .. } | Step::Call(_) => false,
         }
     }
