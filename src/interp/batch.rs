@@ -50,6 +50,28 @@ impl Dims {
             out: out[lead..].iter().product(),
         }
     }
+
+    /// The largest side of one problem, and its multiply-adds (about `n^3`).
+    fn size(&self) -> (usize, usize) {
+        let ((ar, ac), (_, bc)) = (self.a, self.b.unwrap_or((0, 0)));
+        let dim = ar.max(ac).max(bc);
+        (dim, ar.saturating_mul(ac).saturating_mul(dim))
+    }
+
+    /// Whether the problems are shared among the pool's threads (a pool of more than one).
+    fn splits_batch(&self) -> bool {
+        self.batch > 1 && self.batch.saturating_mul(self.size().1) >= PARALLEL_BATCH_WORK
+    }
+
+    /// Whether one matrix is factored with faer's parallel routines (a pool of more than one).
+    fn parallel_matrix(&self) -> bool {
+        self.batch == 1 && self.size().0 >= PARALLEL_MATRIX_DIM
+    }
+
+    /// Whether these problems use rayon's pool when it has more than one thread.
+    pub(crate) fn uses_pool(&self) -> bool {
+        self.splits_batch() || self.parallel_matrix()
+    }
 }
 
 /// Runs `op` on `d.batch` problems: `a` (and `b`) hold the operands' row-major matrices one
@@ -74,10 +96,8 @@ fn solve_all<T: Scalar>(op: LinalgOp, d: &Dims, a: &[T], b: Option<&[T]>, out: &
         let bm = b.map(|b| MatRef::from_row_major_slice(&b[i * br * bc..(i + 1) * br * bc], br, bc));
         one(op, am, bm, out, ws, par)
     };
-    let dim = ar.max(ac).max(bc);
-    let work = ar.saturating_mul(ac).saturating_mul(dim);
     let threads = rayon::current_num_threads();
-    if d.batch > 1 && threads > 1 && d.batch.saturating_mul(work) >= PARALLEL_BATCH_WORK {
+    if threads > 1 && d.splits_batch() {
         let chunk = d.batch.div_ceil(threads * 4).max(1);
         let results: Vec<Result<()>> = out
             .par_chunks_mut(chunk * d.out)
@@ -92,7 +112,7 @@ fn solve_all<T: Scalar>(op: LinalgOp, d: &Dims, a: &[T], b: Option<&[T]>, out: &
             .collect();
         return results.into_iter().collect();
     }
-    let par = if d.batch == 1 && dim >= PARALLEL_MATRIX_DIM && threads > 1 { Par::rayon(0) } else { Par::Seq };
+    let par = if threads > 1 && d.parallel_matrix() { Par::rayon(0) } else { Par::Seq };
     let mut ws = Workspace::new();
     for (i, o) in out.chunks_mut(d.out).enumerate() {
         problem(i, o, &mut ws, par)?;

@@ -46,7 +46,8 @@ impl Step {
     /// Whether this step may run work on rayon's pool.
     pub(crate) fn uses_pool(&self) -> bool {
         match self {
-            Step::Chunked { .. } | Step::RowGroup(_) | Step::Linalg(_) => true,
+            Step::Chunked { .. } | Step::RowGroup(_) => true,
+            Step::Linalg(l) => l.dims.uses_pool(),
             Step::MatMul { product: p, .. } => !p.dtype.is_complex() && super::gemm::is_large(p.m, p.k, p.n),
             Step::Kernel { .. } | Step::Call(_) => false,
         }
