@@ -8,7 +8,7 @@ use super::LoopOptions;
 use crate::array::{DType, Data};
 use crate::autodiff::CallBackward;
 use crate::error::{Error, Result};
-use crate::ir::{CallTarget, Graph};
+use crate::ir::{CallTarget, Graph, LoopIdentity, SharedRun};
 use crate::jit::{Driver, LoopKind, LoopSpec, PartCode};
 use std::any::Any;
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -158,9 +158,9 @@ impl LoopRule {
     }
 }
 
-/// A loop's native drivers: the wanted results each computes, and the driver (`None`: it
-/// did not compile).
-pub(crate) type Drivers = Mutex<Vec<(Vec<bool>, Option<Arc<Driver>>)>>;
+/// A loop's native drivers: the wanted results each computes and how it shares its forward
+/// run, and the driver (`None`: it did not compile).
+pub(crate) type Drivers = Mutex<Vec<((Vec<bool>, SharedRun), Option<Arc<Driver>>)>>;
 
 /// One carry's leaves.
 type Carry = Vec<Arc<Data>>;
@@ -202,7 +202,7 @@ impl LoopTarget {
         }
         if native {
             let all = vec![true; self.outputs.len()];
-            if let Some(d) = self.driver(wanted.unwrap_or(&all)) {
+            if let Some(d) = self.driver(wanted.unwrap_or(&all), SharedRun::Alone) {
                 return d.run_arrays(inputs, &self.outputs);
             }
         }
@@ -222,30 +222,34 @@ impl LoopTarget {
         }
     }
 
-    /// Its native driver for the `wanted` results, compiled on first use; `None` (logged) when
-    /// it does not compile.
-    pub fn driver(&self, wanted: &[bool]) -> Option<Arc<Driver>> {
+    /// Its native driver for the `wanted` results, sharing its forward run as `share` says,
+    /// compiled on first use; `None` (logged) when it does not compile.
+    pub fn driver(&self, wanted: &[bool], share: SharedRun) -> Option<Arc<Driver>> {
         let mut drivers = self.drivers.lock().ok()?;
-        if let Some((_, d)) = drivers.iter().find(|(w, _)| w == wanted) {
+        if let Some((_, d)) = drivers.iter().find(|((w, s), _)| w == wanted && *s == share) {
             return d.clone();
         }
         let made = self
-            .compile_driver(wanted)
+            .compile_driver(wanted, share)
             .map_err(|e| {
                 log::warn!("{} runs each iteration from the runtime: its driver did not compile: {e}", self.name)
             })
             .ok();
-        drivers.push((wanted.to_vec(), made.clone()));
+        drivers.push(((wanted.to_vec(), share), made.clone()));
         made
     }
 
-    /// Compiles its native driver for the `wanted` results.
-    fn compile_driver(&self, wanted: &[bool]) -> Result<Arc<Driver>> {
-        let kind = match self.kind {
-            Kind::Scan { length, reverse, .. } => LoopKind::Scan { length, reverse },
-            Kind::While { max_iterations } => LoopKind::While { max_iterations },
-            Kind::WhileReverse { max_iterations } => LoopKind::WhileReverse { max_iterations },
-            Kind::Cond => LoopKind::Cond,
+    /// Compiles its native driver for the `wanted` results, sharing its forward run as `share`
+    /// says (only a while loop keeps, only reverse steps read what it kept).
+    fn compile_driver(&self, wanted: &[bool], share: SharedRun) -> Result<Arc<Driver>> {
+        let kind = match (&self.kind, share) {
+            (&Kind::Scan { length, reverse, .. }, SharedRun::Alone) => LoopKind::Scan { length, reverse },
+            (&Kind::While { max_iterations }, SharedRun::Alone) => LoopKind::While { max_iterations },
+            (&Kind::While { max_iterations }, SharedRun::Keeps) => LoopKind::WhileKeeping { max_iterations },
+            (&Kind::WhileReverse { max_iterations }, SharedRun::Alone) => LoopKind::WhileReverse { max_iterations },
+            (Kind::WhileReverse { .. }, SharedRun::After { steps, kept }) => LoopKind::ReverseAfter { steps, kept },
+            (Kind::Cond, SharedRun::Alone) => LoopKind::Cond,
+            _ => return Err(Error::Jit(format!("internal: {}: no driver sharing its run as {share:?}", self.name))),
         };
         let spec = LoopSpec {
             name: &self.name,
@@ -260,6 +264,13 @@ impl LoopTarget {
             reverse_step: self.reverse_step.as_ref().map(Part::code).transpose()?,
         };
         crate::jit::compile_driver(&spec)
+    }
+
+    /// A while loop's identity with step limit `max` (see [`LoopIdentity`]).
+    fn identity(&self, max: Option<usize>) -> Option<LoopIdentity> {
+        let predicate = self.other.as_ref()?;
+        let address = |p: &Part| Arc::as_ptr(&p.optimized) as usize;
+        Some([address(&self.body), address(predicate), max.unwrap_or(usize::MAX)])
     }
 
     fn scan(&self, inputs: &[Arc<Data>], length: usize, reverse: bool, native: bool) -> Result<Vec<Arc<Data>>> {
@@ -378,7 +389,24 @@ impl CallTarget for LoopTarget {
         &self.backward
     }
     fn native_driver(&self, wanted: &[bool]) -> Option<Arc<dyn Any + Send + Sync>> {
-        self.driver(wanted).map(|d| d as Arc<dyn Any + Send + Sync>)
+        self.native_driver_shared(wanted, SharedRun::Alone)
+    }
+    fn native_driver_shared(&self, wanted: &[bool], share: SharedRun) -> Option<Arc<dyn Any + Send + Sync>> {
+        self.driver(wanted, share).map(|d| d as Arc<dyn Any + Send + Sync>)
+    }
+    fn forward_loop(&self) -> Option<LoopIdentity> {
+        match self.kind {
+            Kind::While { max_iterations } => self.identity(max_iterations),
+            _ => None,
+        }
+    }
+    fn reverse_of(&self) -> Option<(LoopIdentity, usize)> {
+        match self.kind {
+            Kind::WhileReverse { max_iterations } => {
+                Some((self.identity(max_iterations)?, self.inputs.len().checked_sub(self.carry)?))
+            }
+            _ => None,
+        }
     }
     fn native_text(&self) -> Option<String> {
         let mut out = String::new();
@@ -393,9 +421,14 @@ impl CallTarget for LoopTarget {
                 out.push_str(&format!("\n; {label} of {}:\n{}", self.name, program.native_texts().0));
             }
         }
-        for (wanted, driver) in self.drivers.lock().map(|d| d.clone()).unwrap_or_default() {
+        for ((wanted, share), driver) in self.drivers.lock().map(|d| d.clone()).unwrap_or_default() {
             if let Some(d) = driver {
-                out.push_str(&format!("\n; driver of {} (results {wanted:?}):\n{}", self.name, d.clif));
+                let shared = match share {
+                    SharedRun::Alone => "",
+                    SharedRun::Keeps => ", keeping its carries for the reverse steps after it",
+                    SharedRun::After { .. } => ", after the forward loop that kept its carries",
+                };
+                out.push_str(&format!("\n; driver of {} (results {wanted:?}{shared}):\n{}", self.name, d.clif));
             }
         }
         Some(out)

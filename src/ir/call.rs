@@ -56,11 +56,55 @@ pub trait CallTarget: Send + Sync {
     fn native_driver(&self, _wanted: &[bool]) -> Option<Arc<dyn Any + Send + Sync>> {
         None
     }
+    /// [`native_driver`](Self::native_driver) of a while loop or of its reverse steps that
+    /// share one forward run ([`SharedRun`]); the default has drivers that run alone only.
+    fn native_driver_shared(&self, wanted: &[bool], share: SharedRun) -> Option<Arc<dyn Any + Send + Sync>> {
+        match share {
+            SharedRun::Alone => self.native_driver(wanted),
+            _ => None,
+        }
+    }
+    /// A while loop's identity (its body, its predicate, its step limit): the same for the loop
+    /// the reverse steps of [`reverse_of`](Self::reverse_of) run first. `None` (the default)
+    /// for other targets.
+    fn forward_loop(&self) -> Option<LoopIdentity> {
+        None
+    }
+    /// Reverse steps through a while loop: the identity of the loop they run first, and how
+    /// many of their first operands are that loop's operands. `None` (the default) for other
+    /// targets.
+    fn reverse_of(&self) -> Option<(LoopIdentity, usize)> {
+        None
+    }
     /// The Cranelift IR of the native code the target compiled so far (a loop's bodies and
     /// drivers), for the native dump; `None` (the default) when it has none.
     fn native_text(&self) -> Option<String> {
         None
     }
+}
+
+/// A while loop's identity: the addresses of its body's and predicate's graphs, and its step
+/// limit (`usize::MAX`: none).
+pub type LoopIdentity = [usize; 3];
+
+/// How a while loop's native driver shares one forward run with the reverse steps through the
+/// same loop on the same operands, when one compiled program computes both: the loop runs once,
+/// not twice, and the reverse steps read the carries it kept (the same values their own
+/// forward run would compute, so no bit changes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SharedRun {
+    /// The driver runs alone.
+    Alone,
+    /// A while loop that also keeps the carry each step started from, and its step count.
+    Keeps,
+    /// Reverse steps that read the carries from the frame of the driver that kept them: the
+    /// step count in its word `steps`, the store of carries in its words from `kept` on.
+    After {
+        /// The frame word of the step count.
+        steps: usize,
+        /// The first frame word of the store of carries.
+        kept: usize,
+    },
 }
 
 /// A call target with outputs dropped ([`CallTarget::pruned`]).

@@ -13,7 +13,7 @@ pub(crate) mod primitives;
 mod print;
 mod verify;
 
-pub use call::{Call, CallTarget, Pruned};
+pub use call::{Call, CallTarget, LoopIdentity, Pruned, SharedRun};
 pub use custom::CustomVjp;
 pub use graph::{Graph, Node, NodeId, Operands, Region, Shape};
 pub use infer::{broadcast_shapes, broadcasts_to, infer};

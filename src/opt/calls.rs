@@ -2,11 +2,13 @@
 //! operands), the outputs the graph still reads are asked of the target
 //! ([`CallTarget::pruned`](crate::ir::CallTarget::pruned)); when it gives a smaller target (a
 //! loop without its unused carries), the call's nodes call that one instead, on the operands
-//! it takes. Run on a pruned graph (every call node is read).
+//! it takes. Run on a pruned graph (every call node is read). A while loop that reverse steps
+//! through the same loop on the same operands follow is kept whole: the compiled program runs
+//! it once for both (`CallTarget::forward_loop`), which a smaller copy would not allow.
 
 use crate::error::Result;
-use crate::ir::{Call, Graph, NodeId, Op, Operands};
-use rustc_hash::FxHashMap;
+use crate::ir::{Call, Graph, LoopIdentity, NodeId, Op, Operands};
+use rustc_hash::{FxHashMap, FxHashSet};
 
 /// A call: its target's address and its operands.
 type CallKey = (usize, Operands);
@@ -24,9 +26,21 @@ pub(super) fn prune_call_outputs(g: &Graph) -> Result<Option<Graph>> {
             entry.1.push(id);
         }
     }
+    let reversed: FxHashSet<(LoopIdentity, &[NodeId])> = g
+        .nodes
+        .iter()
+        .filter_map(|node| match &node.op {
+            Op::Call(c) => c.target.reverse_of().and_then(|(id, n)| Some((id, node.inputs.get(..n)?))),
+            _ => None,
+        })
+        .collect();
     let mut out: Option<Graph> = None;
     for (used, ids) in used.values() {
         let Op::Call(c) = &g.nodes[ids[0]].op else { continue };
+        let shared = c.target.forward_loop().is_some_and(|id| reversed.contains(&(id, &g.nodes[ids[0]].inputs[..])));
+        if shared {
+            continue;
+        }
         let Some(p) = c.target.pruned(used) else { continue };
         let graph = out.get_or_insert_with(|| g.clone());
         for &id in ids {

@@ -88,7 +88,8 @@ impl Schedule {
     /// Replaces each group of two or more linked chunked steps by one step that runs them chunk
     /// by chunk.
     pub(super) fn merge_row_groups(&mut self) -> Result<()> {
-        for group in self.row_groups.drain(..).rev().filter(|r| r.members.len() > 1) {
+        let groups: Vec<_> = self.row_groups.drain(..).rev().filter(|r| r.members.len() > 1).collect();
+        for group in groups {
             let range = group.first..group.first + group.members.len();
             let mut parts = Vec::with_capacity(range.len());
             for step in self.steps.drain(range) {
@@ -99,6 +100,7 @@ impl Schedule {
             }
             let (units, chunk) = (group.units, group.chunk);
             self.steps.insert(group.first, Step::RowGroup(Box::new(RowGroup { parts, units, chunk })));
+            self.shift_shares(group.first + group.members.len(), group.members.len() - 1);
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 //! (`plan/repeats.rs`). The functions' addresses are filled in once they are compiled.
 
 use crate::error::Result;
-use crate::ir::{Call, Graph, LinalgOp, NodeId, Op};
+use crate::ir::{Call, CallTarget, Graph, LinalgOp, LoopIdentity, NodeId, Op};
 use crate::jit::emit::jerr;
 use crate::jit::plan::panels::reads_product_by_rows;
 use crate::jit::plan::products::{is_inline_product, matmul_operand};
@@ -12,7 +12,7 @@ use crate::jit::plan::{repeats, Plan};
 use crate::jit::run::gemm::Product;
 use crate::jit::run::linalg::LinalgStep;
 use crate::jit::run::panels::Panel;
-use crate::jit::run::runtime::{CallStep, Step};
+use crate::jit::run::runtime::{CallStep, Step, StepShare};
 use rustc_hash::FxHashMap as HashMap;
 use std::sync::Arc;
 
@@ -32,6 +32,8 @@ pub(super) struct Schedule {
     /// The call steps so far: (target, operand nodes) -> step, so that a target's outputs on
     /// the same operands come from one call.
     calls: HashMap<(usize, Vec<NodeId>), usize>,
+    /// The while loops' call steps no reverse steps share yet: (loop, operand nodes) -> step.
+    forwards: HashMap<(LoopIdentity, Vec<NodeId>), usize>,
     /// The last GEMM step and its product node.
     last_gemm: Option<(usize, NodeId)>,
     /// Runs of consecutive chunked steps that run together, chunk by chunk
@@ -70,10 +72,44 @@ impl Schedule {
             self.table.push(slot(i)?);
         }
         self.calls.insert(key, self.steps.len());
-        let step =
-            CallStep { target: c.target.clone(), inputs, outputs: vec![(c.output, out)], driver: Default::default() };
+        let mut step = CallStep::new(c.target.clone(), inputs, vec![(c.output, out)]);
+        step.share = self.share_forward(&*c.target, &operands);
         self.steps.push(Step::Call(Box::new(step)));
         Ok(())
+    }
+
+    /// Renumbers the steps that reverse steps share a forward run with, after the `removed`
+    /// steps before step `from` were merged away.
+    pub(super) fn shift_shares(&mut self, from: usize, removed: usize) {
+        for step in &mut self.steps {
+            if let Step::Call(c) = step {
+                if let StepShare::After(k) = &mut c.share {
+                    if *k >= from {
+                        *k -= removed;
+                    }
+                }
+            }
+        }
+    }
+
+    /// How the call step about to be added, of `target` on `operands`, shares a while loop's
+    /// forward run: reverse steps through a loop an earlier step runs on the same operands read
+    /// the carries that step keeps (marked here), and run the loop no second time.
+    fn share_forward(&mut self, target: &dyn CallTarget, operands: &[NodeId]) -> StepShare {
+        if let Some(id) = target.forward_loop() {
+            self.forwards.entry((id, operands.to_vec())).or_insert(self.steps.len());
+        }
+        let Some((id, n)) = target.reverse_of() else { return StepShare::Alone };
+        let Some(forward) = operands.get(..n).and_then(|o| self.forwards.remove(&(id, o.to_vec()))) else {
+            return StepShare::Alone;
+        };
+        match &mut self.steps[forward] {
+            Step::Call(w) => {
+                w.share = StepShare::Keeps;
+                StepShare::After(forward)
+            }
+            _ => StepShare::Alone,
+        }
     }
 
     /// A linear-algebra step for node `k` (`op`), reading its operands' buffers as they are.
@@ -147,6 +183,7 @@ pub(super) fn schedule(g: &Graph, plan: &Plan) -> Result<Schedule> {
         chunked: Vec::new(),
         loops: 0,
         calls: HashMap::default(),
+        forwards: HashMap::default(),
         last_gemm: None,
         row_groups: Vec::new(),
     };

@@ -215,6 +215,38 @@ impl DriverEmitter<'_> {
     /// A while loop's reverse steps: the forward loop keeping its carries, then the reverse
     /// step over them from the last, from the carry cotangents and zero capture cotangents.
     pub(super) fn while_reverse(&mut self, spec: &LoopSpec<'_>, max: Option<usize>) -> Result<()> {
+        let (steps, _, kept) = self.while_loop(spec, max, true)?;
+        let kept = kept.ok_or_else(|| jerr("internal: no kept carries"))?;
+        let words = self.words();
+        self.reverse_steps(spec, steps, (words, kept))
+    }
+
+    /// A while loop keeping its carries for reverse steps run after it by another driver
+    /// ([`reverse_after`](Self::reverse_after)): its last carry out, and the frame words of
+    /// its step count and of its store of carries.
+    pub(super) fn while_keeping(&mut self, spec: &LoopSpec<'_>, max: Option<usize>) -> Result<(usize, usize)> {
+        let (steps, last, kept) = self.while_loop(spec, max, true)?;
+        let kept = kept.ok_or_else(|| jerr("internal: no kept carries"))?;
+        let at = self.word(Word::Scratch(1));
+        let words = self.words();
+        self.store_at(steps, words, at);
+        self.carry_out(spec, &last);
+        self.return_ok();
+        Ok((at, kept))
+    }
+
+    /// Reverse steps over the carries a [`while_keeping`](Self::while_keeping) driver kept:
+    /// its frame's words at the io array's address after the results, its step count in word
+    /// `steps`, its store of carries from word `kept`.
+    pub(super) fn reverse_after(&mut self, spec: &LoopSpec<'_>, steps: usize, kept: usize) -> Result<()> {
+        let forward = self.io(spec.inputs.len() + spec.outputs.len());
+        let count = self.load_at(forward, steps);
+        self.reverse_steps(spec, count, (forward, kept))
+    }
+
+    /// The reverse step over the `steps` carries of the store from word `kept` of the frame
+    /// words `store.0`, from the last, from the carry cotangents and zero capture cotangents.
+    fn reverse_steps(&mut self, spec: &LoopSpec<'_>, steps: Value, store: (Value, usize)) -> Result<()> {
         let (nc, ncap) = (spec.carry, spec.captures());
         let step = spec.reverse_step.as_ref().ok_or_else(|| jerr("internal: no reverse step"))?;
         if step.invariants.is_some() {
@@ -222,8 +254,6 @@ impl DriverEmitter<'_> {
         }
         let types = step.program.output_types();
         let carry_types = spec.body.program.output_types();
-        let (steps, _, kept) = self.while_loop(spec, max, true)?;
-        let kept = kept.ok_or_else(|| jerr("internal: no kept carries"))?;
         let captures: Vec<Value> = (nc..nc + ncap).map(|k| self.io(k)).collect();
         let (a, b) = (self.buffers(&types), self.buffers(&types));
         for (k, &a) in a.iter().enumerate() {
@@ -242,7 +272,7 @@ impl DriverEmitter<'_> {
         let t1 = self.b.ins().iadd_imm_s(t, -1);
         let mut inputs = Vec::new();
         for (k, ty) in carry_types.iter().enumerate() {
-            let base = self.load_word(kept + 2 + k, false);
+            let base = self.load_at(store.0, store.1 + 2 + k);
             inputs.push(self.row(base, t1, bytes(ty)));
         }
         inputs.extend(&captures);

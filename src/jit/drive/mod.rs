@@ -38,6 +38,13 @@ pub(crate) enum LoopKind {
     While { max_iterations: Option<usize> },
     /// A while loop run forward keeping its carries, then its reverse steps.
     WhileReverse { max_iterations: Option<usize> },
+    /// A while loop that also keeps its carries and step count in its frame, for the reverse
+    /// steps of a [`ReverseAfter`](Self::ReverseAfter) driver run after it.
+    WhileKeeping { max_iterations: Option<usize> },
+    /// The reverse steps of a while loop over the carries a `WhileKeeping` driver kept: its
+    /// frame's words come after the results in the io array, its step count in word `steps`,
+    /// its store of carries from word `kept`.
+    ReverseAfter { steps: usize, kept: usize },
     /// A branch on operand 0.
     Cond,
 }
@@ -72,7 +79,7 @@ impl LoopSpec<'_> {
     /// The number of captures among the operands.
     fn captures(&self) -> usize {
         match self.kind {
-            LoopKind::WhileReverse { .. } => self.inputs.len() - 2 * self.carry,
+            LoopKind::WhileReverse { .. } | LoopKind::ReverseAfter { .. } => self.inputs.len() - 2 * self.carry,
             _ => self.inputs.len() - self.carry - self.xs,
         }
     }
@@ -105,6 +112,7 @@ pub(crate) fn compile_driver(spec: &LoopSpec<'_>) -> Result<Arc<Driver>> {
         ptr,
         (name.as_ptr() as usize, name.len()),
     );
+    let mut kept = None;
     match spec.kind {
         LoopKind::Scan { length, reverse } => e.scan(spec, length, reverse)?,
         LoopKind::While { max_iterations } => {
@@ -113,8 +121,11 @@ pub(crate) fn compile_driver(spec: &LoopSpec<'_>) -> Result<Arc<Driver>> {
             e.return_ok();
         }
         LoopKind::WhileReverse { max_iterations } => e.while_reverse(spec, max_iterations)?,
+        LoopKind::WhileKeeping { max_iterations } => kept = Some(e.while_keeping(spec, max_iterations)?),
+        LoopKind::ReverseAfter { steps, kept } => e.reverse_after(spec, steps, kept)?,
         LoopKind::Cond => e.branch(spec)?,
     }
+    let extra = usize::from(matches!(spec.kind, LoopKind::ReverseAfter { .. }));
     let frame = e.finish(module.target_config());
     let clif = func.display().to_string();
     let mut ctx = cranelift_codegen::Context::for_function(func);
@@ -122,5 +133,6 @@ pub(crate) fn compile_driver(spec: &LoopSpec<'_>) -> Result<Arc<Driver>> {
     module.finalize_definitions().map_err(jerr)?;
     let entry = module.get_finalized_function(id) as usize;
     COMPILED.fetch_add(1, Ordering::Relaxed);
-    Ok(Arc::new(Driver::new((ModuleBox(module), entry), frame, (name, clif), (spec.inputs.len(), spec.outputs.len()))))
+    let io = (spec.inputs.len() + extra, spec.outputs.len());
+    Ok(Arc::new(Driver::new((ModuleBox(module), entry), frame, (name, clif), io).keeping(kept)))
 }

@@ -7,10 +7,16 @@ use super::emitter::DriverEmitter;
 use crate::error::Result;
 use crate::jit::emit::jerr;
 use crate::jit::run::driver::step_on_host;
+use crate::jit::run::driver::Driver;
 use crate::jit::run::frame::Word;
-use crate::jit::run::runtime::{CallStep, Compiled, Step};
+use crate::jit::run::runtime::{CallStep, Compiled, Step, StepShare};
 use crate::jit::run::wiring::{Source, Wiring};
 use cranelift_codegen::ir::{InstBuilder, Value};
+use std::sync::Arc;
+
+/// The while loops of one program run that keep their carries for reverse steps after them:
+/// (step, frame word of the loop's child frame, frame words of its step count and store).
+type Kept = Vec<(usize, usize, (usize, usize))>;
 
 impl DriverEmitter<'_> {
     /// Emits a run of `program` reading input `k` at `inputs[k]` and writing output `i` at
@@ -47,8 +53,9 @@ impl DriverEmitter<'_> {
                 self.store_at(allocs[j], table, i);
             }
         }
+        let mut kept = Vec::new();
         for (s, step) in program.steps.iter().enumerate() {
-            self.step(program, s, step, table)?;
+            self.step(program, (s, step), table, &mut kept)?;
         }
         for &(i, source, n) in &wiring.copies {
             let from = match source {
@@ -61,14 +68,17 @@ impl DriverEmitter<'_> {
         Ok(())
     }
 
-    /// Emits step `s` of `program` on its pointer table `table`.
-    fn step(&mut self, program: &Compiled, s: usize, step: &Step, table: Value) -> Result<()> {
+    /// Emits step `s` of `program` on its pointer table `table`; `kept` lists this run's while
+    /// loops that keep their carries for reverse steps after them (their step, the frame word
+    /// of their child frame and the words of their store).
+    fn step(&mut self, program: &Compiled, (s, step): (usize, &Step), table: Value, kept: &mut Kept) -> Result<()> {
         match step {
             Step::Kernel { f, table: off } => {
                 let (f, t) = (self.constant(*f), self.b.ins().iadd_imm_s(table, (8 * off) as i64));
                 self.b.ins().call_indirect(self.sigs.kernel, f, &[t]);
             }
-            Step::Call(c) if c.driver().is_some() => self.nested(c, table)?,
+            Step::Call(c) if self.after_nested(c, table, kept)? => {}
+            Step::Call(c) if c.driver().is_some() => self.shared_nested(c, s, table, kept)?,
             _ => {
                 let f = self.constant(step_on_host as *const () as usize);
                 let (p, s) = (self.constant(program as *const Compiled as usize), self.constant(s));
@@ -78,15 +88,42 @@ impl DriverEmitter<'_> {
         Ok(())
     }
 
-    /// Emits a call of a nested loop's driver for call step `c`: its operand and result
-    /// addresses gathered from the table into scratch words, its own frame a child of this one.
-    fn nested(&mut self, c: &CallStep, table: Value) -> Result<()> {
+    /// Emits reverse steps `c` after a loop of this run that kept its carries (see
+    /// [`step`](Self::step)), reading them from its child frame: false when `c` is not such
+    /// a step or the driver reading them did not compile.
+    fn after_nested(&mut self, c: &CallStep, table: Value, kept: &Kept) -> Result<bool> {
+        let StepShare::After(w) = c.share else { return Ok(false) };
+        let Some(&(_, child, words)) = kept.iter().find(|k| k.0 == w) else { return Ok(false) };
+        let Some(after) = c.after_driver(words).cloned() else { return Ok(false) };
+        let forward = self.load_word(child, true);
+        self.nested(c, after, table, Some(forward))?;
+        Ok(true)
+    }
+
+    /// Emits call step `s` (`c`) through its nested driver; a while loop that keeps its
+    /// carries for reverse steps after it is listed in `kept`.
+    fn shared_nested(&mut self, c: &CallStep, s: usize, table: Value, kept: &mut Kept) -> Result<()> {
         let driver =
             c.driver.get().cloned().flatten().ok_or_else(|| jerr("internal: a nested loop lost its driver"))?;
+        let child = self.nested(c, driver.clone(), table, None)?;
+        if let (StepShare::Keeps, Some(k)) = (c.share, driver.kept()) {
+            kept.push((s, child, k));
+        }
+        Ok(())
+    }
+
+    /// Emits a call of `driver`, a nested loop's driver for call step `c`: its operand and
+    /// result addresses (then `forward`, when given) gathered from the table into scratch
+    /// words, its own frame a child of this one (the frame word returned).
+    fn nested(&mut self, c: &CallStep, driver: Arc<Driver>, table: Value, forward: Option<Value>) -> Result<usize> {
         let operands = c.inputs.len();
         let results = c.target.output_types().len();
-        let io_at = self.word(Word::Scratch(operands + results));
+        let extra = usize::from(forward.is_some());
+        let io_at = self.word(Word::Scratch(operands + results + extra));
         let io = self.word_address(io_at);
+        if let Some(words) = forward {
+            self.store_at(words, io, operands + results);
+        }
         for (k, (e, _, _)) in c.inputs.iter().enumerate() {
             let p = self.load_at(table, *e);
             self.store_at(p, io, k);
@@ -113,6 +150,6 @@ impl DriverEmitter<'_> {
             let (src, dst) = (self.load_at(table, from), self.load_at(table, to));
             self.copy(dst, src, n);
         }
-        Ok(())
+        Ok(child)
     }
 }

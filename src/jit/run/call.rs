@@ -5,7 +5,6 @@
 use super::awake::with_pool_awake;
 use super::buffers::{advise_huge, OutBuf};
 use super::gemm::matmul;
-use super::host_call::run_call;
 use super::pool::{run_split, ChunkFn};
 use super::runtime::{Compiled, Entry, KernelFn, OutSrc, Outputs, Step};
 use crate::array::cpu::clear_upper_vector_state;
@@ -363,12 +362,9 @@ impl Compiled {
             Step::MatMul { operands: o, product } => unsafe {
                 matmul(product, ptrs[o], ptrs[o + 1], ptrs[o + 2]);
             },
-            Step::Call(ref c) => match c.driver() {
-                // SAFETY: the plan gave each operand and result of the call a buffer of its
-                // type at its entry, the results aliasing no operand.
-                Some(d) => unsafe { super::driver_call::run_driver_call(d, c, ptrs)? },
-                None => run_call(&*c.target, &c.inputs, &c.outputs, ptrs)?,
-            },
+            // SAFETY: the plan gave each operand and result of the call a buffer of its type at
+            // its entry, the results aliasing no operand.
+            Step::Call(ref c) => unsafe { super::driver_call::run_call_step(self, c, ptrs)? },
             Step::Linalg(ref l) => super::linalg::run_linalg(l, ptrs)?,
         }
         Ok(())

@@ -41,6 +41,9 @@ pub struct Driver {
     /// The number of operands and results of its address array.
     pub(crate) operands: usize,
     pub(crate) results: usize,
+    /// A while loop's driver that keeps its carries for reverse steps after it: the frame
+    /// words of its step count and of its store of carries.
+    kept: Option<(usize, usize)>,
 }
 
 impl std::fmt::Debug for Driver {
@@ -72,7 +75,21 @@ impl Driver {
             clif,
             operands,
             results,
+            kept: None,
         }
+    }
+
+    /// The same driver, keeping its carries at the frame words `kept` says (see
+    /// [`kept`](Self::kept)).
+    pub(crate) fn keeping(mut self, kept: Option<(usize, usize)>) -> Driver {
+        self.kept = kept;
+        self
+    }
+
+    /// For a while loop's driver that keeps its carries for reverse steps run after it: the
+    /// frame words of its step count and of its store of carries, which those steps read.
+    pub(crate) fn kept(&self) -> Option<(usize, usize)> {
+        self.kept
     }
 
     /// Its frame layout, shared with the frames of the drivers that call it.
@@ -92,6 +109,18 @@ impl Driver {
     /// for reads while it runs; each result address at memory of the result's type, valid for
     /// writes, aliasing no operand (a result the driver was not asked for may be null).
     pub(crate) unsafe fn run(&self, io: &[*mut u8]) -> Result<()> {
+        // SAFETY: the caller's contract.
+        let frame = unsafe { self.run_held(io)? };
+        self.give_back(frame);
+        Ok(())
+    }
+
+    /// [`run`](Self::run), handing back the frame it ran in, its kept carries intact, for
+    /// reverse steps that read them; [`give_back`](Self::give_back) returns it.
+    ///
+    /// # Safety
+    /// As for [`run`](Self::run).
+    pub(crate) unsafe fn run_held(&self, io: &[*mut u8]) -> Result<Frame> {
         if io.len() != self.operands + self.results {
             return Err(Error::Jit(format!(
                 "{}: {} addresses for {}",
@@ -108,14 +137,21 @@ impl Driver {
         // SAFETY: the frame is laid out as this driver's code reads it and used by this thread
         // only; `io` holds the addresses the caller vouched for.
         let status = unsafe { (self.entry)(frame.words_ptr(), io.as_ptr()) };
+        match status {
+            0 => Ok(frame),
+            _ => {
+                self.give_back(frame);
+                Err(PENDING
+                    .with(|p| p.borrow_mut().take())
+                    .unwrap_or_else(|| Error::Jit(format!("{} failed", self.name))))
+            }
+        }
+    }
+
+    /// Returns a frame that [`run_held`](Self::run_held) handed out, for later runs.
+    pub(crate) fn give_back(&self, frame: Frame) {
         if let Ok(mut f) = self.frames.lock() {
             f.push(frame);
-        }
-        match status {
-            0 => Ok(()),
-            _ => Err(PENDING
-                .with(|p| p.borrow_mut().take())
-                .unwrap_or_else(|| Error::Jit(format!("{} failed", self.name)))),
         }
     }
 }

@@ -5,7 +5,7 @@
 use super::gemm::Product;
 use crate::array::{DType, Data};
 use crate::error::{Error, Result};
-use crate::ir::{CallTarget, Graph};
+use crate::ir::{CallTarget, Graph, SharedRun};
 use crate::jit::plan::split::Split;
 use crate::jit::plan::Slot;
 use cranelift_jit::JITModule;
@@ -77,23 +77,75 @@ pub(crate) struct CallStep {
     pub outputs: Vec<(usize, usize)>,
     /// The target's native driver, asked for on the first run (`None`: it has none).
     pub driver: std::sync::OnceLock<Option<Arc<super::driver::Driver>>>,
+    /// How it shares a while loop's forward run with another call step of the same program.
+    pub share: StepShare,
+    /// Reverse steps' driver that reads the carries the forward step's driver kept, asked for
+    /// on the first run (`None`: it has none, and the step runs [`driver`](Self::driver)).
+    pub after: std::sync::OnceLock<Option<Arc<super::driver::Driver>>>,
+}
+
+/// How a call step shares a while loop's forward run ([`crate::ir::SharedRun`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StepShare {
+    /// It runs alone.
+    Alone,
+    /// A while loop that keeps its carries for the reverse steps of a later step.
+    Keeps,
+    /// Reverse steps through the loop that step `k` of the same program ran and kept.
+    After(usize),
 }
 
 impl CallStep {
-    /// The target's native driver for the outputs this step writes, if it has one.
+    /// A call step of `target` on the operands at `inputs` (entry, dtype, shape), writing
+    /// `outputs` (output, entry), running alone.
+    pub(crate) fn new(
+        target: Arc<dyn CallTarget>,
+        inputs: Vec<(usize, DType, Vec<usize>)>,
+        outputs: Vec<(usize, usize)>,
+    ) -> CallStep {
+        CallStep {
+            target,
+            inputs,
+            outputs,
+            driver: Default::default(),
+            share: StepShare::Alone,
+            after: Default::default(),
+        }
+    }
+
+    /// The outputs this step writes, by output number.
+    fn wanted(&self) -> Vec<bool> {
+        let mut wanted = vec![false; self.target.output_types().len()];
+        for &(k, _) in &self.outputs {
+            if let Some(w) = wanted.get_mut(k) {
+                *w = true;
+            }
+        }
+        wanted
+    }
+
+    /// The target's native driver for the outputs this step writes, if it has one (a while
+    /// loop whose run reverse steps share: the driver that keeps its carries).
     pub(crate) fn driver(&self) -> Option<&super::driver::Driver> {
         self.driver
             .get_or_init(|| {
-                let mut wanted = vec![false; self.target.output_types().len()];
-                for &(k, _) in &self.outputs {
-                    if let Some(w) = wanted.get_mut(k) {
-                        *w = true;
-                    }
-                }
-                let any = self.target.native_driver(&wanted)?;
+                let share = if self.share == StepShare::Keeps { SharedRun::Keeps } else { SharedRun::Alone };
+                let any = self.target.native_driver_shared(&self.wanted(), share)?;
                 any.downcast::<super::driver::Driver>().ok()
             })
             .as_deref()
+    }
+
+    /// Reverse steps' driver reading the carries kept by a forward driver with step count and
+    /// store at frame words `kept` ([`Driver::kept`](super::driver::Driver::kept)).
+    pub(crate) fn after_driver(&self, kept: (usize, usize)) -> Option<&Arc<super::driver::Driver>> {
+        self.after
+            .get_or_init(|| {
+                let share = SharedRun::After { steps: kept.0, kept: kept.1 };
+                let any = self.target.native_driver_shared(&self.wanted(), share)?;
+                any.downcast::<super::driver::Driver>().ok()
+            })
+            .as_ref()
     }
 }
 
