@@ -130,3 +130,38 @@ fn a_shared_loop_past_max_iterations_is_an_err_and_the_function_stays_usable() {
     assert_eq!(bits(&loss), bits(&want_loss));
     assert_eq!(bits(&g), bits(&want_g));
 }
+
+/// Large elementwise kernels before the loop (chunked steps on the pool, merged into one step
+/// per group of rows), then the loop and its reverse steps: the pair still finds each other.
+fn after_large_kernels(args: (DlArray, DlArray)) -> Result<(DlArray, DlArray)> {
+    let (big, p) = args;
+    let a = (&big * 0.5).exp();
+    let b = (&a + &big).sin() * &a;
+    let c = (&b - &a).cos() + &b;
+    let s = c.sum_all() * 1e-6;
+    let options = LoopOptions { max_iterations: Some(10_000), ..Default::default() };
+    let (y, _) = while_loop_with(
+        (p.clone(), DlArray::scalar(1.0)),
+        |(_, g): &(DlArray, DlArray)| Ok(g.gt(&DlArray::scalar(1e-6))),
+        |(y, _)| {
+            let g = &p + &s - &y * 2.0;
+            Ok((&y + 0.1 * &g, g.square().sum_all().sqrt()))
+        },
+        options,
+    )?;
+    let loss = (y.square() + &p * &y).sum_all();
+    Ok((loss.clone(), dlgradient(&loss, &p)?))
+}
+
+#[test]
+fn after_kernels_merged_into_row_groups_the_pair_still_shares_its_run() {
+    let n = 1 << 18;
+    let big = DlArray::from(ndarray::Array1::from_iter((0..n).map(|i| (i % 97) as f64 * 0.01)));
+    let p = DlArray::from(array![0.3, -0.7]);
+    let (want_loss, want_g) = dlfeval(after_large_kernels, (big.clone(), p.clone())).unwrap();
+    let af = accelerate(after_large_kernels);
+    let (loss, g) = af.call((big, p)).unwrap();
+    assert_eq!(bits(&loss), bits(&want_loss));
+    assert_eq!(bits(&g), bits(&want_g));
+    assert_eq!(reverse_drivers(&af.native_dump()), (1, 0));
+}
