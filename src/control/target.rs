@@ -251,6 +251,7 @@ impl LoopTarget {
             (Kind::Cond, SharedRun::Alone) => LoopKind::Cond,
             _ => return Err(Error::Jit(format!("internal: {}: no driver sharing its run as {share:?}", self.name))),
         };
+        let after = matches!(kind, LoopKind::ReverseAfter { .. });
         let spec = LoopSpec {
             name: &self.name,
             kind,
@@ -259,8 +260,9 @@ impl LoopTarget {
             inputs: &self.inputs,
             outputs: &self.outputs,
             wanted,
-            body: self.body.code()?,
-            other: self.other.as_ref().map(Part::code).transpose()?,
+            // Reverse steps after a kept run compile neither the loop's body nor its predicate.
+            body: if after { None } else { Some(self.body.code()?) },
+            other: if after { None } else { self.other.as_ref().map(Part::code).transpose()? },
             reverse_step: self.reverse_step.as_ref().map(Part::code).transpose()?,
         };
         crate::jit::compile_driver(&spec)

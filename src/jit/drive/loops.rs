@@ -90,7 +90,8 @@ impl DriverEmitter<'_> {
     /// A scan of `length` steps (from the last row when `reverse`).
     pub(super) fn scan(&mut self, spec: &LoopSpec<'_>, length: usize, reverse: bool) -> Result<()> {
         let (nc, nx, nin) = (spec.carry, spec.xs, spec.inputs.len());
-        let body = spec.body.program;
+        let part = spec.body()?;
+        let body = part.program;
         let types = body.output_types();
         let carry_in: Vec<Value> = (0..nc).map(|k| self.io(k)).collect();
         let xs: Vec<Value> = (nc..nc + nx).map(|k| self.io(k)).collect();
@@ -101,7 +102,7 @@ impl DriverEmitter<'_> {
         for k in 0..nc {
             self.copy(a[k], carry_in[k], bytes(&types[k]));
         }
-        let captures = self.with_invariants(&spec.body, &captures)?;
+        let captures = self.with_invariants(part, &captures)?;
         let zero = self.b.ins().iconst(types::I64, 0);
         let (head, t, cur, next) = self.header(zero, &a, &b);
         let (run, exit) = (self.b.create_block(), self.b.create_block());
@@ -144,7 +145,8 @@ impl DriverEmitter<'_> {
     ) -> Result<(Value, Vec<Value>, Option<usize>)> {
         let nc = spec.carry;
         let predicate = spec.other.as_ref().ok_or_else(|| jerr("internal: a while loop without its predicate"))?;
-        let types = spec.body.program.output_types();
+        let body = spec.body()?;
+        let types = body.program.output_types();
         let verdict_type = predicate.program.output_types();
         if verdict_type.len() != 1 || verdict_type[0].0 != DType::Bool || bytes(&verdict_type[0]) != 1 {
             return Err(jerr(format!("{}: a predicate of type {verdict_type:?}", spec.name)));
@@ -157,7 +159,7 @@ impl DriverEmitter<'_> {
         }
         let verdict = self.buffers(&verdict_type)[0];
         let predicate_captures = self.with_invariants(predicate, &captures)?;
-        let body_captures = self.with_invariants(&spec.body, &captures)?;
+        let body_captures = self.with_invariants(body, &captures)?;
         let kept = keep.then(|| self.word(Word::Kept(types.iter().map(bytes).collect())));
         let zero = self.b.ins().iconst(types::I64, 0);
         let (head, steps, cur, next) = self.header(zero, &a, &b);
@@ -184,7 +186,7 @@ impl DriverEmitter<'_> {
             self.keep(at, steps, &cur, &types);
         }
         let inputs: Vec<Value> = cur.iter().chain(&body_captures).copied().collect();
-        self.run_program(spec.body.program, &inputs, &next)?;
+        self.run_program(body.program, &inputs, &next)?;
         let steps1 = self.b.ins().iadd_imm_s(steps, 1);
         self.next_iteration(head, steps1, &cur, &next);
         self.b.switch_to_block(exit);
@@ -253,7 +255,7 @@ impl DriverEmitter<'_> {
             return Err(jerr("internal: a reverse step with hoisted invariants"));
         }
         let types = step.program.output_types();
-        let carry_types = spec.body.program.output_types();
+        let carry_types = &spec.inputs[..nc];
         let captures: Vec<Value> = (nc..nc + ncap).map(|k| self.io(k)).collect();
         let (a, b) = (self.buffers(&types), self.buffers(&types));
         for (k, &a) in a.iter().enumerate() {
@@ -295,7 +297,7 @@ impl DriverEmitter<'_> {
         let holds = self.b.ins().load(types::I8, MemFlagsData::trusted(), pred, 0);
         let (then, otherwise) = (self.b.create_block(), self.b.create_block());
         self.b.ins().brif(holds, then, &[], otherwise, &[]);
-        for (block, part) in [(then, &spec.body), (otherwise, other)] {
+        for (block, part) in [(then, spec.body()?), (otherwise, other)] {
             if part.invariants.is_some() {
                 return Err(jerr("internal: a branch with hoisted invariants"));
             }

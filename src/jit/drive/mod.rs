@@ -67,15 +67,21 @@ pub(crate) struct LoopSpec<'a> {
     pub outputs: &'a [(DType, Vec<usize>)],
     /// The results the caller reads (the others are written to the frame's own buffers).
     pub wanted: &'a [bool],
-    /// The body (a branch: `then`).
-    pub body: PartCode<'a>,
+    /// The body (a branch: `then`); `None` for reverse steps after a kept run, which run no
+    /// body.
+    pub body: Option<PartCode<'a>>,
     /// The predicate of a while loop; a branch's `else`.
     pub other: Option<PartCode<'a>>,
     /// The reverse step of reverse steps.
     pub reverse_step: Option<PartCode<'a>>,
 }
 
-impl LoopSpec<'_> {
+impl<'a> LoopSpec<'a> {
+    /// The body (a branch: `then`).
+    fn body(&self) -> Result<&PartCode<'a>> {
+        self.body.as_ref().ok_or_else(|| jerr(format!("internal: {}: a driver without its body", self.name)))
+    }
+
     /// The number of captures among the operands.
     fn captures(&self) -> usize {
         match self.kind {
