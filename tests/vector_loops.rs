@@ -2,7 +2,8 @@
 //! innermost length from 0 to 17 (vector body and every scalar remainder), odd shapes,
 //! broadcasts along either axis, non-contiguous reads (transposes, strided and reversed
 //! slices), pads and concatenations along the innermost axis (split into guard-free pieces),
-//! sums over the innermost axis (vector lanes as the blocked sum's accumulators), in f32 and f64.
+//! sums over the innermost axis (vector lanes as the blocked sum's accumulators), short scalar
+//! loops as straight-line code, in f32 and f64.
 
 mod common;
 
@@ -427,6 +428,26 @@ fn a_loop_invariant_division_runs_once_per_call() {
                 }
             }
             assert!(divisions >= 1, "{machine}");
+        }
+    }
+}
+
+#[test]
+fn short_scalar_loops_are_straight_line_code_with_the_interpreters_bits() {
+    // At most four scalar elements: no loop (no conditional branch); from five on, a loop.
+    for d in [DType::F64, DType::F32] {
+        for n in 1..=6 {
+            let mut g = Graph::new();
+            let x = g.input(0, d, &[n]);
+            let y = g.input(1, d, &[n]);
+            let s = bin(&mut g, BinaryOp::Add, x, y);
+            let p = bin(&mut g, BinaryOp::Mul, s, x);
+            let q = un(&mut g, UnaryOp::Sqrt, p);
+            g.outputs = vec![q];
+            check(&g, &[data(d, &[n], 12), data(d, &[n], 13)], &format!("{d} [{n}]"));
+            let clif = jit::compile(&g).unwrap().clif_text();
+            let branches = clif.matches("brif").count();
+            assert_eq!(branches, usize::from(n > 4), "{d} [{n}]: {clif}");
         }
     }
 }

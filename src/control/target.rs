@@ -116,7 +116,7 @@ impl Part {
             Some(inv) => Some(inv.native.get_or_init(|| compiled(&inv.pre)).as_ref().ok_or_else(missing)?),
             None => None,
         };
-        Ok(PartCode { program: self.native().ok_or_else(missing)?, invariants })
+        Ok(PartCode { program: self.native().ok_or_else(missing)?, graph: &self.optimized, invariants })
     }
 
     /// The part compiled to native code (on first use); `None` when compilation failed (the

@@ -20,6 +20,12 @@ pub(crate) const MAX_INLINE_READS: usize = 8;
 /// A concatenation of more operands than this is materialized, one loop per operand.
 pub(crate) const INLINE_CONCAT_PARTS: usize = 4;
 
+/// The scalar part of an innermost loop (a short axis, a vector loop's remainder) of at most
+/// this many elements is emitted unrolled: the same operations in the same order, as
+/// straight-line code with constant indices (no index, compare or branch per element; the
+/// two-element carries of a small solve's loop kernels).
+pub(crate) const UNROLL_AT_MOST: i64 = 4;
+
 /// Innermost loops shorter than this stay scalar: their vector body and remainder would cost
 /// more compile time than they save (a recurrent loss makes thousands of 14-element loops).
 pub(crate) const MIN_VECTOR_LOOP: i64 = 32;

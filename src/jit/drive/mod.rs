@@ -1,7 +1,8 @@
 //! Native loop drivers: a loop or branch whose bodies compiled becomes one more native
 //! function that runs all of it: the iterations (the carry in frame buffers swapped as block
 //! parameters, a scan's rows read and stacked results written at their offsets), a while
-//! loop's predicate read as a byte on every iteration, a branch's choice, the bodies' kernel
+//! loop's predicate read as a byte on every iteration (or compared in line when it is one
+//! comparison of two scalars), a branch's choice, the bodies' kernel
 //! functions called directly, and a loop nested in a body called through its own driver with
 //! a child frame: a loop inside a loop is one native program, with no Rust between the
 //! iterations. Steps that are not kernels (GEMM, chunked kernels, factorizations, external
@@ -10,14 +11,17 @@
 //! its `Err` waiting for the caller (`run/driver.rs`).
 //!
 //! `emitter.rs` holds the function being built, `program.rs` one run of a compiled program
-//! inside it, `loops.rs` the control flow of each kind.
+//! inside it, `loops.rs` the control flow of each kind, `verdict.rs` a predicate compared in
+//! line.
 
 mod emitter;
 mod loops;
 mod program;
+mod verdict;
 
 use crate::array::DType;
 use crate::error::Result;
+use crate::ir::Graph;
 use crate::jit::compile::new_module;
 use crate::jit::emit::jerr;
 use crate::jit::run::driver::Driver;
@@ -52,6 +56,8 @@ pub(crate) enum LoopKind {
 /// A compiled body, with the program computing its hoisted invariants from the captures.
 pub(crate) struct PartCode<'a> {
     pub program: &'a Compiled,
+    /// The graph `program` was compiled from.
+    pub graph: &'a Graph,
     pub invariants: Option<&'a Compiled>,
 }
 

@@ -9,7 +9,7 @@ use super::vector::{vector_type, Scan};
 use crate::array::DType;
 use crate::error::Result;
 use crate::ir::NodeId;
-use crate::jit::limits::{MAX_PIECES, MIN_SHORT_VECTOR_LOOP, MIN_VECTOR_LOOP};
+use crate::jit::limits::{MAX_PIECES, MIN_SHORT_VECTOR_LOOP, MIN_VECTOR_LOOP, UNROLL_AT_MOST};
 use cranelift_codegen::ir::condcodes::IntCC;
 use cranelift_codegen::ir::{types, Block, BlockArg, InstBuilder, Value};
 use cranelift_frontend::FunctionBuilder;
@@ -59,6 +59,23 @@ impl KernelEmitter<'_, '_> {
         self.b.ins().brif(c, head, &[i1.into()], exit, &[]);
         self.b.switch_to_block(exit);
         Ok(())
+    }
+
+    /// The scalar elements `start..start + count` of an innermost loop: `body(i)` on each, as
+    /// straight-line code with constant indices when at most [`UNROLL_AT_MOST`], else a loop.
+    fn scalar_run(
+        &mut self,
+        start: i64,
+        count: i64,
+        body: &mut dyn FnMut(&mut Self, Value) -> Result<()>,
+    ) -> Result<()> {
+        if count > UNROLL_AT_MOST {
+            return self.emit_range(start, 1, count, body);
+        }
+        (start..start + count.max(0)).try_for_each(|i| {
+            let i = self.b.ins().iconst(types::I64, i);
+            body(self, i)
+        })
     }
 
     /// A loop over `i = lo, lo + step, ...` while `i + step <= hi` (run-time bounds): `body(i)`.
@@ -185,7 +202,7 @@ impl KernelEmitter<'_, '_> {
                     start = lo + count * width;
                 }
             }
-            self.emit_range(start, 1, hi - start, body)?;
+            self.scalar_run(start, hi - start, body)?;
         }
         (self.span, self.vec) = saved;
         Ok(())

@@ -233,17 +233,7 @@ impl KernelEmitter<'_, '_> {
                 };
                 self.b.ins().icmp(cc, x, y)
             }
-            (Elem::Scalar(x), Elem::Scalar(y)) => {
-                let cc = match c {
-                    CmpOp::Lt => FloatCC::LessThan,
-                    CmpOp::Le => FloatCC::LessThanOrEqual,
-                    CmpOp::Gt => FloatCC::GreaterThan,
-                    CmpOp::Ge => FloatCC::GreaterThanOrEqual,
-                    CmpOp::Eq => FloatCC::Equal,
-                    CmpOp::Ne => FloatCC::NotEqual,
-                };
-                self.b.ins().fcmp(cc, x, y)
-            }
+            (Elem::Scalar(x), Elem::Scalar(y)) => self.b.ins().fcmp(float_cc(c), x, y),
             (Elem::Complex(ar, ai), Elem::Complex(br, bi)) => {
                 if c == CmpOp::Ne {
                     let r = self.b.ins().fcmp(FloatCC::NotEqual, ar, br);
@@ -316,4 +306,16 @@ fn missing(op: &str, d: DType, place: &str) -> crate::error::Error {
         "{op} on {d}: its row in src/ir/primitives.rs declares a lowering, but src/jit lacks {place} for it \
          (see docs/ARCHITECTURE.md, \"Adding a primitive\")"
     ))
+}
+
+/// The condition of comparison `c` on real operands (false when either is NaN, but `Ne`).
+pub(crate) fn float_cc(c: CmpOp) -> FloatCC {
+    match c {
+        CmpOp::Lt => FloatCC::LessThan,
+        CmpOp::Le => FloatCC::LessThanOrEqual,
+        CmpOp::Gt => FloatCC::GreaterThan,
+        CmpOp::Ge => FloatCC::GreaterThanOrEqual,
+        CmpOp::Eq => FloatCC::Equal,
+        CmpOp::Ne => FloatCC::NotEqual,
+    }
 }

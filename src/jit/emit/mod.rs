@@ -33,3 +33,4 @@ mod vmath;
 
 pub(crate) use emitter::{chunk_signature, jerr, kernel_signature, KernelEmitter};
 pub(crate) use loops::exit_or_run;
+pub(crate) use lower::float_cc;
