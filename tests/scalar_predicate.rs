@@ -57,9 +57,14 @@ fn bits(values: &[DlArray]) -> Vec<u64> {
         .iter()
         .map(|v| match v.dtype() {
             DType::F32 => v.extractdata::<f32>().unwrap().iter().next().unwrap().to_bits() as u64,
-            _ => v.extractdata::<f64>().unwrap().iter().next().unwrap().to_bits(),
+            _ => first(v).to_bits(),
         })
         .collect()
+}
+
+/// The one value of a real f64 scalar.
+fn first(v: &DlArray) -> f64 {
+    v.extractdata::<f64>().unwrap().iter().next().copied().unwrap()
 }
 
 /// The driver texts of the native dump.
@@ -114,7 +119,7 @@ fn a_predicate_of_another_form_runs_its_kernel_with_the_same_steps() {
     let af = accelerate(f);
     let got = af.call(x0).unwrap();
     assert_eq!(bits(&got), bits(&want));
-    assert_eq!(got[1].extractdata::<f64>().unwrap().iter().next().copied(), Some(3.0));
+    assert_eq!(first(&got[1]), 3.0);
     let dump = af.native_dump();
     let drivers = drivers(&dump);
     assert_eq!(drivers.len(), 1, "{dump}");
@@ -143,8 +148,7 @@ fn a_gradient_through_a_loop_with_a_scalar_predicate_matches_the_interpreter() {
     let got = af.call(a).unwrap();
     assert_eq!(bits(&got), bits(&want));
     let sqrt2 = 2f64.sqrt();
-    let value = got[0].extractdata::<f64>().unwrap().iter().next().copied().unwrap();
-    let slope = got[1].extractdata::<f64>().unwrap().iter().next().copied().unwrap();
+    let (value, slope) = (first(&got[0]), first(&got[1]));
     assert!((value - sqrt2).abs() < 1e-12 && (slope - 0.5 / sqrt2).abs() < 1e-9, "{value} {slope}");
     assert!(drivers(&af.native_dump()).iter().any(|d| d.contains("fcmp")));
 }

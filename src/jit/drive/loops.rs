@@ -4,7 +4,7 @@
 //! one and write the other, swapped as block parameters; the last carry is copied out.
 
 use super::emitter::DriverEmitter;
-use super::verdict::ScalarVerdict;
+use super::verdict::{ScalarVerdict, Verdict};
 use super::{LoopSpec, PartCode};
 use crate::array::DType;
 use crate::error::Result;
@@ -158,21 +158,22 @@ impl DriverEmitter<'_> {
             let from = self.io(k);
             self.copy(a, from, bytes(&types[k]));
         }
-        let scalar = ScalarVerdict::of(predicate.graph);
-        let verdict = if scalar.is_none() { Some(self.buffers(&verdict_type)[0]) } else { None };
+        let verdict = match ScalarVerdict::of(predicate.graph) {
+            Some(v) => Verdict::InLine(v),
+            None => Verdict::Kernel(self.buffers(&verdict_type)[0]),
+        };
         let predicate_captures = self.with_invariants(predicate, &captures)?;
         let body_captures = self.with_invariants(body, &captures)?;
         let kept = keep.then(|| self.word(Word::Kept(types.iter().map(bytes).collect())));
         let zero = self.b.ins().iconst(types::I64, 0);
         let (head, steps, cur, next) = self.header(zero, &a, &b);
         let inputs: Vec<Value> = cur.iter().chain(&predicate_captures).copied().collect();
-        let holds = match (&scalar, verdict) {
-            (Some(v), _) => self.scalar_verdict(v, &inputs)?,
-            (None, Some(verdict)) => {
-                self.run_program(predicate.program, &inputs, &[verdict])?;
-                self.b.ins().load(types::I8, MemFlagsData::trusted(), verdict, 0)
+        let holds = match &verdict {
+            Verdict::InLine(v) => self.scalar_verdict(v, &inputs)?,
+            Verdict::Kernel(buffer) => {
+                self.run_program(predicate.program, &inputs, &[*buffer])?;
+                self.b.ins().load(types::I8, MemFlagsData::trusted(), *buffer, 0)
             }
-            (None, None) => return Err(jerr("internal: a predicate without its verdict buffer")),
         };
         let (go, exit) = (self.b.create_block(), self.b.create_block());
         let done = self.b.ins().icmp_imm_s(IntCC::Equal, holds, 0);

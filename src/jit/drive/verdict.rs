@@ -19,6 +19,14 @@ enum Side {
     Constant(f64),
 }
 
+/// How the driver evaluates a while loop's predicate.
+pub(super) enum Verdict {
+    /// Compared in the driver's own code.
+    InLine(ScalarVerdict),
+    /// By the predicate's kernel, which writes its byte to this buffer.
+    Kernel(Value),
+}
+
 /// A predicate `a cmp b` of two real scalars of one dtype.
 pub(super) struct ScalarVerdict {
     cmp: CmpOp,
