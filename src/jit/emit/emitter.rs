@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::ir::{BinaryOp, Graph, NodeId};
 use crate::jit::plan::Plan;
 use cranelift_codegen::ir::{types, AbiParam, Block, FuncRef, InstBuilder, Signature, StackSlot, Type, Value};
-use cranelift_frontend::FunctionBuilder;
+use cranelift_frontend::{FunctionBuilder, Variable};
 use cranelift_jit::JITModule;
 use cranelift_module::{FuncId, Module};
 use rustc_hash::FxHashMap as HashMap;
@@ -163,6 +163,9 @@ pub(crate) struct KernelEmitter<'a, 'b> {
     pub(crate) range: Option<(Value, Value)>,
     /// While a kernel's first version is emitted, its way out to the second (`versions.rs`).
     pub(crate) rare_lanes: Option<RareLanes>,
+    /// The one-element real results this function stores, as variables, and whether their
+    /// kernel is complete so that later kernels read the variable (`forward.rs`).
+    pub(crate) stored: HashMap<NodeId, (Variable, bool)>,
 }
 
 impl<'a, 'b> KernelEmitter<'a, 'b> {
@@ -195,6 +198,7 @@ impl<'a, 'b> KernelEmitter<'a, 'b> {
             span: (0, 0),
             range: None,
             rare_lanes: None,
+            stored: HashMap::default(),
         }
     }
 

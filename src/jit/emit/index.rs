@@ -122,6 +122,9 @@ impl KernelEmitter<'_, '_> {
         // operand, so the load is a pure value: Cranelift merges repeated loads (across stores
         // too), hoists invariant ones out of loops, and places each next to its use.
         let pure = self.branches == 0;
+        if let Some(x) = self.forwarded(n, linear_lane(idx.lane(), &shape)) {
+            return Elem::Scalar(x);
+        }
         if self.vec.is_some() {
             let lane = linear_lane(idx.lane(), &shape);
             if d.is_complex() {
@@ -140,6 +143,7 @@ impl KernelEmitter<'_, '_> {
         let lin = self.linear(&Index::Multi(idx.to_vec(), Lane::Fixed), &shape);
         let a = self.addr(n, lin);
         self.store_elem(a, v, d);
+        self.remember_stored(n, &v);
     }
 
     /// Loads one element of `dtype` at address `at`.

@@ -58,6 +58,7 @@ impl KernelEmitter<'_, '_> {
                     k.emit_kernel(bufs, roots[at])
                 }
             })?;
+            self.forward_results(&roots[at..at + group.max(1)]);
             at += group.max(1);
         }
         self.b.ins().return_(&[]);

@@ -10,12 +10,14 @@
 //! kernel written in its sibling sum's loop (`sibling.rs`), a sum over one axis accumulated in
 //! its kernel's loop nest (`columns.rs`), small matrix products as loop nests (`product.rs`), the
 //! transcendentals' range reductions and polynomials (`vmath.rs`), a kernel with rare paths
-//! emitted twice, common path first (`versions.rs`).
+//! emitted twice, common path first (`versions.rs`), one-element results passed from kernel to
+//! kernel as values (`forward.rs`).
 
 mod columns;
 pub(crate) mod emitter;
 mod expr;
 mod extremum;
+mod forward;
 mod index;
 mod kernel;
 mod lanes;
