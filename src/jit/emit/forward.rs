@@ -50,10 +50,12 @@ impl KernelEmitter<'_, '_> {
     /// the stored scalar, splat in vector mode.
     pub(super) fn forwarded(&mut self, n: NodeId, lane: Lane) -> Option<Value> {
         let &(var, true) = self.stored.get(&n)? else { return None };
-        let x = self.b.use_var(var);
         match self.vec {
-            None => Some(x),
-            Some(v) if lane == Lane::Fixed => Some(self.b.ins().splat(v, x)),
+            None => Some(self.b.use_var(var)),
+            Some(v) if lane == Lane::Fixed => {
+                let x = self.b.use_var(var);
+                Some(self.b.ins().splat(v, x))
+            }
             Some(_) => None,
         }
     }

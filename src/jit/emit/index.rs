@@ -114,6 +114,9 @@ impl KernelEmitter<'_, '_> {
     pub(crate) fn load(&mut self, n: NodeId, idx: &Index) -> Elem {
         let shape = self.g.nodes[n].shape.clone();
         let d = self.g.nodes[n].dtype;
+        if let Some(x) = self.forwarded(n, linear_lane(idx.lane(), &shape)) {
+            return Elem::Scalar(x);
+        }
         let lin = self.linear(idx, &shape);
         let a = self.addr(n, lin);
         // A kernel never writes what its expression reads (one that writes over an operand,
@@ -122,9 +125,6 @@ impl KernelEmitter<'_, '_> {
         // operand, so the load is a pure value: Cranelift merges repeated loads (across stores
         // too), hoists invariant ones out of loops, and places each next to its use.
         let pure = self.branches == 0;
-        if let Some(x) = self.forwarded(n, linear_lane(idx.lane(), &shape)) {
-            return Elem::Scalar(x);
-        }
         if self.vec.is_some() {
             let lane = linear_lane(idx.lane(), &shape);
             if d.is_complex() {
