@@ -67,6 +67,18 @@ fn first(v: &DlArray) -> f64 {
     v.extractdata::<f64>().unwrap().iter().next().copied().unwrap()
 }
 
+/// `f` at `x` accelerated, with its results' bits checked against the interpreter's.
+fn compiled_as_interpreted<F>(f: F, x: DlArray) -> (AcceleratedFunction<DlArray, Vec<DlArray>>, Vec<DlArray>)
+where
+    F: Fn(DlArray) -> Result<Vec<DlArray>> + Copy + Send + Sync + 'static,
+{
+    let want = dlfeval(f, x.clone()).unwrap();
+    let af = accelerate(f);
+    let got = af.call(x).unwrap();
+    assert_eq!(bits(&got), bits(&want));
+    (af, got)
+}
+
 /// The driver texts of the native dump.
 fn drivers(dump: &str) -> Vec<&str> {
     dump.split("\n; ").filter(|part| part.starts_with("driver of")).collect()
@@ -114,11 +126,7 @@ fn a_predicate_of_another_form_runs_its_kernel_with_the_same_steps() {
         )?;
         Ok(vec![x, n])
     };
-    let x0 = DlArray::scalar(40.0);
-    let want = dlfeval(f, x0.clone()).unwrap();
-    let af = accelerate(f);
-    let got = af.call(x0).unwrap();
-    assert_eq!(bits(&got), bits(&want));
+    let (af, got) = compiled_as_interpreted(f, DlArray::scalar(40.0));
     assert_eq!(first(&got[1]), 3.0);
     let dump = af.native_dump();
     let drivers = drivers(&dump);
@@ -142,11 +150,7 @@ fn a_gradient_through_a_loop_with_a_scalar_predicate_matches_the_interpreter() {
         let g = dlgradient(&y, &a)?;
         Ok(vec![y, g])
     };
-    let a = DlArray::scalar(2.0);
-    let want = dlfeval(f, a.clone()).unwrap();
-    let af = accelerate(f);
-    let got = af.call(a).unwrap();
-    assert_eq!(bits(&got), bits(&want));
+    let (af, got) = compiled_as_interpreted(f, DlArray::scalar(2.0));
     let sqrt2 = 2f64.sqrt();
     let (value, slope) = (first(&got[0]), first(&got[1]));
     assert!((value - sqrt2).abs() < 1e-12 && (slope - 0.5 / sqrt2).abs() < 1e-9, "{value} {slope}");
