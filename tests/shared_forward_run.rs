@@ -165,3 +165,49 @@ fn after_kernels_merged_into_row_groups_the_pair_still_shares_its_run() {
     assert_eq!(bits(&g), bits(&want_g));
     assert_eq!(reverse_drivers(&af.native_dump()), (1, 0));
 }
+
+/// A scan of `steps` steps with a carry of two leaves whose body passes `y` through `tap` (a
+/// residual of reverse mode: its result is read by the VJP of the `tanh` after it), then
+/// `sum(y^2) + acc` and its gradient with respect to `x`, twice in one `dlfeval` (the first
+/// with `retain_data`). Returns the loss and both gradients.
+fn scanned(x: &DlArray, steps: usize, tap: &ExternalFunction) -> Result<(DlArray, DlArray, DlArray)> {
+    let rows = DlArray::from(ndarray::Array1::from_iter((0..steps).map(|i| 0.1 * i as f64)));
+    let ((y, acc), _) = scan((x.clone(), DlArray::scalar(0.0)), rows, |(y, acc): (DlArray, DlArray), r: DlArray| {
+        let t = tap.call(&[&y])?.remove(0).tanh();
+        let next = &t * x + &r;
+        let acc = acc + next.sum_all();
+        Ok(((next, acc), DlArray::scalar(0.0)))
+    })?;
+    let loss = y.square().sum_all() + acc;
+    let first = dlgradient_with(&loss, x, GradOptions { retain_data: true, ..Default::default() })?;
+    let second = dlgradient(&loss, x)?;
+    Ok((loss, first, second))
+}
+
+#[test]
+fn an_eager_scan_and_its_reverse_steps_run_the_body_once_per_step() {
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counter = calls.clone();
+    let tap = external(
+        "tap",
+        |shapes: &[&[usize]], dtypes: &[DType]| Ok(vec![(shapes[0].to_vec(), dtypes[0])]),
+        move |y: &[ArrayD<f64>]| {
+            counter.fetch_add(1, Ordering::Relaxed);
+            Ok(vec![y[0].clone()])
+        },
+        |_y: &[DlArray], _out: &[DlArray], ct: &[DlArray]| Ok(vec![ct[0].clone()]),
+    );
+    let steps = 25;
+    let x = DlArray::from(array![0.3, -0.7, 1.1]);
+    let (loss, first, second) = dlfeval(|x: DlArray| scanned(&x, steps, &tap), x.clone()).unwrap();
+    // The forward run stacks the carries and the residuals too; the first sweep reads them
+    // from it. The second finds them taken and runs the loop again, once for both leaves of
+    // the carry and the residuals: two runs in all, not one per stacked result.
+    assert_eq!(calls.load(Ordering::Relaxed), 2 * steps, "runs of the scan's body");
+    assert_eq!(bits(&first), bits(&second));
+    let af = accelerate(move |x: DlArray| scanned(&x, steps, &tap));
+    let (c_loss, c_first, c_second) = af.call(x).unwrap();
+    assert_eq!(bits(&c_loss), bits(&loss));
+    assert_eq!(bits(&c_first), bits(&first));
+    assert_eq!(bits(&c_second), bits(&first));
+}

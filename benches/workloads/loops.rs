@@ -342,6 +342,16 @@ pub fn loop_rows(budget: Duration) -> Result<Vec<Row>> {
     let accelerated = median(budget, || {
         af.call(x.clone()).unwrap();
     });
+    let eager = median(budget, || {
+        dlfeval(
+            |x: DlArray| {
+                let l = rk4_loss(&x, steps, h)?;
+                Ok((l.clone(), dlgradient(&l, &x)?))
+            },
+            x.clone(),
+        )
+        .unwrap();
+    });
     let xs = x.extractdata::<f64>()?.into_raw_vec_and_offset().0;
     let mut grad = vec![0.0; n];
     let hand = median(budget, || {
@@ -359,7 +369,7 @@ pub fn loop_rows(budget: Duration) -> Result<Vec<Row>> {
     );
     rows.push(Row {
         workload: format!("L2 RK4 fori_loop n={n} s={steps}, gradient"),
-        eager: None,
+        eager: Some(eager),
         accelerated: Some(accelerated),
         hand: Some(hand),
         note,

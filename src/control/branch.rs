@@ -95,6 +95,7 @@ pub(crate) fn cond_arrays(
         backward: LoopRule::backward(me.clone(), LoopOptions::default()),
         options: LoopOptions::default(),
         drivers: Default::default(),
+        hidden: Default::default(),
     });
     let all: Vec<DlArray> = std::iter::once(pred.clone()).chain(operands.iter().cloned()).chain(captures).collect();
     record(target, &all, None)

@@ -5,6 +5,7 @@ use super::target::LoopTarget;
 use crate::array::DType;
 use crate::error::{Error, Result};
 use crate::ir::{Call, CallTarget, Graph, Op, Operands};
+use crate::trace::context::with_top;
 use crate::trace::{emit_outputs, DlArray, Leaf, Tree};
 use std::sync::Arc;
 
@@ -83,15 +84,22 @@ pub(crate) fn add_missing_inputs(g: &mut Graph, types: &[LeafType]) {
 }
 
 /// The first `visible` results of `target` on `operands` (all: `None`): one `call` node each in
-/// the current trace, or plain arrays outside any trace; the target runs once.
+/// the current trace, or plain arrays outside any trace; the target runs once. When the run is
+/// recorded in a trace, the results past `visible` that it computed wait in the target for
+/// reverse mode (`hidden_results.rs`).
 pub(crate) fn record(target: Arc<LoopTarget>, operands: &[DlArray], visible: Option<usize>) -> Result<Vec<DlArray>> {
     let target_dyn: Arc<dyn CallTarget> = target.clone();
     let count = visible.unwrap_or(target.outputs.len());
     let ops = (0..count).map(|output| Op::Call(Call { target: target_dyn.clone(), output })).collect();
     let refs: Vec<&DlArray> = operands.iter().collect();
+    // Only a run recorded in a trace (an operand its node) can be differentiated later.
+    let traced = with_top(|t| operands.iter().any(|a| t.own(a.node).is_some())).unwrap_or(false);
     emit_outputs(ops, &refs, |datas| {
         target.execute(datas, false, None).map(|mut v| {
-            v.truncate(count);
+            let hidden = v.split_off(count);
+            if traced && !hidden.is_empty() {
+                target.hidden.keep(datas, count, hidden);
+            }
             v
         })
     })

@@ -6,6 +6,7 @@
 
 mod branch;
 mod build;
+mod hidden_results;
 mod hoist;
 mod prune;
 mod replay;

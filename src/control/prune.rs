@@ -126,6 +126,7 @@ pub(super) fn pruned(t: &LoopTarget, used: &[bool]) -> Result<Option<Pruned>> {
         backward: LoopRule::backward(me.clone(), t.options),
         options: t.options,
         drivers: Default::default(),
+        hidden: Default::default(),
     });
     let mut outputs = vec![None; t.outputs.len()];
     for (new, &old) in old_outputs.iter().enumerate() {

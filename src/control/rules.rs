@@ -123,6 +123,7 @@ fn while_vjp(
         backward: LoopRule::backward(me.clone(), LoopOptions::default()),
         options: LoopOptions::default(),
         drivers: Default::default(),
+        hidden: Default::default(),
     });
     if target.reverse_step.is_none() {
         return Err(Error::Gradient(format!("internal: {name}: the reverse step did not optimize")));

@@ -178,6 +178,7 @@ pub(crate) fn scan_arrays(
         backward: LoopRule::backward(me.clone(), options),
         options,
         drivers: Default::default(),
+        hidden: Default::default(),
     });
     let operands: Vec<DlArray> = carry.iter().chain(xs).chain(&captures).cloned().collect();
     let mut results = record(target, &operands, Some(nc + ys))?;

@@ -15,7 +15,7 @@ use crate::array::DType;
 use crate::custom::trees::zeros_like;
 use crate::error::{Error, Result};
 use crate::ir::{Call, CallTarget, Graph, Op};
-use crate::trace::{emit, DlArray};
+use crate::trace::{emit_outputs, DlArray};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -37,7 +37,6 @@ pub(super) fn scan_vjp(
     let (y_cts, hidden_cts) = cts[nc..].split_at(ys);
     let (last, x_cts) = match (chunk, &t.kind) {
         (None, &Kind::Scan { kept: true, saved, .. }) => {
-            let kept = by_the_loop(t, inputs, nc + ys..nc + ys + nc)?;
             let layout = Layout { carry: nc, xs: nx, ys, kept: nc };
             let step = match saved {
                 0 => None,
@@ -48,11 +47,12 @@ pub(super) fn scan_vjp(
                     .ok(),
             };
             let (kept_cts, residual_cts) = if kept_given { hidden_cts.split_at(nc) } else { (&[][..], &[][..]) };
+            // The kept carries and (for a step that reads them) the residuals, together.
+            let read = if step.is_some() { saved } else { 0 };
+            let mut kept = by_the_loop(t, inputs, nc + ys..layout.first_residual() + read)?;
+            let residuals = kept.split_off(nc);
             match step {
-                Some(step) => {
-                    let residuals = by_the_loop(t, inputs, layout.first_residual()..layout.first_residual() + saved)?;
-                    sweep.backwards(&init, xs, &kept, (y_cts, kept_cts), (Step::Saved(&step), &residuals))?
-                }
+                Some(step) => sweep.backwards(&init, xs, &kept, (y_cts, kept_cts), (Step::Saved(&step), &residuals))?,
                 None => {
                     let replayed = Step::Replay { residuals_at: layout.first_residual() };
                     sweep.backwards(&init, xs, &kept, (y_cts, kept_cts), (replayed, residual_cts))?
@@ -75,16 +75,20 @@ pub(super) fn scan_vjp(
 
 /// The results `outputs` the loop `t` itself stacks for reverse mode (the kept carries, the
 /// residuals): nodes of the same call on the same operands, so a compiled program computes them
-/// in the loop's own run.
+/// in the loop's own run, and the interpreter takes them from the eager run that computed the
+/// visible results (`hidden_results.rs`), or runs the loop once for all of them.
 fn by_the_loop(t: &Arc<LoopTarget>, inputs: &[DlArray], outputs: Range<usize>) -> Result<Vec<DlArray>> {
     let target: Arc<dyn CallTarget> = t.clone();
     let operands: Vec<&DlArray> = inputs.iter().collect();
-    outputs
-        .map(|output| {
-            let kept = emit(Op::Call(Call { target: target.clone(), output }), &operands);
-            kept.check().map(|_| kept)
-        })
-        .collect()
+    let ops = outputs.clone().map(|output| Op::Call(Call { target: target.clone(), output })).collect();
+    emit_outputs(ops, &operands, |datas| match t.hidden.take(datas, outputs.clone()) {
+        Some(kept) => Ok(kept),
+        None => {
+            let mut all = t.execute(datas, false, None)?;
+            all.truncate(outputs.end);
+            Ok(all.split_off(outputs.start))
+        }
+    })
 }
 
 /// What a reverse step runs.

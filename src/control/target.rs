@@ -3,6 +3,7 @@
 //! each body compiled once to native code (a compiled program's call step), both running the
 //! same iterations in the same order.
 
+use super::hidden_results::HiddenResults;
 use super::slices::{row, stack_rows};
 use super::LoopOptions;
 use crate::array::{DType, Data};
@@ -188,6 +189,9 @@ pub(crate) struct LoopTarget {
     /// Its native drivers, one per set of wanted results, made on first use (`None`: a body
     /// or the driver did not compile, and the interpreter runs it).
     pub drivers: Drivers,
+    /// The results past the visible ones of its last eager run in a trace, until reverse mode
+    /// takes them.
+    pub hidden: HiddenResults,
 }
 
 impl LoopTarget {

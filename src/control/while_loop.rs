@@ -103,6 +103,7 @@ where
         backward: LoopRule::backward(me.clone(), options),
         options,
         drivers: Default::default(),
+        hidden: Default::default(),
     });
     let operands: Vec<DlArray> = carry.iter().chain(&captures).cloned().collect();
     let results = record(target, &operands, None)?;
