@@ -64,8 +64,9 @@ fn a_loop_and_its_reverse_steps_run_it_once_with_the_interpreters_bits() {
     assert_eq!(reverse_drivers(&dump), (1, 0), "{dump}");
 }
 
-#[test]
-fn the_shared_loop_runs_its_body_once_per_step() {
+/// The identity as an external function (its VJP passes the cotangent through), and the
+/// number of times it has run.
+fn counting_tap() -> (ExternalFunction, Arc<AtomicUsize>) {
     let calls = Arc::new(AtomicUsize::new(0));
     let counter = calls.clone();
     let tap = external(
@@ -77,6 +78,12 @@ fn the_shared_loop_runs_its_body_once_per_step() {
         },
         |_y: &[DlArray], _out: &[DlArray], ct: &[DlArray]| Ok(vec![ct[0].clone()]),
     );
+    (tap, calls)
+}
+
+#[test]
+fn the_shared_loop_runs_its_body_once_per_step() {
+    let (tap, calls) = counting_tap();
     let f = move |x: DlArray| ascent(&x, 10_000, |y| Ok(tap.call(&[y])?.remove(0)));
     let af = accelerate(f.clone());
     let x = DlArray::from(array![0.3, -0.7, 1.1]);
@@ -186,17 +193,7 @@ fn scanned(x: &DlArray, steps: usize, tap: &ExternalFunction) -> Result<(DlArray
 
 #[test]
 fn an_eager_scan_and_its_reverse_steps_run_the_body_once_per_step() {
-    let calls = Arc::new(AtomicUsize::new(0));
-    let counter = calls.clone();
-    let tap = external(
-        "tap",
-        |shapes: &[&[usize]], dtypes: &[DType]| Ok(vec![(shapes[0].to_vec(), dtypes[0])]),
-        move |y: &[ArrayD<f64>]| {
-            counter.fetch_add(1, Ordering::Relaxed);
-            Ok(vec![y[0].clone()])
-        },
-        |_y: &[DlArray], _out: &[DlArray], ct: &[DlArray]| Ok(vec![ct[0].clone()]),
-    );
+    let (tap, calls) = counting_tap();
     let steps = 25;
     let x = DlArray::from(array![0.3, -0.7, 1.1]);
     let (loss, first, second) = dlfeval(|x: DlArray| scanned(&x, steps, &tap), x.clone()).unwrap();
