@@ -208,3 +208,36 @@ fn an_eager_scan_and_its_reverse_steps_run_the_body_once_per_step() {
     assert_eq!(bits(&c_first), bits(&first));
     assert_eq!(bits(&c_second), bits(&first));
 }
+
+/// `steps` steps of `y -> tap(y) * 0.5 + x` from `x` by a while loop, then `sum(y^2)` and its
+/// gradient with respect to `x`.
+fn halving(x: &DlArray, steps: f64, tap: &ExternalFunction) -> Result<(DlArray, DlArray)> {
+    let (y, _) = while_loop(
+        (x.clone(), DlArray::scalar(0.0)),
+        |(_, k): &(DlArray, DlArray)| Ok(k.lt(&DlArray::scalar(steps))),
+        |(y, k)| Ok((tap.call(&[&y])?.remove(0) * 0.5 + x, k + 1.0)),
+    )?;
+    let loss = y.square().sum_all();
+    Ok((loss.clone(), dlgradient(&loss, x)?))
+}
+
+#[test]
+fn an_eager_while_loop_keeps_its_carries_for_its_reverse_steps_within_a_bound() {
+    let (tap, calls) = counting_tap();
+    let steps = 10;
+    // The reverse steps need no run of `tap` (its VJP passes the cotangent through), so the body
+    // runs only for the loop. 3 x 10 carries of 24 bytes are kept and the loop runs once;
+    // 2^20 elements make 10 carries of 8 MiB, past the bound (64 MiB), so none is kept and the
+    // reverse target runs the loop again.
+    for (n, runs) in [(3, steps), (1 << 20, 2 * steps)] {
+        let x = DlArray::from(ndarray::Array1::from_iter((0..n).map(|i| 0.25 + (i % 7) as f64 * 0.1)));
+        calls.store(0, Ordering::Relaxed);
+        let (loss, g) = dlfeval(|x: DlArray| halving(&x, steps as f64, &tap), x.clone()).unwrap();
+        assert_eq!(calls.load(Ordering::Relaxed), runs, "runs of the body at n = {n}");
+        let tap = tap.clone();
+        let af = accelerate(move |x: DlArray| halving(&x, steps as f64, &tap));
+        let (c_loss, c_g) = af.call(x).unwrap();
+        assert_eq!(bits(&c_loss), bits(&loss));
+        assert_eq!(bits(&c_g), bits(&g));
+    }
+}

@@ -1,8 +1,9 @@
 //! What every loop and branch does: read a tree's leaves and their types, check what a body
 //! returned against what it must return, and record the target's results in the trace.
 
-use super::target::LoopTarget;
-use crate::array::DType;
+use super::hidden_results::WHILE_CARRIES_BOUND;
+use super::target::{Keep, Kind, LoopTarget};
+use crate::array::{DType, Data};
 use crate::error::{Error, Result};
 use crate::ir::{Call, CallTarget, Graph, Op, Operands};
 use crate::trace::context::with_top;
@@ -85,8 +86,7 @@ pub(crate) fn add_missing_inputs(g: &mut Graph, types: &[LeafType]) {
 
 /// The first `visible` results of `target` on `operands` (all: `None`): one `call` node each in
 /// the current trace, or plain arrays outside any trace; the target runs once. When the run is
-/// recorded in a trace, the results past `visible` that it computed wait in the target for
-/// reverse mode (`hidden_results.rs`).
+/// recorded in a trace, what its reverse mode reads waits in the target (`hidden_results.rs`).
 pub(crate) fn record(target: Arc<LoopTarget>, operands: &[DlArray], visible: Option<usize>) -> Result<Vec<DlArray>> {
     let target_dyn: Arc<dyn CallTarget> = target.clone();
     let count = visible.unwrap_or(target.outputs.len());
@@ -94,15 +94,31 @@ pub(crate) fn record(target: Arc<LoopTarget>, operands: &[DlArray], visible: Opt
     let refs: Vec<&DlArray> = operands.iter().collect();
     // Only a run recorded in a trace (an operand its node) can be differentiated later.
     let traced = with_top(|t| operands.iter().any(|a| t.own(a.node).is_some())).unwrap_or(false);
-    emit_outputs(ops, &refs, |datas| {
-        target.execute(datas, false, None).map(|mut v| {
-            let hidden = v.split_off(count);
-            if traced && !hidden.is_empty() {
-                target.hidden.keep(datas, count, hidden);
+    emit_outputs(ops, &refs, |datas| run_recorded(&target, datas, count, traced))
+}
+
+/// The first `visible` results of a run of `target` on `operands` through the interpreter;
+/// when the run is `traced` (it can be differentiated), what reverse mode will read is kept.
+fn run_recorded(target: &LoopTarget, operands: &[Arc<Data>], visible: usize, traced: bool) -> Result<Vec<Arc<Data>>> {
+    match (&target.kind, traced) {
+        (&Kind::While { max_iterations }, true) => {
+            let keep = Keep::Within(WHILE_CARRIES_BOUND);
+            let (mut results, carries) = target.run_while(operands, max_iterations, false, keep)?;
+            if let Some(carries) = carries {
+                target.hidden.keep_carries(operands, carries);
             }
-            v
-        })
-    })
+            results.truncate(visible);
+            Ok(results)
+        }
+        _ => {
+            let mut results = target.execute(operands, false, None)?;
+            let hidden = results.split_off(visible);
+            if traced && !hidden.is_empty() {
+                target.hidden.keep(operands, visible, hidden);
+            }
+            Ok(results)
+        }
+    }
 }
 
 /// The types of `arrays`.

@@ -1,15 +1,23 @@
-//! The results of a loop's eager run that its caller does not see: a scan run in a trace also
-//! stacks the carries each step started from and the residuals of its body's VJP, for reverse
-//! mode. The run that computes the user's results computes them too, so they are kept here
-//! until the reverse sweep asks for them, and the loop does not run again for them. They are
-//! handed out once each, and only for the very operands they were computed from (the same
-//! `Data` objects, which never change); otherwise the loop runs again, as it would without
-//! them. A compiled program shares the run in its own way (nodes of one call on the same
-//! operands are computed together), so only the interpreter's runs keep results here.
+//! The results of a loop's eager run that its caller does not see, kept for reverse mode. A
+//! scan run in a trace also stacks the carries each step started from and the residuals of its
+//! body's VJP; a while loop run in a trace keeps the carries each step started from while they
+//! take at most [`WHILE_CARRIES_BOUND`] bytes (a loop whose gradient is never asked for may run
+//! long). `build.rs` keeps them when it records the run. They wait in the target until the
+//! reverse sweep asks for them, so the loop does not run again for them. They are handed out
+//! once each, and only for the very operands they were computed from (the same `Data` objects,
+//! which never change); otherwise the loop runs again, as it would without them. A compiled
+//! program shares the run in its own way (nodes of one call on the same operands are computed
+//! together), so only the interpreter's runs keep results here.
 
 use crate::array::Data;
 use std::ops::Range;
 use std::sync::{Arc, Mutex, Weak};
+
+/// The most bytes of carries an eager while loop's run keeps for its reverse steps.
+pub(crate) const WHILE_CARRIES_BOUND: usize = 64 << 20;
+
+/// One carry's leaves.
+pub(crate) type Carry = Vec<Arc<Data>>;
 
 /// The hidden results of the last eager run of one loop target, if not all taken yet.
 #[derive(Default)]
@@ -53,5 +61,27 @@ impl HiddenResults {
             *slot = None;
         }
         taken
+    }
+
+    /// Keeps the carries each step of a while loop's run on `operands` started from.
+    pub fn keep_carries(&self, operands: &[Arc<Data>], carries: Vec<Carry>) {
+        self.keep(operands, 0, carries.into_iter().flatten().collect());
+    }
+
+    /// The carries (of `width` leaves each) kept for a run on exactly `operands`, taken out.
+    pub fn take_carries(&self, operands: &[Arc<Data>], width: usize) -> Option<Vec<Carry>> {
+        let count = self.0.lock().ok()?.as_ref()?.results.len();
+        if width == 0 || count % width != 0 {
+            return None;
+        }
+        let flat = self.take(operands, 0..count)?;
+        Some(flat.chunks(width).map(<[Arc<Data>]>::to_vec).collect())
+    }
+
+    /// Moves what `self` keeps for a run on `operands` to `to`.
+    pub fn move_carries(&self, operands: &[Arc<Data>], width: usize, to: &HiddenResults) {
+        if let Some(carries) = self.take_carries(operands, width) {
+            to.keep_carries(operands, carries);
+        }
     }
 }

@@ -128,6 +128,10 @@ fn while_vjp(
     if target.reverse_step.is_none() {
         return Err(Error::Gradient(format!("internal: {name}: the reverse step did not optimize")));
     }
+    // The carries an eager run of the forward loop kept, for the reverse loop's run.
+    if let Some(forward) = inputs.iter().map(|a| a.ready_data().cloned()).collect::<Option<Vec<_>>>() {
+        t.hidden.move_carries(&forward, nc, &target.hidden);
+    }
     let operands: Vec<DlArray> = inputs.iter().chain(&cts[..nc]).cloned().collect();
     let grads = super::build::record(target, &operands, None)?;
     Ok(grads.into_iter().map(Some).collect())

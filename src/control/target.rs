@@ -3,7 +3,7 @@
 //! each body compiled once to native code (a compiled program's call step), both running the
 //! same iterations in the same order.
 
-use super::hidden_results::HiddenResults;
+use super::hidden_results::{Carry, HiddenResults};
 use super::slices::{row, stack_rows};
 use super::LoopOptions;
 use crate::array::{DType, Data};
@@ -36,6 +36,15 @@ pub(crate) enum Kind {
     /// step `[carry.., captures.., carry ct.., captures' ct..] -> [carry ct.., captures' ct..]`
     /// over them backwards: as many steps as the forward run took.
     WhileReverse { max_iterations: Option<usize> },
+}
+
+/// Which carries a run of a while loop keeps: none, every one, or every one while they take at
+/// most this many bytes (none past that).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Keep {
+    Nothing,
+    Every,
+    Within(usize),
 }
 
 /// The graphs of a target: as traced (for derivatives and the dumps) and optimized (to run).
@@ -163,8 +172,8 @@ impl LoopRule {
 /// run, and the driver (`None`: it did not compile).
 pub(crate) type Drivers = Mutex<Vec<((Vec<bool>, SharedRun), Option<Arc<Driver>>)>>;
 
-/// One carry's leaves.
-type Carry = Vec<Arc<Data>>;
+/// A while loop's operands after its run (the last carry in place), and the carries it kept.
+type WhileRun = (Vec<Arc<Data>>, Option<Vec<Carry>>);
 
 /// A loop or a branch: the target of the `call` nodes of its results.
 pub(crate) struct LoopTarget {
@@ -213,7 +222,7 @@ impl LoopTarget {
         match self.kind {
             Kind::Scan { length, reverse, .. } => self.scan(inputs, length, reverse, native),
             Kind::While { max_iterations } => {
-                let (mut carry, _) = self.run_while(inputs, max_iterations, native, false)?;
+                let (mut carry, _) = self.run_while(inputs, max_iterations, native, Keep::Nothing)?;
                 carry.truncate(self.carry);
                 Ok(carry)
             }
@@ -314,14 +323,15 @@ impl LoopTarget {
 
     /// Runs a while loop on `[carry.., captures..]` (each part through the interpreter, or
     /// compiled but called from here when its driver did not compile): the operands with the
-    /// last carry in place, and, when `keep`, every carry a step started from.
-    fn run_while(
+    /// last carry in place, and every carry a step started from when `keep` says so (`None`
+    /// when it does not, or when they outgrew its bound).
+    pub(super) fn run_while(
         &self,
         inputs: &[Arc<Data>],
         max_iterations: Option<usize>,
         native: bool,
-        keep: bool,
-    ) -> Result<(Vec<Arc<Data>>, Vec<Carry>)> {
+        keep: Keep,
+    ) -> Result<WhileRun> {
         let predicate = self.other.as_ref().ok_or_else(|| Error::argument(&self.name, "internal: no predicate"))?;
         let captures = &inputs[self.carry..];
         let (predicate_captures, body_captures) =
@@ -330,7 +340,11 @@ impl LoopTarget {
             carry.iter().chain(captures).cloned().collect()
         };
         let mut args: Vec<Arc<Data>> = inputs.to_vec();
-        let mut kept = Vec::new();
+        let mut kept = match keep {
+            Keep::Nothing => None,
+            Keep::Every | Keep::Within(_) => Some(Vec::new()),
+        };
+        let (mut kept_bytes, bound) = (0usize, if let Keep::Within(b) = keep { b } else { usize::MAX });
         let mut steps = 0usize;
         while predicate.run(&with(&args[..self.carry], &predicate_captures), native)?[0].truth() {
             if max_iterations.is_some_and(|m| steps >= m) {
@@ -339,8 +353,12 @@ impl LoopTarget {
                     format!("the loop ran past max_iterations ({steps}) with its predicate still true"),
                 ));
             }
-            if keep {
-                kept.push(args[..self.carry].to_vec());
+            if let Some(carries) = kept.as_mut() {
+                kept_bytes += args[..self.carry].iter().map(|d| d.numel() * d.dtype().size_of()).sum::<usize>();
+                carries.push(args[..self.carry].to_vec());
+                if kept_bytes > bound {
+                    kept = None;
+                }
             }
             let out = self.body.run(&with(&args[..self.carry], &body_captures), native)?;
             for (k, c) in out.into_iter().enumerate() {
@@ -361,7 +379,10 @@ impl LoopTarget {
             self.reverse_step.as_ref().ok_or_else(|| Error::argument(&self.name, "internal: no reverse step"))?;
         let captures = self.inputs.len() - 2 * self.carry;
         let (forward, cts) = inputs.split_at(self.carry + captures);
-        let (_, kept) = self.run_while(forward, max_iterations, native, true)?;
+        let kept = match self.hidden.take_carries(forward, self.carry) {
+            Some(kept) => kept,
+            None => self.run_while(forward, max_iterations, native, Keep::Every)?.1.unwrap_or_default(),
+        };
         let mut acc: Vec<Arc<Data>> = cts.to_vec();
         for (dtype, shape) in &self.inputs[self.carry..self.carry + captures] {
             acc.push(Arc::new(Data::zeros(*dtype, shape)));
