@@ -38,12 +38,11 @@ pub(crate) enum Kind {
     WhileReverse { max_iterations: Option<usize> },
 }
 
-/// Which carries a run of a while loop keeps: none, every one, or every one while they take at
-/// most this many bytes (none past that).
+/// Which carries a run of a while loop keeps: none, or every one while they take at most this
+/// many bytes (none past that).
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Keep {
     Nothing,
-    Every,
     Within(usize),
 }
 
@@ -340,11 +339,11 @@ impl LoopTarget {
             carry.iter().chain(captures).cloned().collect()
         };
         let mut args: Vec<Arc<Data>> = inputs.to_vec();
-        let mut kept = match keep {
-            Keep::Nothing => None,
-            Keep::Every | Keep::Within(_) => Some(Vec::new()),
+        let (mut kept, bound) = match keep {
+            Keep::Nothing => (None, 0),
+            Keep::Within(bound) => (Some(Vec::new()), bound),
         };
-        let (mut kept_bytes, bound) = (0usize, if let Keep::Within(b) = keep { b } else { usize::MAX });
+        let mut kept_bytes = 0usize;
         let mut steps = 0usize;
         while predicate.run(&with(&args[..self.carry], &predicate_captures), native)?[0].truth() {
             if max_iterations.is_some_and(|m| steps >= m) {
@@ -381,7 +380,7 @@ impl LoopTarget {
         let (forward, cts) = inputs.split_at(self.carry + captures);
         let kept = match self.hidden.take_carries(forward, self.carry) {
             Some(kept) => kept,
-            None => self.run_while(forward, max_iterations, native, Keep::Every)?.1.unwrap_or_default(),
+            None => self.run_while(forward, max_iterations, native, Keep::Within(usize::MAX))?.1.unwrap_or_default(),
         };
         let mut acc: Vec<Arc<Data>> = cts.to_vec();
         for (dtype, shape) in &self.inputs[self.carry..self.carry + captures] {
